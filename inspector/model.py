@@ -1,0 +1,168 @@
+"""The data every part of the tool shares: HTTP exchanges as captured, and what sources notice about their input.
+
+Header names and values are kept as ``str`` decoded from the wire bytes as ISO-8859-1 (latin-1), so every byte
+survives the round trip and nothing on the wire can make decoding fail. Headers stay an ordered tuple of
+``(name, value)`` pairs in wire casing, duplicates kept: the analyzer must see what was sent, not a normalised map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Headers = tuple[tuple[str, str], ...]
+
+SourceKind = Literal["har", "mitm", "pcap", "live", "token", "lab"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One side of a connection. ``host`` is an IP address for captures, a name where only that is known."""
+
+    host: str
+    port: int | None = None
+
+    def __str__(self) -> str:
+        if self.port is None:
+            return self.host
+        if ":" in self.host:  # IPv6 literal
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where an exchange was read from, precisely enough to find it again in the original file or tool."""
+
+    kind: SourceKind
+    source: str
+    """The file name (or ``live``, ``token``) the exchange came from."""
+    entry: int | None = None
+    """HAR entry index, or the position of the flow in a .mitm file (0-based)."""
+    flow_id: str | None = None
+    """mitmproxy flow id."""
+    connection: str | None = None
+    """Capture connection, e.g. ``10.0.0.5:51123 -> 10.0.0.9:443``."""
+    request_frames: tuple[int, ...] = ()
+    """1-based frame numbers (as Wireshark counts them) that carried the request head."""
+    response_frames: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        parts = [self.source]
+        if self.entry is not None:
+            parts.append(f"entry {self.entry}")
+        if self.flow_id:
+            parts.append(f"flow {self.flow_id}")
+        if self.connection:
+            parts.append(self.connection)
+        if self.request_frames:
+            parts.append(f"frame {self.request_frames[0]}")
+        return ", ".join(parts)
+
+
+def header_values(headers: Headers, name: str) -> Iterator[str]:
+    """Every value of header ``name`` (case-insensitive), in wire order."""
+    wanted = name.lower()
+    for key, value in headers:
+        if key.lower() == wanted:
+            yield value
+
+
+def first_header(headers: Headers, name: str) -> str | None:
+    return next(header_values(headers, name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    target: str
+    """The request target exactly as sent (origin form ``/ews/exchange.asmx?x=1``, or absolute form via a proxy)."""
+    version: str = "HTTP/1.1"
+    headers: Headers = ()
+    body: bytes | None = None
+    """Only kept where a rule needs it; ``None`` when not captured or not kept."""
+
+    def header(self, name: str) -> str | None:
+        return first_header(self.headers, name)
+
+    def header_all(self, name: str) -> list[str]:
+        return list(header_values(self.headers, name))
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    reason: str = ""
+    version: str = "HTTP/1.1"
+    headers: Headers = ()
+    body: bytes | None = None
+
+    def header(self, name: str) -> str | None:
+        return first_header(self.headers, name)
+
+    def header_all(self, name: str) -> list[str]:
+        return list(header_values(self.headers, name))
+
+
+@dataclass(frozen=True, slots=True)
+class HttpExchange:
+    """One request and, where it was seen, its response."""
+
+    id: str
+    """Unique within one run, stable for the same input (e.g. ``har:3``, ``pcap:12``); findings point at it."""
+    request: HttpRequest
+    response: HttpResponse | None
+    time: datetime
+    """When the request was captured (tz-aware UTC). Token times are judged against this, never the wall clock."""
+    provenance: Provenance
+    client: Endpoint | None = None
+    server: Endpoint | None = None
+    scheme: str = "http"
+    """``http`` or ``https``: what the client spoke (HAR/mitm know it; a pcap with readable HTTP is ``http``)."""
+    response_time: datetime | None = None
+
+    @property
+    def host(self) -> str | None:
+        """The Host the client sent (what a token's audience must name), falling back to an absolute target."""
+        host = self.request.header("host")
+        if host:
+            return host.strip()
+        target = self.request.target
+        if "://" in target:
+            rest = target.split("://", 1)[1]
+            return rest.split("/", 1)[0] or None
+        return None
+
+
+NoticeSeverity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something a source noticed about its input that is not an exchange, reported as a finding of rule ``rule``.
+
+    Sources use catalogue rule IDs (``capture-gap``, ``capture-encrypted``, ``http-malformed``...) so that the
+    rule catalogue stays the one place that names and explains everything the tool reports.
+    """
+
+    rule: str
+    message: str
+    source: str
+    exchange_id: str | None = None
+    evidence: dict[str, object] = field(default_factory=dict)
+
+
+class InputError(Exception):
+    """An input that cannot be read (exit code 3). The message says what, where and what next.
+
+    Raised by a source after it has yielded everything it could read before the damage, so nothing is lost.
+    """
+
+
+class ConfigError(Exception):
+    """A usage or configuration error (exit code 2): a certificate that does not load, a bad option value."""
+
+
+SourceItem = HttpExchange | Notice
