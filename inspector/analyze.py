@@ -1,0 +1,357 @@
+"""The analyzer: exchanges in, findings out. Sans-IO: no files, no sockets, no wall clock.
+
+It is fed one source item at a time (so a live proxy and a 10 GB capture use it alike) and keeps only small,
+bounded per-client state for the rules that span exchanges (a Bearer challenge followed by Basic/NTLM is a fallback).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from inspector.http_auth import (
+    Challenge,
+    Credentials,
+    Diagnostics,
+    parse_authorization,
+    parse_ms_diagnostics,
+    parse_www_authenticate,
+)
+from inspector.model import HttpExchange, Notice, SourceItem
+from inspector.policy import FALLBACK_WINDOW, Policy
+from inspector.rules import CATALOGUE, Finding, finding
+from inspector.token_checks import TokenReport, judge_token
+from inspector.tokens import decode_bearer
+from inspector.trust import Trust
+from inspector.verify import Verifier
+
+MAX_CLIENT_STATE = 65536
+LEGACY_SCHEMES = ("ntlm", "negotiate")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSummary:
+    scheme: str | None
+    """Lower-case scheme of the request's Authorization header; ``None`` when it had none."""
+    user: str | None = None
+    credentials: Credentials | None = None
+    token: TokenReport | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeResult:
+    exchange: HttpExchange
+    auth: AuthSummary
+    findings: tuple[Finding, ...] = ()
+    challenges: tuple[Challenge, ...] = ()
+    diagnostics: Diagnostics | None = None
+
+
+@dataclass(slots=True)
+class _Challenged:
+    at: datetime
+    exchange: str
+
+
+@dataclass(slots=True)
+class Totals:
+    """Running counts for summaries (kept by the analyzer so every output agrees)."""
+
+    exchanges: int = 0
+    schemes: dict[str, int] = field(default_factory=dict)
+    signatures: dict[str, int] = field(default_factory=dict)
+    severities: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
+    rules: dict[str, int] = field(default_factory=dict)
+
+    def count(self, findings: Iterable[Finding]) -> None:
+        for item in findings:
+            self.severities[item.severity] = self.severities.get(item.severity, 0) + 1
+            self.rules[item.rule] = self.rules.get(item.rule, 0) + 1
+
+
+def user_of(credentials: Credentials) -> str | None:
+    if credentials.basic_user is not None:
+        return credentials.basic_user
+    ntlm = credentials.ntlm
+    if ntlm is not None and ntlm.message_type == 3 and ntlm.user:
+        return f"{ntlm.domain}\\{ntlm.user}" if ntlm.domain else ntlm.user
+    return credentials.digest_user
+
+
+class Analyzer:
+    def __init__(self, trust: Trust, policy: Policy, verifier: Verifier | None = None) -> None:
+        self.trust = trust
+        self.policy = policy
+        self.verifier = verifier or Verifier(trust)
+        self.totals = Totals()
+        self._challenged: OrderedDict[tuple[str, str], _Challenged] = OrderedDict()
+        self._reported_once: set[tuple[str, str, str]] = set()
+
+    # --- trust store -------------------------------------------------------------------------------------------
+
+    def trust_findings(self) -> list[Finding]:
+        """Certificate hygiene of the trust store, judged at ``policy.now`` (skipped when the caller gave none)."""
+        out: list[Finding] = []
+        seen: set[str | None] = set()
+        for key in self.trust.keys:
+            if key.x5t in seen:
+                continue
+            seen.add(key.x5t)
+            bits = key.rsa_bits
+            if bits is not None and bits < self.policy.min_rsa_bits:
+                out.append(
+                    finding(
+                        "cert-weak-key",
+                        f"{key.label()} has a {bits}-bit RSA key (at least {self.policy.min_rsa_bits} expected)",
+                        key=key.label(),
+                        bits=bits,
+                    )
+                )
+            now = self.policy.now
+            if now is None or key.not_after is None:
+                continue
+            if key.not_after < now:
+                out.append(
+                    finding(
+                        "cert-expired",
+                        f"{key.label()} expired on {key.not_after:%Y-%m-%d}",
+                        key=key.label(),
+                        not_after=key.not_after.isoformat(),
+                    )
+                )
+            elif (key.not_after - now).days < self.policy.expiring_days:
+                days = (key.not_after - now).days
+                out.append(
+                    finding(
+                        "cert-expiring",
+                        f"{key.label()} expires on {key.not_after:%Y-%m-%d}, in {days} days",
+                        key=key.label(),
+                        not_after=key.not_after.isoformat(),
+                        days_left=days,
+                    )
+                )
+        self.totals.count(out)
+        return out
+
+    # --- exchanges ---------------------------------------------------------------------------------------------
+
+    def run(self, items: Iterable[SourceItem]) -> Iterator[ExchangeResult | Finding]:
+        for item in items:
+            yield self.feed(item)
+
+    def feed(self, item: SourceItem) -> ExchangeResult | Finding:
+        if isinstance(item, Notice):
+            result: Finding = self.notice_finding(item)
+            self.totals.count([result])
+            return result
+        analysed = self.analyse(item)
+        self.totals.exchanges += 1
+        scheme = analysed.auth.scheme or "none"
+        self.totals.schemes[scheme] = self.totals.schemes.get(scheme, 0) + 1
+        token = analysed.auth.token
+        if token is not None and token.signature is not None:
+            self.totals.signatures[token.signature] = self.totals.signatures.get(token.signature, 0) + 1
+        self.totals.count(analysed.findings)
+        return analysed
+
+    @staticmethod
+    def notice_finding(notice: Notice) -> Finding:
+        rule = CATALOGUE.get(notice.rule) or CATALOGUE["inspector-error"]
+        evidence = dict(notice.evidence)
+        evidence.setdefault("source", notice.source)
+        return Finding(rule.id, rule.severity, notice.message, notice.exchange_id, evidence)
+
+    def analyse(self, exchange: HttpExchange) -> ExchangeResult:
+        found: list[Finding] = []
+        request = exchange.request
+        authorizations = request.header_all("authorization")
+        credentials = parse_authorization(authorizations[0]) if authorizations else None
+        token_report: TokenReport | None = None
+        if len(authorizations) > 1:
+            found.append(
+                finding(
+                    "auth-header-malformed",
+                    f"The request carries {len(authorizations)} Authorization headers; only the first is judged",
+                    exchange.id,
+                    count=len(authorizations),
+                )
+            )
+        if credentials is not None:
+            found += self._credential_findings(exchange, credentials)
+            if credentials.scheme in ("bearer", "bare"):
+                decoded = decode_bearer(credentials.credentials)
+                token_report, token_findings = judge_token(
+                    decoded,
+                    verifier=self.verifier,
+                    policy=self.policy,
+                    at=exchange.time,
+                    host=exchange.host,
+                    exchange=exchange.id,
+                )
+                found += token_findings
+        challenges: tuple[Challenge, ...] = ()
+        diagnostics: Diagnostics | None = None
+        response = exchange.response
+        if response is not None:
+            challenges = tuple(parse_www_authenticate(response.header_all("www-authenticate")))
+            raw_diag = response.header("x-ms-diagnostics")
+            diagnostics = parse_ms_diagnostics(raw_diag) if raw_diag is not None else None
+            found += self._response_findings(exchange, credentials, challenges, diagnostics)
+        auth = AuthSummary(
+            scheme=credentials.scheme if credentials else None,
+            user=user_of(credentials) if credentials else None,
+            credentials=credentials,
+            token=token_report,
+        )
+        return ExchangeResult(exchange, auth, tuple(found), challenges, diagnostics)
+
+    def _by_design(self, exchange: HttpExchange) -> bool:
+        path = exchange.request.target.split("?", 1)[0].lower()
+        return any(path.endswith(p) for p in self.policy.basic_by_design_paths)
+
+    def _client_key(self, exchange: HttpExchange) -> tuple[str, str]:
+        client = exchange.client.host if exchange.client else "?"
+        return client, (exchange.host or "?").lower()
+
+    def _credential_findings(self, exchange: HttpExchange, credentials: Credentials) -> list[Finding]:
+        out: list[Finding] = []
+        scheme = credentials.scheme
+        by_design = self._by_design(exchange)
+        if credentials.problem or credentials.basic_problem:
+            out.append(
+                finding(
+                    "auth-header-malformed",
+                    f"The {credentials.raw_scheme} Authorization value is unusable: "
+                    f"{credentials.problem or credentials.basic_problem}",
+                    exchange.id,
+                    scheme=scheme,
+                )
+            )
+        if scheme == "basic" and not by_design:
+            user = credentials.basic_user
+            out.append(
+                finding(
+                    "basic-credentials",
+                    f"Basic credentials for user {user!r} sent to {exchange.host or '?'}"
+                    if user is not None
+                    else f"Basic credentials sent to {exchange.host or '?'}",
+                    exchange.id,
+                    user=user,
+                    host=exchange.host,
+                )
+            )
+        elif scheme in LEGACY_SCHEMES:
+            ntlm = credentials.ntlm
+            mechanism = credentials.negotiate_mechanism or ("ntlm" if scheme == "ntlm" else "unknown")
+            # One finding per authentication: on the NTLM Type-3 (or a Kerberos/unknown Negotiate token),
+            # not on the Type-1 that merely opens the handshake.
+            if ntlm is None or ntlm.message_type == 3:
+                detail = ""
+                if ntlm is not None:
+                    detail = f" as {user_of(credentials) or '(anonymous)'}"
+                    if ntlm.ntlm_version == "v1":
+                        detail += " with NTLMv1 (weak)"
+                out.append(
+                    finding(
+                        "legacy-auth",
+                        f"{credentials.raw_scheme} ({mechanism}) authentication{detail} to {exchange.host or '?'}",
+                        exchange.id,
+                        scheme=scheme,
+                        mechanism=mechanism,
+                        user=user_of(credentials),
+                        ntlm_version=ntlm.ntlm_version if ntlm else None,
+                    )
+                )
+        if scheme in ("basic", *LEGACY_SCHEMES) and not by_design:
+            key = self._client_key(exchange)
+            previous = self._challenged.get(key)
+            if previous is not None and 0 <= (exchange.time - previous.at).total_seconds() <= FALLBACK_WINDOW:
+                del self._challenged[key]
+                out.append(
+                    finding(
+                        "basic-fallback",
+                        f"After a Bearer challenge ({previous.exchange}) client {key[0]} retried {key[1]} with "
+                        f"{credentials.raw_scheme} instead of a token",
+                        exchange.id,
+                        client=key[0],
+                        host=key[1],
+                        challenge=previous.exchange,
+                        scheme=scheme,
+                    )
+                )
+        return out
+
+    def _once(self, rule: str, exchange: HttpExchange) -> bool:
+        """Per-server findings are reported once per host and path, not on every 401."""
+        path = exchange.request.target.split("?", 1)[0].lower()
+        key = (rule, (exchange.host or "?").lower(), path)
+        if key in self._reported_once:
+            return False
+        if len(self._reported_once) < MAX_CLIENT_STATE:
+            self._reported_once.add(key)
+        return True
+
+    def _response_findings(
+        self,
+        exchange: HttpExchange,
+        credentials: Credentials | None,
+        challenges: tuple[Challenge, ...],
+        diagnostics: Diagnostics | None,
+    ) -> list[Finding]:
+        response = exchange.response
+        assert response is not None
+        out: list[Finding] = []
+        if response.status != 401:
+            return out
+        schemes = {c.scheme for c in challenges}
+        if "bearer" in schemes:
+            key = self._client_key(exchange)
+            self._challenged[key] = _Challenged(exchange.time, exchange.id)
+            self._challenged.move_to_end(key)
+            if len(self._challenged) > MAX_CLIENT_STATE:
+                self._challenged.popitem(last=False)
+            if "basic" in schemes and self._once("basic-offered", exchange):
+                out.append(
+                    finding(
+                        "basic-offered",
+                        f"{exchange.host or 'The server'} offers Basic beside Bearer (reported once per host and path)",
+                        exchange.id,
+                        host=exchange.host,
+                        schemes=sorted(schemes),
+                    )
+                )
+        elif self._once("oauth-not-offered", exchange):
+            offered = ", ".join(c.raw_scheme for c in challenges) or "no challenge at all"
+            out.append(
+                finding(
+                    "oauth-not-offered",
+                    f"{exchange.host or 'The server'} answered 401 offering {offered}, but no Bearer "
+                    "(reported once per host and path)",
+                    exchange.id,
+                    host=exchange.host,
+                    schemes=sorted(schemes),
+                )
+            )
+        if credentials is not None and credentials.scheme in ("bearer", "bare") and credentials.credentials:
+            evidence: dict[str, object] = {"status": 401}
+            reason = ""
+            if diagnostics is not None:
+                evidence["x-ms-diagnostics"] = {
+                    "code": diagnostics.code,
+                    "reason": diagnostics.reason,
+                    "category": diagnostics.category,
+                }
+                reason = f": {diagnostics.code} {diagnostics.category or ''} {diagnostics.reason or ''}".rstrip()
+                if diagnostics.known is not None:
+                    evidence["meaning"] = diagnostics.known.meaning
+                    evidence["likely_cause"] = diagnostics.known.likely_cause
+                    evidence["remedy"] = diagnostics.known.remedy
+            bearer = next((c for c in challenges if c.scheme == "bearer"), None)
+            if bearer is not None and bearer.param("error"):
+                evidence["error"] = bearer.param("error")
+            out.append(
+                finding("bearer-rejected", f"The server refused the bearer token{reason}", exchange.id, **evidence)
+            )
+        return out

@@ -1,0 +1,423 @@
+"""The ``oauth-inspector`` command. The only module that builds a rich Console; the engine stays sans-IO.
+
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or configuration error, 3 unreadable input.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from rich.console import Console
+
+from inspector import __version__
+from inspector.analyze import Analyzer, ExchangeResult, Totals
+from inspector.config import FileConfig, discover, load_config
+from inspector.model import ConfigError, InputError
+from inspector.policy import DEFAULT_SKEW, SFB_ONLINE, Policy
+from inspector.report.console import ConsoleReport, safe
+from inspector.report.token_view import print_token
+from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter
+from inspector.rules import CATALOGUE, Finding, at_or_above
+from inspector.trust import Trust, build_trust, normalise_thumbprint
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+FORMATS = ("table", "json", "jsonl", "sarif")
+
+
+def _err(message: str) -> None:
+    click.echo(f"oauth-inspector: {safe(message, 2000)}", err=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    trust: Trust
+    policy: Policy
+    fail_on: str
+    output_format: str
+
+
+def trust_options[F: Callable[..., Any]](func: F) -> F:
+    """Options shared by every command that judges tokens."""
+    decorators = [
+        click.option(
+            "--cert",
+            "certs",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="Trusted certificate (.cer DER or PEM, PEM bundle), e.g. the exported OAuthCert.cer. "
+            "Trusted for any issuer. Repeatable.",
+        ),
+        click.option(
+            "--metadata",
+            "metadata",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="Auth metadata document (Exchange /autodiscover/metadata/json/1, ACS or SfB "
+            "/metadata/json/1). Its keys are trusted only for the issuer it names. Repeatable.",
+        ),
+        click.option(
+            "--thumbprint",
+            "thumbprints",
+            multiple=True,
+            help="Expected auth certificate thumbprint (hex, as Get-AuthConfig prints it). Repeatable.",
+        ),
+        click.option(
+            "--realm",
+            "realms",
+            multiple=True,
+            help="Expected realm: the tenant ID (SfB Online) or SIP domain (SfB Server). Repeatable.",
+        ),
+        click.option(
+            "--issuer",
+            "issuers",
+            multiple=True,
+            help=f"Expected calling principal (GUID or whole iss). Default {SFB_ONLINE} "
+            "(Skype for Business Online). Repeatable.",
+        ),
+        click.option(
+            "--skew",
+            type=click.IntRange(0, 86400),
+            default=None,
+            help=f"Allowed clock skew in seconds for nbf/exp (default {DEFAULT_SKEW}).",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help="Configuration file (default: the nearest oauth-inspector.toml or pyproject.toml "
+            "[tool.oauth-inspector] from the current folder up).",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(["error", "warning", "info", "never"]),
+            default=None,
+            help="Exit 1 when a finding at or above this severity is reported (default: error).",
+        ),
+        click.option(
+            "--show-secrets",
+            is_flag=True,
+            help="Show Basic passwords, raw credentials and token signatures (off by default).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def build_settings(
+    *,
+    certs: tuple[Path, ...],
+    metadata: tuple[Path, ...],
+    thumbprints: tuple[str, ...],
+    realms: tuple[str, ...],
+    issuers: tuple[str, ...],
+    skew: int | None,
+    config_path: Path | None,
+    fail_on: str | None,
+    output_format: str | None,
+    now: datetime,
+) -> Settings:
+    config = load_config(config_path) if config_path else discover()
+    all_thumbprints = [*config.strings("thumbprint"), *thumbprints]
+    for value in all_thumbprints:
+        normalise_thumbprint(value)
+    trust = build_trust(
+        certs=[*config.paths("cert"), *certs],
+        metadata=[*config.paths("metadata"), *metadata],
+        thumbprints=all_thumbprints,
+    )
+    issuer_list = [i.strip().lower() for i in (*config.strings("issuer"), *issuers) if i.strip()]
+    policy = Policy(
+        expected_issuers=frozenset(issuer_list or [SFB_ONLINE]),
+        realms=frozenset(r.strip().lower() for r in (*config.strings("realm"), *realms) if r.strip()),
+        skew=skew if skew is not None else _scalar(config, "skew", DEFAULT_SKEW),
+        now=now,
+    )
+    chosen_fail_on = fail_on or _scalar(config, "fail-on", "error")
+    if chosen_fail_on not in ("error", "warning", "info", "never"):
+        raise ConfigError(f"fail-on must be error, warning, info or never, not {chosen_fail_on!r}")
+    chosen_format = output_format or _scalar(config, "format", "table")
+    if chosen_format not in FORMATS:
+        raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {chosen_format!r}")
+    return Settings(trust, policy, chosen_fail_on, chosen_format)
+
+
+def _scalar(config: FileConfig, key: str, default: Any) -> Any:
+    value = config.scalar(key)
+    return default if value is None else value
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        handle = path.open("w", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise ConfigError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+    with handle:
+        yield handle
+
+
+def _stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def exit_code(totals: Totals, fail_on: str, unreadable: bool) -> int:
+    if unreadable:
+        return EXIT_UNREADABLE
+    if fail_on != "never" and any(at_or_above(sev, fail_on) and n for sev, n in totals.severities.items()):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="oauth-inspector")
+def main() -> None:
+    """See from the wire whether Microsoft server-to-server OAuth really works.
+
+    Decodes the S2S tokens in Authorization headers (the unsigned outer token and the signed actor token),
+    verifies them against the exported auth certificate and metadata documents, checks issuer, realm,
+    audience and times, and flags fallbacks to Basic, NTLM and Negotiate.
+    """
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@trust_options
+@click.option(
+    "--format", "output_format", type=click.Choice(FORMATS), default=None, help="Output format (default: table)."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Table format: list every exchange, not only those with authentication or findings.",
+)
+def analyze(
+    inputs: tuple[Path, ...],
+    certs: tuple[Path, ...],
+    metadata: tuple[Path, ...],
+    thumbprints: tuple[str, ...],
+    realms: tuple[str, ...],
+    issuers: tuple[str, ...],
+    skew: int | None,
+    config_path: Path | None,
+    fail_on: str | None,
+    show_secrets: bool,
+    output_format: str | None,
+    output: Path | None,
+    show_all: bool,
+) -> None:
+    """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
+
+    The kind of each file is detected from its content, not its name.
+    """
+    from inspector.sources.dispatch import expand_inputs, read_input
+
+    try:
+        settings = build_settings(
+            certs=certs,
+            metadata=metadata,
+            thumbprints=thumbprints,
+            realms=realms,
+            issuers=issuers,
+            skew=skew,
+            config_path=config_path,
+            fail_on=fail_on,
+            output_format=output_format,
+            now=datetime.now(UTC),
+        )
+        expanded = expand_inputs(list(inputs))
+    except ConfigError as exc:
+        _err(str(exc))
+        sys.exit(EXIT_USAGE)
+    if not expanded:
+        _err("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
+        sys.exit(EXIT_UNREADABLE)
+    analyzer = Analyzer(settings.trust, settings.policy)
+    unreadable = False
+    sources = [{"path": str(path), "kind": kind} for path, kind in expanded]
+    try:
+        with _output(output) as out:
+            writer = _writer(
+                settings.output_format,
+                out,
+                sources,
+                show_secrets=show_secrets,
+                verbose=show_all,
+                to_file=output is not None,
+            )
+            for item in analyzer.trust_findings():
+                writer.finding(item)
+            for path, kind in expanded:
+                try:
+                    for source_item in read_input(path, kind):
+                        _emit(writer, analyzer.feed(source_item))
+                except InputError as exc:
+                    unreadable = True
+                    _err(str(exc))
+            writer.close(analyzer.totals)
+    except ConfigError as exc:
+        _err(str(exc))
+        sys.exit(EXIT_USAGE)
+    sys.exit(exit_code(analyzer.totals, settings.fail_on, unreadable))
+
+
+def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:
+    if isinstance(result, Finding):
+        writer.finding(result)
+    else:
+        writer.exchange(result)
+
+
+def _writer(
+    output_format: str,
+    out: IO[str],
+    sources: list[dict[str, Any]],
+    *,
+    show_secrets: bool,
+    verbose: bool,
+    to_file: bool,
+) -> ReportWriter:
+    if output_format == "json":
+        return JsonWriter(out, sources, show_secrets=show_secrets)
+    if output_format == "jsonl":
+        return JsonlWriter(out, show_secrets=show_secrets)
+    if output_format == "sarif":
+        return SarifWriter(out)
+    console = (
+        Console(file=out, highlight=False, soft_wrap=False, force_terminal=False) if to_file else (_stdout_console())
+    )
+    return ConsoleReport(console, verbose=verbose)
+
+
+@main.command()
+@click.argument("value")
+@trust_options
+@click.option("--host", default=None, help="The Host the token was sent to (checks the audience).")
+@click.option(
+    "--at",
+    "at_time",
+    default=None,
+    help="Judge token times at this moment (ISO 8601, e.g. 2026-04-21T10:30:00Z); default: now.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default=None,
+    help="Output format (default: table).",
+)
+def token(
+    value: str,
+    certs: tuple[Path, ...],
+    metadata: tuple[Path, ...],
+    thumbprints: tuple[str, ...],
+    realms: tuple[str, ...],
+    issuers: tuple[str, ...],
+    skew: int | None,
+    config_path: Path | None,
+    fail_on: str | None,
+    show_secrets: bool,
+    host: str | None,
+    at_time: str | None,
+    output_format: str | None,
+) -> None:
+    """Decode and check one token or whole Authorization header value (VALUE, or - to read standard input)."""
+    from inspector.token_input import judge_pasted
+
+    try:
+        at = _parse_time(at_time) if at_time else datetime.now(UTC)
+        settings = build_settings(
+            certs=certs,
+            metadata=metadata,
+            thumbprints=thumbprints,
+            realms=realms,
+            issuers=issuers,
+            skew=skew,
+            config_path=config_path,
+            fail_on=fail_on,
+            output_format=None,
+            now=datetime.now(UTC),
+        )
+    except ConfigError as exc:
+        _err(str(exc))
+        sys.exit(EXIT_USAGE)
+    text = sys.stdin.read(1024 * 1024 + 1) if value == "-" else value
+    if len(text) > 1024 * 1024:
+        _err("the token given is over 1 MiB; that is not an S2S token")
+        sys.exit(EXIT_UNREADABLE)
+    analyzer = Analyzer(settings.trust, settings.policy)
+    trust_findings = analyzer.trust_findings()
+    result = judge_pasted(text, analyzer, at=at, host=host)
+    analyzer.totals.count(trust_findings)
+    findings = [*trust_findings, *result.findings]
+    if (output_format or "table") == "json":
+        from inspector.report.writers import JsonWriter as _Json
+
+        writer = _Json(sys.stdout, [{"path": "token", "kind": "token"}], show_secrets=show_secrets)
+        for item in trust_findings:
+            writer.finding(item)
+        writer.exchange(result)
+        writer.close(analyzer.totals)
+    else:
+        print_token(_stdout_console(), result, findings, show_secrets=show_secrets)
+    sys.exit(exit_code(analyzer.totals, settings.fail_on, unreadable=False))
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"--at {value!r} is not an ISO 8601 time such as 2026-04-21T10:30:00Z") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@main.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    help="Output format (markdown is what the README's catalogue is made from).",
+)
+def rules(output_format: str) -> None:
+    """List the rule catalogue: ID, severity, title and help."""
+    import json
+
+    if output_format == "json":
+        data = [{"id": r.id, "severity": r.severity, "title": r.title, "help": r.help} for r in CATALOGUE.values()]
+        click.echo(json.dumps(data, indent=2))
+        return
+    if output_format == "markdown":
+        click.echo("| ID | severity | title | what it means and what to do |")
+        click.echo("|---|---|---|---|")
+        for r in CATALOGUE.values():
+            click.echo(f"| `{r.id}` | {r.severity} | {r.title} | {r.help.replace('|', '\\|')} |")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_lines=True)
+    for column in ("ID", "severity", "title", "help"):
+        table.add_column(column, overflow="fold")
+    for r in CATALOGUE.values():
+        table.add_row(Text(r.id), Text(r.severity), Text(r.title), Text(r.help))
+    _stdout_console().print(table)

@@ -1,0 +1,88 @@
+"""Team defaults from ``oauth-inspector.toml`` or ``[tool.oauth-inspector]`` in ``pyproject.toml``.
+
+The nearest file from the current folder upwards wins. Paths in it are relative to the file's folder, so a team
+keeps its certificate paths, realm and expected issuer next to the captures. Options on the command line add to
+lists (``cert``, ``metadata``, ``thumbprint``, ``realm``, ``issuer``) and replace single values.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inspector.model import ConfigError
+
+CONFIG_NAME = "oauth-inspector.toml"
+_LIST_KEYS = {"cert", "metadata", "thumbprint", "realm", "issuer"}
+_PATH_KEYS = {"cert", "metadata"}
+_SCALAR_KEYS = {"skew": int, "fail-on": str, "format": str}
+
+
+@dataclass(frozen=True, slots=True)
+class FileConfig:
+    path: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def paths(self, key: str) -> list[Path]:
+        return list(self.values.get(key, []))
+
+    def strings(self, key: str) -> list[str]:
+        return list(self.values.get(key, []))
+
+    def scalar(self, key: str) -> Any:
+        return self.values.get(key)
+
+
+def find_config(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _pyproject_section(pyproject) is not None:
+            return pyproject
+    return None
+
+
+def _pyproject_section(path: Path) -> dict[str, Any] | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    section = data.get("tool", {}).get("oauth-inspector")
+    return section if isinstance(section, dict) else None
+
+
+def load_config(path: Path) -> FileConfig:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read configuration {path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Configuration {path} is not valid TOML: {exc}") from exc
+    section = data.get("tool", {}).get("oauth-inspector", {}) if path.name == "pyproject.toml" else data
+    if not isinstance(section, dict):
+        raise ConfigError(f"Configuration {path}: [tool.oauth-inspector] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        if key in _LIST_KEYS:
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, str) for v in items):
+                raise ConfigError(f"Configuration {path}: '{key}' must be a string or a list of strings")
+            values[key] = [(path.parent / v) for v in items] if key in _PATH_KEYS else list(items)
+        elif key in _SCALAR_KEYS:
+            kind = _SCALAR_KEYS[key]
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ConfigError(f"Configuration {path}: '{key}' must be a {kind.__name__}")
+            values[key] = value
+        else:
+            known = ", ".join(sorted(_LIST_KEYS | set(_SCALAR_KEYS)))
+            raise ConfigError(f"Configuration {path}: unknown key '{key}' (known: {known})")
+    return FileConfig(path, values)
+
+
+def discover(start: Path | None = None) -> FileConfig:
+    found = find_config(start or Path.cwd())
+    return load_config(found) if found else FileConfig()

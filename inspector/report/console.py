@@ -1,0 +1,164 @@
+"""The table a person reads: one line per interesting exchange, the findings with their help, and a summary.
+
+Everything from the wire goes through :func:`safe` and into ``rich.text.Text`` (never markup strings), so neither
+rich markup (``[bold]``) nor control characters (ESC sequences) from a capture can reach the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from inspector.analyze import ExchangeResult, Totals
+from inspector.report.serialize import utc_iso
+from inspector.rules import CATALOGUE, Finding
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_VERDICT_STYLE = {
+    "valid": "green",
+    "invalid": "bold red",
+    "unknown-key": "yellow",
+    "unsigned": "bold red",
+    "not-allowed": "bold red",
+}
+
+
+def safe(value: object, limit: int = 200) -> str:
+    """Wire text made inert for a terminal: control and bidi characters escaped, length capped."""
+    text = _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _auth_cell(result: ExchangeResult) -> Text:
+    auth = result.auth
+    if auth.scheme is None:
+        return Text("-", style="dim")
+    cell = Text(safe(auth.scheme, 20))
+    token = auth.token
+    if token is not None:
+        cell.append(f" {token.kind}")
+        if token.signature:
+            cell.append(" ")
+            cell.append(token.signature, style=_VERDICT_STYLE.get(token.signature, ""))
+    elif auth.user:
+        cell.append(f" {safe(auth.user, 60)}")
+    return cell
+
+
+def _worst(findings: tuple[Finding, ...]) -> Text:
+    if not findings:
+        return Text("ok", style="green")
+    for severity in ("error", "warning", "info"):
+        rules = [f.rule for f in findings if f.severity == severity]
+        if rules:
+            return Text(", ".join(dict.fromkeys(rules)), style=_SEVERITY_STYLE[severity])
+    return Text("")
+
+
+class ConsoleReport:
+    """Collects interesting exchanges and prints them when the run ends (a table needs all its rows)."""
+
+    def __init__(self, console: Console, *, verbose: bool = False, max_rows: int = 500) -> None:
+        self.console = console
+        self.verbose = verbose
+        self.max_rows = max_rows
+        self.rows: list[ExchangeResult] = []
+        self.hidden = 0
+        self.findings: list[Finding] = []
+        self.tokens_shown: set[str] = set()
+
+    def exchange(self, result: ExchangeResult) -> None:
+        response = result.exchange.response
+        interesting = (
+            result.findings or result.auth.scheme is not None or (response is not None and response.status == 401)
+        )
+        if interesting or self.verbose:
+            if len(self.rows) < self.max_rows:
+                self.rows.append(result)
+            else:
+                self.hidden += 1
+        self.findings.extend(result.findings)
+
+    def finding(self, item: Finding) -> None:
+        self.findings.append(item)
+
+    def close(self, totals: Totals) -> None:
+        console = self.console
+        if self.rows:
+            table = Table(title="Exchanges with authentication", title_justify="left", expand=False)
+            for column in ("id", "time (UTC)", "client", "request", "status", "auth", "findings"):
+                table.add_column(column, overflow="fold")
+            for result in self.rows:
+                exchange = result.exchange
+                status = exchange.response.status if exchange.response else None
+                request = Text(safe(exchange.request.method, 16) + " ")
+                request.append(safe(exchange.host or "?", 60))
+                request.append(safe(exchange.request.target, 80))
+                table.add_row(
+                    Text(safe(exchange.id, 40)),
+                    Text((utc_iso(exchange.time) or "")[:19]),
+                    Text(safe(exchange.client or "", 48)),
+                    request,
+                    Text(str(status) if status is not None else "-", style="red" if status == 401 else ""),
+                    _auth_cell(result),
+                    _worst(result.findings),
+                )
+            console.print(table)
+            if self.hidden:
+                console.print(Text(f"... and {self.hidden} more exchanges (use --format json for all)", style="dim"))
+        else:
+            console.print(Text("No authenticated exchanges found.", style="dim"))
+        self._print_findings()
+        self._print_summary(totals)
+
+    def _print_findings(self) -> None:
+        if not self.findings:
+            return
+        console = self.console
+        console.print()
+        by_rule: dict[str, list[Finding]] = {}
+        for item in self.findings:
+            by_rule.setdefault(item.rule, []).append(item)
+        order = {"error": 0, "warning": 1, "info": 2}
+        for rule_id, items in sorted(by_rule.items(), key=lambda kv: (order[kv[1][0].severity], kv[0])):
+            rule = CATALOGUE[rule_id]
+            head = Text()
+            head.append(f"{rule.severity.upper():7} ", style=_SEVERITY_STYLE[rule.severity])
+            head.append(rule.id, style="bold")
+            head.append(f"  {rule.title} ({len(items)})")
+            console.print(head)
+            for item in items[:10]:
+                line = Text("    ")
+                if item.exchange:
+                    line.append(safe(item.exchange, 40) + ": ", style="dim")
+                line.append(safe(item.message, 400))
+                console.print(line)
+            if len(items) > 10:
+                console.print(Text(f"    ... {len(items) - 10} more", style="dim"))
+            console.print(Text("    " + rule.help, style="dim"))
+
+    def _print_summary(self, totals: Totals) -> None:
+        console = self.console
+        console.print()
+        line = Text(f"{totals.exchanges} exchanges")
+        if totals.schemes:
+            schemes = ", ".join(f"{k} {v}" for k, v in sorted(totals.schemes.items()) if k != "none")
+            if schemes:
+                line.append(f"; auth: {schemes}")
+        if totals.signatures:
+            line.append("; signatures: ")
+            for i, (verdict, count) in enumerate(sorted(totals.signatures.items())):
+                if i:
+                    line.append(", ")
+                line.append(f"{verdict} {count}", style=_VERDICT_STYLE.get(verdict, ""))
+        console.print(line)
+        sev = totals.severities
+        closing = Text("Findings: ")
+        closing.append(f"{sev.get('error', 0)} errors", style="bold red" if sev.get("error") else "green")
+        closing.append(f", {sev.get('warning', 0)} warnings", style="yellow" if sev.get("warning") else "")
+        closing.append(f", {sev.get('info', 0)} info")
+        console.print(closing)

@@ -1,0 +1,187 @@
+"""Results as plain JSON-ready data, redacted by default. Every output format starts from here.
+
+Redaction (DESIGN.md "Secrets stay secret"): JWT headers and claims are shown, signatures are dropped and nested
+``actortoken`` strings are replaced by a marker (the actor is shown decoded beside the outer token), Basic shows the
+user only, NTLM the user/domain/workstation only, cookies never. ``show_secrets`` is the one way to opt out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from inspector.analyze import ExchangeResult, Totals
+from inspector.http_auth import Credentials, NtlmMessage
+from inspector.model import HttpExchange
+from inspector.rules import CATALOGUE, Finding
+from inspector.token_checks import TokenReport
+from inspector.tokens import Jwt, iso, numeric_time
+
+REDACTED = "[redacted]"
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
+_TIME_CLAIMS = ("nbf", "exp", "iat")
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def jwt_data(jwt: Jwt, *, show_secrets: bool) -> dict[str, Any]:
+    claims: dict[str, Any] = {}
+    for name, value in jwt.claims.items():
+        if name in ("actortoken", "actort") and not show_secrets:
+            claims[name] = "[actor token: shown decoded as 'actor']"
+        else:
+            claims[name] = value
+    data: dict[str, Any] = {"header": jwt.header, "claims": claims}
+    times = {n: iso(t) for n in _TIME_CLAIMS if (t := numeric_time(jwt.claims.get(n))) is not None}
+    if times:
+        data["times_utc"] = times
+    if show_secrets:
+        data["signature"] = jwt.signature_segment
+    return data
+
+
+def token_data(report: TokenReport, *, show_secrets: bool) -> dict[str, Any]:
+    decoded = report.decoded
+    data: dict[str, Any] = {
+        "kind": report.kind,
+        "issuer": report.issuer,
+        "realm": report.realm,
+        "audience": report.audience,
+        "signature": report.signature,
+        "key": report.key.label() if report.key else None,
+        "outer": jwt_data(decoded.outer, show_secrets=show_secrets) if decoded.outer else None,
+        "actor": jwt_data(decoded.actor, show_secrets=show_secrets) if decoded.actor else None,
+    }
+    if decoded.problem or decoded.actor_problem:
+        data["problem"] = decoded.problem or decoded.actor_problem
+    return data
+
+
+def ntlm_data(message: NtlmMessage) -> dict[str, Any]:
+    return {
+        "type": message.message_type,
+        "domain": message.domain,
+        "user": message.user,
+        "workstation": message.workstation,
+        "target": message.target_name,
+        "version": message.ntlm_version,
+        "anonymous": message.anonymous,
+    }
+
+
+def auth_data(
+    scheme: str | None,
+    user: str | None,
+    credentials: Credentials | None,
+    token: TokenReport | None,
+    *,
+    show_secrets: bool,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"scheme": scheme, "user": user, "token": None}
+    if token is not None:
+        data["token"] = token_data(token, show_secrets=show_secrets)
+    if credentials is not None:
+        if credentials.ntlm is not None:
+            data["ntlm"] = ntlm_data(credentials.ntlm)
+        if credentials.negotiate_mechanism is not None:
+            data["mechanism"] = credentials.negotiate_mechanism
+        if show_secrets:
+            data["credentials"] = credentials.credentials
+            if credentials.basic_password is not None:
+                data["password"] = credentials.basic_password
+    return data
+
+
+def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> list[list[str]]:
+    out = []
+    for name, value in headers:
+        shown = value
+        if not show_secrets and name.lower() in _SECRET_HEADERS:
+            scheme = value.strip().split(" ", 1)[0] if name.lower().endswith("authorization") else ""
+            shown = f"{scheme} {REDACTED}".strip()
+        out.append([name, shown])
+    return out
+
+
+def exchange_data(result: ExchangeResult, *, show_secrets: bool, with_headers: bool = False) -> dict[str, Any]:
+    exchange: HttpExchange = result.exchange
+    response = exchange.response
+    data: dict[str, Any] = {
+        "id": exchange.id,
+        "source": exchange.provenance.source,
+        "provenance": {
+            k: v
+            for k, v in {
+                "kind": exchange.provenance.kind,
+                "entry": exchange.provenance.entry,
+                "flow_id": exchange.provenance.flow_id,
+                "connection": exchange.provenance.connection,
+                "request_frames": list(exchange.provenance.request_frames) or None,
+                "response_frames": list(exchange.provenance.response_frames) or None,
+            }.items()
+            if v is not None
+        },
+        "time": utc_iso(exchange.time),
+        "client": str(exchange.client) if exchange.client else None,
+        "server": str(exchange.server) if exchange.server else None,
+        "scheme": exchange.scheme,
+        "method": exchange.request.method,
+        "host": exchange.host,
+        "target": exchange.request.target,
+        "status": response.status if response else None,
+        "auth": auth_data(
+            result.auth.scheme,
+            result.auth.user,
+            result.auth.credentials,
+            result.auth.token,
+            show_secrets=show_secrets,
+        ),
+        "challenges": [
+            {
+                "scheme": c.scheme,
+                "params": dict(c.params),
+                # NTLM/Negotiate challenge blobs are handshake material, not something a reader needs.
+                **({"token68": c.token68 if show_secrets else REDACTED} if c.token68 else {}),
+            }
+            for c in result.challenges
+        ],
+        "diagnostics": (
+            {
+                "code": result.diagnostics.code,
+                "reason": result.diagnostics.reason,
+                "category": result.diagnostics.category,
+                "meaning": result.diagnostics.known.meaning if result.diagnostics.known else None,
+            }
+            if result.diagnostics
+            else None
+        ),
+    }
+    if with_headers:
+        data["request_headers"] = header_list(exchange.request.headers, show_secrets=show_secrets)
+        data["response_headers"] = header_list(response.headers, show_secrets=show_secrets) if response else None
+    return data
+
+
+def finding_data(item: Finding) -> dict[str, Any]:
+    return {
+        "rule": item.rule,
+        "severity": item.severity,
+        "title": CATALOGUE[item.rule].title,
+        "message": item.message,
+        "exchange": item.exchange,
+        "evidence": item.evidence,
+    }
+
+
+def summary_data(totals: Totals) -> dict[str, Any]:
+    return {
+        "exchanges": totals.exchanges,
+        "auth_schemes": dict(sorted(totals.schemes.items())),
+        "signatures": dict(sorted(totals.signatures.items())),
+        "findings": dict(totals.severities),
+        "rules": dict(sorted(totals.rules.items())),
+    }

@@ -1,0 +1,83 @@
+"""The detailed view of one token for ``oauth-inspector token``: both tokens decoded, the verdict, the findings."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from inspector.analyze import ExchangeResult
+from inspector.report.console import safe
+from inspector.report.serialize import jwt_data
+from inspector.rules import CATALOGUE, Finding
+from inspector.tokens import Jwt
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _jwt_panel(title: str, jwt: Jwt, *, show_secrets: bool) -> Panel:
+    data = jwt_data(jwt, show_secrets=show_secrets)
+    body = Text()
+    body.append("header ", style="bold")
+    body.append(safe(json.dumps(data["header"], ensure_ascii=True), 4000) + "\n")
+    body.append("claims\n", style="bold")
+    for name, value in data["claims"].items():
+        body.append(f"  {safe(name, 80)}: ", style="bold")
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=True)
+        body.append(safe(shown, 1000))
+        when = data.get("times_utc", {}).get(name)
+        if when:
+            body.append(f"  ({when})", style="dim")
+        body.append("\n")
+    if not show_secrets and jwt.signature_segment:
+        body.append("signature: ", style="bold")
+        body.append("[dropped; --show-secrets shows it]", style="dim")
+    return Panel(body, title=title, title_align="left")
+
+
+def print_token(console: Console, result: ExchangeResult, findings: list[Finding], *, show_secrets: bool) -> None:
+    auth = result.auth
+    report = auth.token
+    if report is None:
+        line = Text(f"Authorization scheme {safe(auth.scheme or '-', 40)}")
+        if auth.user:
+            line.append(f", user {safe(auth.user, 200)}")
+        console.print(line)
+    else:
+        decoded = report.decoded
+        if decoded.outer is not None:
+            title = "outer token (unsigned)" if decoded.outer.is_unsigned else "token"
+            console.print(_jwt_panel(title, decoded.outer, show_secrets=show_secrets))
+        if decoded.actor is not None:
+            console.print(_jwt_panel("actor token (the signed one)", decoded.actor, show_secrets=show_secrets))
+        verdict = Text("kind ")
+        verdict.append(report.kind, style="bold")
+        if report.issuer:
+            verdict.append(f", issuer {safe(report.issuer, 200)}")
+        if report.realm:
+            verdict.append(f", realm {safe(report.realm, 200)}")
+        if report.signature:
+            style = (
+                "green"
+                if report.signature == "valid"
+                else "bold red"
+                if report.signature != "unknown-key"
+                else "yellow"
+            )
+            verdict.append(", signature ")
+            verdict.append(report.signature, style=style)
+        if report.key is not None:
+            verdict.append(f" with {safe(report.key.label(), 300)}")
+        console.print(verdict)
+    if not findings:
+        console.print(Text("No findings.", style="green"))
+        return
+    for item in findings:
+        line = Text()
+        line.append(f"{item.severity.upper():7} ", style=_STYLE[item.severity])
+        line.append(item.rule, style="bold")
+        line.append("  " + safe(item.message, 1000))
+        console.print(line)
+        console.print(Text("        " + CATALOGUE[item.rule].help, style="dim"))

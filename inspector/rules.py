@@ -1,0 +1,290 @@
+"""The rule catalogue: every finding the tool can report, in one place.
+
+IDs are stable kebab-case names: never renamed, renumbered or reused. Each rule says what it means, the usual cause
+in an Exchange / Skype for Business Online hybrid, and what to do. The README's catalogue is generated from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+    exchange: str | None = None
+    evidence: dict[str, object] = field(default_factory=dict)
+
+
+_RULES = (
+    # --- errors --------------------------------------------------------------------------------------------------
+    Rule(
+        "basic-credentials",
+        "error",
+        "Basic credentials sent",
+        "A request carried `Authorization: Basic`, i.e. a user name and a reusable password. Between Exchange and "
+        "Skype for Business Online/Teams only OAuth should cross the wire. Usual cause: a client or service "
+        "account configured for Basic, or OAuth failing and a component retrying with a password. Find the client "
+        "(the finding names it), fix its OAuth configuration, and disable Basic on the virtual directory "
+        "(`Set-WebServicesVirtualDirectory -BasicAuthentication $false`).",
+    ),
+    Rule(
+        "basic-fallback",
+        "error",
+        "Fallback from OAuth to Basic/NTLM/Negotiate",
+        "A server answered 401 with a Bearer challenge and the same client then retried the same host with Basic, "
+        "NTLM or Negotiate instead of a token. OAuth did not work and the client quietly fell back. Look at the "
+        "401 before it (x-ms-diagnostics explains why the token was refused, or none was sent) and fix that; "
+        "the seed article's steps 2-6 and `verify-oauth` cover the usual causes.",
+    ),
+    Rule(
+        "bearer-rejected",
+        "error",
+        "Server rejected the bearer token",
+        "The server answered 401 to a request that carried a bearer token. The evidence holds the decoded "
+        "`x-ms-diagnostics` header (code, reason, category) when the server sent one, with the known cause and "
+        "fix: e.g. 2000000 invalid_signature means stale auth metadata (`Set-AuthServer <name> "
+        "-RefreshAuthMetadata`), 2000003 invalid_resource an audience/host or http-vs-https mismatch (SSL "
+        "offloading), 2000008 a partner application without linked account.",
+    ),
+    Rule(
+        "token-malformed",
+        "error",
+        "Token cannot be decoded",
+        "A bearer value that starts like a JWT (or an S2S outer token's `actortoken`) is not a well-formed compact "
+        "JWS: wrong number of segments, invalid base64url, a header or payload that is not a JSON object. No "
+        "Microsoft S2S component sends such tokens; suspect truncation (a proxy or header size limit), a broken "
+        "client, or a probe.",
+    ),
+    Rule(
+        "token-unsigned",
+        "error",
+        "Unsigned token without a signed actor",
+        "The token is `alg: none` and carries no signed actor token, or its actor token is itself unsigned. An "
+        "S2S outer token is legitimately unsigned only because the RS256 actor token inside vouches for it. "
+        "Anything else is an attack (SharePoint CVE-2023-29357 used `alg: none`) or a bug; the server must "
+        "reject it.",
+    ),
+    Rule(
+        "alg-not-allowed",
+        "error",
+        "Signature algorithm not allowed",
+        "The signed token uses an algorithm other than RS256, the only one S2S tokens use. HS256 here usually "
+        "means the classic key-confusion attack (the public certificate used as an HMAC secret); the tool never "
+        "verifies such a token.",
+    ),
+    Rule(
+        "signature-invalid",
+        "error",
+        "Signature does not verify",
+        "The key the token names was found in the trust store, but the RS256 signature is wrong. The token was "
+        "forged or altered in transit (a 2026 SharePoint bypass used a real x5t with the signature `AAAA`). "
+        "If you expected it to verify, check that the certificate given is the current auth certificate "
+        "(`Get-AuthConfig`).",
+    ),
+    Rule(
+        "signing-key-wrong-issuer",
+        "error",
+        "Key trusted for another issuer",
+        "The token is signed with a key from a metadata document that vouches only for another issuer (e.g. an "
+        "Exchange key used for a token claiming to come from ACS). A key is trusted only for the issuer its "
+        "document names; give the certificate with --cert if it is meant to be trusted for any issuer.",
+    ),
+    Rule(
+        "issuer-unexpected",
+        "error",
+        "Unexpected token issuer",
+        "The calling principal (the outer `iss`, or for an app-only token its `iss`, or its `nameid` when ACS "
+        "issued it) is not an expected principal (default Skype for Business Online, "
+        "00000004-0000-0ff1-ce00-000000000000). Either another service is calling (set --issuer), or the "
+        "partner application is misconfigured.",
+    ),
+    Rule(
+        "realm-mismatch",
+        "error",
+        "Realm mismatch",
+        "The realm after '@' differs from the configured realm(s) (--realm: the tenant ID for Skype for Business "
+        "Online, the SIP domain for SfB Server), or differs between the outer `iss`, `aud` and the actor's "
+        "`iss`/`nameid`. Exchange rejects such tokens (2000004 invalid_tenant). Check the AuthServer realm "
+        "(`Get-AuthServer`) and that the realm is an accepted domain without wildcards.",
+    ),
+    Rule(
+        "issuer-nameid-mismatch",
+        "error",
+        "Outer issuer differs from the actor's nameid",
+        "In an S2S token the outer `iss` must equal the actor token's `nameid` (the application the actor token "
+        "was issued to). A mismatch means the outer token was built by someone other than the application the "
+        "signed actor vouches for: a forged or spliced token.",
+    ),
+    Rule(
+        "audience-mismatch",
+        "error",
+        "Audience does not match the request",
+        "The host in the token's `aud` (`<principal>/<host>@<realm>`) is not the Host the request was sent to, or "
+        "the outer and actor tokens name different audiences. Exchange answers 2000003 invalid_resource. Usual "
+        "causes: a load balancer or proxy name differing from the name the caller was configured with, or a "
+        "token replayed to another server.",
+    ),
+    Rule(
+        "token-expired",
+        "error",
+        "Token expired",
+        "At capture time the token's `exp` (plus the allowed clock skew, --skew) had passed. Either the caller "
+        "reused an old token or the clocks of the servers differ: check time synchronisation on Exchange and the "
+        "time-skew events in the System log.",
+    ),
+    Rule(
+        "token-not-yet-valid",
+        "error",
+        "Token not yet valid",
+        "At capture time the token's `nbf` (minus the allowed clock skew) lay in the future: the issuer's clock "
+        "runs ahead of the capture's. Fix time synchronisation.",
+    ),
+    Rule(
+        "signed-with-expired-cert",
+        "error",
+        "Signed with a certificate outside its validity",
+        "The signature verifies, but with a certificate that was expired (or not yet valid) when the token was "
+        "used. Renew the auth certificate (`New-ExchangeCertificate`, `Set-AuthConfig -NewCertificateThumbprint`, "
+        "`-PublishCertificate`) and upload the new one to the service principal.",
+    ),
+    Rule(
+        "cert-expired",
+        "error",
+        "Trusted certificate expired",
+        "A certificate given to the tool (or listed in a metadata document) is expired. Tokens signed with it "
+        "will be refused. Renew the Exchange auth certificate (KB 2617816 procedure; CSS-Exchange "
+        "MonitorExchangeAuthCertificate.ps1) and re-run the Hybrid Configuration Wizard where hybrid is set up.",
+    ),
+    # --- warnings ------------------------------------------------------------------------------------------------
+    Rule(
+        "signing-key-unknown",
+        "warning",
+        "Signing key unknown: cannot verify",
+        "No trusted key matches the token's `x5t`/`kid`, so its signature cannot be checked. This is not a "
+        "verdict of invalid. Give the exported auth certificate (--cert OAuthCert.cer) or the issuer's metadata "
+        "document (--metadata) to verify it.",
+    ),
+    Rule(
+        "legacy-auth",
+        "warning",
+        "NTLM or Negotiate credentials",
+        "A request authenticated with NTLM or Negotiate (Kerberos or NTLM inside). Between Skype for Business "
+        "Online and Exchange this means OAuth was not used; on-premises clients may legitimately use it. NTLMv1 "
+        "is weak and should be disabled.",
+    ),
+    Rule(
+        "basic-offered",
+        "warning",
+        "Basic offered beside Bearer",
+        "A 401 offers Basic as well as Bearer, inviting clients to send a password when OAuth fails. Disable Basic "
+        "on the virtual directory once OAuth works.",
+    ),
+    Rule(
+        "oauth-not-offered",
+        "warning",
+        "OAuth not offered",
+        "A 401 from the server offers no Bearer challenge, so no S2S client can use OAuth there. Check that OAuth "
+        "is enabled on the virtual directory (`Get-WebServicesVirtualDirectory | fl *Authentication*`, "
+        "`OAuthAuthentication`) and that the request reached Exchange and not a device in front of it.",
+    ),
+    Rule(
+        "cert-expiring",
+        "warning",
+        "Trusted certificate expires soon",
+        "A trusted certificate expires within 60 days. Configure the next auth certificate now "
+        "(`Set-AuthConfig -NewCertificateThumbprint ... -NewCertificateEffectiveDate ...`) and upload it to the "
+        "service principal before it takes effect.",
+    ),
+    Rule(
+        "cert-weak-key",
+        "warning",
+        "Weak certificate key",
+        "A trusted certificate's RSA key is shorter than 2048 bits. Replace the auth certificate with a 2048-bit "
+        "or larger key (`New-ExchangeCertificate -KeySize 2048`).",
+    ),
+    Rule(
+        "dangerous-header",
+        "warning",
+        "Dangerous token header",
+        "The token header carries `jku`, `x5u` or `jwk` (asking the verifier to fetch or accept a key from the "
+        "token itself), or a `kid` that looks like a path or URL. S2S tokens never do; these are injection "
+        "attempts against naive verifiers. This tool ignores them.",
+    ),
+    Rule(
+        "capture-gap",
+        "warning",
+        "Capture gap",
+        "Bytes of a TCP connection are missing from the capture, so the exchanges they carried are incomplete or "
+        "lost. Nothing is invented in their place. Capture with a larger buffer and snap length (`-s 0`) and on "
+        "the server itself where possible.",
+    ),
+    Rule(
+        "http-malformed",
+        "warning",
+        "Malformed HTTP message",
+        "An HTTP message in the input could not be parsed (broken request or status line, oversized header "
+        "block). The rest of the input is still analysed.",
+    ),
+    Rule(
+        "input-malformed",
+        "warning",
+        "Malformed input entry",
+        "An entry of a HAR or flow file could not be read (not an object, missing request, bad time). The other "
+        "entries are still analysed.",
+    ),
+    Rule(
+        "auth-header-malformed",
+        "warning",
+        "Malformed Authorization header",
+        "An Authorization value could not be decoded (Basic that is not base64 or has no ':', NTLM/Negotiate that "
+        "is not base64). Clients that send such values are broken or probing.",
+    ),
+    # --- info ----------------------------------------------------------------------------------------------------
+    Rule(
+        "capture-encrypted",
+        "info",
+        "Encrypted traffic not inspected",
+        "Some connections in the capture are TLS, so their Authorization headers cannot be read from the file. "
+        "Run `oauth-inspector proxy` (mitmproxy) in front of Exchange, or capture behind the TLS terminator.",
+    ),
+    Rule(
+        "token-opaque",
+        "info",
+        "Bearer token is not a JWT",
+        "The bearer value is not a JWT, so nothing about it can be checked. Microsoft S2S tokens are always JWTs; "
+        "this is another kind of OAuth client.",
+    ),
+    Rule(
+        "inspector-error",
+        "warning",
+        "Internal error while inspecting",
+        "The inspector failed on this exchange (a bug: please report it with the evidence). The traffic itself "
+        "passed untouched and the other exchanges were analysed.",
+    ),
+)
+
+CATALOGUE: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+
+
+def finding(rule_id: str, message: str, exchange: str | None = None, **evidence: object) -> Finding:
+    rule = CATALOGUE[rule_id]
+    return Finding(rule=rule.id, severity=rule.severity, message=message, exchange=exchange, evidence=evidence)
+
+
+def at_or_above(severity: str, threshold: str) -> bool:
+    return SEVERITY_ORDER[severity] >= SEVERITY_ORDER[threshold]

@@ -1,0 +1,63 @@
+"""Turn the paths a user names into source items, choosing the reader from each file's content."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from inspector.model import InputError, SourceItem
+from inspector.sources.detect import InputKind, detect_kind
+from inspector.sources.har import read_har
+from inspector.sources.mitmflows import read_flows
+from inspector.sources.pcap.reader import CaptureProgress, read_capture
+
+MAX_FOLDER_FILES = 100_000
+
+
+def expand_inputs(paths: list[Path]) -> list[tuple[Path, InputKind | None]]:
+    """Files as given (kind detected, ``None`` when unknown) and, for folders, every readable input inside.
+
+    Files named explicitly are kept even when their kind is unknown, so the user hears why they were not read;
+    files inside folders are kept only when they are captures, HAR or flow files.
+    """
+    out: list[tuple[Path, InputKind | None]] = []
+    for path in paths:
+        if path.is_dir():
+            found = 0
+            for folder, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    candidate = Path(folder) / name
+                    kind = detect_kind(candidate)
+                    if kind is not None:
+                        out.append((candidate, kind))
+                        found += 1
+                        if found >= MAX_FOLDER_FILES:
+                            return out
+        else:
+            out.append((path, detect_kind(path) if path.is_file() else None))
+    return out
+
+
+def read_input(
+    path: Path,
+    kind: InputKind | None,
+    *,
+    keep_bodies: bool = False,
+    progress: Callable[[CaptureProgress], None] | None = None,
+) -> Iterator[SourceItem]:
+    if not path.exists():
+        raise InputError(f"Cannot read {path}: no such file")
+    if not path.is_file():
+        raise InputError(f"Cannot read {path}: not a regular file")
+    if kind == "pcap":
+        return read_capture(path, progress=progress, keep_bodies=keep_bodies)
+    if kind == "har":
+        return read_har(path, keep_bodies=keep_bodies)
+    if kind == "mitm":
+        return read_flows(path, keep_bodies=keep_bodies)
+    raise InputError(
+        f"Cannot read {path}: its content is not a pcap/pcapng capture, a HAR file or a mitmproxy flow file "
+        "(the kind is detected from the content, not the name)"
+    )

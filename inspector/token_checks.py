@@ -1,0 +1,381 @@
+"""Judging one bearer token: shape, signature, issuer, realm, audience and times, at the exchange's capture time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from inspector.policy import ACS, Policy
+from inspector.rules import Finding, finding
+from inspector.tokens import DecodedBearer, Jwt, Principal, TokenKind, iso, numeric_time
+from inspector.trust import TrustedKey
+from inspector.verify import SignatureResult, SignatureVerdict, Verifier
+
+_DANGEROUS_HEADERS = ("jku", "x5u", "jwk")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenReport:
+    """What the tool concluded about one bearer token (shown in every output format)."""
+
+    kind: TokenKind
+    decoded: DecodedBearer
+    issuer: str | None = None
+    """The calling principal's ``iss`` (outer token, or the app-only token's own)."""
+    realm: str | None = None
+    audience: str | None = None
+    signature: SignatureVerdict | None = None
+    """``None`` where there is nothing to verify (empty, opaque or undecodable)."""
+    key: TrustedKey | None = None
+
+
+def _host_only(value: str) -> str:
+    value = value.strip().lower()
+    if value.startswith("["):  # [v6]:port
+        return value.split("]", 1)[0] + "]"
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def audience_host(aud: object) -> str | None:
+    """The host named by ``aud``: ``<principal>/<host>@<realm>`` or a URL (Entra tokens)."""
+    parsed = Principal.parse(aud)
+    if parsed is not None:
+        return _host_only(parsed.host) if parsed.host else None
+    if isinstance(aud, str) and "://" in aud:
+        try:
+            return urlsplit(aud).hostname
+        except ValueError:
+            return None
+    return None
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def caller_principal(token: DecodedBearer) -> str | None:
+    """The ``iss`` that names the calling application: for an ACS-issued app-only token, its ``nameid``."""
+    outer = token.outer
+    if outer is None:
+        return None
+    iss = outer.claim_str("iss")
+    if token.kind == "s2s-app":
+        parsed = Principal.parse(iss)
+        if parsed is not None and parsed.principal == ACS:
+            return outer.claim_str("nameid") or iss
+    return iss
+
+
+def _header_findings(jwt: Jwt, which: str, exchange: str | None) -> list[Finding]:
+    found = [name for name in _DANGEROUS_HEADERS if name in jwt.header]
+    kid = jwt.header.get("kid")
+    if isinstance(kid, str) and (
+        any(mark in kid for mark in ("/", "\\", "..", "://")) or len(kid) > 256 or not kid.isprintable()
+    ):
+        found.append("kid")
+    if not found:
+        return []
+    return [
+        finding(
+            "dangerous-header",
+            f"The {which} token header carries {', '.join(found)}; S2S tokens never do, and this tool ignores them",
+            exchange,
+            token=which,
+            headers=found,
+        )
+    ]
+
+
+def _time_findings(jwt: Jwt, which: str, at: datetime, skew: int, exchange: str | None) -> list[Finding]:
+    moment = int(at.timestamp())
+    out: list[Finding] = []
+    exp = numeric_time(jwt.claims.get("exp"))
+    nbf = numeric_time(jwt.claims.get("nbf"))
+    if exp is not None and moment > exp + skew:
+        out.append(
+            finding(
+                "token-expired",
+                f"The {which} token expired at {iso(exp)}, {moment - exp} s before it was used "
+                f"({iso(moment)}; skew allowed {skew} s)",
+                exchange,
+                token=which,
+                exp=iso(exp),
+                used=iso(moment),
+                seconds_late=moment - exp,
+            )
+        )
+    if nbf is not None and moment < nbf - skew:
+        out.append(
+            finding(
+                "token-not-yet-valid",
+                f"The {which} token is valid only from {iso(nbf)}, {nbf - moment} s after it was used "
+                f"({iso(moment)}; skew allowed {skew} s): a clock runs ahead",
+                exchange,
+                token=which,
+                nbf=iso(nbf),
+                used=iso(moment),
+                seconds_early=nbf - moment,
+            )
+        )
+    return out
+
+
+def _signature_findings(
+    result: SignatureResult, signed: Jwt, which: str, at: datetime, exchange: str | None
+) -> list[Finding]:
+    x5t = signed.header.get("x5t")
+    kid = signed.header.get("kid")
+    named = f"x5t {x5t}" if isinstance(x5t, str) else f"kid {kid}" if isinstance(kid, str) else "no key hint"
+    if result.verdict == "unsigned":
+        what = "actor token inside the outer token" if which == "actor" else "token"
+        return [
+            finding(
+                "token-unsigned",
+                f"The {what} is alg none: nothing vouches for it",
+                exchange,
+                token=which,
+            )
+        ]
+    if result.verdict == "not-allowed":
+        return [
+            finding(
+                "alg-not-allowed",
+                f"The {which} token is signed with {signed.alg}; only RS256 is allowed for S2S tokens",
+                exchange,
+                token=which,
+                alg=signed.alg,
+            )
+        ]
+    if result.verdict == "invalid":
+        assert result.key is not None
+        return [
+            finding(
+                "signature-invalid",
+                f"The {which} token's RS256 signature does not verify with {result.key.label()}",
+                exchange,
+                token=which,
+                key=result.key.label(),
+            )
+        ]
+    if result.verdict == "unknown-key":
+        out = []
+        if result.wrong_issuer_keys:
+            other = result.wrong_issuer_keys[0]
+            out.append(
+                finding(
+                    "signing-key-wrong-issuer",
+                    f"The {which} token ({named}) names {other.label()}, which is trusted only for issuer "
+                    f"{other.issuer}, not for {signed.claim_str('iss')}",
+                    exchange,
+                    token=which,
+                    key=other.label(),
+                    key_issuer=other.issuer,
+                )
+            )
+        else:
+            hint = (
+                f"; it matches the expected thumbprint {result.expected_thumbprint}: give that certificate "
+                "with --cert to verify"
+                if result.expected_thumbprint
+                else ""
+            )
+            out.append(
+                finding(
+                    "signing-key-unknown",
+                    f"No trusted key for the {which} token ({named}), so its signature cannot be checked{hint}",
+                    exchange,
+                    token=which,
+                    x5t=x5t if isinstance(x5t, str) else None,
+                    kid=kid if isinstance(kid, str) else None,
+                    expected_thumbprint=result.expected_thumbprint,
+                )
+            )
+        return out
+    key = result.key
+    if (
+        key is not None
+        and key.not_after is not None
+        and key.not_before is not None
+        and not (key.not_before <= at <= key.not_after)
+    ):
+        return [
+            finding(
+                "signed-with-expired-cert",
+                f"The {which} token verifies with {key.label()}, but that certificate is valid only "
+                f"{key.not_before:%Y-%m-%d} to {key.not_after:%Y-%m-%d} and the token was used "
+                f"{at:%Y-%m-%dT%H:%M:%SZ}",
+                exchange,
+                token=which,
+                key=key.label(),
+                not_after=key.not_after.isoformat(),
+            )
+        ]
+    return []
+
+
+def _principal_findings(
+    token: DecodedBearer, policy: Policy, host: str | None, exchange: str | None
+) -> tuple[list[Finding], str | None]:
+    """Issuer, realm, nameid and audience consistency. Returns the findings and the token's realm."""
+    out: list[Finding] = []
+    outer = token.outer
+    assert outer is not None
+    actor = token.actor
+    caller = caller_principal(token)
+    parsed_caller = Principal.parse(caller)
+    caller_id = parsed_caller.principal if parsed_caller else (caller or "")
+    if caller_id.lower() not in policy.expected_issuers and (caller or "").lower() not in policy.expected_issuers:
+        expected = ", ".join(sorted(policy.expected_issuers))
+        out.append(
+            finding(
+                "issuer-unexpected",
+                f"The calling principal is {caller or '(no iss)'}; expected {expected}",
+                exchange,
+                issuer=caller,
+                expected=sorted(policy.expected_issuers),
+            )
+        )
+    places: list[tuple[str, object]] = [("outer iss", outer.claims.get("iss"))]
+    places += [("outer aud", a) for a in _as_list(outer.claims.get("aud"))]
+    if actor is not None:
+        places += [("actor iss", actor.claims.get("iss")), ("actor nameid", actor.claims.get("nameid"))]
+        places += [("actor aud", a) for a in _as_list(actor.claims.get("aud"))]
+    elif token.kind == "s2s-app":
+        places.append(("nameid", outer.claims.get("nameid")))
+    realms: dict[str, str] = {}
+    for where, value in places:
+        parsed = Principal.parse(value)
+        if parsed is not None and parsed.realm and parsed.realm != "*":
+            realms.setdefault(parsed.realm.lower(), where)
+    realm = Principal.parse(outer.claims.get("iss"))
+    token_realm = realm.realm if realm else next(iter(realms), None)
+    if len(realms) > 1:
+        listing = ", ".join(f"{where}: {r}" for r, where in realms.items())
+        out.append(
+            finding(
+                "realm-mismatch",
+                f"The token names more than one realm ({listing})",
+                exchange,
+                realms=sorted(realms),
+            )
+        )
+    elif policy.realms and realms and not set(realms) & policy.realms:
+        out.append(
+            finding(
+                "realm-mismatch",
+                f"The token's realm {token_realm} is not the configured realm ({', '.join(sorted(policy.realms))})",
+                exchange,
+                realm=token_realm,
+                expected=sorted(policy.realms),
+            )
+        )
+    if actor is not None:
+        outer_iss = outer.claim_str("iss")
+        nameid = actor.claim_str("nameid")
+        if (outer_iss or "").lower() != (nameid or "").lower():
+            out.append(
+                finding(
+                    "issuer-nameid-mismatch",
+                    f"The outer iss {outer_iss} is not the actor's nameid {nameid}",
+                    exchange,
+                    outer_iss=outer_iss,
+                    actor_nameid=nameid,
+                )
+            )
+        outer_aud = sorted(a.lower() for a in _as_list(outer.claims.get("aud")))
+        actor_aud = sorted(a.lower() for a in _as_list(actor.claims.get("aud")))
+        if outer_aud != actor_aud:
+            out.append(
+                finding(
+                    "audience-mismatch",
+                    f"The outer aud {outer.claims.get('aud')} differs from the actor aud {actor.claims.get('aud')}",
+                    exchange,
+                    outer_aud=outer.claims.get("aud"),
+                    actor_aud=actor.claims.get("aud"),
+                )
+            )
+    if host:
+        request_host = _host_only(host)
+        aud_hosts = {h for h in (audience_host(a) for a in _as_list(outer.claims.get("aud"))) if h}
+        if aud_hosts and request_host not in {h.lower() for h in aud_hosts}:
+            out.append(
+                finding(
+                    "audience-mismatch",
+                    f"The token's audience names host {', '.join(sorted(aud_hosts))} but the request went to "
+                    f"{request_host}",
+                    exchange,
+                    audience=outer.claims.get("aud"),
+                    host=request_host,
+                )
+            )
+    return out, token_realm
+
+
+def judge_token(
+    token: DecodedBearer,
+    *,
+    verifier: Verifier,
+    policy: Policy,
+    at: datetime,
+    host: str | None,
+    exchange: str | None,
+) -> tuple[TokenReport, list[Finding]]:
+    if token.kind in ("empty", "opaque"):
+        found = []
+        if token.kind == "opaque":
+            found.append(
+                finding("token-opaque", "The bearer value is not a JWT: nothing in it can be checked", exchange)
+            )
+        return TokenReport(kind=token.kind, decoded=token), found
+    outer = token.outer
+    if outer is None:
+        return TokenReport(kind=token.kind, decoded=token), [
+            finding("token-malformed", f"The bearer token cannot be decoded: {token.problem}", exchange)
+        ]
+    findings: list[Finding] = []
+    findings += _header_findings(outer, "outer" if token.actor is not None else "bearer", exchange)
+    if token.actor_problem and token.actor is None:
+        findings.append(
+            finding(
+                "token-malformed",
+                f"The outer token decoded but its actor token cannot be: {token.actor_problem}",
+                exchange,
+                token="actor",
+            )
+        )
+    elif token.actor_problem:
+        findings.append(finding("token-malformed", f"The actor token: {token.actor_problem}", exchange))
+    signed = token.signed
+    which = "actor" if token.actor is not None else "bearer"
+    verdict: SignatureVerdict | None = None
+    key: TrustedKey | None = None
+    if signed is not None and not (token.kind == "s2s-user" and token.actor is None):
+        if token.actor is not None:
+            findings += _header_findings(token.actor, "actor", exchange)
+        result = verifier.verify(signed, signed.claim_str("iss"))
+        verdict, key = result.verdict, result.key
+        findings += _signature_findings(result, signed, which, at, exchange)
+    elif token.kind == "s2s-user":
+        verdict = None
+    findings += _time_findings(outer, "outer" if token.actor is not None else "bearer", at, policy.skew, exchange)
+    if token.actor is not None:
+        findings += _time_findings(token.actor, "actor", at, policy.skew, exchange)
+    principal_findings, realm = _principal_findings(token, policy, host, exchange)
+    findings += principal_findings
+    aud: Any = outer.claims.get("aud")
+    report = TokenReport(
+        kind=token.kind,
+        decoded=token,
+        issuer=caller_principal(token),
+        realm=realm,
+        audience=aud if isinstance(aud, str) else ", ".join(_as_list(aud)) or None,
+        signature=verdict,
+        key=key,
+    )
+    return report, findings

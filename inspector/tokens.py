@@ -1,0 +1,233 @@
+"""Decoding of the JWTs that cross the wire in ``Authorization: Bearer`` headers. Nothing here verifies anything.
+
+The Microsoft S2S shapes (reference §1): an unsigned outer token (``alg: none``, empty third segment) whose
+``actortoken`` claim holds the RS256-signed actor token; an app-only call sends the signed actor token alone.
+Every function is total: hostile input yields a :class:`TokenProblem`, never an exception, and sizes are capped
+before any decoding work is done.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+MAX_TOKEN_LENGTH = 256 * 1024
+"""Longer bearer values are not decoded (real S2S tokens are a few KiB)."""
+MAX_JSON_DEPTH = 32
+
+TokenKind = Literal["s2s-user", "s2s-app", "jwt", "empty", "opaque"]
+
+_B64URL = re.compile(r"[A-Za-z0-9_\-]*={0,2}")
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_PRINCIPAL = re.compile(rf"^/?(?P<principal>{_GUID})(?:/(?P<host>[^@]*))?@(?P<realm>[^@]*)$")
+
+
+class TokenProblem(Exception):
+    """Why a value is not a decodable JWT (the message is safe to show: it never quotes the token)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Jwt:
+    """One compact JWS as it crossed the wire: its decoded header and claims, and its original segments."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    """``segment0 + "." + segment1`` exactly as sent: what the signature covers (never re-encoded)."""
+    signature: bytes
+    signature_segment: str
+
+    @property
+    def alg(self) -> str:
+        alg = self.header.get("alg")
+        return alg if isinstance(alg, str) else repr(alg)
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self.alg.lower() == "none"
+
+    def claim_str(self, name: str) -> str | None:
+        value = self.claims.get(name)
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """``<principal>[/<host>]@<realm>`` as used in ``iss``, ``aud`` and ``nameid``."""
+
+    principal: str
+    host: str | None
+    realm: str
+
+    @classmethod
+    def parse(cls, value: object) -> Principal | None:
+        if not isinstance(value, str):
+            return None
+        match = _PRINCIPAL.match(value.strip())
+        if match is None:
+            return None
+        return cls(match["principal"].lower(), match["host"] or None, match["realm"])
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBearer:
+    """What a bearer value turned out to be. ``outer`` is the token as sent, ``actor`` the signed one inside."""
+
+    kind: TokenKind
+    outer: Jwt | None = None
+    actor: Jwt | None = None
+    problem: str | None = None
+    """Set when the value looked like a JWT but could not be decoded (the ``token-malformed`` finding)."""
+    actor_problem: str | None = None
+    """Set when the outer token decoded but its ``actortoken`` did not."""
+
+    @property
+    def signed(self) -> Jwt | None:
+        """The token whose signature vouches for the call: the actor, or the token itself when it has none."""
+        if self.actor is not None:
+            return self.actor
+        return self.outer
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Strict base64url: padding optional, no other characters; length % 4 == 1 is impossible and rejected."""
+    if not _B64URL.fullmatch(segment):
+        raise TokenProblem("a segment holds characters outside base64url")
+    body = segment.rstrip("=")
+    if len(body) % 4 == 1:
+        raise TokenProblem("a segment has an impossible base64url length")
+    try:
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise TokenProblem("a segment is not valid base64url") from exc
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _depth_ok(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TokenProblem(f"the {what} is not UTF-8") from exc
+    try:
+        value = json.loads(text)
+    except RecursionError as exc:
+        raise TokenProblem(f"the {what} JSON is nested too deeply") from exc
+    except ValueError as exc:
+        raise TokenProblem(f"the {what} is not JSON") from exc
+    if not isinstance(value, dict):
+        raise TokenProblem(f"the {what} is JSON but not an object")
+    if not _depth_ok(value):
+        raise TokenProblem(f"the {what} JSON is nested too deeply")
+    return value
+
+
+def decode_jwt(value: str) -> Jwt:
+    """Decode one compact JWS (three segments; the third may be empty) without verifying it."""
+    if len(value) > MAX_TOKEN_LENGTH:
+        raise TokenProblem(f"the token is {len(value)} characters long, over the {MAX_TOKEN_LENGTH} limit")
+    parts = value.split(".")
+    if len(parts) != 3:
+        raise TokenProblem(f"a JWT has 3 dot-separated segments, this value has {len(parts)}")
+    header = _json_object(b64url_decode(parts[0]), "header")
+    claims = _json_object(b64url_decode(parts[1]), "payload")
+    signature = b64url_decode(parts[2])
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise TokenProblem("the header has no string 'alg'")
+    if not parts[2] and alg.lower() != "none":
+        raise TokenProblem(f"the signature segment is empty but the header says alg {alg}")
+    return Jwt(
+        header=header,
+        claims=claims,
+        signing_input=f"{parts[0]}.{parts[1]}".encode("ascii"),
+        signature=signature,
+        signature_segment=parts[2],
+    )
+
+
+def _looks_like_jwt(value: str) -> bool:
+    """A JWT attempt: its first segment decodes to something that starts like a JSON object."""
+    first = value.split(".", 1)[0]
+    if not first or len(first) > MAX_TOKEN_LENGTH:
+        return False
+    try:
+        return b64url_decode(first[:8]).lstrip()[:1] == b"{" if len(first) >= 8 else False
+    except TokenProblem:
+        return False
+
+
+def decode_bearer(value: str) -> DecodedBearer:
+    """Classify and decode a bearer credential (the text after ``Bearer``)."""
+    value = value.strip()
+    if not value:
+        return DecodedBearer(kind="empty")
+    if not _looks_like_jwt(value):
+        return DecodedBearer(kind="opaque")
+    try:
+        outer = decode_jwt(value)
+    except TokenProblem as exc:
+        return DecodedBearer(kind="jwt", problem=str(exc))
+    raw_actor = outer.claims.get("actortoken", outer.claims.get("actort"))
+    if raw_actor is not None:
+        if not isinstance(raw_actor, str):
+            return DecodedBearer(kind="s2s-user", outer=outer, actor_problem="the actortoken claim is not a string")
+        try:
+            actor = decode_jwt(raw_actor.strip())
+        except TokenProblem as exc:
+            return DecodedBearer(kind="s2s-user", outer=outer, actor_problem=str(exc))
+        if "actortoken" in actor.claims or "actort" in actor.claims:
+            # Nesting is capped at one level: an actor that carries another actor is not an S2S shape.
+            return DecodedBearer(
+                kind="s2s-user", outer=outer, actor=actor, actor_problem="the actor token nests another actor token"
+            )
+        return DecodedBearer(kind="s2s-user", outer=outer, actor=actor)
+    if Principal.parse(outer.claims.get("iss")) is not None:
+        return DecodedBearer(kind="s2s-app", outer=outer)
+    return DecodedBearer(kind="jwt", outer=outer)
+
+
+def numeric_time(value: object) -> int | None:
+    """``nbf``/``exp``/``iat`` as Unix seconds: numbers or numeric strings (S2S tokens use both)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and abs(value) < 1e15 else None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        return int(value.strip())
+    return None
+
+
+def time_of(seconds: int) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def iso(seconds: int) -> str:
+    moment = time_of(seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else str(seconds)

@@ -1,0 +1,97 @@
+"""Signature verification of decoded tokens against the trust store.
+
+The algorithm comes from a list fixed here, never from the token: RS256 only (all S2S tokens use it; reference
+§1.3). The header's ``alg`` is compared with that list, and the key type is checked before use, so a certificate's
+public key can never be fed to an HMAC (the HS256 confusion attack). Results are cached by the exact signed bytes,
+signature and key, so a token repeated across thousands of requests is verified once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from inspector.tokens import Jwt
+from inspector.trust import Trust, TrustedKey
+
+ALLOWED_ALGORITHMS = frozenset({"RS256"})
+
+SignatureVerdict = Literal["valid", "invalid", "unknown-key", "unsigned", "not-allowed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureResult:
+    verdict: SignatureVerdict
+    key: TrustedKey | None = None
+    """The key that verified (``valid``), or the one the header named when the signature is wrong (``invalid``)."""
+    wrong_issuer_keys: tuple[TrustedKey, ...] = ()
+    """Keys the header named that exist but are trusted only for another issuer."""
+    expected_thumbprint: str | None = None
+    """The ``Get-AuthConfig`` thumbprint the header's ``x5t`` names, when one was configured."""
+
+
+class Verifier:
+    """Verifies RS256 signatures with a bounded cache of results."""
+
+    def __init__(self, trust: Trust, cache_size: int = 4096) -> None:
+        self.trust = trust
+        self._cache: OrderedDict[tuple[bytes, bytes, int], bool] = OrderedDict()
+        self._cache_size = cache_size
+        self.cache_hits = 0
+        self.verifications = 0
+
+    def _check(self, token: Jwt, key: TrustedKey) -> bool:
+        cache_key = (token.signing_input, token.signature, id(key))
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            self._cache.move_to_end(cache_key)
+            self.cache_hits += 1
+            return cached
+        self.verifications += 1
+        ok = rs_verify(key, "RS256", token.signing_input, token.signature)
+        self._cache[cache_key] = ok
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return ok
+
+    def verify(self, token: Jwt, issuer: str | None) -> SignatureResult:
+        """Verify ``token`` as signed on behalf of ``issuer`` (its own ``iss``)."""
+        if token.is_unsigned:
+            return SignatureResult("unsigned")
+        if token.alg not in ALLOWED_ALGORITHMS:
+            return SignatureResult("not-allowed")
+        expected = self.trust.thumbprint_expected(token.header.get("x5t"))
+        named = self.trust.candidates(token.header)
+        usable = tuple(k for k in named if k.trusted_for(issuer))
+        wrong_issuer = tuple(k for k in named if not k.trusted_for(issuer))
+        if not usable:
+            return SignatureResult("unknown-key", wrong_issuer_keys=wrong_issuer, expected_thumbprint=expected)
+        for key in usable:
+            if self._check(token, key):
+                return SignatureResult("valid", key=key, expected_thumbprint=expected)
+        return SignatureResult("invalid", key=usable[0], expected_thumbprint=expected)
+
+
+_RSA_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "RS256": hashes.SHA256,
+    "RS384": hashes.SHA384,
+    "RS512": hashes.SHA512,
+}
+
+
+def rs_verify(key: TrustedKey, alg: str, signing_input: bytes, signature: bytes) -> bool:
+    """RSASSA-PKCS1-v1_5 over the original segments. The analyzer calls it with RS256 only (ALLOWED_ALGORITHMS);
+    the other hashes exist so external test vectors can be checked with the same primitive."""
+    public_key = key.public_key
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        return False
+    try:
+        public_key.verify(signature, signing_input, padding.PKCS1v15(), _RSA_HASHES[alg]())
+    except InvalidSignature:
+        return False
+    return True

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inspector.tokens import (
+    MAX_TOKEN_LENGTH,
+    Principal,
+    TokenProblem,
+    b64url_decode,
+    decode_bearer,
+    decode_jwt,
+    numeric_time,
+)
+
+
+def b64(data: dict[str, object] | bytes, pad: bool = False) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    text = base64.urlsafe_b64encode(raw).decode()
+    return text if pad else text.rstrip("=")
+
+
+def test_outer_alg_none_with_actor_is_s2s_user() -> None:
+    actor = f"{b64({'alg': 'RS256', 'x5t': 'abc'})}.{b64({'iss': 'x', 'nameid': 'y'})}.{b64(b'sig')}"
+    outer = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64({'iss': 'y', 'actortoken': actor})}."
+    decoded = decode_bearer(outer)
+    assert decoded.kind == "s2s-user"
+    assert decoded.outer is not None and decoded.outer.is_unsigned
+    assert decoded.actor is not None and decoded.actor.alg == "RS256"
+    assert decoded.signed is decoded.actor
+    assert decoded.actor.signing_input == actor.rsplit(".", 1)[0].encode()
+
+
+def test_padding_is_optional() -> None:
+    header, claims = {"alg": "none"}, {"iss": "00000004-0000-0ff1-ce00-000000000000@contoso.com", "a": "bb"}
+    padded = decode_jwt(f"{b64(header, pad=True)}.{b64(claims, pad=True)}.")
+    bare = decode_jwt(f"{b64(header)}.{b64(claims)}.")
+    assert padded.claims == bare.claims == claims
+
+
+def test_app_only_token_is_recognised_by_its_principal_issuer() -> None:
+    token = f"{b64({'alg': 'RS256'})}.{b64({'iss': '00000001-0000-0000-c000-000000000000@tenant'})}.{b64(b'x')}"
+    assert decode_bearer(token).kind == "s2s-app"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("mF_9.B5f-4.1JqM", "opaque"),  # the RFC 6750 example: three segments but not a JWT
+        ("abc.def.ghi", "opaque"),
+        ("1gsho83nt3bkmykh5aynw6kzgy", "opaque"),
+    ],
+)
+def test_non_jwt_bearer_values(value: str, kind: str) -> None:
+    decoded = decode_bearer(value)
+    assert decoded.kind == kind
+    assert decoded.problem is None
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("eyJhbGciOiJub25lIn0", "3 dot-separated segments"),
+        ("eyJhbGciOiJub25lIn0.e30", "3 dot-separated segments"),
+        ("eyJhbGciOiJub25lIn0.!!!.", "outside base64url"),
+        ("eyJhbGciOiJub25lIn0.WzFd.", "not an object"),
+        ("eyJhbGciOiJSUzI1NiJ9.e30.", "signature segment is empty"),
+        ("eyJhbGciOiJub25lIn0.A.", "impossible base64url length"),
+        ("eyJ0eXAiOiJKV1QifQ.e30.", "no string 'alg'"),
+    ],
+)
+def test_malformed_jwts_say_why(value: str, problem: str) -> None:
+    decoded = decode_bearer(value)
+    assert decoded.kind == "jwt"
+    assert decoded.problem is not None and problem in decoded.problem
+
+
+def test_actor_that_does_not_decode_is_reported_on_the_actor() -> None:
+    outer = f"{b64({'alg': 'none'})}.{b64({'iss': 'a@b', 'actortoken': 'eyJbroken'})}."
+    decoded = decode_bearer(outer)
+    assert decoded.kind == "s2s-user" and decoded.actor is None
+    assert decoded.actor_problem is not None
+
+
+def test_nesting_is_capped_at_one_level() -> None:
+    inner = f"{b64({'alg': 'none'})}.{b64({'iss': 'a'})}."
+    actor = f"{b64({'alg': 'none'})}.{b64({'iss': 'a', 'actortoken': inner})}."
+    outer = f"{b64({'alg': 'none'})}.{b64({'iss': 'a', 'actortoken': actor})}."
+    decoded = decode_bearer(outer)
+    assert decoded.actor_problem == "the actor token nests another actor token"
+
+
+def test_deeply_nested_json_is_refused_not_crashed() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    decoded = decode_bearer(f"{b64({'alg': 'none'})}.{b64(b'{\"a\":' + deep + b'}')}.")
+    assert decoded.problem is not None
+
+
+def test_oversized_token_is_refused_before_decoding() -> None:
+    decoded = decode_bearer("eyJhbGciOiJub25lIn0." + "A" * MAX_TOKEN_LENGTH + ".")
+    assert decoded.problem is not None and "limit" in decoded.problem
+
+
+def test_non_utf8_payload() -> None:
+    decoded = decode_bearer(f"{b64({'alg': 'none'})}.{b64(b'\xff\xfe{}')}.")
+    assert decoded.problem == "the payload is not UTF-8"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1403212820, 1403212820), ("1403212820", 1403212820), (" 12 ", 12), (1.5, 1), (True, None), ("x", None),
+     (float("nan"), None), (float("inf"), None), ("9" * 40, None), (None, None)],
+)
+def test_numeric_time_accepts_strings_and_numbers(value: object, expected: int | None) -> None:
+    assert numeric_time(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "principal", "host", "realm"),
+    [
+        ("00000004-0000-0ff1-ce00-000000000000@contoso.com", "00000004-0000-0ff1-ce00-000000000000", None,
+         "contoso.com"),
+        ("00000002-0000-0FF1-CE00-000000000000/mail.contoso.com@abc", "00000002-0000-0ff1-ce00-000000000000",
+         "mail.contoso.com", "abc"),
+        ("/7557eb47-c689-4224-abcf-aef9bd7573df@realm", "7557eb47-c689-4224-abcf-aef9bd7573df", None, "realm"),
+    ],
+)
+def test_principal_forms(value: str, principal: str, host: str | None, realm: str) -> None:
+    parsed = Principal.parse(value)
+    assert parsed == Principal(principal, host, realm)
+
+
+@pytest.mark.parametrize("value", ["https://sts.windows.net/x/", "joe", 5, None, "a@b@c"])
+def test_not_principals(value: object) -> None:
+    assert Principal.parse(value) is None
+
+
+def test_b64url_rejects_standard_alphabet() -> None:
+    with pytest.raises(TokenProblem):
+        b64url_decode("ab+/")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=400))
+def test_decoder_is_total_on_any_text(value: str) -> None:
+    decoded = decode_bearer(value)
+    assert decoded.kind in {"s2s-user", "s2s-app", "jwt", "empty", "opaque"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=20), st.none()), max_size=5),
+    st.binary(min_size=1, max_size=40),
+    st.integers(min_value=0, max_value=300),
+)
+def test_decoder_is_total_on_truncated_tokens(claims: dict[str, object], sig: bytes, cut: int) -> None:
+    token = f"{b64({'alg': 'RS256'})}.{b64(claims)}.{b64(sig)}"
+    decoded = decode_bearer(token[:cut])
+    if cut >= len(token):
+        assert decoded.outer is not None and decoded.outer.claims == claims
+
+
+def test_corpus_sharepoint_forged_token_decodes(corpus: Path) -> None:
+    folder = corpus / "ms-oauth" / "rapid7-cve-2026-55040"
+    outer = (folder / "forged_s2s_bearer_token.jwt").read_text().strip()
+    decoded = decode_bearer(outer)
+    assert decoded.kind == "s2s-user"
+    assert decoded.outer is not None and decoded.outer.is_unsigned
+    assert decoded.outer.claims["trustedfordelegation"] == "true"
+    assert decoded.actor is not None
+    assert decoded.actor.header["x5t"] == "i_gz5qfYp5YPWAK1__0YhZnipLI"
+    assert decoded.actor.signature == b"\x00\x00\x00"
+
+
+def test_corpus_hightrust_actor_with_string_times(corpus: Path) -> None:
+    token = (corpus / "ms-oauth" / "sharepoint-hightrust-sample" / "actortoken_LRxHRIp.jwt").read_text().strip()
+    decoded = decode_bearer(token)
+    assert decoded.kind == "s2s-app"
+    assert decoded.outer is not None
+    assert numeric_time(decoded.outer.claims["nbf"]) == 1444780800
+    assert numeric_time(decoded.outer.claims["exp"]) == 1444824000
