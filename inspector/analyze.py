@@ -81,7 +81,10 @@ def user_of(credentials: Credentials) -> str | None:
 
 
 class Analyzer:
-    def __init__(self, trust: Trust, policy: Policy, verifier: Verifier | None = None) -> None:
+    def __init__(
+        self, trust: Trust, policy: Policy, verifier: Verifier | None = None, *, max_state: int = MAX_CLIENT_STATE
+    ) -> None:
+        self.max_state = max_state
         self.trust = trust
         self.policy = policy
         self.verifier = verifier or Verifier(trust)
@@ -289,7 +292,7 @@ class Analyzer:
         key = (rule, (exchange.host or "?").lower(), path)
         if key in self._reported_once:
             return False
-        if len(self._reported_once) < MAX_CLIENT_STATE:
+        if len(self._reported_once) < self.max_state:
             self._reported_once.add(key)
         return True
 
@@ -310,7 +313,7 @@ class Analyzer:
             key = self._client_key(exchange)
             self._challenged[key] = _Challenged(exchange.time, exchange.id)
             self._challenged.move_to_end(key)
-            if len(self._challenged) > MAX_CLIENT_STATE:
+            if len(self._challenged) > self.max_state:
                 self._challenged.popitem(last=False)
             if "basic" in schemes and self._once("basic-offered", exchange):
                 out.append(

@@ -75,7 +75,7 @@ def test_jose4j_token_without_key_hint_tries_every_key(corpus: Path) -> None:
 
 def test_jose4j_explicit_null_ec_certificates_are_reported_by_name(corpus: Path) -> None:
     folder = corpus / "jose" / "jose4j" / "extracted"
-    with pytest.raises(ConfigError, match="x509resolver_cert3.pem"):
+    with pytest.raises(ConfigError, match=r"x509resolver_cert3\.pem"):
         load_certificate_file(folder / "x509resolver_cert3.pem")
 
 
