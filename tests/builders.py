@@ -6,11 +6,12 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
+from inspector.lab.tokens import LAB_HOST, LAB_REALM
 from inspector.model import Endpoint, HttpExchange, HttpRequest, HttpResponse, Provenance
 
 CLOCK = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-HOST = "mail.contoso.com"
-REALM = "5de110f8-2e0f-4d45-891d-bcf2218e253d"
+HOST = LAB_HOST
+REALM = LAB_REALM
 BEARER_CHALLENGE = (
     'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
     f'trusted_issuers="00000001-0000-0000-c000-000000000000@{REALM}", '

@@ -99,7 +99,7 @@ def test_nesting_is_capped_at_one_level() -> None:
 
 def test_deeply_nested_json_is_refused_not_crashed() -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
-    decoded = decode_bearer(f"{b64({'alg': 'none'})}.{b64(b'{\"a\":' + deep + b'}')}.")
+    decoded = decode_bearer(f"{b64({'alg': 'none'})}.{b64(b'{"a":' + deep + b'}')}.")
     assert decoded.problem is not None
 
 
@@ -115,8 +115,18 @@ def test_non_utf8_payload() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(1403212820, 1403212820), ("1403212820", 1403212820), (" 12 ", 12), (1.5, 1), (True, None), ("x", None),
-     (float("nan"), None), (float("inf"), None), ("9" * 40, None), (None, None)],
+    [
+        (1403212820, 1403212820),
+        ("1403212820", 1403212820),
+        (" 12 ", 12),
+        (1.5, 1),
+        (True, None),
+        ("x", None),
+        (float("nan"), None),
+        (float("inf"), None),
+        ("9" * 40, None),
+        (None, None),
+    ],
 )
 def test_numeric_time_accepts_strings_and_numbers(value: object, expected: int | None) -> None:
     assert numeric_time(value) == expected
@@ -125,10 +135,18 @@ def test_numeric_time_accepts_strings_and_numbers(value: object, expected: int |
 @pytest.mark.parametrize(
     ("value", "principal", "host", "realm"),
     [
-        ("00000004-0000-0ff1-ce00-000000000000@contoso.com", "00000004-0000-0ff1-ce00-000000000000", None,
-         "contoso.com"),
-        ("00000002-0000-0FF1-CE00-000000000000/mail.contoso.com@abc", "00000002-0000-0ff1-ce00-000000000000",
-         "mail.contoso.com", "abc"),
+        (
+            "00000004-0000-0ff1-ce00-000000000000@contoso.com",
+            "00000004-0000-0ff1-ce00-000000000000",
+            None,
+            "contoso.com",
+        ),
+        (
+            "00000002-0000-0FF1-CE00-000000000000/mail.contoso.com@abc",
+            "00000002-0000-0ff1-ce00-000000000000",
+            "mail.contoso.com",
+            "abc",
+        ),
         ("/7557eb47-c689-4224-abcf-aef9bd7573df@realm", "7557eb47-c689-4224-abcf-aef9bd7573df", None, "realm"),
     ],
 )
