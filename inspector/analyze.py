@@ -22,13 +22,15 @@ from inspector.http_auth import (
 from inspector.model import HttpExchange, Notice, SourceItem
 from inspector.policy import FALLBACK_WINDOW, Policy
 from inspector.rules import CATALOGUE, Finding, finding
-from inspector.token_checks import TokenReport, judge_token
+from inspector.token_checks import TokenAssessment, TokenReport, assess_token, judge_use
 from inspector.tokens import decode_bearer
 from inspector.trust import Trust
 from inspector.verify import Verifier
 
 MAX_CLIENT_STATE = 65536
 LEGACY_SCHEMES = ("ntlm", "negotiate")
+TOKEN_CACHE = 2048
+"""Distinct bearer values remembered with their assessment (S2S tokens are reused for hours)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class Analyzer:
         self.totals = Totals()
         self._challenged: OrderedDict[tuple[str, str], _Challenged] = OrderedDict()
         self._reported_once: set[tuple[str, str, str]] = set()
+        self._assessments: OrderedDict[str, TokenAssessment] = OrderedDict()
 
     # --- trust store -------------------------------------------------------------------------------------------
 
@@ -138,6 +141,17 @@ class Analyzer:
         self.totals.count(out)
         return out
 
+    def _assess(self, value: str) -> TokenAssessment:
+        cached = self._assessments.get(value)
+        if cached is not None:
+            self._assessments.move_to_end(value)
+            return cached
+        assessment = assess_token(decode_bearer(value), verifier=self.verifier, policy=self.policy)
+        self._assessments[value] = assessment
+        if len(self._assessments) > TOKEN_CACHE:
+            self._assessments.popitem(last=False)
+        return assessment
+
     # --- exchanges ---------------------------------------------------------------------------------------------
 
     def run(self, items: Iterable[SourceItem]) -> Iterator[ExchangeResult | Finding]:
@@ -184,16 +198,11 @@ class Analyzer:
         if credentials is not None:
             found += self._credential_findings(exchange, credentials)
             if credentials.scheme in ("bearer", "bare"):
-                decoded = decode_bearer(credentials.credentials)
-                token_report, token_findings = judge_token(
-                    decoded,
-                    verifier=self.verifier,
-                    policy=self.policy,
-                    at=exchange.time,
-                    host=exchange.host,
-                    exchange=exchange.id,
+                assessment = self._assess(credentials.credentials)
+                token_report = assessment.report
+                found += judge_use(
+                    assessment, policy=self.policy, at=exchange.time, host=exchange.host, exchange=exchange.id
                 )
-                found += token_findings
         challenges: tuple[Challenge, ...] = ()
         diagnostics: Diagnostics | None = None
         response = exchange.response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,9 +126,7 @@ def _time_findings(jwt: Jwt, which: str, at: datetime, skew: int, exchange: str 
     return out
 
 
-def _signature_findings(
-    result: SignatureResult, signed: Jwt, which: str, at: datetime, exchange: str | None
-) -> list[Finding]:
+def _signature_findings(result: SignatureResult, signed: Jwt, which: str, exchange: str | None) -> list[Finding]:
     x5t = signed.header.get("x5t")
     kid = signed.header.get("kid")
     named = f"x5t {x5t}" if isinstance(x5t, str) else f"kid {kid}" if isinstance(kid, str) else "no key hint"
@@ -197,31 +195,10 @@ def _signature_findings(
                 )
             )
         return out
-    key = result.key
-    if (
-        key is not None
-        and key.not_after is not None
-        and key.not_before is not None
-        and not (key.not_before <= at <= key.not_after)
-    ):
-        return [
-            finding(
-                "signed-with-expired-cert",
-                f"The {which} token verifies with {key.label()}, but that certificate is valid only "
-                f"{key.not_before:%Y-%m-%d} to {key.not_after:%Y-%m-%d} and the token was used "
-                f"{at:%Y-%m-%dT%H:%M:%SZ}",
-                exchange,
-                token=which,
-                key=key.label(),
-                not_after=key.not_after.isoformat(),
-            )
-        ]
     return []
 
 
-def _principal_findings(
-    token: DecodedBearer, policy: Policy, host: str | None, exchange: str | None
-) -> tuple[list[Finding], str | None]:
+def _principal_findings(token: DecodedBearer, policy: Policy, exchange: str | None) -> tuple[list[Finding], str | None]:
     """Issuer, realm, nameid and audience consistency. Returns the findings and the token's realm."""
     out: list[Finding] = []
     outer = token.outer
@@ -300,73 +277,59 @@ def _principal_findings(
                     actor_aud=actor.claims.get("aud"),
                 )
             )
-    if host:
-        request_host = _host_only(host)
-        aud_hosts = {h for h in (audience_host(a) for a in _as_list(outer.claims.get("aud"))) if h}
-        if aud_hosts and request_host not in {h.lower() for h in aud_hosts}:
-            out.append(
-                finding(
-                    "audience-mismatch",
-                    f"The token's audience names host {', '.join(sorted(aud_hosts))} but the request went to "
-                    f"{request_host}",
-                    exchange,
-                    audience=outer.claims.get("aud"),
-                    host=request_host,
-                )
-            )
     return out, token_realm
 
 
-def judge_token(
-    token: DecodedBearer,
-    *,
-    verifier: Verifier,
-    policy: Policy,
-    at: datetime,
-    host: str | None,
-    exchange: str | None,
-) -> tuple[TokenReport, list[Finding]]:
+@dataclass(frozen=True, slots=True)
+class TokenAssessment:
+    """Everything about a token that does not depend on when or where it was used: decoded, verified, checked
+    against the policy. Cached by the token's text, so a token repeated over thousands of requests is judged once."""
+
+    report: TokenReport
+    findings: tuple[Finding, ...]
+    """Findings with ``exchange=None``; each use gets copies pointing at its exchange."""
+    timed: tuple[tuple[str, Jwt], ...] = ()
+    """The tokens whose ``nbf``/``exp`` are judged at each use, with the name they are reported under."""
+    audience_hosts: frozenset[str] = frozenset()
+    signed_as: str = "bearer"
+
+
+def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) -> TokenAssessment:
     if token.kind in ("empty", "opaque"):
-        found = []
+        found: tuple[Finding, ...] = ()
         if token.kind == "opaque":
-            found.append(
-                finding("token-opaque", "The bearer value is not a JWT: nothing in it can be checked", exchange)
-            )
-        return TokenReport(kind=token.kind, decoded=token), found
+            found = (finding("token-opaque", "The bearer value is not a JWT: nothing in it can be checked"),)
+        return TokenAssessment(TokenReport(kind=token.kind, decoded=token), found)
     outer = token.outer
     if outer is None:
-        return TokenReport(kind=token.kind, decoded=token), [
-            finding("token-malformed", f"The bearer token cannot be decoded: {token.problem}", exchange)
-        ]
+        return TokenAssessment(
+            TokenReport(kind=token.kind, decoded=token),
+            (finding("token-malformed", f"The bearer token cannot be decoded: {token.problem}"),),
+        )
     findings: list[Finding] = []
-    findings += _header_findings(outer, "outer" if token.actor is not None else "bearer", exchange)
+    outer_name = "outer" if token.actor is not None else "bearer"
+    findings += _header_findings(outer, outer_name, None)
     if token.actor_problem and token.actor is None:
         findings.append(
             finding(
                 "token-malformed",
                 f"The outer token decoded but its actor token cannot be: {token.actor_problem}",
-                exchange,
                 token="actor",
             )
         )
     elif token.actor_problem:
-        findings.append(finding("token-malformed", f"The actor token: {token.actor_problem}", exchange))
+        findings.append(finding("token-malformed", f"The actor token: {token.actor_problem}"))
     signed = token.signed
     which = "actor" if token.actor is not None else "bearer"
     verdict: SignatureVerdict | None = None
     key: TrustedKey | None = None
     if signed is not None and not (token.kind == "s2s-user" and token.actor is None):
         if token.actor is not None:
-            findings += _header_findings(token.actor, "actor", exchange)
+            findings += _header_findings(token.actor, "actor", None)
         result = verifier.verify(signed, signed.claim_str("iss"))
         verdict, key = result.verdict, result.key
-        findings += _signature_findings(result, signed, which, at, exchange)
-    elif token.kind == "s2s-user":
-        verdict = None
-    findings += _time_findings(outer, "outer" if token.actor is not None else "bearer", at, policy.skew, exchange)
-    if token.actor is not None:
-        findings += _time_findings(token.actor, "actor", at, policy.skew, exchange)
-    principal_findings, realm = _principal_findings(token, policy, host, exchange)
+        findings += _signature_findings(result, signed, which, None)
+    principal_findings, realm = _principal_findings(token, policy, None)
     findings += principal_findings
     aud: Any = outer.claims.get("aud")
     report = TokenReport(
@@ -378,4 +341,51 @@ def judge_token(
         signature=verdict,
         key=key,
     )
-    return report, findings
+    timed = [(outer_name, outer)]
+    if token.actor is not None:
+        timed.append(("actor", token.actor))
+    hosts = frozenset(h.lower() for h in (audience_host(a) for a in _as_list(aud)) if h)
+    return TokenAssessment(report, tuple(findings), tuple(timed), hosts, which)
+
+
+def judge_use(
+    assessment: TokenAssessment, *, policy: Policy, at: datetime, host: str | None, exchange: str | None
+) -> list[Finding]:
+    """The findings of one use of an assessed token: its own, plus times and audience at that use."""
+    out = [replace(f, exchange=exchange) for f in assessment.findings]
+    for which, jwt in assessment.timed:
+        out += _time_findings(jwt, which, at, policy.skew, exchange)
+    if host and assessment.audience_hosts:
+        request_host = _host_only(host)
+        if request_host not in assessment.audience_hosts:
+            out.append(
+                finding(
+                    "audience-mismatch",
+                    f"The token's audience names host {', '.join(sorted(assessment.audience_hosts))} but the "
+                    f"request went to {request_host}",
+                    exchange,
+                    audience=assessment.report.audience,
+                    host=request_host,
+                )
+            )
+    key = assessment.report.key
+    if (
+        assessment.report.signature == "valid"
+        and key is not None
+        and key.not_after is not None
+        and key.not_before is not None
+        and not (key.not_before <= at <= key.not_after)
+    ):
+        out.append(
+            finding(
+                "signed-with-expired-cert",
+                f"The {assessment.signed_as} token verifies with {key.label()}, but that certificate is valid only "
+                f"{key.not_before:%Y-%m-%d} to {key.not_after:%Y-%m-%d} and the token was used "
+                f"{at:%Y-%m-%dT%H:%M:%SZ}",
+                exchange,
+                token=assessment.signed_as,
+                key=key.label(),
+                not_after=key.not_after.isoformat(),
+            )
+        )
+    return out

@@ -117,10 +117,13 @@ def test_another_expected_issuer_can_be_configured(lab_kit: TokenKit) -> None:
     assert {f.rule for f in judge(lab_kit, lab_kit.healthy_user(), policy=policy).findings} == {"issuer-unexpected"}
 
 
-def test_verification_is_cached_by_token_bytes(lab_kit: TokenKit) -> None:
+def test_a_repeated_token_is_verified_once_but_judged_at_each_use(lab_kit: TokenKit) -> None:
     analyzer = Analyzer(trust_for(lab_kit), Policy())
-    minted = lab_kit.healthy_user()
-    for _ in range(50):
-        analyzer.feed(exchange(f"Bearer {minted.value}"))
+    minted = lab_kit.not_yet_valid()  # valid an hour after CLOCK
+    early = [analyzer.feed(exchange(f"Bearer {minted.value}", after=n)) for n in range(5)]
+    later = analyzer.feed(exchange(f"Bearer {minted.value}", after=2 * 3600))
     assert analyzer.verifier.verifications == 1
-    assert analyzer.verifier.cache_hits == 49
+    for result in early:
+        assert isinstance(result, ExchangeResult)
+        assert [(f.rule, f.exchange) for f in result.findings] == [("token-not-yet-valid", result.exchange.id)] * 2
+    assert isinstance(later, ExchangeResult) and later.findings == ()
