@@ -1,0 +1,607 @@
+"""Parsing of ``Authorization``, ``WWW-Authenticate`` and ``x-ms-diagnostics`` header values, sans-IO.
+
+Called on every request of large captures, so the common path (Bearer, Basic) is a couple of C-level string
+operations; all patterns are compiled once, character-class runs only (possessive, no backtracking). Nothing
+here raises on wire input: problems are reported in the returned values.
+
+Secrets: a ``Credentials`` repr never shows the credentials string or the Basic password.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+from urllib.parse import unquote
+
+from inspector.ntlm import (
+    NegotiateToken,
+    NtlmMessage,
+    decode_negotiate,
+    decode_ntlm,
+)
+
+__all__ = [
+    "KNOWN_DIAGNOSTICS",
+    "AuthScheme",
+    "BearerChallengeInfo",
+    "Challenge",
+    "Credentials",
+    "Diagnostics",
+    "KnownDiagnostic",
+    "NegotiateToken",
+    "NtlmMessage",
+    "bearer_challenge_info",
+    "decode_negotiate",
+    "decode_ntlm",
+    "parse_authorization",
+    "parse_ms_diagnostics",
+    "parse_www_authenticate",
+]
+
+AuthScheme = str  # lower-case scheme
+
+# RFC 9110 5.6.2 token characters, and RFC 7235 token68.
+_TCHARS = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_TOKEN = re.compile(f"[{_TCHARS}]++")
+_TOKEN_ONLY = re.compile(f"[{_TCHARS}]++\\Z")
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]++=*+")
+_OWS = re.compile(r"[ \t\r\n]*+")
+_SEPARATORS = re.compile(r"[ \t\r\n,]*+")
+_QUOTED = re.compile(r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"', re.DOTALL)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
+
+# Hostile input bounds: real challenges carry a handful of params; anything past these is ignored.
+MAX_CHALLENGES = 64
+MAX_PARAMS = 128
+_MAX_STEPS = 4 * MAX_CHALLENGES  # challenges plus skipped garbage and orphan params, per header value
+
+
+# --- Authorization -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """One parsed ``Authorization`` (or ``Proxy-Authorization``) header value."""
+
+    scheme: AuthScheme
+    """Lower-cased scheme; ``"bare"`` when the value is a token without a scheme word (e.g. a bare JWT)."""
+    raw_scheme: str
+    """The scheme as sent (``"BEARER"``); empty for ``bare`` and empty values."""
+    credentials: str = field(repr=False)
+    """Everything after the scheme, surrounding whitespace stripped (may be ``""``). A secret."""
+    basic_user: str | None = None
+    basic_password: str | None = field(default=None, repr=False)
+    """A secret: callers redact it."""
+    basic_problem: str | None = None
+    ntlm: NtlmMessage | None = None
+    """For NTLM, and Negotiate carrying NTLM."""
+    negotiate_mechanism: Literal["kerberos", "ntlm", "unknown"] | None = None
+    digest_user: str | None = None
+    problem: str | None = None
+    """Set when the value itself is unusable (empty, undecodable base64, not NTLMSSP, ...)."""
+
+
+def _b64decode(text: str) -> bytes | None:
+    """Strict standard base64, tolerating missing padding; ``None`` when it is not base64."""
+    if not text.isascii():
+        return None
+    missing = -len(text) % 4
+    if missing == 3:  # one leftover character can never be valid
+        return None
+    try:
+        return base64.b64decode(text + "=" * missing, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+_MAX_SCHEME_LENGTH = 32  # registered schemes are short words ("Negotiate", "SCRAM-SHA-256")
+
+
+def _looks_like_bare_token(word: str) -> bool:
+    # A JWT always starts with the base64url of '{"' and has dots; '/' or '=' cannot be in a scheme token.
+    return len(word) > _MAX_SCHEME_LENGTH or (word.startswith("eyJ") and "." in word) or _TOKEN_ONLY.match(word) is None
+
+
+def parse_authorization(value: str) -> Credentials:
+    """Parse one ``Authorization`` header value. Never raises."""
+    text = value.strip()
+    if not text:
+        return Credentials("", "", "", problem="empty header value")
+    parts = text.split(None, 1)
+    raw_scheme = parts[0]
+    rest = parts[1].strip() if len(parts) > 1 else ""
+    if _looks_like_bare_token(raw_scheme):
+        problem = None if not rest else "value does not start with an auth scheme"
+        return Credentials("bare", "", text, problem=problem)
+    scheme = raw_scheme.lower()
+    if scheme == "bearer":  # an empty Bearer is a discovery probe, not a problem
+        return Credentials(scheme, raw_scheme, rest)
+    if scheme == "basic":
+        return _basic(raw_scheme, rest)
+    if scheme == "ntlm":
+        return _ntlm(raw_scheme, rest)
+    if scheme == "negotiate":
+        return _negotiate(raw_scheme, rest)
+    if scheme == "digest":
+        return Credentials(scheme, raw_scheme, rest, digest_user=_digest_user(rest))
+    return Credentials(scheme, raw_scheme, rest)
+
+
+def _basic(raw_scheme: str, rest: str) -> Credentials:
+    if not rest:
+        return Credentials("basic", raw_scheme, rest, basic_problem="empty", problem="no credentials after Basic")
+    decoded = _b64decode(rest)
+    if decoded is None:
+        return Credentials("basic", raw_scheme, rest, basic_problem="not base64", problem="Basic value is not base64")
+    encoding_note = None
+    try:
+        pair = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        pair = decoded.decode("latin-1")
+        encoding_note = "not UTF-8 (decoded as latin-1)"
+    user, colon, password = pair.partition(":")
+    if not colon:
+        # Without the separator the decoded text may be a bare secret: show none of it.
+        return Credentials(
+            "basic", raw_scheme, rest, basic_problem="no ':' separator", problem="Basic value has no ':' separator"
+        )
+    return Credentials("basic", raw_scheme, rest, basic_user=user, basic_password=password, basic_problem=encoding_note)
+
+
+def _ntlm(raw_scheme: str, rest: str) -> Credentials:
+    if not rest:
+        return Credentials("ntlm", raw_scheme, rest, problem="no token after NTLM")
+    blob = _b64decode(rest)
+    if blob is None:
+        return Credentials("ntlm", raw_scheme, rest, problem="NTLM token is not base64")
+    message = decode_ntlm(blob)
+    if message is None:
+        return Credentials("ntlm", raw_scheme, rest, problem="NTLM token is not a readable NTLMSSP message")
+    return Credentials("ntlm", raw_scheme, rest, ntlm=message)
+
+
+def _negotiate(raw_scheme: str, rest: str) -> Credentials:
+    if not rest:
+        return Credentials("negotiate", raw_scheme, rest, problem="no token after Negotiate")
+    blob = _b64decode(rest)
+    if blob is None:
+        return Credentials("negotiate", raw_scheme, rest, problem="Negotiate token is not base64")
+    token = decode_negotiate(blob)
+    return Credentials("negotiate", raw_scheme, rest, ntlm=token.ntlm, negotiate_mechanism=token.mechanism)
+
+
+def _digest_user(rest: str) -> str | None:
+    params, _ = _read_params(rest, 0)
+    values = dict(reversed(params))  # the first occurrence wins
+    if "username" in values:
+        return values["username"]
+    extended = values.get("username*")  # RFC 7616 3.4.4: charset'language'percent-encoded
+    if extended is not None and extended.count("'") >= 2:
+        charset, _, encoded = extended.split("'", 2)
+        # RFC 8187 allows only these two; never hand a wire-chosen codec name to the codec machinery.
+        encoding = "latin-1" if charset.lower() == "iso-8859-1" else "utf-8"
+        return unquote(encoded, encoding=encoding, errors="replace")
+    return None
+
+
+# --- WWW-Authenticate --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """One RFC 7235 challenge."""
+
+    scheme: AuthScheme
+    raw_scheme: str
+    params: tuple[tuple[str, str], ...] = ()
+    """Auth-param names lower-cased, values unquoted (quoted-pairs unescaped), in order."""
+    token68: str | None = None
+
+    def param(self, name: str) -> str | None:
+        """The first value of ``name`` (case-insensitive), or ``None``."""
+        wanted = name.lower()
+        for key, value in self.params:
+            if key == wanted:
+                return value
+        return None
+
+
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where a run of ``pattern`` (a starred character class) starting at ``pos`` ends."""
+    run = pattern.match(text, pos)
+    return pos if run is None else run.end()
+
+
+def _read_value(text: str, pos: int) -> tuple[str, int]:
+    """An auth-param value at ``pos`` (after ``=``): quoted-string, or leniently everything up to a comma."""
+    pos = _skip(_OWS, text, pos)
+    if pos < len(text) and text[pos] == '"':
+        quoted = _QUOTED.match(text, pos)
+        if quoted is None:  # unterminated: best effort, the rest of the value
+            inner, end = text[pos + 1 :], len(text)
+        else:
+            inner, end = quoted.group(1), quoted.end()
+        if "\\" in inner:
+            inner = _QUOTED_PAIR.sub(r"\1", inner)
+        return inner, end
+    comma = text.find(",", pos)
+    end = len(text) if comma < 0 else comma
+    return text[pos:end].strip(), end
+
+
+def _read_params(text: str, pos: int) -> tuple[list[tuple[str, str]], int]:
+    """A comma-separated auth-param list from ``pos`` up to the first item that is not ``name=value``."""
+    params: list[tuple[str, str]] = []
+    while len(params) < MAX_PARAMS:
+        start = _skip(_SEPARATORS, text, pos)
+        name = _TOKEN.match(text, start)
+        if name is None:
+            return params, start
+        equals = _skip(_OWS, text, name.end())
+        if equals >= len(text) or text[equals] != "=":
+            return params, start  # a new challenge's scheme
+        value, pos = _read_value(text, equals + 1)
+        params.append((name.group().lower(), value))
+    return params, len(text)
+
+
+def _parse_challenges(text: str, out: list[Challenge]) -> None:
+    pos, end = 0, len(text)
+    for _ in range(_MAX_STEPS):
+        if len(out) >= MAX_CHALLENGES:
+            return
+        pos = _skip(_SEPARATORS, text, pos)
+        if pos >= end:
+            return
+        scheme = _TOKEN.match(text, pos)
+        if scheme is None:
+            # Garbage (or a stray quote): resume at the next comma.
+            comma = text.find(",", pos + 1)
+            if comma < 0:
+                return
+            pos = comma
+            continue
+        raw = scheme.group()
+        after = _skip(_OWS, text, scheme.end())
+        if after < end and text[after] == "=":
+            # An auth-param with no challenge to belong to (e.g. after a token68): skip it.
+            _, pos = _read_value(text, after + 1)
+            continue
+        token68 = None
+        params: list[tuple[str, str]] = []
+        pos = after
+        if after > scheme.end() and after < end and text[after] != ",":
+            candidate = _TOKEN68.match(text, after)
+            following = _skip(_OWS, text, candidate.end()) if candidate else after
+            if candidate is not None and (following >= end or text[following] == ","):
+                token68, pos = candidate.group(), following
+            else:
+                params, pos = _read_params(text, after)
+        out.append(Challenge(raw.lower(), raw, tuple(params), token68))
+
+
+def parse_www_authenticate(values: Iterable[str]) -> list[Challenge]:
+    """All challenges of a response, from all its ``WWW-Authenticate`` values in order. Never raises."""
+    challenges: list[Challenge] = []
+    for value in values:
+        if len(challenges) >= MAX_CHALLENGES:
+            break
+        _parse_challenges(value, challenges)
+    return challenges
+
+
+@dataclass(frozen=True, slots=True)
+class BearerChallengeInfo:
+    """The S2S-relevant parameters of a ``Bearer`` challenge (reference §3.1)."""
+
+    client_id: str | None
+    trusted_issuers: tuple[str, ...]
+    token_types: tuple[str, ...]
+    authorization_uri: str | None
+    realm: str | None
+    error: str | None
+
+
+_S2S_TOKEN_TYPES = ("app_asserted_user_v1", "service_asserted_app_v1")
+_LIST_SPLIT = re.compile(r"[\s,]++")
+
+
+def _split_list(value: str | None) -> list[str]:
+    return [item for item in _LIST_SPLIT.split(value) if item] if value else []
+
+
+def _token_types(value: str | None) -> tuple[str, ...]:
+    found: list[str] = []
+    for item in _split_list(value):
+        # The SfB support article prints the two types glued together; peel known names off the front.
+        rest, peeled = item, []
+        while rest:
+            known = next((t for t in _S2S_TOKEN_TYPES if rest.startswith(t)), None)
+            if known is None:
+                break
+            peeled.append(known)
+            rest = rest[len(known) :]
+        found.extend(peeled if not rest and len(peeled) > 1 else [item])
+    return tuple(dict.fromkeys(found))
+
+
+def bearer_challenge_info(ch: Challenge) -> BearerChallengeInfo:
+    return BearerChallengeInfo(
+        client_id=ch.param("client_id"),
+        trusted_issuers=tuple(_split_list(ch.param("trusted_issuers"))),
+        token_types=_token_types(ch.param("token_types")),
+        authorization_uri=ch.param("authorization_uri"),
+        realm=ch.param("realm"),
+        error=ch.param("error"),
+    )
+
+
+# --- x-ms-diagnostics --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KnownDiagnostic:
+    code: int
+    category: str
+    meaning: str
+    likely_cause: str
+    remedy: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostics:
+    raw: str
+    code: int | None
+    reason: str | None
+    category: str | None
+    """From ``error_category=`` (Exchange) or ``category=`` (SharePoint)."""
+    known: KnownDiagnostic | None
+
+
+def _known(code: int, category: str, meaning: str, likely_cause: str, remedy: str) -> KnownDiagnostic:
+    return KnownDiagnostic(code, category, meaning, likely_cause, remedy)
+
+
+_GENERAL = (
+    _known(
+        2000000,
+        "invalid_signature",
+        'The token signature did not verify with the keys the server holds for its issuer ("The token has an '
+        'invalid signature.").',
+        "Stale auth server metadata on Exchange: ACS / Entra (EvoSTS) rolled its signing key and Exchange still "
+        "has the old one; or the token is signed with a certificate the server does not trust.",
+        "On Exchange: `Get-AuthServer | fl Name,AuthMetadataUrl,Enabled`, then `Set-AuthServer <name> "
+        "-RefreshAuthMetadata` for the issuing auth server (ACS / EvoSts); wait about 15 minutes or run "
+        "`iisreset /noforce`, and retry. Compare the token's x5t with the keys in the metadata document.",
+    ),
+    _known(
+        2000001,
+        "invalid_token",
+        'The server rejected the token as invalid ("The token is invalid.").',
+        "A malformed or unacceptable token: broken structure, outside its validity window, or not the kind of "
+        "token this resource accepts.",
+        "Decode the token and check its structure, nbf/exp against the server clock, aud and iss; the reason "
+        "text usually names the failing check.",
+    ),
+    _known(
+        2000003,
+        "invalid_resource",
+        "The token's audience (aud) does not match this resource.",
+        "The token was requested for another resource or host than the one called (wrong URL in the partner "
+        "configuration, a different external host name, http vs https).",
+        "Request the token for the resource actually called: aud must be "
+        "`00000002-0000-0ff1-ce00-000000000000/<exchange host>@<realm>` (or the https URL of that host); check "
+        "the URL the partner uses and the service principal names registered for Exchange "
+        "(`Get-MgServicePrincipal -Filter \"AppId eq '00000002-0000-0ff1-ce00-000000000000'\"`).",
+    ),
+    _known(
+        2000004,
+        "invalid_tenant",
+        "The realm (tenant) in the token is not known to the server (\"The tenant for tenant guid '<realm>' "
+        'does not exist.").',
+        "The token's realm (e.g. the SIP domain of a Skype for Business partner) is not an accepted domain of "
+        "the Exchange organization, typically because it is covered only by a wildcard accepted domain.",
+        "Add the realm as an explicit accepted domain (`New-AcceptedDomain -Name <realm> -DomainName <realm>`) "
+        "instead of relying on a wildcard entry (`Get-AcceptedDomain`), and check the partner's realm "
+        "(`Get-CsOAuthConfiguration`).",
+    ),
+    _known(
+        2000005,
+        "invalid_user",
+        "The user named by the token's user context (smtp / upn / sip claims) does not resolve to exactly one "
+        "recipient.",
+        "The user does not exist where the token is validated, or several recipients share the address.",
+        "Look the token's smtp/upn/sip claims up with `Get-Recipient <address>` on the receiving side; remove "
+        "duplicates or synchronise the missing user.",
+    ),
+    _known(
+        2000008,
+        "invalid_grant",
+        "The partner application has neither permissions nor a linked account that allows this call.",
+        "The partner application (e.g. Microsoft Graph 00000003-0000-0000-c000-000000000000) lacks a "
+        "LinkedAccount or AppOnlyPermissions.",
+        "`Get-PartnerApplication | fl Name,ApplicationIdentifier,Enabled,LinkedAccount,AppOnlyPermissions`; give "
+        "the application named in the reason a linked account with the needed roles: `Set-PartnerApplication "
+        "<name> -LinkedAccount <domain>/Users/<account>`.",
+    ),
+    _known(
+        2000009,
+        "invalid_issuer",
+        "The token's issuer is not one the server trusts (\"The issuer of the token is unknown. Issuer was "
+        "'<principal>@<realm>'.\").",
+        "The auth server on Exchange points at another tenant (e.g. the Hybrid Configuration Wizard was re-run "
+        "against a new tenant), or no auth server / partner application exists for that issuer.",
+        "Compare the issuer in the reason with `Get-AuthServer | fl Name,IssuerIdentifier,Realm,AuthMetadataUrl`; "
+        "point the ACS / EvoSts auth server at the right tenant (`Set-AuthServer <name> -AuthMetadataUrl "
+        "https://accounts.accesscontrol.windows.net/<tenant id>/metadata/json/1`, or re-run the Hybrid "
+        "Configuration Wizard), then `Set-AuthServer <name> -RefreshAuthMetadata`.",
+    ),
+    _known(
+        2000020,
+        "insufficient_claims",
+        "Entra tenant restrictions: the token lacks the xms_trpid claim although the request carried a "
+        "sec-tenant-restriction-access-policy header.",
+        "A tenant restrictions v2 policy injected by a proxy or Global Secure Access; not an S2S configuration "
+        "problem.",
+        "Review the tenant restrictions v2 policy and whatever injects the sec-tenant-restriction-access-policy "
+        "header (proxy, Global Secure Access); exempt the server-to-server traffic from it.",
+    ),
+    _known(
+        4000000,
+        "oauth_not_available",
+        'OAuth is not available for this domain or virtual directory ("Flighting is not enabled for domain '
+        "'<domain>'.\").",
+        "OAuth / Hybrid Modern Auth is not enabled for that virtual directory or domain (seen on Exchange 2019 "
+        "CU14); the Bearer challenge then usually lacks authorization_uri.",
+        "Check the virtual directory allows OAuth (`Get-WebServicesVirtualDirectory | fl "
+        "*AuthenticationMethods,OAuthAuthentication`, likewise Autodiscover, OWA, ECP, ActiveSync) and enable it "
+        "(`Set-WebServicesVirtualDirectory <identity> -OAuthAuthentication $true`); for OWA/ECP follow "
+        "Microsoft's Hybrid Modern Auth enablement steps for the installed CU; check `Get-AuthServer EvoSts | fl "
+        "IsDefaultAuthorizationEndpoint`.",
+    ),
+    _known(
+        3005004,
+        "invalid_client",
+        'SharePoint rejected the token header ("The token does not contain valid algorithm in header.").',
+        "An unsigned token (alg none) or an algorithm SharePoint does not accept where a signed token is required.",
+        "Sign the (actor) token with RS256 using a certificate SharePoint trusts (`Get-SPTrustedSecurityToken"
+        "Issuer`); an alg:none outer token is only acceptable when it carries a signed actortoken.",
+    ),
+)
+
+KNOWN_DIAGNOSTICS: Mapping[int, KnownDiagnostic] = MappingProxyType({d.code: d for d in _GENERAL})
+
+# Codes whose documented reasons have different causes: (code, lower-case reason fragment, refinement).
+_BY_REASON: tuple[tuple[int, str, KnownDiagnostic], ...] = (
+    (
+        2000001,
+        "parsed",
+        _known(
+            2000001,
+            "invalid_token",
+            "The token in the Authorization header could not be parsed.",
+            "A truncated or mangled token (a proxy or header size limit cut it, stray quotes or whitespace), or "
+            "a value that is not a JWT sent as Bearer.",
+            "Compare the token sent with the one issued: check for truncation (IIS / proxy header size limits), "
+            "stray quotes or whitespace, and that the value after `Bearer ` is a complete three-part JWT.",
+        ),
+    ),
+    (
+        2000001,
+        "too weak",
+        _known(
+            2000001,
+            "invalid_token",
+            "The token was acquired with an authentication method weaker than the application requires "
+            "(presented auth strength 1, required 2).",
+            "App-only access to Exchange Online EWS with a client secret instead of a certificate.",
+            "Acquire app-only tokens for Exchange Online EWS with a certificate credential (client assertion) "
+            "registered on the application, not a client secret.",
+        ),
+    ),
+    (
+        2000003,
+        "hostname component",
+        _known(
+            2000003,
+            "invalid_resource",
+            "The scheme or host of the audience differs from the URL the server saw (e.g. expected "
+            "https://mail.contoso.com, actual http://mail.contoso.com).",
+            "SSL/TLS offloading: a load balancer terminates TLS and forwards plain HTTP, so Exchange sees "
+            "http:// while the token names https://.",
+            "Stop offloading TLS for the Exchange virtual directories (re-encrypt to Exchange over HTTPS); "
+            "Exchange OAuth does not work with SSL offloading.",
+        ),
+    ),
+    (
+        2000005,
+        "ambiguous",
+        _known(
+            2000005,
+            "invalid_user",
+            "The user named by the token's user context matches several recipients.",
+            "A duplicate UPN, SMTP or SIP address on more than one on-premises object.",
+            "Find the duplicates: `Get-Recipient -Filter \"EmailAddresses -eq 'smtp:<address>'\"` and `Get-User "
+            "-Filter \"UserPrincipalName -eq '<upn>'\"`; remove the address from all objects but one.",
+        ),
+    ),
+    (
+        2000005,
+        "does not exist",
+        _known(
+            2000005,
+            "invalid_user",
+            "The user named by the token's user context does not exist where the token is validated.",
+            "The mailbox or mail user is not synchronised to that side (directory synchronisation), or the "
+            "request names the wrong mailbox.",
+            "Check the user exists as a mailbox or mail user where the token is validated (`Get-Recipient "
+            "<address>`); fix directory synchronisation (Entra Connect) or the address the caller uses.",
+        ),
+    ),
+)
+
+
+def _lookup(code: int | None, reason: str | None, category: str | None) -> KnownDiagnostic | None:
+    if code is None:
+        return None
+    general = KNOWN_DIAGNOSTICS.get(code)
+    if general is None:
+        return None
+    if category is not None and category.lower() != general.category:
+        return None  # same number, different meaning: do not guess
+    if reason:
+        lowered = reason.lower()
+        for known_code, fragment, refined in _BY_REASON:
+            if known_code == code and fragment in lowered:
+                return refined
+    return general
+
+
+_DIAGNOSTICS_CODE = re.compile(r"[ \t]*+(\d{1,10})(?!\d)[ \t]*+;?")
+_DIAGNOSTICS_NAME = re.compile(r"[ \t;]*+([A-Za-z_][A-Za-z0-9_\-]*+)[ \t]*+=[ \t]*+")
+_DIAGNOSTICS_QUOTE_END = re.compile(r'"[ \t]*+(?:;|\Z)')
+_DIAGNOSTICS_HEADER_NAME = re.compile(r"(?i)[ \t]*+x-ms-diagnostics[ \t]*+[:=]")
+_MAX_DIAGNOSTICS_FIELDS = 16
+
+
+def parse_ms_diagnostics(value: str) -> Diagnostics:
+    """Parse an ``x-ms-diagnostics`` value: ``<code>;reason="<text>";error_category="<category>"``. Never raises.
+
+    Reasons are not escaped (they quote with ``'``), so a quoted value ends at a ``"`` followed by ``;`` or the end.
+    """
+    text = value
+    header_name = _DIAGNOSTICS_HEADER_NAME.match(text)  # tolerate a pasted "x-ms-diagnostics: ..." line
+    pos = header_name.end() if header_name else 0
+    code = None
+    match = _DIAGNOSTICS_CODE.match(text, pos)
+    if match is not None:
+        code, pos = int(match.group(1)), match.end()
+    fields: dict[str, str] = {}
+    for _ in range(_MAX_DIAGNOSTICS_FIELDS):
+        name = _DIAGNOSTICS_NAME.match(text, pos)
+        if name is None:  # not "name=": skip this segment
+            semicolon = text.find(";", pos)
+            if semicolon < 0:
+                break
+            pos = semicolon + 1
+            continue
+        pos = name.end()
+        if text.startswith('"', pos):
+            end = _DIAGNOSTICS_QUOTE_END.search(text, pos + 1)
+            stop = len(text) if end is None else end.start()
+            item = text[pos + 1 : stop].removesuffix('"')
+            pos = len(text) if end is None else end.end()
+        else:
+            semicolon = text.find(";", pos)
+            stop = len(text) if semicolon < 0 else semicolon
+            item = text[pos:stop].strip()
+            pos = stop
+        fields.setdefault(name.group(1).lower(), item)
+    reason = fields.get("reason")
+    category = fields.get("error_category", fields.get("category"))
+    return Diagnostics(value, code, reason, category, _lookup(code, reason, category))
