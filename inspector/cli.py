@@ -27,7 +27,7 @@ from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, Sari
 from inspector.rules import CATALOGUE, Finding, at_or_above
 from inspector.trust import Trust, build_trust, normalise_thumbprint
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 FORMATS = ("table", "json", "jsonl", "sarif")
 
 
@@ -421,3 +421,31 @@ def rules(output_format: str) -> None:
     for r in CATALOGUE.values():
         table.add_row(Text(r.id), Text(r.severity), Text(r.title), Text(r.help))
     _stdout_console().print(table)
+
+
+def _register_subgroups() -> None:
+    from inspector.cli_lab import lab
+
+    main.add_command(lab)
+
+
+_register_subgroups()
+
+
+def run() -> None:
+    """The console script: ``main`` with a last safety net, so a bug ends in one clear line, not a traceback."""
+    import os
+
+    try:
+        main(standalone_mode=True)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("OAUTH_INSPECTOR_DEBUG"):
+            raise
+        _err(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug; please report it "
+            "(set OAUTH_INSPECTOR_DEBUG=1 to see where it happened)"
+        )
+        sys.exit(EXIT_INTERNAL)

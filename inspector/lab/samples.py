@@ -1,0 +1,41 @@
+"""The bundled sample captures: the lab conversation written as HAR and mitmproxy flows, with the certificate and
+metadata an admin would give, and the findings each exchange is expected to raise (from the scenarios' own
+declarations, not from running the analyzer, so the golden tests compare the analyzer with an independent oracle).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from inspector.lab.certs import acs_metadata, acs_signing_cert, exchange_auth_cert, write_cer, write_metadata
+from inspector.lab.scenarios import lab_exchanges
+from inspector.lab.tokens import TokenKit
+from inspector.lab.writers import write_flows, write_har
+
+SAMPLE_CLOCK = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+SAMPLE_NAMES = ("OAuthCert.cer", "acs-metadata.json", "lab.har", "lab.mitm", "expected.json")
+
+
+def write_samples(folder: Path, *, now: datetime = SAMPLE_CLOCK) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    kit = TokenKit(auth_cert=exchange_auth_cert(now=now), acs_cert=acs_signing_cert(now=now), now=now)
+    written = [
+        write_cer(folder / "OAuthCert.cer", kit.auth_cert),
+        write_metadata(folder / "acs-metadata.json", acs_metadata([kit.acs_cert], realm=kit.realm)),
+    ]
+    pairs = lab_exchanges(kit, source="lab")
+    exchanges = [exchange for exchange, _ in pairs]
+    written.append(write_har(exchanges, folder / "lab.har"))
+    written.append(write_flows(exchanges, folder / "lab.mitm"))
+    expected = {
+        "realm": kit.realm,
+        "host": kit.host,
+        "captured": now.isoformat(),
+        "exchanges": [{"entry": index, "expected_rules": sorted(set(rules))} for index, (_, rules) in enumerate(pairs)],
+    }
+    path = folder / "expected.json"
+    path.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    written.append(path)
+    return written

@@ -1,0 +1,120 @@
+"""Tell what kind of input a file is from its first bytes, never from its name.
+
+A ``.pcap`` may be pcapng (nDPI's ``webdav.pcap`` is), a ``.har`` may be anything a user renamed; the content decides.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from inspector.model import InputError
+
+InputKind = Literal["har", "mitm", "pcap"]
+
+_PCAP_MAGICS = frozenset(
+    {
+        b"\xa1\xb2\xc3\xd4",  # classic pcap, big-endian, microseconds
+        b"\xd4\xc3\xb2\xa1",  # classic pcap, little-endian, microseconds
+        b"\xa1\xb2\x3c\x4d",  # classic pcap, big-endian, nanoseconds
+        b"\x4d\x3c\xb2\xa1",  # classic pcap, little-endian, nanoseconds
+    }
+)
+_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+_PCAPNG_BYTE_ORDER = (b"\x1a\x2b\x3c\x4d", b"\x4d\x3c\x2b\x1a")
+
+_SNIFF_BYTES = 1 << 20
+"""How much of a JSON file is scanned for a top-level ``log`` key (browsers write it first)."""
+
+_JSON_WHITESPACE = " \t\r\n"
+# A JSON string (possessive, so an unterminated one cannot backtrack) or a structural character.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[{}\[\]:,]', re.DOTALL)
+
+# mitmproxy's FlowWriter writes each flow as a tnetstring dict: ``<len>:<first key as len:text;>...}``.
+_TNETSTRING_DICT_HEAD = re.compile(rb"\A([0-9]{1,12}):([0-9]{1,12}):")
+
+
+def detect_kind(path: Path) -> InputKind | None:
+    """The kind of capture in ``path``, or ``None`` when it is none of pcap/pcapng, HAR or mitmproxy flows.
+
+    Raises ``InputError`` when the file cannot be opened at all.
+    """
+    try:
+        with path.open("rb") as fo:
+            head = fo.read(_SNIFF_BYTES)
+            if _is_pcap(head):
+                return "pcap"
+            if _is_har(head):
+                return "har"
+            if _is_tnetstring_dict(head, fo):
+                return "mitm"
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror or exc}; check the path and its permissions") from exc
+    return None
+
+
+def _is_pcap(head: bytes) -> bool:
+    magic = head[:4]
+    if magic in _PCAP_MAGICS:
+        return True
+    if magic != _PCAPNG_SHB:
+        return False
+    # "\n\r\r\n" could open a text file; a section header block also carries its byte-order magic at offset 8.
+    # A file too short to show it is still handed to the pcap reader, which reports the truncation.
+    return len(head) < 12 or head[8:12] in _PCAPNG_BYTE_ORDER
+
+
+def json_text_head(head: bytes) -> str | None:
+    """The start of a JSON text decoded for sniffing (UTF-8 with or without BOM, UTF-16 with BOM), else ``None``."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head.decode("utf-16", errors="replace")
+    else:
+        text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
+    text = text.lstrip(_JSON_WHITESPACE)
+    return text if text.startswith("{") else None
+
+
+def _is_har(head: bytes) -> bool:
+    text = json_text_head(head)
+    return text is not None and "log" in _top_level_keys(text)
+
+
+def _top_level_keys(text: str) -> set[str]:
+    """Keys of the outermost JSON object that appear in ``text`` (which may be cut anywhere)."""
+    keys: set[str] = set()
+    depth = 0
+    pending: str | None = None  # a string at depth 1 that may turn out to be a key
+    for match in _JSON_TOKEN.finditer(text):
+        lexeme = match.group()
+        if lexeme == ":":
+            if depth == 1 and pending is not None:
+                keys.add(pending)
+        elif lexeme in "{[":
+            depth += 1
+        elif lexeme in "}]":
+            depth -= 1
+            if depth <= 0:
+                break
+        pending = lexeme[1:-1] if depth == 1 and lexeme.startswith('"') else None
+    return keys
+
+
+def _is_tnetstring_dict(head: bytes, fo: BinaryIO) -> bool:
+    match = _TNETSTRING_DICT_HEAD.match(head)
+    if match is None:
+        return False
+    # The first item of a flow dict is a key: ``<n>:<n bytes>;`` (a str) or ``,`` (bytes).
+    key_start = match.end()
+    key_end = key_start + int(match.group(2))
+    if key_end >= len(head):
+        return False
+    if head[key_end : key_end + 1] not in (b";", b","):
+        return False
+    # The first element ends with the dict type tag '}'. Check it where the file is long enough; a flow file
+    # cut short still counts as one so that its reader can report where it ends.
+    end = len(match.group(1)) + 1 + int(match.group(1))
+    if end < len(head):
+        return head[end : end + 1] == b"}"
+    fo.seek(end)
+    return fo.read(1) in (b"}", b"")

@@ -1,0 +1,308 @@
+"""Read mitmproxy flow files (``.mitm``/``.flow``, written by ``mitmdump -w``) into ``HttpExchange``s.
+
+A flow file is a sequence of tnetstring dicts, one per flow. This module frames them itself, so that each flow is
+bounded in size and every problem can name the flow and its byte offset, and hands each frame to
+``mitmproxy.io.FlowReader`` to become a flow. A flow that frames but does not load becomes an ``input-malformed``
+notice; a file that stops framing (truncated, corrupt) ends with ``InputError`` after the flows before it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from mitmproxy import http
+from mitmproxy.io import FlowReader
+
+from inspector.model import (
+    Endpoint,
+    Headers,
+    HttpExchange,
+    HttpRequest,
+    HttpResponse,
+    InputError,
+    Notice,
+    Provenance,
+    SourceItem,
+)
+
+MAX_FLOW_BYTES = 256 << 20
+"""A single flow larger than this (a huge body) is skipped with a notice instead of being loaded."""
+MAX_FLOW_VALUES = 100_000
+"""A real flow holds a few hundred tnetstring values; millions of tiny ones would cost gigabytes once parsed."""
+MAX_FLOW_DEPTH = 32
+MAX_BODY_BYTES = 1 << 20
+MAX_FLOW_NOTICES = 100
+
+_RULE = "input-malformed"
+_MAX_PREFIX_DIGITS = 12  # as mitmproxy's tnetstring reader allows
+
+
+class _Damage(Exception):
+    """The file stops being a sequence of tnetstrings here; nothing after it can be framed."""
+
+
+def read_flows(path: Path, *, keep_bodies: bool = False, max_flow_bytes: int = MAX_FLOW_BYTES) -> Iterator[SourceItem]:
+    """Yield one ``HttpExchange`` per HTTP flow (id ``<stem>:<n>``, n = position in the file from 1).
+
+    Other flows (TCP, UDP, DNS) are skipped. Raises ``InputError`` for a file that cannot be read, after yielding
+    every flow before the damage.
+    """
+    try:
+        fo = path.open("rb")
+    except OSError as exc:
+        raise _fail(path, exc.strerror or str(exc), "check the path and its permissions") from exc
+    with fo:
+        if fo.read(8).removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
+            raise _fail(path, "it is JSON (a HAR file?), not a mitmproxy flow file", "read it as HAR")
+        fo.seek(0)
+        yield from _read_frames(fo, path, keep_bodies, max_flow_bytes)
+
+
+def _fail(path: Path, what: str, what_next: str) -> InputError:
+    return InputError(f"Cannot read mitmproxy flow file {path}: {what}; {what_next}")
+
+
+def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: int) -> Iterator[SourceItem]:
+    notices = 0
+    suppressed = 0
+    position = 0
+    while True:
+        offset = fo.tell()
+        try:
+            frame = _next_frame(fo, max_flow_bytes)
+        except _Damage as exc:
+            yield from _suppressed_summary(path, suppressed)
+            raise _fail(
+                path,
+                f"{exc} in flow {position} at offset {offset} ({position} flows before it were read)",
+                "the file is truncated or corrupt; the flows before the damage were analysed",
+            ) from None
+        if frame is None:
+            yield from _suppressed_summary(path, suppressed)
+            return
+        problem: str | None
+        if isinstance(frame, int):
+            problem = f"the flow is {frame} bytes, over the {max_flow_bytes} byte limit"
+            item: SourceItem | None = None
+        else:
+            item, problem = _item_from_frame(frame, path, position, keep_bodies)
+        if item is not None:
+            yield item
+        elif problem is not None and notices >= MAX_FLOW_NOTICES:
+            suppressed += 1
+        elif problem is not None:
+            notices += 1
+            yield Notice(
+                rule=_RULE,
+                message=f"Skipped flow {position} of {path.name} (offset {offset}): {problem}",
+                source=path.name,
+                exchange_id=f"{path.stem}:{position + 1}",
+                evidence={"entry": position, "offset": offset, "reason": problem},
+            )
+        position += 1
+
+
+def _suppressed_summary(path: Path, count: int) -> Iterator[Notice]:
+    if count:
+        yield Notice(
+            rule=_RULE,
+            message=f"{count} more flows of {path.name} could not be read (not listed one by one)",
+            source=path.name,
+            evidence={"count": count},
+        )
+
+
+def _next_frame(fo: BinaryIO, max_flow_bytes: int) -> bytes | int | None:
+    """The next tnetstring as bytes; its size when it is over the limit (and was skipped); ``None`` at the end."""
+    first = fo.read(1)
+    if not first:
+        return None
+    digits = b""
+    char = first
+    while char.isdigit():
+        digits += char
+        if len(digits) > _MAX_PREFIX_DIGITS:
+            raise _Damage("an absurd length prefix")
+        char = fo.read(1)
+    if char != b":" or not digits:
+        raise _Damage("no tnetstring length prefix")
+    length = int(digits)
+    if length > max_flow_bytes:
+        fo.seek(length, io.SEEK_CUR)
+        if not fo.read(1):
+            raise _Damage(f"the file ends inside a {length} byte flow")
+        return length
+    data = fo.read(length)
+    tag = fo.read(1)
+    if len(data) < length or not tag:
+        raise _Damage(f"the file ends inside a {length} byte flow")
+    return digits + b":" + data + tag
+
+
+def _item_from_frame(
+    frame: bytes, path: Path, position: int, keep_bodies: bool
+) -> tuple[SourceItem | None, str | None]:
+    """The exchange a frame holds, or ``(None, reason)``; ``(None, None)`` for a flow that is not HTTP."""
+    if not frame.endswith(b"}"):
+        return None, "it is not a flow (a tnetstring that is not a dict)"
+    problem = _shape_problem(frame)
+    if problem is not None:
+        return None, problem
+    try:
+        flows = list(FlowReader(io.BytesIO(frame)).stream())
+    # Flow data is hostile input and mitmproxy's loader can fail in many ways on it (KeyError, TypeError,
+    # RecursionError...). Any failure is confined to this one flow.
+    except Exception as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        return None, f"mitmproxy cannot load it ({type(cause).__name__}: {str(cause)[:200]})"
+    if len(flows) != 1:
+        return None, "it is not one flow"
+    flow = flows[0]
+    if not isinstance(flow, http.HTTPFlow):
+        return None, None
+    try:
+        exchange = exchange_from_flow(
+            flow,
+            exchange_id=f"{path.stem}:{position + 1}",
+            source=path.name,
+            entry=position,
+            kind="mitm",
+            keep_bodies=keep_bodies,
+        )
+    except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
+        return None, f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
+    return exchange, None
+
+
+def _shape_problem(frame: bytes) -> str | None:
+    """Walk the tnetstring structure without building it: too many values, too deep, or malformed."""
+    ends: list[int] = []  # where each open container's type tag sits
+    pos = 0
+    values = 0
+    while pos < len(frame):
+        while ends and pos == ends[-1]:
+            pos += 1
+            ends.pop()
+        if pos == len(frame):
+            break
+        colon = frame.find(b":", pos, pos + _MAX_PREFIX_DIGITS + 1)
+        digits = frame[pos:colon]
+        if colon < 0 or not digits.isdigit():
+            return f"a malformed tnetstring at byte {pos} of the flow"
+        start = colon + 1
+        end = start + int(digits)
+        if end >= len(frame) or (ends and end >= ends[-1]):
+            return f"a tnetstring at byte {pos} of the flow overruns its container"
+        values += 1
+        if values > MAX_FLOW_VALUES:
+            return f"it holds more than {MAX_FLOW_VALUES} values"
+        if frame[end] in b"]}":
+            ends.append(end)
+            if len(ends) > MAX_FLOW_DEPTH:
+                return f"it is nested more than {MAX_FLOW_DEPTH} levels deep"
+            pos = start
+        else:
+            pos = end + 1
+    return None
+
+
+def exchange_from_flow(
+    flow: http.HTTPFlow,
+    *,
+    exchange_id: str,
+    source: str,
+    entry: int | None,
+    kind: Literal["mitm", "live"],
+    keep_bodies: bool = False,
+) -> HttpExchange:
+    """The exchange as the client sent it: wire header values, never mitmproxy's rewritten upstream host.
+
+    Raises ``ValueError`` when the flow carries no usable request time.
+    """
+    request = flow.request
+    data = request.data
+    headers = _headers(data.headers.fields)
+    method = data.method.decode("latin-1")
+    authority = data.authority.decode("latin-1")
+    path = data.path.decode("latin-1")
+    scheme = "https" if data.scheme.lower() == b"https" else "http"
+    multiplexed = data.http_version in (b"HTTP/2.0", b"HTTP/3")
+    if method.upper() == "CONNECT":
+        target = authority or path
+    elif authority and not multiplexed:  # HTTP/1 absolute-form, as sent to an explicit proxy
+        target = f"{scheme}://{authority}{path}"
+    else:
+        target = path
+    if multiplexed and authority and not any(name.lower() == "host" for name, _ in headers):
+        # HTTP/2 and 3 carry the host in :authority, which mitmproxy keeps apart from the headers; it is
+        # synthesized as Host so that the audience checks see the name the client addressed.
+        headers = (("Host", authority), *headers)
+    response = flow.response
+    return HttpExchange(
+        id=exchange_id,
+        request=HttpRequest(
+            method=method,
+            target=target,
+            version=data.http_version.decode("latin-1"),
+            headers=headers,
+            body=_body(data.content) if keep_bodies else None,
+        ),
+        response=_response(response, keep_bodies) if response is not None else None,
+        time=_moment(request.timestamp_start),
+        provenance=Provenance(kind=kind, source=source, entry=entry, flow_id=flow.id),
+        client=_endpoint(flow.client_conn.peername),
+        server=_endpoint(flow.server_conn.peername or flow.server_conn.address),
+        scheme=scheme,
+        response_time=_moment_or_none(response.timestamp_start) if response is not None else None,
+    )
+
+
+def _headers(fields: tuple[tuple[bytes, bytes], ...]) -> Headers:
+    return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in fields)
+
+
+def _response(response: http.Response, keep_bodies: bool) -> HttpResponse:
+    data = response.data
+    return HttpResponse(
+        status=int(data.status_code),
+        reason=data.reason.decode("latin-1"),
+        version=data.http_version.decode("latin-1"),
+        headers=_headers(data.headers.fields),
+        body=_body(data.content) if keep_bodies else None,
+    )
+
+
+def _body(content: bytes | None) -> bytes | None:
+    # The raw body as sent (still content-encoded): decoding gzip from a hostile peer is not bounded.
+    return None if content is None else content[:MAX_BODY_BYTES]
+
+
+def _moment(timestamp: object) -> datetime:
+    moment = _moment_or_none(timestamp)
+    if moment is None:
+        raise ValueError(f"the request has no usable timestamp ({str(timestamp)[:40]})")
+    return moment
+
+
+def _moment_or_none(timestamp: object) -> datetime | None:
+    if not isinstance(timestamp, int | float) or isinstance(timestamp, bool) or not math.isfinite(timestamp):
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _endpoint(address: object) -> Endpoint | None:
+    if not isinstance(address, tuple) or len(address) < 2:
+        return None
+    host, port = address[0], address[1]
+    if not isinstance(host, str) or not host:
+        return None
+    valid_port = port if isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535 else None
+    return Endpoint(host, valid_port)

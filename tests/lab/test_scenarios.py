@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import base64
+from datetime import UTC
+
+from spnego._ntlm_raw.messages import Authenticate, Challenge, Negotiate, NTClientChallengeV2
+
+from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, lab_exchanges
+from inspector.lab.tokens import TokenKit
+from inspector.model import HttpExchange
+from tests.lab.kit import CATALOGUE
+
+REALM_CHALLENGE = (
+    'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
+    'trusted_issuers="00000001-0000-0000-c000-000000000000@{realm},00000004-0000-0ff1-ce00-000000000000@{realm}", '
+    'token_types="app_asserted_user_v1 service_asserted_app_v1", '
+    'authorization_uri="https://login.windows.net/common/oauth2/authorize"'
+)
+
+
+def _auth(exchange: HttpExchange) -> str | None:
+    return exchange.request.header("authorization")
+
+
+def test_exchanges_are_ews_calls_in_order(kit: TokenKit) -> None:
+    pairs = lab_exchanges(kit, source="demo")
+    exchanges = [e for e, _ in pairs]
+    assert [e.id for e in exchanges] == [f"demo:{n}" for n in range(1, len(exchanges) + 1)]
+    times = [e.time for e in exchanges]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert times[0] == kit.now
+    for exchange in exchanges:
+        request = exchange.request
+        assert exchange.time.tzinfo is UTC
+        assert (request.method, request.target) == ("POST", "/EWS/Exchange.asmx")
+        assert exchange.host == kit.host
+        assert request.header("content-type") == "text/xml; charset=utf-8"
+        assert request.body is not None and request.header("content-length") == str(len(request.body))
+        assert exchange.scheme == "https" and exchange.server is not None and exchange.client is not None
+        assert exchange.response is not None and exchange.response_time is not None
+        assert exchange.response_time > exchange.time
+        assert exchange.provenance.kind == "lab" and exchange.provenance.source == "demo"
+
+
+def test_every_token_scenario_is_sent_and_expectations_use_the_catalogue(kit: TokenKit) -> None:
+    pairs = lab_exchanges(kit)
+    sent = {_auth(e) for e, _ in pairs}
+    for minted in kit.scenarios():
+        assert f"Bearer {minted.value}" in sent, minted.name
+    found = set()
+    for _, expects in pairs:
+        assert set(expects) <= CATALOGUE
+        found |= set(expects)
+    # The lab exercises every per-exchange rule (the certificate rules are about the trust store, not traffic).
+    assert CATALOGUE - found == {"signed-with-expired-cert", "cert-expired", "cert-expiring", "cert-weak-key"}
+
+
+def test_rejected_tokens_get_invalid_token_and_diagnostics(kit: TokenKit) -> None:
+    for exchange, expects in lab_exchanges(kit):
+        auth = _auth(exchange) or ""
+        assert exchange.response is not None
+        if auth.startswith("Bearer ") and exchange.response.status == 401:
+            assert "bearer-rejected" in expects
+            challenges = exchange.response.header_all("www-authenticate")
+            assert challenges[0].endswith(', error="invalid_token"')
+            diagnostics = exchange.response.header("x-ms-diagnostics")
+            assert diagnostics is not None and diagnostics[:7].isdigit()
+        else:
+            assert "bearer-rejected" not in expects
+
+
+def test_anonymous_challenge_offers_bearer_and_basic_in_separate_headers(kit: TokenKit) -> None:
+    first_anonymous = next(e for e, _ in lab_exchanges(kit) if _auth(e) is None)
+    assert first_anonymous.response is not None
+    assert first_anonymous.response.header_all("WWW-Authenticate") == [
+        REALM_CHALLENGE.format(realm=kit.realm),
+        f'Basic realm="{kit.host}"',
+    ]
+
+
+def test_offloading_rejection_is_the_reference_sample(kit: TokenKit) -> None:
+    pairs = lab_exchanges(kit)
+    exchange = next(e for e, x in pairs if x == ("bearer-rejected", "basic-offered"))
+    assert exchange.response is not None
+    assert exchange.response.header("x-ms-diagnostics") == (
+        '2000003;reason="The hostname component of the audience claim value is invalid. '
+        "Expected 'https://mail.contoso.com'. Actual 'http://mail.contoso.com'.\";"
+        'error_category="invalid_resource"'
+    )
+    assert exchange.response.header_all("www-authenticate")[1] == 'Basic realm="mail.contoso.com"'
+    assert _auth(exchange) == f"Bearer {kit.healthy_user().value}"
+
+
+def test_basic_fallback_follows_a_bearer_challenge_from_the_same_client(kit: TokenKit) -> None:
+    pairs = lab_exchanges(kit)
+    index = next(i for i, (_, x) in enumerate(pairs) if "basic-fallback" in x)
+    challenge, fallback = pairs[index - 1][0], pairs[index][0]
+    assert challenge.client == fallback.client
+    assert challenge.response is not None and challenge.response.status == 401
+    assert challenge.response.header_all("www-authenticate")[0].startswith("Bearer ")
+    auth = _auth(fallback)
+    assert auth is not None and auth.startswith("Basic ")
+    assert base64.b64decode(auth.split()[1]).decode() == f"{BASIC_USER}:{BASIC_PASSWORD}"
+    # No other client ever sends Basic.
+    assert sum((_auth(e) or "").startswith("Basic ") for e, _ in pairs) == 1
+
+
+def test_ntlm_handshake_decodes_as_ntlmv2(kit: TokenKit) -> None:
+    ntlm = [(e, x) for e, x in lab_exchanges(kit) if (_auth(e) or "").startswith("NTLM ")]
+    assert [x for _, x in ntlm] == [(), ("legacy-auth",)]
+    (first, _), (third, _) = ntlm
+    assert first.client == third.client
+    negotiate = Negotiate.unpack(base64.b64decode((_auth(first) or "").split()[1]))
+    assert negotiate.flags & 0x1  # Unicode
+    assert first.response is not None
+    type2 = first.response.header("www-authenticate") or ""
+    challenge = Challenge.unpack(base64.b64decode(type2.split()[1]))
+    assert challenge.target_name == "CONTOSO"
+    assert len(challenge.server_challenge) == 8
+    authenticate = Authenticate.unpack(base64.b64decode((_auth(third) or "").split()[1]))
+    assert (authenticate.domain_name, authenticate.user_name, authenticate.workstation) == (
+        "CONTOSO",
+        "svc-sfb",
+        "SFB-FE01",
+    )
+    nt_response = authenticate.nt_challenge_response
+    assert nt_response is not None and len(nt_response) > 24  # NTLMv2, not a 24-byte NTLMv1 response
+    blob = NTClientChallengeV2.unpack(nt_response[16:])
+    assert blob.time_stamp.year == kit.now.year
+    assert third.response is not None and third.response.status == 200
+
+
+def test_oauth_not_offered_is_a_challenge_without_bearer(kit: TokenKit) -> None:
+    (exchange,) = [e for e, x in lab_exchanges(kit) if "oauth-not-offered" in x]
+    assert exchange.response is not None
+    assert exchange.response.header_all("www-authenticate") == ["Negotiate", "NTLM"]
+
+
+def test_rendering_is_deterministic(kit: TokenKit) -> None:
+    assert lab_exchanges(kit) == lab_exchanges(kit)

@@ -1,0 +1,411 @@
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inspector.lab.scenarios import lab_exchanges
+from inspector.lab.writers import write_har
+from inspector.model import Endpoint, HttpExchange, InputError, Notice, SourceItem
+from inspector.sources import har
+from inspector.sources.har import read_har
+from tests.lab.kit import session_kit
+
+
+def _entry(**overrides: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "startedDateTime": "2025-06-02T11:30:00.123+02:00",
+        "time": 42.5,
+        "request": {
+            "method": "POST",
+            "url": "https://mail.contoso.com/EWS/Exchange.asmx?x=1#frag",
+            "httpVersion": "HTTP/1.1",
+            "headers": [
+                {"name": "Host", "value": "mail.contoso.com"},
+                {"name": "Authorization", "value": "Bearer abc"},
+            ],
+            "queryString": [],
+            "cookies": [],
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "response": {
+            "status": 401,
+            "statusText": "Unauthorized",
+            "httpVersion": "HTTP/1.1",
+            "headers": [
+                {"name": "WWW-Authenticate", "value": "Bearer"},
+                {"name": "WWW-Authenticate", "value": 'Basic realm="mail.contoso.com"'},
+            ],
+            "cookies": [],
+            "content": {"size": 0, "mimeType": ""},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": 0,
+        },
+        "cache": {},
+        "timings": {"send": 0, "wait": 42.5, "receive": 0},
+        "serverIPAddress": "10.0.0.9",
+    }
+    entry.update(overrides)
+    return entry
+
+
+def _write(tmp_path: Path, document: object, name: str = "capture.har") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def _har(*entries: object) -> dict[str, Any]:
+    return {"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": list(entries)}}
+
+
+def _split(items: list[SourceItem]) -> tuple[list[HttpExchange], list[Notice]]:
+    return [i for i in items if isinstance(i, HttpExchange)], [i for i in items if isinstance(i, Notice)]
+
+
+def test_entry_becomes_an_exchange(tmp_path: Path) -> None:
+    (exchange,) = read_har(_write(tmp_path, _har(_entry())))
+    assert isinstance(exchange, HttpExchange)
+    assert exchange.id == "capture:1"
+    assert exchange.provenance.kind == "har" and exchange.provenance.source == "capture.har"
+    assert exchange.provenance.entry == 0
+    assert exchange.time == datetime(2025, 6, 2, 9, 30, 0, 123000, tzinfo=UTC)
+    assert exchange.time.tzinfo is UTC
+    assert exchange.request.method == "POST"
+    assert exchange.request.target == "/EWS/Exchange.asmx?x=1"  # the fragment is never sent
+    assert exchange.request.headers == (("Host", "mail.contoso.com"), ("Authorization", "Bearer abc"))
+    assert exchange.request.body is None
+    assert exchange.scheme == "https"
+    assert exchange.server == Endpoint("10.0.0.9", 443)
+    assert exchange.client is None
+    assert exchange.response is not None
+    assert exchange.response.status == 401 and exchange.response.reason == "Unauthorized"
+    assert exchange.response.header_all("www-authenticate") == ["Bearer", 'Basic realm="mail.contoso.com"']
+    assert exchange.response_time == datetime(2025, 6, 2, 9, 30, 0, 165500, tzinfo=UTC)
+
+
+def test_host_is_synthesized_only_when_absent(tmp_path: Path) -> None:
+    # An HTTP/2 export (Chrome): pseudo-headers, no Host; a port and user info in the URL.
+    request = {
+        "method": "GET",
+        "url": "https://user:secret@mail.contoso.com:8443/owa/",
+        "httpVersion": "h2",
+        "headers": [{"name": ":authority", "value": "mail.contoso.com:8443"}, {"name": "accept", "value": "*/*"}],
+    }
+    (exchange,) = read_har(_write(tmp_path, _har(_entry(request=request))))
+    assert isinstance(exchange, HttpExchange)
+    assert exchange.request.headers[0] == ("Host", "mail.contoso.com:8443")
+    assert exchange.request.headers[1:] == ((":authority", "mail.contoso.com:8443"), ("accept", "*/*"))
+    assert exchange.request.version == "h2"
+    assert exchange.server == Endpoint("10.0.0.9", 8443)
+    assert "secret" not in repr(exchange)
+    # With a Host header present, it is the only one.
+    (with_host,) = read_har(_write(tmp_path, _har(_entry())))
+    assert isinstance(with_host, HttpExchange)
+    assert with_host.request.header_all("host") == ["mail.contoso.com"]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2025-06-02T09:30:00Z", datetime(2025, 6, 2, 9, 30, tzinfo=UTC)),
+        ("2025-06-02T09:30:00.1234567-05:00", datetime(2025, 6, 2, 14, 30, 0, 123456, tzinfo=UTC)),  # Fiddler
+        (" 2025-06-02T09:30:00.000+00:00", datetime(2025, 6, 2, 9, 30, tzinfo=UTC)),
+    ],
+)
+def test_times_become_utc(tmp_path: Path, stamp: str, expected: datetime) -> None:
+    (exchange,) = read_har(_write(tmp_path, _har(_entry(startedDateTime=stamp))))
+    assert isinstance(exchange, HttpExchange)
+    assert exchange.time == expected and exchange.time.tzinfo is UTC
+
+
+def test_ipv6_server_address_and_plain_http(tmp_path: Path) -> None:
+    request = dict(_entry()["request"], url="http://[2001:db8::9]/ews/")
+    (exchange,) = read_har(_write(tmp_path, _har(_entry(request=request, serverIPAddress="[2001:db8::9]"))))
+    assert isinstance(exchange, HttpExchange)
+    assert exchange.server == Endpoint("2001:db8::9", 80)
+    assert exchange.scheme == "http"
+
+
+@pytest.mark.parametrize("response", [{"status": 0, "headers": []}, None, "oops", {"status": "401"}])
+def test_no_response(tmp_path: Path, response: object) -> None:
+    entry = _entry(response=response)
+    if response is None:
+        del entry["response"]
+    (exchange,) = read_har(_write(tmp_path, _har(entry)))
+    assert isinstance(exchange, HttpExchange)
+    assert exchange.response is None and exchange.response_time is None
+
+
+def test_bodies_kept_on_request_and_bounded(tmp_path: Path) -> None:
+    request = dict(_entry()["request"], postData={"mimeType": "text/xml", "text": "<soap/>é"})
+    big = "A" * (har.MAX_BODY_BYTES + 1000)
+    response = dict(_entry()["response"], content={"size": len(big), "mimeType": "text/plain", "text": big})
+    binary = dict(
+        _entry()["response"],
+        content={
+            "size": 4,
+            "mimeType": "image/png",
+            "text": base64.b64encode(b"\x89PNG").decode(),
+            "encoding": "base64",
+        },
+    )
+    path = _write(tmp_path, _har(_entry(request=request, response=response), _entry(response=binary)))
+    first, second = read_har(path, keep_bodies=True)
+    assert isinstance(first, HttpExchange) and isinstance(second, HttpExchange)
+    assert first.request.body == "<soap/>é".encode()
+    assert first.response is not None and first.response.body == b"A" * har.MAX_BODY_BYTES
+    assert second.response is not None and second.response.body == b"\x89PNG"
+    unkept = next(iter(read_har(path)))
+    assert isinstance(unkept, HttpExchange)
+    assert unkept.request.body is None and unkept.response is not None and unkept.response.body is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("not an entry", "not an object"),
+        ({"startedDateTime": "2025-06-02T09:30:00Z"}, "no 'request'"),
+        (_entry(startedDateTime="yesterday"), "not an ISO 8601 time"),
+        (_entry(startedDateTime="2025-06-02T09:30:00"), "no UTC offset"),
+        (_entry(startedDateTime=None), "no startedDateTime"),
+        (_entry(request={"method": "GET", "url": "https://[::1/"}), "not a URL"),
+        (_entry(request={"method": "GET", "url": "https://h:99999/"}), "not a URL"),
+        (_entry(request={"url": "https://h/"}), "no method"),
+        (_entry(request={"method": "GET", "url": "/", "headers": {"Host": "h"}}), "not a list"),
+        (_entry(request={"method": "GET", "url": "/", "headers": [{"name": "Host", "value": 1}]}), "string name"),
+    ],
+)
+def test_bad_entry_gives_a_notice_and_the_rest_is_read(tmp_path: Path, entry: object, reason: str) -> None:
+    items = list(read_har(_write(tmp_path, _har(_entry(), entry, _entry()))))
+    assert [type(i) for i in items] == [HttpExchange, Notice, HttpExchange]
+    notice = items[1]
+    assert isinstance(notice, Notice)
+    assert notice.rule == "input-malformed"
+    assert notice.source == "capture.har"
+    assert notice.exchange_id == "capture:2"
+    assert notice.evidence["entry"] == 1
+    assert "entry 1 of capture.har" in notice.message and reason in notice.message
+    assert [i.id for i in items if isinstance(i, HttpExchange)] == ["capture:1", "capture:3"]
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (b"", "invalid JSON at line 1 column 1"),
+        (b"not json at all", "invalid JSON"),
+        (b"[1, 2]", "the top level is a JSON array, not an object"),
+        (b'"log"', "the top level is a JSON string"),
+        (b'{"log": []}', "no 'log' object"),
+        (b'{"log": {"pages": []}}', "no 'log.entries' list"),
+        (b'{"log": {"entries": {}}}', "no 'log.entries' list"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b"\x00\xff\xfe garbage \x80", "invalid JSON"),
+    ],
+)
+def test_unreadable_file_raises_input_error(tmp_path: Path, content: bytes, what: str) -> None:
+    path = tmp_path / "x.har"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as raised:
+        list(read_har(path))
+    message = str(raised.value)
+    assert message.startswith(f"Cannot read HAR file {path}: ")
+    assert what in message
+    assert "; " in message.split(": ", 1)[1]  # what, then what next
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="check the path"):
+        list(read_har(tmp_path / "absent.har"))
+    with pytest.raises(InputError, match="Cannot read HAR file"):
+        list(read_har(tmp_path))
+
+
+def test_file_over_the_limit_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, _har(_entry()))
+    with pytest.raises(InputError, match="larger than 100 bytes"):
+        list(read_har(path, max_bytes=100))
+
+
+def test_truncated_file_yields_entries_before_the_damage(tmp_path: Path) -> None:
+    text = json.dumps(_har(_entry(), _entry(), _entry()), indent=1)
+    cut = text.rindex('"startedDateTime"') + 30  # inside the third entry
+    path = tmp_path / "cut.har"
+    path.write_text(text[:cut], encoding="utf-8")
+    items: list[SourceItem] = []
+    with pytest.raises(InputError) as raised:
+        items.extend(read_har(path))
+    assert [i.id for i in items if isinstance(i, HttpExchange)] == ["cut:1", "cut:2"]
+    message = str(raised.value)
+    assert "entry 2" in message and "line " in message and "2 entries before it were read" in message
+
+
+@pytest.mark.parametrize("cut", range(1, 1200, 13))
+def test_cut_anywhere_never_crashes_or_loses_a_whole_entry(tmp_path: Path, cut: int) -> None:
+    first, second = json.dumps(_entry()), json.dumps(_entry())
+    text = json.dumps(_har()).replace("[]", f"[{first}, {second}]")
+    first_end = text.index(first) + len(first)
+    second_end = text.index(second, first_end) + len(second)
+    whole = (first_end <= cut) + (second_end <= cut)
+    path = tmp_path / "cut.har"
+    path.write_text(text[:cut], encoding="utf-8")
+    items: list[SourceItem] = []
+    failure: InputError | None = None
+    try:
+        items.extend(read_har(path))
+    except InputError as exc:
+        failure = exc
+    if failure is None:
+        assert isinstance(items[-1], Notice)  # only the document's tail was missing
+    else:
+        assert str(failure).startswith("Cannot read HAR file")
+    exchanges = [i.id for i in items if isinstance(i, HttpExchange)]
+    assert exchanges == ["cut:1", "cut:2"][:whole]
+
+
+def test_damage_after_a_whole_entries_list_loses_nothing(tmp_path: Path) -> None:
+    text = json.dumps(_har(_entry(), _entry()))
+    path = tmp_path / "tail.har"
+    path.write_text(text[:-2], encoding="utf-8")  # the closing braces are missing
+    exchanges, notices = _split(list(read_har(path)))
+    assert len(exchanges) == 2
+    (notice,) = notices
+    assert notice.rule == "input-malformed" and "2 entries were read one by one" in notice.message
+
+
+def test_deeply_nested_entry_is_skipped(tmp_path: Path) -> None:
+    deep = "[" * 50_000 + "]" * 50_000
+    entries = f'[{json.dumps(_entry())}, {{"x": {deep}}}, {json.dumps(_entry())}]'
+    path = tmp_path / "deep.har"
+    path.write_text(f'{{"log": {{"entries": {entries}}}}}', encoding="utf-8")
+    items = list(read_har(path))
+    assert [type(i) for i in items] == [HttpExchange, Notice, HttpExchange, Notice]
+    assert isinstance(items[1], Notice) and "nested too deeply" in items[1].message
+    assert isinstance(items[2], HttpExchange) and items[2].id == "deep:3"
+
+
+def test_entry_with_an_integer_too_long_to_convert_is_skipped(tmp_path: Path) -> None:
+    entries = f'[{json.dumps(_entry())}, {{"time": {"9" * 5000}}}, {json.dumps(_entry())}]'
+    path = tmp_path / "digits.har"
+    path.write_text(f'{{"log": {{"entries": {entries}}}}}', encoding="utf-8")
+    items = list(read_har(path))
+    assert [type(i) for i in items] == [HttpExchange, Notice, HttpExchange, Notice]
+    assert isinstance(items[1], Notice) and "digits" in items[1].message
+
+
+def test_non_utf8_bytes_are_kept_as_latin1(tmp_path: Path) -> None:
+    text = json.dumps(_har(_entry()))
+    raw = text.encode().replace(b"Bearer abc", b"Bearer \xff\xfe")
+    path = tmp_path / "latin.har"
+    path.write_bytes(raw)
+    exchanges, notices = _split(list(read_har(path)))
+    (notice,) = notices
+    assert "not valid UTF-8" in notice.message and notice.evidence["offset"] == raw.index(b"\xff")
+    assert exchanges[0].request.header("authorization") == "Bearer \xff\xfe"
+
+
+def test_wide_characters_become_their_utf8_bytes(tmp_path: Path) -> None:
+    request = dict(_entry()["request"], headers=[{"name": "X-User", "value": "山田"}])
+    (exchange,) = read_har(_write(tmp_path, _har(_entry(request=request))))
+    assert isinstance(exchange, HttpExchange)
+    assert exchange.request.header("x-user") == "山田".encode().decode("latin-1")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_bom_and_utf16(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "bom.har"
+    path.write_text("\n " + json.dumps(_har(_entry())), encoding=encoding)
+    (exchange,) = read_har(path)
+    assert isinstance(exchange, HttpExchange)
+
+
+def test_a_million_bad_entries_are_summed_up(tmp_path: Path) -> None:
+    path = tmp_path / "many.har"
+    path.write_text('{"log": {"entries": [' + ",".join(["1"] * 1_000_000) + "]}}", encoding="ascii")
+    started = time.perf_counter()
+    items = list(read_har(path))
+    elapsed = time.perf_counter() - started
+    notices = [i for i in items if isinstance(i, Notice)]
+    assert len(items) == len(notices) == har.MAX_ENTRY_NOTICES + 1
+    assert notices[-1].evidence["count"] == 1_000_000 - har.MAX_ENTRY_NOTICES
+    assert elapsed < 20
+
+
+def test_lab_written_har(tmp_path: Path) -> None:
+    pairs = lab_exchanges(session_kit())
+    path = write_har([e for e, _ in pairs], tmp_path / "lab.har")
+    read = list(read_har(path))
+    assert [i.id for i in read if isinstance(i, HttpExchange)] == [e.id for e, _ in pairs]
+    assert all(isinstance(i, HttpExchange) for i in read)
+    first = read[0]
+    assert isinstance(first, HttpExchange)
+    assert first.client == pairs[0][0].client and first.time == pairs[0][0].time
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+entry_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "startedDateTime": st.one_of(st.text(max_size=30), st.just("2025-06-02T09:30:00Z"), json_values),
+        "request": st.one_of(
+            json_values,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "method": st.one_of(st.just("GET"), json_values),
+                    "url": st.one_of(st.text(max_size=40), st.just("https://h/x"), json_values),
+                    "headers": st.one_of(
+                        json_values,
+                        st.lists(st.fixed_dictionaries({"name": json_values, "value": json_values}), max_size=3),
+                    ),
+                    "httpVersion": json_values,
+                    "postData": json_values,
+                },
+            ),
+        ),
+        "response": json_values,
+        "time": json_values,
+        "serverIPAddress": json_values,
+        "_clientIPAddress": json_values,
+        "_clientPort": json_values,
+        "_serverPort": json_values,
+    },
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(st.one_of(entry_like, json_values), max_size=5))
+def test_any_json_entries_give_exchanges_or_notices(tmp_path: Path, entries: list[object]) -> None:
+    path = _write(tmp_path, _har(*entries))
+    items = list(read_har(path, keep_bodies=True))
+    assert len([i for i in items if isinstance(i, HttpExchange | Notice)]) == len(entries)
+    for item in items:
+        if isinstance(item, HttpExchange):
+            assert item.time.tzinfo is UTC
+            assert all(isinstance(n, str) and isinstance(v, str) for n, v in item.request.headers)
+            assert all(ord(c) < 256 for n, v in item.request.headers for c in n + v)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_random_bytes_never_crash(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "random.har"
+    path.write_bytes(data)
+    try:
+        items = list(read_har(path))
+    except InputError:
+        return
+    assert all(isinstance(i, HttpExchange | Notice) for i in items)
