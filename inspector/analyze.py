@@ -92,7 +92,7 @@ class Analyzer:
         self.verifier = verifier or Verifier(trust)
         self.totals = Totals()
         self._challenged: OrderedDict[tuple[str, str], _Challenged] = OrderedDict()
-        self._reported_once: set[tuple[str, str, str]] = set()
+        self._reported_once: set[tuple[str, str, str, str]] = set()
         self._assessments: OrderedDict[str, TokenAssessment] = OrderedDict()
 
     # --- trust store -------------------------------------------------------------------------------------------
@@ -296,9 +296,10 @@ class Analyzer:
         return out
 
     def _once(self, rule: str, exchange: HttpExchange) -> bool:
-        """Per-server findings are reported once per host and path, not on every 401."""
+        """Findings about what a server offers are reported once per client, host and path, not on every 401."""
         path = exchange.request.target.split("?", 1)[0].lower()
-        key = (rule, (exchange.host or "?").lower(), path)
+        client, host = self._client_key(exchange)
+        key = (rule, client, host, path)
         if key in self._reported_once:
             return False
         if len(self._reported_once) < self.max_state:
@@ -328,19 +329,22 @@ class Analyzer:
                 out.append(
                     finding(
                         "basic-offered",
-                        f"{exchange.host or 'The server'} offers Basic beside Bearer (reported once per host and path)",
+                        f"{exchange.host or 'The server'} offers Basic beside Bearer "
+                        "(reported once per client, host and path)",
                         exchange.id,
                         host=exchange.host,
                         schemes=sorted(schemes),
                     )
                 )
+        elif challenges and all(c.token68 for c in challenges):
+            pass  # an NTLM/Negotiate handshake continuing (a Type-2 challenge), not an offer of schemes
         elif self._once("oauth-not-offered", exchange):
             offered = ", ".join(c.raw_scheme for c in challenges) or "no challenge at all"
             out.append(
                 finding(
                     "oauth-not-offered",
                     f"{exchange.host or 'The server'} answered 401 offering {offered}, but no Bearer "
-                    "(reported once per host and path)",
+                    "(reported once per client, host and path)",
                     exchange.id,
                     host=exchange.host,
                     schemes=sorted(schemes),

@@ -13,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult, Totals
-from inspector.report.serialize import utc_iso
 from inspector.rules import CATALOGUE, Finding
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -27,9 +26,14 @@ _VERDICT_STYLE = {
 }
 
 
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
 def safe(value: object, limit: int = 200) -> str:
     """Wire text made inert for a terminal: control and bidi characters escaped, length capped."""
-    text = _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    text = _UNSAFE.sub(_escape, str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -50,13 +54,19 @@ def _auth_cell(result: ExchangeResult) -> Text:
 
 
 def _worst(findings: tuple[Finding, ...]) -> Text:
+    """Every rule an exchange raised, worst first, each in its severity's colour."""
     if not findings:
         return Text("ok", style="green")
-    for severity in ("error", "warning", "info"):
-        rules = [f.rule for f in findings if f.severity == severity]
-        if rules:
-            return Text(", ".join(dict.fromkeys(rules)), style=_SEVERITY_STYLE[severity])
-    return Text("")
+    order = {"error": 0, "warning": 1, "info": 2}
+    seen: dict[str, str] = {}
+    for item in sorted(findings, key=lambda f: order[f.severity]):
+        seen.setdefault(item.rule, item.severity)
+    cell = Text()
+    for index, (rule, severity) in enumerate(seen.items()):
+        if index:
+            cell.append(", ")
+        cell.append(rule, style=_SEVERITY_STYLE[severity])
+    return cell
 
 
 class ConsoleReport:
@@ -89,20 +99,28 @@ class ConsoleReport:
     def close(self, totals: Totals) -> None:
         console = self.console
         if self.rows:
-            table = Table(title="Exchanges with authentication", title_justify="left", expand=False)
-            for column in ("id", "time (UTC)", "client", "request", "status", "auth", "findings"):
-                table.add_column(column, overflow="fold")
+            days = sorted({r.exchange.time.strftime("%Y-%m-%d") for r in self.rows})
+            span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+            table = Table(title=f"Exchanges with authentication ({span}, UTC)", title_justify="left")
+            table.add_column("id", no_wrap=True)
+            table.add_column("time", no_wrap=True)
+            table.add_column("client -> host", overflow="fold", ratio=2)
+            table.add_column("request", overflow="fold", ratio=3)
+            table.add_column("status", no_wrap=True)
+            table.add_column("auth", overflow="fold", ratio=2)
+            table.add_column("findings", overflow="fold", ratio=3)
             for result in self.rows:
                 exchange = result.exchange
                 status = exchange.response.status if exchange.response else None
-                request = Text(safe(exchange.request.method, 16) + " ")
-                request.append(safe(exchange.host or "?", 60))
-                request.append(safe(exchange.request.target, 80))
+                client = exchange.client.host if exchange.client else "?"
+                stamp = (
+                    exchange.time.strftime("%H:%M:%S") if len(days) == 1 else exchange.time.strftime("%m-%d %H:%M:%S")
+                )
                 table.add_row(
                     Text(safe(exchange.id, 40)),
-                    Text((utc_iso(exchange.time) or "")[:19]),
-                    Text(safe(exchange.client or "", 48)),
-                    request,
+                    Text(stamp),
+                    Text(f"{safe(client, 45)} -> {safe(exchange.host or '?', 60)}"),
+                    Text(f"{safe(exchange.request.method, 16)} {safe(exchange.request.target, 120)}"),
                     Text(str(status) if status is not None else "-", style="red" if status == 401 else ""),
                     _auth_cell(result),
                     _worst(result.findings),
