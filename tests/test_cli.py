@@ -226,10 +226,10 @@ def test_token_command_bad_time() -> None:
 
 
 def test_terminal_escapes_from_the_wire_are_neutralised(tmp_path: Path) -> None:
+    import base64
+
     from inspector.lab.writers import write_har
     from tests.builders import exchange
-
-    import base64
 
     user = "\x1b]0;pwned\x07[bold red]mallory[/bold red]\u202e"
     basic = "Basic " + base64.b64encode(f"{user}:pw".encode()).decode()
