@@ -67,6 +67,17 @@ class Totals:
     severities: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
     rules: dict[str, int] = field(default_factory=dict)
 
+    def merge(self, other: Totals) -> None:
+        self.exchanges += other.exchanges
+        for mine, theirs in (
+            (self.schemes, other.schemes),
+            (self.signatures, other.signatures),
+            (self.severities, other.severities),
+            (self.rules, other.rules),
+        ):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+
     def count(self, findings: Iterable[Finding]) -> None:
         for item in findings:
             self.severities[item.severity] = self.severities.get(item.severity, 0) + 1
@@ -140,6 +151,12 @@ class Analyzer:
                 )
         self.totals.count(out)
         return out
+
+    def new_input(self) -> None:
+        """Forget per-client state between input files: a fallback or a repeated offer never spans two captures
+        (the same rule a worker process follows when files are analysed in parallel)."""
+        self._challenged.clear()
+        self._reported_once.clear()
 
     def _assess(self, value: str) -> TokenAssessment:
         cached = self._assessments.get(value)

@@ -5,9 +5,10 @@ Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or configurat
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,6 +211,14 @@ def main() -> None:
     is_flag=True,
     help="Table format: list every exchange, not only those with authentication or findings.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Analyse several files in parallel with this many processes (default: the machine's cores).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 def analyze(
     inputs: tuple[Path, ...],
     certs: tuple[Path, ...],
@@ -224,12 +233,16 @@ def analyze(
     output_format: str | None,
     output: Path | None,
     show_all: bool,
+    jobs: int | None,
+    quiet: bool,
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
 
     The kind of each file is detected from its content, not its name.
     """
-    from inspector.sources.dispatch import expand_inputs, read_input
+    from inspector.report.progress import ProgressView
+    from inspector.run import run_parallel, run_sequential
+    from inspector.sources.dispatch import expand_inputs
 
     try:
         settings = build_settings(
@@ -245,14 +258,16 @@ def analyze(
             now=datetime.now(UTC),
         )
         expanded = expand_inputs(list(inputs))
-    except ConfigError as exc:
+    except (ConfigError, InputError) as exc:
         _err(str(exc))
-        sys.exit(EXIT_USAGE)
+        sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_UNREADABLE)
     if not expanded:
         _err("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
-    unreadable = False
+    workers = min(jobs or os.cpu_count() or 1, len(expanded))
+    stderr = Console(stderr=True, highlight=False)
+    show_progress = not quiet and stderr.is_terminal
     sources = [{"path": str(path), "kind": kind} for path, kind in expanded]
     try:
         with _output(output) as out:
@@ -266,18 +281,28 @@ def analyze(
             )
             for item in analyzer.trust_findings():
                 writer.finding(item)
-            for path, kind in expanded:
-                try:
-                    for source_item in read_input(path, kind):
-                        _emit(writer, analyzer.feed(source_item))
-                except InputError as exc:
-                    unreadable = True
-                    _err(str(exc))
+            view = ProgressView(stderr) if show_progress else None
+            with view if view is not None else nullcontext():
+                update = view.update if view is not None else None
+                if workers > 1:
+                    outcome = run_parallel(
+                        expanded,
+                        settings.trust,
+                        settings.policy,
+                        writer,
+                        analyzer.totals,
+                        jobs=workers,
+                        progress=update,
+                    )
+                else:
+                    outcome = run_sequential(expanded, analyzer, writer, progress=update)
+            for message in outcome.errors:
+                _err(message)
             writer.close(analyzer.totals)
     except ConfigError as exc:
         _err(str(exc))
         sys.exit(EXIT_USAGE)
-    sys.exit(exit_code(analyzer.totals, settings.fail_on, unreadable))
+    sys.exit(exit_code(analyzer.totals, settings.fail_on, bool(outcome.errors)))
 
 
 def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:
@@ -425,8 +450,10 @@ def rules(output_format: str) -> None:
 
 def _register_subgroups() -> None:
     from inspector.cli_lab import lab
+    from inspector.cli_proxy import proxy
 
     main.add_command(lab)
+    main.add_command(proxy)
 
 
 _register_subgroups()

@@ -84,6 +84,28 @@ class TrustedKey:
         name = self.subject or "key"
         return f"{name} (x5t {self.x5t}, from {self.source})" if self.x5t else f"{name} (from {self.source})"
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # cryptography's key and certificate objects cannot be pickled; results cross process boundaries
+        # (analyze --jobs), so a key travels as DER and is loaded again on the other side.
+        public_der = self.public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        cert_der = self.certificate.public_bytes(serialization.Encoding.DER) if self.certificate else None
+        return _rebuild_key, (public_der, cert_der, self.source, self.x5t, self.x5t_s256, self.kid, self.issuer)
+
+
+def _rebuild_key(
+    public_der: bytes,
+    cert_der: bytes | None,
+    source: str,
+    x5t: str | None,
+    x5t_s256: str | None,
+    kid: str | None,
+    issuer: str | None,
+) -> TrustedKey:
+    certificate = x509.load_der_x509_certificate(cert_der) if cert_der is not None else None
+    return TrustedKey(serialization.load_der_public_key(public_der), source, certificate, x5t, x5t_s256, kid, issuer)
+
 
 @dataclass(frozen=True, slots=True)
 class Trust:

@@ -254,3 +254,12 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     assert "x.pcap" in proc.stderr
+
+
+def test_parallel_jobs_report_exactly_what_one_process_reports(tmp_path: Path) -> None:
+    inputs = [str(SAMPLES / "lab.har"), str(SAMPLES / "lab.mitm"), str(SAMPLES / "lab.har")]
+    one = invoke("analyze", *inputs, *TRUST, "--format", "json", "--jobs", "1")
+    two = invoke("analyze", *inputs, *TRUST, "--format", "json", "--jobs", "2")
+    assert one[0] == two[0] == 1
+    assert json.loads(one[1]) == json.loads(two[1])
+    assert json.loads(two[1])["summary"]["exchanges"] == 3 * len(EXPECTED["exchanges"])

@@ -1,0 +1,166 @@
+"""Running the analyzer over the inputs a user named: in this process, or over several processes (``--jobs``).
+
+With one process, every input streams through one analyzer into the report. With several, each input file is
+analysed by a worker with its own analyzer (the rules that span exchanges never span files), which spools its
+results to a temporary file in batches; the parent replays the spools in input order, so the report is the same
+as with one process and memory stays bounded by a batch, not by a file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from inspector.analyze import Analyzer, ExchangeResult, Totals
+from inspector.model import InputError
+from inspector.policy import Policy
+from inspector.report.writers import ReportWriter
+from inspector.rules import Finding
+from inspector.sources.detect import InputKind
+from inspector.sources.dispatch import read_input
+from inspector.sources.pcap.reader import CaptureProgress
+from inspector.trust import Trust
+
+BATCH = 2000
+
+Input = tuple[Path, InputKind | None]
+
+
+@dataclass(slots=True)
+class RunState:
+    """What the progress display shows."""
+
+    files_total: int = 0
+    files_done: int = 0
+    current: str = ""
+    bytes_read: int = 0
+    bytes_total: int = 0
+    packets: int = 0
+    exchanges: int = 0
+    findings: int = 0
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    totals: Totals
+    errors: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[RunState], None]
+
+
+def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
+    if isinstance(item, Finding):
+        writer.finding(item)
+    else:
+        writer.exchange(item)
+
+
+def run_sequential(
+    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, progress: Progress | None = None
+) -> RunOutcome:
+    outcome = RunOutcome(analyzer.totals)
+    state = RunState(files_total=len(inputs))
+    for path, kind in inputs:
+        state.current = path.name
+        state.bytes_read, state.bytes_total, state.packets = 0, 0, 0
+        analyzer.new_input()
+
+        def on_capture(p: CaptureProgress) -> None:
+            state.bytes_read, state.bytes_total, state.packets = p.bytes_read, p.total_bytes, p.packets
+            state.findings = sum(analyzer.totals.severities.values())
+            if progress is not None:
+                progress(state)
+
+        try:
+            for count, item in enumerate(read_input(path, kind, progress=on_capture if progress else None), 1):
+                _emit(writer, analyzer.feed(item))
+                if progress is not None and count % 512 == 0:
+                    state.exchanges = analyzer.totals.exchanges
+                    progress(state)
+        except InputError as exc:
+            outcome.errors.append(str(exc))
+        state.files_done += 1
+        state.exchanges = analyzer.totals.exchanges
+        state.findings = sum(analyzer.totals.severities.values())
+        if progress is not None:
+            progress(state)
+    return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerResult:
+    spool: str
+    totals: Totals
+    error: str | None
+
+
+def _analyse_file(path: Path, kind: InputKind | None, trust: Trust, policy: Policy, spool_dir: str) -> _WorkerResult:
+    analyzer = Analyzer(trust, policy)
+    handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
+    error: str | None = None
+    with handle:
+        batch: list[ExchangeResult | Finding] = []
+        try:
+            for item in read_input(path, kind):
+                batch.append(analyzer.feed(item))
+                if len(batch) >= BATCH:
+                    pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                    batch = []
+        except InputError as exc:
+            error = str(exc)
+        if batch:
+            pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return _WorkerResult(handle.name, analyzer.totals, error)
+
+
+def _replay(handle: BinaryIO) -> Iterator[ExchangeResult | Finding]:
+    while True:
+        try:
+            batch = pickle.load(handle)  # noqa: S301 - our own spool, written by our own worker moments ago
+        except EOFError:
+            return
+        yield from batch
+
+
+def run_parallel(
+    inputs: list[Input],
+    trust: Trust,
+    policy: Policy,
+    writer: ReportWriter,
+    totals: Totals,
+    *,
+    jobs: int,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    outcome = RunOutcome(totals)
+    state = RunState(files_total=len(inputs))
+    with (
+        tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
+        ProcessPoolExecutor(max_workers=jobs) as pool,
+    ):
+        futures: list[Future[_WorkerResult]] = [
+            pool.submit(_analyse_file, path, kind, trust, policy, spool_dir) for path, kind in inputs
+        ]
+        for (path, _), future in zip(inputs, futures, strict=True):
+            state.current = path.name
+            result = future.result()
+            with open(result.spool, "rb") as handle:
+                for item in _replay(handle):
+                    _emit(writer, item)
+            os.unlink(result.spool)
+            totals.merge(result.totals)
+            if result.error:
+                outcome.errors.append(result.error)
+            state.files_done += 1
+            state.exchanges = totals.exchanges
+            state.findings = sum(totals.severities.values())
+            if progress is not None:
+                progress(state)
+    return outcome
