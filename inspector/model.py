@@ -74,8 +74,21 @@ def first_header(headers: Headers, name: str) -> str | None:
     return next(header_values(headers, name), None)
 
 
+class _HeaderLookup:
+    """Case-insensitive reads over a message's wire-order ``headers``."""
+
+    __slots__ = ()
+    headers: Headers
+
+    def header(self, name: str) -> str | None:
+        return first_header(self.headers, name)
+
+    def header_all(self, name: str) -> list[str]:
+        return list(header_values(self.headers, name))
+
+
 @dataclass(frozen=True, slots=True)
-class HttpRequest:
+class HttpRequest(_HeaderLookup):
     method: str
     target: str
     """The request target exactly as sent (origin form ``/ews/exchange.asmx?x=1``, or absolute form via a proxy)."""
@@ -84,26 +97,14 @@ class HttpRequest:
     body: bytes | None = None
     """Only kept where a rule needs it; ``None`` when not captured or not kept."""
 
-    def header(self, name: str) -> str | None:
-        return first_header(self.headers, name)
-
-    def header_all(self, name: str) -> list[str]:
-        return list(header_values(self.headers, name))
-
 
 @dataclass(frozen=True, slots=True)
-class HttpResponse:
+class HttpResponse(_HeaderLookup):
     status: int
     reason: str = ""
     version: str = "HTTP/1.1"
     headers: Headers = ()
     body: bytes | None = None
-
-    def header(self, name: str) -> str | None:
-        return first_header(self.headers, name)
-
-    def header_all(self, name: str) -> list[str]:
-        return list(header_values(self.headers, name))
 
 
 @dataclass(frozen=True, slots=True)
