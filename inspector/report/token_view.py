@@ -6,6 +6,7 @@ import json
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult
@@ -19,22 +20,19 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 def _jwt_panel(title: str, jwt: Jwt, *, show_secrets: bool) -> Panel:
     data = jwt_data(jwt, show_secrets=show_secrets)
-    body = Text()
-    body.append("header ", style="bold")
-    body.append(safe(json.dumps(data["header"], ensure_ascii=True), 4000) + "\n")
-    body.append("claims\n", style="bold")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text("header"), Text(safe(json.dumps(data["header"], ensure_ascii=True), 4000)))
+    times = data.get("times_utc", {})
     for name, value in data["claims"].items():
-        body.append(f"  {safe(name, 80)}: ", style="bold")
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=True)
-        body.append(safe(shown, 1000))
-        when = data.get("times_utc", {}).get(name)
-        if when:
-            body.append(f"  ({when})", style="dim")
-        body.append("\n")
+        shown = Text(safe(value if isinstance(value, str) else json.dumps(value, ensure_ascii=True), 1000))
+        if name in times:
+            shown.append(f"  ({times[name]})", style="dim")
+        grid.add_row(Text(safe(name, 80)), shown)
     if not show_secrets and jwt.signature_segment:
-        body.append("signature: ", style="bold")
-        body.append("[dropped; --show-secrets shows it]", style="dim")
-    return Panel(body, title=title, title_align="left")
+        grid.add_row(Text("signature"), Text("dropped (--show-secrets shows it)", style="dim"))
+    return Panel(grid, title=title, title_align="left")
 
 
 def print_token(console: Console, result: ExchangeResult, findings: list[Finding], *, show_secrets: bool) -> None:
