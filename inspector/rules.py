@@ -140,6 +140,14 @@ _RULES = (
         "token replayed to another server.",
     ),
     Rule(
+        "delegation-not-trusted",
+        "error",
+        "Actor not trusted for delegation",
+        'The outer token speaks for a user, but its actor token does not carry `trustedfordelegation: "true"`. '
+        "Only an actor trusted for delegation may act on behalf of a user; the server refuses the user context. "
+        "The token was built by a caller that is not allowed to impersonate users, or the actor was swapped.",
+    ),
+    Rule(
         "token-expired",
         "error",
         "Token expired",

@@ -265,6 +265,16 @@ def _principal_findings(token: DecodedBearer, policy: Policy, exchange: str | No
                     actor_nameid=nameid,
                 )
             )
+        delegation = actor.claims.get("trustedfordelegation")
+        if str(delegation).lower() != "true":
+            out.append(
+                finding(
+                    "delegation-not-trusted",
+                    f"The outer token speaks for a user but the actor's trustedfordelegation is {delegation!r}",
+                    exchange,
+                    trustedfordelegation=delegation,
+                )
+            )
         outer_aud = sorted(a.lower() for a in _as_list(outer.claims.get("aud")))
         actor_aud = sorted(a.lower() for a in _as_list(actor.claims.get("aud")))
         if outer_aud != actor_aud:

@@ -127,3 +127,13 @@ def test_a_repeated_token_is_verified_once_but_judged_at_each_use(lab_kit: Token
         assert isinstance(result, ExchangeResult)
         assert [(f.rule, f.exchange) for f in result.findings] == [("token-not-yet-valid", result.exchange.id)] * 2
     assert isinstance(later, ExchangeResult) and later.findings == ()
+
+
+def test_user_token_whose_actor_is_not_trusted_for_delegation(lab_kit: TokenKit) -> None:
+    claims = lab_kit.actor_claims(app_only=True)  # app-only actors carry no trustedfordelegation
+    minted = lab_kit.user_token("no-delegation", "", ("delegation-not-trusted",), actor_claims=claims)
+    assert {f.rule for f in judge(lab_kit, minted).findings} == {"delegation-not-trusted"}
+    explicit_false = lab_kit.user_token(
+        "false", "", (), actor_claims=lab_kit.actor_claims() | {"trustedfordelegation": "false"}
+    )
+    assert {f.rule for f in judge(lab_kit, explicit_false).findings} == {"delegation-not-trusted"}
