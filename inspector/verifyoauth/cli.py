@@ -1,0 +1,352 @@
+"""The ``verify-oauth`` console script: ``verify-oauth [options]`` runs the checks, ``verify-oauth export-script``
+prints the read-only PowerShell that makes the bundle.
+
+Exit codes: 0 no FAIL (and no WARN with ``--strict``), 1 a FAIL, 2 usage or configuration error (4: a bug, said in
+one line; ``OAUTH_INSPECTOR_DEBUG=1`` shows where). Passwords come from the environment or a prompt, never options.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from inspector import __version__
+from inspector.config import FileConfig, discover, load_config
+from inspector.model import ConfigError
+from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
+from inspector.report.console import safe
+from inspector.trust import normalise_thumbprint
+from inspector.verifyoauth.context import Request, gather, principal_guids
+from inspector.verifyoauth.export_script import export_script
+from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, GraphSettings, GraphSource, msal_token_provider
+from inspector.verifyoauth.http_probe import DEFAULT_TIMEOUT, TlsOptions, exchange_base
+from inspector.verifyoauth.model import exit_status
+from inspector.verifyoauth.psrp import AUTH_METHODS, PsrpSettings, PsrpSource
+from inspector.verifyoauth.report import FORMATS, render_table, to_junit, write_json
+from inspector.verifyoauth.runner import run_checks
+from inspector.verifyoauth.sources import BundleSource, ExchangeConfigSource, FileSource, ServicePrincipalSource
+
+EXIT_USAGE, EXIT_INTERNAL = 2, 4
+PSRP_PASSWORD_ENV = "VERIFY_OAUTH_PSRP_PASSWORD"  # noqa: S105 - the name of a variable, not a password
+GRAPH_CERT_PASSWORD_ENV = "VERIFY_OAUTH_GRAPH_CERT_PASSWORD"  # noqa: S105
+
+
+def _err(message: str) -> None:
+    click.echo(f"verify-oauth: {safe(message, 2000)}", err=True)
+
+
+def _config(path: Path | None) -> FileConfig:
+    return load_config(path) if path else discover()
+
+
+def _psrp_password(username: str | None) -> str | None:
+    if not username:
+        return None
+    password = os.environ.get(PSRP_PASSWORD_ENV)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise ConfigError(f"--psrp-user needs a password: set {PSRP_PASSWORD_ENV} (no terminal to prompt on)")
+    value: str = click.prompt(f"Password for {username}", hide_input=True, err=True)
+    return value
+
+
+def _exchange_source(
+    bundle: Path | None, psrp: str | None, auth: str, user: str | None, tls: TlsOptions, timeout: float
+) -> ExchangeConfigSource | None:
+    if bundle and psrp:
+        raise ConfigError("give either --exchange-config or --psrp, not both")
+    if bundle:
+        return BundleSource(bundle)
+    if psrp:
+        settings = PsrpSettings(psrp, auth, user, _psrp_password(user), tls=tls, timeout=timeout)
+        settings.wsman_arguments()  # validates URL and auth now: a usage error, before anything runs
+        return PsrpSource(settings)
+    return None
+
+
+def _sp_source(
+    sp_file: Path | None,
+    graph: bool,
+    tenant: str | None,
+    cloud: str,
+    client_id: str,
+    graph_cert: Path | None,
+    ca_bundle: Path | None,
+    timeout: float,
+) -> ServicePrincipalSource | None:
+    if sp_file and graph:
+        raise ConfigError("give either --sp-credentials or --graph, not both")
+    if sp_file:
+        return FileSource(sp_file)
+    if not graph:
+        if tenant or graph_cert:
+            raise ConfigError("--graph-tenant and --graph-cert go with --graph")
+        return None
+    if not tenant:
+        raise ConfigError("--graph needs --graph-tenant (the tenant ID or a verified domain such as contoso.com)")
+    settings = GraphSettings(
+        tenant=tenant,
+        cloud=cloud,
+        client_id=client_id,
+        certificate=graph_cert,
+        certificate_password=os.environ.get(GRAPH_CERT_PASSWORD_ENV),
+        timeout=timeout,
+        ca_bundle=ca_bundle,
+    )
+    if graph_cert is not None:
+        from inspector.verifyoauth.graph import certificate_credential
+
+        certificate_credential(graph_cert, settings.certificate_password)  # a bad file is a usage error
+    elif not sys.stdin.isatty() and not sys.stderr.isatty():
+        raise ConfigError("--graph without --graph-cert signs in with a device code, which needs a person: "
+                          "use --graph-cert for automation, or --sp-credentials with saved JSON")  # fmt: skip
+    provider = msal_token_provider(settings, show=lambda message: click.echo(safe(message, 1000), err=True))
+    return GraphSource(settings, provider)
+
+
+def _scalar(config: FileConfig, key: str, default: Any) -> Any:
+    value = config.scalar(key)
+    return default if value is None else value
+
+
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
+@click.version_option(__version__, prog_name="verify-oauth")
+@click.option(
+    "--cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The exported Exchange auth certificate (OAuthCert.cer, seed step 4).",
+)
+@click.option(
+    "--realm",
+    "realms",
+    multiple=True,
+    help="Expected realm: the tenant ID. Default: the realm of Exchange's ACS auth server. Repeatable.",
+)
+@click.option(
+    "--issuer",
+    "issuers",
+    multiple=True,
+    help=f"Expected calling principal (default {SFB_ONLINE}, Skype for Business Online). Repeatable.",
+)
+@click.option(
+    "--metadata",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Auth metadata document to trust for traffic.s2s (e.g. the tenant's ACS metadata). Repeatable.",
+)
+@click.option(
+    "--exchange",
+    "exchange_url",
+    default=None,
+    help="Exchange's external URL, e.g. https://mail.contoso.com: probes its metadata and EWS challenge.",
+)
+@click.option(
+    "--exchange-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The JSON bundle written by the export script (`verify-oauth export-script`).",
+)
+@click.option(
+    "--psrp",
+    "psrp_url",
+    default=None,
+    help="Read the configuration live through PowerShell remoting, e.g. https://ex01.contoso.com/PowerShell.",
+)
+@click.option(
+    "--psrp-auth",
+    type=click.Choice(AUTH_METHODS),
+    default="negotiate",
+    show_default=True,
+    help="Remoting authentication (Kerberos ticket or --psrp-user).",
+)
+@click.option(
+    "--psrp-user",
+    default=None,
+    help=f"Remoting account (DOMAIN\\user); its password from ${PSRP_PASSWORD_ENV} or a prompt.",
+)
+@click.option(
+    "--sp-credentials",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Saved JSON of GET /servicePrincipals(appId='…')?$select=keyCredentials or of "
+    "Get-MgServicePrincipal … | ConvertTo-Json.",
+)
+@click.option("--graph", is_flag=True, help="Read the service principal live from Microsoft Graph (msal sign-in).")
+@click.option("--graph-tenant", default=None, help="Tenant ID or domain for --graph.")
+@click.option(
+    "--graph-cloud",
+    type=click.Choice(tuple(CLOUDS)),
+    default="global",
+    show_default=True,
+    help="National cloud of the tenant.",
+)
+@click.option(
+    "--graph-client-id",
+    default=GRAPH_CLI_CLIENT_ID,
+    show_default=True,
+    help="App to sign in with (default: Microsoft Graph Command Line Tools, a public client).",
+)
+@click.option(
+    "--graph-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=f"App-only sign-in for automation: PEM (key and certificate) or PFX; password from "
+    f"${GRAPH_CERT_PASSWORD_ENV}. Without it: device code.",
+)
+@click.option(
+    "--capture",
+    "captures",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Capture with the S2S traffic (pcap/pcapng, HAR, mitmproxy flows, or a folder). Repeatable.",
+)
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default=None, help="Output (default: table).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the report to this file.",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 300),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds for each network request.",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="CA certificates (PEM) to trust for HTTPS, e.g. an internal CA.",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify Exchange's TLS certificate (probes and remoting).")
+@click.option("--skew", type=click.IntRange(0, 86400), default=None, help="Clock skew for token times (seconds).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file (default: the nearest oauth-inspector.toml or [tool.oauth-inspector]).",
+)
+@click.pass_context
+def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
+    """Check that Exchange <-> Skype for Business Online OAuth is set up right and works.
+
+    Runs named checks, one line each (PASS, WARN, FAIL or SKIP) with the reason and, for WARN/FAIL, the cmdlet
+    or step that fixes it. Checks whose inputs are not given are skipped, naming the option that enables them.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    now = datetime.now(UTC)
+    try:
+        request, output_format = _request(options)
+        context = gather(request, now)
+    except ConfigError as exc:
+        _err(str(exc))
+        sys.exit(EXIT_USAGE)
+    checks = run_checks(context)
+    strict: bool = options["strict"]
+    output: Path | None = options["output"]
+    try:
+        handle = output.open("w", encoding="utf-8", newline="\n") if output else None
+    except OSError as exc:
+        _err(f"Cannot write {output}: {exc.strerror or exc}")
+        sys.exit(EXIT_USAGE)
+    out = handle or sys.stdout
+    try:
+        if output_format == "json":
+            write_json(checks, out, generated=now, strict=strict)
+        elif output_format == "junit":
+            out.write(to_junit(checks, generated=now, strict=strict))
+        else:
+            console = Console(file=out, highlight=False, soft_wrap=False, force_terminal=False if handle else None)
+            render_table(checks, console, strict=strict)
+    finally:
+        if handle is not None:
+            handle.close()
+    sys.exit(exit_status(checks, strict=strict))
+
+
+def _request(options: dict[str, Any]) -> tuple[Request, str]:
+    config = _config(options["config_path"])
+    if options["insecure"] and options["ca_bundle"]:
+        raise ConfigError("give either --ca-bundle or --insecure, not both")
+    tls = TlsOptions(verify=not options["insecure"], ca_bundle=options["ca_bundle"])
+    tls.context()  # an unreadable CA bundle is a usage error now, not a probe failure later
+    timeout: float = options["timeout"]
+    cert: Path | None = options["cert"] or next(iter(config.paths("cert")), None)
+    thumbprints = tuple(config.strings("thumbprint"))
+    for value in thumbprints:
+        normalise_thumbprint(value)
+    issuers = (*config.strings("issuer"), *options["issuers"])
+    output_format = options["output_format"] or _scalar(config, "format", "table")
+    if output_format not in FORMATS:
+        output_format = "table"  # the file's format may be one only `oauth-inspector analyze` knows
+    principals = principal_guids(tuple(issuers))
+    request = Request(
+        cert=cert,
+        metadata=(*config.paths("metadata"), *options["metadata"]),
+        thumbprints=thumbprints,
+        realms=(*config.strings("realm"), *options["realms"]),
+        issuers=principals,
+        skew=options["skew"] if options["skew"] is not None else _scalar(config, "skew", DEFAULT_SKEW),
+        exchange_url=exchange_base(options["exchange_url"]) if options["exchange_url"] else None,
+        exchange_source=_exchange_source(
+            options["exchange_config"], options["psrp_url"], options["psrp_auth"], options["psrp_user"], tls, timeout
+        ),
+        sp_source=_sp_source(
+            options["sp_credentials"],
+            options["graph"],
+            options["graph_tenant"],
+            options["graph_cloud"],
+            options["graph_client_id"],
+            options["graph_cert"],
+            options["ca_bundle"],
+            timeout,
+        ),
+        captures=tuple(options["captures"]),
+        timeout=timeout,
+        tls=tls,
+    )
+    return request, output_format
+
+
+@main.command("export-script")
+def export_script_command() -> None:
+    """Print the read-only PowerShell script that writes the Exchange bundle (for --exchange-config).
+
+    Save it (verify-oauth export-script > Export-OAuthBundle.ps1), run it in the Exchange Management Shell, copy
+    the JSON it writes here.
+    """
+    click.echo(export_script(), nl=False)
+
+
+def run() -> None:
+    """The console script, with a last safety net: a bug ends in one clear line, not a traceback."""
+    try:
+        main(standalone_mode=True)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("OAUTH_INSPECTOR_DEBUG"):
+            raise
+        _err(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug; please report it "
+            "(set OAUTH_INSPECTOR_DEBUG=1 to see where it happened)"
+        )
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,231 @@
+"""The console script: formats, exit codes, usage errors, the export script, hostile text, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from inspector.verifyoauth import cli
+from inspector.verifyoauth.collect import TOP_LEVEL, all_cmdlets
+from inspector.verifyoauth.export_script import export_script
+from inspector.verifyoauth.model import CHECK_IDS
+from tests.verifyoauth.conftest import DATA, Material, render, write_json
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli.main, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def files(material: Material, cert_file: Path, tmp_path: Path) -> dict[str, str]:
+    return {
+        "cert": str(cert_file),
+        "bundle": str(write_json(tmp_path / "bundle.json", render("bundle-healthy.json", material.current))),
+        "sp": str(write_json(tmp_path / "sp.json", render("sp-graph-select.json", material.current))),
+    }
+
+
+def test_json_report_and_exit_0(files: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke(
+        "--cert",
+        files["cert"],
+        "--exchange-config",
+        files["bundle"],
+        "--sp-credentials",
+        files["sp"],
+        "--format",
+        "json",
+    )
+    assert code == 0
+    document = json.loads(out)
+    assert [c["id"] for c in document["checks"]] == list(CHECK_IDS)
+    assert document["summary"] == {"PASS": 10, "WARN": 0, "FAIL": 0, "SKIP": 3}
+    assert set(document["checks"][0]) == {"id", "title", "status", "reason", "remedy", "evidence"}
+
+
+def test_junit_to_a_file_and_strict(
+    files: dict[str, str], material: Material, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bundle: dict[str, Any] = render("bundle-healthy.json", material.current)
+    bundle["LinkedAccounts"][1]["Recipient"]["HiddenFromAddressListsEnabled"] = False
+    write_json(Path(files["bundle"]), bundle)
+    report = tmp_path / "verify.xml"
+    code, out, _ = invoke(
+        "--cert", files["cert"], "--exchange-config", files["bundle"], "--format", "junit", "-o", str(report)
+    )
+    assert code == 0 and out == ""
+    suite = ET.parse(report).getroot().find("testsuite")  # noqa: S314 - our own report
+    assert suite is not None and suite.get("tests") == str(len(CHECK_IDS)) and suite.get("failures") == "0"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["exchange.metadata"].find("skipped") is not None
+    assert "WARN" in (cases["exchange.app-account"].findtext("system-out") or "")
+    code, _, _ = invoke(
+        "--cert",
+        files["cert"],
+        "--exchange-config",
+        files["bundle"],
+        "--format",
+        "junit",
+        "-o",
+        str(report),
+        "--strict",
+    )
+    assert code == 1
+    strict = ET.parse(report).getroot().find("testsuite")  # noqa: S314 - our own report
+    assert strict is not None and strict.get("failures") == "1"
+    failure = next(c for c in strict.iter("testcase") if c.get("name") == "exchange.app-account").find("failure")
+    assert failure is not None and "HiddenFromAddressListsEnabled $True" in (failure.text or "")
+
+
+def test_fail_is_exit_1_and_the_table_shows_the_fix(
+    files: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    wide = {"COLUMNS": "400"}
+    code, out, _ = invoke("--cert", files["cert"], "--exchange-config", str(DATA / "bundle-truncated.json"), env=wide)
+    assert code == 1
+    assert "FAIL" in out and "truncated" in out and "fix:" in out and "Traceback" not in out
+    assert re.search(r"\d+ PASS, 0 WARN, \d+ FAIL, \d+ SKIP", out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--exchange-config", "a.json", "--psrp", "https://ex01/PowerShell"], "either --exchange-config or --psrp"),
+        (["--sp-credentials", "a.json", "--graph"], "either --sp-credentials or --graph"),
+        (["--graph"], "--graph needs --graph-tenant"),
+        (["--graph-tenant", "contoso.com"], "go with --graph"),
+        (["--insecure", "--ca-bundle", "ca.pem"], "either --ca-bundle or --insecure"),
+        (["--exchange", "ftp://mail.contoso.com"], "must be an http(s) URL"),
+        (["--ca-bundle", "absent.pem"], "Cannot use --ca-bundle"),
+        (["--psrp", "https://ex01/PowerShell", "--psrp-auth", "basic"], "needs --psrp-user"),
+        (["--psrp", "https://ex01/PowerShell", "--psrp-user", "admin"], "VERIFY_OAUTH_PSRP_PASSWORD"),
+        (["--metadata", "absent.json"], "Cannot read metadata document"),
+        (["--graph", "--graph-tenant", "t", "--graph-cert", "absent.pem"], "Cannot read --graph-cert"),
+        (["--format", "xml"], "Invalid value for '--format'"),
+    ],
+)
+def test_usage_errors_are_exit_2(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = invoke(*args)
+    assert code == 2, (out, err)
+    assert message in err
+
+
+def test_config_file_is_shared_with_the_rest_of_the_tool(
+    files: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "oauth-inspector.toml").write_text(
+        f'cert = "{Path(files["cert"]).name}"\nrealm = "00c118a9-2de9-41d3-b39a-81648a7a5e4d"\nformat = "sarif"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke("--exchange-config", files["bundle"])
+    assert code == 1  # the configured realm is not the bundle's ACS realm
+    assert "cert.readable" in out and "another realm" in out  # table: "sarif" is analyze's, not ours
+    (tmp_path / "oauth-inspector.toml").write_text("unknown = 1\n", encoding="utf-8")
+    assert invoke()[0] == 2
+
+
+def test_hostile_text_is_escaped(
+    material: Material, cert_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bundle: dict[str, Any] = render("bundle-healthy.json", material.current)
+    bundle["PartnerApplications"] = [{"Name": "evil\x1b[31m[bold]red[/bold]\u202e", "ApplicationIdentifier": "x"}]
+    path = write_json(tmp_path / "b.json", bundle)
+    for fmt in ("table", "json", "junit"):
+        code, out, _ = invoke("--cert", str(cert_file), "--exchange-config", str(path), "--format", fmt)
+        assert code == 1
+        assert "\x1b" not in out and "\u202e" not in out
+        assert "\\x1b" in out or "\\\\x1b" in out
+
+
+def test_no_secret_reaches_any_output(files: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    secret = "Sup3r-Secret-Pw"
+    for fmt in ("table", "json", "junit"):
+        code, out, err = invoke(
+            "--psrp",
+            "http://127.0.0.1:9/PowerShell",
+            "--psrp-auth",
+            "basic",
+            "--psrp-user",
+            "CONTOSO\\admin",
+            "--timeout",
+            "2",
+            "--format",
+            fmt,
+            env={cli.PSRP_PASSWORD_ENV: secret},
+        )
+        assert code == 1 and secret not in out + err
+        assert "PowerShell remoting to http://127.0.0.1:9/PowerShell failed" in out.replace("\n", " ") or fmt == "table"
+
+
+def test_export_script_command() -> None:
+    code, out, _ = invoke("export-script")
+    assert code == 0 and out == export_script()
+
+
+def test_run_never_shows_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(cli, "gather", boom)
+    monkeypatch.setattr("sys.argv", ["verify-oauth"])
+    monkeypatch.delenv("OAUTH_INSPECTOR_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exited:
+        cli.run()
+    assert exited.value.code == cli.EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: unexpected" in err and "Traceback" not in err
+
+
+# --- the export script ----------------------------------------------------------------------------------------
+
+
+def _code_lines(script: str) -> list[str]:
+    """The script without its comment-based help and comments."""
+    body = script.split("#>", 1)[1]
+    return [line for line in body.splitlines() if not line.strip().startswith("#")]
+
+
+def test_export_script_is_read_only_and_complete() -> None:
+    script = export_script()
+    code = "\n".join(_code_lines(script))
+    for cmdlet in all_cmdlets():
+        assert cmdlet in code
+    for query in TOP_LEVEL:
+        for name in query.properties:
+            assert f"'{name}'" in code
+    used = set(re.findall(r"\b([A-Z][a-z]+)-[A-Z][A-Za-z]+\b", code))
+    assert used <= {"Get", "Select", "ForEach", "Join", "New", "Invoke", "ConvertTo", "Write"}, used
+    assert re.findall(r"\bNew-[A-Z]\w+", code) == ["New-Object"] * code.count("New-Object")
+    assert "Errors" in code and "ConvertTo-Json -Depth 8" in code
+    assert "$ErrorActionPreference = 'Stop'" in code
+
+
+def test_export_script_brackets_balance() -> None:
+    """A cheap parse: outside quoted strings every bracket closes in order (no PowerShell here to run it)."""
+    stack: list[str] = []
+    pairs = {")": "(", "}": "{", "]": "["}
+    for line in _code_lines(export_script()):
+        text = re.sub(r"'[^']*'", "''", line)
+        text = re.sub(r'"(?:[^"`]|`.)*"', '""', text)
+        for char in text:
+            if char in "({[":
+                stack.append(char)
+            elif char in pairs:
+                assert stack and stack.pop() == pairs[char], line
+    assert stack == []
