@@ -7,6 +7,9 @@ user only, NTLM the user/domain/workstation only, cookies never. ``show_secrets`
 
 from __future__ import annotations
 
+import json
+import secrets
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,10 +83,11 @@ def auth_data(
     token: TokenReport | None,
     *,
     show_secrets: bool,
+    token_value: Any = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"scheme": scheme, "user": user, "token": None}
     if token is not None:
-        data["token"] = token_data(token, show_secrets=show_secrets)
+        data["token"] = token_value if token_value is not None else token_data(token, show_secrets=show_secrets)
     if credentials is not None:
         if credentials.ntlm is not None:
             data["ntlm"] = ntlm_data(credentials.ntlm)
@@ -107,7 +111,9 @@ def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> 
     return out
 
 
-def exchange_data(result: ExchangeResult, *, show_secrets: bool, with_headers: bool = False) -> dict[str, Any]:
+def exchange_data(
+    result: ExchangeResult, *, show_secrets: bool, with_headers: bool = False, token_value: Any = None
+) -> dict[str, Any]:
     exchange: HttpExchange = result.exchange
     response = exchange.response
     data: dict[str, Any] = {
@@ -139,6 +145,7 @@ def exchange_data(result: ExchangeResult, *, show_secrets: bool, with_headers: b
             result.auth.credentials,
             result.auth.token,
             show_secrets=show_secrets,
+            token_value=token_value,
         ),
         "challenges": [
             {
@@ -185,3 +192,51 @@ def summary_data(totals: Totals) -> dict[str, Any]:
         "findings": dict(totals.severities),
         "rules": dict(sorted(totals.rules.items())),
     }
+
+
+class ExchangeEncoder:
+    """Exchanges as JSON text, each distinct token's JSON encoded once.
+
+    A token is usually reused for hours, so most exchanges of a capture carry one of a few tokens; encoding its
+    claims again for every exchange would dominate the run. The token's place is held by a marker that carries a
+    random per-run nonce (so nothing on the wire can forge it) and is replaced by the cached JSON text.
+    """
+
+    def __init__(self, *, show_secrets: bool, cache_size: int = 512) -> None:
+        self.show_secrets = show_secrets
+        self._marker = f"oauth-inspector-token-{secrets.token_hex(12)}"
+        self._encoded_marker = json.dumps(self._marker)
+        self._cache: OrderedDict[int, tuple[TokenReport, str]] = OrderedDict()
+        self._cache_size = cache_size
+        self._pending: str | None = None
+
+    def _token_json(self, report: TokenReport) -> str:
+        cached = self._cache.get(id(report))
+        if cached is not None and cached[0] is report:
+            self._cache.move_to_end(id(report))
+            return cached[1]
+        text = dump_json(token_data(report, show_secrets=self.show_secrets))
+        self._cache[id(report)] = (report, text)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return text
+
+    def exchange_dict(self, result: ExchangeResult) -> dict[str, Any]:
+        """The exchange's data with the token replaced by the marker; pass the result (or a dict containing it)
+        to :meth:`dumps` next."""
+        report = result.auth.token
+        self._pending = self._token_json(report) if report is not None else None
+        marker = self._marker if report is not None else None
+        return exchange_data(result, show_secrets=self.show_secrets, token_value=marker)
+
+    def dumps(self, value: Any) -> str:
+        text = dump_json(value)
+        if self._pending is not None:
+            text = text.replace(self._encoded_marker, self._pending, 1)
+            self._pending = None
+        return text
+
+
+def dump_json(value: Any) -> str:
+    # ensure_ascii keeps wire text (escapes, odd bytes decoded as latin-1) inert in any consumer.
+    return json.dumps(value, ensure_ascii=True, default=str, separators=(",", ":"))

@@ -11,15 +11,13 @@ from typing import IO, Any, Protocol
 
 from inspector import __version__
 from inspector.analyze import ExchangeResult, Totals
-from inspector.report.serialize import exchange_data, finding_data, summary_data
+from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data, summary_data
 from inspector.rules import CATALOGUE, Finding
 
 TOOL_NAME = "oauth-inspector"
 
 
-def _dump(value: Any) -> str:
-    # ensure_ascii keeps wire text (escapes, odd bytes decoded as latin-1) inert in any consumer.
-    return json.dumps(value, ensure_ascii=True, default=str, separators=(",", ":"))
+_dump = dump_json
 
 
 class ReportWriter(Protocol):
@@ -35,6 +33,7 @@ class JsonWriter:
         self.out = out
         self.show_secrets = show_secrets
         self.findings: list[dict[str, Any]] = []
+        self.encoder = ExchangeEncoder(show_secrets=show_secrets)
         self._first = True
         tool = {"name": TOOL_NAME, "version": __version__}
         out.write(f'{{"tool":{_dump(tool)},"sources":{_dump(sources)},"exchanges":[\n')
@@ -42,7 +41,7 @@ class JsonWriter:
     def exchange(self, result: ExchangeResult) -> None:
         prefix = "" if self._first else ",\n"
         self._first = False
-        self.out.write(prefix + _dump(exchange_data(result, show_secrets=self.show_secrets)))
+        self.out.write(prefix + self.encoder.dumps(self.encoder.exchange_dict(result)))
         self.findings.extend(finding_data(f) for f in result.findings)
 
     def finding(self, item: Finding) -> None:
@@ -62,6 +61,7 @@ class JsonlWriter:
         self.out = out
         self.show_secrets = show_secrets
         self.flush_each = flush_each
+        self.encoder = ExchangeEncoder(show_secrets=show_secrets)
 
     def _line(self, value: dict[str, Any]) -> None:
         self.out.write(_dump(value) + "\n")
@@ -69,9 +69,11 @@ class JsonlWriter:
             self.out.flush()
 
     def exchange(self, result: ExchangeResult) -> None:
-        data = {"type": "exchange", **exchange_data(result, show_secrets=self.show_secrets)}
+        data = {"type": "exchange", **self.encoder.exchange_dict(result)}
         data["findings"] = [finding_data(f) for f in result.findings]
-        self._line(data)
+        self.out.write(self.encoder.dumps(data) + "\n")
+        if self.flush_each:
+            self.out.flush()
 
     def finding(self, item: Finding) -> None:
         self._line({"type": "finding", **finding_data(item)})

@@ -1,0 +1,212 @@
+"""Time the capture reader against tshark and scapy on the same file, and count the Authorization headers each
+finds.
+
+    uv run python bench/pcap/make_capture.py /tmp/bench.pcap --packets 300000
+    uv run python bench/pcap/bench_reader.py /tmp/bench.pcap
+
+Each tool runs in a process of its own, so that its peak RSS is its own (``ru_maxrss`` of that child):
+
+* ``reader``: ``inspector.sources.pcap.read_capture``, counting ``Authorization`` headers of the exchanges.
+* ``tshark-ooo``: ``tshark -o tcp.reassemble_out_of_order:TRUE -Y http.authorization -T fields -e
+  http.authorization`` (one line per header), and ``tshark`` the same with its default settings.
+* ``scapy``: the obvious approach: ``PcapReader`` with full dissection of every packet, TCP payloads kept per
+  flow and reassembled by sequence number at the end, headers found with a regex. It is slow, so it runs on the
+  first ``--scapy-packets`` packets, written to a smaller file (the reader also runs on that file, to compare
+  counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_reader(path: Path) -> dict[str, float | int]:
+    sys.path.insert(0, str(REPO))
+    from inspector.model import HttpExchange
+    from inspector.sources.pcap import CaptureProgress, read_capture
+
+    last: list[CaptureProgress] = []
+    start = time.perf_counter()
+    cpu = time.process_time()
+    exchanges = headers = 0
+    for item in read_capture(path, progress=last.append):
+        if isinstance(item, HttpExchange):
+            exchanges += 1
+            headers += len(item.request.header_all("authorization"))
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        "packets": last[-1].packets if last else 0,
+        "authorization": headers,
+        "exchanges": exchanges,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_scapy(path: Path) -> dict[str, float | int]:
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    from scapy.utils import PcapReader
+
+    start = time.perf_counter()
+    flows: dict[tuple[object, ...], dict[int, bytes]] = {}
+    packets = 0
+    with PcapReader(str(path)) as reader:
+        for packet in reader:
+            packets += 1
+            if TCP not in packet:
+                continue
+            net = packet.getlayer(IP) or packet.getlayer(IPv6)
+            if net is None:
+                continue
+            segment = packet[TCP]
+            payload = bytes(segment.payload)
+            if payload:
+                key = (net.src, net.dst, segment.sport, segment.dport)
+                flows.setdefault(key, {}).setdefault(segment.seq, payload)
+    pattern = re.compile(rb"\r\nauthorization:", re.IGNORECASE)
+    headers = 0
+    for segments in flows.values():
+        stream = b""
+        expected = None
+        for seq in sorted(segments):  # no wrap-around handling: the obvious approach
+            data = segments[seq]
+            if expected is not None and seq < expected:
+                data = data[expected - seq :]
+            stream += data
+            expected = seq + len(segments[seq]) if expected is None else max(expected, seq + len(segments[seq]))
+        headers += len(pattern.findall(stream))
+    return {
+        "seconds": time.perf_counter() - start,
+        "packets": packets,
+        "authorization": headers,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_tshark(path: Path, out_of_order: bool) -> dict[str, float | int]:
+    command = ["tshark", "-n", "-r", str(path), "-Y", "http.authorization", "-T", "fields", "-e", "http.authorization"]
+    if out_of_order:
+        command[1:1] = ["-o", "tcp.reassemble_out_of_order:TRUE"]
+    start = time.perf_counter()
+    output = subprocess.run(command, capture_output=True, check=True).stdout
+    seconds = time.perf_counter() - start
+    headers = sum(len(line.split(b",")) for line in output.splitlines() if line.strip())
+    return {
+        "seconds": seconds,
+        "authorization": headers,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def measure(tool: str, path: Path, *extra: str) -> dict[str, float | int]:
+    """Run one tool in a fresh process and return what it reported.
+
+    The parent never reads the capture itself: Linux carries a process's peak RSS across ``exec``, so a big
+    parent would inflate every child's figure.
+    """
+    output = subprocess.run(
+        [sys.executable, __file__, "--one", tool, str(path), *extra], capture_output=True, text=True, check=True
+    ).stdout
+    result: dict[str, float | int] = json.loads(output)
+    return result
+
+
+def cut_capture(path: Path, packets: int, target: Path) -> dict[str, float | int]:
+    """Write the first ``packets`` frames of ``path`` to ``target``."""
+    import mmap
+
+    sys.path.insert(0, str(REPO))
+    from inspector.sources.pcap.files import iter_records
+
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        end = count = 0
+        for _, _, _, record_end in iter_records(data):
+            end = record_end
+            count += 1
+            if count == packets:
+                break
+        target.write_bytes(data[:end])
+    return {"packets": count}
+
+
+def count_packets(path: Path) -> dict[str, float | int]:
+    import mmap
+
+    sys.path.insert(0, str(REPO))
+    from inspector.sources.pcap.files import iter_records
+
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return {"packets": sum(1 for _ in iter_records(data))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("capture", type=Path)
+    parser.add_argument("--tools", default="reader,tshark-ooo,tshark,scapy")
+    parser.add_argument("--scapy-packets", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3, help="reader runs; the fastest is reported")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--sample", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.one:
+        runners = {
+            "reader": lambda: run_reader(args.capture),
+            "scapy": lambda: run_scapy(args.capture),
+            "tshark-ooo": lambda: run_tshark(args.capture, True),
+            "tshark": lambda: run_tshark(args.capture, False),
+            "count": lambda: count_packets(args.capture),
+            "cut": lambda: cut_capture(args.capture, args.scapy_packets, args.sample),
+        }
+        print(json.dumps(runners[args.one]()))
+        return 0
+
+    tools = args.tools.split(",")
+    packets = int(measure("count", args.capture)["packets"])
+    size_mb = args.capture.stat().st_size / 1e6
+    print(
+        f"{args.capture}: {packets} packets, {size_mb:.0f} MB; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
+    rows: list[tuple[str, int, dict[str, float | int]]] = []
+    if "reader" in tools:
+        runs = [measure("reader", args.capture) for _ in range(args.repeat)]
+        rows.append(("reader", packets, min(runs, key=lambda r: r["seconds"])))
+    for tool in ("tshark-ooo", "tshark"):
+        if tool in tools:
+            if shutil.which("tshark") is None:
+                print(f"{tool}: tshark is not installed, skipped")
+                continue
+            rows.append((tool, packets, measure(tool, args.capture)))
+    if "scapy" in tools:
+        with tempfile.TemporaryDirectory() as folder:
+            sample = Path(folder) / "sample.pcap"
+            cut = measure("cut", args.capture, "--scapy-packets", str(args.scapy_packets), "--sample", str(sample))
+            sampled = int(cut["packets"])
+            rows.append((f"reader (first {sampled})", sampled, measure("reader", sample)))
+            rows.append((f"scapy (first {sampled})", sampled, measure("scapy", sample)))
+
+    print(f"{'tool':28} {'packets':>9} {'seconds':>8} {'packets/s':>10} {'Authorization':>13} {'peak RSS MB':>12}")
+    for name, count, result in rows:
+        seconds = float(result["seconds"])
+        print(
+            f"{name:28} {count:9d} {seconds:8.2f} {count / seconds:10.0f} {int(result['authorization']):13d} "
+            f"{float(result['peak_rss_mb']):12.0f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

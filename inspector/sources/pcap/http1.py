@@ -1,0 +1,787 @@
+"""Incremental HTTP/1.x parser for one direction of a reassembled TCP stream.
+
+Bytes go in as reassembly delivers them (``data``), ranges the capture missed are announced (``gap``) and so is
+the end of the stream (``finish``). Message heads and ends come out through an ``HttpSink``. The parser finds
+HTTP by content, on any port: a request line or a status line at the start of the stream. A stream that starts
+with anything else is ignored cheaply (TLS is reported to the sink first); one whose start was not captured,
+or that lost bytes, is scanned for the next request or status line (``resync``).
+
+Every buffer is bounded: a header block by ``HEAD_LIMIT`` (beyond ``FREE_HEAD`` it draws on the shared memory
+budget), lines of the chunked coding by ``LINE_LIMIT``, the resync window by ``MAX_LINE``, kept bodies by
+``BODY_LIMIT``. Where a limit is hit the message is reported malformed and the direction is skipped or resynced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Sequence
+from typing import Literal, NamedTuple, Protocol
+
+from inspector.model import Headers, HttpRequest, HttpResponse
+from inspector.sources.pcap.budget import MemoryBudget
+
+HEAD_LIMIT = 1 << 20
+FREE_HEAD = 64 << 10
+MAX_LINE = 16 << 10
+LINE_LIMIT = 4 << 10
+TRAILER_LIMIT = 64 << 10
+BODY_LIMIT = 1 << 20
+MAX_HEAD_FRAMES = 256
+
+REQUEST = 1
+RESPONSE = 2
+
+GapEffect = Literal["body", "message", "head", "between", "resync"]
+"""What a gap did to the message in progress: only its body lost bytes (framing kept), the rest of the message
+was lost, a partial head was lost, it fell between messages, or it fell while already searching for one."""
+
+_HEAD, _BODY, _LINE, _TO_CLOSE, _RESYNC, _OPAQUE = range(6)
+_CHUNK_SIZE, _CHUNK_END, _TRAILER = range(3)
+
+_REQUEST_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (\S+) (HTTP/1\.[01])\r?\n")
+_STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: [^\r\n]*)?\r?\n")
+# A request line found while resyncing may follow the tail of a body on the same line.
+_REQUEST_LINE_TAIL = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (\S+) (HTTP/1\.[01])\r?\n\Z")
+# Could the first bytes of a stream still become a request or status line?
+_PLAUSIBLE_START = re.compile(rb"HTTP/|[A-Z][A-Z0-9_-]{0,31}(?: |\Z)")
+_CHUNK_SIZE_RE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?")
+
+_KNOWN_METHODS = frozenset(
+    b"GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK SEARCH "
+    b"REPORT MERGE ACL BIND MKCALENDAR SUBSCRIBE UNSUBSCRIBE NOTIFY POLL BCOPY BDELETE BMOVE BPROPFIND BPROPPATCH "
+    b"RPC_IN_DATA RPC_OUT_DATA X-MS-ENUMATTS".split()
+)
+
+
+class MessageHead(NamedTuple):
+    """A parsed request or response head and where it was on the wire."""
+
+    message: HttpRequest | HttpResponse
+    """The start line and headers (bodies are added when the exchange is output)."""
+    method: str
+    """The request method (empty for a response)."""
+    status: int
+    """The response status (0 for a request)."""
+    frames: tuple[int, ...]
+    """Frames that carried the head, first one first."""
+    ts: int
+    """Capture time of the first frame, microseconds since the epoch."""
+    ack: int
+    """TCP acknowledgement number of the first frame (``-1`` when it had none): how much of the other direction
+    the sender had received, which pairs a response with its request after a gap."""
+    end: int
+    """Stream offset just after the head."""
+    bad_lines: int
+    """Header lines without a colon, skipped."""
+
+
+class HttpSink(Protocol):
+    def on_request(self, parser: Http1Parser, head: MessageHead) -> None: ...
+
+    def on_response(self, parser: Http1Parser, head: MessageHead) -> str | None:
+        """Pair the response; return the method of the request it answers (``None`` when unknown)."""
+        ...
+
+    def on_message_end(self, parser: Http1Parser, body: bytes | None, complete: bool) -> None: ...
+
+    def on_malformed(self, parser: Http1Parser, reason: str, frame: int) -> None: ...
+
+    def on_gap(self, parser: Http1Parser, effect: GapEffect, seq: int, size: int, frame: int) -> None: ...
+
+    def on_tls(self, parser: Http1Parser) -> None: ...
+
+    def on_tunnel(self, parser: Http1Parser) -> None: ...
+
+
+class Http1Parser:
+    """One direction of one connection. ``side`` is opaque to the parser; the sink uses it."""
+
+    __slots__ = (
+        "_body",
+        "_body_complete",
+        "_buf",
+        "_buf_start",
+        "_chunked",
+        "_chunks",
+        "_frames",
+        "_keep_bodies",
+        "_last_nl",
+        "_lf_only",
+        "_line_kind",
+        "_msg_ack",
+        "_msg_frame",
+        "_msg_start",
+        "_msg_ts",
+        "_remaining",
+        "_reserved",
+        "_scan",
+        "_term_scan",
+        "_trailer_bytes",
+        "_verified",
+        "budget",
+        "ignore",
+        "messages",
+        "midstream",
+        "offset",
+        "role",
+        "side",
+        "sink",
+        "state",
+    )
+
+    def __init__(self, sink: HttpSink, side: int, *, midstream: bool, keep_bodies: bool, budget: MemoryBudget) -> None:
+        self.sink = sink
+        self.side = side
+        self.midstream = midstream
+        """True when the stream's start was not captured: then its first bytes need not start a message."""
+        self.budget = budget
+        self.state = _HEAD
+        self.role = 0
+        self.messages = 0
+        self.offset = 0
+        """Stream offset of the next byte (gaps included)."""
+        self.ignore = False
+        """Set once the direction is not (or no longer) HTTP: reassembly can stop feeding it."""
+        self._keep_bodies = keep_bodies
+        self._buf = bytearray()
+        self._buf_start = 0
+        self._scan = 0
+        self._term_scan = 0
+        self._lf_only = False
+        self._verified = False
+        self._frames: list[int] = []
+        self._chunks: deque[tuple[int, int, int, int]] = deque()
+        self._last_nl = -1
+        self._msg_frame = 0
+        self._msg_ts = 0
+        self._msg_ack = -1
+        self._msg_start = 0
+        self._remaining = 0
+        self._chunked = False
+        self._line_kind = _CHUNK_SIZE
+        self._trailer_bytes = 0
+        self._body: bytearray | None = None
+        self._body_complete = True
+        self._reserved = 0
+
+    # -- input -------------------------------------------------------------------------------------------
+
+    def data(self, data: bytes, frame: int, ts: int, ack: int) -> None:
+        n = len(data)
+        if self.state == _BODY and n < self._remaining and self._body is None:  # the bulk of a body
+            self._remaining -= n
+            self.offset += n
+            return
+        pos = 0
+        while pos < n:
+            state = self.state
+            if state == _BODY:
+                take = self._remaining
+                take = min(take, n - pos)
+                if self._body is not None:
+                    self._keep(data, pos, pos + take)
+                pos += take
+                self._remaining -= take
+                if not self._remaining:
+                    self._body_part_done()
+            elif state == _HEAD:
+                pos = self._head(data, pos, frame, ts, ack)
+            elif state == _LINE:
+                pos = self._line(data, pos, frame)
+            elif state == _TO_CLOSE:
+                if self._body is not None:
+                    self._keep(data, pos, n)
+                pos = n
+            elif state == _RESYNC:
+                pos = self._resync(data, pos, frame, ts, ack)
+            else:
+                break
+        self.offset += n
+
+    def gap(self, seq: int, size: int, frame: int) -> None:
+        state = self.state
+        self.offset += size
+        if state == _OPAQUE:
+            return
+        if (state == _BODY and size <= self._remaining) or state == _TO_CLOSE:
+            # Only body bytes are missing: the message's framing, and the next message, are still known.
+            # The sink hears of the gap while the message is still the one in progress.
+            self._lose_body()
+            self.sink.on_gap(self, "body", seq, size, frame)
+            if state == _BODY:
+                self._remaining -= size
+                if not self._remaining:
+                    self._body_part_done()
+            return
+        effect: GapEffect
+        if state in (_BODY, _LINE):
+            effect = "message"
+        elif state == _HEAD:
+            effect = "head" if self._buf else "between"
+        else:
+            effect = "resync"
+        self.sink.on_gap(self, effect, seq, size, frame)
+        if effect == "message":
+            self._lose_body()
+            self._end_message(frame)
+        self._enter_resync()
+
+    def finish(self, frame: int) -> None:
+        """The stream ended (FIN, RST, eviction or the end of the capture)."""
+        state = self.state
+        if state == _TO_CLOSE:
+            self._end_message(frame)
+        elif state in (_BODY, _LINE):
+            self._lose_body()
+            self._end_message(frame)
+        self._opaque()
+
+    def stop(self) -> None:
+        """Ignore the rest of this direction (the connection became a tunnel, or is not HTTP)."""
+        self._opaque()
+
+    # -- heads -------------------------------------------------------------------------------------------
+
+    def _head(self, data: bytes, pos: int, frame: int, ts: int, ack: int) -> int:
+        n = len(data)
+        buf = self._buf
+        if not buf:
+            # Blank lines between messages are tolerated (some clients send CRLF after a body).
+            while pos < n and data[pos] in b"\r\n":
+                pos += 1
+            if pos == n:
+                return n
+            self._msg_frame = frame
+            self._msg_ts = ts
+            self._msg_ack = ack
+            self._msg_start = self.offset + pos
+            self._frames = [frame]
+            end = data.find(b"\r\n\r\n", pos)
+            if end >= 0:
+                if self._whole_head(data, pos, end + 4, frame):
+                    return end + 4
+                self._term_scan = 0
+            else:  # not in these bytes: the search resumes after them
+                self._term_scan = max(0, n - pos - 3)
+        elif self._frames[-1] != frame and len(self._frames) < MAX_HEAD_FRAMES:
+            self._frames.append(frame)
+        consumed_from = pos
+        buf += memoryview(data)[pos:]
+        return self._scan_head(n, n - consumed_from, frame)
+
+    def _scan_head(self, n: int, fresh: int, frame: int) -> int:
+        """Look for the end of the head in the buffer, whose last ``fresh`` bytes are the tail of the current
+        input (of length ``n``); return how far into the input the parser has consumed."""
+        buf = self._buf
+        if not self._verified:
+            verdict = self._verify_start(frame)
+            if verdict is None:  # not a message: the state changed to resync or opaque
+                if self.state == _RESYNC:
+                    return self._resync_scan(n, fresh, frame)
+                return n
+            if not verdict:
+                return n
+        if self._lf_only:
+            end = _head_end(buf, self._term_scan)
+        else:
+            end = buf.find(b"\r\n\r\n", self._term_scan)
+            if end >= 0:
+                end += 4
+        if end < 0:
+            self._term_scan = max(0, len(buf) - 3)
+            if len(buf) > FREE_HEAD and not self._reserve(len(buf)):
+                self._malformed("header block exceeds 1 MiB or the memory budget; the direction is skipped", frame)
+                self._opaque()
+            return n
+        text = buf[:end].decode("latin-1")
+        fields = _crlf_fields(text)
+        if fields is None:
+            # Not plain CRLF: the head may end earlier, at a bare LF LF.
+            true_end = _head_end(buf, 0)
+            if 0 <= true_end < end:
+                end = true_end
+                text = buf[:end].decode("latin-1")
+        rest = len(buf) - end
+        self._clear_buf()
+        self._verified = False
+        if rest > fresh:  # the head ended in bytes buffered earlier: what followed it cannot be replayed
+            self._malformed("inconsistent line ends in the header block; scanning for the next message", frame)
+            self._enter_resync()
+            return n
+        if fields is not None:
+            self._on_head(fields[0], fields[1], 0, fields[2], self._msg_start + end, frame)
+        else:
+            lines = text.split("\n")
+            headers, bad_lines = _parse_header_lines(lines)
+            start_line = lines[0].removesuffix("\r")
+            self._on_head(start_line, headers, bad_lines, headers, self._msg_start + end, frame)
+        # What follows the head is the tail of the current input.
+        return n - rest
+
+    def _whole_head(self, data: bytes, start: int, stop: int, frame: int) -> bool:
+        """Parse a head that is wholly in ``data[start:stop]`` (ending in CRLF CRLF) without buffering it.
+        ``False`` when it is not a plain head: the buffered path then decides what it is."""
+        if not 0x41 <= data[start] <= 0x5A:
+            return False
+        line_end = data.find(b"\n", start, stop) + 1
+        if _REQUEST_LINE.fullmatch(data, start, line_end):
+            kind = REQUEST
+        elif _STATUS_LINE.fullmatch(data, start, line_end):
+            kind = RESPONSE
+        else:
+            return False
+        if self.role and kind != self.role:
+            return False
+        fields = _crlf_fields(data[start:stop].decode("latin-1"))
+        if fields is None:
+            return False
+        self.role = kind
+        self._on_head(fields[0], fields[1], 0, fields[2], self.offset + stop, frame)
+        return True
+
+    def _verify_start(self, frame: int) -> bool | None:
+        """Is the buffer the start of a request or status line? ``False``: not known yet; ``None``: no."""
+        buf = self._buf
+        first = buf[0]
+        if not 0x41 <= first <= 0x5A:  # a request method or "HTTP/" starts with a capital letter
+            if self.messages == 0 and not self.role and 0x14 <= first <= 0x17:
+                if len(buf) < 3:
+                    return False
+                if buf[1] == 3 and buf[2] <= 4:  # a TLS record header
+                    self._opaque()
+                    self.sink.on_tls(self)
+                    return None
+            self._not_a_message(frame)
+            return None
+        nl = buf.find(b"\n", self._scan)
+        if nl < 0:
+            self._scan = len(buf)
+            if len(buf) > MAX_LINE or not _PLAUSIBLE_START.match(buf, 0, 40):
+                self._not_a_message(frame)
+                return None
+            return False
+        self._scan = 0
+        if _REQUEST_LINE.fullmatch(buf, 0, nl + 1):
+            kind = REQUEST
+        elif _STATUS_LINE.fullmatch(buf, 0, nl + 1):
+            kind = RESPONSE
+        else:
+            self._not_a_message(frame)
+            return None
+        if self.role and kind != self.role:
+            self._not_a_message(frame)
+            return None
+        self.role = kind
+        self._verified = True
+        self._lf_only = buf[nl - 1] != 0x0D
+        return True
+
+    def _not_a_message(self, frame: int) -> None:
+        """The buffer does not start a message where one was due."""
+        if self.messages == 0 and not self.role and not self.midstream:
+            self._opaque()  # a stream that never looked like HTTP: not ours
+            return
+        if self.messages or self.role:
+            what = "status line" if self.role == RESPONSE else "request line"
+            self._malformed(f"broken {what}; scanning for the next message", frame)
+        # Keep the bytes: the next message may start inside them.
+        chunk = (self._msg_start, self._msg_frame, self._msg_ts, self._msg_ack)
+        self.state = _RESYNC
+        self._verified = False
+        self._buf_start = self._msg_start
+        self._chunks = deque([chunk])
+        self._last_nl = self._buf.rfind(b"\n")
+        if self._last_nl >= 0:
+            self._last_nl += self._buf_start
+        # Skip the first byte: it is the start that was just rejected.
+        self._scan = 1
+
+    def _on_head(
+        self,
+        start_line: str,
+        headers: Headers,
+        bad_lines: int,
+        framing_fields: Sequence[tuple[str, str]],
+        end: int,
+        frame: int,
+    ) -> None:
+        is_request = self.role == REQUEST
+        message: HttpRequest | HttpResponse
+        if is_request:
+            method, target, version = start_line.split(" ", 2)
+            message = HttpRequest(method, target, version, headers)
+            status = 0
+        else:
+            version, _, rest = start_line.partition(" ")
+            status = int(rest[:3])
+            message = HttpResponse(status, rest[4:], version, headers)
+            method = ""
+        head = MessageHead(message, method, status, tuple(self._frames), self._msg_ts, self._msg_ack, end, bad_lines)
+        self.messages += 1
+        self._body = bytearray() if self._keep_bodies else None
+        self._body_complete = True
+        framing = _framing(framing_fields) if framing_fields else None
+        if is_request:
+            self.sink.on_request(self, head)
+            if framing in {"chunked", "chunked-last"}:
+                self._start_chunked()
+            elif framing is None or framing == "other":
+                self._end_message(frame)
+            elif isinstance(framing, int):
+                self._start_length(framing, frame)
+            else:
+                self._malformed("conflicting or invalid Content-Length; scanning for the next message", frame)
+                self._end_message(frame)
+                self._enter_resync()
+            return
+        request_method = self.sink.on_response(self, head)
+        if self.state == _OPAQUE:
+            return
+        if status == 101 or (request_method == "CONNECT" and 200 <= status < 300):
+            # The connection now carries another protocol in both directions.
+            self._end_message(frame)
+            self.sink.on_tunnel(self)
+            self._opaque()
+        elif status < 200 or status in (204, 304) or request_method == "HEAD":
+            self._end_message(frame)
+        elif framing == "chunked-last":
+            self._start_chunked()
+        elif isinstance(framing, int):
+            self._start_length(framing, frame)
+        elif framing == "invalid":
+            self._malformed("conflicting or invalid Content-Length; scanning for the next message", frame)
+            self._end_message(frame)
+            self._enter_resync()
+        else:  # no length, or a transfer coding other than chunked last: the body ends with the connection
+            self.state = _TO_CLOSE
+
+    def _start_length(self, length: int, frame: int) -> None:
+        if length:
+            self.state = _BODY
+            self._chunked = False
+            self._remaining = length
+        else:
+            self._end_message(frame)
+
+    def _start_chunked(self) -> None:
+        self.state = _LINE
+        self._chunked = True
+        self._line_kind = _CHUNK_SIZE
+        self._trailer_bytes = 0
+
+    # -- bodies ------------------------------------------------------------------------------------------
+
+    def _keep(self, data: bytes, start: int, stop: int) -> None:
+        body = self._body
+        assert body is not None
+        room = BODY_LIMIT - len(body)
+        if room <= 0:
+            return
+        body += memoryview(data)[start : min(stop, start + room)]
+
+    def _lose_body(self) -> None:
+        self._body_complete = False
+        self._body = None
+
+    def _body_part_done(self) -> None:
+        if self._chunked:
+            self.state = _LINE
+            self._line_kind = _CHUNK_END
+        else:
+            self._end_message(0)
+
+    def _line(self, data: bytes, pos: int, frame: int) -> int:
+        """A line of the chunked coding: a chunk size, the CRLF after a chunk, or a trailer field."""
+        n = len(data)
+        nl = data.find(b"\n", pos)
+        buf = self._buf
+        if nl < 0:
+            buf += memoryview(data)[pos:]
+            if len(buf) > LINE_LIMIT:
+                self._clear_buf()
+                self._malformed("chunked coding line too long; scanning for the next message", frame)
+                self._lose_body()
+                self._end_message(frame)
+                self._enter_resync()
+            return n
+        if buf:
+            buf += memoryview(data)[pos:nl]
+            line = bytes(buf)
+            self._clear_buf()
+        else:
+            line = data[pos:nl]
+        pos = nl + 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        kind = self._line_kind
+        if kind == _CHUNK_SIZE:
+            match = _CHUNK_SIZE_RE.fullmatch(line)
+            if match is None:
+                self._malformed("invalid chunk size; scanning for the next message", frame)
+                self._lose_body()
+                self._end_message(frame)
+                self._enter_resync()
+                return pos
+            size = int(match.group(1), 16)
+            if size:
+                self.state = _BODY
+                self._remaining = size
+            else:
+                self._line_kind = _TRAILER
+        elif kind == _CHUNK_END:
+            if line:
+                self._malformed("chunk data not followed by CRLF; scanning for the next message", frame)
+                self._lose_body()
+                self._end_message(frame)
+                self._enter_resync()
+                return pos
+            self._line_kind = _CHUNK_SIZE
+        elif not line:  # the empty line after the trailer fields ends the message
+            self._end_message(frame)
+        else:
+            self._trailer_bytes += len(line)
+            if self._trailer_bytes > TRAILER_LIMIT:
+                self._malformed("trailer fields too long; scanning for the next message", frame)
+                self._lose_body()
+                self._end_message(frame)
+                self._enter_resync()
+        return pos
+
+    def _end_message(self, frame: int) -> None:
+        del frame  # the sink knows the frame of the message's head; the end needs none
+        body = self._body
+        complete = self._body_complete
+        self._body = None
+        self._body_complete = True
+        self.state = _HEAD
+        self._verified = False
+        self.sink.on_message_end(self, bytes(body) if body is not None and complete else None, complete)
+
+    # -- resync ------------------------------------------------------------------------------------------
+
+    def _enter_resync(self) -> None:
+        self._clear_buf()
+        self.state = _RESYNC
+        self._verified = False
+        self._chunks.clear()
+        self._last_nl = -1
+        self._scan = 0
+
+    def _resync(self, data: bytes, pos: int, frame: int, ts: int, ack: int) -> int:
+        n = len(data)
+        buf = self._buf
+        at = self.offset + pos
+        if not buf:
+            self._buf_start = at
+        self._chunks.append((at, frame, ts, ack))
+        nl = data.rfind(b"\n", pos)
+        if nl >= 0:
+            self._last_nl = at + (nl - pos)
+        buf += memoryview(data)[pos:]
+        return self._resync_scan(n, n - pos, frame)
+
+    def _resync_scan(self, n: int, fresh: int, frame: int) -> int:
+        buf = self._buf
+        hit = buf.find(b"HTTP/1.", self._scan)
+        waiting = -1
+        while hit >= 0:
+            start = self._candidate(hit)
+            if start >= 0:
+                return self._resume_at(start, n, fresh, frame)
+            if start == -2:  # the line is not complete yet
+                waiting = hit
+                break
+            hit = buf.find(b"HTTP/1.", hit + 1)
+        # Keep what a message could still start in: the current line (a request line ends in "HTTP/1.x")
+        # and a partial "HTTP/1." at the end.
+        self._scan = waiting if waiting >= 0 else max(0, len(buf) - 6)
+        keep_from = min(self._scan, max(0, self._last_nl + 1 - self._buf_start))
+        keep_from = max(keep_from, len(buf) - MAX_LINE)
+        if keep_from > 0:
+            del buf[:keep_from]
+            self._buf_start += keep_from
+            self._scan -= keep_from
+            chunks = self._chunks
+            while len(chunks) > 1 and chunks[1][0] <= self._buf_start:
+                chunks.popleft()
+        return n
+
+    def _candidate(self, hit: int) -> int:
+        """Where a message starts around an "HTTP/1." at ``hit``: its index, ``-1`` for none, ``-2`` to wait."""
+        buf = self._buf
+        nl = buf.find(b"\n", hit)
+        if nl < 0:
+            return -2 if len(buf) - hit < MAX_LINE else -1
+        if self.role != REQUEST and _STATUS_LINE.fullmatch(buf, hit, nl + 1):
+            return hit
+        if self.role != RESPONSE and hit > 0 and buf[hit - 1] == 0x20:
+            line_start = max(buf.rfind(b"\n", max(0, hit - MAX_LINE), hit) + 1, hit - MAX_LINE, 0)
+            match = _REQUEST_LINE_TAIL.search(buf, line_start, nl + 1)
+            if match is not None:
+                method = match.group(1)
+                # Body bytes may run into the method ("...OKGET / HTTP/1.1"): prefer a known method's tail.
+                for cut in range(1, len(method)):
+                    if method[cut:] in _KNOWN_METHODS:
+                        return match.start() + cut
+                return match.start()
+        return -1
+
+    def _resume_at(self, start: int, n: int, fresh: int, frame: int) -> int:
+        """A message starts at ``buf[start]``: parse its head from there."""
+        at = self._buf_start + start
+        first = self._chunks[0]
+        later: list[int] = []
+        for chunk in self._chunks:
+            if chunk[0] <= at:
+                first = chunk
+            elif len(later) < MAX_HEAD_FRAMES:
+                later.append(chunk[1])
+        _, self._msg_frame, self._msg_ts, self._msg_ack = first
+        self._msg_start = at
+        self._frames = list(dict.fromkeys([first[1], *later]))
+        self._chunks.clear()
+        buf = self._buf
+        del buf[:start]
+        kind = REQUEST if buf[:5] != b"HTTP/" else RESPONSE
+        self.role = self.role or kind
+        self.state = _HEAD
+        self._verified = True
+        self._scan = 0
+        self._term_scan = 0
+        line_end = buf.find(b"\n")
+        self._lf_only = line_end > 0 and buf[line_end - 1] != 0x0D
+        # The bytes before the start were dropped; those still buffered came from the current input only if
+        # they are among its ``fresh`` tail, which ``_scan_head`` accounts for.
+        return self._scan_head(n, min(fresh, len(buf)), frame)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    def _reserve(self, size: int) -> bool:
+        need = size - FREE_HEAD - self._reserved
+        if need <= 0:
+            return True
+        if size > HEAD_LIMIT:
+            return False
+        step = max(need, 64 << 10)
+        if not self.budget.take(step):
+            return False
+        self._reserved += step
+        return True
+
+    def _clear_buf(self) -> None:
+        self._buf.clear()
+        self._scan = 0
+        if self._reserved:
+            self.budget.give(self._reserved)
+            self._reserved = 0
+
+    def _opaque(self) -> None:
+        self._clear_buf()
+        self._chunks.clear()
+        self._body = None
+        self.state = _OPAQUE
+        self.ignore = True
+
+    def _malformed(self, reason: str, frame: int) -> None:
+        self.sink.on_malformed(self, reason, frame)
+
+
+def _head_end(buf: bytearray, scan: int) -> int:
+    """Index just past the empty line that ends a header block, or -1."""
+    crlf = buf.find(b"\n\r\n", scan)
+    lf = buf.find(b"\n\n", scan, crlf + 2 if crlf >= 0 else len(buf))
+    if lf >= 0:
+        return lf + 2
+    if crlf >= 0:
+        return crlf + 3
+    return -1
+
+
+def _crlf_fields(text: str) -> tuple[str, Headers, list[tuple[str, str]]] | None:
+    """The start line, header fields and the fields that may frame the body (by the length of their name) of
+    a head in plain form: CRLF line ends only, no obs-fold, a colon on every line. Else ``None``.
+
+    This is the common case, and it is parsed with as few passes over the text as possible: a long token is
+    most of a head, and every pass over it costs.
+    """
+    lines = text.split("\n")  # one pass; each line must then end in CR (a bare LF is not plain)
+    start_line = lines[0]
+    if start_line[-1:] != "\r":
+        return None
+    headers = []
+    framing = []
+    for line in lines[1:-2]:
+        if line[-1:] != "\r":
+            return None
+        name, colon, value = line.partition(":")
+        if not colon or name[:1] in _NOT_A_NAME_START:
+            return None
+        field = (name, value.strip(" \t\r"))
+        headers.append(field)
+        if len(name) in _FRAMING_NAME_LENGTHS:
+            framing.append(field)
+    return start_line[:-1], tuple(headers), framing
+
+
+_NOT_A_NAME_START = frozenset(("", " ", "\t"))
+_FRAMING_NAME_LENGTHS = frozenset((len("content-length"), len("transfer-encoding")))
+
+
+def _parse_header_lines(lines: list[str]) -> tuple[Headers, int]:
+    """Header fields in wire order and casing, obs-fold unfolded; also the count of lines without a colon."""
+    headers: list[tuple[str, str]] = []
+    bad = 0
+    for raw in lines[1:]:
+        line = raw.removesuffix("\r")
+        if not line:
+            break
+        if line[0] in " \t":
+            folded = line.strip(" \t")
+            if headers:
+                name, value = headers[-1]
+                headers[-1] = (name, f"{value} {folded}" if value else folded)
+            else:
+                bad += 1
+            continue
+        colon = line.find(":")
+        if colon <= 0:
+            bad += 1
+            continue
+        headers.append((line[:colon].rstrip(" \t"), line[colon + 1 :].strip(" \t")))
+    return tuple(headers), bad
+
+
+def _framing(headers: Sequence[tuple[str, str]]) -> int | str | None:
+    """How the body is delimited: ``"chunked-last"`` (chunked is the final coding), ``"chunked"`` (listed but
+    not last), ``"other"`` (another coding), a Content-Length, ``"invalid"``, or ``None`` (no length)."""
+    length = None
+    for name, value in headers:  # the common case first: one plain Content-Length, no Transfer-Encoding
+        lower = name.lower()
+        if lower == "content-length" and length is None and value.isdigit() and value.isascii() and len(value) < 19:
+            length = int(value)
+        elif lower in {"content-length", "transfer-encoding"}:
+            return _framing_in_full(headers)
+    return length
+
+
+def _framing_in_full(headers: Sequence[tuple[str, str]]) -> int | str | None:
+    codings: list[str] = []
+    lengths: set[str] = set()
+    for name, value in headers:
+        if len(name) == 17 and name.lower() == "transfer-encoding":
+            codings.extend(token for token in (t.strip(" \t").lower() for t in value.split(",")) if token)
+        elif len(name) == 14 and name.lower() == "content-length":
+            lengths.update(v.strip(" \t") for v in value.split(","))
+    if codings:
+        if codings[-1] == "chunked":
+            return "chunked-last"
+        return "chunked" if "chunked" in codings else "other"
+    if lengths:
+        if len(lengths) != 1:
+            return "invalid"
+        (text,) = lengths
+        if not text.isdigit() or not text.isascii() or len(text) > 18:
+            return "invalid"
+        return int(text)
+    return None

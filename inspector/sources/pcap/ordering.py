@@ -1,0 +1,193 @@
+"""Exchanges and notices leave the reader in a stable order: by the frame where each request (or noticed event)
+began, as far as a bounded window allows. An exchange waits while an earlier request is still unanswered, but
+never behind more than ``window`` finished ones; ids are given in the order of output."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from inspector.model import Endpoint, HttpExchange, HttpRequest, HttpResponse, Notice, Provenance, SourceItem
+from inspector.sources.pcap.http1 import MessageHead
+
+HELD_BODY_BYTES = 64 << 20
+"""Kept bodies waiting for output beyond this are output at once, out of order if need be."""
+NOTICES_PER_RULE = 100
+"""Notices of one rule listed one by one per capture; the rest are counted in one summary."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_US = int((datetime(1, 1, 2, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000
+_MAX_US = int((datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000
+
+
+_FAST_US = (1 << 32) * 1_000_000
+
+
+def capture_time(ts_us: int) -> datetime:
+    """A capture timestamp as an aware UTC datetime (clamped to what ``datetime`` can hold)."""
+    if 0 <= ts_us < _FAST_US:
+        # Below 2**32 s a double holds the time to well under half a microsecond: rounding gives it exactly.
+        return datetime.fromtimestamp(ts_us / 1_000_000, UTC)
+    return _EPOCH + timedelta(microseconds=min(max(ts_us, _MIN_US), _MAX_US))
+
+
+class PendingExchange:
+    """A request seen on the wire, waiting for its response and for its turn to be output."""
+
+    __slots__ = (
+        "client",
+        "connection",
+        "finished",
+        "id",
+        "key",
+        "notes",
+        "request",
+        "request_body",
+        "response",
+        "response_body",
+        "server",
+    )
+
+    def __init__(self, request: MessageHead, connection: str, client: Endpoint, server: Endpoint) -> None:
+        self.request = request
+        self.connection = connection
+        self.client = client
+        self.server = server
+        self.key = (0, 0)
+        self.request_body: bytes | None = None
+        self.response: MessageHead | None = None
+        self.response_body: bytes | None = None
+        self.notes: list[Notice] = []
+        self.finished = False
+        """Handed to the output: nothing may be added to it any more."""
+        self.id: str | None = None
+        """Set when the exchange is output; later notices about it carry it."""
+
+
+class OrderedOutput:
+    def __init__(self, stem: str, source: str, window: int = 1024) -> None:
+        self._stem = stem
+        self._source = source
+        self._window = window
+        self._unfinished: list[tuple[int, int]] = []
+        self._finished_keys: set[tuple[int, int]] = set()
+        self.ready: list[tuple[tuple[int, int], PendingExchange | Notice]] = []
+        """Finished exchanges and notices, by key, not yet output (a heap)."""
+        self.dirty = False
+        """Something was finished since the last ``release``."""
+        self._serial = 0
+        self._held = 0
+        self._per_rule: dict[str, int] = {}
+        self.items: list[SourceItem] = []
+        """Output ready to be yielded, in order."""
+        self.exchanges = 0
+
+    def register(self, pending: PendingExchange) -> None:
+        self._serial += 1
+        pending.key = (pending.request.frames[0], self._serial)
+        heapq.heappush(self._unfinished, pending.key)
+
+    def finish(self, pending: PendingExchange) -> None:
+        pending.finished = True
+        if pending.request_body is not None or pending.response_body is not None:
+            self._held += _body_size(pending)
+        self._finished_keys.add(pending.key)
+        heapq.heappush(self.ready, (pending.key, pending))
+        self.dirty = True
+
+    def notice(self, frame: int, notice: Notice) -> None:
+        self._serial += 1
+        heapq.heappush(self.ready, ((frame, self._serial), notice))
+        self.dirty = True
+
+    def release(self, everything: bool = False) -> None:
+        """Move what may be output now to ``items``."""
+        self.dirty = False
+        ready, unfinished, finished = self.ready, self._unfinished, self._finished_keys
+        while ready:
+            while unfinished and unfinished[0] in finished:
+                finished.discard(heapq.heappop(unfinished))
+            if (
+                not everything
+                and unfinished
+                and unfinished[0] < ready[0][0]
+                and len(ready) <= self._window
+                and self._held <= HELD_BODY_BYTES
+            ):
+                return
+            _, item = heapq.heappop(ready)
+            if isinstance(item, Notice):
+                self._emit_notice(item)
+            else:
+                self._emit_exchange(item)
+
+    def summaries(self) -> list[Notice]:
+        """One notice per rule whose notices were too many to list."""
+        out = []
+        for rule, count in self._per_rule.items():
+            extra = count - NOTICES_PER_RULE
+            if extra > 0:
+                out.append(
+                    Notice(
+                        rule=rule,
+                        message=f"{extra} more {rule} notices in this capture are not listed one by one",
+                        source=self._source,
+                        evidence={"not_listed": extra},
+                    )
+                )
+        return out
+
+    def _admit(self, notice: Notice) -> bool:
+        count = self._per_rule.get(notice.rule, 0) + 1
+        self._per_rule[notice.rule] = count
+        return count <= NOTICES_PER_RULE
+
+    def _emit_notice(self, notice: Notice) -> None:
+        if self._admit(notice):
+            self.items.append(notice)
+
+    def _emit_exchange(self, pending: PendingExchange) -> None:
+        self.exchanges += 1
+        exchange_id = f"{self._stem}:{self.exchanges}"
+        pending.id = exchange_id
+        head = pending.request
+        request = head.message
+        assert isinstance(request, HttpRequest)
+        if pending.request_body is not None:
+            self._held -= len(pending.request_body)
+            request = replace(request, body=pending.request_body)
+        response: HttpResponse | None = None
+        response_frames: tuple[int, ...] = ()
+        response_time = None
+        answer = pending.response
+        if answer is not None:
+            message = answer.message
+            assert isinstance(message, HttpResponse)
+            response = message
+            if pending.response_body is not None:
+                self._held -= len(pending.response_body)
+                response = replace(response, body=pending.response_body)
+            response_frames = answer.frames
+            response_time = capture_time(answer.ts)
+        self.items.append(
+            HttpExchange(
+                exchange_id,
+                request,
+                response,
+                capture_time(head.ts),
+                Provenance("pcap", self._source, None, None, pending.connection, head.frames, response_frames),
+                pending.client,
+                pending.server,
+                "http",
+                response_time,
+            )
+        )
+        if pending.notes:
+            for note in pending.notes:
+                self._emit_notice(replace(note, exchange_id=exchange_id))
+            pending.notes.clear()
+
+
+def _body_size(pending: PendingExchange) -> int:
+    return len(pending.request_body or b"") + len(pending.response_body or b"")

@@ -1,0 +1,176 @@
+"""Read the HTTP/1.x exchanges in a pcap or pcapng capture, with the notices the capture deserves.
+
+The file is memory-mapped and its records sliced in place; frames go through link, IP and tunnel decoding to
+TCP, each direction of a connection is reassembled and parsed as HTTP by content (any port), and requests are
+paired with responses. Memory stays flat in the size of the file: pages already read are dropped from the
+mapping, and every per-connection buffer and table is bounded.
+
+Damage (a truncated or corrupt record) raises ``InputError`` only after everything before it was output,
+including what the reassembler held when the damage was reached.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from inspector.model import InputError, Notice, SourceItem
+from inspector.sources.pcap.budget import MemoryBudget
+from inspector.sources.pcap.connections import ConnectionTable
+from inspector.sources.pcap.files import CaptureFormatError, capture_format, iter_records
+from inspector.sources.pcap.ordering import OrderedOutput
+from inspector.sources.pcap.packets import PacketDecoder
+
+PROGRESS_EVERY = 1 << 16
+"""Packets between progress reports and housekeeping (idle connections, dropped pages)."""
+REAP_EVERY = 1 << 12
+"""Packets between closing connections that were reset and went quiet, and releasing pages already read."""
+DROP_PAGES_EVERY = 4 << 20
+"""Bytes of the mapping read before their pages are released (at most this plus 4096 frames stay mapped)."""
+MEMORY_BUDGET = 256 << 20
+"""Bytes that out-of-order segments and oversized header blocks of all connections may hold together."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureProgress:
+    bytes_read: int
+    total_bytes: int
+    packets: int
+    exchanges: int
+
+
+def looks_like_capture(head: bytes) -> bool:
+    """Whether ``head`` (the first bytes of a file) starts a pcap or pcapng capture."""
+    return capture_format(head) is not None
+
+
+def read_capture(
+    path: Path,
+    *,
+    progress: Callable[[CaptureProgress], None] | None = None,
+    keep_bodies: bool = False,
+) -> Iterator[SourceItem]:
+    """Exchanges (in the order their requests began) and notices read from the capture at ``path``.
+
+    Bodies are ``None`` unless ``keep_bodies``; kept bodies are cut at 1 MiB. Raises ``InputError`` when the
+    file cannot be read, or after everything readable was yielded when it is damaged part way.
+    """
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(
+            f"Cannot read capture {path}: {exc.strerror or exc}; check the path and its permissions"
+        ) from exc
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            raise InputError(f"Cannot read capture {path}: the file is empty")
+        try:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"Cannot read capture {path}: it cannot be mapped into memory ({exc})") from exc
+        try:
+            yield from _read(path, mapped, size, progress, keep_bodies)
+        finally:
+            mapped.close()
+
+
+def _read(
+    path: Path,
+    mapped: mmap.mmap,
+    size: int,
+    progress: Callable[[CaptureProgress], None] | None,
+    keep_bodies: bool,
+) -> Iterator[SourceItem]:
+    source = str(path)
+    out = OrderedOutput(path.stem, source)
+    table = ConnectionTable(out, source, keep_bodies=keep_bodies, budget=MemoryBudget(MEMORY_BUDGET))
+    decode = PacketDecoder().decode
+    segment_in = table.segment
+    try:
+        records = iter_records(mapped)
+    except CaptureFormatError as exc:
+        raise InputError(f"Cannot read capture {path}: {exc.reason}; only pcap and pcapng captures are read") from None
+    _advise(mapped, mmap.MADV_SEQUENTIAL if hasattr(mmap, "MADV_SEQUENTIAL") else None, 0, 0)
+    frame = 0
+    housekeeping = REAP_EVERY
+    read_to = 0
+    dropped_to = 0
+    damage: CaptureFormatError | None = None
+    try:
+        for linktype, ts, start, end in records:
+            frame += 1
+            segment = decode(linktype, mapped, start, end)
+            if segment is not None:
+                segment_in(segment, frame, ts)
+                if out.dirty:
+                    out.release()
+                    if out.items:
+                        items, out.items = out.items, []
+                        yield from items
+            if frame >= housekeeping:
+                housekeeping += REAP_EVERY
+                read_to = end
+                table.reap(ts, frame)
+                if end - dropped_to > DROP_PAGES_EVERY:
+                    dropped_to = _drop_pages(mapped, dropped_to, start)
+                if not frame % PROGRESS_EVERY:
+                    table.sweep(ts, frame)
+                    if progress is not None:
+                        progress(CaptureProgress(read_to, size, frame, out.exchanges))
+    except CaptureFormatError as exc:
+        damage = exc
+    table.close_all(frame)
+    out.release(everything=True)
+    items, out.items = out.items, []
+    yield from items
+    encrypted = table.encrypted_notice()
+    if encrypted is not None:
+        yield encrypted
+    yield from out.summaries()
+    if table.stats.unpaired_responses:
+        yield _unpaired_notice(source, table.stats.unpaired_responses)
+    if progress is not None:
+        progress(CaptureProgress(damage.offset if damage else size, size, frame, out.exchanges))
+    if damage is not None:
+        raise InputError(
+            f"Cannot read capture {path}: {damage.reason} at offset {damage.offset} (after frame {frame}); "
+            f"the {frame} frames before it were analysed; the file is damaged or was cut short, copy it again"
+        )
+
+
+def _unpaired_notice(source: str, count: int) -> Notice:
+    return Notice(
+        rule="capture-gap",
+        message=(
+            f"{count} HTTP response{'s' if count != 1 else ''} in this capture came without the request they answer "
+            "(it was not captured, or travelled on another interface with other addresses); "
+            "they are not reported as exchanges"
+        ),
+        source=source,
+        evidence={"unpaired_responses": count},
+    )
+
+
+def _drop_pages(mapped: mmap.mmap, done: int, upto: int) -> int:
+    """Release the mapping's pages in ``[done, upto)``: read once, they would otherwise count as resident."""
+    upto -= upto % mmap.PAGESIZE
+    if upto > done:
+        _advise(mapped, getattr(mmap, "MADV_DONTNEED", None), done, upto - done)
+        return upto
+    return done
+
+
+def _advise(mapped: mmap.mmap, option: int | None, start: int, length: int) -> None:
+    if option is None:
+        return
+    try:
+        if length:
+            mapped.madvise(option, start, length)
+        else:
+            mapped.madvise(option)
+    except (OSError, ValueError):  # advice is only advice
+        return
