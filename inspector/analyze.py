@@ -238,7 +238,7 @@ class Analyzer:
 
     def _by_design(self, exchange: HttpExchange) -> bool:
         path = exchange.request.target.split("?", 1)[0].lower()
-        return any(path.endswith(p) for p in self.policy.basic_by_design_paths)
+        return path.endswith(self.policy.basic_by_design_paths)
 
     def _client_key(self, exchange: HttpExchange) -> tuple[str, str]:
         client = exchange.client.host if exchange.client else "?"

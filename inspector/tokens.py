@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import re
@@ -228,6 +229,7 @@ def time_of(seconds: int) -> datetime | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def iso(seconds: int) -> str:
     moment = time_of(seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else str(seconds)
