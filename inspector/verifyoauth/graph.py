@@ -63,6 +63,8 @@ class GraphSettings:
     certificate_password: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT
     ca_bundle: Path | None = None
+    delegated_scope: str = DELEGATED_SCOPE
+    """The permission a device-code sign-in asks for (provisioning asks for Application.ReadWrite.All)."""
 
     @property
     def endpoints(self) -> Cloud:
@@ -78,7 +80,7 @@ class GraphSettings:
     @property
     def scopes(self) -> list[str]:
         base = self.endpoints.graph
-        return [f"{base}/.default"] if self.certificate else [f"{base}/{DELEGATED_SCOPE}"]
+        return [f"{base}/.default"] if self.certificate else [f"{base}/{self.delegated_scope}"]
 
 
 def certificate_credential(path: Path, password: str | None) -> dict[str, Any]:
@@ -168,7 +170,8 @@ def _msal_error(result: object) -> str:
     return safe(f"{error}: {description[0]}" if description else error, 300)
 
 
-def _graph_error(body: bytes) -> str:
+def graph_error_detail(body: bytes) -> str:
+    """``code: message`` of a Graph error body, escaped; empty when the body is not one."""
     try:
         document = json.loads(body.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
@@ -214,7 +217,7 @@ class GraphSource:
             except (UnicodeDecodeError, ValueError, RecursionError) as exc:
                 raise SourceError(f"Microsoft Graph answered 200 but not JSON from {url}") from exc
             return parse_sp_keys(document, "Microsoft Graph", app_id=app_id)
-        detail = _graph_error(answer.body)
+        detail = graph_error_detail(answer.body)
         if answer.status == 404:
             raise SourceError(
                 f"No service principal with appId {app_id} in tenant {self.settings.tenant} "

@@ -8,39 +8,20 @@ import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pypsrp.complex_objects import GenericComplexObject
 
 from inspector.model import ConfigError
 from inspector.verifyoauth.context import Request
 from inspector.verifyoauth.http_probe import TlsOptions
 from inspector.verifyoauth.model import SourceError
 from inspector.verifyoauth.psrp import Collector, PowerShellFactory, PsrpSettings, PsrpSource, plain
+from tests.doubles.psrp import CmdletFailure, FakePowerShell, enum, obj
 from tests.verifyoauth.conftest import Material, check_map, closed_port
 
 SFB = "00000004-0000-0ff1-ce00-000000000000"
 ACCOUNT = "contoso.com/Users/SfBOnline-ApplicationAccount"
-
-
-def obj(to_string: str | None = None, **properties: Any) -> GenericComplexObject:
-    """A deserialized PowerShell object as pypsrp builds it."""
-    value = GenericComplexObject()
-    value.adapted_properties.update(properties)
-    value.to_string = to_string
-    value.types = [
-        "Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.Fake",
-        "Deserialized.System.Object",
-    ]
-    return value
-
-
-def enum(name: str, number: int) -> GenericComplexObject:
-    value = obj(name)
-    value.property_sets.append(number)
-    return value
 
 
 def exchange_answers(material: Material) -> dict[tuple[str, tuple[tuple[str, object], ...]], list[Any]]:
@@ -108,37 +89,9 @@ def exchange_answers(material: Material) -> dict[tuple[str, tuple[tuple[str, obj
     }
 
 
-class FakePowerShell:
-    """pypsrp's ``PowerShell`` as far as verify-oauth uses it."""
-
-    def __init__(self, exchange: FakeExchange) -> None:
-        self.exchange = exchange
-        self.had_errors = False
-        self.streams = SimpleNamespace(error=[])
-        self.cmdlet: str | None = None
-        self.parameters: list[tuple[str, object]] = []
-
-    def add_cmdlet(self, cmdlet: str) -> FakePowerShell:
-        assert self.cmdlet is None, "one cmdlet per PowerShell object"
-        self.cmdlet = cmdlet
-        return self
-
-    def add_parameter(self, parameter_name: str, value: Any = None) -> FakePowerShell:
-        self.parameters.append((parameter_name, value))
-        return self
-
-    def invoke(self) -> list[Any]:
-        assert self.cmdlet is not None
-        key = (self.cmdlet, tuple(self.parameters))
-        self.exchange.sent.append(key)
-        if self.cmdlet in self.exchange.failing:
-            self.had_errors = True
-            self.streams.error.append(obj(f"The term '{self.cmdlet}' is not recognized"))
-            return []
-        return self.exchange.answers.get(key, [])
-
-
 class FakeExchange:
+    """Fixed answers per (cmdlet, parameters); cmdlets in ``failing`` are unknown to the session."""
+
     def __init__(
         self, answers: dict[tuple[str, tuple[tuple[str, object], ...]], list[Any]], failing: set[str] | None = None
     ) -> None:
@@ -146,6 +99,12 @@ class FakeExchange:
         self.failing = failing or set()
         self.sent: list[tuple[str, tuple[tuple[str, object], ...]]] = []
         self.settings: PsrpSettings | None = None
+
+    def run(self, cmdlet: str, parameters: tuple[tuple[str, object], ...]) -> list[Any]:
+        self.sent.append((cmdlet, parameters))
+        if cmdlet in self.failing:
+            raise CmdletFailure(f"The term '{cmdlet}' is not recognized")
+        return self.answers.get((cmdlet, parameters), [])
 
     @contextmanager
     def opener(self, settings: PsrpSettings) -> Iterator[PowerShellFactory]:

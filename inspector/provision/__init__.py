@@ -1,0 +1,1 @@
+"""Provisioning: the seed article's setup steps as data, rendered as PowerShell (plan) or performed (apply)."""
