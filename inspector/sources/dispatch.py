@@ -8,8 +8,6 @@ from pathlib import Path
 
 from inspector.model import InputError, SourceItem
 from inspector.sources.detect import InputKind, detect_kind
-from inspector.sources.har import read_har
-from inspector.sources.mitmflows import read_flows
 from inspector.sources.pcap.reader import CaptureProgress, read_capture
 
 MAX_FOLDER_FILES = 100_000
@@ -54,8 +52,13 @@ def read_input(
     if kind == "pcap":
         return read_capture(path, progress=progress, keep_bodies=keep_bodies)
     if kind == "har":
+        from inspector.sources.har import read_har
+
         return read_har(path, keep_bodies=keep_bodies)
     if kind == "mitm":
+        # mitmproxy is a heavy import: paid only when a flow file is read.
+        from inspector.sources.mitmflows import read_flows
+
         return read_flows(path, keep_bodies=keep_bodies)
     raise InputError(
         f"Cannot read {path}: its content is not a pcap/pcapng capture, a HAR file or a mitmproxy flow file "
