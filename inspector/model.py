@@ -65,13 +65,20 @@ class Provenance:
 def header_values(headers: Headers, name: str) -> Iterator[str]:
     """Every value of header ``name`` (case-insensitive), in wire order."""
     wanted = name.lower()
+    size = len(wanted)
     for key, value in headers:
-        if key.lower() == wanted:
+        # Comparing lengths first skips the lower-casing of nearly every header (this runs per exchange).
+        if len(key) == size and key.lower() == wanted:
             yield value
 
 
 def first_header(headers: Headers, name: str) -> str | None:
-    return next(header_values(headers, name), None)
+    wanted = name.lower()
+    size = len(wanted)
+    for key, value in headers:
+        if len(key) == size and key.lower() == wanted:
+            return value
+    return None
 
 
 class _HeaderLookup:

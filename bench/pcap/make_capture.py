@@ -73,7 +73,9 @@ def make_tokens(count: int, rng: random.Random) -> Tokens:
     tokens = Tokens(certificate_der=der)
     base = int(START.timestamp())
     for index in range(count):
-        nbf = base - 300 + index * 60
+        # Healthy traffic: every token is valid through the capture, and each is used against the host its
+        # audience names (a connection to mailN takes a token with index % 4 == N).
+        nbf = base - 600 - index * 60
         actor_claims = {
             "aud": f"{EXCHANGE}/mail{index % 4}.contoso.com@{REALM}",
             "iss": f"{SFB}@{REALM}",
@@ -310,7 +312,8 @@ class Connection:
                     ),
                 )
             )
-        token = self.rng.choice(self.tokens.bearer)
+        host_index = int(self.host[4])
+        token = self.rng.choice(self.tokens.bearer[host_index::4])
         return out + self._ews(f"Bearer {token}")
 
     def _basic(self) -> list[list[Packet]]:
