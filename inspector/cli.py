@@ -181,7 +181,23 @@ def exit_code(totals: Totals, fail_on: str, unreadable: bool) -> int:
     return EXIT_CLEAN
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        module, _, name = target.partition(":")
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="oauth-inspector")
 def main() -> None:
     """See from the wire whether Microsoft server-to-server OAuth really works.
@@ -448,15 +464,13 @@ def rules(output_format: str) -> None:
     _stdout_console().print(table)
 
 
-def _register_subgroups() -> None:
-    from inspector.cli_lab import lab
-    from inspector.cli_proxy import proxy
-
-    main.add_command(lab)
-    main.add_command(proxy)
-
-
-_register_subgroups()
+# Command groups with heavy imports (mitmproxy, pypsrp, msal) load only when they are invoked, so that
+# `analyze` on a capture does not pay for them.
+_LAZY_COMMANDS = {
+    "lab": "inspector.cli_lab:lab",
+    "proxy": "inspector.cli_proxy:proxy",
+    "provision": "inspector.cli_provision:provision",
+}
 
 
 def run() -> None:

@@ -1,0 +1,111 @@
+"""``oauth-inspector proxy``: start mitmproxy with the addon, the trust options already set."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from inspector.cli import EXIT_USAGE, _err, build_settings, trust_options
+from inspector.model import ConfigError
+
+
+@click.command(context_settings={"max_content_width": 110})
+@click.option(
+    "--reverse",
+    metavar="URL",
+    default=None,
+    help="Reverse-proxy mode in front of this server (e.g. https://exchange.contoso.com). Without it, mitmproxy "
+    "is a regular HTTP(S) proxy for clients configured to use it.",
+)
+@click.option("--listen-host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--listen-port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port.")
+@click.option("--web", is_flag=True, help="Start mitmweb (the browser UI) instead of mitmdump.")
+@trust_options
+@click.option(
+    "--report",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write a JSONL report: one line per exchange with its findings, flushed as it goes.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the mitmproxy command instead of running it.")
+@click.argument("mitmproxy_args", nargs=-1, type=click.UNPROCESSED)
+def proxy(
+    reverse: str | None,
+    listen_host: str,
+    listen_port: int,
+    web: bool,
+    certs: tuple[Path, ...],
+    metadata: tuple[Path, ...],
+    thumbprints: tuple[str, ...],
+    realms: tuple[str, ...],
+    issuers: tuple[str, ...],
+    skew: int | None,
+    config_path: Path | None,
+    fail_on: str | None,
+    show_secrets: bool,
+    report: Path | None,
+    dry_run: bool,
+    mitmproxy_args: tuple[str, ...],
+) -> None:
+    """Inspect OAuth live: run mitmdump (or mitmweb) with the oauth-inspector addon.
+
+    Every passing flow is judged as it happens: findings are logged, flows are marked (red circle: error,
+    warning sign: warning) and commented, the full verdict is kept in the flow's metadata (saved with -w), and
+    --report writes JSONL. In reverse mode mitmproxy keeps the client's Host header (keep_host_header), which
+    Exchange needs to accept token audiences and the inspector needs to judge them. Everything after -- goes to
+    mitmproxy unchanged, e.g. `-- -w flows.mitm`.
+
+    With Extended Protection (on by default from Exchange 2019 CU14), NTLM and Kerberos to Exchange fail through
+    a TLS-intercepting proxy, while OAuth keeps working: such failures are the proxy's doing.
+
+    \b
+    Examples:
+      oauth-inspector proxy --reverse https://exchange.contoso.com --cert OAuthCert.cer --realm <tenant id>
+      oauth-inspector proxy --web --cert OAuthCert.cer --report oauth.jsonl -- -w flows.mitm
+    """
+    from inspector.proxy import TrustArguments, build_plan, launch
+
+    try:
+        # Refuse what the addon would refuse, before mitmproxy starts and buries the message in its log.
+        build_settings(
+            certs=certs,
+            metadata=metadata,
+            thumbprints=thumbprints,
+            realms=realms,
+            issuers=issuers,
+            skew=skew,
+            config_path=config_path,
+            fail_on=fail_on,
+            output_format=None,
+            now=datetime.now(UTC),
+        )
+        if report is not None and not report.expanduser().resolve().parent.is_dir():
+            raise ConfigError(f"Cannot write the report {report}: its folder does not exist")
+        trust = TrustArguments(certs, metadata, thumbprints, realms, issuers, skew, config_path, fail_on, show_secrets)
+        plan = build_plan(
+            reverse=reverse,
+            listen_host=listen_host,
+            listen_port=listen_port,
+            web=web,
+            trust=trust,
+            report=report,
+            mitmproxy_args=mitmproxy_args,
+        )
+    except ConfigError as exc:
+        _err(str(exc))
+        sys.exit(EXIT_USAGE)
+    for line in plan.banner:
+        click.echo(line)
+    click.echo("  Command:       " + " ".join(_quoted(a) for a in plan.argv))
+    if dry_run:
+        return
+    sys.exit(launch(plan.argv))
+
+
+def _quoted(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)

@@ -1,0 +1,446 @@
+"""The mitmproxy addon: every passing flow judged by the engine, annotated, logged and written to a JSONL report.
+
+A thin shell over the engine (DESIGN.md): ``load`` declares the options, ``configure`` turns them into the same
+``Trust``/``Policy`` the CLI builds (and refuses bad values with ``OptionsError``), the hooks convert flows with the
+same converter as ``oauth-inspector analyze`` and feed one shared ``Analyzer``, whose per-client state makes fallback
+detection work live. The addon never raises into mitmproxy and never touches a request or response: a failure of its
+own is logged once with the flow id and becomes an ``inspector-error`` finding, and the flow passes untouched.
+
+Token times are judged at the flow's capture time (``request.timestamp_start``), so a replay of a saved file
+(``mitmdump -nr flows.mitm -s ...``) gives the same findings as ``oauth-inspector analyze flows.mitm``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, cast
+
+from mitmproxy import contentviews, ctx, exceptions, flow, http
+from mitmproxy.addonmanager import Loader
+
+from inspector.analyze import Analyzer, ExchangeResult
+from inspector.cli import Settings, build_settings
+from inspector.live.annotate import (
+    METADATA_KEY,
+    Serializer,
+    annotate,
+    error_record,
+    flow_metadata,
+    relevant,
+    verdict_line,
+    worst,
+)
+from inspector.live.contentview import TokenContentview
+from inspector.live.host import client_sni, host_rewritten, with_client_host
+from inspector.live.render import flow_text, summary_text
+from inspector.model import ConfigError, HttpExchange, Notice
+from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
+from inspector.report.console import safe
+from inspector.report.writers import JsonlWriter
+from inspector.rules import Finding, finding
+from inspector.sources.mitmflows import exchange_from_flow
+
+logger = logging.getLogger(__name__)
+
+FAIL_ON = ("error", "warning", "info", "never")
+MAX_INTERNAL_ERROR_LOGS = 100
+MAX_SKEW = 86400
+_OPTIONS = frozenset(
+    {
+        "oauth_cert",
+        "oauth_metadata",
+        "oauth_thumbprint",
+        "oauth_realm",
+        "oauth_issuer",
+        "oauth_skew",
+        "oauth_fail_on",
+        "oauth_config",
+        "oauth_report",
+        "oauth_show_secrets",
+    }
+)
+# mitmproxy's Loader annotates typespec as ``type``; optional values are declared as unions all the same.
+_OPTIONAL_INT = cast(type, int | None)
+_OPTIONAL_STR = cast(type, str | None)
+# Conversion failures on a flow that lacks what an exchange needs: the flow's problem, reported as analyze does.
+_FLOW_PROBLEMS = (AttributeError, TypeError, ValueError, OverflowError, OSError)
+
+
+def _options_error(message: str) -> exceptions.OptionsError:
+    return exceptions.OptionsError(message)  # type: ignore[no-untyped-call]  # mitmproxy leaves it unannotated
+
+
+class _Report:
+    """The JSONL report file: one line per exchange, flushed as it goes. A write failure stops reporting, once."""
+
+    def __init__(self, path: str, *, show_secrets: bool) -> None:
+        self.path = path
+        append = path.startswith("+")  # as mitmproxy's -w: "+file" appends
+        target = Path(path[1:] if append else path).expanduser()
+        try:
+            self.file: IO[str] | None = target.open("a" if append else "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise _options_error(
+                f"oauth_report: cannot write {target}: {exc.strerror or exc}; check the folder exists and is writable"
+            ) from None
+        self.writer = JsonlWriter(self.file, show_secrets=show_secrets, flush_each=True)
+
+    def write(self, item: Finding) -> None:
+        self._guarded(lambda: self.writer.finding(item))
+
+    def write_line(self, line: str) -> None:
+        """An exchange's line, made by the addon (it serialises each exchange once, for the flow too)."""
+        self._guarded(lambda: self._write_flushed(line))
+
+    def _write_flushed(self, line: str) -> None:
+        assert self.file is not None
+        self.file.write(line + "\n")
+        self.file.flush()
+
+    def _guarded(self, action: Callable[[], None]) -> None:
+        if self.file is None:
+            return
+        try:
+            action()
+        except (OSError, ValueError) as exc:
+            logger.warning("oauth-inspector: cannot write the report %s (%s); reporting stops", self.path, exc)
+            self._close_quietly()
+
+    def close(self, analyzer: Analyzer | None) -> None:
+        if self.file is None:
+            return
+        try:
+            if analyzer is not None:
+                self.writer.close(analyzer.totals)
+        except (OSError, ValueError) as exc:
+            logger.warning("oauth-inspector: cannot finish the report %s (%s)", self.path, exc)
+        self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.close()
+            self.file = None
+
+
+class OAuthInspector:
+    """Judges the OAuth traffic that passes through mitmproxy. Load it with ``-s`` (see ``mitm_script.py``)."""
+
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+        self.analyzer: Analyzer | None = None
+        self.show_secrets = False
+        self.serializer = Serializer(show_secrets=False)
+        self.fail_on = "error"
+        self._report: _Report | None = None
+        self._counter = 0
+        self._host_warned = False
+        self._unconfigured_warned = False
+        self.internal_errors = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def load(self, loader: Loader) -> None:
+        loader.add_option(
+            "oauth_cert",
+            Sequence[str],
+            [],
+            "Trusted certificate (.cer DER or PEM, PEM bundle), e.g. the exported OAuthCert.cer; trusted for any "
+            "issuer. Repeat the option for more.",
+        )
+        loader.add_option(
+            "oauth_metadata",
+            Sequence[str],
+            [],
+            "Auth metadata document (Exchange /autodiscover/metadata/json/1, ACS or SfB /metadata/json/1); its keys "
+            "are trusted only for the issuer it names. Repeatable.",
+        )
+        loader.add_option(
+            "oauth_thumbprint",
+            Sequence[str],
+            [],
+            "Expected auth certificate thumbprint (hex, as Get-AuthConfig prints it). Repeatable.",
+        )
+        loader.add_option(
+            "oauth_realm",
+            Sequence[str],
+            [],
+            "Expected realm: the tenant ID (SfB Online) or SIP domain (SfB Server). Repeatable.",
+        )
+        loader.add_option(
+            "oauth_issuer",
+            Sequence[str],
+            [],
+            f"Expected calling principal (GUID or whole iss); default {SFB_ONLINE} (Skype for Business Online). "
+            "Repeatable.",
+        )
+        loader.add_option(
+            "oauth_skew",
+            _OPTIONAL_INT,
+            None,
+            f"Allowed clock skew in seconds for nbf/exp (0-{MAX_SKEW}; default {DEFAULT_SKEW} or the config file's).",
+        )
+        loader.add_option(
+            "oauth_fail_on",
+            _OPTIONAL_STR,
+            None,
+            "Severity (error, warning, info, never) at or above which the final summary says FAIL "
+            "(default: error or the config file's).",
+        )
+        loader.add_option(
+            "oauth_config",
+            _OPTIONAL_STR,
+            None,
+            "oauth-inspector configuration file (default: the nearest oauth-inspector.toml or pyproject.toml "
+            "[tool.oauth-inspector] from the current folder up, as the CLI finds it).",
+        )
+        loader.add_option(
+            "oauth_report",
+            _OPTIONAL_STR,
+            None,
+            "Write a JSONL report here: one line per judged exchange with its findings, flushed line by line. "
+            "A leading + appends instead of replacing the file.",
+        )
+        loader.add_option(
+            "oauth_show_secrets",
+            bool,
+            False,
+            "Show Basic passwords, raw credentials and token signatures in annotations and the report.",
+        )
+        loader.add_command("oauth.inspect", self.inspect)
+        loader.add_command("oauth.summary", self.summary)
+        contentviews.add(TokenContentview)
+
+    def configure(self, updated: set[str]) -> None:
+        if self.settings is not None and not (updated & _OPTIONS):
+            return
+        options = ctx.options
+        fail_on = options.oauth_fail_on
+        if fail_on is not None and fail_on not in FAIL_ON:
+            raise _options_error(f"oauth_fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+        skew = options.oauth_skew
+        if skew is not None and not 0 <= skew <= MAX_SKEW:
+            raise _options_error(f"oauth_skew must be between 0 and {MAX_SKEW} seconds, not {skew}")
+        try:
+            settings = build_settings(
+                certs=tuple(Path(p).expanduser() for p in options.oauth_cert),
+                metadata=tuple(Path(p).expanduser() for p in options.oauth_metadata),
+                thumbprints=tuple(options.oauth_thumbprint),
+                realms=tuple(options.oauth_realm),
+                issuers=tuple(options.oauth_issuer),
+                skew=skew,
+                config_path=Path(options.oauth_config).expanduser() if options.oauth_config else None,
+                fail_on=fail_on,
+                output_format=None,
+                now=datetime.now(UTC),  # certificate hygiene is judged now; tokens at their capture time
+            )
+        except ConfigError as exc:
+            raise _options_error(f"oauth-inspector: {exc}") from None
+        show_secrets = bool(options.oauth_show_secrets)
+        path: str | None = options.oauth_report or None
+        report = self._report
+        if (report.path if report is not None else None) != path:
+            report = _Report(path, show_secrets=show_secrets) if path else None
+        # Nothing below can fail: commit.
+        if report is not self._report and self._report is not None:
+            self._report.close(self.analyzer)
+        if report is not None:
+            report.writer.show_secrets = show_secrets
+        analyzer = Analyzer(settings.trust, settings.policy)
+        if self.analyzer is not None:
+            analyzer.totals = self.analyzer.totals
+        self.settings, self.analyzer, self._report = settings, analyzer, report
+        self.show_secrets, self.fail_on = show_secrets, settings.fail_on
+        self.serializer = Serializer(show_secrets=show_secrets)
+        self._announce(settings)
+        for item in analyzer.trust_findings():
+            self._log_finding(item, None)
+            if report is not None:
+                report.write(item)
+
+    def _announce(self, settings: Settings) -> None:
+        keys = len(settings.trust.keys)
+        realms = ", ".join(sorted(settings.policy.realms)) or "any"
+        logger.info(
+            "oauth-inspector: %d trusted key(s), %d expected thumbprint(s), realm %s, issuers %s%s",
+            keys,
+            len(settings.trust.expected_thumbprints),
+            safe(realms, 200),
+            safe(", ".join(sorted(settings.policy.expected_issuers)), 200),
+            f"; report {self._report.path}" if self._report is not None else "",
+        )
+        if not keys:
+            logger.info(
+                "oauth-inspector: no certificate or metadata given, so signatures cannot be verified "
+                "(set oauth_cert to the exported OAuthCert.cer, oauth_metadata to the metadata documents)"
+            )
+
+    def done(self) -> None:
+        if self.analyzer is not None:
+            logger.info(summary_text(self.analyzer.totals, fail_on=self.fail_on, internal_errors=self.internal_errors))
+        if self._report is not None:
+            self._report.close(self.analyzer)
+            self._report = None
+
+    # --- hooks -------------------------------------------------------------------------------------------------
+
+    def response(self, f: http.HTTPFlow) -> None:
+        self._judge(f)
+
+    def error(self, f: http.HTTPFlow) -> None:
+        if f.response is None:  # with a response the flow was judged in the response hook
+            self._judge(f)
+
+    def _judge(self, f: http.HTTPFlow) -> None:
+        try:
+            analyzer = self.analyzer
+            if analyzer is None:
+                if not self._unconfigured_warned:
+                    self._unconfigured_warned = True
+                    logger.warning("oauth-inspector is not configured (see the error above); flows pass unjudged")
+                return
+            result = analyzer.feed(self._item(f))
+            self._publish(f, result)
+        except Exception as exc:  # the addon's own failure must never reach mitmproxy or the flow
+            self._internal_failure(f, exc)
+
+    def _item(self, f: http.HTTPFlow) -> HttpExchange | Notice:
+        self._counter += 1
+        number = self._counter
+        if f.live:
+            source, exchange_id, entry = "live", f"live:{number}", None
+        else:  # a replay (mitmdump -nr file): name exchanges as analyze names the same file's
+            rfile = getattr(ctx.options, "rfile", None)
+            source = Path(rfile).name if rfile else "flows"
+            exchange_id, entry = f"{Path(source).stem}:{number}", number - 1
+        try:
+            exchange = exchange_from_flow(
+                f, exchange_id=exchange_id, source=source, entry=entry, kind="live" if f.live else "mitm"
+            )
+        except _FLOW_PROBLEMS as exc:
+            problem = f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
+            return Notice(
+                rule="input-malformed",
+                message=f"Skipped flow {f.id}: {problem}",
+                source=source,
+                exchange_id=exchange_id,
+                evidence={"flow": f.id, "reason": problem},
+            )
+        if host_rewritten(f, keep_host_header=bool(getattr(ctx.options, "keep_host_header", False))):
+            sni = client_sni(f)
+            if not self._host_warned:
+                self._host_warned = True
+                logger.warning(
+                    "oauth-inspector: reverse mode without keep_host_header: mitmproxy replaced the Host header with "
+                    "the upstream's, so token audiences are judged against the client's TLS SNI where it sent one, "
+                    "and without the host check otherwise. Run mitmproxy with --set keep_host_header=true "
+                    "(oauth-inspector proxy does)."
+                )
+            exchange = with_client_host(exchange, sni)
+        return exchange
+
+    def _publish(self, f: http.HTTPFlow, result: ExchangeResult | Finding) -> None:
+        if isinstance(result, Finding):  # the flow could not become an exchange
+            self._log_finding(result, f)
+            comment = f"oauth-inspector: {result.severity}: {result.rule}"
+            annotate(f, error_record(result, comment), comment, result.severity)
+            if self._report is not None:
+                self._report.write(result)
+            return
+        for item in result.findings:
+            self._log_finding(item, f)
+        annotated = relevant(result)
+        if not annotated and self._report is None:
+            return  # nothing about authentication and no report: nothing to write
+        line, data = self.serializer.exchange(result)
+        if self._report is not None:
+            self._report.write_line(line)
+        if annotated:
+            comment = verdict_line(result)
+            severity = worst(result.findings)
+            annotate(f, flow_metadata(data, verdict=severity or "ok", comment=comment), comment, severity)
+
+    def _log_finding(self, item: Finding, f: http.HTTPFlow | None) -> None:
+        where = ""
+        if f is not None:
+            request = f.request
+            where = f" (flow {f.id[:8]}, {request.method} {request.pretty_host}{request.path[:80]})"
+        level = logging.INFO if item.severity == "info" else logging.WARNING
+        # Never ERROR: mitmdump exits when errors are logged during startup, and a replay runs during startup.
+        message = safe(item.message, 300)
+        logger.log(level, "oauth-inspector [%s] %s: %s%s", item.rule, item.severity, message, safe(where))
+
+    def _internal_failure(self, f: http.HTTPFlow, exc: Exception) -> None:
+        self.internal_errors += 1
+        flow_id = getattr(f, "id", "?")
+        try:
+            if self.internal_errors == 1:
+                logger.warning("oauth-inspector failed on flow %s; the flow passes untouched", flow_id, exc_info=exc)
+            elif self.internal_errors <= MAX_INTERNAL_ERROR_LOGS:
+                logger.warning(
+                    "oauth-inspector failed on flow %s (%s: %s); the flow passes untouched",
+                    flow_id,
+                    type(exc).__name__,
+                    safe(exc, 200),
+                )
+            elif self.internal_errors == MAX_INTERNAL_ERROR_LOGS + 1:
+                logger.warning("oauth-inspector: further internal errors are counted but not logged")
+            item = finding(
+                "inspector-error",
+                f"oauth-inspector failed on flow {flow_id}: {type(exc).__name__}: {safe(exc, 200)}",
+                flow=flow_id,
+                error=type(exc).__name__,
+            )
+            if self.analyzer is not None:
+                self.analyzer.totals.count([item])
+            comment = f"oauth-inspector: {item.severity}: {item.rule}"
+            annotate(f, error_record(item, comment), comment, item.severity)
+            if self._report is not None:
+                self._report.write(item)
+        except Exception:  # noqa: S110  (reporting the failure failed too, e.g. logging itself; the flow must pass)
+            pass
+
+    # --- commands ----------------------------------------------------------------------------------------------
+
+    def inspect(self, flows: Sequence[flow.Flow]) -> str:
+        """Print the decoded tokens and findings of the given flows (e.g. oauth.inspect @focus)."""
+        parts: list[str] = []
+        for item in flows:
+            if not isinstance(item, http.HTTPFlow):
+                continue
+            data = item.metadata.get(METADATA_KEY)
+            if not isinstance(data, dict):
+                data = self._judge_apart(item)
+            parts.append(flow_text(item.id, data) if data is not None else f"flow {item.id}: not judged")
+        text = "\n\n".join(parts) or "oauth.inspect: no HTTP flow given"
+        logger.info(text)
+        return text
+
+    def _judge_apart(self, f: http.HTTPFlow) -> dict[str, Any] | None:
+        """A flow judged on its own (no cross-flow rules), without touching the shared state: for flows the addon
+        never saw, such as those loaded before it."""
+        if self.settings is None:
+            return None
+        try:
+            exchange = exchange_from_flow(
+                f, exchange_id=f"inspect:{f.id[:8]}", source="inspect", entry=None, kind="live"
+            )
+            result = Analyzer(self.settings.trust, self.settings.policy).feed(exchange)
+        except Exception as exc:
+            return {"findings": [], "method": f.request.method, "target": f"(cannot judge: {type(exc).__name__})"}
+        assert isinstance(result, ExchangeResult)
+        _, data = self.serializer.exchange(result)
+        return flow_metadata(data, verdict=worst(result.findings) or "ok", comment=verdict_line(result))
+
+    def summary(self) -> str:
+        """Print the totals so far: exchanges, auth schemes, signature verdicts, findings by rule."""
+        if self.analyzer is None:
+            text = "oauth-inspector is not configured"
+        else:
+            text = summary_text(self.analyzer.totals, fail_on=self.fail_on, internal_errors=self.internal_errors)
+        logger.info(text)
+        return text

@@ -1,0 +1,149 @@
+"""What the addon writes on a judged flow: a mark, a one-line comment and the full result in ``flow.metadata``, and
+the same result as a JSONL report line.
+
+All three annotations are part of the flow's state, so a ``.mitm`` file saved with ``-w`` carries its verdicts. A
+comment or mark the user set is left alone; only the inspector's own (remembered in the metadata) is replaced.
+
+Every flow of a proxy passes through here, so each result is serialised once, and the decoded token (the same for
+the thousands of requests that reuse one S2S token) once per token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from mitmproxy import http
+
+from inspector.analyze import ExchangeResult
+from inspector.report.console import safe
+from inspector.report.serialize import exchange_data, finding_data, token_data
+from inspector.rules import Finding, Severity
+from inspector.token_checks import TokenReport
+
+METADATA_KEY = "oauth-inspector"
+MARKS: dict[str, str] = {"error": ":red_circle:", "warning": ":warning:"}
+"""Emoji names from mitmproxy's marker list (``mitmproxy.utils.emoji``): a red circle for errors, a warning sign."""
+COMMENT_PREFIX = "oauth-inspector: "
+MAX_COMMENT = 300
+TOKEN_MEMORY = 256
+"""Decoded tokens kept ready for serialisation (the analyzer keeps the reports; this only saves re-formatting)."""
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    severities = {f.severity for f in findings}
+    order: tuple[Severity, ...] = ("error", "warning", "info")
+    return next((s for s in order if s in severities), None)
+
+
+def relevant(result: ExchangeResult) -> bool:
+    """Whether the exchange concerns authentication at all (other flows are left without annotations)."""
+    return bool(result.auth.scheme or result.findings or result.challenges or result.diagnostics)
+
+
+def _auth_summary(result: ExchangeResult) -> str:
+    auth = result.auth
+    if auth.scheme is None:
+        return "no Authorization"
+    text = auth.scheme.capitalize() if auth.scheme != "ntlm" else "NTLM"
+    token = auth.token
+    if token is not None:
+        text += f" {token.kind}"
+        if token.issuer:
+            text += f" from {token.issuer}"
+        if token.signature:
+            text += f", signature {token.signature}"
+    elif auth.user:
+        text += f" {auth.user}"
+    return text
+
+
+def verdict_line(result: ExchangeResult) -> str:
+    """``oauth-inspector: error: token-expired, bearer-rejected | Bearer s2s-user ..., 401``."""
+    severity = worst(result.findings)
+    if severity is None:
+        head = "ok"
+    else:
+        rules = dict.fromkeys(f.rule for f in result.findings if f.severity == severity)
+        head = f"{severity}: {', '.join(rules)}"
+        others = len({f.rule for f in result.findings}) - len(rules)
+        if others:
+            head += f" (+{others} more)"
+    response = result.exchange.response
+    status = f"{response.status}" if response is not None else "no response"
+    return safe(f"{COMMENT_PREFIX}{head} | {_auth_summary(result)}, {status}", MAX_COMMENT)
+
+
+def dump(value: object) -> str:
+    """One JSONL line, formatted as the report writers format theirs (ASCII only: wire text stays inert)."""
+    return json.dumps(value, ensure_ascii=True, default=str, separators=(",", ":"))
+
+
+class Serializer:
+    """An exchange's report line and flow metadata, each token's part made once while the token keeps coming.
+
+    The metadata shares each token's decoded form between the flows that carried the token: plain JSON data, never
+    changed once made.
+    """
+
+    _TOKEN_SLOT = '"token":null'  # noqa: S105  (where the token goes in the line, not a secret)
+
+    def __init__(self, *, show_secrets: bool) -> None:
+        self.show_secrets = show_secrets
+        self._tokens: OrderedDict[int, tuple[TokenReport, bool, dict[str, Any], str]] = OrderedDict()
+
+    def _token(self, report: TokenReport) -> tuple[dict[str, Any], str]:
+        # Keyed by identity: the analyzer hands out the same report object for every use of a cached token, and
+        # the entry holds the object, so its id cannot be reused while it is here.
+        cached = self._tokens.get(id(report))
+        if cached is not None and cached[0] is report and cached[1] == self.show_secrets:
+            self._tokens.move_to_end(id(report))
+            return cached[2], cached[3]
+        text = dump(token_data(report, show_secrets=self.show_secrets))
+        data: dict[str, Any] = json.loads(text)  # plain JSON types, like the rest of the metadata
+        self._tokens[id(report)] = (report, self.show_secrets, data, text)
+        if len(self._tokens) > TOKEN_MEMORY:
+            self._tokens.popitem(last=False)
+        return data, text
+
+    def exchange(self, result: ExchangeResult) -> tuple[str, dict[str, Any]]:
+        """The report line (``{"type": "exchange", ...exchange_data, "findings": [...]}``, exactly as
+        ``JsonlWriter`` writes it; a test holds it to that) and the same data as a dict for the flow's metadata."""
+        token = result.auth.token
+        bare = replace(result, auth=replace(result.auth, token=None)) if token is not None else result
+        data = exchange_data(bare, show_secrets=self.show_secrets)
+        findings: list[Any] = [finding_data(f) for f in result.findings]
+        if findings:
+            findings = json.loads(dump(findings))  # evidence may hold tuples and other non-JSON values
+        line = dump({"type": "exchange", **data, "findings": findings})
+        if token is not None:
+            token_dict, token_text = self._token(token)
+            # The first "token":null is the auth object's: everything before it is keys and escaped strings.
+            line = line.replace(self._TOKEN_SLOT, '"token":' + token_text, 1)
+            data["auth"]["token"] = token_dict
+        data["findings"] = findings
+        return line, data
+
+
+def flow_metadata(data: dict[str, Any], *, verdict: str, comment: str) -> dict[str, Any]:
+    return {"verdict": verdict, "comment": comment, **data}
+
+
+def error_record(item: Finding, comment: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(dump({"findings": [finding_data(item)]}))
+    return {"verdict": item.severity, "comment": comment, **data}
+
+
+def annotate(flow: http.HTTPFlow, data: dict[str, Any], comment: str, severity: str | None) -> None:
+    """Write the verdict on the flow, replacing only annotations the inspector made before."""
+    previous = flow.metadata.get(METADATA_KEY)
+    previous_comment = previous.get("comment") if isinstance(previous, dict) else None
+    if not flow.comment or flow.comment == previous_comment or flow.comment.startswith(COMMENT_PREFIX):
+        flow.comment = comment
+    mark = MARKS.get(severity or "", "")
+    if not flow.marked or flow.marked in MARKS.values():
+        flow.marked = mark
+    flow.metadata[METADATA_KEY] = data
