@@ -19,6 +19,7 @@ from inspector.http_auth import (
     parse_ms_diagnostics,
     parse_www_authenticate,
 )
+from inspector.lru import LruCache
 from inspector.model import HttpExchange, Notice, SourceItem
 from inspector.policy import FALLBACK_WINDOW, Policy
 from inspector.rules import CATALOGUE, Finding, finding
@@ -31,6 +32,9 @@ MAX_CLIENT_STATE = 65536
 LEGACY_SCHEMES = ("ntlm", "negotiate")
 TOKEN_CACHE = 2048
 """Distinct bearer values remembered with their assessment (S2S tokens are reused for hours)."""
+HEADER_CACHE = 1024
+CACHEABLE_HEADER = 16 * 1024
+"""Header values up to this size are parsed once and remembered (clients and servers repeat them verbatim)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,9 @@ class Analyzer:
         self.totals = Totals()
         self._challenged: OrderedDict[tuple[str, str], _Challenged] = OrderedDict()
         self._reported_once: set[tuple[str, str, str, str]] = set()
-        self._assessments: OrderedDict[str, TokenAssessment] = OrderedDict()
+        self._assessments: LruCache[str, TokenAssessment] = LruCache(TOKEN_CACHE)
+        self._parsed_credentials: LruCache[str, Credentials] = LruCache(HEADER_CACHE)
+        self._parsed_challenges: LruCache[tuple[str, ...], tuple[Challenge, ...]] = LruCache(HEADER_CACHE)
 
     # --- trust store -------------------------------------------------------------------------------------------
 
@@ -159,15 +165,9 @@ class Analyzer:
         self._reported_once.clear()
 
     def _assess(self, value: str) -> TokenAssessment:
-        cached = self._assessments.get(value)
-        if cached is not None:
-            self._assessments.move_to_end(value)
-            return cached
-        assessment = assess_token(decode_bearer(value), verifier=self.verifier, policy=self.policy)
-        self._assessments[value] = assessment
-        if len(self._assessments) > TOKEN_CACHE:
-            self._assessments.popitem(last=False)
-        return assessment
+        return self._assessments.get_or_make(
+            value, lambda v: assess_token(decode_bearer(v), verifier=self.verifier, policy=self.policy)
+        )
 
     # --- exchanges ---------------------------------------------------------------------------------------------
 
@@ -197,11 +197,25 @@ class Analyzer:
         evidence.setdefault("source", notice.source)
         return Finding(rule.id, rule.severity, notice.message, notice.exchange_id, evidence)
 
+    def _credentials(self, value: str) -> Credentials:
+        if len(value) > CACHEABLE_HEADER:
+            return parse_authorization(value)
+        return self._parsed_credentials.get_or_make(value, parse_authorization)
+
+    def _challenges(self, values: list[str]) -> tuple[Challenge, ...]:
+        if not values:
+            return ()
+        key = tuple(values)
+        if sum(len(v) for v in values) > CACHEABLE_HEADER:
+            return tuple(parse_www_authenticate(values))
+        return self._parsed_challenges.get_or_make(key, lambda k: tuple(parse_www_authenticate(k)))
+
     def analyse(self, exchange: HttpExchange) -> ExchangeResult:
         found: list[Finding] = []
         request = exchange.request
+        host = exchange.host
         authorizations = request.header_all("authorization")
-        credentials = parse_authorization(authorizations[0]) if authorizations else None
+        credentials = self._credentials(authorizations[0]) if authorizations else None
         token_report: TokenReport | None = None
         if len(authorizations) > 1:
             found.append(
@@ -213,21 +227,19 @@ class Analyzer:
                 )
             )
         if credentials is not None:
-            found += self._credential_findings(exchange, credentials)
+            found += self._credential_findings(exchange, host, credentials)
             if credentials.scheme in ("bearer", "bare"):
                 assessment = self._assess(credentials.credentials)
                 token_report = assessment.report
-                found += judge_use(
-                    assessment, policy=self.policy, at=exchange.time, host=exchange.host, exchange=exchange.id
-                )
+                found += judge_use(assessment, policy=self.policy, at=exchange.time, host=host, exchange=exchange.id)
         challenges: tuple[Challenge, ...] = ()
         diagnostics: Diagnostics | None = None
         response = exchange.response
         if response is not None:
-            challenges = tuple(parse_www_authenticate(response.header_all("www-authenticate")))
+            challenges = self._challenges(response.header_all("www-authenticate"))
             raw_diag = response.header("x-ms-diagnostics")
             diagnostics = parse_ms_diagnostics(raw_diag) if raw_diag is not None else None
-            found += self._response_findings(exchange, credentials, challenges, diagnostics)
+            found += self._response_findings(exchange, host, credentials, challenges, diagnostics)
         auth = AuthSummary(
             scheme=credentials.scheme if credentials else None,
             user=user_of(credentials) if credentials else None,
@@ -240,11 +252,12 @@ class Analyzer:
         path = exchange.request.target.split("?", 1)[0].lower()
         return path.endswith(self.policy.basic_by_design_paths)
 
-    def _client_key(self, exchange: HttpExchange) -> tuple[str, str]:
+    @staticmethod
+    def _client_key(exchange: HttpExchange, host: str | None) -> tuple[str, str]:
         client = exchange.client.host if exchange.client else "?"
-        return client, (exchange.host or "?").lower()
+        return client, (host or "?").lower()
 
-    def _credential_findings(self, exchange: HttpExchange, credentials: Credentials) -> list[Finding]:
+    def _credential_findings(self, exchange: HttpExchange, host: str | None, credentials: Credentials) -> list[Finding]:
         out: list[Finding] = []
         scheme = credentials.scheme
         by_design = self._by_design(exchange)
@@ -263,12 +276,12 @@ class Analyzer:
             out.append(
                 finding(
                     "basic-credentials",
-                    f"Basic credentials for user {user!r} sent to {exchange.host or '?'}"
+                    f"Basic credentials for user {user!r} sent to {host or '?'}"
                     if user is not None
-                    else f"Basic credentials sent to {exchange.host or '?'}",
+                    else f"Basic credentials sent to {host or '?'}",
                     exchange.id,
                     user=user,
-                    host=exchange.host,
+                    host=host,
                 )
             )
         elif scheme in LEGACY_SCHEMES:
@@ -285,7 +298,7 @@ class Analyzer:
                 out.append(
                     finding(
                         "legacy-auth",
-                        f"{credentials.raw_scheme} ({mechanism}) authentication{detail} to {exchange.host or '?'}",
+                        f"{credentials.raw_scheme} ({mechanism}) authentication{detail} to {host or '?'}",
                         exchange.id,
                         scheme=scheme,
                         mechanism=mechanism,
@@ -294,7 +307,7 @@ class Analyzer:
                     )
                 )
         if scheme in ("basic", *LEGACY_SCHEMES) and not by_design:
-            key = self._client_key(exchange)
+            key = self._client_key(exchange, host)
             previous = self._challenged.get(key)
             if previous is not None and 0 <= (exchange.time - previous.at).total_seconds() <= FALLBACK_WINDOW:
                 del self._challenged[key]
@@ -312,11 +325,11 @@ class Analyzer:
                 )
         return out
 
-    def _once(self, rule: str, exchange: HttpExchange) -> bool:
+    def _once(self, rule: str, exchange: HttpExchange, host: str | None) -> bool:
         """Findings about what a server offers are reported once per client, host and path, not on every 401."""
         path = exchange.request.target.split("?", 1)[0].lower()
-        client, host = self._client_key(exchange)
-        key = (rule, client, host, path)
+        client, lowered = self._client_key(exchange, host)
+        key = (rule, client, lowered, path)
         if key in self._reported_once:
             return False
         if len(self._reported_once) < self.max_state:
@@ -326,6 +339,7 @@ class Analyzer:
     def _response_findings(
         self,
         exchange: HttpExchange,
+        host: str | None,
         credentials: Credentials | None,
         challenges: tuple[Challenge, ...],
         diagnostics: Diagnostics | None,
@@ -337,33 +351,32 @@ class Analyzer:
             return out
         schemes = {c.scheme for c in challenges}
         if "bearer" in schemes:
-            key = self._client_key(exchange)
+            key = self._client_key(exchange, host)
             self._challenged[key] = _Challenged(exchange.time, exchange.id)
             self._challenged.move_to_end(key)
             if len(self._challenged) > self.max_state:
                 self._challenged.popitem(last=False)
-            if "basic" in schemes and self._once("basic-offered", exchange):
+            if "basic" in schemes and self._once("basic-offered", exchange, host):
                 out.append(
                     finding(
                         "basic-offered",
-                        f"{exchange.host or 'The server'} offers Basic beside Bearer "
-                        "(reported once per client, host and path)",
+                        f"{host or 'The server'} offers Basic beside Bearer (reported once per client, host and path)",
                         exchange.id,
-                        host=exchange.host,
+                        host=host,
                         schemes=sorted(schemes),
                     )
                 )
         elif challenges and all(c.token68 for c in challenges):
             pass  # an NTLM/Negotiate handshake continuing (a Type-2 challenge), not an offer of schemes
-        elif self._once("oauth-not-offered", exchange):
+        elif self._once("oauth-not-offered", exchange, host):
             offered = ", ".join(c.raw_scheme for c in challenges) or "no challenge at all"
             out.append(
                 finding(
                     "oauth-not-offered",
-                    f"{exchange.host or 'The server'} answered 401 offering {offered}, but no Bearer "
+                    f"{host or 'The server'} answered 401 offering {offered}, but no Bearer "
                     "(reported once per client, host and path)",
                     exchange.id,
-                    host=exchange.host,
+                    host=host,
                     schemes=sorted(schemes),
                 )
             )

@@ -8,7 +8,6 @@ signature and key, so a token repeated across thousands of requests is verified 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,6 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from inspector.lru import LruCache
 from inspector.tokens import Jwt
 from inspector.trust import Trust, TrustedKey
 
@@ -40,8 +40,7 @@ class Verifier:
 
     def __init__(self, trust: Trust, cache_size: int = 4096) -> None:
         self.trust = trust
-        self._cache: OrderedDict[tuple[bytes, bytes, int], bool] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LruCache[tuple[bytes, bytes, int], bool] = LruCache(cache_size)
         self.cache_hits = 0
         self.verifications = 0
 
@@ -49,14 +48,11 @@ class Verifier:
         cache_key = (token.signing_input, token.signature, id(key))
         cached = self._cache.get(cache_key)
         if cached is not None:
-            self._cache.move_to_end(cache_key)
             self.cache_hits += 1
             return cached
         self.verifications += 1
         ok = rs_verify(key, "RS256", token.signing_input, token.signature)
-        self._cache[cache_key] = ok
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(cache_key, ok)
         return ok
 
     def verify(self, token: Jwt, issuer: str | None) -> SignatureResult:
