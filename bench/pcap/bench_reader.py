@@ -111,6 +111,33 @@ def run_tshark(path: Path, out_of_order: bool) -> dict[str, float | int]:
     }
 
 
+def run_analyze(paths: list[Path], jobs: int) -> dict[str, float | int]:
+    """The whole ``oauth-inspector analyze --format json`` (tokens decoded and verified against the certificate
+    written beside the capture, rules run, JSON written), as a user runs it."""
+    executable = Path(sys.executable).with_name("oauth-inspector")
+    certs = sorted(
+        {str(c) for p in paths for c in p.parent.glob(p.stem + "*.cer")}
+        | {str(c) for p in paths for c in p.parent.glob("*.cer")}
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "report.json"
+        command = [str(executable), "analyze", *map(str, paths), "--format", "json", "-o", str(report)]
+        command += ["--fail-on", "never", "--quiet", "--jobs", str(jobs)]
+        for cert in certs[:1]:
+            command += ["--cert", cert]
+        start = time.perf_counter()
+        subprocess.run(command, check=True)
+        seconds = time.perf_counter() - start
+        document = json.loads(report.read_text())
+    exchanges = document["exchanges"]
+    return {
+        "seconds": seconds,
+        "authorization": sum(1 for e in exchanges if e["auth"]["scheme"] is not None),
+        "verified": int(document["summary"]["signatures"].get("valid", 0)),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
 def measure(tool: str, path: Path, *extra: str) -> dict[str, float | int]:
     """Run one tool in a fresh process and return what it reported.
 
@@ -155,7 +182,7 @@ def count_packets(path: Path) -> dict[str, float | int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("capture", type=Path)
-    parser.add_argument("--tools", default="reader,tshark-ooo,tshark,scapy")
+    parser.add_argument("--tools", default="analyze,reader,tshark-ooo,tshark,scapy,jobs")
     parser.add_argument("--scapy-packets", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3, help="reader runs; the fastest is reported")
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -165,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         runners = {
             "reader": lambda: run_reader(args.capture),
+            "analyze": lambda: run_analyze([args.capture], 1),
+            "analyze-2-files-jobs-1": lambda: run_analyze([args.capture, args.sample], 1),
+            "analyze-2-files-jobs-2": lambda: run_analyze([args.capture, args.sample], 2),
             "scapy": lambda: run_scapy(args.capture),
             "tshark-ooo": lambda: run_tshark(args.capture, True),
             "tshark": lambda: run_tshark(args.capture, False),
@@ -181,9 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.capture}: {packets} packets, {size_mb:.0f} MB; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
     rows: list[tuple[str, int, dict[str, float | int]]] = []
+    if "analyze" in tools:
+        runs = [measure("analyze", args.capture) for _ in range(args.repeat)]
+        rows.append(("oauth-inspector analyze", packets, min(runs, key=lambda r: r["seconds"])))
     if "reader" in tools:
         runs = [measure("reader", args.capture) for _ in range(args.repeat)]
-        rows.append(("reader", packets, min(runs, key=lambda r: r["seconds"])))
+        rows.append(("reader alone", packets, min(runs, key=lambda r: r["seconds"])))
     for tool in ("tshark-ooo", "tshark"):
         if tool in tools:
             if shutil.which("tshark") is None:
@@ -197,6 +230,15 @@ def main(argv: list[str] | None = None) -> int:
             sampled = int(cut["packets"])
             rows.append((f"reader (first {sampled})", sampled, measure("reader", sample)))
             rows.append((f"scapy (first {sampled})", sampled, measure("scapy", sample)))
+    if "jobs" in tools:
+        with tempfile.TemporaryDirectory() as folder:
+            twin = Path(folder) / "twin.pcap"
+            twin.symlink_to(args.capture.resolve())
+            for cert in args.capture.parent.glob("*.cer"):
+                (Path(folder) / cert.name).symlink_to(cert.resolve())
+            for jobs in (1, 2):
+                result = measure(f"analyze-2-files-jobs-{jobs}", args.capture, "--sample", str(twin))
+                rows.append((f"analyze 2 files --jobs {jobs}", 2 * packets, result))
 
     print(f"{'tool':28} {'packets':>9} {'seconds':>8} {'packets/s':>10} {'Authorization':>13} {'peak RSS MB':>12}")
     for name, count, result in rows:
