@@ -115,10 +115,7 @@ def run_analyze(paths: list[Path], jobs: int) -> dict[str, float | int]:
     """The whole ``oauth-inspector analyze --format json`` (tokens decoded and verified against the certificate
     written beside the capture, rules run, JSON written), as a user runs it."""
     executable = Path(sys.executable).with_name("oauth-inspector")
-    certs = sorted(
-        {str(c) for p in paths for c in p.parent.glob(p.stem + "*.cer")}
-        | {str(c) for p in paths for c in p.parent.glob("*.cer")}
-    )
+    certs = sorted(str(c) for c in paths[0].parent.glob("*.cer"))  # make_capture.py writes it beside the capture
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
         command = [str(executable), "analyze", *map(str, paths), "--format", "json", "-o", str(report)]
