@@ -5,11 +5,12 @@ Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or configurat
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -19,21 +20,18 @@ from rich.console import Console
 
 from inspector import __version__
 from inspector.analyze import Analyzer, ExchangeResult, Totals
-from inspector.config import FileConfig, discover, load_config
+from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error, run_console_script
+from inspector.config import config_for
 from inspector.model import ConfigError, InputError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE, Policy
-from inspector.report.console import ConsoleReport, safe
+from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter
 from inspector.rules import CATALOGUE, Finding, at_or_above
 from inspector.trust import Trust, build_trust, normalise_thumbprint
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_CLEAN, EXIT_FINDINGS = 0, 1
 FORMATS = ("table", "json", "jsonl", "sarif")
-
-
-def _err(message: str) -> None:
-    click.echo(f"oauth-inspector: {safe(message, 2000)}", err=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +42,34 @@ class Settings:
     output_format: str
 
 
-def trust_options[F: Callable[..., Any]](func: F) -> F:
-    """Options shared by every command that judges tokens."""
+@dataclass(frozen=True, slots=True)
+class TrustArguments:
+    """The trust options as given (on the command line, or as the mitmproxy addon's options), before the
+    configuration file is merged in. The field names are the options' parameter names."""
+
+    certs: tuple[Path, ...] = ()
+    metadata: tuple[Path, ...] = ()
+    thumbprints: tuple[str, ...] = ()
+    realms: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()
+    skew: int | None = None
+    config_path: Path | None = None
+    fail_on: str | None = None
+    show_secrets: bool = False
+
+
+_TRUST_FIELDS = tuple(f.name for f in fields(TrustArguments))
+
+
+def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that judges tokens, handed to the command as one ``trust`` argument
+    (a :class:`TrustArguments`)."""
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        trust = TrustArguments(**{name: kwargs.pop(name) for name in _TRUST_FIELDS})
+        return func(*args, trust=trust, **kwargs)
+
     decorators = [
         click.option(
             "--cert",
@@ -108,52 +132,37 @@ def trust_options[F: Callable[..., Any]](func: F) -> F:
             help="Show Basic passwords, raw credentials and token signatures (off by default).",
         ),
     ]
+    wrapped: Callable[..., Any] = command
     for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+        wrapped = decorator(wrapped)
+    return wrapped
 
 
-def build_settings(
-    *,
-    certs: tuple[Path, ...],
-    metadata: tuple[Path, ...],
-    thumbprints: tuple[str, ...],
-    realms: tuple[str, ...],
-    issuers: tuple[str, ...],
-    skew: int | None,
-    config_path: Path | None,
-    fail_on: str | None,
-    output_format: str | None,
-    now: datetime,
-) -> Settings:
-    config = load_config(config_path) if config_path else discover()
-    all_thumbprints = [*config.strings("thumbprint"), *thumbprints]
+def build_settings(given: TrustArguments, *, output_format: str | None, now: datetime) -> Settings:
+    """The trust options merged with the configuration file's, checked (a :class:`ConfigError` if not usable)."""
+    config = config_for(given.config_path)
+    all_thumbprints = [*config.strings("thumbprint"), *given.thumbprints]
     for value in all_thumbprints:
         normalise_thumbprint(value)
     trust = build_trust(
-        certs=[*config.paths("cert"), *certs],
-        metadata=[*config.paths("metadata"), *metadata],
+        certs=[*config.paths("cert"), *given.certs],
+        metadata=[*config.paths("metadata"), *given.metadata],
         thumbprints=all_thumbprints,
     )
-    issuer_list = [i.strip().lower() for i in (*config.strings("issuer"), *issuers) if i.strip()]
+    issuer_list = [i.strip().lower() for i in (*config.strings("issuer"), *given.issuers) if i.strip()]
     policy = Policy(
         expected_issuers=frozenset(issuer_list or [SFB_ONLINE]),
-        realms=frozenset(r.strip().lower() for r in (*config.strings("realm"), *realms) if r.strip()),
-        skew=skew if skew is not None else _scalar(config, "skew", DEFAULT_SKEW),
+        realms=frozenset(r.strip().lower() for r in (*config.strings("realm"), *given.realms) if r.strip()),
+        skew=given.skew if given.skew is not None else config.scalar("skew", DEFAULT_SKEW),
         now=now,
     )
-    chosen_fail_on = fail_on or _scalar(config, "fail-on", "error")
+    chosen_fail_on = given.fail_on or config.scalar("fail-on", "error")
     if chosen_fail_on not in ("error", "warning", "info", "never"):
         raise ConfigError(f"fail-on must be error, warning, info or never, not {chosen_fail_on!r}")
-    chosen_format = output_format or _scalar(config, "format", "table")
+    chosen_format = output_format or config.scalar("format", "table")
     if chosen_format not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {chosen_format!r}")
     return Settings(trust, policy, chosen_fail_on, chosen_format)
-
-
-def _scalar(config: FileConfig, key: str, default: Any) -> Any:
-    value = config.scalar(key)
-    return default if value is None else value
 
 
 @contextmanager
@@ -237,15 +246,7 @@ def main() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 def analyze(
     inputs: tuple[Path, ...],
-    certs: tuple[Path, ...],
-    metadata: tuple[Path, ...],
-    thumbprints: tuple[str, ...],
-    realms: tuple[str, ...],
-    issuers: tuple[str, ...],
-    skew: int | None,
-    config_path: Path | None,
-    fail_on: str | None,
-    show_secrets: bool,
+    trust: TrustArguments,
     output_format: str | None,
     output: Path | None,
     show_all: bool,
@@ -260,64 +261,46 @@ def analyze(
     from inspector.run import run_parallel, run_sequential
     from inspector.sources.dispatch import expand_inputs
 
-    try:
-        settings = build_settings(
-            certs=certs,
-            metadata=metadata,
-            thumbprints=thumbprints,
-            realms=realms,
-            issuers=issuers,
-            skew=skew,
-            config_path=config_path,
-            fail_on=fail_on,
-            output_format=output_format,
-            now=datetime.now(UTC),
-        )
+    with exit_on_error(unreadable=(InputError,)):
+        settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
         expanded = expand_inputs(list(inputs))
-    except (ConfigError, InputError) as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_UNREADABLE)
     if not expanded:
-        _err("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
+        error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
     workers = min(jobs or os.cpu_count() or 1, len(expanded))
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
     sources = [{"path": str(path), "kind": kind} for path, kind in expanded]
-    try:
-        with _output(output) as out:
-            writer = _writer(
-                settings.output_format,
-                out,
-                sources,
-                show_secrets=show_secrets,
-                verbose=show_all,
-                to_file=output is not None,
-            )
-            for item in analyzer.trust_findings():
-                writer.finding(item)
-            view = ProgressView(stderr) if show_progress else None
-            with view if view is not None else nullcontext():
-                update = view.update if view is not None else None
-                if workers > 1:
-                    outcome = run_parallel(
-                        expanded,
-                        settings.trust,
-                        settings.policy,
-                        writer,
-                        analyzer.totals,
-                        jobs=workers,
-                        progress=update,
-                    )
-                else:
-                    outcome = run_sequential(expanded, analyzer, writer, progress=update)
-            for message in outcome.errors:
-                _err(message)
-            writer.close(analyzer.totals)
-    except ConfigError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE)
+    with exit_on_error(), _output(output) as out:
+        writer = _writer(
+            settings.output_format,
+            out,
+            sources,
+            show_secrets=trust.show_secrets,
+            verbose=show_all,
+            to_file=output is not None,
+        )
+        for item in analyzer.trust_findings():
+            writer.finding(item)
+        view = ProgressView(stderr) if show_progress else None
+        with view if view is not None else nullcontext():
+            update = view.update if view is not None else None
+            if workers > 1:
+                outcome = run_parallel(
+                    expanded,
+                    settings.trust,
+                    settings.policy,
+                    writer,
+                    analyzer.totals,
+                    jobs=workers,
+                    progress=update,
+                )
+            else:
+                outcome = run_sequential(expanded, analyzer, writer, progress=update)
+        for message in outcome.errors:
+            error(message)
+        writer.close(analyzer.totals)
     sys.exit(exit_code(analyzer.totals, settings.fail_on, bool(outcome.errors)))
 
 
@@ -368,15 +351,7 @@ def _writer(
 )
 def token(
     value: str,
-    certs: tuple[Path, ...],
-    metadata: tuple[Path, ...],
-    thumbprints: tuple[str, ...],
-    realms: tuple[str, ...],
-    issuers: tuple[str, ...],
-    skew: int | None,
-    config_path: Path | None,
-    fail_on: str | None,
-    show_secrets: bool,
+    trust: TrustArguments,
     host: str | None,
     at_time: str | None,
     output_format: str | None,
@@ -384,26 +359,12 @@ def token(
     """Decode and check one token or whole Authorization header value (VALUE, or - to read standard input)."""
     from inspector.token_input import judge_pasted
 
-    try:
+    with exit_on_error():
         at = _parse_time(at_time) if at_time else datetime.now(UTC)
-        settings = build_settings(
-            certs=certs,
-            metadata=metadata,
-            thumbprints=thumbprints,
-            realms=realms,
-            issuers=issuers,
-            skew=skew,
-            config_path=config_path,
-            fail_on=fail_on,
-            output_format=None,
-            now=datetime.now(UTC),
-        )
-    except ConfigError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE)
+        settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
     text = sys.stdin.read(1024 * 1024 + 1) if value == "-" else value
     if len(text) > 1024 * 1024:
-        _err("the token given is over 1 MiB; that is not an S2S token")
+        error("the token given is over 1 MiB; that is not an S2S token")
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
     trust_findings = analyzer.trust_findings()
@@ -413,13 +374,13 @@ def token(
     if (output_format or "table") == "json":
         from inspector.report.writers import JsonWriter as _Json
 
-        writer = _Json(sys.stdout, [{"path": "token", "kind": "token"}], show_secrets=show_secrets)
+        writer = _Json(sys.stdout, [{"path": "token", "kind": "token"}], show_secrets=trust.show_secrets)
         for item in trust_findings:
             writer.finding(item)
         writer.exchange(result)
         writer.close(analyzer.totals)
     else:
-        print_token(_stdout_console(), result, findings, show_secrets=show_secrets)
+        print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
     sys.exit(exit_code(analyzer.totals, settings.fail_on, unreadable=False))
 
 
@@ -475,18 +436,4 @@ _LAZY_COMMANDS = {
 
 def run() -> None:
     """The console script: ``main`` with a last safety net, so a bug ends in one clear line, not a traceback."""
-    import os
-
-    try:
-        main(standalone_mode=True)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        sys.exit(130)
-    except Exception as exc:
-        if os.environ.get("OAUTH_INSPECTOR_DEBUG"):
-            raise
-        _err(
-            f"internal error: {type(exc).__name__}: {exc}. This is a bug; please report it "
-            "(set OAUTH_INSPECTOR_DEBUG=1 to see where it happened)"
-        )
-        sys.exit(EXIT_INTERNAL)
+    run_console_script(main)

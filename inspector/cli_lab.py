@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -82,7 +81,7 @@ def serve(
     import threading
     from datetime import UTC, datetime
 
-    from inspector.cli import EXIT_USAGE, _err
+    from inspector.cli_common import exit_on_error
     from inspector.lab.scenarios import EWS_PATH
     from inspector.lab.server import (
         ACS_METADATA_FILE,
@@ -93,9 +92,8 @@ def serve(
         is_loopback,
         prepare_lab_dir,
     )
-    from inspector.model import ConfigError
 
-    try:
+    with exit_on_error():
         lab_dir = prepare_lab_dir(cert_dir, realm=realm, host=exchange_host, tls=tls, now=datetime.now(UTC))
         server = LabServer(
             lab_dir,
@@ -106,9 +104,6 @@ def serve(
             log=None if quiet else (lambda line: click.echo(f"  {line}")),
         )
         url = server.start()
-    except ConfigError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE)
     folder = cert_dir
     click.echo(f"oauth-inspector lab: Exchange-like server listening on {url}")
     click.echo(f"  EWS:       {url}{EWS_PATH}  (tokens for {lab_dir.host}, realm {lab_dir.realm})")
@@ -173,13 +168,12 @@ def drive(
     import json
     from datetime import UTC, datetime
 
-    from inspector.cli import EXIT_UNREADABLE, EXIT_USAGE, _err
+    from inspector.cli_common import exit_on_error
     from inspector.lab.client import drive as play
     from inspector.lab.server import read_lab_dir
-    from inspector.model import ConfigError
     from inspector.report.console import safe
 
-    try:
+    with exit_on_error(unreadable=(ConnectionError,)):
         lab_dir = read_lab_dir(cert_dir)
         results = play(
             lab_dir,
@@ -212,9 +206,3 @@ def drive(
             if step.expects:
                 line += f"  (inspector: {', '.join(step.expects)})"
             click.echo(line)
-    except ConfigError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE)
-    except ConnectionError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_UNREADABLE)

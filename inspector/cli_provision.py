@@ -8,7 +8,6 @@ a prompt, never from options (the same variables as verify-oauth).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,16 +17,23 @@ from typing import Any
 import click
 from rich.console import Console
 
+from inspector.cli_common import EXIT_USAGE, error, exit_on_error
 from inspector.model import ConfigError
 from inspector.provision import validate
 from inspector.provision.steps import Inputs, Plan, build_plan
 from inspector.report.console import safe
-from inspector.verifyoauth.cli import GRAPH_CERT_PASSWORD_ENV, PSRP_PASSWORD_ENV
 from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID
-from inspector.verifyoauth.http_probe import DEFAULT_TIMEOUT, TlsOptions
-from inspector.verifyoauth.psrp import AUTH_METHODS, PsrpSettings, SessionOpener, open_pypsrp
+from inspector.verifyoauth.psrp import AUTH_METHODS, SessionOpener, open_pypsrp
+from inspector.verifyoauth.remote_settings import (
+    GRAPH_CERT_PASSWORD_ENV,
+    PSRP_PASSWORD_ENV,
+    graph_settings,
+    psrp_settings,
+    timeout_option,
+    tls_options,
+)
 
-EXIT_USAGE = 2
+PROG = "oauth-inspector provision"
 PLAN_FORMATS = ("ps1", "text", "json")
 DEFAULT_AUDIT_LOG = Path("provision-audit.jsonl")
 SESSION_OPENER: SessionOpener = open_pypsrp
@@ -37,7 +43,7 @@ GRAPH_BASE: str | None = None
 
 
 def _err(message: str) -> None:
-    click.echo(f"oauth-inspector provision: {safe(message, 2000)}", err=True)
+    error(message, prog=PROG)
 
 
 def _inputs(options: dict[str, Any], now: datetime) -> Inputs:
@@ -91,11 +97,8 @@ def plan(**options: Any) -> None:
     """Show the steps without connecting anywhere."""
     from inspector.provision import render_json, render_ps1, render_text
 
-    try:
+    with exit_on_error(prog=PROG):
         the_plan = build_plan(_inputs(options, datetime.now(UTC)))
-    except ConfigError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE)
     output_format: str = options["output_format"]
     out_dir: Path | None = options["out_dir"]
     if output_format == "json":
@@ -115,18 +118,6 @@ def plan(**options: Any) -> None:
             sys.exit(EXIT_USAGE)
     else:
         click.echo(render_ps1.both_scripts(the_plan), nl=False)
-
-
-def _password(username: str | None) -> str | None:
-    if not username:
-        return None
-    password = os.environ.get(PSRP_PASSWORD_ENV)
-    if password:
-        return password
-    if not sys.stdin.isatty():
-        raise ConfigError(f"--psrp-user needs a password: set {PSRP_PASSWORD_ENV} (no terminal to prompt on)")
-    value: str = click.prompt(f"Password for {username}", hide_input=True, err=True)
-    return value
 
 
 @provision.command()
@@ -170,13 +161,7 @@ def _password(username: str | None) -> str | None:
     show_default=True,
     help="JSONL file every action and its result is appended to.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(1, 300),
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Seconds for each network request.",
-)
+@timeout_option
 @click.option(
     "--ca-bundle",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -195,45 +180,37 @@ def apply(**options: Any) -> None:  # fmt: skip
     from inspector.provision.audit import AuditLog
     from inspector.provision.exchange import exchange_shell
     from inspector.provision.graph import GraphKeyStore, once
+    from inspector.provision.render_ps1 import WRITE_SCOPE
     from inspector.provision.render_text import ConsoleReporter
-    from inspector.verifyoauth.graph import GraphSettings, GraphSource, certificate_credential, msal_token_provider
+    from inspector.verifyoauth.graph import GraphSource, msal_token_provider
     from inspector.verifyoauth.psrp import PsrpSource
 
     now = datetime.now(UTC)
-    try:
+    with exit_on_error(prog=PROG):
         inputs = _inputs(options, now)
-        if options["insecure"] and options["ca_bundle"]:
-            raise ConfigError("give either --ca-bundle or --insecure, not both")
-        tls = TlsOptions(verify=not options["insecure"], ca_bundle=options["ca_bundle"])
-        tls.context()
+        tls = tls_options(insecure=options["insecure"], ca_bundle=options["ca_bundle"])
         if not (options["yes"] or options["dry_run"] or sys.stdin.isatty()):
             raise ConfigError("apply asks before changing anything: run it in a terminal, or pass --yes "
                               "(or --dry-run to see the plan only)")  # fmt: skip
-        settings = PsrpSettings(options["psrp_url"], options["psrp_auth"], options["psrp_user"],
-                                _password(options["psrp_user"]), tls=tls, timeout=options["timeout"])  # fmt: skip
-        settings.wsman_arguments()
-        graph_settings = GraphSettings(
+        settings = psrp_settings(
+            options["psrp_url"], options["psrp_auth"], options["psrp_user"], tls=tls, timeout=options["timeout"]
+        )
+        graph = graph_settings(
             tenant=inputs.tenant or "",
             cloud=inputs.cloud,
             client_id=options["graph_client_id"],
             certificate=options["graph_cert"],
-            certificate_password=os.environ.get(GRAPH_CERT_PASSWORD_ENV),
             timeout=options["timeout"],
             ca_bundle=options["ca_bundle"],
-            delegated_scope="Application.ReadWrite.All",
+            delegated_scope=WRITE_SCOPE,
         )
-        if options["graph_cert"] is not None:
-            certificate_credential(options["graph_cert"], graph_settings.certificate_password)
-        elif not sys.stderr.isatty():
+        if options["graph_cert"] is None and not sys.stderr.isatty():
             raise ConfigError("without --graph-cert, sign-in uses a device code, which needs a person at a "
                               "terminal: use --graph-cert for automation")  # fmt: skip
         audit = AuditLog(options["audit_log"])
-    except ConfigError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE)
 
     the_plan: Plan = build_plan(inputs)
-    token = once(msal_token_provider(graph_settings, show=lambda text: click.echo(safe(text, 1000), err=True)))
+    token = once(msal_token_provider(graph, show=lambda text: click.echo(safe(text, 1000), err=True)))
     console = Console(highlight=False, soft_wrap=False)
     opener = SESSION_OPENER
     with audit:
@@ -254,14 +231,14 @@ def apply(**options: Any) -> None:  # fmt: skip
         provisioner = Provisioner(
             plan=the_plan,
             open_exchange=lambda: exchange_shell(settings, opener),
-            keys=GraphKeyStore(graph_settings, token, graph_base=GRAPH_BASE),
+            keys=GraphKeyStore(graph, token, graph_base=GRAPH_BASE),
             audit=audit,
             reporter=ConsoleReporter(console, options["audit_log"]),
             confirm=lambda question: click.confirm(question, default=False, err=True),
             verify=verification(
                 the_plan,
                 exchange_source=PsrpSource(settings, opener=opener),
-                sp_source=GraphSource(graph_settings, token, graph_base=GRAPH_BASE),
+                sp_source=GraphSource(graph, token, graph_base=GRAPH_BASE),
                 cert=options["cert"],
             ),
             options=ApplyOptions(yes=options["yes"], dry_run=options["dry_run"], force=options["force"]),

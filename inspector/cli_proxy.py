@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from inspector.cli import EXIT_USAGE, _err, build_settings, trust_options
+from inspector.cli import TrustArguments, build_settings, trust_options
+from inspector.cli_common import exit_on_error
 from inspector.model import ConfigError
 
 
@@ -37,15 +38,7 @@ def proxy(
     listen_host: str,
     listen_port: int,
     web: bool,
-    certs: tuple[Path, ...],
-    metadata: tuple[Path, ...],
-    thumbprints: tuple[str, ...],
-    realms: tuple[str, ...],
-    issuers: tuple[str, ...],
-    skew: int | None,
-    config_path: Path | None,
-    fail_on: str | None,
-    show_secrets: bool,
+    trust: TrustArguments,
     report: Path | None,
     dry_run: bool,
     mitmproxy_args: tuple[str, ...],
@@ -66,25 +59,13 @@ def proxy(
       oauth-inspector proxy --reverse https://exchange.contoso.com --cert OAuthCert.cer --realm <tenant id>
       oauth-inspector proxy --web --cert OAuthCert.cer --report oauth.jsonl -- -w flows.mitm
     """
-    from inspector.proxy import TrustArguments, build_plan, launch
+    from inspector.proxy import build_plan, launch
 
-    try:
+    with exit_on_error():
         # Refuse what the addon would refuse, before mitmproxy starts and buries the message in its log.
-        build_settings(
-            certs=certs,
-            metadata=metadata,
-            thumbprints=thumbprints,
-            realms=realms,
-            issuers=issuers,
-            skew=skew,
-            config_path=config_path,
-            fail_on=fail_on,
-            output_format=None,
-            now=datetime.now(UTC),
-        )
+        build_settings(trust, output_format=None, now=datetime.now(UTC))
         if report is not None and not report.expanduser().resolve().parent.is_dir():
             raise ConfigError(f"Cannot write the report {report}: its folder does not exist")
-        trust = TrustArguments(certs, metadata, thumbprints, realms, issuers, skew, config_path, fail_on, show_secrets)
         plan = build_plan(
             reverse=reverse,
             listen_host=listen_host,
@@ -94,9 +75,6 @@ def proxy(
             report=report,
             mitmproxy_args=mitmproxy_args,
         )
-    except ConfigError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE)
     for line in plan.banner:
         click.echo(line)
     click.echo("  Command:       " + " ".join(_quoted(a) for a in plan.argv))

@@ -31,8 +31,9 @@ class FileConfig:
     def strings(self, key: str) -> list[str]:
         return list(self.values.get(key, []))
 
-    def scalar(self, key: str) -> Any:
-        return self.values.get(key)
+    def scalar(self, key: str, default: Any = None) -> Any:
+        value = self.values.get(key)
+        return default if value is None else value
 
 
 def find_config(start: Path) -> Path | None:
@@ -86,3 +87,8 @@ def load_config(path: Path) -> FileConfig:
 def discover(start: Path | None = None) -> FileConfig:
     found = find_config(start or Path.cwd())
     return load_config(found) if found else FileConfig()
+
+
+def config_for(path: Path | None) -> FileConfig:
+    """The file named with ``--config``, else the nearest one from the current folder up (or none)."""
+    return load_config(path) if path else discover()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from inspector.cli import TrustArguments
 from inspector.live import mitm_script
 from inspector.model import ConfigError
 
@@ -26,19 +27,6 @@ EXTENDED_PROTECTION_WARNING = (
     "doing, not a finding about the server."
 )
 CA_FOLDER = "~/.mitmproxy"
-
-
-@dataclass(frozen=True, slots=True)
-class TrustArguments:
-    certs: tuple[Path, ...] = ()
-    metadata: tuple[Path, ...] = ()
-    thumbprints: tuple[str, ...] = ()
-    realms: tuple[str, ...] = ()
-    issuers: tuple[str, ...] = ()
-    skew: int | None = None
-    config_path: Path | None = None
-    fail_on: str | None = None
-    show_secrets: bool = False
 
 
 @dataclass(frozen=True, slots=True)

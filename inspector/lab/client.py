@@ -25,7 +25,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from inspector.http_auth import parse_ms_diagnostics, parse_www_authenticate
 from inspector.lab import ntlm
-from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH
+from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH, SOAP_REQUEST, USER_AGENT
 from inspector.lab.server import METADATA_PATH, LabDir, is_loopback
 from inspector.lab.tokens import TokenKit
 from inspector.model import ConfigError
@@ -33,19 +33,7 @@ from inspector.model import ConfigError
 SCENARIO_HEADER = "X-Lab-Scenario"
 TIMEOUT = 15.0
 CLIENT_ADDRESSES = {"s2s": "127.0.0.10", "basic": "127.0.0.20", "ntlm": "127.0.0.30"}
-USER_AGENT = "ExchangeServicesClient/15.20.8000.000"
 MAX_RESPONSE_BODY = 1 << 20
-_SOAP_REQUEST = (
-    '<?xml version="1.0" encoding="utf-8"?>'
-    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
-    'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
-    'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
-    '<soap:Header><t:RequestServerVersion Version="Exchange2013_SP1"/></soap:Header>'
-    "<soap:Body><m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
-    '<m:FolderIds><t:DistinguishedFolderId Id="calendar"><t:Mailbox><t:EmailAddress>{mailbox}'
-    "</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder></soap:Body>"
-    "</soap:Envelope>"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +222,7 @@ class Driver:
         body = b""
         headers: list[tuple[str, str]] = [("Host", self.host)]
         if step.method == "POST":
-            body = _SOAP_REQUEST.format(mailbox=self.mailbox).encode("utf-8")
+            body = SOAP_REQUEST.format(mailbox=self.mailbox).encode("utf-8")
             headers += [("Content-Type", "text/xml; charset=utf-8"), ("Accept", "text/xml")]
         else:
             headers.append(("Accept", "application/json"))

@@ -18,6 +18,7 @@ from email.utils import format_datetime
 
 from inspector.lab import ntlm
 from inspector.lab.certs import ACS_PRINCIPAL, EXCHANGE_PRINCIPAL
+from inspector.lab.diagnostics import accepted, rejection, ssl_offloading
 from inspector.lab.tokens import SFB_PRINCIPAL, Minted, TokenKit
 from inspector.model import Endpoint, Headers, HttpExchange, HttpRequest, HttpResponse, Provenance
 
@@ -35,7 +36,8 @@ BASIC_PASSWORD = "Lab-Passw0rd!"  # noqa: S105  (a lab credential; it exists to 
 _STEP = timedelta(seconds=2)
 _SERVER_TIME = timedelta(milliseconds=35)
 
-_SOAP_REQUEST = (
+USER_AGENT = "ExchangeServicesClient/15.20.8000.000"
+SOAP_REQUEST = (
     '<?xml version="1.0" encoding="utf-8"?>'
     '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
     'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
@@ -46,7 +48,8 @@ _SOAP_REQUEST = (
     "</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:FolderIds></m:GetFolder></soap:Body>"
     "</soap:Envelope>"
 )
-_SOAP_RESPONSE = (
+"""The EWS call Skype for Business Online makes (GetFolder on the user's calendar); ``{mailbox}`` is filled in."""
+SOAP_RESPONSE = (
     '<?xml version="1.0" encoding="utf-8"?>'
     '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
     '<m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
@@ -54,23 +57,7 @@ _SOAP_RESPONSE = (
     "<m:ResponseCode>NoError</m:ResponseCode></m:GetFolderResponseMessage></m:ResponseMessages>"
     "</m:GetFolderResponse></s:Body></s:Envelope>"
 )
-
-# x-ms-diagnostics an Exchange server would answer each rejected scenario with (reference §3.3).
-_GENERIC_REJECTION = '2000001;reason="The token is invalid.";error_category="invalid_token"'
-_DIAGNOSTICS: dict[str, str] = {
-    "garbage": '2000001;reason="OAuth token submitted with the request cannot be parsed.";'
-    'error_category="invalid_token"',
-    "forged-signature": '2000000;reason="The token has an invalid signature.";error_category="invalid_signature"',
-    "unknown-key": '2000000;reason="The token has an invalid signature.";error_category="invalid_signature"',
-    "wrong-principal": "2000009;reason=\"The issuer of the token is unknown. Issuer was '{iss}'.\";"
-    'error_category="invalid_issuer"',
-    "wrong-realm": "2000004;reason=\"The tenant for tenant guid '{realm}' does not exist.\";"
-    'error_category="invalid_tenant"',
-    "audience-host-mismatch": "2000003;reason=\"The audience claim value is invalid '{aud}'.\";"
-    'error_category="invalid_resource"',
-}
-# Accepted by Exchange: the token is fine, or (jku) its problem is one Exchange ignores.
-_ACCEPTED = frozenset({"healthy-user", "app-only", "acs-actor", "dangerous-header"})
+"""Exchange's answer to it when the token is accepted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +83,6 @@ def basic_challenge(kit: TokenKit) -> str:
     return f'Basic realm="{kit.host}"'
 
 
-def offloading_diagnostics(kit: TokenKit) -> str:
-    """The 2000003 answer of an Exchange behind SSL offloading (reference §3.1, verbatim but for the host)."""
-    return (
-        '2000003;reason="The hostname component of the audience claim value is invalid. '
-        f"Expected 'https://{kit.host}'. Actual 'http://{kit.host}'.\";error_category=\"invalid_resource\""
-    )
-
-
 def _rejection(kit: TokenKit, diagnostics: str, *, offer_basic: bool = False) -> Headers:
     headers: list[tuple[str, str]] = [("WWW-Authenticate", bearer_challenge(kit, error=True))]
     if offer_basic:
@@ -114,12 +93,10 @@ def _rejection(kit: TokenKit, diagnostics: str, *, offer_basic: bool = False) ->
 
 def _token_step(kit: TokenKit, minted: Minted) -> _Step:
     authorization = f"Bearer {minted.value}"
-    if minted.name in _ACCEPTED:
+    if accepted(minted.expects):
         return _Step(S2S_CLIENT, authorization, 200, (), minted.expects)
     claims = minted.outer_claims or {}
-    diagnostics = _DIAGNOSTICS.get(minted.name, _GENERIC_REJECTION).format(
-        iss=claims.get("iss", ""), realm=kit.realm, aud=claims.get("aud", "")
-    )
+    diagnostics = rejection(minted.expects, iss=claims.get("iss", ""), realm=kit.realm, aud=claims.get("aud", ""))
     return _Step(S2S_CLIENT, authorization, 401, _rejection(kit, diagnostics), (*minted.expects, "bearer-rejected"))
 
 
@@ -134,7 +111,7 @@ def _steps(kit: TokenKit) -> list[_Step]:
             S2S_CLIENT,
             f"Bearer {healthy.value}",
             401,
-            _rejection(kit, offloading_diagnostics(kit), offer_basic=True),
+            _rejection(kit, ssl_offloading(kit.host), offer_basic=True),
             ("bearer-rejected", "basic-offered"),
         ),
     ]
@@ -186,7 +163,7 @@ def _request_headers(kit: TokenKit, authorization: str | None, body: bytes) -> H
         ("Host", kit.host),
         ("Content-Type", "text/xml; charset=utf-8"),
         ("Accept", "text/xml"),
-        ("User-Agent", "ExchangeServicesClient/15.20.8000.000"),
+        ("User-Agent", USER_AGENT),
         ("X-AnchorMailbox", kit.user.upn),
     ]
     if authorization is not None:
@@ -196,7 +173,7 @@ def _request_headers(kit: TokenKit, authorization: str | None, body: bytes) -> H
 
 
 def _response(step: _Step, at: datetime, request_id: str) -> HttpResponse:
-    body = _SOAP_RESPONSE.encode("utf-8") if step.status == 200 else b""
+    body = SOAP_RESPONSE.encode("utf-8") if step.status == 200 else b""
     headers: list[tuple[str, str]] = []
     if step.status == 200:
         headers += [("Cache-Control", "private"), ("Content-Type", "text/xml; charset=utf-8")]
@@ -218,7 +195,7 @@ def _response(step: _Step, at: datetime, request_id: str) -> HttpResponse:
 
 def lab_exchanges(kit: TokenKit, *, source: str = "lab") -> list[tuple[HttpExchange, tuple[str, ...]]]:
     """Every lab exchange, in capture order, with the rule IDs it is expected to raise (as a set)."""
-    body = _SOAP_REQUEST.format(mailbox=kit.user.upn).encode("utf-8")
+    body = SOAP_REQUEST.format(mailbox=kit.user.upn).encode("utf-8")
     out: list[tuple[HttpExchange, tuple[str, ...]]] = []
     for number, step in enumerate(_steps(kit), start=1):
         at = kit.now + _STEP * (number - 1)

@@ -48,13 +48,14 @@ from inspector.lab.certs import (
     write_metadata,
     write_pem,
 )
+from inspector.lab.diagnostics import ACCEPTED_WARNINGS, INVALID_SIGNATURE, rejection, ssl_offloading
 from inspector.lab.scenarios import (
     BASIC_PASSWORD,
     BASIC_USER,
     EWS_PATH,
+    SOAP_RESPONSE,
     basic_challenge,
     bearer_challenge,
-    offloading_diagnostics,
 )
 from inspector.lab.tokens import LAB_HOST, LAB_REALM, TokenKit
 from inspector.model import ConfigError, Endpoint, HttpExchange, HttpRequest, Provenance
@@ -86,41 +87,10 @@ tls-cert.pem         the lab server's HTTPS certificate (with --tls)
 lab.json             realm and host of the lab
 """
 
-# x-ms-diagnostics per rule that makes the lab reject a token, most telling first (reference §3.3).
-_PARSE_ERROR = (
-    '2000001;reason="OAuth token submitted with the request cannot be parsed.";error_category="invalid_token"'
-)
-_GENERIC = '2000001;reason="The token is invalid.";error_category="invalid_token"'
-_INVALID_SIGNATURE = '2000000;reason="The token has an invalid signature.";error_category="invalid_signature"'
-_REJECTIONS: tuple[tuple[str, str], ...] = (
-    ("token-malformed", _PARSE_ERROR),
-    ("token-opaque", _PARSE_ERROR),
-    ("auth-header-malformed", _PARSE_ERROR),
-    ("signature-invalid", _INVALID_SIGNATURE),
-    ("signing-key-unknown", _INVALID_SIGNATURE),
-    ("signing-key-wrong-issuer", _INVALID_SIGNATURE),
-    ("issuer-unexpected", "2000009;reason=\"The issuer of the token is unknown. Issuer was '{iss}'.\";"
-     'error_category="invalid_issuer"'),
-    ("realm-mismatch", "2000004;reason=\"The tenant for tenant guid '{realm}' does not exist.\";"
-     'error_category="invalid_tenant"'),
-    ("audience-mismatch", "2000003;reason=\"The audience claim value is invalid '{aud}'.\";"
-     'error_category="invalid_resource"'),
-)  # fmt: skip
-ACCEPTED_WARNINGS = frozenset({"dangerous-header"})
-"""Findings Exchange lets pass (it ignores a ``jku``); any other finding on a token makes the lab reject it."""
 FAULTS: dict[str, str] = {
     "ssl-offloading": "every token is refused as behind SSL offloading (2000003, http vs https)",
     "stale-metadata": "every token is refused as after a key roll Exchange has not fetched (2000000)",
 }
-
-_SOAP_RESPONSE = (
-    b'<?xml version="1.0" encoding="utf-8"?>'
-    b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-    b'<m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">'
-    b'<m:ResponseMessages><m:GetFolderResponseMessage ResponseClass="Success">'
-    b"<m:ResponseCode>NoError</m:ResponseCode></m:GetFolderResponseMessage></m:ResponseMessages>"
-    b"</m:GetFolderResponse></s:Body></s:Envelope>"
-)
 
 
 # --- the certificate folder -----------------------------------------------------------------------------------
@@ -342,7 +312,7 @@ class Responder:
 
     def _ok(self) -> Answer:
         headers = (("Cache-Control", "private"), ("Content-Type", "text/xml; charset=utf-8"))
-        return Answer(200, "OK", headers, _SOAP_RESPONSE)
+        return Answer(200, "OK", headers, SOAP_RESPONSE.encode("utf-8"))
 
     def ews(self, result: ExchangeResult) -> Answer:
         auth = result.auth
@@ -367,9 +337,9 @@ class Responder:
     def _bearer(self, result: ExchangeResult) -> Answer:
         faults = self.options.faults
         if "ssl-offloading" in faults:
-            return self._unauthorized(diagnostics=offloading_diagnostics(self.kit), rules=("fault ssl-offloading",))
+            return self._unauthorized(diagnostics=ssl_offloading(self.kit.host), rules=("fault ssl-offloading",))
         if "stale-metadata" in faults:
-            return self._unauthorized(diagnostics=_INVALID_SIGNATURE, rules=("fault stale-metadata",))
+            return self._unauthorized(diagnostics=INVALID_SIGNATURE, rules=("fault stale-metadata",))
         refusing = [f for f in result.findings if f.rule not in ACCEPTED_WARNINGS]
         if not refusing:
             return self._ok()
@@ -379,17 +349,13 @@ class Responder:
 
     @staticmethod
     def _diagnostics(result: ExchangeResult, refusing: list[Finding]) -> str:
-        rules = {f.rule for f in refusing}
         token = result.auth.token
-        values = {
-            "iss": (token.issuer if token else None) or "",
-            "realm": (token.realm if token else None) or "",
-            "aud": (token.audience if token else None) or "",
-        }
-        for rule, text in _REJECTIONS:
-            if rule in rules:
-                return text.format(**values)
-        return _GENERIC
+        return rejection(
+            (f.rule for f in refusing),
+            iss=(token.issuer if token else None) or "",
+            realm=(token.realm if token else None) or "",
+            aud=(token.audience if token else None) or "",
+        )
 
 
 # --- the HTTP server --------------------------------------------------------------------------------------------

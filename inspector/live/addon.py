@@ -23,7 +23,7 @@ from mitmproxy import contentviews, ctx, exceptions, flow, http
 from mitmproxy.addonmanager import Loader
 
 from inspector.analyze import Analyzer, ExchangeResult
-from inspector.cli import Settings, build_settings
+from inspector.cli import Settings, TrustArguments, build_settings
 from inspector.live.annotate import (
     METADATA_KEY,
     Serializer,
@@ -226,7 +226,7 @@ class OAuthInspector:
         if skew is not None and not 0 <= skew <= MAX_SKEW:
             raise _options_error(f"oauth_skew must be between 0 and {MAX_SKEW} seconds, not {skew}")
         try:
-            settings = build_settings(
+            given = TrustArguments(
                 certs=tuple(Path(p).expanduser() for p in options.oauth_cert),
                 metadata=tuple(Path(p).expanduser() for p in options.oauth_metadata),
                 thumbprints=tuple(options.oauth_thumbprint),
@@ -235,9 +235,9 @@ class OAuthInspector:
                 skew=skew,
                 config_path=Path(options.oauth_config).expanduser() if options.oauth_config else None,
                 fail_on=fail_on,
-                output_format=None,
-                now=datetime.now(UTC),  # certificate hygiene is judged now; tokens at their capture time
             )
+            # certificate hygiene is judged now; tokens at their capture time
+            settings = build_settings(given, output_format=None, now=datetime.now(UTC))
         except ConfigError as exc:
             raise _options_error(f"oauth-inspector: {exc}") from None
         show_secrets = bool(options.oauth_show_secrets)

@@ -28,7 +28,7 @@ from inspector.model import ConfigError
 from inspector.provision.audit import AuditLog
 from inspector.provision.exchange import ExchangeExecutor, Shell
 from inspector.provision.graph import GraphExecutor, KeyStore
-from inspector.provision.state import ActionResult, ActionState, StepFailed, TargetUnavailable
+from inspector.provision.state import AGAIN, ActionResult, ActionState, StepFailed, TargetUnavailable
 from inspector.provision.steps import Action, CertificateFacts, Ensure, ExportCertificate, Inspect, Plan, Step
 from inspector.provision.validate import certificate_usable
 from inspector.verifyoauth.context import Request, gather
@@ -37,7 +37,6 @@ from inspector.verifyoauth.runner import run_checks
 from inspector.verifyoauth.sources import ExchangeConfigSource, ServicePrincipalSource
 
 EXIT_DONE, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
-AGAIN = "Fix the cause, then run the same command again: what is already done is found and skipped"
 
 
 class Reporter(Protocol):
@@ -111,7 +110,7 @@ class Provisioner:
             if blocked:
                 first = blocked[0]
                 return self._stop([], f"Planning stopped: {first.action_id} is blocked: {first.detail}",
-                                  first.remedy or AGAIN, changed=False)  # fmt: skip
+                                  first.remedy or f"Fix the cause, {AGAIN}", changed=False)  # fmt: skip
             changing = [s.action_id for s in states.values() if s.changes]
             if self.options.dry_run:
                 self.audit.write("stopped", reason="--dry-run: the plan only", changed=False, would_change=changing)

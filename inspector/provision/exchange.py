@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from inspector.model import ConfigError
 from inspector.provision.render_ps1 import command_text, condition_text
-from inspector.provision.state import ActionResult, ActionState, StepFailed, TargetUnavailable
+from inspector.provision.state import AGAIN, ActionResult, ActionState, StepFailed, TargetUnavailable
 from inspector.provision.steps import (
     AllOf,
     Blank,
@@ -46,7 +46,6 @@ from inspector.verifyoauth.psrp import PowerShellFactory, PsrpSettings, SessionO
 
 MAX_OBJECTS = 1000
 """Most objects taken from one answer (a probe finds one or a handful)."""
-AGAIN = "then run the same command again: what is already done is found and skipped"
 _NOT_FOUND_MARKS = ("ManagementObjectNotFoundException", "couldn't be found", "ObjectNotFound")
 _NOT_RECOGNIZED = "is not recognized as the name of a cmdlet"
 ROLE_REMEDY = (

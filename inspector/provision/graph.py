@@ -15,16 +15,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import quote
 
-from inspector.provision.state import ActionResult, ActionState, StepFailed, TargetUnavailable
+from inspector.provision.state import AGAIN, ActionResult, ActionState, StepFailed, TargetUnavailable
 from inspector.provision.steps import CertificateFacts, MergeKey, ReadBackKey
 from inspector.verifyoauth.checks_entra import DATE_TOLERANCE
-from inspector.verifyoauth.graph import GraphSettings, TokenProvider, graph_error_detail
-from inspector.verifyoauth.http_probe import ProbeError, TlsOptions, request
+from inspector.verifyoauth.graph import GraphClient, TokenProvider, graph_error_detail
+from inspector.verifyoauth.http_probe import ProbeError
 from inspector.verifyoauth.model import SourceError
 from inspector.verifyoauth.psjson import ci_get, iso
 from inspector.verifyoauth.spkeys import KeyCredential, parse_sp_keys
@@ -32,7 +30,6 @@ from inspector.verifyoauth.spkeys import KeyCredential, parse_sp_keys
 MAX_KEYS = 1000
 OWN_DATES = timedelta(minutes=1)
 """A key this run added must carry the certificate's own dates (Graph keeps whole seconds)."""
-AGAIN = "then run the same command again: what is already done is found and skipped"
 _REMEDY = {
     401: "The token was refused: check --tenant and --cloud match the tenant, then run again",
     403: "The signed-in account or app may not change this service principal: grant Application.ReadWrite.All "
@@ -72,39 +69,17 @@ def once(provider: TokenProvider) -> TokenProvider:
     return cached
 
 
-@dataclass
-class GraphKeyStore:
-    settings: GraphSettings
-    token: TokenProvider
-    graph_base: str | None = None
-    """Override of the cloud's Graph endpoint (tests point it at a local double)."""
-    requests_made: list[str] = field(default_factory=list)
-
+class GraphKeyStore(GraphClient):
     @property
     def description(self) -> str:
         return f"Microsoft Graph {self.base} ({self.settings.cloud})"
 
-    @property
-    def base(self) -> str:
-        return (self.graph_base or self.settings.endpoints.graph).rstrip("/")
-
     def url(self, app_id: str) -> str:
-        return f"{self.base}/v1.0/servicePrincipals(appId='{quote(app_id, safe='-')}')"
+        return self.service_principal_url(app_id)
 
     def _send(self, method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
-        headers = [("Authorization", f"Bearer {self.token()}"), ("Accept", "application/json")]
-        if body is not None:
-            headers.append(("Content-Type", "application/json"))
-        self.requests_made.append(f"{method} {url}")
         try:
-            answer = request(
-                url,
-                method=method,
-                headers=tuple(headers),
-                body=body,
-                timeout=self.settings.timeout,
-                tls=TlsOptions(ca_bundle=self.settings.ca_bundle),
-            )
+            answer = self.send(method, url, body)
         except ProbeError as exc:
             # A PATCH whose answer never came may or may not have been applied.
             raise GraphRefused(0, f"Microsoft Graph could not be reached: {exc}", f"Check the network, {AGAIN}",

@@ -10,6 +10,8 @@ Status = Literal["done", "create", "change", "later", "blocked", "found", "missi
 """``done`` nothing to do; ``create``/``change`` will change something; ``later`` decided when an earlier action
 has run; ``blocked`` provisioning will not change this state; ``found``/``missing`` a plan-only check; ``read``
 read-only (the certificate); ``check`` a read-back after the changes."""
+AGAIN = "then run the same command again: what is already done is found and skipped"
+"""How every remedy ends: a run skips what is already done, so running again picks up where it stopped."""
 CHANGING: frozenset[Status] = frozenset({"create", "change", "later"})
 
 Outcome = Literal["already", "created", "changed", "read", "verified", "found", "missing"]

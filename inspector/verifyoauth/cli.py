@@ -7,7 +7,6 @@ one line; ``OAUTH_INSPECTOR_DEBUG=1`` shows where). Passwords come from the envi
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,44 +16,35 @@ import click
 from rich.console import Console
 
 from inspector import __version__
-from inspector.config import FileConfig, discover, load_config
+from inspector.cli_common import EXIT_USAGE, error, exit_on_error, run_console_script
+from inspector.config import config_for
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
 from inspector.report.console import safe
 from inspector.trust import normalise_thumbprint
 from inspector.verifyoauth.context import Request, gather, principal_guids
 from inspector.verifyoauth.export_script import export_script
-from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, GraphSettings, GraphSource, msal_token_provider
-from inspector.verifyoauth.http_probe import DEFAULT_TIMEOUT, TlsOptions, exchange_base
+from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, GraphSource, msal_token_provider
+from inspector.verifyoauth.http_probe import TlsOptions, exchange_base
 from inspector.verifyoauth.model import exit_status
-from inspector.verifyoauth.psrp import AUTH_METHODS, PsrpSettings, PsrpSource
+from inspector.verifyoauth.psrp import AUTH_METHODS, PsrpSource
+from inspector.verifyoauth.remote_settings import (
+    GRAPH_CERT_PASSWORD_ENV,
+    PSRP_PASSWORD_ENV,
+    graph_settings,
+    psrp_settings,
+    timeout_option,
+    tls_options,
+)
 from inspector.verifyoauth.report import FORMATS, render_table, to_junit, write_json
 from inspector.verifyoauth.runner import run_checks
 from inspector.verifyoauth.sources import BundleSource, ExchangeConfigSource, FileSource, ServicePrincipalSource
 
-EXIT_USAGE, EXIT_INTERNAL = 2, 4
-PSRP_PASSWORD_ENV = "VERIFY_OAUTH_PSRP_PASSWORD"  # noqa: S105 - the name of a variable, not a password
-GRAPH_CERT_PASSWORD_ENV = "VERIFY_OAUTH_GRAPH_CERT_PASSWORD"  # noqa: S105
+PROG = "verify-oauth"
 
 
 def _err(message: str) -> None:
-    click.echo(f"verify-oauth: {safe(message, 2000)}", err=True)
-
-
-def _config(path: Path | None) -> FileConfig:
-    return load_config(path) if path else discover()
-
-
-def _psrp_password(username: str | None) -> str | None:
-    if not username:
-        return None
-    password = os.environ.get(PSRP_PASSWORD_ENV)
-    if password:
-        return password
-    if not sys.stdin.isatty():
-        raise ConfigError(f"--psrp-user needs a password: set {PSRP_PASSWORD_ENV} (no terminal to prompt on)")
-    value: str = click.prompt(f"Password for {username}", hide_input=True, err=True)
-    return value
+    error(message, prog=PROG)
 
 
 def _exchange_source(
@@ -65,9 +55,7 @@ def _exchange_source(
     if bundle:
         return BundleSource(bundle)
     if psrp:
-        settings = PsrpSettings(psrp, auth, user, _psrp_password(user), tls=tls, timeout=timeout)
-        settings.wsman_arguments()  # validates URL and auth now: a usage error, before anything runs
-        return PsrpSource(settings)
+        return PsrpSource(psrp_settings(psrp, auth, user, tls=tls, timeout=timeout))
     return None
 
 
@@ -91,29 +79,14 @@ def _sp_source(
         return None
     if not tenant:
         raise ConfigError("--graph needs --graph-tenant (the tenant ID or a verified domain such as contoso.com)")
-    settings = GraphSettings(
-        tenant=tenant,
-        cloud=cloud,
-        client_id=client_id,
-        certificate=graph_cert,
-        certificate_password=os.environ.get(GRAPH_CERT_PASSWORD_ENV),
-        timeout=timeout,
-        ca_bundle=ca_bundle,
+    settings = graph_settings(
+        tenant=tenant, cloud=cloud, client_id=client_id, certificate=graph_cert, timeout=timeout, ca_bundle=ca_bundle
     )
-    if graph_cert is not None:
-        from inspector.verifyoauth.graph import certificate_credential
-
-        certificate_credential(graph_cert, settings.certificate_password)  # a bad file is a usage error
-    elif not sys.stdin.isatty() and not sys.stderr.isatty():
+    if graph_cert is None and not sys.stdin.isatty() and not sys.stderr.isatty():
         raise ConfigError("--graph without --graph-cert signs in with a device code, which needs a person: "
                           "use --graph-cert for automation, or --sp-credentials with saved JSON")  # fmt: skip
     provider = msal_token_provider(settings, show=lambda message: click.echo(safe(message, 1000), err=True))
     return GraphSource(settings, provider)
-
-
-def _scalar(config: FileConfig, key: str, default: Any) -> Any:
-    value = config.scalar(key)
-    return default if value is None else value
 
 
 @click.group(
@@ -220,13 +193,7 @@ def _scalar(config: FileConfig, key: str, default: Any) -> Any:
     help="Write the report to this file.",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(1, 300),
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Seconds for each network request.",
-)
+@timeout_option
 @click.option(
     "--ca-bundle",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -252,12 +219,9 @@ def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
     if ctx.invoked_subcommand is not None:
         return
     now = datetime.now(UTC)
-    try:
+    with exit_on_error(prog=PROG):
         request, output_format = _request(options)
         context = gather(request, now)
-    except ConfigError as exc:
-        _err(str(exc))
-        sys.exit(EXIT_USAGE)
     checks = run_checks(context)
     strict: bool = options["strict"]
     output: Path | None = options["output"]
@@ -282,18 +246,15 @@ def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
 
 
 def _request(options: dict[str, Any]) -> tuple[Request, str]:
-    config = _config(options["config_path"])
-    if options["insecure"] and options["ca_bundle"]:
-        raise ConfigError("give either --ca-bundle or --insecure, not both")
-    tls = TlsOptions(verify=not options["insecure"], ca_bundle=options["ca_bundle"])
-    tls.context()  # an unreadable CA bundle is a usage error now, not a probe failure later
+    config = config_for(options["config_path"])
+    tls = tls_options(insecure=options["insecure"], ca_bundle=options["ca_bundle"])
     timeout: float = options["timeout"]
     cert: Path | None = options["cert"] or next(iter(config.paths("cert")), None)
     thumbprints = tuple(config.strings("thumbprint"))
     for value in thumbprints:
         normalise_thumbprint(value)
     issuers = (*config.strings("issuer"), *options["issuers"])
-    output_format = options["output_format"] or _scalar(config, "format", "table")
+    output_format = options["output_format"] or config.scalar("format", "table")
     if output_format not in FORMATS:
         output_format = "table"  # the file's format may be one only `oauth-inspector analyze` knows
     principals = principal_guids(tuple(issuers))
@@ -303,7 +264,7 @@ def _request(options: dict[str, Any]) -> tuple[Request, str]:
         thumbprints=thumbprints,
         realms=(*config.strings("realm"), *options["realms"]),
         issuers=principals,
-        skew=options["skew"] if options["skew"] is not None else _scalar(config, "skew", DEFAULT_SKEW),
+        skew=options["skew"] if options["skew"] is not None else config.scalar("skew", DEFAULT_SKEW),
         exchange_url=exchange_base(options["exchange_url"]) if options["exchange_url"] else None,
         exchange_source=_exchange_source(
             options["exchange_config"], options["psrp_url"], options["psrp_auth"], options["psrp_user"], tls, timeout
@@ -337,16 +298,4 @@ def export_script_command() -> None:
 
 def run() -> None:
     """The console script, with a last safety net: a bug ends in one clear line, not a traceback."""
-    try:
-        main(standalone_mode=True)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        sys.exit(130)
-    except Exception as exc:
-        if os.environ.get("OAUTH_INSPECTOR_DEBUG"):
-            raise
-        _err(
-            f"internal error: {type(exc).__name__}: {exc}. This is a bug; please report it "
-            "(set OAUTH_INSPECTOR_DEBUG=1 to see where it happened)"
-        )
-        sys.exit(EXIT_INTERNAL)
+    run_console_script(main, prog=PROG)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 
 from inspector.model import ConfigError
 from inspector.report.console import safe
-from inspector.verifyoauth.http_probe import DEFAULT_TIMEOUT, ProbeError, TlsOptions, request
+from inspector.verifyoauth.http_probe import DEFAULT_TIMEOUT, HttpResult, ProbeError, TlsOptions, request
 from inspector.verifyoauth.model import SourceError
 from inspector.verifyoauth.psjson import ci_get
 from inspector.verifyoauth.spkeys import ServicePrincipalKeys, parse_sp_keys
@@ -183,7 +183,10 @@ def graph_error_detail(body: bytes) -> str:
 
 
 @dataclass
-class GraphSource:
+class GraphClient:
+    """What reading a service principal here and changing it in provisioning share: the signed-in token, the
+    cloud's endpoint and the request itself (JSON, the settings' timeout and CA bundle)."""
+
     settings: GraphSettings
     token: TokenProvider
     graph_base: str | None = None
@@ -191,24 +194,41 @@ class GraphSource:
     requests_made: list[str] = field(default_factory=list)
 
     @property
+    def base(self) -> str:
+        return (self.graph_base or self.settings.endpoints.graph).rstrip("/")
+
+    def service_principal_url(self, app_id: str) -> str:
+        return f"{self.base}/v1.0/servicePrincipals(appId='{quote(app_id, safe='-')}')"
+
+    def send(self, method: str, url: str, body: bytes | None = None) -> HttpResult:
+        """One request (a JSON ``body`` if given); :class:`ProbeError` when no answer came. The token is used
+        for this request only and never recorded."""
+        headers = [("Authorization", f"Bearer {self.token()}"), ("Accept", "application/json")]
+        if body is not None:
+            headers.append(("Content-Type", "application/json"))
+        self.requests_made.append(f"{method} {url}")
+        return request(
+            url,
+            method=method,
+            headers=tuple(headers),
+            body=body,
+            timeout=self.settings.timeout,
+            tls=TlsOptions(ca_bundle=self.settings.ca_bundle),
+        )
+
+
+class GraphSource(GraphClient):
+    @property
     def description(self) -> str:
         return f"Microsoft Graph ({self.settings.cloud})"
 
     def url(self, app_id: str) -> str:
-        base = (self.graph_base or self.settings.endpoints.graph).rstrip("/")
-        return f"{base}/v1.0/servicePrincipals(appId='{quote(app_id, safe='-')}')?$select=keyCredentials"
+        return self.service_principal_url(app_id) + "?$select=keyCredentials"
 
     def load(self, app_id: str) -> ServicePrincipalKeys:
         url = self.url(app_id)
-        bearer = self.token()
-        self.requests_made.append(f"GET {url}")
         try:
-            answer = request(
-                url,
-                headers=(("Authorization", f"Bearer {bearer}"), ("Accept", "application/json")),
-                timeout=self.settings.timeout,
-                tls=TlsOptions(ca_bundle=self.settings.ca_bundle),
-            )
+            answer = self.send("GET", url)
         except ProbeError as exc:
             raise SourceError(f"Microsoft Graph could not be reached: {exc}") from exc
         if answer.status == 200:

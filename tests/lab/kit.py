@@ -36,6 +36,24 @@ CATALOGUE = {
     "dangerous-header",
 }
 
+# What Exchange (the lab server, and the recorded lab captures) answers each token scenario with: 200, or 401 with
+# this x-ms-diagnostics code.
+ACCEPTED = {"healthy-user", "app-only", "acs-actor", "dangerous-header"}
+DIAGNOSTIC_CODES = {
+    "expired": 2000001,
+    "not-yet-valid": 2000001,
+    "wrong-principal": 2000009,
+    "wrong-realm": 2000004,
+    "forged-signature": 2000000,
+    "unknown-key": 2000000,
+    "naked-alg-none": 2000001,
+    "unsigned-actor": 2000001,
+    "hs256": 2000001,
+    "issuer-nameid-mismatch": 2000001,
+    "audience-host-mismatch": 2000003,
+    "garbage": 2000001,
+}
+
 
 @cache
 def session_kit() -> TokenKit:

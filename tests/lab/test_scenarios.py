@@ -5,10 +5,11 @@ from datetime import UTC
 
 from spnego._ntlm_raw.messages import Authenticate, Challenge, Negotiate, NTClientChallengeV2
 
+from inspector.http_auth import parse_ms_diagnostics
 from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, lab_exchanges
 from inspector.lab.tokens import TokenKit
 from inspector.model import HttpExchange
-from tests.lab.kit import CATALOGUE
+from tests.lab.kit import ACCEPTED, CATALOGUE, DIAGNOSTIC_CODES
 
 REALM_CHALLENGE = (
     'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
@@ -67,6 +68,21 @@ def test_rejected_tokens_get_invalid_token_and_diagnostics(kit: TokenKit) -> Non
             assert diagnostics is not None and diagnostics[:7].isdigit()
         else:
             assert "bearer-rejected" not in expects
+
+
+def test_token_scenarios_are_answered_as_the_lab_server_answers_them(kit: TokenKit) -> None:
+    names = {f"Bearer {minted.value}": minted.name for minted in kit.scenarios()}
+    answers: dict[str, tuple[int, int | None]] = {}
+    for exchange, _ in lab_exchanges(kit):
+        name = names.get(_auth(exchange) or "")
+        if name is None or name in answers:  # the SSL-offloading step sends the healthy token again
+            continue
+        assert exchange.response is not None
+        diagnostics = exchange.response.header("x-ms-diagnostics")
+        answers[name] = (exchange.response.status, parse_ms_diagnostics(diagnostics).code if diagnostics else None)
+    assert answers == dict.fromkeys(ACCEPTED, (200, None)) | {
+        name: (401, code) for name, code in DIAGNOSTIC_CODES.items()
+    }
 
 
 def test_anonymous_challenge_offers_bearer_and_basic_in_separate_headers(kit: TokenKit) -> None:

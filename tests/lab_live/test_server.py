@@ -36,22 +36,7 @@ from inspector.lab.server import (
 from inspector.lab.tokens import OTHER_REALM
 from inspector.model import ConfigError
 from inspector.trust import parse_metadata
-
-ACCEPTED = {"healthy-user", "app-only", "acs-actor", "dangerous-header"}
-DIAGNOSTIC_CODES = {
-    "expired": 2000001,
-    "not-yet-valid": 2000001,
-    "wrong-principal": 2000009,
-    "wrong-realm": 2000004,
-    "forged-signature": 2000000,
-    "unknown-key": 2000000,
-    "naked-alg-none": 2000001,
-    "unsigned-actor": 2000001,
-    "hs256": 2000001,
-    "issuer-nameid-mismatch": 2000001,
-    "audience-host-mismatch": 2000003,
-    "garbage": 2000001,
-}
+from tests.lab.kit import ACCEPTED, DIAGNOSTIC_CODES
 
 
 def _play(lab_dir: LabDir, url: str, *scenarios: str, **kwargs: object) -> list[Exchanged]:

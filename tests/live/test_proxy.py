@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from inspector.cli import main
+from inspector.cli import TrustArguments, main
 from inspector.live.addon import OAuthInspector
 from inspector.model import ConfigError
-from inspector.proxy import TrustArguments, build_plan, mitmproxy_command, reverse_spec, script_path
+from inspector.proxy import build_plan, mitmproxy_command, reverse_spec, script_path
 from tests.live.conftest import TrustFiles, addon_context
 
 
@@ -116,6 +116,32 @@ def test_dry_run_prints_the_banner_and_command(trust_files: TrustFiles) -> None:
     assert "Command:" in result.output
     assert "keep_host_header=true" in result.output
     assert result.output.rstrip().endswith("-w f.mitm")
+
+
+def test_every_trust_option_reaches_the_addon(trust_files: TrustFiles, tmp_path: Path) -> None:
+    config = tmp_path / "oauth-inspector.toml"
+    config.write_text("skew = 30\n", encoding="utf-8")
+    thumbprint = "ab" * 20
+    result = CliRunner().invoke(
+        main,
+        ["proxy", "--cert", str(trust_files.cert), "--metadata", str(trust_files.metadata), "--thumbprint",
+         thumbprint, "--realm", trust_files.realm, "--issuer", "00000004-0000-0ff1-ce00-000000000000", "--skew",
+         "60", "--config", str(config), "--fail-on", "warning", "--show-secrets", "--dry-run"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    command = " ".join(result.output.split())
+    for expected in (
+        f"oauth_cert={trust_files.cert.resolve()}",
+        f"oauth_metadata={trust_files.metadata.resolve()}",
+        f"oauth_thumbprint={thumbprint}",
+        f"oauth_realm={trust_files.realm}",
+        "oauth_issuer=00000004-0000-0ff1-ce00-000000000000",
+        "oauth_skew=60",
+        f"oauth_config={config.resolve()}",
+        "oauth_fail_on=warning",
+        "oauth_show_secrets=true",
+    ):
+        assert expected in command, expected
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from inspector import cli_provision
 from inspector.cli import main
 from inspector.provision.audit import read_records
-from inspector.verifyoauth.cli import PSRP_PASSWORD_ENV
+from inspector.verifyoauth.remote_settings import PSRP_PASSWORD_ENV
 from tests.doubles.psrp import opener_for
 from tests.provision.conftest import TOKEN, Certs
 from tests.provision.exchange_double import SFB, ExchangeState
@@ -96,6 +96,26 @@ def test_apply_needs_a_terminal_or_yes(tmp_path: Path) -> None:
                     "--audit-log", str(tmp_path / "a.jsonl"))  # fmt: skip
     assert result.exit_code == 2 and "--yes" in result.output
     assert not (tmp_path / "a.jsonl").exists()  # refused before anything, the log included
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--insecure", "--ca-bundle", "ca.pem"], "either --ca-bundle or --insecure"),
+        (["--psrp-user", "FABRIKAM\\admin"], PSRP_PASSWORD_ENV),
+        (["--graph-cert", "absent.pem"], "Cannot read --graph-cert"),
+    ],
+)
+def test_remoting_and_graph_options_are_checked_before_anything(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(PSRP_PASSWORD_ENV, raising=False)
+    result = invoke("apply", *NAMES, "--psrp", "https://ex01/PowerShell", "--tenant", "fabrikam.com", "--yes",
+                    "--audit-log", str(tmp_path / "a.jsonl"), *args)  # fmt: skip
+    assert result.exit_code == 2 and message in result.output
+    assert result.output.startswith("oauth-inspector provision: ")
+    assert not (tmp_path / "a.jsonl").exists()
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ can tell the handshake really happened (and that no password crossed the wire)."
 from __future__ import annotations
 
 import base64
-import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from inspector.lab import ntlm
+from tests.doubles.loopback import Loopback
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -58,30 +58,20 @@ class _Server(ThreadingHTTPServer):
     bodies: list[bytes]
 
 
-class RefusingWsman:
+class RefusingWsman(Loopback[_Server]):
     def __init__(self) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.seen, self._server.kinds, self._server.bodies = [], [], []
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.seen, server.kinds, server.bodies = [], [], []
+        super().__init__(server)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/PowerShell"
+        return f"{self.base_url}/PowerShell"
 
     @property
     def kinds(self) -> list[int | None]:
-        return self._server.kinds
+        return self.server.kinds
 
     @property
     def traffic(self) -> bytes:
-        return b"\n".join([h.encode() for h in self._server.seen] + self._server.bodies)
-
-    def __enter__(self) -> RefusingWsman:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return b"\n".join([h.encode() for h in self.server.seen] + self.server.bodies)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from inspector.lab.tokens import LAB_HOST, LAB_REALM
 from inspector.verifyoauth.context import Context, Request, gather
 from inspector.verifyoauth.model import Check
 from inspector.verifyoauth.runner import run_checks
+from tests.doubles.loopback import Loopback
 
 DATA = Path(__file__).parent / "data"
 NOW = datetime.now(UTC)
@@ -167,17 +167,8 @@ class _Scripted(ThreadingHTTPServer):
 def scripted() -> Iterator[_Scripted]:
     server = _Scripted(("127.0.0.1", 0), _ScriptedHandler)
     server.answers = {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-def url_of(server: ThreadingHTTPServer) -> str:
-    host, port = server.server_address[:2]
-    return f"http://{host!s}:{port}"
+    with Loopback(server):
+        yield server
 
 
 def closed_port() -> int:

@@ -24,7 +24,6 @@ import binascii
 import hashlib
 import json
 import re
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +36,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from inspector.verifyoauth.psjson import as_time
+from tests.doubles.loopback import Loopback
 
 _BY_APP_ID = re.compile(r"^/v1\.0/servicePrincipals\(appId='([^']*)'\)$")
 _BY_ID = re.compile(r"^/v1\.0/servicePrincipals/([0-9a-fA-F-]{36})$")
@@ -323,24 +323,13 @@ class _Server(ThreadingHTTPServer):
     state: GraphState
 
 
-class GraphDouble:
+class GraphDouble(Loopback[_Server]):
     def __init__(self) -> None:
         self.state = GraphState()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.state = self.state
-        # a short poll interval: shutdown waits for the serving loop to notice, once per test
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.state = self.state
+        super().__init__(server)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> GraphDouble:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return self.base_url

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from inspector.cli_common import EXIT_INTERNAL
 from inspector.verifyoauth import cli
 from inspector.verifyoauth.collect import TOP_LEVEL, all_cmdlets
 from inspector.verifyoauth.export_script import export_script
@@ -187,7 +188,7 @@ def test_run_never_shows_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: py
     monkeypatch.delenv("OAUTH_INSPECTOR_DEBUG", raising=False)
     with pytest.raises(SystemExit) as exited:
         cli.run()
-    assert exited.value.code == cli.EXIT_INTERNAL
+    assert exited.value.code == EXIT_INTERNAL
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: unexpected" in err and "Traceback" not in err
 

@@ -18,7 +18,8 @@ from inspector.model import ConfigError
 from inspector.verifyoauth.context import Request
 from inspector.verifyoauth.http_probe import TlsOptions, exchange_base, request
 from inspector.verifyoauth.model import Check
-from tests.verifyoauth.conftest import NOW, Material, check_map, closed_port, url_of
+from tests.doubles.loopback import url_of
+from tests.verifyoauth.conftest import NOW, Material, check_map, closed_port
 
 EWS = "/EWS/Exchange.asmx"
 METADATA = "/autodiscover/metadata/json/1"

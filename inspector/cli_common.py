@@ -1,0 +1,61 @@
+"""What every console script and command group shares: one-line error messages, the exit codes for the tool's own
+failures, and the last safety net around a console script.
+
+Each program keeps its own prefix (``oauth-inspector``, ``oauth-inspector provision``, ``verify-oauth``) so a
+message says which one spoke.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from inspector.model import ConfigError
+from inspector.report.console import safe
+
+PROG = "oauth-inspector"
+EXIT_USAGE, EXIT_UNREADABLE, EXIT_INTERNAL = 2, 3, 4
+EXIT_INTERRUPTED = 130
+DEBUG_ENV = "OAUTH_INSPECTOR_DEBUG"
+
+
+def error(message: str, *, prog: str = PROG) -> None:
+    """One line on standard error, escaped (messages can carry text from files and the wire)."""
+    click.echo(f"{prog}: {safe(message, 2000)}", err=True)
+
+
+@contextmanager
+def exit_on_error(*, prog: str = PROG, unreadable: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """A :class:`ConfigError` raised inside ends the program with its message and exit 2; the ``unreadable``
+    kinds (an input that cannot be read or reached) with exit 3."""
+    try:
+        yield
+    except ConfigError as exc:
+        error(str(exc), prog=prog)
+        sys.exit(EXIT_USAGE)
+    except unreadable as exc:
+        error(str(exc), prog=prog)
+        sys.exit(EXIT_UNREADABLE)
+
+
+def run_console_script(main: click.Command, *, prog: str = PROG) -> None:
+    """Run ``main`` with a last safety net, so a bug ends in one clear line (exit 4), not a traceback; Ctrl-C
+    ends with 130. ``OAUTH_INSPECTOR_DEBUG`` set lets the traceback through."""
+    try:
+        main(standalone_mode=True)
+    except KeyboardInterrupt:
+        error("interrupted", prog=prog)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        error(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug; please report it "
+            f"(set {DEBUG_ENV}=1 to see where it happened)",
+            prog=prog,
+        )
+        sys.exit(EXIT_INTERNAL)
