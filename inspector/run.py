@@ -20,7 +20,7 @@ from typing import BinaryIO
 from inspector.analyze import Analyzer, ExchangeResult, Totals
 from inspector.model import InputError
 from inspector.policy import Policy
-from inspector.report.writers import ReportWriter
+from inspector.report.writers import Record, Records, ReportWriter
 from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
@@ -101,15 +101,25 @@ class _WorkerResult:
     error: str | None
 
 
-def _analyse_file(path: Path, kind: InputKind | None, trust: Trust, policy: Policy, spool_dir: str) -> _WorkerResult:
+def _analyse_file(
+    path: Path,
+    kind: InputKind | None,
+    trust: Trust,
+    policy: Policy,
+    make_records: Callable[[], Records],
+    spool_dir: str,
+) -> _WorkerResult:
+    """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
+    records = make_records()
     handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
     error: str | None = None
     with handle:
-        batch: list[ExchangeResult | Finding] = []
+        batch: list[Record] = []
         try:
             for item in read_input(path, kind):
-                batch.append(analyzer.feed(item))
+                result = analyzer.feed(item)
+                batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
                 if len(batch) >= BATCH:
                     pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     batch = []
@@ -120,7 +130,7 @@ def _analyse_file(path: Path, kind: InputKind | None, trust: Trust, policy: Poli
     return _WorkerResult(handle.name, analyzer.totals, error)
 
 
-def _replay(handle: BinaryIO) -> Iterator[ExchangeResult | Finding]:
+def _replay(handle: BinaryIO) -> Iterator[Record]:
     while True:
         try:
             batch = pickle.load(handle)  # noqa: S301 - our own spool, written by our own worker moments ago
@@ -146,14 +156,15 @@ def run_parallel(
         ProcessPoolExecutor(max_workers=jobs) as pool,
     ):
         futures: list[Future[_WorkerResult]] = [
-            pool.submit(_analyse_file, path, kind, trust, policy, spool_dir) for path, kind in inputs
+            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir)
+            for path, kind in inputs
         ]
         for (path, _), future in zip(inputs, futures, strict=True):
             state.current = path.name
             result = future.result()
             with open(result.spool, "rb") as handle:
-                for item in _replay(handle):
-                    _emit(writer, item)
+                for record in _replay(handle):
+                    writer.absorb(record)
             os.unlink(result.spool)
             totals.merge(result.totals)
             if result.error:

@@ -6,13 +6,16 @@ rich markup (``[bold]``) nor control characters (ESC sequences) from a capture c
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult, Totals
+from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, Finding
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -69,6 +72,29 @@ def _worst(findings: tuple[Finding, ...]) -> Text:
     return cell
 
 
+class ConsoleRecords:
+    """Keeps what the table shows: results worth a row (at most ``max_rows`` of them) and every finding."""
+
+    def __init__(self, *, verbose: bool, max_rows: int) -> None:
+        self.verbose = verbose
+        self.max_rows = max_rows
+        self.rows = 0
+
+    def exchange(self, result: ExchangeResult) -> Record:
+        response = result.exchange.response
+        interesting = bool(
+            result.findings or result.auth.scheme is not None or (response is not None and response.status == 401)
+        )
+        if not (interesting or self.verbose):
+            return ("exchange", None, False, result.findings)
+        self.rows += 1
+        # Past the table's size only the count travels (a --jobs worker would otherwise ship every result).
+        return ("exchange", result if self.rows <= self.max_rows else None, True, result.findings)
+
+    def finding(self, item: Finding) -> Record:
+        return ("finding", None, False, (item,))
+
+
 class ConsoleReport:
     """Collects interesting exchanges and prints them when the run ends (a table needs all its rows)."""
 
@@ -79,22 +105,25 @@ class ConsoleReport:
         self.rows: list[ExchangeResult] = []
         self.hidden = 0
         self.findings: list[Finding] = []
-        self.tokens_shown: set[str] = set()
+        self._records = ConsoleRecords(verbose=verbose, max_rows=max_rows)
+
+    def record_factory(self) -> Callable[[], ConsoleRecords]:
+        return functools.partial(ConsoleRecords, verbose=self.verbose, max_rows=self.max_rows)
 
     def exchange(self, result: ExchangeResult) -> None:
-        response = result.exchange.response
-        interesting = (
-            result.findings or result.auth.scheme is not None or (response is not None and response.status == 401)
-        )
-        if interesting or self.verbose:
-            if len(self.rows) < self.max_rows:
+        self.absorb(self._records.exchange(result))
+
+    def finding(self, item: Finding) -> None:
+        self.absorb(self._records.finding(item))
+
+    def absorb(self, record: Record) -> None:
+        _, result, row, findings = record
+        if row:
+            if result is not None and len(self.rows) < self.max_rows:
                 self.rows.append(result)
             else:
                 self.hidden += 1
-        self.findings.extend(result.findings)
-
-    def finding(self, item: Finding) -> None:
-        self.findings.append(item)
+        self.findings.extend(findings)
 
     def close(self, totals: Totals) -> None:
         console = self.console

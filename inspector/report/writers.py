@@ -1,12 +1,16 @@
 """Machine-readable outputs: one JSON document, JSON Lines, SARIF 2.1.0. All stream exchanges as they come.
 
 Each writer gets ``exchange(result)`` and ``finding(f)`` calls (a finding not tied to an exchange: notices from the
-sources, trust-store checks) and a final ``close(totals)``.
+sources, trust-store checks) and a final ``close(totals)``. The work of turning a result into output is done by the
+writer's *records* (``record_factory()``): the expensive part (serialising) can then run in ``--jobs`` worker
+processes, which send the parent small, ready-made records (mostly text) for ``absorb``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 from inspector import __version__
@@ -16,36 +20,74 @@ from inspector.rules import CATALOGUE, Finding
 
 TOOL_NAME = "oauth-inspector"
 
+Record = tuple[Any, ...]
+"""What a writer's records make of one result: picklable, cheap to send between processes."""
 
 _dump = dump_json
+
+
+class Records(Protocol):
+    def exchange(self, result: ExchangeResult) -> Record: ...
+    def finding(self, item: Finding) -> Record: ...
 
 
 class ReportWriter(Protocol):
     def exchange(self, result: ExchangeResult) -> None: ...
     def finding(self, item: Finding) -> None: ...
+    def record_factory(self) -> Callable[[], Records]: ...
+    def absorb(self, record: Record) -> None: ...
     def close(self, totals: Totals) -> None: ...
 
 
-class JsonWriter:
+class _RecordWriter:
+    """Feeds results through the writer's own records, so one process and many produce the same output."""
+
+    _records: Records
+
+    def exchange(self, result: ExchangeResult) -> None:
+        self.absorb(self._records.exchange(result))
+
+    def finding(self, item: Finding) -> None:
+        self.absorb(self._records.finding(item))
+
+    def absorb(self, record: Record) -> None:
+        raise NotImplementedError
+
+
+class JsonRecords:
+    def __init__(self, *, show_secrets: bool) -> None:
+        self.encoder = ExchangeEncoder(show_secrets=show_secrets)
+
+    def exchange(self, result: ExchangeResult) -> Record:
+        text = self.encoder.dumps(self.encoder.exchange_dict(result))
+        return ("exchange", text, [finding_data(f) for f in result.findings])
+
+    def finding(self, item: Finding) -> Record:
+        return ("finding", finding_data(item))
+
+
+class JsonWriter(_RecordWriter):
     """``{"tool", "sources", "exchanges", "findings", "summary"}``; exchanges streamed, findings kept until the end."""
 
     def __init__(self, out: IO[str], sources: list[dict[str, Any]], *, show_secrets: bool) -> None:
         self.out = out
         self.show_secrets = show_secrets
         self.findings: list[dict[str, Any]] = []
-        self.encoder = ExchangeEncoder(show_secrets=show_secrets)
+        self._records = JsonRecords(show_secrets=show_secrets)
         self._first = True
         tool = {"name": TOOL_NAME, "version": __version__}
         out.write(f'{{"tool":{_dump(tool)},"sources":{_dump(sources)},"exchanges":[\n')
 
-    def exchange(self, result: ExchangeResult) -> None:
-        prefix = "" if self._first else ",\n"
-        self._first = False
-        self.out.write(prefix + self.encoder.dumps(self.encoder.exchange_dict(result)))
-        self.findings.extend(finding_data(f) for f in result.findings)
+    def record_factory(self) -> Callable[[], Records]:
+        return functools.partial(JsonRecords, show_secrets=self.show_secrets)
 
-    def finding(self, item: Finding) -> None:
-        self.findings.append(finding_data(item))
+    def absorb(self, record: Record) -> None:
+        if record[0] == "exchange":
+            self.out.write(record[1] if self._first else ",\n" + record[1])
+            self._first = False
+            self.findings.extend(record[2])
+        else:
+            self.findings.append(record[1])
 
     def close(self, totals: Totals) -> None:
         self.out.write("\n],\n")
@@ -54,74 +96,89 @@ class JsonWriter:
         self.out.flush()
 
 
-class JsonlWriter:
+class JsonlRecords:
+    def __init__(self, *, show_secrets: bool) -> None:
+        self.encoder = ExchangeEncoder(show_secrets=show_secrets)
+
+    def exchange(self, result: ExchangeResult) -> Record:
+        data = {"type": "exchange", **self.encoder.exchange_dict(result)}
+        data["findings"] = [finding_data(f) for f in result.findings]
+        return ("line", self.encoder.dumps(data))
+
+    def finding(self, item: Finding) -> Record:
+        return ("line", _dump({"type": "finding", **finding_data(item)}))
+
+
+class JsonlWriter(_RecordWriter):
     """One line per exchange (with its findings), per stand-alone finding, and a last summary line."""
 
     def __init__(self, out: IO[str], *, show_secrets: bool, flush_each: bool = False) -> None:
         self.out = out
         self.show_secrets = show_secrets
         self.flush_each = flush_each
-        self.encoder = ExchangeEncoder(show_secrets=show_secrets)
+        self._records = JsonlRecords(show_secrets=show_secrets)
 
-    def _line(self, value: dict[str, Any]) -> None:
-        self.out.write(_dump(value) + "\n")
+    def record_factory(self) -> Callable[[], Records]:
+        return functools.partial(JsonlRecords, show_secrets=self.show_secrets)
+
+    def absorb(self, record: Record) -> None:
+        self.out.write(record[1] + "\n")
         if self.flush_each:
             self.out.flush()
-
-    def exchange(self, result: ExchangeResult) -> None:
-        data = {"type": "exchange", **self.encoder.exchange_dict(result)}
-        data["findings"] = [finding_data(f) for f in result.findings]
-        self.out.write(self.encoder.dumps(data) + "\n")
-        if self.flush_each:
-            self.out.flush()
-
-    def finding(self, item: Finding) -> None:
-        self._line({"type": "finding", **finding_data(item)})
 
     def close(self, totals: Totals) -> None:
-        self._line({"type": "summary", **summary_data(totals)})
+        self.absorb(("line", _dump({"type": "summary", **summary_data(totals)})))
         self.out.flush()
 
 
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+_RULE_INDEX = {rule_id: i for i, rule_id in enumerate(CATALOGUE)}
 
 
-class SarifWriter:
+def _sarif_result(item: Finding, source: str | None, where: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": item.rule,
+        "ruleIndex": _RULE_INDEX[item.rule],
+        "level": _SARIF_LEVEL[item.severity],
+        "message": {"text": item.message},
+        "properties": {"evidence": item.evidence},
+    }
+    location: dict[str, Any] = {}
+    if source:
+        location["physicalLocation"] = {"artifactLocation": {"uri": source}}
+    if item.exchange:
+        location["logicalLocations"] = [
+            {"name": item.exchange, "kind": "object", **({"fullyQualifiedName": where} if where else {})}
+        ]
+    if location:
+        result["locations"] = [location]
+    return result
+
+
+class SarifRecords:
+    def exchange(self, result: ExchangeResult) -> Record:
+        provenance = result.exchange.provenance
+        where = provenance.describe() if result.findings else None
+        return ("results", [_sarif_result(item, provenance.source, where) for item in result.findings])
+
+    def finding(self, item: Finding) -> Record:
+        source = item.evidence.get("source")
+        return ("results", [_sarif_result(item, source if isinstance(source, str) else None, None)])
+
+
+class SarifWriter(_RecordWriter):
     """SARIF 2.1.0 with the rule catalogue as the driver's rules; a result per finding, located by its source."""
 
     def __init__(self, out: IO[str]) -> None:
         self.out = out
         self.results: list[dict[str, Any]] = []
-        self.sources: dict[str, str] = {}
-        self._rule_index = {rule_id: i for i, rule_id in enumerate(CATALOGUE)}
+        self._records = SarifRecords()
 
-    def exchange(self, result: ExchangeResult) -> None:
-        for item in result.findings:
-            self.sources[item.exchange or ""] = result.exchange.provenance.source
-            self._add(item, result.exchange.provenance.source, result.exchange.provenance.describe())
+    def record_factory(self) -> Callable[[], Records]:
+        return SarifRecords
 
-    def finding(self, item: Finding) -> None:
-        source = item.evidence.get("source")
-        self._add(item, source if isinstance(source, str) else None, None)
-
-    def _add(self, item: Finding, source: str | None, where: str | None) -> None:
-        result: dict[str, Any] = {
-            "ruleId": item.rule,
-            "ruleIndex": self._rule_index[item.rule],
-            "level": _SARIF_LEVEL[item.severity],
-            "message": {"text": item.message},
-            "properties": {"evidence": item.evidence},
-        }
-        location: dict[str, Any] = {}
-        if source:
-            location["physicalLocation"] = {"artifactLocation": {"uri": source}}
-        if item.exchange:
-            location["logicalLocations"] = [
-                {"name": item.exchange, "kind": "object", **({"fullyQualifiedName": where} if where else {})}
-            ]
-        if location:
-            result["locations"] = [location]
-        self.results.append(result)
+    def absorb(self, record: Record) -> None:
+        self.results.extend(record[1])
 
     def close(self, totals: Totals) -> None:
         rules = [
