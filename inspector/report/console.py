@@ -72,6 +72,9 @@ def _worst(findings: tuple[Finding, ...]) -> Text:
     return cell
 
 
+SHOWN_PER_RULE = 10
+
+
 class ConsoleRecords:
     """Keeps what the table shows: results worth a row (at most ``max_rows`` of them) and every finding."""
 
@@ -104,7 +107,8 @@ class ConsoleReport:
         self.max_rows = max_rows
         self.rows: list[ExchangeResult] = []
         self.hidden = 0
-        self.findings: list[Finding] = []
+        self.by_rule: dict[str, list[Finding]] = {}
+        """The first findings of each rule (what the report prints); counts come from the totals."""
         self._records = ConsoleRecords(verbose=verbose, max_rows=max_rows)
 
     def record_factory(self) -> Callable[[], ConsoleRecords]:
@@ -123,7 +127,10 @@ class ConsoleReport:
                 self.rows.append(result)
             else:
                 self.hidden += 1
-        self.findings.extend(findings)
+        for item in findings:
+            kept = self.by_rule.setdefault(item.rule, [])
+            if len(kept) < SHOWN_PER_RULE:
+                kept.append(item)
 
     def close(self, totals: Totals) -> None:
         console = self.console
@@ -159,33 +166,31 @@ class ConsoleReport:
                 console.print(Text(f"... and {self.hidden} more exchanges (use --format json for all)", style="dim"))
         else:
             console.print(Text("No authenticated exchanges found.", style="dim"))
-        self._print_findings()
+        self._print_findings(totals)
         self._print_summary(totals)
 
-    def _print_findings(self) -> None:
-        if not self.findings:
+    def _print_findings(self, totals: Totals) -> None:
+        if not self.by_rule:
             return
         console = self.console
         console.print()
-        by_rule: dict[str, list[Finding]] = {}
-        for item in self.findings:
-            by_rule.setdefault(item.rule, []).append(item)
         order = {"error": 0, "warning": 1, "info": 2}
-        for rule_id, items in sorted(by_rule.items(), key=lambda kv: (order[kv[1][0].severity], kv[0])):
+        for rule_id, items in sorted(self.by_rule.items(), key=lambda kv: (order[kv[1][0].severity], kv[0])):
             rule = CATALOGUE[rule_id]
+            count = max(totals.rules.get(rule_id, 0), len(items))
             head = Text()
             head.append(f"{rule.severity.upper():7} ", style=_SEVERITY_STYLE[rule.severity])
             head.append(rule.id, style="bold")
-            head.append(f"  {rule.title} ({len(items)})")
+            head.append(f"  {rule.title} ({count})")
             console.print(head)
-            for item in items[:10]:
+            for item in items:
                 line = Text("    ")
                 if item.exchange:
                     line.append(safe(item.exchange, 40) + ": ", style="dim")
                 line.append(safe(item.message, 400))
                 console.print(line)
-            if len(items) > 10:
-                console.print(Text(f"    ... {len(items) - 10} more", style="dim"))
+            if count > len(items):
+                console.print(Text(f"    ... {count - len(items)} more", style="dim"))
             console.print(Text("    " + rule.help, style="dim"))
 
     def _print_summary(self, totals: Totals) -> None:

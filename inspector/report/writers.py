@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
@@ -66,13 +69,31 @@ class JsonRecords:
         return ("finding", finding_data(item))
 
 
+class _Spool:
+    """JSON texts kept on disk until the document's end, so memory does not grow with the size of the input."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in drain()
+        self.count = 0
+
+    def add(self, text: str) -> None:
+        self._file.write(text if not self.count else ",\n" + text)
+        self.count += 1
+
+    def drain(self, out: IO[str]) -> None:
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, out)
+        self._file.close()
+
+
 class JsonWriter(_RecordWriter):
-    """``{"tool", "sources", "exchanges", "findings", "summary"}``; exchanges streamed, findings kept until the end."""
+    """``{"tool", "sources", "exchanges", "findings", "summary"}``; exchanges streamed, findings spooled to disk
+    until the end (they come after the exchanges in the document)."""
 
     def __init__(self, out: IO[str], sources: list[dict[str, Any]], *, show_secrets: bool) -> None:
         self.out = out
         self.show_secrets = show_secrets
-        self.findings: list[dict[str, Any]] = []
+        self.findings = _Spool()
         self._records = JsonRecords(show_secrets=show_secrets)
         self._first = True
         tool = {"name": TOOL_NAME, "version": __version__}
@@ -85,13 +106,15 @@ class JsonWriter(_RecordWriter):
         if record[0] == "exchange":
             self.out.write(record[1] if self._first else ",\n" + record[1])
             self._first = False
-            self.findings.extend(record[2])
+            for item in record[2]:
+                self.findings.add(_dump(item))
         else:
-            self.findings.append(record[1])
+            self.findings.add(_dump(record[1]))
 
     def close(self, totals: Totals) -> None:
+        self.out.write('\n],\n"findings":[\n')
+        self.findings.drain(self.out)
         self.out.write("\n],\n")
-        self.out.write('"findings":[\n' + ",\n".join(_dump(f) for f in self.findings) + "\n],\n")
         self.out.write(f'"summary":{_dump(summary_data(totals))}}}\n')
         self.out.flush()
 
@@ -167,18 +190,20 @@ class SarifRecords:
 
 
 class SarifWriter(_RecordWriter):
-    """SARIF 2.1.0 with the rule catalogue as the driver's rules; a result per finding, located by its source."""
+    """SARIF 2.1.0 with the rule catalogue as the driver's rules; a result per finding, located by its source.
+    Results are spooled to disk until the end, so memory does not grow with the input."""
 
     def __init__(self, out: IO[str]) -> None:
         self.out = out
-        self.results: list[dict[str, Any]] = []
+        self.results = _Spool()
         self._records = SarifRecords()
 
     def record_factory(self) -> Callable[[], Records]:
         return SarifRecords
 
     def absorb(self, record: Record) -> None:
-        self.results.extend(record[1])
+        for result in record[1]:
+            self.results.add(json.dumps(result, ensure_ascii=True, default=str))
 
     def close(self, totals: Totals) -> None:
         rules = [
@@ -192,22 +217,20 @@ class SarifWriter(_RecordWriter):
             }
             for rule in CATALOGUE.values()
         ]
+        marker = f"oauth-inspector-results-{secrets.token_hex(12)}"
         document = {
             "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
             "version": "2.1.0",
             "runs": [
                 {
-                    "tool": {
-                        "driver": {
-                            "name": TOOL_NAME,
-                            "version": __version__,
-                            "rules": rules,
-                        }
-                    },
-                    "results": self.results,
+                    "tool": {"driver": {"name": TOOL_NAME, "version": __version__, "rules": rules}},
+                    "results": marker,
                     "properties": {"summary": summary_data(totals)},
                 }
             ],
         }
-        self.out.write(json.dumps(document, ensure_ascii=True, indent=2, default=str) + "\n")
+        head, _, tail = json.dumps(document, ensure_ascii=True, indent=2, default=str).partition(json.dumps(marker))
+        self.out.write(head + "[\n")
+        self.results.drain(self.out)
+        self.out.write("\n]" + tail + "\n")
         self.out.flush()
