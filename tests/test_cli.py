@@ -32,7 +32,7 @@ def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("name", ["lab.har", "lab.mitm"])
+@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
 def test_bundled_samples_raise_exactly_the_expected_findings(name: str) -> None:
     code, out, _ = invoke("analyze", str(SAMPLES / name), *TRUST, "--format", "json")
     assert code == 1  # the samples contain errors on purpose
@@ -45,6 +45,21 @@ def test_bundled_samples_raise_exactly_the_expected_findings(name: str) -> None:
     assert len(exchanges) == len(EXPECTED["exchanges"])
     for exchange, expected in zip(exchanges, EXPECTED["exchanges"], strict=True):
         assert by_exchange.get(exchange["id"], set()) == set(expected["expected_rules"]), exchange["id"]
+
+
+def test_capture_raises_what_the_har_raises_in_the_same_order() -> None:
+    """The pcapng carries the HAR's exchanges as awkwardly delivered TCP segments: reassembled, nothing differs."""
+
+    def findings(name: str) -> tuple[list[str], list[tuple[str | None, str, str]]]:
+        _, out, _ = invoke("analyze", str(SAMPLES / name), *TRUST, "--format", "json")
+        document = json.loads(out)
+        ids = [exchange["id"] for exchange in document["exchanges"]]
+        return ids, [(f["exchange"], f["rule"], f["severity"]) for f in document["findings"]]
+
+    har_ids, har_findings = findings("lab.har")
+    pcap_ids, pcap_findings = findings("lab.pcapng")
+    assert pcap_ids == har_ids == [f"lab:{n}" for n in range(1, len(EXPECTED["exchanges"]) + 1)]
+    assert pcap_findings == har_findings
 
 
 def test_json_document_contract() -> None:
@@ -95,7 +110,7 @@ SIGNATURE = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]{20,}")
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif"])
-@pytest.mark.parametrize("name", ["lab.har", "lab.mitm"])
+@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
 def test_no_secret_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> None:
     output = tmp_path / "report"
     invoke("analyze", str(SAMPLES / name), *TRUST, "--format", fmt, "--output", str(output))

@@ -1,6 +1,7 @@
-"""The bundled sample captures: the lab conversation written as HAR and mitmproxy flows, with the certificate and
-metadata an admin would give, and the findings each exchange is expected to raise (from the scenarios' own
-declarations, not from running the analyzer, so the golden tests compare the analyzer with an independent oracle).
+"""The bundled sample captures: the lab conversation written as HAR, mitmproxy flows and a pcapng capture of
+TCP/IP packets, with the certificate and metadata an admin would give, and the findings each exchange is expected
+to raise (from the scenarios' own declarations, not from running the analyzer, so the golden tests compare the
+analyzer with an independent oracle).
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from inspector.lab.certs import acs_metadata, acs_signing_cert, exchange_auth_cert, write_cer, write_metadata
+from inspector.lab.pcap_writer import write_lab_pcapng
 from inspector.lab.scenarios import lab_exchanges
 from inspector.lab.tokens import TokenKit
 from inspector.lab.writers import write_flows, write_har
 
 SAMPLE_CLOCK = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-SAMPLE_NAMES = ("OAuthCert.cer", "acs-metadata.json", "lab.har", "lab.mitm", "expected.json")
+SAMPLE_NAMES = ("OAuthCert.cer", "acs-metadata.json", "lab.har", "lab.mitm", "lab.pcapng", "expected.json")
+PCAP_SEED = 3
+"""Chooses the capture's segmentation, reordering and retransmissions (any seed gives the same findings)."""
 
 
 def write_samples(folder: Path, *, now: datetime = SAMPLE_CLOCK) -> list[Path]:
@@ -29,6 +33,7 @@ def write_samples(folder: Path, *, now: datetime = SAMPLE_CLOCK) -> list[Path]:
     exchanges = [exchange for exchange, _ in pairs]
     written.append(write_har(exchanges, folder / "lab.har"))
     written.append(write_flows(exchanges, folder / "lab.mitm"))
+    written.append(write_lab_pcapng(exchanges, folder / "lab.pcapng", seed=PCAP_SEED))
     expected = {
         "realm": kit.realm,
         "host": kit.host,

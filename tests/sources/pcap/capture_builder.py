@@ -8,6 +8,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
+from inspector.lab.pcap_writer import pcapng_block, pcapng_option
+
 EPOCH_US = 1_717_405_200_000_000  # 2024-06-03T09:00:00Z
 
 SYN, ACK, PSH, FIN, RST = 0x02, 0x10, 0x08, 0x01, 0x04
@@ -125,13 +127,11 @@ class Interface:
 
 
 def _block(endian: str, block_type: int, body: bytes) -> bytes:
-    body += b"\x00" * (-len(body) % 4)
-    length = len(body) + 12
-    return struct.pack(endian + "II", block_type, length) + body + struct.pack(endian + "I", length)
+    return pcapng_block(block_type, body, endian)
 
 
 def _option(endian: str, code: int, value: bytes) -> bytes:
-    return struct.pack(endian + "HH", code, len(value)) + value + b"\x00" * (-len(value) % 4)
+    return pcapng_option(code, value, endian)
 
 
 def pcapng_section(endian: str = "<", *, version: tuple[int, int] = (1, 0)) -> bytes:

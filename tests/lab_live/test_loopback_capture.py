@@ -1,0 +1,147 @@
+"""Real lab traffic captured on loopback by tcpdump while it happens, then read back by the capture reader and
+analysed: the findings per scenario must match what the live server decided."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from inspector.cli import main
+from inspector.lab.client import SCENARIO_HEADER, Exchanged, drive
+from inspector.lab.server import LabDir, LabServer
+from inspector.model import HttpExchange
+from inspector.sources.pcap import read_capture
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+HEALTHY = {"healthy-user", "app-only", "acs-actor"}
+# With the lab offering Basic and NTLM beside Bearer, the non-token steps raise, in order:
+OTHER_STEPS: dict[str, list[set[str]]] = {
+    "metadata": [set()],
+    "probe": [{"basic-offered"}],
+    "basic-fallback": [{"basic-offered"}, {"basic-credentials", "basic-fallback"}],
+    "ntlm": [{"basic-offered"}, {"basic-fallback"}, {"legacy-auth"}],
+}
+
+
+def _tcpdump() -> str:
+    tcpdump = shutil.which("tcpdump")
+    if tcpdump is None:
+        pytest.skip("tcpdump is not on PATH (install it to capture live loopback traffic)")
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("capturing on the loopback interface needs root")
+    return tcpdump
+
+
+@pytest.fixture
+def capturing(lab_server: LabServer, tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """tcpdump writing the lab server's traffic on ``lo`` to a file, once it says it is listening."""
+    tcpdump = _tcpdump()
+    path = tmp_path / "loopback.pcap"
+    port = lab_server.address[1]
+    # --immediate-mode: without it, packets still in a half-filled kernel buffer block are lost when tcpdump is
+    # stopped a moment after the traffic; -U: write each packet at once; -Z root: keep the rights to write where
+    # pytest made the folder.
+    command = [tcpdump, "-i", "lo", "-w", str(path), "-U", "--immediate-mode", "-n", "-Z", "root"]
+    command += ["tcp", "port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _wait_listening(process)
+        yield path, process
+    finally:
+        _stop(process)
+
+
+def _wait_listening(process: subprocess.Popen[bytes]) -> None:
+    assert process.stderr is not None
+    said = b""
+    deadline = time.monotonic() + START_TIMEOUT
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while b"listening on lo" not in said:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(
+                    f"tcpdump did not start listening within {START_TIMEOUT} s: {said.decode(errors='replace')}"
+                )
+            if selector.select(timeout=remaining):
+                chunk = os.read(process.stderr.fileno(), 4096)
+                if not chunk:
+                    _stop(process)
+                    pytest.skip(
+                        f"tcpdump cannot capture here (exit {process.returncode}): {said.decode(errors='replace')}"
+                    )
+                said += chunk
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)  # tcpdump flushes and closes the file on SIGINT
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+    if process.stderr is not None:
+        process.stderr.close()
+
+
+def _expected(results: list[Exchanged]) -> list[set[str]]:
+    """What each exchange must raise, from what the server answered: a refused token adds bearer-rejected."""
+    seen: collections.Counter[str] = collections.Counter()
+    out = []
+    for item in results:
+        step = item.step
+        if step.scenario in OTHER_STEPS:
+            out.append(OTHER_STEPS[step.scenario][seen[step.scenario]])
+        else:
+            out.append(set(step.expects) | ({"bearer-rejected"} if item.status == 401 else set()))
+        seen[step.scenario] += 1
+    return out
+
+
+def test_live_loopback_capture_is_analysed_as_the_server_decided(
+    lab_dir: LabDir, lab_server: LabServer, capturing: tuple[Path, subprocess.Popen[bytes]]
+) -> None:
+    path, process = capturing
+    results = list(drive(lab_dir, target=lab_server.url, now=datetime.now(UTC)))
+    _stop(process)
+    assert process.returncode == 0, f"tcpdump exited with {process.returncode}"
+
+    # The reader sees every request the client sent, in order, with the server's answer.
+    exchanges = [item for item in read_capture(path) if isinstance(item, HttpExchange)]
+    assert [e.request.header(SCENARIO_HEADER) for e in exchanges] == [r.step.scenario for r in results]
+    assert [e.response.status if e.response else None for e in exchanges] == [r.status for r in results]
+    assert {r.step.scenario for r in results if r.status == 200} >= HEALTHY
+
+    # analyze on the file: each exchange raises exactly what the server's decision implies.
+    result = CliRunner().invoke(
+        main,
+        ["analyze", str(path), *lab_dir.trust_arguments(), "--format", "json", "--quiet"],
+        catch_exceptions=False,
+    )
+    document = json.loads(result.stdout)
+    rules: dict[str, set[str]] = collections.defaultdict(set)
+    severities: dict[str, set[str]] = collections.defaultdict(set)
+    for finding in document["findings"]:
+        assert finding["exchange"] is not None, f"a capture-wide finding on clean loopback traffic: {finding}"
+        rules[finding["exchange"]].add(finding["rule"])
+        severities[finding["exchange"]].add(finding["severity"])
+    ids = [exchange["id"] for exchange in document["exchanges"]]
+    assert len(ids) == len(results)
+    for exchange_id, item, expected in zip(ids, results, _expected(results), strict=True):
+        assert rules[exchange_id] == expected, (item.step.scenario, item.status)
+        if item.step.scenario in HEALTHY:
+            assert "error" not in severities[exchange_id], item.step.scenario
