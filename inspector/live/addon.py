@@ -94,12 +94,14 @@ class _Report:
 
     def write_line(self, line: str) -> None:
         """An exchange's line, made by the addon (it serialises each exchange once, for the flow too)."""
-        self._guarded(lambda: self._write_flushed(line))
-
-    def _write_flushed(self, line: str) -> None:
-        assert self.file is not None
-        self.file.write(line + "\n")
-        self.file.flush()
+        file = self.file
+        if file is None:
+            return
+        try:  # inline rather than through _guarded: this runs for every flow
+            file.write(line + "\n")
+            file.flush()
+        except (OSError, ValueError) as exc:
+            self._stop(exc)
 
     def _guarded(self, action: Callable[[], None]) -> None:
         if self.file is None:
@@ -107,8 +109,11 @@ class _Report:
         try:
             action()
         except (OSError, ValueError) as exc:
-            logger.warning("oauth-inspector: cannot write the report %s (%s); reporting stops", self.path, exc)
-            self._close_quietly()
+            self._stop(exc)
+
+    def _stop(self, exc: Exception) -> None:
+        logger.warning("oauth-inspector: cannot write the report %s (%s); reporting stops", self.path, exc)
+        self._close_quietly()
 
     def close(self, analyzer: Analyzer | None) -> None:
         if self.file is None:

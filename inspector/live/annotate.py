@@ -77,9 +77,13 @@ def verdict_line(result: ExchangeResult) -> str:
     return safe(f"{COMMENT_PREFIX}{head} | {_auth_summary(result)}, {status}", MAX_COMMENT)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"))
+"""Made once: ``json.dumps`` with options builds a new encoder per call, and this runs several times per flow."""
+
+
 def dump(value: object) -> str:
     """One JSONL line, formatted as the report writers format theirs (ASCII only: wire text stays inert)."""
-    return json.dumps(value, ensure_ascii=True, default=str, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 class Serializer:

@@ -263,7 +263,8 @@ def exchange_from_flow(
 
 
 def _headers(fields: tuple[tuple[bytes, bytes], ...]) -> Headers:
-    return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in fields)
+    # A list comprehension, then a tuple: quicker than a generator for the few headers of every flow.
+    return tuple([(name.decode("latin-1"), value.decode("latin-1")) for name, value in fields])
 
 
 def _response(response: http.Response, keep_bodies: bool) -> HttpResponse:
