@@ -4,7 +4,6 @@ client driving every scenario through it, then the report, the saved flows, ``an
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
 import signal
@@ -27,6 +26,7 @@ from inspector.lab.client import SCENARIO_HEADER, Exchanged, Step, drive
 from inspector.lab.server import LabDir, LabServer, ServerOptions, free_port
 from inspector.live.annotate import MARKS, METADATA_KEY
 from inspector.proxy import mitmproxy_command
+from tests.lab_live.expectations import HEALTHY, OTHER_STEPS, expected_rules
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -34,26 +34,6 @@ STOP_TIMEOUT = 20.0
 VOLATILE_HEADERS = {"date", "request-id"}
 # Each token scenario: the kit's rules, plus bearer-rejected when the server refused it. The other steps, with the
 # lab offering Basic and NTLM beside Bearer and each scenario group on its own client address:
-OTHER_STEPS: dict[str, list[set[str]]] = {
-    "metadata": [set()],
-    "probe": [{"basic-offered"}],  # the first 401 this client sees offers Basic beside Bearer
-    "basic-fallback": [{"basic-offered"}, {"basic-credentials", "basic-fallback"}],
-    "ntlm": [{"basic-offered"}, {"basic-fallback"}, {"legacy-auth"}],  # NTLM after a Bearer challenge
-}
-HEALTHY = {"healthy-user", "app-only", "acs-actor"}
-
-
-def _expected(results: list[Exchanged]) -> list[set[str]]:
-    seen: collections.Counter[str] = collections.Counter()
-    out = []
-    for item in results:
-        step = item.step
-        if step.scenario in OTHER_STEPS:
-            out.append(OTHER_STEPS[step.scenario][seen[step.scenario]])
-        else:
-            out.append(set(step.expects) | ({"bearer-rejected"} if item.status == 401 else set()))
-        seen[step.scenario] += 1
-    return out
 
 
 def _comparable(item: Exchanged) -> tuple[Any, ...]:
@@ -144,7 +124,7 @@ def test_every_scenario_through_a_real_mitmdump(
         flows = [f for f in FlowReader(saved).stream() if isinstance(f, http.HTTPFlow)]
     assert [f.request.headers[SCENARIO_HEADER] for f in flows] == [i.step.scenario for i in through]
     assert [line["provenance"]["flow_id"] for line in exchanges] == [f.id for f in flows]
-    expected = _expected(through)
+    expected = expected_rules(through)
     got = [{f["rule"] for f in line["findings"]} for line in exchanges]
     assert list(zip([i.step.scenario for i in through], got, strict=True)) == list(
         zip([i.step.scenario for i in through], expected, strict=True)

@@ -19,21 +19,14 @@ import pytest
 from click.testing import CliRunner
 
 from inspector.cli import main
-from inspector.lab.client import SCENARIO_HEADER, Exchanged, drive
+from inspector.lab.client import SCENARIO_HEADER, drive
 from inspector.lab.server import LabDir, LabServer
 from inspector.model import HttpExchange
 from inspector.sources.pcap import read_capture
+from tests.lab_live.expectations import HEALTHY, expected_rules
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
-HEALTHY = {"healthy-user", "app-only", "acs-actor"}
-# With the lab offering Basic and NTLM beside Bearer, the non-token steps raise, in order:
-OTHER_STEPS: dict[str, list[set[str]]] = {
-    "metadata": [set()],
-    "probe": [{"basic-offered"}],
-    "basic-fallback": [{"basic-offered"}, {"basic-credentials", "basic-fallback"}],
-    "ntlm": [{"basic-offered"}, {"basic-fallback"}, {"legacy-auth"}],
-}
 
 
 def _tcpdump() -> str:
@@ -98,20 +91,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.stderr.close()
 
 
-def _expected(results: list[Exchanged]) -> list[set[str]]:
-    """What each exchange must raise, from what the server answered: a refused token adds bearer-rejected."""
-    seen: collections.Counter[str] = collections.Counter()
-    out = []
-    for item in results:
-        step = item.step
-        if step.scenario in OTHER_STEPS:
-            out.append(OTHER_STEPS[step.scenario][seen[step.scenario]])
-        else:
-            out.append(set(step.expects) | ({"bearer-rejected"} if item.status == 401 else set()))
-        seen[step.scenario] += 1
-    return out
-
-
 def test_live_loopback_capture_is_analysed_as_the_server_decided(
     lab_dir: LabDir, lab_server: LabServer, capturing: tuple[Path, subprocess.Popen[bytes]]
 ) -> None:
@@ -141,7 +120,7 @@ def test_live_loopback_capture_is_analysed_as_the_server_decided(
         severities[finding["exchange"]].add(finding["severity"])
     ids = [exchange["id"] for exchange in document["exchanges"]]
     assert len(ids) == len(results)
-    for exchange_id, item, expected in zip(ids, results, _expected(results), strict=True):
+    for exchange_id, item, expected in zip(ids, results, expected_rules(results), strict=True):
         assert rules[exchange_id] == expected, (item.step.scenario, item.status)
         if item.step.scenario in HEALTHY:
             assert "error" not in severities[exchange_id], item.step.scenario

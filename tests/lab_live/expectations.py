@@ -1,0 +1,31 @@
+"""What each exchange of a driven lab run must raise, shared by the tests that drive the lab through a proxy and
+over a captured loopback interface."""
+
+from __future__ import annotations
+
+import collections
+
+from inspector.lab.client import Exchanged
+
+HEALTHY = {"healthy-user", "app-only", "acs-actor"}
+# With the lab offering Basic and NTLM beside Bearer, the non-token steps raise, in order:
+OTHER_STEPS: dict[str, list[set[str]]] = {
+    "metadata": [set()],
+    "probe": [{"basic-offered"}],
+    "basic-fallback": [{"basic-offered"}, {"basic-credentials", "basic-fallback"}],
+    "ntlm": [{"basic-offered"}, {"basic-fallback"}, {"legacy-auth"}],  # NTLM after a Bearer challenge
+}
+
+
+def expected_rules(results: list[Exchanged]) -> list[set[str]]:
+    """What each exchange must raise, from what the server answered: a refused token adds bearer-rejected."""
+    seen: collections.Counter[str] = collections.Counter()
+    out = []
+    for item in results:
+        step = item.step
+        if step.scenario in OTHER_STEPS:
+            out.append(OTHER_STEPS[step.scenario][seen[step.scenario]])
+        else:
+            out.append(set(step.expects) | ({"bearer-rejected"} if item.status == 401 else set()))
+        seen[step.scenario] += 1
+    return out
