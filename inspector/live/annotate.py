@@ -11,18 +11,15 @@ the thousands of requests that reuse one S2S token) once per token.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from mitmproxy import http
 
 from inspector.analyze import ExchangeResult
 from inspector.report.console import safe
-from inspector.report.serialize import exchange_data, finding_data, token_data
+from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data
 from inspector.rules import Finding, Severity
-from inspector.token_checks import TokenReport
 
 METADATA_KEY = "oauth-inspector"
 MARKS: dict[str, str] = {"error": ":red_circle:", "warning": ":warning:"}
@@ -77,57 +74,36 @@ def verdict_line(result: ExchangeResult) -> str:
     return safe(f"{COMMENT_PREFIX}{head} | {_auth_summary(result)}, {status}", MAX_COMMENT)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"))
-"""Made once: ``json.dumps`` with options builds a new encoder per call, and this runs several times per flow."""
-
-
-def dump(value: object) -> str:
-    """One JSONL line, formatted as the report writers format theirs (ASCII only: wire text stays inert)."""
-    return _ENCODER.encode(value)
+dump = dump_json
+"""One JSONL line, formatted as the report writers format theirs (ASCII only: wire text stays inert)."""
 
 
 class Serializer:
-    """An exchange's report line and flow metadata, each token's part made once while the token keeps coming.
-
-    The metadata shares each token's decoded form between the flows that carried the token: plain JSON data, never
-    changed once made.
-    """
-
-    _TOKEN_SLOT = '"token":null'  # noqa: S105  (where the token goes in the line, not a secret)
+    """An exchange's report line (exactly as ``JsonlWriter`` writes it) and the same data as a dict for the flow's
+    metadata, each token's part made once while the token keeps coming (the report's own ``ExchangeEncoder``)."""
 
     def __init__(self, *, show_secrets: bool) -> None:
-        self.show_secrets = show_secrets
-        self._tokens: OrderedDict[int, tuple[TokenReport, bool, dict[str, Any], str]] = OrderedDict()
+        self._encoder = ExchangeEncoder(show_secrets=show_secrets, cache_size=TOKEN_MEMORY)
 
-    def _token(self, report: TokenReport) -> tuple[dict[str, Any], str]:
-        # Keyed by identity: the analyzer hands out the same report object for every use of a cached token, and
-        # the entry holds the object, so its id cannot be reused while it is here.
-        cached = self._tokens.get(id(report))
-        if cached is not None and cached[0] is report and cached[1] == self.show_secrets:
-            self._tokens.move_to_end(id(report))
-            return cached[2], cached[3]
-        text = dump(token_data(report, show_secrets=self.show_secrets))
-        data: dict[str, Any] = json.loads(text)  # plain JSON types, like the rest of the metadata
-        self._tokens[id(report)] = (report, self.show_secrets, data, text)
-        if len(self._tokens) > TOKEN_MEMORY:
-            self._tokens.popitem(last=False)
-        return data, text
+    @property
+    def show_secrets(self) -> bool:
+        return self._encoder.show_secrets
+
+    @show_secrets.setter
+    def show_secrets(self, value: bool) -> None:
+        # Remembered token texts were made under the old setting: start afresh.
+        if value != self._encoder.show_secrets:
+            self._encoder = ExchangeEncoder(show_secrets=value, cache_size=TOKEN_MEMORY)
 
     def exchange(self, result: ExchangeResult) -> tuple[str, dict[str, Any]]:
-        """The report line (``{"type": "exchange", ...exchange_data, "findings": [...]}``, exactly as
-        ``JsonlWriter`` writes it; a test holds it to that) and the same data as a dict for the flow's metadata."""
-        token = result.auth.token
-        bare = replace(result, auth=replace(result.auth, token=None)) if token is not None else result
-        data = exchange_data(bare, show_secrets=self.show_secrets)
+        data = self._encoder.exchange_dict(result)
         findings: list[Any] = [finding_data(f) for f in result.findings]
         if findings:
             findings = json.loads(dump(findings))  # evidence may hold tuples and other non-JSON values
-        line = dump({"type": "exchange", **data, "findings": findings})
+        line = self._encoder.dumps({"type": "exchange", **data, "findings": findings})
+        token = result.auth.token
         if token is not None:
-            token_dict, token_text = self._token(token)
-            # The first "token":null is the auth object's: everything before it is keys and escaped strings.
-            line = line.replace(self._TOKEN_SLOT, '"token":' + token_text, 1)
-            data["auth"]["token"] = token_dict
+            data["auth"]["token"] = self._encoder.token_dict(token)
         data["findings"] = findings
         return line, data
 

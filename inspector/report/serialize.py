@@ -206,26 +206,32 @@ class ExchangeEncoder:
         self.show_secrets = show_secrets
         self._marker = f"oauth-inspector-token-{secrets.token_hex(12)}"
         self._encoded_marker = json.dumps(self._marker)
-        self._cache: OrderedDict[int, tuple[TokenReport, str]] = OrderedDict()
+        self._cache: OrderedDict[int, tuple[TokenReport, str, dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
         self._pending: str | None = None
 
-    def _token_json(self, report: TokenReport) -> str:
+    def _token(self, report: TokenReport) -> tuple[str, dict[str, Any]]:
         cached = self._cache.get(id(report))
         if cached is not None and cached[0] is report:
             self._cache.move_to_end(id(report))
-            return cached[1]
+            return cached[1], cached[2]
         text = dump_json(token_data(report, show_secrets=self.show_secrets))
-        self._cache[id(report)] = (report, text)
+        data: dict[str, Any] = json.loads(text)  # plain JSON types, shared read-only by every use of the token
+        self._cache[id(report)] = (report, text, data)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return text
+        return text, data
+
+    def token_dict(self, report: TokenReport) -> dict[str, Any]:
+        """The token's data as plain JSON types (for consumers that keep dicts, e.g. flow metadata); shared
+        between the uses of a token, never to be modified."""
+        return self._token(report)[1]
 
     def exchange_dict(self, result: ExchangeResult) -> dict[str, Any]:
         """The exchange's data with the token replaced by the marker; pass the result (or a dict containing it)
         to :meth:`dumps` next."""
         report = result.auth.token
-        self._pending = self._token_json(report) if report is not None else None
+        self._pending = self._token(report)[0] if report is not None else None
         marker = self._marker if report is not None else None
         return exchange_data(result, show_secrets=self.show_secrets, token_value=marker)
 
@@ -237,6 +243,10 @@ class ExchangeEncoder:
         return text
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"))
+"""Made once: ``json.dumps`` with options builds a new encoder per call, and this runs several times per exchange."""
+
+
 def dump_json(value: Any) -> str:
     # ensure_ascii keeps wire text (escapes, odd bytes decoded as latin-1) inert in any consumer.
-    return json.dumps(value, ensure_ascii=True, default=str, separators=(",", ":"))
+    return _ENCODER.encode(value)
