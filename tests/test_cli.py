@@ -126,7 +126,7 @@ def test_no_secret_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> 
         assert signature[:40] not in text
 
 
-def test_show_secrets_opts_out(tmp_path: Path) -> None:
+def test_show_secrets_opts_out() -> None:
     _, out, _ = invoke("analyze", str(SAMPLES / "lab.har"), *TRUST, "--format", "json", "--show-secrets")
     assert BASIC_PASSWORD in out
 
@@ -215,8 +215,6 @@ def test_rules_lists_the_catalogue() -> None:
 
 def test_token_command_reads_a_whole_header_from_stdin(lab_kit) -> None:  # type: ignore[no-untyped-def]
     value = f"Authorization: Bearer {lab_kit.healthy_user().value}"
-    cert = SAMPLES.parent / "unused"
-    del cert
     code, out, _ = invoke("token", "-", "--at", "2026-11-02T09:31:00Z", "--format", "json", input=value)
     document = json.loads(out)
     token = document["exchanges"][0]["auth"]["token"]
