@@ -8,7 +8,7 @@
    client address and thousands of distinct tokens, so the analyzer's per-client state and token cache fill up;
    RSS is printed along the way to show it levels off.
 
-    uv run python bench/bench_proxy.py [--requests 3000] [--rounds 10] [--flows 100000]
+    uv run python bench/bench_proxy.py [--requests 3000] [--rounds 20] [--concurrent-rounds 6] [--flows 100000]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,9 +117,21 @@ class Client:
         self.connection.close()
 
 
-def sequential(ports: dict[str, int], host: str, mix: list[str], requests: int, rounds: int) -> dict[str, list[float]]:
+@dataclass
+class Round:
+    """One proxy's block of requests within a round: latencies, and its mitmdump's CPU seconds over the block."""
+
+    times: list[float]
+    cpu: float | None
+
+
+def sequential(
+    ports: dict[str, int], host: str, mix: list[str], requests: int, rounds: int, processes: dict[str, int]
+) -> dict[str, list[Round]]:
+    """Interleaved rounds: in each, every proxy gets the same block of requests, in alternating order, so that a
+    burst of load on the (shared, virtual) machine hits one round rather than one proxy."""
     clients = {name: Client(port, host) for name, port in ports.items()}
-    times: dict[str, list[float]] = {name: [] for name in ports}
+    out: dict[str, list[Round]] = {name: [] for name in ports}
     for client in clients.values():  # warm up: connections, token caches, imports
         for token in mix:
             client.call(token)
@@ -126,11 +139,15 @@ def sequential(ports: dict[str, int], host: str, mix: list[str], requests: int, 
     for round_number in range(rounds):
         order = list(clients.items()) if round_number % 2 == 0 else list(reversed(clients.items()))
         for name, client in order:
-            for n in range(per_round):
-                times[name].append(client.call(mix[n % len(mix)]))
+            pid = processes.get(name)
+            before = cpu_seconds(pid) if pid is not None else None
+            times = [client.call(mix[n % len(mix)]) for n in range(per_round)]
+            after = cpu_seconds(pid) if pid is not None else None
+            cpu = after - before if before is not None and after is not None else None
+            out[name].append(Round(times, cpu))
     for client in clients.values():
         client.close()
-    return times
+    return out
 
 
 def concurrent(port: int, host: str, mix: list[str], requests: int, workers: int) -> float:
@@ -150,6 +167,13 @@ def concurrent(port: int, host: str, mix: list[str], requests: int, workers: int
     for thread in threads:
         thread.join()
     return each * workers / (time.perf_counter() - started)
+
+
+def spread(ratios: list[float]) -> str:
+    """Median of per-round ratios with the middle half of the rounds, as percentages."""
+    ordered = sorted(ratios)
+    low, high = ordered[len(ordered) // 4], ordered[(3 * len(ordered)) // 4]
+    return f"{statistics.median(ordered) - 1:+.1%} (middle half of the rounds {low - 1:+.1%} to {high - 1:+.1%})"
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -194,36 +218,42 @@ def latency_part(args: argparse.Namespace, work: Path) -> None:
         print(
             f"   one keep-alive client, sequential, interleaved in {args.rounds} rounds; lab server in its own process"
         )
-        processes = {"mitmdump": plain, "mitmdump + addon": inspected}
-        cpu_before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
-        times = sequential({"direct (no proxy)": upstream_port, **ports}, lab.host, mix, args.requests, args.rounds)
-        cpu_after = {name: cpu_seconds(p.pid) for name, p in processes.items()}
+        processes = {"mitmdump": plain.pid, "mitmdump + addon": inspected.pid}
+        rounds = sequential(
+            {"direct (no proxy)": upstream_port, **ports}, lab.host, mix, args.requests, args.rounds, processes
+        )
+        times = {name: [t for r in blocks for t in r.times] for name, blocks in rounds.items()}
         print(f"   {'':<22}{'median':>10} {'mean':>10} {'p95':>10} {'rate':>10}")
         for name, values in times.items():
             print(f"   {name:<22}{milliseconds(values)}")
         plain_t, addon_t = times["mitmdump"], times["mitmdump + addon"]
         added_median = (statistics.median(addon_t) - statistics.median(plain_t)) * 1000
         added_mean = (statistics.fmean(addon_t) - statistics.fmean(plain_t)) * 1000
-        overhead = statistics.fmean(addon_t) / statistics.fmean(plain_t) - 1
-        print(
-            f"   added latency per request: median {added_median:+.3f} ms, mean {added_mean:+.3f} ms ({overhead:+.1%})"
-        )
-        print(f"   throughput ratio (addon / plain), sequential: {sum(plain_t) / sum(addon_t):.3f}")
-        cpu = {}
-        for name in processes:
-            before, after = cpu_before[name], cpu_after[name]
-            if before is not None and after is not None:
-                cpu[name] = (after - before) / (len(times[name]) + len(mix)) * 1000
-        if len(cpu) == 2:
-            extra = cpu["mitmdump + addon"] - cpu["mitmdump"]
+        print(f"   added latency per request, all rounds: median {added_median:+.3f} ms, mean {added_mean:+.3f} ms")
+        pairs = list(zip(rounds["mitmdump"], rounds["mitmdump + addon"], strict=True))
+        latency = [statistics.fmean(a.times) / statistics.fmean(p.times) for p, a in pairs]
+        print(f"   mean latency, addon / plain, per round: {spread(latency)}")
+        print(f"   throughput ratio (addon / plain), sequential, all rounds: {sum(plain_t) / sum(addon_t):.3f}")
+        if all(p.cpu and a.cpu for p, a in pairs):
+            cpu_plain = sum(p.cpu or 0 for p, _ in pairs) / len(plain_t) * 1000
+            cpu_addon = sum(a.cpu or 0 for _, a in pairs) / len(addon_t) * 1000
             print(
-                f"   mitmdump CPU per request: {cpu['mitmdump']:.3f} ms plain, {cpu['mitmdump + addon']:.3f} ms with "
-                f"the addon ({extra:+.3f} ms, {extra / cpu['mitmdump']:+.1%})"
+                f"   mitmdump CPU per request: {cpu_plain:.3f} ms plain, {cpu_addon:.3f} ms with the addon "
+                f"({cpu_addon - cpu_plain:+.3f} ms)"
             )
-        rates = {name: concurrent(port, lab.host, mix, args.requests, 4) for name, port in ports.items()}
-        for name, rate in rates.items():
-            print(f"   {name:<22} 4 concurrent clients: {rate:8,.0f} requests/s")
-        print(f"   throughput ratio (addon / plain), 4 clients: {rates['mitmdump + addon'] / rates['mitmdump']:.3f}")
+            print(
+                f"   mitmdump CPU, addon / plain, per round: {spread([(a.cpu or 0) / (p.cpu or 1) for p, a in pairs])}"
+            )
+        ratios = []
+        for round_number in range(args.concurrent_rounds):
+            order = list(ports.items()) if round_number % 2 == 0 else list(reversed(ports.items()))
+            rates = {
+                name: concurrent(port, lab.host, mix, args.requests // args.concurrent_rounds, 4)
+                for name, port in order
+            }
+            ratios.append(rates["mitmdump"] / rates["mitmdump + addon"])  # time ratio: above 1 is slower
+        print(f"   4 concurrent clients, time per request addon / plain, per round: {spread(ratios)}")
+        print(f"   throughput ratio (addon / plain), 4 clients: {1 / statistics.median(ratios):.3f} (median round)")
     finally:
         stop(inspected)
         stop(plain)
@@ -321,7 +351,8 @@ def memory_part(args: argparse.Namespace, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--concurrent-rounds", type=int, default=6)
     parser.add_argument("--flows", type=int, default=100_000)
     parser.add_argument("--only", choices=("latency", "memory"), default=None, help="run one part only")
     args = parser.parse_args()

@@ -82,6 +82,14 @@ class Totals:
             for key, value in theirs.items():
                 mine[key] = mine.get(key, 0) + value
 
+    def count_exchange(self, scheme: str | None, signature: str | None, findings: Iterable[Finding]) -> None:
+        self.exchanges += 1
+        shown = scheme or "none"
+        self.schemes[shown] = self.schemes.get(shown, 0) + 1
+        if signature is not None:
+            self.signatures[signature] = self.signatures.get(signature, 0) + 1
+        self.count(findings)
+
     def count(self, findings: Iterable[Finding]) -> None:
         for item in findings:
             self.severities[item.severity] = self.severities.get(item.severity, 0) + 1
@@ -164,7 +172,8 @@ class Analyzer:
         self._challenged.clear()
         self._reported_once.clear()
 
-    def _assess(self, value: str) -> TokenAssessment:
+    def assess(self, value: str) -> TokenAssessment:
+        """The bearer value's assessment, from the cache while the value keeps coming."""
         return self._assessments.get_or_make(
             value, lambda v: assess_token(decode_bearer(v), verifier=self.verifier, policy=self.policy)
         )
@@ -181,13 +190,8 @@ class Analyzer:
             self.totals.count([result])
             return result
         analysed = self.analyse(item)
-        self.totals.exchanges += 1
-        scheme = analysed.auth.scheme or "none"
-        self.totals.schemes[scheme] = self.totals.schemes.get(scheme, 0) + 1
         token = analysed.auth.token
-        if token is not None and token.signature is not None:
-            self.totals.signatures[token.signature] = self.totals.signatures.get(token.signature, 0) + 1
-        self.totals.count(analysed.findings)
+        self.totals.count_exchange(analysed.auth.scheme, token.signature if token else None, analysed.findings)
         return analysed
 
     @staticmethod
@@ -229,7 +233,7 @@ class Analyzer:
         if credentials is not None:
             found += self._credential_findings(exchange, host, credentials)
             if credentials.scheme in ("bearer", "bare"):
-                assessment = self._assess(credentials.credentials)
+                assessment = self.assess(credentials.credentials)
                 token_report = assessment.report
                 found += judge_use(assessment, policy=self.policy, at=exchange.time, host=host, exchange=exchange.id)
         challenges: tuple[Challenge, ...] = ()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from inspector.live.annotate import (
 from inspector.live.contentview import TokenContentview
 from inspector.live.host import client_sni, host_rewritten, with_client_host
 from inspector.live.render import flow_text, summary_text
+from inspector.live.repeats import FlowNames, Key, RepeatedFlows, flow_key
 from inspector.model import ConfigError, HttpExchange, Notice
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
 from inspector.report.console import safe
@@ -93,13 +95,19 @@ class _Report:
         self._guarded(lambda: self.writer.finding(item))
 
     def write_line(self, line: str) -> None:
-        """An exchange's line, made by the addon (it serialises each exchange once, for the flow too)."""
+        """An exchange's line, made by the addon (it serialises each exchange once, for the flow too).
+
+        Written straight to the descriptor: one system call, so the line is in the file before the flow moves on
+        (what a flush would give) without the text layer's encoding and buffering on every flow. The writer's own
+        records are flushed as they are written, so nothing of theirs is waiting in a buffer to be overtaken."""
         file = self.file
         if file is None:
             return
         try:  # inline rather than through _guarded: this runs for every flow
-            file.write(line + "\n")
-            file.flush()
+            data = (line + "\n").encode("utf-8")
+            fd = file.fileno()
+            while data:
+                data = data[os.write(fd, data) :]
         except (OSError, ValueError) as exc:
             self._stop(exc)
 
@@ -145,6 +153,11 @@ class OAuthInspector:
         self._counter = 0
         self._host_warned = False
         self._unconfigured_warned = False
+        self._keep_host_header = False
+        self._replay_source = "flows"
+        self.repeats_enabled = True
+        """Publish flows that repeat a clean exchange without judging them again (see ``repeats.py``)."""
+        self.repeats: RepeatedFlows | None = None
         self.internal_errors = 0
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
@@ -221,9 +234,13 @@ class OAuthInspector:
         contentviews.add(TokenContentview)
 
     def configure(self, updated: set[str]) -> None:
+        options = ctx.options
+        # mitmproxy's own options the hooks need, read here rather than on every flow
+        self._keep_host_header = bool(getattr(options, "keep_host_header", False))
+        rfile = getattr(options, "rfile", None)
+        self._replay_source = Path(rfile).name if rfile else "flows"
         if self.settings is not None and not (updated & _OPTIONS):
             return
-        options = ctx.options
         fail_on = options.oauth_fail_on
         if fail_on is not None and fail_on not in FAIL_ON:
             raise _options_error(f"oauth_fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
@@ -259,6 +276,7 @@ class OAuthInspector:
         if self.analyzer is not None:
             analyzer.totals = self.analyzer.totals
         self.settings, self.analyzer, self._report = settings, analyzer, report
+        self.repeats = RepeatedFlows(analyzer) if self.repeats_enabled else None
         self.show_secrets, self.fail_on = show_secrets, settings.fail_on
         self.serializer = Serializer(show_secrets=show_secrets)
         self._announce(settings)
@@ -308,24 +326,35 @@ class OAuthInspector:
                     self._unconfigured_warned = True
                     logger.warning("oauth-inspector is not configured (see the error above); flows pass unjudged")
                 return
-            result = analyzer.feed(self._item(f))
-            self._publish(f, result)
+            names = self._names(f)
+            repeats = self.repeats
+            rewritten = host_rewritten(f, keep_host_header=self._keep_host_header)
+            key = flow_key(f) if repeats is not None and not rewritten else None
+            if key is not None and repeats is not None:
+                repeat = repeats.publish(f, key, names)
+                if repeat is not None:  # a clean exchange again: published as the full path would
+                    if self._report is not None:
+                        self._report.write_line(repeat.line)
+                    annotate(f, repeat.metadata, repeat.comment, None)
+                    return
+            result = analyzer.feed(self._item(f, names, rewritten=rewritten))
+            self._publish(f, result, key)
         except Exception as exc:  # the addon's own failure must never reach mitmproxy or the flow
             self._internal_failure(f, exc)
 
-    def _item(self, f: http.HTTPFlow) -> HttpExchange | Notice:
+    def _names(self, f: http.HTTPFlow) -> FlowNames:
         self._counter += 1
         number = self._counter
         if f.live:
-            source, exchange_id, entry = "live", f"live:{number}", None
-        else:  # a replay (mitmdump -nr file): name exchanges as analyze names the same file's
-            rfile = getattr(ctx.options, "rfile", None)
-            source = Path(rfile).name if rfile else "flows"
-            exchange_id, entry = f"{Path(source).stem}:{number}", number - 1
+            return FlowNames("live", "live", f"live:{number}", None)
+        # a replay (mitmdump -nr file): name exchanges as analyze names the same file's
+        source = self._replay_source
+        return FlowNames("mitm", source, f"{Path(source).stem}:{number}", number - 1)
+
+    def _item(self, f: http.HTTPFlow, names: FlowNames, *, rewritten: bool) -> HttpExchange | Notice:
+        source, exchange_id = names.source, names.exchange_id
         try:
-            exchange = exchange_from_flow(
-                f, exchange_id=exchange_id, source=source, entry=entry, kind="live" if f.live else "mitm"
-            )
+            exchange = exchange_from_flow(f, exchange_id=exchange_id, source=source, entry=names.entry, kind=names.kind)
         except _FLOW_PROBLEMS as exc:
             problem = f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
             return Notice(
@@ -335,7 +364,7 @@ class OAuthInspector:
                 exchange_id=exchange_id,
                 evidence={"flow": f.id, "reason": problem},
             )
-        if host_rewritten(f, keep_host_header=bool(getattr(ctx.options, "keep_host_header", False))):
+        if rewritten:
             sni = client_sni(f)
             if not self._host_warned:
                 self._host_warned = True
@@ -348,7 +377,7 @@ class OAuthInspector:
             exchange = with_client_host(exchange, sni)
         return exchange
 
-    def _publish(self, f: http.HTTPFlow, result: ExchangeResult | Finding) -> None:
+    def _publish(self, f: http.HTTPFlow, result: ExchangeResult | Finding, key: Key | None) -> None:
         if isinstance(result, Finding):  # the flow could not become an exchange
             self._log_finding(result, f)
             comment = f"oauth-inspector: {result.severity}: {result.rule}"
@@ -356,8 +385,8 @@ class OAuthInspector:
             if self._report is not None:
                 self._report.write(result)
             return
-        for item in result.findings:
-            self._log_finding(item, f)
+        if result.findings:
+            self._log_findings(result.findings, f)
         annotated = relevant(result)
         if not annotated and self._report is None:
             return  # nothing about authentication and no report: nothing to write
@@ -368,16 +397,26 @@ class OAuthInspector:
             comment = verdict_line(result)
             severity = worst(result.findings)
             annotate(f, flow_metadata(data, verdict=severity or "ok", comment=comment), comment, severity)
+            if key is not None and self.repeats is not None:
+                self.repeats.remember(key, result, line, data, comment)
 
     def _log_finding(self, item: Finding, f: http.HTTPFlow | None) -> None:
+        self._log_findings((item,), f)
+
+    def _log_findings(self, items: Sequence[Finding], f: http.HTTPFlow | None) -> None:
+        """One log record per flow: its findings one per line, each with its rule ID.
+
+        One record rather than one per finding: mitmdump turns every record into an event for all its addons,
+        which costs more than the judging, and a flow's findings read better together."""
         where = ""
         if f is not None:
             request = f.request
             where = f" (flow {f.id[:8]}, {request.method} {request.pretty_host}{request.path[:80]})"
-        level = logging.INFO if item.severity == "info" else logging.WARNING
         # Never ERROR: mitmdump exits when errors are logged during startup, and a replay runs during startup.
-        message = safe(item.message, 300)
-        logger.log(level, "oauth-inspector [%s] %s: %s%s", item.rule, item.severity, message, safe(where))
+        level = logging.INFO if all(item.severity == "info" for item in items) else logging.WARNING
+        lines = [f"oauth-inspector [{item.rule}] {item.severity}: {safe(item.message, 300)}" for item in items]
+        lines[0] += safe(where)
+        logger.log(level, "%s", "\n  ".join(lines))
 
     def _internal_failure(self, f: http.HTTPFlow, exc: Exception) -> None:
         self.internal_errors += 1

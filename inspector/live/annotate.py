@@ -17,6 +17,7 @@ from typing import Any
 from mitmproxy import http
 
 from inspector.analyze import ExchangeResult
+from inspector.lru import LruCache
 from inspector.report.console import safe
 from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data
 from inspector.rules import Finding, Severity
@@ -70,8 +71,18 @@ def verdict_line(result: ExchangeResult) -> str:
         if others:
             head += f" (+{others} more)"
     response = result.exchange.response
-    status = f"{response.status}" if response is not None else "no response"
-    return safe(f"{COMMENT_PREFIX}{head} | {_auth_summary(result)}, {status}", MAX_COMMENT)
+    status = response.status if response is not None else None
+    auth, token = result.auth, result.auth.token
+    key = (head, auth.scheme, auth.user, status, *((token.kind, token.issuer, token.signature) if token else ()))
+    line = _VERDICTS.get(key)
+    if line is None:  # the same few verdicts recur on every flow of a session: made once, escaped once
+        shown = f"{status}" if status is not None else "no response"
+        line = safe(f"{COMMENT_PREFIX}{head} | {_auth_summary(result)}, {shown}", MAX_COMMENT)
+        _VERDICTS.put(key, line)
+    return line
+
+
+_VERDICTS: LruCache[tuple[object, ...], str] = LruCache(1024)
 
 
 dump = dump_json

@@ -15,7 +15,7 @@ from typing import Any
 
 from inspector.analyze import ExchangeResult, Totals
 from inspector.http_auth import Credentials, NtlmMessage
-from inspector.model import HttpExchange
+from inspector.model import HttpExchange, Provenance
 from inspector.rules import CATALOGUE, Finding
 from inspector.token_checks import TokenReport
 from inspector.tokens import Jwt, iso, numeric_time
@@ -28,7 +28,9 @@ _TIME_CLAIMS = ("nbf", "exp", "iat")
 def utc_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # exchanges' times already are; others are converted
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def jwt_data(jwt: Jwt, *, show_secrets: bool) -> dict[str, Any]:
@@ -100,6 +102,22 @@ def auth_data(
     return data
 
 
+def provenance_data(provenance: Provenance) -> dict[str, Any]:
+    """The provenance's known parts only (runs for every exchange, so no intermediate dict)."""
+    data: dict[str, Any] = {"kind": provenance.kind}
+    if provenance.entry is not None:
+        data["entry"] = provenance.entry
+    if provenance.flow_id is not None:
+        data["flow_id"] = provenance.flow_id
+    if provenance.connection is not None:
+        data["connection"] = provenance.connection
+    if provenance.request_frames:
+        data["request_frames"] = list(provenance.request_frames)
+    if provenance.response_frames:
+        data["response_frames"] = list(provenance.response_frames)
+    return data
+
+
 def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> list[list[str]]:
     out = []
     for name, value in headers:
@@ -119,18 +137,7 @@ def exchange_data(
     data: dict[str, Any] = {
         "id": exchange.id,
         "source": exchange.provenance.source,
-        "provenance": {
-            k: v
-            for k, v in {
-                "kind": exchange.provenance.kind,
-                "entry": exchange.provenance.entry,
-                "flow_id": exchange.provenance.flow_id,
-                "connection": exchange.provenance.connection,
-                "request_frames": list(exchange.provenance.request_frames) or None,
-                "response_frames": list(exchange.provenance.response_frames) or None,
-            }.items()
-            if v is not None
-        },
+        "provenance": provenance_data(exchange.provenance),
         "time": utc_iso(exchange.time),
         "client": str(exchange.client) if exchange.client else None,
         "server": str(exchange.server) if exchange.server else None,

@@ -255,10 +255,10 @@ def exchange_from_flow(
         response=_response(response, keep_bodies) if response is not None else None,
         time=_moment(request.timestamp_start),
         provenance=Provenance(kind=kind, source=source, entry=entry, flow_id=flow.id),
-        client=_endpoint(flow.client_conn.peername),
-        server=_endpoint(flow.server_conn.peername or flow.server_conn.address),
+        client=endpoint_of(flow.client_conn.peername),
+        server=endpoint_of(flow.server_conn.peername or flow.server_conn.address),
         scheme=scheme,
-        response_time=_moment_or_none(response.timestamp_start) if response is not None else None,
+        response_time=moment_or_none(response.timestamp_start) if response is not None else None,
     )
 
 
@@ -284,14 +284,18 @@ def _body(content: bytes | None) -> bytes | None:
 
 
 def _moment(timestamp: object) -> datetime:
-    moment = _moment_or_none(timestamp)
+    moment = moment_or_none(timestamp)
     if moment is None:
         raise ValueError(f"the request has no usable timestamp ({str(timestamp)[:40]})")
     return moment
 
 
-def _moment_or_none(timestamp: object) -> datetime | None:
-    if not isinstance(timestamp, int | float) or isinstance(timestamp, bool) or not math.isfinite(timestamp):
+def moment_or_none(timestamp: object) -> datetime | None:
+    """A flow timestamp as a UTC datetime, or ``None`` where it is missing or unusable."""
+    # Exact type checks: quick for the float every live flow has, and they leave out bool (an int subclass).
+    if type(timestamp) is not float and type(timestamp) is not int:
+        return None
+    if not math.isfinite(timestamp):
         return None
     try:
         return datetime.fromtimestamp(timestamp, UTC)
@@ -299,11 +303,11 @@ def _moment_or_none(timestamp: object) -> datetime | None:
         return None
 
 
-def _endpoint(address: object) -> Endpoint | None:
-    if not isinstance(address, tuple) or len(address) < 2:
+def endpoint_of(address: object) -> Endpoint | None:
+    """A mitmproxy connection address as an endpoint (``None`` without a usable host)."""
+    if type(address) is not tuple or len(address) < 2:
         return None
     host, port = address[0], address[1]
-    if not isinstance(host, str) or not host:
+    if type(host) is not str or not host:
         return None
-    valid_port = port if isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535 else None
-    return Endpoint(host, valid_port)
+    return Endpoint(host, port if type(port) is int and 0 <= port <= 65535 else None)

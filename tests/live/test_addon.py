@@ -161,6 +161,42 @@ def test_trust_findings_come_first_in_the_report(
     assert (first["type"], first["rule"]) == ("finding", "cert-expired")
 
 
+def test_report_keeps_the_writer_records_and_the_addon_lines_in_order(
+    addon: OAuthInspector, trust_files: TrustFiles, tmp_path: Path, lab_kit: TokenKit
+) -> None:
+    """Exchange lines go straight to the descriptor, the writer's records through its text layer: neither may
+    overtake or overwrite the other, in a new file or one appended to."""
+    expired = write_cer(tmp_path / "old.cer", exchange_auth_cert(now=lab_kit.now - timedelta(days=6 * 365)))
+    report = tmp_path / "r.jsonl"
+    report.write_text('{"type":"earlier run"}\n', encoding="utf-8")
+    certs = [*trust_files.options()["oauth_cert"], str(expired)]  # type: ignore[misc]
+    with addon_context(addon) as context:
+        for target in (str(report), f"+{report}"):  # the second closes the first report and appends to it
+            configure(context, addon, **trust_files.options() | {"oauth_cert": certs}, oauth_report=target)
+            for _ in range(3):
+                addon.response(_healthy_flow(lab_kit))
+        addon.done()
+    types = [line["type"] for line in report_lines(report)]
+    assert types == ["finding", "exchange", "exchange", "exchange", "summary"] * 2
+
+
+def test_a_flow_findings_make_one_log_record(
+    addon: OAuthInspector, tctx: taddons.context, lab_kit: TokenKit, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="inspector.live.addon")
+    flow = _healthy_flow(lab_kit, host="evil.example.com")
+    flow.request.timestamp_start += 10 * 86400  # expired as well, both tokens
+    addon.response(flow)
+    records = [r for r in caplog.records if "oauth-inspector [" in r.getMessage()]
+    assert len(records) == 1
+    lines = records[0].getMessage().splitlines()
+    assert [re.match(r"\s*oauth-inspector \[([a-z-]+)\]", line).group(1) for line in lines] == [  # type: ignore[union-attr]
+        f["rule"] for f in flow.metadata[METADATA_KEY]["findings"]
+    ]
+    assert len(lines) >= 3 and f"flow {flow.id[:8]}" in lines[0]
+    assert records[0].levelno == logging.WARNING
+
+
 def test_secrets_stay_out_of_annotations_unless_asked(
     addon: OAuthInspector, tctx: taddons.context, lab_flows: list[tuple[http.HTTPFlow, set[str]]], tmp_path: Path
 ) -> None:

@@ -1,0 +1,224 @@
+"""Flows that repeat an exchange already judged clean, published without judging them again.
+
+A healthy S2S session is the same bearer token sent to the same URL over and over, answered the same way. Once such
+an exchange has been judged with no finding, another flow with the same token, Host, method, target and status, and
+no challenge or diagnostics in its answer, can only differ in what the token's times and its signing certificate say
+at the new moment, which is checked here. Such a flow touches none of the analyzer's per-client state (that is kept
+for 401 challenges and Basic/NTLM/Negotiate only), so its report line and annotations are the remembered ones with
+this flow's own id, provenance, time and endpoints: byte for byte what the full path writes, at a fraction of the
+work on a proxy's busiest path. Anything else, and any flow the check is unsure about, takes the full path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mitmproxy import http
+
+from inspector.analyze import Analyzer, ExchangeResult
+from inspector.lru import LruCache
+from inspector.report.serialize import dump_json, utc_iso
+from inspector.sources.mitmflows import endpoint_of, moment_or_none
+from inspector.token_checks import TokenAssessment
+
+REMEMBERED = 256
+"""Distinct clean exchanges kept (token, URL and status): a proxy's steady traffic is a handful of them."""
+_HEAD_KEYS = ("type", "id", "source", "provenance", "time", "client", "server")
+"""The report line's fields that belong to each flow; everything after them is the same for a repeat."""
+_TAIL_START = ',"scheme":'
+MAX_ADDRESSES = 4096
+_escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
+"""The string escaping of the report's encoder (``ensure_ascii``): the same C function."""
+
+Key = tuple[bytes, tuple[bytes, ...], bytes, bytes, bytes, bytes, bytes, int]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowNames:
+    """What a flow is called in the report: as ``analyze`` names the same flows of a saved file."""
+
+    kind: Literal["live", "mitm"]
+    source: str
+    exchange_id: str
+    entry: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Clean:
+    assessment: TokenAssessment
+    tail_text: str
+    """The report line from ``"scheme"`` to its end."""
+    tail: dict[str, Any]
+    """The same part as data, for the flow's metadata."""
+    containers: tuple[str, ...]
+    """The tail's keys whose values are dicts or lists: copied per flow, so each flow's metadata is its own."""
+    comment: str
+    signature: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    line: str
+    metadata: dict[str, Any]
+    comment: str
+
+
+def flow_key(f: http.HTTPFlow) -> Key | None:
+    """What decides a clean flow's judgement besides its time, read from the raw headers; ``None`` when the flow
+    is not a candidate (no single Authorization, no response, a 401, a challenge or diagnostics in the answer)."""
+    response = f.response
+    if response is None:
+        return None
+    answer = response.data
+    if answer.status_code == 401:
+        return None
+    for name, _ in answer.headers.fields:
+        # www-authenticate and x-ms-diagnostics are both 16 characters: the length test skips nearly every header
+        if len(name) == 16 and name.lower() in (b"www-authenticate", b"x-ms-diagnostics"):
+            return None
+    request = f.request.data
+    authorization: bytes | None = None
+    hosts: list[bytes] = []
+    for name, value in request.headers.fields:
+        size = len(name)
+        if size == 13 and name.lower() == b"authorization":
+            if authorization is not None:
+                return None  # more than one: the full path reports it
+            authorization = value
+        elif size == 4 and name.lower() == b"host":
+            hosts.append(value)
+    if authorization is None:
+        return None
+    return (
+        authorization,
+        tuple(hosts),
+        request.method,
+        request.authority,
+        request.path,
+        request.scheme,
+        request.http_version,
+        answer.status_code,
+    )
+
+
+class RepeatedFlows:
+    def __init__(self, analyzer: Analyzer, *, size: int = REMEMBERED) -> None:
+        self.analyzer = analyzer
+        self._clean: LruCache[Key, _Clean] = LruCache(size)
+        self._addresses: dict[object, str] = {}
+        self.published = 0
+        """Flows published the short way (for tests and benchmarks)."""
+
+    def remember(self, key: Key, result: ExchangeResult, line: str, data: dict[str, Any], comment: str) -> None:
+        """Keep a clean bearer exchange the full path just published (``line`` and ``data`` as it wrote them)."""
+        auth, exchange = result.auth, result.exchange
+        response = exchange.response
+        if (
+            result.findings
+            or result.challenges
+            or result.diagnostics is not None
+            or auth.scheme != "bearer"
+            or auth.credentials is None
+            or auth.token is None
+            or response is None
+            or response.status == 401
+        ):
+            return
+        start = line.find(_TAIL_START)
+        head = {name: data[name] for name in _HEAD_KEYS[1:]}
+        # The head is written here by hand (the encoder's per-call set-up costs more than the rest of a repeat):
+        # it must be what the full path wrote, or this exchange is not remembered and its repeats take the full path.
+        if start < 0 or line[: start + 1] != dump_json({"type": "exchange", **head})[:-1] + ",":
+            return
+        if _head_text(head) != line[: start + 1]:
+            return
+        tail = {name: _copy(value) for name, value in data.items() if name not in head}
+        containers = tuple(name for name, value in tail.items() if isinstance(value, dict | list))
+        assessment = self.analyzer.assess(auth.credentials.credentials)
+        self._clean.put(key, _Clean(assessment, line[start + 1 :], tail, containers, comment, auth.token.signature))
+
+    def publish(self, f: http.HTTPFlow, key: Key, names: FlowNames) -> Repeat | None:
+        """The report line and metadata of a flow that repeats a remembered exchange, or ``None``."""
+        clean = self._clean.get(key)
+        if clean is None:
+            return None
+        at = moment_or_none(f.request.timestamp_start)
+        if at is None or not clean.assessment.quiet_at(at, self.analyzer.policy.skew):
+            return None
+        provenance: dict[str, Any] = {"kind": names.kind}
+        if names.entry is not None:
+            provenance["entry"] = names.entry
+        provenance["flow_id"] = f.id
+        head = {
+            "id": names.exchange_id,
+            "source": names.source,
+            "provenance": provenance,
+            "time": utc_iso(at),
+            "client": self._address(f.client_conn.peername),
+            "server": self._address(f.server_conn.peername or f.server_conn.address),
+        }
+        metadata: dict[str, Any] = {"verdict": "ok", "comment": clean.comment, **head, **clean.tail}
+        for name in clean.containers:
+            metadata[name] = _copy(metadata[name])
+        self.analyzer.totals.count_exchange("bearer", clean.signature, ())
+        self.published += 1
+        return Repeat(_head_text(head) + clean.tail_text, metadata, clean.comment)
+
+    def _address(self, address: object) -> str | None:
+        """An address as the report shows it, remembered: a keep-alive connection's flows share theirs."""
+        try:
+            return self._addresses[address]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable: not a usable address anyway
+            return None
+        endpoint = endpoint_of(address)
+        text = str(endpoint) if endpoint else None
+        if text is not None:
+            if len(self._addresses) >= MAX_ADDRESSES:
+                self._addresses.clear()
+            self._addresses[address] = text
+        return text
+
+
+def _head_text(head: dict[str, Any]) -> str:
+    """The report line up to the tail, as the JSON writer writes it: compact, ASCII, keys in the writer's order."""
+    provenance = head["provenance"]
+    entry = provenance.get("entry")
+    return "".join(
+        (
+            '{"type":"exchange","id":',
+            _string(head["id"]),
+            ',"source":',
+            _string(head["source"]),
+            ',"provenance":{"kind":',
+            _string(provenance["kind"]),
+            f',"entry":{entry}' if type(entry) is int else "",
+            ',"flow_id":',
+            _string(provenance["flow_id"]),
+            '},"time":',
+            _string(head["time"]),
+            ',"client":',
+            _string(head["client"]),
+            ',"server":',
+            _string(head["server"]),
+            ",",
+        )
+    )
+
+
+def _string(value: str | None) -> str:
+    return "null" if value is None else _escape(value)
+
+
+def _copy(value: Any) -> Any:
+    """A fresh outer container per flow, as the full path makes one per flow (nested parts are shared as there:
+    the decoded token's data is one read-only dict for all its uses)."""
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
