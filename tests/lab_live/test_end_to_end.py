@@ -208,3 +208,37 @@ def test_steps_cover_every_token_scenario(lab_dir: LabDir) -> None:
     kit = lab_dir.kit(datetime.now(UTC))
     steps: dict[str, list[Step]] = scenario_steps(kit)
     assert {m.name for m in kit.scenarios()} | set(OTHER_STEPS) == set(steps)
+
+
+def test_repeated_healthy_calls_through_a_real_mitmdump_match_a_full_analysis(
+    lab_dir: LabDir, lab_server: LabServer, proxied: tuple[int, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """A session as S2S callers make them: the same healthy tokens again and again, with an expired one between.
+    Repeats of a clean exchange are published without judging them again; everything they get must be what a full
+    analysis of the saved flows gives (only the naming differs: live ids against the file's)."""
+    port, process = proxied
+    now = datetime.now(UTC)
+    through = []
+    for _ in range(4):
+        scenarios = (*sorted(HEALTHY), "expired", "healthy-user")
+        through += list(drive(lab_dir, target=f"http://127.0.0.1:{port}", scenarios=scenarios, now=now))
+    _stop(process)
+    assert process.returncode == 0, (tmp_path / "mitmdump.log").read_text(errors="replace")[-3000:]
+    assert [i.status for i in through if i.step.scenario in HEALTHY] == [200] * (len(HEALTHY) + 1) * 4
+
+    naming = ("id", "source", "provenance")
+    live = [line for line in _jsonl((tmp_path / "report.jsonl").read_text()) if line["type"] == "exchange"]
+    analyzed = CliRunner().invoke(
+        main, ["analyze", str(tmp_path / "flows.mitm"), *lab_dir.trust_arguments(), "--format", "jsonl"]
+    )
+    full = [line for line in _jsonl(analyzed.stdout) if line["type"] == "exchange"]
+    assert len(live) == len(full) == len(through)
+
+    def unnamed(line: dict[str, Any]) -> dict[str, Any]:
+        findings = [{k: v for k, v in f.items() if k != "exchange"} for f in line["findings"]]
+        return {k: v for k, v in line.items() if k not in naming} | {"findings": findings}
+
+    for live_line, full_line in zip(live, full, strict=True):
+        assert unnamed(live_line) == unnamed(full_line)
+        assert live_line["provenance"]["flow_id"] == full_line["provenance"]["flow_id"]
+    assert sum(not line["findings"] for line in live) == (len(HEALTHY) + 1) * 4
