@@ -79,7 +79,8 @@ def _wait_listening(process: subprocess.Popen[bytes]) -> None:
                 said += chunk
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    """Stop tcpdump; what it said last (its packet counts, "dropped by kernel" among them)."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)  # tcpdump flushes and closes the file on SIGINT
         try:
@@ -87,8 +88,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=STOP_TIMEOUT)
+    said = ""
     if process.stderr is not None:
+        if not process.stderr.closed:
+            said = process.stderr.read().decode(errors="replace")[-500:]
         process.stderr.close()
+    return said
 
 
 def test_live_loopback_capture_is_analysed_as_the_server_decided(
@@ -96,12 +101,13 @@ def test_live_loopback_capture_is_analysed_as_the_server_decided(
 ) -> None:
     path, process = capturing
     results = list(drive(lab_dir, target=lab_server.url, now=datetime.now(UTC)))
-    _stop(process)
-    assert process.returncode == 0, f"tcpdump exited with {process.returncode}"
+    said = _stop(process)
+    assert process.returncode == 0, f"tcpdump exited with {process.returncode}: {said}"
 
     # The reader sees every request the client sent, in order, with the server's answer.
     exchanges = [item for item in read_capture(path) if isinstance(item, HttpExchange)]
-    assert [e.request.header(SCENARIO_HEADER) for e in exchanges] == [r.step.scenario for r in results]
+    got = [e.request.header(SCENARIO_HEADER) for e in exchanges]
+    assert got == [r.step.scenario for r in results], f"tcpdump said: {said}"
     assert [e.response.status if e.response else None for e in exchanges] == [r.status for r in results]
     assert {r.step.scenario for r in results if r.status == 200} >= HEALTHY
 
