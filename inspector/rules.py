@@ -242,6 +242,14 @@ _RULES = (
         "the server itself where possible.",
     ),
     Rule(
+        "capture-link-unsupported",
+        "warning",
+        "Capture frames not read",
+        "Frames of a link type this reader does not decode are in the capture, so whatever traffic they carried "
+        "is not analysed (a capture made of nothing else gives no exchange at all). Capture on an Ethernet, "
+        "loopback or Linux `any` interface.",
+    ),
+    Rule(
         "http-malformed",
         "warning",
         "Malformed HTTP message",

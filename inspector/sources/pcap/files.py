@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 Record = tuple[int, int, int, int]
 """``(linktype, ts_us, start, end)``; linktype ``-1`` when a pcapng frame names an interface that does not
-exist, or for a block that Wireshark numbers as a frame although it holds no packet."""
+exist, ``-2`` for a block that Wireshark numbers as a frame although it holds no packet."""
 
 UNKNOWN_LINKTYPE = -1
+NOT_A_PACKET = -2
+"""The link type given to blocks Wireshark numbers as frames but that carry no packet (custom blocks, journal)."""
 MAX_INTERFACES = 4096
 """Interfaces per pcapng section: real captures have a handful; the list must not grow with the file."""
 MAX_RECORD = 256 << 20
@@ -188,7 +190,7 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
                 raise CaptureFormatError(off, f"more than {MAX_INTERFACES} interfaces in one section")
             interfaces.append(_interface(buf, endian, body, body_end))
         elif btype in _FRAME_LIKE_BLOCKS:
-            yield UNKNOWN_LINKTYPE, last_ts, body, body
+            yield NOT_A_PACKET, last_ts, body, body
         # Any other block (name resolution, statistics, decryption secrets) carries no frames.
         off = end
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from inspector.sources.pcap import tunnels
-from inspector.sources.pcap.files import Buffer
+from inspector.sources.pcap.files import NOT_A_PACKET, Buffer
 from inspector.sources.pcap.ip import (
     PROTO_GRE,
     PROTO_IPIP,
@@ -37,6 +37,7 @@ _TCP = struct.Struct("!HHIIBB")
 _ETHER_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBB")
 _PORTS = struct.Struct("!HH")
 _MAX_LAYERS = 10
+MAX_LINKS_NAMED = 8
 """Tunnels inside tunnels: more than this is not a real capture."""
 
 
@@ -45,6 +46,8 @@ class PacketDecoder:
         self.defragmenter = Defragmenter()
         self.undecodable = 0
         """Frames of a link type this reader does not know."""
+        self.unknown_links: dict[int, int] = {}
+        """Those frames by link type (at most ``MAX_LINKS_NAMED`` types; the rest are only in the total)."""
 
     def decode(self, linktype: int, buf: Buffer, off: int, end: int) -> Segment | None:
         if linktype == 1 and end - off >= 54:
@@ -61,7 +64,12 @@ class PacketDecoder:
     def _decode(self, linktype: int, buf: Buffer, off: int, end: int) -> Segment | None:
         link = LINK_DECODERS.get(linktype)
         if link is None:
+            if linktype == NOT_A_PACKET:
+                return None
             self.undecodable += 1
+            seen = self.unknown_links
+            if linktype in seen or len(seen) < MAX_LINKS_NAMED:
+                seen[linktype] = seen.get(linktype, 0) + 1
             return None
         layer: Layer = link(buf, off, end)
         for _ in range(_MAX_LAYERS):

@@ -20,7 +20,7 @@ from pathlib import Path
 from inspector.model import InputError, Notice, SourceItem
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.connections import ConnectionTable
-from inspector.sources.pcap.files import CaptureFormatError, capture_format, iter_records
+from inspector.sources.pcap.files import UNKNOWN_LINKTYPE, CaptureFormatError, capture_format, iter_records
 from inspector.sources.pcap.ordering import OrderedOutput
 from inspector.sources.pcap.packets import PacketDecoder
 
@@ -88,7 +88,8 @@ def _read(
     source = str(path)
     out = OrderedOutput(path.stem, source)
     table = ConnectionTable(out, source, keep_bodies=keep_bodies, budget=MemoryBudget(MEMORY_BUDGET))
-    decode = PacketDecoder().decode
+    decoder = PacketDecoder()
+    decode = decoder.decode
     segment_in = table.segment
     try:
         records = iter_records(mapped)
@@ -133,6 +134,8 @@ def _read(
     yield from out.summaries()
     if table.stats.unpaired_responses:
         yield _unpaired_notice(source, table.stats.unpaired_responses)
+    if decoder.undecodable:
+        yield _unread_links_notice(source, decoder.undecodable, decoder.unknown_links, frame)
     if progress is not None:
         progress(CaptureProgress(damage.offset if damage else size, size, frame, out.exchanges))
     if damage is not None:
@@ -153,6 +156,31 @@ def _unpaired_notice(source: str, count: int) -> Notice:
         source=source,
         evidence={"unpaired_responses": count},
     )
+
+
+def _unread_links_notice(source: str, count: int, links: dict[int, int], frames: int) -> Notice:
+    named = ", ".join(
+        f"{'an interface the file does not describe' if link == UNKNOWN_LINKTYPE else f'link type {link}'} "
+        f"({n} frame{'s' if n != 1 else ''})"
+        for link, n in sorted(links.items(), key=lambda item: -item[1])
+    )
+    if count == frames:
+        share = f"none of the {count} frames of this capture could be read"
+    else:
+        share = f"{count} of the {frames} frames of this capture could not be read"
+    others = ", and others" if sum(links.values()) < count else ""
+    return Notice(
+        rule="capture-link-unsupported",
+        message=f"{share}: {named}{others}; {_LINKS_HINT}",
+        source=source,
+        evidence={"frames": count, "of": frames, "link_types": {str(k): v for k, v in links.items()}},
+    )
+
+
+_LINKS_HINT = (
+    "this reader decodes Ethernet, Linux cooked (SLL, SLL2), NULL/loopback, raw IP, NFLOG, PPP, Cisco HDLC and "
+    "802.11; capture on such an interface (on Linux, `-i any` gives SLL2)"
+)
 
 
 def _drop_pages(mapped: mmap.mmap, done: int, upto: int) -> int:

@@ -10,6 +10,7 @@ from inspector.sources.pcap import looks_like_capture
 from inspector.sources.pcap.files import (
     MAX_INTERFACES,
     MAX_RECORD,
+    NOT_A_PACKET,
     UNKNOWN_LINKTYPE,
     CaptureFormatError,
     capture_format,
@@ -91,7 +92,7 @@ def test_pcapng_simple_and_obsolete_packet_blocks() -> None:
 def test_unknown_blocks_are_skipped_and_custom_blocks_numbered_as_wireshark_does() -> None:
     data = write_pcapng(FRAMES, extra=unknown_block() + custom_block())
     got = records(data)
-    assert [linktype for linktype, _, _ in got] == [UNKNOWN_LINKTYPE, 1, 1]
+    assert [linktype for linktype, _, _ in got] == [NOT_A_PACKET, 1, 1]
     assert [payload for _, _, payload in got][1:] == [f.data for f in FRAMES]
 
 

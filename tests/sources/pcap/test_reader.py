@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,12 +15,15 @@ from inspector.model import Endpoint, HttpExchange, InputError, Notice
 from inspector.sources.pcap import CaptureProgress, read_capture
 from inspector.sources.pcap import connections as connections_module
 from inspector.sources.pcap.files import iter_records
+from inspector.sources.pcap.packets import MAX_LINKS_NAMED
 from tests.sources.pcap.capture_builder import (
     EPOCH_US,
     Conversation,
     Frame,
+    Interface,
     Segment,
     capture,
+    custom_block,
     frames_of,
     pcapng_section,
     write_pcap,
@@ -227,6 +231,49 @@ def test_responses_without_requests_are_counted_in_one_notice(tmp_path: Path) ->
     (notice,) = notices
     assert notice.rule == "capture-gap"
     assert notice.evidence == {"unpaired_responses": 2}
+
+
+def test_a_capture_of_an_unsupported_link_type_says_so(tmp_path: Path) -> None:
+    frames = frames_of(conversation(REQUEST, OK).packets())
+    exchanges, notices, error = read(write_pcap(frames, linktype=147), tmp_path)  # LINKTYPE_USER0
+    assert (exchanges, error) == ([], None)
+    (notice,) = notices
+    assert notice.rule == "capture-link-unsupported"
+    assert notice.evidence == {"frames": len(frames), "of": len(frames), "link_types": {"147": len(frames)}}
+    assert notice.message.startswith(f"none of the {len(frames)} frames of this capture could be read: link type 147")
+
+
+def test_unread_frames_are_counted_by_link_type_beside_what_was_read(tmp_path: Path) -> None:
+    readable = frames_of(conversation(REQUEST, OK).packets())
+    other = [Frame(b"\x00" * 40, EPOCH_US, 1) for _ in range(3)]
+    data = bytearray(write_pcapng([*readable, *other], [Interface(), Interface(linktype=147)]))
+    (last_block,) = struct.unpack_from("<I", data, len(data) - 4)
+    struct.pack_into("<I", data, len(data) - last_block + 8, 9)  # the last frame names interface 9, never described
+    exchanges, notices, _ = read(bytes(data), tmp_path, "cap.pcapng")
+    assert len(exchanges) == 1
+    (notice,) = notices
+    assert notice.evidence["link_types"] == {"147": 2, "-1": 1}
+    total = len(readable) + 3
+    assert notice.message.startswith(
+        f"3 of the {total} frames of this capture could not be read: link type 147 (2 frames), "
+        "an interface the file does not describe (1 frame)"
+    )
+
+
+def test_link_types_named_are_bounded(tmp_path: Path) -> None:
+    interfaces = [Interface(linktype=200 + n) for n in range(MAX_LINKS_NAMED + 4)]
+    frames = [Frame(b"\x00" * 20, EPOCH_US, n) for n in range(len(interfaces))]
+    _, notices, _ = read(write_pcapng(frames, interfaces), tmp_path, "cap.pcapng")
+    (notice,) = notices
+    assert notice.evidence["frames"] == len(frames)
+    assert len(notice.evidence["link_types"]) == MAX_LINKS_NAMED  # type: ignore[arg-type]
+    assert ", and others;" in notice.message
+
+
+def test_custom_blocks_and_readable_frames_raise_no_link_notice(tmp_path: Path) -> None:
+    frames = frames_of(conversation(REQUEST, OK).packets())
+    _, notices, _ = read(write_pcapng(frames, extra=custom_block()), tmp_path, "cap.pcapng")
+    assert notices == []
 
 
 def test_idle_and_excess_connections_are_closed_and_their_exchanges_output(
