@@ -329,7 +329,9 @@ class OAuthInspector:
             names = self._names(f)
             repeats = self.repeats
             rewritten = host_rewritten(f, keep_host_header=self._keep_host_header)
-            key = flow_key(f) if repeats is not None and not rewritten else None
+            # a flow id that is not text (a crafted file can carry one) is left to the full path, which reports it
+            candidate = repeats is not None and not rewritten and type(f.id) is str
+            key = flow_key(f) if candidate else None
             if key is not None and repeats is not None:
                 repeat = repeats.publish(f, key, names)
                 if repeat is not None:  # a clean exchange again: published as the full path would
@@ -398,7 +400,10 @@ class OAuthInspector:
             severity = worst(result.findings)
             annotate(f, flow_metadata(data, verdict=severity or "ok", comment=comment), comment, severity)
             if key is not None and self.repeats is not None:
-                self.repeats.remember(key, result, line, data, comment)
+                try:
+                    self.repeats.remember(key, result, line, data, comment)
+                except Exception:  # the flow is published already: a repeat just takes the full path
+                    logger.debug("oauth-inspector: exchange %s not remembered", result.exchange.id, exc_info=True)
 
     def _log_finding(self, item: Finding, f: http.HTTPFlow | None) -> None:
         self._log_findings((item,), f)

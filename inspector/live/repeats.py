@@ -30,6 +30,7 @@ _HEAD_KEYS = ("type", "id", "source", "provenance", "time", "client", "server")
 """The report line's fields that belong to each flow; everything after them is the same for a repeat."""
 _TAIL_START = ',"scheme":'
 MAX_ADDRESSES = 4096
+MAX_CACHED_HOST = 64
 _escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
 """The string escaping of the report's encoder (``ensure_ascii``): the same C function."""
 
@@ -127,6 +128,9 @@ class RepeatedFlows:
             or response.status == 401
         ):
             return
+        provenance = data.get("provenance")
+        if not isinstance(provenance, dict) or type(provenance.get("flow_id")) is not str:
+            return  # only flows with a text id are published the short way (see flow_key's caller)
         start = line.find(_TAIL_START)
         head = {name: data[name] for name in _HEAD_KEYS[1:]}
         # The head is written here by hand (the encoder's per-call set-up costs more than the rest of a repeat):
@@ -163,25 +167,36 @@ class RepeatedFlows:
         metadata: dict[str, Any] = {"verdict": "ok", "comment": clean.comment, **head, **clean.tail}
         for name in clean.containers:
             metadata[name] = _copy(metadata[name])
+        line = _head_text(head) + clean.tail_text
         self.analyzer.totals.count_exchange("bearer", clean.signature, ())
         self.published += 1
-        return Repeat(_head_text(head) + clean.tail_text, metadata, clean.comment)
+        return Repeat(line, metadata, clean.comment)
 
     def _address(self, address: object) -> str | None:
-        """An address as the report shows it, remembered: a keep-alive connection's flows share theirs."""
-        try:
-            return self._addresses[address]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable: not a usable address anyway
-            return None
+        """An address as the report shows it, remembered: a keep-alive connection's flows share theirs.
+
+        Only plain ``(host, port, ...)`` tuples of exact ``str``/``int`` with a short host are remembered: equal
+        is not the same (``443.0 == 443``, ``True == 1``), and a host from a replayed file can be of any length."""
+        remembered = self._addresses.get(address) if _plain(address) else None
+        if remembered is not None:
+            return remembered
         endpoint = endpoint_of(address)
         text = str(endpoint) if endpoint else None
-        if text is not None:
+        if text is not None and _plain(address):
             if len(self._addresses) >= MAX_ADDRESSES:
                 self._addresses.clear()
             self._addresses[address] = text
         return text
+
+
+def _plain(address: object) -> bool:
+    return (
+        type(address) is tuple
+        and 2 <= len(address) <= 4
+        and type(address[0]) is str
+        and len(address[0]) <= MAX_CACHED_HOST
+        and all(type(part) is int for part in address[1:])
+    )
 
 
 def _head_text(head: dict[str, Any]) -> str:

@@ -81,6 +81,20 @@ def _set_host(value: str) -> Variation:
     return vary
 
 
+def _flow_id(value: object) -> Variation:
+    def vary(flow: http.HTTPFlow) -> None:
+        flow.id = value  # type: ignore[assignment]  # a crafted .mitm file can carry any id
+
+    return vary
+
+
+def _peername(value: object) -> Variation:
+    def vary(flow: http.HTTPFlow) -> None:
+        flow.client_conn.peername = value  # type: ignore[assignment]
+
+    return vary
+
+
 def _replayed(flow: http.HTTPFlow) -> None:
     flow.live = False
 
@@ -111,6 +125,12 @@ def _variations(kit: TokenKit) -> Iterator[tuple[str, Variation]]:
     yield "other host", _set_host("evil.example.com")
     yield "host in other case", _set_host("MAIL.contoso.com")
     yield "second Host header", _header("Host", "other.example.com")
+    yield "a port given as a float", _peername(("10.0.0.77", 61000.0))
+    yield "a port given as a bool", _peername(("10.0.0.77", True))
+    yield "a port in a list", _peername(("10.0.0.77", [61000]))
+    yield "a very long host", _peername(("h" * 5000, 61000))
+    yield "a flow id that is a number", _flow_id(7)
+    yield "a flow id that is None", _flow_id(None)
     yield "replay", _replayed
     yield "replay again", _replayed
     yield "no timestamp", _at(float("nan"))
