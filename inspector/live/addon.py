@@ -276,7 +276,10 @@ class OAuthInspector:
         if self.analyzer is not None:
             analyzer.totals = self.analyzer.totals
         self.settings, self.analyzer, self._report = settings, analyzer, report
-        self.repeats = RepeatedFlows(analyzer) if self.repeats_enabled else None
+        repeats = RepeatedFlows(analyzer) if self.repeats_enabled else None
+        if repeats is not None and self.repeats is not None:
+            repeats.published = self.repeats.published  # the totals carry over too
+        self.repeats = repeats
         self.show_secrets, self.fail_on = show_secrets, settings.fail_on
         self.serializer = Serializer(show_secrets=show_secrets)
         self._announce(settings)
@@ -302,9 +305,15 @@ class OAuthInspector:
                 "(set oauth_cert to the exported OAuthCert.cer, oauth_metadata to the metadata documents)"
             )
 
+    def _summary_text(self, analyzer: Analyzer) -> str:
+        repeats = self.repeats.published if self.repeats is not None else 0
+        return summary_text(
+            analyzer.totals, fail_on=self.fail_on, internal_errors=self.internal_errors, repeats=repeats
+        )
+
     def done(self) -> None:
         if self.analyzer is not None:
-            logger.info(summary_text(self.analyzer.totals, fail_on=self.fail_on, internal_errors=self.internal_errors))
+            logger.info(self._summary_text(self.analyzer))
         if self._report is not None:
             self._report.close(self.analyzer)
             self._report = None
@@ -487,9 +496,6 @@ class OAuthInspector:
 
     def summary(self) -> str:
         """Print the totals so far: exchanges, auth schemes, signature verdicts, findings by rule."""
-        if self.analyzer is None:
-            text = "oauth-inspector is not configured"
-        else:
-            text = summary_text(self.analyzer.totals, fail_on=self.fail_on, internal_errors=self.internal_errors)
+        text = "oauth-inspector is not configured" if self.analyzer is None else self._summary_text(self.analyzer)
         logger.info(text)
         return text

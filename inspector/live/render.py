@@ -73,10 +73,14 @@ def _counts(values: Mapping[str, int]) -> str:
     return ", ".join(f"{safe(k, 40)} {v}" for k, v in sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))) or "-"
 
 
-def summary_text(totals: Totals, *, fail_on: str, internal_errors: int = 0) -> str:
-    """The totals so far as a small table (what ``oauth.summary`` returns and ``done`` logs)."""
+def summary_text(totals: Totals, *, fail_on: str, internal_errors: int = 0, repeats: int = 0) -> str:
+    """The totals so far as a small table (what ``oauth.summary`` returns and ``done`` logs); ``repeats`` is how many
+    of the exchanges repeated one already judged clean and were published from it."""
+    judged = f"oauth-inspector summary: {totals.exchanges} exchanges judged"
+    if repeats:
+        judged += f" ({repeats} of them repeats of a clean exchange, published from its verdict)"
     lines = [
-        f"oauth-inspector summary: {totals.exchanges} exchanges judged",
+        judged,
         f"  auth schemes: {_counts(totals.schemes)}",
         f"  signatures:   {_counts(totals.signatures)}",
         "  findings:     " + ", ".join(f"{s} {totals.severities.get(s, 0)}" for s in ("error", "warning", "info")),

@@ -221,3 +221,19 @@ def test_the_window_edges_match_the_full_check(
     assert datetime.fromisoformat(lines[1].split('"time":"', 1)[1].split('"', 1)[0]).timestamp() == pytest.approx(
         end + DEFAULT_SKEW + offset
     )
+
+
+def test_the_summary_says_how_many_flows_were_repeats(
+    lab_kit: TokenKit, trust_files: TrustFiles, tmp_path: Path
+) -> None:
+    addon = OAuthInspector()
+    with addon_context(addon) as context:
+        configure(context, addon, **trust_files.options())
+        for _ in range(3):
+            addon.response(_healthy(lab_kit))
+        configure(context, addon, oauth_skew=120)  # a new analyzer: the counts carry over, the memory does not
+        for _ in range(2):
+            addon.response(_healthy(lab_kit))
+        summary = addon.summary()
+        addon.done()
+    assert "5 exchanges judged (3 of them repeats of a clean exchange, published from its verdict)" in summary
