@@ -20,7 +20,7 @@ from mitmproxy import http
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.lru import LruCache
-from inspector.report.serialize import dump_json, utc_iso
+from inspector.report.serialize import utc_iso
 from inspector.sources.mitmflows import endpoint_of, moment_or_none
 from inspector.token_checks import TokenAssessment
 
@@ -135,9 +135,7 @@ class RepeatedFlows:
         head = {name: data[name] for name in _HEAD_KEYS[1:]}
         # The head is written here by hand (the encoder's per-call set-up costs more than the rest of a repeat):
         # it must be what the full path wrote, or this exchange is not remembered and its repeats take the full path.
-        if start < 0 or line[: start + 1] != dump_json({"type": "exchange", **head})[:-1] + ",":
-            return
-        if _head_text(head) != line[: start + 1]:
+        if start < 0 or _head_text(head) != line[: start + 1]:
             return
         tail = {name: _copy(value) for name, value in data.items() if name not in head}
         containers = tuple(name for name, value in tail.items() if isinstance(value, dict | list))

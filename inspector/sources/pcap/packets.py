@@ -37,8 +37,9 @@ _TCP = struct.Struct("!HHIIBB")
 _ETHER_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBB")
 _PORTS = struct.Struct("!HH")
 _MAX_LAYERS = 10
-MAX_LINKS_NAMED = 8
 """Tunnels inside tunnels: more than this is not a real capture."""
+MAX_LINKS_NAMED = 8
+"""Unsupported link types counted one by one; a hostile pcapng could name thousands."""
 
 
 class PacketDecoder:
