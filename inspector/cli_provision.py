@@ -21,7 +21,7 @@ from inspector.cli_common import EXIT_USAGE, error, exit_on_error
 from inspector.model import ConfigError
 from inspector.provision import validate
 from inspector.provision.steps import Inputs, Plan, build_plan
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID
 from inspector.verifyoauth.psrp import AUTH_METHODS, SessionOpener, open_pypsrp
 from inspector.verifyoauth.remote_settings import (

@@ -41,10 +41,10 @@ from inspector.live.render import flow_text, summary_text
 from inspector.live.repeats import FlowNames, Key, RepeatedFlows, flow_key
 from inspector.model import ConfigError, HttpExchange, Notice
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
-from inspector.report.console import safe
 from inspector.report.writers import JsonlWriter
 from inspector.rules import Finding, finding
 from inspector.sources.mitmflows import exchange_from_flow
+from inspector.text import safe
 
 logger = logging.getLogger(__name__)
 

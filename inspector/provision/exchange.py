@@ -40,7 +40,7 @@ from inspector.provision.steps import (
     Text,
     Value,
 )
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.verifyoauth.psjson import as_bool, as_bytes, as_text, ci_get
 from inspector.verifyoauth.psrp import PowerShellFactory, PsrpSettings, SessionOpener, open_pypsrp, plain
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from inspector.http_auth import bearer_challenge_info, parse_ms_diagnostics, parse_www_authenticate
 from inspector.model import ConfigError
 from inspector.policy import ACS, EXCHANGE
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.tokens import Principal
 from inspector.trust import parse_metadata, thumbprint_to_x5t
 from inspector.verifyoauth import remedies

@@ -20,7 +20,7 @@ from inspector.cli_common import EXIT_USAGE, error, exit_on_error, run_console_s
 from inspector.config import config_for
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.trust import normalise_thumbprint
 from inspector.verifyoauth.context import Request, gather, principal_guids
 from inspector.verifyoauth.export_script import export_script

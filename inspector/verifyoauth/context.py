@@ -13,7 +13,7 @@ from cryptography import x509
 
 from inspector.model import ConfigError
 from inspector.policy import ACS, DEFAULT_SKEW, SFB_ONLINE, Policy
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.tokens import Principal
 from inspector.trust import Trust, TrustedKey, key_from_certificate, load_certificate_file, load_metadata_file
 from inspector.verifyoauth.bundle import ExchangeConfig

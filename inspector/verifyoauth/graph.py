@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from inspector.model import ConfigError
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.verifyoauth.http_probe import DEFAULT_TIMEOUT, HttpResult, ProbeError, TlsOptions, request
 from inspector.verifyoauth.model import SourceError
 from inspector.verifyoauth.psjson import ci_get

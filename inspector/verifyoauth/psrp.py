@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from inspector.model import ConfigError
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.verifyoauth import collect
 from inspector.verifyoauth.bundle import ExchangeConfig, parse_bundle
 from inspector.verifyoauth.http_probe import DEFAULT_TIMEOUT, TlsOptions
