@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from inspector.http_auth import (
@@ -23,6 +23,7 @@ from inspector.lru import LruCache
 from inspector.model import HttpExchange, Notice, SourceItem
 from inspector.policy import FALLBACK_WINDOW, Policy
 from inspector.rules import CATALOGUE, Finding, finding
+from inspector.tally import Totals
 from inspector.token_checks import TokenAssessment, TokenReport, assess_token, judge_use
 from inspector.tokens import decode_bearer
 from inspector.trust import Trust
@@ -59,41 +60,6 @@ class ExchangeResult:
 class _Challenged:
     at: datetime
     exchange: str
-
-
-@dataclass(slots=True)
-class Totals:
-    """Running counts for summaries (kept by the analyzer so every output agrees)."""
-
-    exchanges: int = 0
-    schemes: dict[str, int] = field(default_factory=dict)
-    signatures: dict[str, int] = field(default_factory=dict)
-    severities: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
-    rules: dict[str, int] = field(default_factory=dict)
-
-    def merge(self, other: Totals) -> None:
-        self.exchanges += other.exchanges
-        for mine, theirs in (
-            (self.schemes, other.schemes),
-            (self.signatures, other.signatures),
-            (self.severities, other.severities),
-            (self.rules, other.rules),
-        ):
-            for key, value in theirs.items():
-                mine[key] = mine.get(key, 0) + value
-
-    def count_exchange(self, scheme: str | None, signature: str | None, findings: Iterable[Finding]) -> None:
-        self.exchanges += 1
-        shown = scheme or "none"
-        self.schemes[shown] = self.schemes.get(shown, 0) + 1
-        if signature is not None:
-            self.signatures[signature] = self.signatures.get(signature, 0) + 1
-        self.count(findings)
-
-    def count(self, findings: Iterable[Finding]) -> None:
-        for item in findings:
-            self.severities[item.severity] = self.severities.get(item.severity, 0) + 1
-            self.rules[item.rule] = self.rules.get(item.rule, 0) + 1
 
 
 def user_of(credentials: Credentials) -> str | None:

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
-SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+"""Every severity, worst first."""
+SEVERITY_ORDER: dict[str, int] = {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}
+"""A severity's rank: higher is worse."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from inspector.analyze import Analyzer, ExchangeResult, Totals
+from inspector.analyze import Analyzer, ExchangeResult
 from inspector.model import InputError
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
@@ -25,25 +25,12 @@ from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
+from inspector.tally import RunState, Totals
 from inspector.trust import Trust
 
 BATCH = 2000
 
 Input = tuple[Path, InputKind | None]
-
-
-@dataclass(slots=True)
-class RunState:
-    """What the progress display shows."""
-
-    files_total: int = 0
-    files_done: int = 0
-    current: str = ""
-    bytes_read: int = 0
-    bytes_total: int = 0
-    packets: int = 0
-    exchanges: int = 0
-    findings: int = 0
 
 
 @dataclass(slots=True)

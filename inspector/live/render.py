@@ -10,8 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from inspector.analyze import Totals
 from inspector.rules import CATALOGUE, at_or_above
+from inspector.tally import Totals
 from inspector.text import safe
 
 

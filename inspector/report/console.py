@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from inspector.analyze import ExchangeResult, Totals
+from inspector.analyze import ExchangeResult
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, Finding
+from inspector.tally import Totals
 from inspector.text import safe
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

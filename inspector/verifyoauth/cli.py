@@ -17,9 +17,9 @@ from rich.console import Console
 
 from inspector import __version__
 from inspector.cli_common import EXIT_USAGE, error, exit_on_error, run_console_script
-from inspector.config import config_for
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
+from inspector.settings import file_config
 from inspector.text import safe
 from inspector.trust import normalise_thumbprint
 from inspector.verifyoauth.context import Request, gather, principal_guids
@@ -246,7 +246,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
 
 
 def _request(options: dict[str, Any]) -> tuple[Request, str]:
-    config = config_for(options["config_path"])
+    config = file_config(options["config_path"])
     tls = tls_options(insecure=options["insecure"], ca_bundle=options["ca_bundle"])
     timeout: float = options["timeout"]
     cert: Path | None = options["cert"] or next(iter(config.paths("cert")), None)
