@@ -27,3 +27,10 @@ def test_the_progress_display_does_not_load_the_run_loop() -> None:
 def test_the_text_helpers_load_no_renderer() -> None:
     loaded = _loaded_after("inspector.text")
     assert not {name for name in loaded if name.split(".")[0] in ("rich", "click")}
+
+
+def test_provisioning_reaches_exchange_and_graph_without_verify_oauth() -> None:
+    for module in ("inspector.provision.exchange", "inspector.provision.graph"):
+        loaded = _loaded_after(module)
+        assert "inspector.remote.psrp" in loaded or "inspector.remote.graph" in loaded
+        assert not {name for name in loaded if name.startswith("inspector.verifyoauth")}, module
