@@ -24,7 +24,7 @@ from inspector.model import ConfigError, InputError
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter
-from inspector.rules import CATALOGUE, Finding, at_or_above
+from inspector.rules import CATALOGUE, Finding, at_or_above, markdown_table
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
 
@@ -306,10 +306,7 @@ def rules(output_format: str) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     if output_format == "markdown":
-        click.echo("| ID | severity | title | what it means and what to do |")
-        click.echo("|---|---|---|---|")
-        for r in CATALOGUE.values():
-            click.echo(f"| `{r.id}` | {r.severity} | {r.title} | {r.help.replace('|', '\\|')} |")
+        click.echo(markdown_table())
         return
     from rich.table import Table
     from rich.text import Text
