@@ -23,7 +23,6 @@ from inspector.lru import LruCache
 from inspector.model import HttpExchange, Notice, SourceItem
 from inspector.policy import FALLBACK_WINDOW, Policy
 from inspector.rules import CATALOGUE, Finding, finding
-from inspector.tally import Totals
 from inspector.token_checks import TokenAssessment, TokenReport, assess_token, judge_use
 from inspector.tokens import decode_bearer
 from inspector.trust import Trust
@@ -79,7 +78,6 @@ class Analyzer:
         self.trust = trust
         self.policy = policy
         self.verifier = verifier or Verifier(trust)
-        self.totals = Totals()
         self._challenged: OrderedDict[tuple[str, str], _Challenged] = OrderedDict()
         self._reported_once: set[tuple[str, str, str, str]] = set()
         self._assessments: LruCache[str, TokenAssessment] = LruCache(TOKEN_CACHE)
@@ -129,7 +127,6 @@ class Analyzer:
                         days_left=days,
                     )
                 )
-        self.totals.count(out)
         return out
 
     def new_input(self) -> None:
@@ -152,13 +149,8 @@ class Analyzer:
 
     def feed(self, item: SourceItem) -> ExchangeResult | Finding:
         if isinstance(item, Notice):
-            result: Finding = self.notice_finding(item)
-            self.totals.count([result])
-            return result
-        analysed = self.analyse(item)
-        token = analysed.auth.token
-        self.totals.count_exchange(analysed.auth.scheme, token.signature if token else None, analysed.findings)
-        return analysed
+            return self.notice_finding(item)
+        return self.analyse(item)
 
     @staticmethod
     def notice_finding(notice: Notice) -> Finding:

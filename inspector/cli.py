@@ -165,6 +165,7 @@ def analyze(
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
+    totals = Totals()
     workers = min(jobs or os.cpu_count() or 1, len(expanded))
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
@@ -179,6 +180,7 @@ def analyze(
             to_file=output is not None,
         )
         for item in analyzer.trust_findings():
+            totals.add(item)
             writer.finding(item)
         view = ProgressView(stderr) if show_progress else None
         with view if view is not None else nullcontext():
@@ -189,16 +191,16 @@ def analyze(
                     settings.trust,
                     settings.policy,
                     writer,
-                    analyzer.totals,
+                    totals,
                     jobs=workers,
                     progress=update,
                 )
             else:
-                outcome = run_sequential(expanded, analyzer, writer, progress=update)
+                outcome = run_sequential(expanded, analyzer, writer, totals, progress=update)
         for message in outcome.errors:
             error(message)
-        writer.close(analyzer.totals)
-    sys.exit(exit_code(analyzer.totals, settings.fail_on, bool(outcome.errors)))
+        writer.close(totals)
+    sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
 
 
 def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:
@@ -266,7 +268,10 @@ def token(
     analyzer = Analyzer(settings.trust, settings.policy)
     trust_findings = analyzer.trust_findings()
     result = judge_pasted(text, analyzer, at=at, host=host)
-    analyzer.totals.count(trust_findings)
+    totals = Totals()
+    for item in trust_findings:
+        totals.add(item)
+    totals.add(result)
     findings = [*trust_findings, *result.findings]
     if (output_format or "table") == "json":
         from inspector.report.writers import JsonWriter as _Json
@@ -275,10 +280,10 @@ def token(
         for item in trust_findings:
             writer.finding(item)
         writer.exchange(result)
-        writer.close(analyzer.totals)
+        writer.close(totals)
     else:
         print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
-    sys.exit(exit_code(analyzer.totals, settings.fail_on, unreadable=False))
+    sys.exit(exit_code(totals, settings.fail_on, unreadable=False))
 
 
 def _parse_time(value: str) -> datetime:

@@ -1,7 +1,8 @@
 """The counts a run keeps: totals for the summaries every output prints, and the progress display's state.
 
-Neutral ground: the analyzer, the run loop, the addon and the renderers all read these without importing each
-other.
+One tally per run, fed by whoever runs the analyzer (the run loop, the ``token`` command, the addon) with what it
+publishes, and read by the renderers. The analyzer itself counts nothing: a result counted is a result published,
+once.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from inspector.analyze import ExchangeResult
 from inspector.rules import Finding
 
 
 @dataclass(slots=True)
 class Totals:
-    """Running counts for summaries (kept by the analyzer so every output agrees)."""
+    """Running counts for summaries: what was published, so every output agrees."""
 
     exchanges: int = 0
     schemes: dict[str, int] = field(default_factory=dict)
@@ -32,6 +34,14 @@ class Totals:
         ):
             for key, value in theirs.items():
                 mine[key] = mine.get(key, 0) + value
+
+    def add(self, item: ExchangeResult | Finding) -> None:
+        """One published result: an exchange with its findings, or a finding of its own."""
+        if isinstance(item, Finding):
+            self.count((item,))
+            return
+        token = item.auth.token
+        self.count_exchange(item.auth.scheme, token.signature if token else None, item.findings)
 
     def count_exchange(self, scheme: str | None, signature: str | None, findings: Iterable[Finding]) -> None:
         self.exchanges += 1

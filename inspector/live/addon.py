@@ -45,6 +45,7 @@ from inspector.report.writers import JsonlWriter
 from inspector.rules import Finding, finding
 from inspector.settings import Settings, build_settings
 from inspector.sources.mitmflows import exchange_from_flow
+from inspector.tally import Totals
 from inspector.text import safe
 
 logger = logging.getLogger(__name__)
@@ -101,12 +102,13 @@ class _Report:
         logger.warning("oauth-inspector: cannot write the report %s (%s); reporting stops", self.path, exc)
         self._close_quietly()
 
-    def close(self, analyzer: Analyzer | None) -> None:
+    def close(self, totals: Totals | None) -> None:
+        """Finish the report: its summary line from ``totals`` (none when the addon never judged), then close."""
         if self.file is None:
             return
         try:
-            if analyzer is not None:
-                self.writer.close(analyzer.totals)
+            if totals is not None:
+                self.writer.close(totals)
         except (OSError, ValueError) as exc:
             logger.warning("oauth-inspector: cannot finish the report %s (%s)", self.path, exc)
         self._close_quietly()
@@ -124,6 +126,8 @@ class OAuthInspector:
     def __init__(self) -> None:
         self.settings: Settings | None = None
         self.analyzer: Analyzer | None = None
+        self.totals = Totals()
+        """What was published, over every configuration (a reconfigure keeps counting)."""
         self.show_secrets = False
         self.serializer = Serializer(show_secrets=False)
         self.fail_on = "error"
@@ -167,14 +171,12 @@ class OAuthInspector:
             report = _Report(path, show_secrets=show_secrets) if path else None
         # Nothing below can fail: commit.
         if report is not self._report and self._report is not None:
-            self._report.close(self.analyzer)
+            self._report.close(self._totals_if_judging())
         if report is not None:
             report.writer.show_secrets = show_secrets
         analyzer = Analyzer(settings.trust, settings.policy)
-        if self.analyzer is not None:
-            analyzer.totals = self.analyzer.totals
         self.settings, self.analyzer, self._report = settings, analyzer, report
-        repeats = RepeatedFlows(analyzer) if self.repeats_enabled else None
+        repeats = RepeatedFlows(analyzer, self.totals) if self.repeats_enabled else None
         if repeats is not None and self.repeats is not None:
             repeats.published = self.repeats.published  # the totals carry over too
         self.repeats = repeats
@@ -182,6 +184,7 @@ class OAuthInspector:
         self.serializer = Serializer(show_secrets=show_secrets)
         self._announce(settings)
         for item in analyzer.trust_findings():
+            self.totals.add(item)
             self._log_finding(item, None)
             if report is not None:
                 report.write(item)
@@ -203,17 +206,18 @@ class OAuthInspector:
                 "(set oauth_cert to the exported OAuthCert.cer, oauth_metadata to the metadata documents)"
             )
 
-    def _summary_text(self, analyzer: Analyzer) -> str:
+    def _summary_text(self) -> str:
         repeats = self.repeats.published if self.repeats is not None else 0
-        return summary_text(
-            analyzer.totals, fail_on=self.fail_on, internal_errors=self.internal_errors, repeats=repeats
-        )
+        return summary_text(self.totals, fail_on=self.fail_on, internal_errors=self.internal_errors, repeats=repeats)
+
+    def _totals_if_judging(self) -> Totals | None:
+        return self.totals if self.analyzer is not None else None
 
     def done(self) -> None:
         if self.analyzer is not None:
-            logger.info(self._summary_text(self.analyzer))
+            logger.info(self._summary_text())
         if self._report is not None:
-            self._report.close(self.analyzer)
+            self._report.close(self._totals_if_judging())
             self._report = None
 
     # --- hooks -------------------------------------------------------------------------------------------------
@@ -247,6 +251,7 @@ class OAuthInspector:
                     annotate(f, repeat.metadata, repeat.comment, None)
                     return
             result = analyzer.feed(self._item(f, names, rewritten=rewritten))
+            self.totals.add(result)
             self._publish(f, result, key)
         except Exception as exc:  # the addon's own failure must never reach mitmproxy or the flow
             self._internal_failure(f, exc)
@@ -352,7 +357,7 @@ class OAuthInspector:
                 error=type(exc).__name__,
             )
             if self.analyzer is not None:
-                self.analyzer.totals.count([item])
+                self.totals.add(item)
             comment = f"oauth-inspector: {item.severity}: {item.rule}"
             annotate(f, error_record(item, comment), comment, item.severity)
             if self._report is not None:
@@ -394,6 +399,6 @@ class OAuthInspector:
 
     def summary(self) -> str:
         """Print the totals so far: exchanges, auth schemes, signature verdicts, findings by rule."""
-        text = "oauth-inspector is not configured" if self.analyzer is None else self._summary_text(self.analyzer)
+        text = "oauth-inspector is not configured" if self.analyzer is None else self._summary_text()
         logger.info(text)
         return text
