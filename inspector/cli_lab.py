@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from inspector.lab.server import FAULTS
+from inspector.lab.responder import FAULTS
 
 
 @click.group()
@@ -82,16 +82,10 @@ def serve(
     from datetime import UTC, datetime
 
     from inspector.cli_common import exit_on_error
-    from inspector.lab.scenarios import EWS_PATH
-    from inspector.lab.server import (
-        ACS_METADATA_FILE,
-        AUTH_CERT_FILE,
-        METADATA_PATH,
-        LabServer,
-        ServerOptions,
-        is_loopback,
-        prepare_lab_dir,
-    )
+    from inspector.lab.folder import ACS_METADATA_FILE, AUTH_CERT_FILE, prepare_lab_dir
+    from inspector.lab.responder import ServerOptions
+    from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
+    from inspector.lab.server import LabServer, is_loopback
 
     with exit_on_error():
         lab_dir = prepare_lab_dir(cert_dir, realm=realm, host=exchange_host, tls=tls, now=datetime.now(UTC))
@@ -170,7 +164,7 @@ def drive(
 
     from inspector.cli_common import exit_on_error
     from inspector.lab.client import drive as play
-    from inspector.lab.server import read_lab_dir
+    from inspector.lab.folder import read_lab_dir
     from inspector.text import safe
 
     with exit_on_error(unreadable=(ConnectionError,)):
