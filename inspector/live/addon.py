@@ -304,16 +304,16 @@ class OAuthInspector:
         annotated = relevant(result)
         if not annotated and self._report is None:
             return  # nothing about authentication and no report: nothing to write
-        line, data = self.serializer.exchange(result)
+        encoded = self.serializer.exchange(result)
         if self._report is not None:
-            self._report.write_line(line)
+            self._report.write_line(encoded.line)
         if annotated:
             comment = verdict_line(result)
             severity = worst(result.findings)
-            annotate(f, flow_metadata(data, verdict=severity or "ok", comment=comment), comment, severity)
+            annotate(f, flow_metadata(encoded.data, verdict=severity or "ok", comment=comment), comment, severity)
             if key is not None and self.repeats is not None:
                 try:
-                    self.repeats.remember(key, result, line, data, comment)
+                    self.repeats.remember(key, result, encoded, comment)
                 except Exception:  # the flow is published already: a repeat just takes the full path
                     logger.debug("oauth-inspector: exchange %s not remembered", result.exchange.id, exc_info=True)
 
@@ -394,7 +394,7 @@ class OAuthInspector:
         except Exception as exc:
             return {"findings": [], "method": f.request.method, "target": f"(cannot judge: {type(exc).__name__})"}
         assert isinstance(result, ExchangeResult)
-        _, data = self.serializer.exchange(result)
+        data = self.serializer.exchange(result).data
         return flow_metadata(data, verdict=worst(result.findings) or "ok", comment=verdict_line(result))
 
     def summary(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
@@ -64,6 +65,16 @@ def _worst(findings: tuple[Finding, ...]) -> Text:
 SHOWN_PER_RULE = 10
 
 
+@dataclass(frozen=True, slots=True)
+class TableRecord(Record):
+    """What the table keeps of one result: the result itself while there is room for its row, whether it earns a
+    row at all, and its findings."""
+
+    result: ExchangeResult | None
+    row: bool
+    findings: tuple[Finding, ...]
+
+
 class ConsoleRecords:
     """Keeps what the table shows: results worth a row (at most ``max_rows`` of them) and every finding."""
 
@@ -78,13 +89,13 @@ class ConsoleRecords:
             result.findings or result.auth.scheme is not None or (response is not None and response.status == 401)
         )
         if not (interesting or self.verbose):
-            return ("exchange", None, False, result.findings)
+            return TableRecord(None, False, result.findings)
         self.rows += 1
         # Past the table's size only the count travels (a --jobs worker would otherwise ship every result).
-        return ("exchange", result if self.rows <= self.max_rows else None, True, result.findings)
+        return TableRecord(result if self.rows <= self.max_rows else None, True, result.findings)
 
     def finding(self, item: Finding) -> Record:
-        return ("finding", None, False, (item,))
+        return TableRecord(None, False, (item,))
 
 
 class ConsoleReport:
@@ -110,8 +121,10 @@ class ConsoleReport:
         self.absorb(self._records.finding(item))
 
     def absorb(self, record: Record) -> None:
-        _, result, row, findings = record
-        if row:
+        if not isinstance(record, TableRecord):
+            raise TypeError(f"not a table record: {record!r}")
+        result, findings = record.result, record.findings
+        if record.row:
             if result is not None and len(self.rows) < self.max_rows:
                 self.rows.append(result)
             else:
