@@ -18,7 +18,7 @@ from mitmproxy import http
 from inspector.analyze import ExchangeResult
 from inspector.lru import LruCache
 from inspector.report.serialize import EncodedExchange, ExchangeEncoder, finding_data
-from inspector.rules import Finding, Severity
+from inspector.rules import SEVERITIES, Finding, Severity
 from inspector.text import safe
 
 METADATA_KEY = "oauth-inspector"
@@ -32,8 +32,7 @@ TOKEN_MEMORY = 256
 
 def worst(findings: Iterable[Finding]) -> Severity | None:
     severities = {f.severity for f in findings}
-    order: tuple[Severity, ...] = ("error", "warning", "info")
-    return next((s for s in order if s in severities), None)
+    return next((s for s in SEVERITIES if s in severities), None)
 
 
 def relevant(result: ExchangeResult) -> bool:

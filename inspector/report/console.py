@@ -16,11 +16,12 @@ from rich.text import Text
 
 from inspector.analyze import ExchangeResult
 from inspector.report.writers import Record
-from inspector.rules import CATALOGUE, Finding
+from inspector.rules import CATALOGUE, SEVERITIES, Finding
 from inspector.tally import Totals
 from inspector.text import safe
 
-_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_WORST_FIRST = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _VERDICT_STYLE = {
     "valid": "green",
     "invalid": "bold red",
@@ -50,15 +51,14 @@ def _worst(findings: tuple[Finding, ...]) -> Text:
     """Every rule an exchange raised, worst first, each in its severity's colour."""
     if not findings:
         return Text("ok", style="green")
-    order = {"error": 0, "warning": 1, "info": 2}
     seen: dict[str, str] = {}
-    for item in sorted(findings, key=lambda f: order[f.severity]):
+    for item in sorted(findings, key=lambda f: _WORST_FIRST[f.severity]):
         seen.setdefault(item.rule, item.severity)
     cell = Text()
     for index, (rule, severity) in enumerate(seen.items()):
         if index:
             cell.append(", ")
-        cell.append(rule, style=_SEVERITY_STYLE[severity])
+        cell.append(rule, style=SEVERITY_STYLE[severity])
     return cell
 
 
@@ -176,12 +176,11 @@ class ConsoleReport:
             return
         console = self.console
         console.print()
-        order = {"error": 0, "warning": 1, "info": 2}
-        for rule_id, items in sorted(self.by_rule.items(), key=lambda kv: (order[kv[1][0].severity], kv[0])):
+        for rule_id, items in sorted(self.by_rule.items(), key=lambda kv: (_WORST_FIRST[kv[1][0].severity], kv[0])):
             rule = CATALOGUE[rule_id]
             count = max(totals.rules.get(rule_id, 0), len(items))
             head = Text()
-            head.append(f"{rule.severity.upper():7} ", style=_SEVERITY_STYLE[rule.severity])
+            head.append(f"{rule.severity.upper():7} ", style=SEVERITY_STYLE[rule.severity])
             head.append(rule.id, style="bold")
             head.append(f"  {rule.title} ({count})")
             console.print(head)
