@@ -30,11 +30,8 @@ ELSEWHERE: dict[str, str] = {
     "inspector/sources/pcap/packets.py": "tests/sources/pcap/test_links.py",
     "inspector/sources/pcap/tunnels.py": "tests/sources/pcap/test_links.py",
     # remote access moved out of verifyoauth/ this session; its tests still sit with verify-oauth's
-    "inspector/remote/errors.py": "tests/verifyoauth/test_bundle.py",
     "inspector/remote/graph.py": "tests/verifyoauth/test_graph.py",
     "inspector/remote/http.py": "tests/verifyoauth/test_http_probe.py",
-    "inspector/remote/psjson.py": "tests/verifyoauth/test_bundle.py",
-    "inspector/remote/psrp.py": "tests/verifyoauth/test_psrp.py",
     "inspector/remote/spkeys.py": "tests/verifyoauth/test_bundle.py",
     # verify-oauth's checks run together against a lab server and bundles
     "inspector/verifyoauth/checks_cert.py": "tests/verifyoauth/test_checks.py",
@@ -58,6 +55,7 @@ ALLOWED: dict[str, str] = {
     "inspector/policy.py": "the expected-traffic constants and their dataclass",
     "inspector/verifyoauth/model.py": "dataclasses of check results; CHECK_IDS is tested with the checks",
     "inspector/verifyoauth/remedies.py": "remedy texts the checks quote",
+    "inspector/remote/errors.py": "one exception class (SourceError); every remote test raises or catches it",
 }
 
 
