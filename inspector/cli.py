@@ -335,7 +335,11 @@ def _writer(
 @main.command()
 @click.argument("value")
 @trust_options
-@click.option("--host", default=None, help="The Host the token was sent to (checks the audience).")
+@click.option(
+    "--host",
+    default=None,
+    help="The Host the token was sent to, or its URL (checks the audience); default: the Host of a pasted request.",
+)
 @click.option(
     "--at",
     "at_time",
@@ -356,7 +360,10 @@ def token(
     at_time: str | None,
     output_format: str | None,
 ) -> None:
-    """Decode and check one token or whole Authorization header value (VALUE, or - to read standard input)."""
+    """Decode and check one token (VALUE, or - to read standard input).
+
+    VALUE may be a bare token, an Authorization header value, an ``Authorization:`` line among other headers, or a
+    whole request copied from Fiddler, Burp or a browser (its Authorization and Host are taken)."""
     from inspector.token_input import judge_pasted
 
     with exit_on_error():
@@ -368,7 +375,8 @@ def token(
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
     trust_findings = analyzer.trust_findings()
-    result = judge_pasted(text, analyzer, at=at, host=host)
+    with exit_on_error():
+        result = judge_pasted(text, analyzer, at=at, host=host)
     analyzer.totals.count(trust_findings)
     findings = [*trust_findings, *result.findings]
     if (output_format or "table") == "json":
