@@ -174,7 +174,7 @@ def drive(
     from inspector.cli_common import exit_on_error
     from inspector.lab.client import drive as play
     from inspector.lab.server import read_lab_dir
-    from inspector.report.console import safe
+    from inspector.text import safe
 
     with exit_on_error(unreadable=(ConnectionError,)):
         lab_dir = read_lab_dir(cert_dir)
