@@ -35,8 +35,21 @@ DEFAULT_LAB_DIR = Path("oauth-lab")
 
 
 @lab.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it on loopback).")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port; 0 picks a free one.")
+@click.option(
+    "--listen-host",
+    "host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (keep it on loopback).",
+)
+@click.option(
+    "--listen-port",
+    "port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port; 0 picks a free one.",
+)
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a generated certificate (tls-cert.pem in --cert-dir).")
 @click.option(
     "--realm", default=None, help="The realm (tenant ID) the server trusts. Default: the folder's, else the lab's."
@@ -152,10 +165,23 @@ def _print_banner(
     show_default=True,
     help="The folder `lab serve` wrote (its keys mint the tokens).",
 )
-@click.option("--ca-file", default=None, help="CA to trust for HTTPS (e.g. ~/.mitmproxy/mitmproxy-ca-cert.pem).")
+@click.option(
+    "--ca-bundle",
+    "ca_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CA certificates (PEM) to trust for HTTPS (e.g. ~/.mitmproxy/mitmproxy-ca-cert.pem).",
+)
 @click.option("--insecure", is_flag=True, help="Do not verify HTTPS certificates.")
 @click.option("--same-client", is_flag=True, help="Send every scenario from one source address.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per request) instead of a table.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "jsonl"]),
+    default="table",
+    show_default=True,
+    help="table, or jsonl: one JSON object per request.",
+)
 def drive(
     target: str,
     proxy: str | None,
@@ -164,7 +190,7 @@ def drive(
     ca_file: str | None,
     insecure: bool,
     same_client: bool,
-    as_json: bool,
+    output_format: str,
 ) -> None:
     """Play Skype for Business Online's calls against the lab: every token-kit scenario, a Basic fallback and an
     NTLM handshake, reporting what the server said and what the inspector should report."""
@@ -176,6 +202,7 @@ def drive(
     from inspector.lab.server import read_lab_dir
     from inspector.text import safe
 
+    as_json = output_format == "jsonl"
     with exit_on_error(unreadable=(ConnectionError,)):
         lab_dir = read_lab_dir(cert_dir)
         results = play(

@@ -30,7 +30,7 @@ from inspector.remote.options import (
     tls_options,
 )
 from inspector.remote.psrp import AUTH_METHODS
-from inspector.settings import file_config
+from inspector.settings import BY_PARAM, file_config
 from inspector.text import safe
 from inspector.trust import normalise_thumbprint
 from inspector.verifyoauth.context import Request, gather, principal_guids
@@ -99,9 +99,17 @@ def _sp_source(
 @click.version_option(__version__, prog_name="verify-oauth")
 @click.option(
     "--cert",
+    "certs",
+    multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The exported Exchange auth certificate (OAuthCert.cer, seed step 4).",
+    help="The exported Exchange auth certificate (OAuthCert.cer, seed step 4). Given once: the checks are about "
+    "the one current auth certificate.",
+)
+@click.option(
+    "--thumbprint",
+    "thumbprints",
+    multiple=True,
+    help=BY_PARAM["thumbprints"].help,
 )
 @click.option(
     "--realm",
@@ -252,8 +260,14 @@ def _request(options: dict[str, Any]) -> tuple[Request, str]:
     config = file_config(options["config_path"])
     tls = tls_options(insecure=options["insecure"], ca_bundle=options["ca_bundle"])
     timeout: float = options["timeout"]
-    cert: Path | None = options["cert"] or next(iter(config.paths("cert")), None)
-    thumbprints = tuple(config.strings("thumbprint"))
+    certs: tuple[Path, ...] = options["certs"] or tuple(config.paths("cert"))
+    if len(certs) > 1:
+        raise ConfigError(
+            f"verify-oauth checks one auth certificate, the current one; --cert was given {len(certs)} times "
+            "(the next certificate is checked from Get-AuthConfig through --exchange-config or --psrp)"
+        )
+    cert = certs[0] if certs else None
+    thumbprints = (*config.strings("thumbprint"), *options["thumbprints"])
     for value in thumbprints:
         normalise_thumbprint(value)
     issuers = (*config.strings("issuer"), *options["issuers"])
@@ -286,7 +300,19 @@ def _request(options: dict[str, Any]) -> tuple[Request, str]:
         timeout=timeout,
         tls=tls,
     )
+    _must_exist(
+        [("the auth certificate", path) for path in certs]
+        + [("--exchange-config", options["exchange_config"]), ("--sp-credentials", options["sp_credentials"])]
+        + [("--capture", path) for path in options["captures"]]
+    )
     return request, output_format
+
+
+def _must_exist(named: list[tuple[str, Path | None]]) -> None:
+    """A file that is not there is a usage error (exit 2) before anything is contacted, not a row of FAILs."""
+    for what, path in named:
+        if path is not None and not path.exists():
+            raise ConfigError(f"Cannot read {what} {path}: no such file")
 
 
 @main.command("export-script")
