@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
-from inspector.cli_common import EXIT_USAGE, error, exit_on_error
+from inspector.cli_common import EXIT_USAGE, error, exit_on_error, report_console
 from inspector.model import ConfigError
 from inspector.provision import validate
 from inspector.provision.render_ps1 import SCRIPT_NAMES
@@ -230,7 +229,7 @@ def apply(**options: Any) -> None:  # fmt: skip
 
     the_plan: Plan = build_plan(inputs)
     token = once(msal_token_provider(graph, show=lambda text: click.echo(safe(text, 1000), err=True)))
-    console = Console(highlight=False, soft_wrap=False)
+    console = report_console()
     opener = SESSION_OPENER
     with audit:
         audit.start(

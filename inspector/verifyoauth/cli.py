@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from inspector import __version__
-from inspector.cli_common import EXIT_USAGE, error, exit_on_error, run_console_script
+from inspector.cli_common import EXIT_USAGE, error, exit_on_error, report_console, run_console_script
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
 from inspector.remote.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, msal_token_provider
@@ -248,7 +247,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
         elif output_format == "junit":
             out.write(to_junit(checks, generated=now, strict=strict))
         else:
-            console = Console(file=out, highlight=False, soft_wrap=False, force_terminal=False if handle else None)
+            console = report_console(handle)
             render_table(checks, console, strict=strict)
     finally:
         if handle is not None:
