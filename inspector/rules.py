@@ -71,10 +71,8 @@ class Finding:
     message: str
     exchange: str | None = None
     evidence: dict[str, object] = field(default_factory=dict)
-    """JSON-native (made so on creation): what the report writes, and what a flow's metadata holds."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "evidence", json_native(self.evidence))
+    """JSON-native: what the report writes and a flow's metadata holds. :func:`finding` makes it so (and a
+    ``Notice``'s evidence is so already); a copy made with ``dataclasses.replace`` keeps it."""
 
 
 _RULES = (
@@ -346,7 +344,8 @@ CATALOGUE: dict[str, Rule] = {rule.id: rule for rule in _RULES}
 
 def finding(rule_id: RuleId, message: str, exchange: str | None = None, **evidence: object) -> Finding:
     rule = CATALOGUE[rule_id]
-    return Finding(rule=rule.id, severity=rule.severity, message=message, exchange=exchange, evidence=evidence)
+    native: dict[str, object] = json_native(evidence)
+    return Finding(rule=rule.id, severity=rule.severity, message=message, exchange=exchange, evidence=native)
 
 
 def at_or_above(severity: str, threshold: str) -> bool:

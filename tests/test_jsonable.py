@@ -63,6 +63,13 @@ def test_nan_and_infinities_survive_as_the_encoder_writes_them() -> None:
     assert native["Infinity"] == -math.inf
 
 
+def test_a_notices_evidence_is_json_native_from_creation() -> None:
+    from inspector.model import Notice
+
+    notice = Notice("capture-gap", "gap", "cap.pcap", evidence={"frames": (1, 2), "code": _Code.GAP})
+    assert notice.evidence == {"frames": [1, 2], "code": 7}
+
+
 def test_a_findings_evidence_is_json_native_from_creation() -> None:
     moment = datetime(2026, 4, 21, tzinfo=UTC)
     item = finding("capture-gap", "gap", frames=(1, 2), at=moment, code=_Code.GAP, nested={1: ("a",)})
