@@ -40,6 +40,8 @@ class Settings:
     policy: Policy
     fail_on: str
     output_format: str
+    keylogs: tuple[Path, ...] = ()
+    """TLS key log files named in the configuration file (``keylog``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,7 @@ def build_settings(given: TrustArguments, *, output_format: str | None, now: dat
     chosen_format = output_format or config.scalar("format", "table")
     if chosen_format not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {chosen_format!r}")
-    return Settings(trust, policy, chosen_fail_on, chosen_format)
+    return Settings(trust, policy, chosen_fail_on, chosen_format, tuple(config.paths("keylog")))
 
 
 @contextmanager
@@ -244,6 +246,14 @@ def main() -> None:
     help="Analyse several files in parallel with this many processes (default: the machine's cores).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@click.option(
+    "--keylog",
+    "keylogs",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TLS key log (NSS format, as SSLKEYLOGFILE or MITMPROXY_SSLKEYLOGFILE write it) to decrypt TLS in "
+    "captures. Repeatable; also the configuration key `keylog`. Secrets embedded in a pcapng are read anyway.",
+)
 def analyze(
     inputs: tuple[Path, ...],
     trust: TrustArguments,
@@ -252,6 +262,7 @@ def analyze(
     show_all: bool,
     jobs: int | None,
     quiet: bool,
+    keylogs: tuple[Path, ...],
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
 
@@ -260,9 +271,11 @@ def analyze(
     from inspector.report.progress import ProgressView
     from inspector.run import run_parallel, run_sequential
     from inspector.sources.dispatch import expand_inputs
+    from inspector.sources.pcap.tls.keylog import load_keylogs
 
     with exit_on_error(unreadable=(InputError,)):
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
+        keylog = load_keylogs([*settings.keylogs, *keylogs])
         expanded = expand_inputs(list(inputs))
     if not expanded:
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
@@ -295,9 +308,10 @@ def analyze(
                     analyzer.totals,
                     jobs=workers,
                     progress=update,
+                    keylog=keylog,
                 )
             else:
-                outcome = run_sequential(expanded, analyzer, writer, progress=update)
+                outcome = run_sequential(expanded, analyzer, writer, progress=update, keylog=keylog)
         for message in outcome.errors:
             error(message)
         writer.close(analyzer.totals)

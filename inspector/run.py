@@ -25,6 +25,7 @@ from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
+from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.trust import Trust
 
 BATCH = 2000
@@ -63,7 +64,11 @@ def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
 
 
 def run_sequential(
-    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, progress: Progress | None = None
+    inputs: list[Input],
+    analyzer: Analyzer,
+    writer: ReportWriter,
+    progress: Progress | None = None,
+    keylog: KeyLog | None = None,
 ) -> RunOutcome:
     outcome = RunOutcome(analyzer.totals)
     state = RunState(files_total=len(inputs))
@@ -79,7 +84,8 @@ def run_sequential(
                 progress(state)
 
         try:
-            for count, item in enumerate(read_input(path, kind, progress=on_capture if progress else None), 1):
+            items = read_input(path, kind, progress=on_capture if progress else None, keylog=keylog)
+            for count, item in enumerate(items, 1):
                 _emit(writer, analyzer.feed(item))
                 if progress is not None and count % 512 == 0:
                     state.exchanges = analyzer.totals.exchanges
@@ -108,6 +114,7 @@ def _analyse_file(
     policy: Policy,
     make_records: Callable[[], Records],
     spool_dir: str,
+    keylog: KeyLog | None = None,
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
@@ -117,7 +124,7 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in read_input(path, kind):
+            for item in read_input(path, kind, keylog=keylog):
                 result = analyzer.feed(item)
                 batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
                 if len(batch) >= BATCH:
@@ -148,6 +155,7 @@ def run_parallel(
     *,
     jobs: int,
     progress: Progress | None = None,
+    keylog: KeyLog | None = None,
 ) -> RunOutcome:
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
@@ -156,7 +164,7 @@ def run_parallel(
         ProcessPoolExecutor(max_workers=jobs) as pool,
     ):
         futures: list[Future[_WorkerResult]] = [
-            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir)
+            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog)
             for path, kind in inputs
         ]
         for (path, _), future in zip(inputs, futures, strict=True):

@@ -174,6 +174,15 @@ def exchange_data(
             else None
         ),
     }
+    tls = exchange.tls
+    if tls is not None:
+        data["tls"] = {
+            "version": tls.version,
+            "cipher": tls.cipher,
+            "sni": tls.sni,
+            "alpn": tls.alpn,
+            "decrypted_with": tls.decrypted_with,
+        }
     if with_headers:
         data["request_headers"] = header_list(exchange.request.headers, show_secrets=show_secrets)
         data["response_headers"] = header_list(response.headers, show_secrets=show_secrets) if response else None
