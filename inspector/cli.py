@@ -445,6 +445,7 @@ _LAZY_COMMANDS = {
     "lab": "inspector.cli_lab:lab",
     "proxy": "inspector.cli_proxy:proxy",
     "provision": "inspector.cli_provision:provision",
+    "tls": "inspector.cli_tls:tls",
 }
 
 
