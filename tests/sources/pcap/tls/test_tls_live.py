@@ -242,3 +242,24 @@ def test_secrets_embedded_by_editcap_are_used(tmp_path: Path) -> None:
     command = [tshark(), "-n", "-r", str(embedded), "-Y", "http.request", "-T", "fields", "-e", "frame.number"]
     frame = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout.split()
     assert [str(exchanges[0].provenance.request_frames[0])] == frame
+
+
+def test_a_capture_gap_stops_that_direction_and_nothing_is_invented(tmp_path: Path) -> None:
+    keylog = tmp_path / "keys.log"
+    context = client_context(keylog, ciphers="ECDHE-RSA-AES128-GCM-SHA256", version=ssl.TLSVersion.TLSv1_2)
+    requests = [Request(target="/first"), Request("POST", "/big", body=b"z" * 60000), Request(target="/after-gap")]
+    with tls_server(server_context(valid_cert(tmp_path), tls13=False)) as port, capture(tmp_path, port) as path:
+        Client(port, context, mss=1000).run(requests)
+    # Drop the last large client segment: the end of the big POST's last record (its head, in the first
+    # record, was read).
+    command = [tshark(), "-n", "-r", str(path), "-Y", f"tcp.dstport == {port} && tcp.len > 900", "-T", "fields"]
+    frames = subprocess.run([*command, "-e", "frame.number"], capture_output=True, text=True, check=True).stdout.split()
+    assert len(frames) >= 3
+    cut = tmp_path / "cut.pcap"
+    subprocess.run(["editcap", str(path), str(cut), frames[-1]], check=True, capture_output=True)
+    exchanges, notices, _ = read(cut, keylog)
+    assert [e.request.target for e in exchanges] == ["/first", "/big"]
+    assert exchanges[1].response is not None  # the server's direction is intact and still pairs
+    gaps = [n for n in notices if n.rule == "capture-gap"]
+    assert gaps and gaps[0].evidence["effect"] == "tls-stopped"
+    assert gaps[0].evidence["direction"] == "client-to-server"
