@@ -14,7 +14,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from inspector.sources.pcap.tls.keys import MAC_SIZES, DirectionKeys, hash_algorithm
 from inspector.sources.pcap.tls.suites import Suite
 
-_SEQ = struct.Struct("!Q")
 _AAD12 = struct.Struct("!QBHH")
 _HEADER = struct.Struct("!BHH")
 _TAG = 16
@@ -28,7 +27,19 @@ class DecryptError(Exception):
 class RecordCipher:
     """One direction's protection under one set of keys; ``seq`` counts the records it has opened."""
 
-    __slots__ = ("_aead", "_etm", "_iv", "_keys", "_mac_hash", "_mac_len", "_protection", "_tls13", "_version", "seq")
+    __slots__ = (
+        "_aead",
+        "_etm",
+        "_iv",
+        "_iv_int",
+        "_keys",
+        "_mac_hash",
+        "_mac_len",
+        "_protection",
+        "_tls13",
+        "_version",
+        "seq",
+    )
 
     def __init__(self, suite: Suite, keys: DirectionKeys, *, version: int, etm: bool = False) -> None:
         self._protection = suite.protection
@@ -36,6 +47,7 @@ class RecordCipher:
         self._tls13 = version >= 0x0304
         self._keys = keys
         self._iv = keys.iv
+        self._iv_int = int.from_bytes(keys.iv, "big")
         self._etm = etm
         self._mac_hash = suite.mac
         self._mac_len = MAC_SIZES[suite.mac] if suite.mac else 0
@@ -57,10 +69,9 @@ class RecordCipher:
         finally:
             self.seq += 1
 
-    def _nonce(self, iv: bytes) -> bytes:
-        # The 64-bit sequence number, left-padded to the IV's length, XORed into it.
-        padded = bytes(len(iv) - 8) + _SEQ.pack(self.seq)
-        return bytes(a ^ b for a, b in zip(iv, padded, strict=True))
+    def _nonce(self) -> bytes:
+        # The 64-bit sequence number, left-padded to the IV's 12 bytes, XORed into it.
+        return (self._iv_int ^ self.seq).to_bytes(12, "big")
 
     def _open13(self, version: int, fragment: bytes) -> tuple[int, bytes]:
         assert self._aead is not None
@@ -68,7 +79,7 @@ class RecordCipher:
             raise DecryptError("record shorter than its tag")
         aad = _HEADER.pack(23, version, len(fragment))
         try:
-            inner = self._aead.decrypt(self._nonce(self._iv), fragment, aad)
+            inner = self._aead.decrypt(self._nonce(), fragment, aad)
         except InvalidTag:
             raise DecryptError("authentication tag does not match") from None
         body = inner.rstrip(b"\x00")
@@ -85,7 +96,7 @@ class RecordCipher:
         else:
             if len(fragment) < _TAG:
                 raise DecryptError("record shorter than its tag")
-            nonce, sealed = self._nonce(self._iv), fragment
+            nonce, sealed = self._nonce(), fragment
         aad = _AAD12.pack(self.seq, content_type, version, len(sealed) - _TAG)
         try:
             return self._aead.decrypt(nonce, sealed, aad)

@@ -68,30 +68,39 @@ class TlsDirection:
     def data(self, data: bytes, frame: int, ts: int, ack: int) -> None:
         del ack  # the pairing of decrypted messages goes by turn: TCP acknowledgements count ciphertext
         buf = self._buf
-        buf += data
+        if buf:
+            buf += data
+            source: bytes | bytearray = buf
+        else:
+            source = data  # the common case: records cut straight from the segment, no copy into the buffer
         pos = 0
-        size = len(buf)
+        size = len(source)
         session = self.session
         while size - pos >= 5 and not self.ignore:
-            kind = buf[pos]
-            version = (buf[pos + 1] << 8) | buf[pos + 2]
-            length = (buf[pos + 3] << 8) | buf[pos + 4]
-            if not 20 <= kind <= 24 or buf[pos + 1] != 3:
-                what = f"bytes that are not a TLS record (type {kind}, version 0x{version:04x})"
-                session.malformed(self.side, what, frame)
+            kind = source[pos]
+            length = (source[pos + 3] << 8) | source[pos + 4]
+            if not 20 <= kind <= 24 or source[pos + 1] != 3:
+                version = (source[pos + 1] << 8) | source[pos + 2]
+                session.malformed(
+                    self.side, f"bytes that are not a TLS record (type {kind}, version 0x{version:04x})", frame
+                )
                 break
             if length > MAX_RECORD:
                 session.malformed(self.side, f"a TLS record claiming {length} bytes (at most {MAX_RECORD})", frame)
                 break
-            if size - pos - 5 < length:
+            end = pos + 5 + length
+            if end > size:
                 break
-            fragment = bytes(buf[pos + 5 : pos + 5 + length])
-            pos += 5 + length
+            version = (source[pos + 1] << 8) | source[pos + 2]
+            fragment = bytes(source[pos + 5 : end])
+            pos = end
             session.record(self.side, kind, version, fragment, frame, ts)
         if self.ignore:
             buf.clear()
-        elif pos:
+        elif source is buf:
             del buf[:pos]
+        elif pos < size:
+            buf += data[pos:]
 
     def gap(self, seq: int, size: int, frame: int) -> None:
         self._buf.clear()
@@ -387,3 +396,4 @@ class TlsSession:
             self.facts.requests = self.conn.parsers[self.client_side or 0].messages
         del frame
         self._on_close(self)
+        del self.directions  # they point back here: let the session go without the cycle collector
