@@ -159,7 +159,7 @@ def _load_cert(folder: Path, cert_name: str, key_name: str) -> LabCert | None:
     return LabCert(certificate, key)
 
 
-def _tls_cert(host: str, now: datetime) -> LabCert:
+def tls_certificate(host: str, now: datetime) -> LabCert:
     """A self-signed HTTPS certificate for the lab host, localhost and 127.0.0.1."""
     key = new_rsa_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
@@ -207,7 +207,7 @@ def prepare_lab_dir(folder: Path, *, realm: str | None, host: str | None, tls: b
         if tls:
             tls_cert, tls_key = folder / TLS_CERT_FILE, folder / TLS_KEY_FILE
             if _load_cert(folder, TLS_CERT_FILE, TLS_KEY_FILE) is None or previous.get("host") != host:
-                server_cert = _tls_cert(host, now)
+                server_cert = tls_certificate(host, now)
                 write_pem(tls_cert, server_cert)
                 write_key_pem(tls_key, server_cert)
         (folder / LAB_FILE).write_text(json.dumps({"realm": realm, "host": host}, indent=1) + "\n", encoding="utf-8")
