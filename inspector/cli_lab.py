@@ -153,6 +153,13 @@ def serve(
 @click.option("--insecure", is_flag=True, help="Do not verify HTTPS certificates.")
 @click.option("--same-client", is_flag=True, help="Send every scenario from one source address.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per request) instead of a table.")
+@click.option(
+    "--keylog",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With an https:// target: append the TLS session keys to this NSS key log, so a capture of the traffic "
+    "can be decrypted with `analyze --keylog`.",
+)
 def drive(
     target: str,
     proxy: str | None,
@@ -162,6 +169,7 @@ def drive(
     insecure: bool,
     same_client: bool,
     as_json: bool,
+    keylog: Path | None,
 ) -> None:
     """Play Skype for Business Online's calls against the lab: every token-kit scenario, a Basic fallback and an
     NTLM handshake, reporting what the server said and what the inspector should report."""
@@ -184,6 +192,7 @@ def drive(
             ca_file=ca_file,
             insecure=insecure,
             separate_clients=not same_client,
+            keylog=keylog,
         )
         if not as_json:
             click.echo(f"{'scenario':<24}{'client':<12}what the server said")
