@@ -142,10 +142,15 @@ class TlsSession:
         self._on_close = on_close
         self.failed = False
         self.closed = False
+        self.carried_data = False
+        """A handshake or application data record was seen (a connection that only carried an alert, as a server
+        answers a client that connected and left, hides nothing)."""
 
     # -- records -------------------------------------------------------------------------------------------
 
     def record(self, side: int, kind: int, version: int, fragment: bytes, frame: int, ts: int) -> None:
+        if kind in (HANDSHAKE, APPLICATION_DATA):
+            self.carried_data = True
         if kind == CHANGE_CIPHER_SPEC:
             if self.version and self.version < 0x0304 and self.server_hello is not None:
                 self._ciphers[side] = self._pending[side]

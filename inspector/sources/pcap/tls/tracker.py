@@ -73,6 +73,8 @@ class TlsTracker:
         self.by_status[status] = self.by_status.get(status, 0) + 1
         if status == "decrypted" and not session.failed:
             self.decrypted += 1
+        elif not session.carried_data:
+            pass  # only alerts crossed: nothing was hidden
         else:
             self.undecrypted += 1
             _count(self.servers, facts.server or str(session.conn.endpoints[1]))

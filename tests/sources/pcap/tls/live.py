@@ -196,12 +196,15 @@ class Client:
 
 
 @contextmanager
-def capture(folder: Path, port: int) -> Iterator[Path]:
-    """tcpdump on ``lo`` for ``port`` while the block runs; the file once tcpdump has written everything."""
+def capture(folder: Path, port: int, *others: int) -> Iterator[Path]:
+    """tcpdump on ``lo`` for ``port`` (and ``others``) while the block runs; the file once tcpdump has written
+    everything."""
     tcpdump = _tcpdump()
     path = folder / f"tls-{port}.pcap"
     command = [tcpdump, "-i", "lo", "-w", str(path), "-U", "--immediate-mode", "-B", "16384", "-n", "-Z", "root"]
     command += ["tcp", "port", str(port)]
+    for other in others:
+        command += ["or", "tcp", "port", str(other)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         _wait_listening(process)
