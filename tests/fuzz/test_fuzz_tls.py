@@ -165,3 +165,50 @@ def test_key_log_text_never_breaks(text: bytes) -> None:
     keys = KeyLog()
     keys.add_text(text, "keylog", "fuzz.log")
     assert all(len(random) == 32 for random in keys.secrets)
+
+
+class _FakeTable:
+    def __init__(self) -> None:
+        from inspector.sources.pcap.ordering import OrderedOutput
+
+        self.out = OrderedOutput("fuzz", "fuzz")
+        self.source = "fuzz"
+        self.keep_bodies = True
+
+
+class _FakeConnection:
+    """The little of a connection the HTTP/2 reader uses (its sink for exchanges and notices)."""
+
+    def __init__(self) -> None:
+        from inspector.model import Endpoint
+
+        self.table = _FakeTable()
+        self.endpoints = (Endpoint("10.0.0.1", 50000), Endpoint("10.0.0.2", 443))
+
+    def label(self) -> str:
+        return "10.0.0.1:50000 -> 10.0.0.2:443"
+
+    def direction(self, side: int) -> str:
+        return "client-to-server" if side == 0 else "server-to-client"
+
+    def exchange_tls(self) -> None:
+        return None
+
+
+@FUZZ
+@given(st.binary(max_size=2000), st.binary(max_size=2000), st.integers(1, 50))
+def test_http2_frames_of_any_shape_are_survived(client: bytes, server: bytes, step: int) -> None:
+    from inspector.sources.pcap.http2 import PREFACE, Http2Reader
+
+    conn = _FakeConnection()
+    reader = Http2Reader(conn, 0)  # type: ignore[arg-type]
+    stream = PREFACE + client
+    for start in range(0, len(stream), step):
+        reader.data(0, stream[start : start + step], 1, 0)
+    for start in range(0, len(server), step):
+        reader.data(1, server[start : start + step], 2, 0)
+    reader.close()
+    conn.table.out.release(everything=True)
+    for item in conn.table.out.items:
+        if isinstance(item, Notice):
+            assert item.rule == "http-malformed"

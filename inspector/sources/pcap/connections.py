@@ -133,7 +133,7 @@ class Connection:
             return
         pending = PendingExchange(head, self.label(), self.endpoints[side], self.endpoints[1 - side])
         if self.tls_session is not None:
-            pending.tls = self._tls_info()
+            pending.tls = self.exchange_tls()
         self.table.out.register(pending)
         if head.bad_lines:
             self._note(
@@ -274,7 +274,8 @@ class Connection:
             if index == side or isinstance(stream.consumer, StreamStart):
                 stream.consumer = session.directions[index]
 
-    def _tls_info(self) -> TlsInfo | None:
+    def exchange_tls(self) -> TlsInfo | None:
+        """What exchanges read from this connection's decrypted TLS carry."""
         info = self.tls_info
         if info is None and self.tls_session is not None:
             facts = self.tls_session.facts

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from inspector.model import Notice
+from inspector.sources.pcap.http2 import PREFACE, Http2Reader
 from inspector.sources.pcap.ordering import capture_time
 from inspector.sources.pcap.tls.certificates import certificate_facts
 from inspector.sources.pcap.tls.cipher import DecryptError, RecordCipher
@@ -142,6 +143,8 @@ class TlsSession:
         self._on_close = on_close
         self.failed = False
         self.closed = False
+        self.http2: Http2Reader | None = None
+        """Set when the decrypted stream is HTTP/2 (ALPN ``h2``, or the client's preface)."""
         self.carried_data = False
         """A handshake or application data record was seen (a connection that only carried an alert, as a server
         answers a client that connected and left, hides nothing)."""
@@ -181,6 +184,11 @@ class TlsSession:
 
     def _deliver(self, side: int, plain: bytes, frame: int, ts: int) -> None:
         if not plain:
+            return
+        if self.http2 is None and side == self.client_side and (self.facts.alpn == "h2" or plain.startswith(PREFACE)):
+            self.http2 = Http2Reader(self.conn, side)
+        if self.http2 is not None:
+            self.http2.data(side, plain, frame, ts)
             return
         parser = self.conn.parsers[side]
         if not parser.ignore:
@@ -397,7 +405,10 @@ class TlsSession:
         if self.closed:
             return
         self.closed = True
-        if self.facts.status == "decrypted":
+        if self.http2 is not None:
+            self.http2.close()
+            self.facts.requests = self.http2.requests
+        elif self.facts.status == "decrypted":
             self.facts.requests = self.conn.parsers[self.client_side or 0].messages
         del frame
         self._on_close(self)

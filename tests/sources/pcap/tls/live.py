@@ -279,3 +279,64 @@ def tshark_http(path: Path, keylog: Path | None) -> list[tuple[str, ...]]:
             lines = response_lines.split("\x01") if response_lines else []
             messages.append(("response", c, *lines))
     return messages
+
+
+def _serve_h2(connection: ssl.SSLSocket) -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    h2conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
+    h2conn.initiate_connection()
+    connection.sendall(h2conn.data_to_send())
+    while True:
+        data = connection.recv(65536)
+        if not data:
+            return
+        for event in h2conn.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                path = dict(event.headers).get(b":path", b"/").decode()
+                body = f"ok {path}\n".encode()
+                h2conn.send_headers(
+                    event.stream_id, [(":status", "200"), ("content-length", str(len(body)))], end_stream=False
+                )
+                h2conn.send_data(event.stream_id, body, end_stream=True)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                connection.sendall(h2conn.data_to_send())
+                return
+        connection.sendall(h2conn.data_to_send())
+
+
+@contextmanager
+def h2_server(context: ssl.SSLContext) -> Iterator[int]:
+    """An HTTP/2 server (the ``h2`` library) behind ``context`` with ALPN ``h2``, one connection at a time."""
+    context.set_alpn_protocols(["h2"])
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            raw.settimeout(10)
+            try:
+                with context.wrap_socket(raw, server_side=True) as connection:
+                    _serve_h2(connection)
+            except (OSError, ssl.SSLError):
+                continue
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()

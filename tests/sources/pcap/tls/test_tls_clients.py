@@ -13,7 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.sources.pcap.tls.live import Client, Request, capture, client_context, server_context, tls_server, valid_cert
+from tests.sources.pcap.tls.live import (
+    Client,
+    Request,
+    capture,
+    client_context,
+    h2_server,
+    server_context,
+    tls_server,
+    tshark,
+    valid_cert,
+)
 from tests.sources.pcap.tls.test_tls_live import check_against_tshark, read
 
 
@@ -77,3 +87,46 @@ def test_mitmproxy_keylog_decrypts_both_legs(tmp_path: Path) -> None:
     assert [e.request.target for e in exchanges] == ["/via-mitmproxy", "/via-mitmproxy"]
     assert {e.server.port for e in exchanges if e.server} == {listen, port}
     check_against_tshark(path, keylog, exchanges)
+
+
+def _tshark_h2(path: Path, keylog: Path) -> list[tuple[str, str, str]]:
+    command = [tshark(), "-n", "-r", str(path), "-o", f"tls.keylog_file:{keylog}", "-Y", "http2.headers.method"]
+    command += ["-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x01"]
+    command += ["-e", "http2.headers.method", "-e", "http2.headers.path", "-e", "http2.headers.authorization"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
+    rows: list[tuple[str, str, str]] = []
+    for line in output.splitlines():
+        methods, paths, auths = [*line.split("\t"), "", "", ""][:3]
+        rows += zip(methods.split("\x01"), paths.split("\x01"), auths.split("\x01"), strict=True)
+    return rows
+
+
+@pytest.mark.parametrize("version", ["--tlsv1.3", "--tls-max"])
+def test_http2_streams_become_exchanges(version: str, tmp_path: Path) -> None:
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not on PATH")
+    keylog = tmp_path / "curl-keys.log"
+    limits = ["--tlsv1.3"] if version == "--tlsv1.3" else ["--tlsv1.2", "--tls-max", "1.2"]
+    with h2_server(server_context(valid_cert(tmp_path))) as port, capture(tmp_path, port) as path:
+        command = [curl, "-sk", "--http2", *limits, "--resolve", f"localhost:{port}:127.0.0.1"]
+        command += ["-H", "Authorization: Bearer over-h2"]
+        command += [f"https://localhost:{port}/one", f"https://localhost:{port}/two", f"https://localhost:{port}/3"]
+        result = subprocess.run(
+            command, env={**os.environ, "SSLKEYLOGFILE": str(keylog)}, capture_output=True, timeout=30, check=False
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"ok /one\nok /two\nok /3\n"
+    exchanges, notices, facts = read(path, keylog)
+    assert [n.rule for n in notices] == []
+    assert [(e.request.method, e.request.target) for e in exchanges] == [
+        ("GET", "/one"),
+        ("GET", "/two"),
+        ("GET", "/3"),
+    ]
+    assert all(e.response is not None and e.response.status == 200 for e in exchanges)
+    assert all(e.request.version == "HTTP/2" and e.host == f"localhost:{port}" for e in exchanges)
+    assert all(e.tls is not None and e.tls.alpn == "h2" for e in exchanges)
+    assert facts[0].alpn == "h2" and facts[0].requests == 3
+    ours = [(e.request.method, e.request.target, e.request.header("authorization") or "") for e in exchanges]
+    assert ours == _tshark_h2(path, keylog)
