@@ -254,6 +254,14 @@ def main() -> None:
     help="TLS key log (NSS format, as SSLKEYLOGFILE or MITMPROXY_SSLKEYLOGFILE write it) to decrypt TLS in "
     "captures. Repeatable; also the configuration key `keylog`. Secrets embedded in a pcapng are read anyway.",
 )
+@click.option(
+    "--tls-key",
+    "tls_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A server's RSA private key (PEM, or PFX/P12 with its password in OAUTH_INSPECTOR_TLS_KEY_PASSWORD or "
+    "asked for) to decrypt static-RSA TLS sessions; matched by the server certificate. Repeatable.",
+)
 def analyze(
     inputs: tuple[Path, ...],
     trust: TrustArguments,
@@ -263,6 +271,7 @@ def analyze(
     jobs: int | None,
     quiet: bool,
     keylogs: tuple[Path, ...],
+    tls_keys: tuple[Path, ...],
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
 
@@ -271,11 +280,11 @@ def analyze(
     from inspector.report.progress import ProgressView
     from inspector.run import run_parallel, run_sequential
     from inspector.sources.dispatch import expand_inputs
-    from inspector.sources.pcap.tls.keylog import load_keylogs
+    from inspector.sources.pcap.tls.keylog import load_keys
 
     with exit_on_error(unreadable=(InputError,)):
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
-        keylog = load_keylogs([*settings.keylogs, *keylogs])
+        keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         expanded = expand_inputs(list(inputs))
     if not expanded:
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
@@ -316,6 +325,21 @@ def analyze(
             error(message)
         writer.close(analyzer.totals)
     sys.exit(exit_code(analyzer.totals, settings.fail_on, bool(outcome.errors)))
+
+
+def _tls_key_password(paths: tuple[Path, ...]) -> bytes | None:
+    """The password of PFX/P12 (or encrypted PEM) server keys: the environment's, else asked for at a terminal."""
+    from inspector.sources.pcap.tls.server_keys import PASSWORD_ENV
+
+    if not paths:
+        return None
+    given = os.environ.get(PASSWORD_ENV)
+    if given is not None:
+        return given.encode()
+    protected = [p for p in paths if p.suffix.lower() in (".pfx", ".p12")]
+    if protected and sys.stdin.isatty():
+        return str(click.prompt(f"Password for {protected[0].name}", hide_input=True, default="")).encode() or None
+    return None
 
 
 def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:

@@ -37,6 +37,8 @@ class KeyLog:
     secrets: dict[bytes, dict[str, Secret]] = field(default_factory=dict)
     skipped: int = 0
     """Lines that were not a readable entry with a label this reader uses."""
+    rsa_keys: list[tuple[bytes, str]] = field(default_factory=list)
+    """Servers' RSA private keys (PKCS#8 DER, file name) for static-RSA sessions (``--tls-key``)."""
 
     def __len__(self) -> int:
         return len(self.secrets)
@@ -74,7 +76,18 @@ class KeyLog:
         return entry.get(label) if entry is not None else None
 
     def copy(self) -> KeyLog:
-        return KeyLog({random: dict(entry) for random, entry in self.secrets.items()}, self.skipped)
+        return KeyLog({random: dict(entry) for random, entry in self.secrets.items()}, self.skipped, self.rsa_keys)
+
+
+def load_keys(keylogs: list[Path], server_keys: list[Path], password: bytes | None = None) -> KeyLog | None:
+    """Key logs and servers' RSA keys together (``ConfigError`` for any that cannot be used)."""
+    from inspector.sources.pcap.tls.server_keys import load_server_key
+
+    keys = load_keylogs(keylogs)
+    if server_keys:
+        keys = keys or KeyLog()
+        keys.rsa_keys = [(load_server_key(path, password), path.name) for path in server_keys]
+    return keys
 
 
 def load_keylogs(paths: list[Path]) -> KeyLog | None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives import hashes
+
 from inspector.model import Notice
 from inspector.sources.pcap.http2 import PREFACE, Http2Reader
 from inspector.sources.pcap.ordering import capture_time
@@ -24,6 +26,7 @@ from inspector.sources.pcap.tls.facts import TlsFacts
 from inspector.sources.pcap.tls.handshake import (
     CERTIFICATE,
     CLIENT_HELLO,
+    CLIENT_KEY_EXCHANGE,
     ENCRYPTED_EXTENSIONS,
     FINISHED,
     KEY_UPDATE,
@@ -38,7 +41,8 @@ from inspector.sources.pcap.tls.handshake import (
     parse_server_hello,
 )
 from inspector.sources.pcap.tls.keylog import CLIENT_AP, CLIENT_HS, MASTER, SERVER_AP, SERVER_HS, KeyLog, Secret
-from inspector.sources.pcap.tls.keys import tls12_keys, tls13_keys, tls13_next_secret
+from inspector.sources.pcap.tls.keys import hash_algorithm, prf, tls12_keys, tls13_keys, tls13_next_secret
+from inspector.sources.pcap.tls.server_keys import decrypt_premaster, find_key
 from inspector.sources.pcap.tls.suites import DECRYPTABLE, Suite, is_grease, suite_name, version_name
 
 if TYPE_CHECKING:
@@ -48,6 +52,17 @@ CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA, HEARTBEAT = 20, 21, 22, 
 MAX_RECORD = 16384 + 2048
 """The largest TLSCiphertext fragment any version allows (RFC 5246 §6.2.3)."""
 MAX_CERT_BYTES = 64 << 10
+
+
+def _transcript_hash(version: int, hash_name: str, data: bytes) -> bytes:
+    """The session hash of RFC 7627: the PRF's hash in TLS 1.2, MD5 and SHA-1 side by side before."""
+    names = [hash_name] if version >= 0x0303 else ["md5", "sha1"]
+    out = b""
+    for name in names:
+        digest = hashes.Hash(hash_algorithm(name))
+        digest.update(data)
+        out += digest.finalize()
+    return out
 
 
 def looks_like_tls(head: bytes) -> bool:
@@ -140,6 +155,11 @@ class TlsSession:
         self._app_secrets: list[bytes | None] = [None, None]
         self._secret_origin: Secret | None = None
         self._certificate_bytes = 0
+        self._leaf: bytes | None = None
+        self._transcript: list[bytes] | None = [] if keylog is not None and keylog.rsa_keys else None
+        """Handshake messages up to ClientKeyExchange, kept only while a server key may be needed (extended
+        master secret hashes them)."""
+        self._await_rsa = False
         self._on_close = on_close
         self.failed = False
         self.closed = False
@@ -197,7 +217,14 @@ class TlsSession:
     # -- handshake ----------------------------------------------------------------------------------------
 
     def _handshake(self, side: int, message: int, body: bytes) -> None:
-        if message == CLIENT_HELLO:
+        transcript = self._transcript
+        if transcript is not None:
+            transcript.append(bytes([message]) + len(body).to_bytes(3, "big") + body)
+            if len(transcript) > 64:
+                self._transcript = None  # not a handshake this reader follows
+        if message == CLIENT_KEY_EXCHANGE and side == self.client_side and self._await_rsa:
+            self._rsa_key_exchange(body)
+        elif message == CLIENT_HELLO:
             self._client_hello(side, parse_client_hello(body))
         elif message == SERVER_HELLO and side != self.client_side:
             self._server_hello(side, parse_server_hello(body))
@@ -251,7 +278,12 @@ class TlsSession:
         if hello.version < 0x0304:
             secret = self._lookup(MASTER)
             if secret is None:
+                # Static RSA with the server's key given: the master secret follows from ClientKeyExchange.
+                self._await_rsa = suite.rsa_key_exchange and self._transcript is not None
+                if not self._await_rsa:
+                    self._transcript = None
                 return
+            self._transcript = None
             keys = tls12_keys(hello.version, suite, secret.value, self.hello.random, hello.random)
             etm = hello.etm and suite.protection == "cbc"
             self._pending[client] = RecordCipher(suite, keys[0], version=hello.version, etm=etm)
@@ -268,6 +300,37 @@ class TlsSession:
         self._app_secrets[client] = client_ap.value if client_ap else None
         self._app_secrets[side] = server_ap.value if server_ap else None
         self._found(server_hs)
+
+    def _rsa_key_exchange(self, body: bytes) -> None:
+        """The master secret from the pre-master secret the client encrypted to the server's key (RFC 5246
+        §8.1, and RFC 7627 when both hellos asked for the extended master secret)."""
+        self._await_rsa = False
+        transcript, self._transcript = self._transcript, None
+        hello, server_hello, suite = self.hello, self.server_hello, self.suite
+        if self.keylog is None or hello is None or server_hello is None or suite is None or self._leaf is None:
+            return
+        found = find_key(self.keylog.rsa_keys, self._leaf)
+        if found is None or transcript is None:
+            return
+        der, name = found
+        version = server_hello.version
+        encrypted = body[2:] if version >= 0x0301 else body  # TLS 1.0 and later prefix it with its length
+        try:
+            premaster = decrypt_premaster(der, encrypted)
+        except ValueError:
+            self.facts.status = "decrypt-failed"
+            return
+        if hello.ems and server_hello.ems:
+            session_hash = _transcript_hash(version, suite.prf, b"".join(transcript))
+            master = prf(version, suite.prf, premaster, b"extended master secret", session_hash, 48)
+        else:
+            master = prf(version, suite.prf, premaster, b"master secret", hello.random + server_hello.random, 48)
+        keys = tls12_keys(version, suite, master, hello.random, server_hello.random)
+        etm = server_hello.etm and suite.protection == "cbc"
+        client = self.client_side if self.client_side is not None else 0
+        self._pending[client] = RecordCipher(suite, keys[0], version=version, etm=etm)
+        self._pending[1 - client] = RecordCipher(suite, keys[1], version=version, etm=etm)
+        self._found(Secret(master, "server-key", name))
 
     def _lookup(self, label: str) -> Secret | None:
         assert self.hello is not None
@@ -290,6 +353,7 @@ class TlsSession:
             return
         try:
             chain = parse_certificates(body, tls13=self.version >= 0x0304)
+            self._leaf = chain[0] if chain else None
             self.facts.certificates = [certificate_facts(der) for der in chain]
         except ValueError as exc:  # HandshakeError, or DER that cryptography cannot read
             self.facts.certificate_error = str(exc)[:200]

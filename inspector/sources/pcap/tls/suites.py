@@ -23,6 +23,11 @@ class Suite:
     prf: str
     """Hash of the TLS 1.2 PRF or of TLS 1.3's HKDF."""
 
+    @property
+    def rsa_key_exchange(self) -> bool:
+        """Static RSA: the pre-master secret travels encrypted to the server certificate's key."""
+        return self.name.startswith("TLS_RSA_WITH_")
+
 
 def _suite(code: int, name: str, protection: Protection, key_len: int, mac: str | None, prf: str) -> Suite:
     return Suite(code, name, protection, key_len, mac, prf)

@@ -263,3 +263,78 @@ def test_a_capture_gap_stops_that_direction_and_nothing_is_invented(tmp_path: Pa
     gaps = [n for n in notices if n.rule == "capture-gap"]
     assert gaps and gaps[0].evidence["effect"] == "tls-stopped"
     assert gaps[0].evidence["direction"] == "client-to-server"
+
+
+OP_NO_EXTENDED_MASTER_SECRET = 1 << 0
+"""OpenSSL 3's SSL_OP_NO_EXTENDED_MASTER_SECRET (Python's ``ssl`` has no name for it)."""
+
+
+@pytest.mark.parametrize(
+    ("ciphers", "options"),
+    [
+        ("AES128-GCM-SHA256", 0),
+        ("AES128-GCM-SHA256", OP_NO_EXTENDED_MASTER_SECRET),
+        ("AES256-SHA256", 0),
+    ],
+)
+def test_static_rsa_decrypts_with_the_server_key_like_tshark(ciphers: str, options: int, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from inspector.sources.pcap.tls.keylog import load_keys
+
+    cert = valid_cert(tmp_path)
+    context = client_context(tmp_path / "unused.log", ciphers=ciphers, version=ssl.TLSVersion.TLSv1_2)
+    context.options |= options
+    server = server_context(cert, ciphers=ciphers, tls13=False)
+    with tls_server(server) as port, capture(tmp_path, port) as path:
+        Client(port, context).run([Request(target="/rsa"), Request("POST", "/rsa2", body=b"q" * 5000)])
+    ems = "23" in _extensions_in_server_hello(path)
+    assert ems == (not options)
+    # The PEM key, and the same key in a password-protected PFX, decrypt with no key log at all.
+    key = serialization.load_pem_private_key(cert.key.read_bytes(), password=None)
+    pfx = tmp_path / "server.pfx"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"server",
+            key,
+            None,
+            None,
+            serialization.BestAvailableEncryption(b"s3cret"),  # type: ignore[arg-type]
+        )
+    )
+    for keys in (load_keys([], [cert.key]), load_keys([], [pfx], b"s3cret")):
+        exchanges = [i for i in read_capture(path, keylog=keys) if isinstance(i, HttpExchange)]
+        assert [e.request.target for e in exchanges] == ["/rsa", "/rsa2"]
+        assert exchanges[0].tls is not None and exchanges[0].tls.decrypted_with == "server-key"
+    # tshark with the same RSA key finds the same messages.
+    command = [tshark(), "-n", "-r", str(path), "-o", f'uat:rsa_keys:"{cert.key}",""', "-Y", "http.request"]
+    command += ["-T", "fields", "-e", "http.request.uri", "-e", "http.authorization"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
+    assert [tuple(line.split("\t")) for line in output.splitlines()] == [
+        (e.request.target, e.request.header("authorization") or "") for e in exchanges
+    ]
+
+
+def test_a_server_key_for_another_certificate_is_not_used(tmp_path: Path) -> None:
+    from inspector.sources.pcap.tls.keylog import load_keys
+
+    other = tmp_path / "other"
+    other.mkdir()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    stranger = other / "stranger.pem"
+    stranger.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    context = client_context(tmp_path / "unused.log", ciphers="AES128-GCM-SHA256", version=ssl.TLSVersion.TLSv1_2)
+    server = server_context(valid_cert(tmp_path), ciphers="AES128-GCM-SHA256", tls13=False)
+    with tls_server(server) as port, capture(tmp_path, port) as path:
+        Client(port, context).run([Request()])
+    items = list(read_capture(path, keylog=load_keys([], [stranger])))
+    assert not any(isinstance(i, HttpExchange) for i in items)
+    (encrypted,) = [i for i in items if isinstance(i, Notice) and i.rule == "capture-encrypted"]
+    assert encrypted.evidence["missing_keys"] == 1
