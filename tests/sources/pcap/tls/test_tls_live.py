@@ -338,3 +338,57 @@ def test_a_server_key_for_another_certificate_is_not_used(tmp_path: Path) -> Non
     assert not any(isinstance(i, HttpExchange) for i in items)
     (encrypted,) = [i for i in items if isinstance(i, Notice) and i.rule == "capture-encrypted"]
     assert encrypted.evidence["missing_keys"] == 1
+
+
+def _reordered(source: Path, target: Path) -> int:
+    """Write ``source`` (a classic pcap) with every second pair of adjacent data segments of one direction
+    swapped; the number of swaps."""
+    import struct
+
+    data = source.read_bytes()
+    header, records = data[:24], []
+    off = 24
+    while off < len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        records.append(data[off : off + 16 + incl])
+        off += 16 + incl
+
+    def flow(record: bytes) -> tuple[bytes, int] | None:
+        frame = record[16:]
+        ip = frame[14:]
+        if len(ip) < 40 or ip[9] != 6:
+            return None
+        tcp = ip[(ip[0] & 15) * 4 :]
+        payload = len(ip) - (ip[0] & 15) * 4 - (tcp[12] >> 4) * 4
+        return (ip[12:20] + tcp[:4], payload) if payload > 0 else None
+
+    swaps = 0
+    index = 0
+    while index + 1 < len(records):
+        first, second = flow(records[index]), flow(records[index + 1])
+        if first and second and first[0] == second[0]:
+            if swaps % 2 == 0:
+                # Each slot keeps its timestamp; the packets (and their lengths) change places.
+                a, b = records[index], records[index + 1]
+                records[index] = a[:8] + struct.pack("<II", len(b) - 16, len(b) - 16) + b[16:]
+                records[index + 1] = b[:8] + struct.pack("<II", len(a) - 16, len(a) - 16) + a[16:]
+            swaps += 1
+            index += 2
+        else:
+            index += 1
+    target.write_bytes(header + b"".join(records))
+    return swaps
+
+
+def test_reordered_segments_decrypt_like_tshark(tmp_path: Path) -> None:
+    keylog = tmp_path / "keys.log"
+    context = client_context(keylog, ciphers="ECDHE-RSA-AES256-SHA384", version=ssl.TLSVersion.TLSv1_2)
+    server = server_context(valid_cert(tmp_path), ciphers="ECDHE-RSA-AES256-SHA384", tls13=False)
+    with tls_server(server) as port, capture(tmp_path, port) as path:
+        Client(port, context, mss=500).run(REQUESTS)
+    shuffled = tmp_path / "reordered.pcap"
+    assert _reordered(path, shuffled) >= 2
+    exchanges, notices, _ = read(shuffled, keylog)
+    assert [n.rule for n in notices] == []
+    assert [(e.request.method, e.request.target) for e in exchanges] == [(r.method, r.target) for r in REQUESTS]
+    check_against_tshark(shuffled, keylog, exchanges)
