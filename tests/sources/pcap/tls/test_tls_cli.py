@@ -50,3 +50,12 @@ def test_the_configuration_file_names_key_logs(tmp_path: Path, monkeypatch: pyte
     (tmp_path / "oauth-inspector.toml").write_text('keylog = ["absent.log"]\n')
     code, _, _ = run("analyze", str(SAMPLE), "--quiet")
     assert code == 2
+
+
+def test_the_table_says_which_exchanges_were_decrypted_and_how() -> None:
+    result = CliRunner().invoke(
+        main, ["analyze", str(SAMPLE), "--quiet", "--all", "--fail-on", "never"], env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == 0
+    assert "TLS 1.3 TLS_AES_256_GCM_SHA384 (dsb)" in result.stdout
+    assert "TLS 1.2" in result.stdout

@@ -141,6 +141,8 @@ def test_tls13_with_records_split_and_coalesced(tmp_path: Path) -> None:
     assert len(exchanges) == 5
     assert {f.version for f in facts} == {"TLS 1.3"}
     assert all(f.status == "decrypted" for f in facts)
+    # TLS 1.3 encrypts the certificate: with the keys it is read from the decrypted handshake.
+    assert all(f.certificates and f.certificates[0].subject == "CN=localhost" for f in facts)
     check_against_tshark(path, keylog, exchanges)
 
 
