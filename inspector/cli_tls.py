@@ -16,9 +16,9 @@ from rich.text import Text
 from inspector.analyze import Analyzer
 from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error
 from inspector.model import InputError, Notice
-from inspector.report.console import safe
 from inspector.rules import SEVERITY_ORDER, Finding, at_or_above
 from inspector.sources.pcap.tls.facts import TlsFacts
+from inspector.text import safe
 
 TLS_RULES = frozenset(
     {

@@ -17,7 +17,7 @@ from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
-from inspector.lab.certs import write_key_pem, write_pem
+from inspector.lab.certs import tls_server_cert, write_key_pem, write_pem
 from inspector.lab.pcap_writer import (
     connection_runs,
     flight_packets,
@@ -26,7 +26,6 @@ from inspector.lab.pcap_writer import (
     response_bytes,
     write_packets_pcapng,
 )
-from inspector.lab.server import tls_certificate
 from inspector.model import Endpoint, HttpExchange
 
 Flight = tuple[int, bool, bytes]
@@ -81,7 +80,7 @@ def write_tls_lab_pcapng(exchanges: Sequence[HttpExchange], path: Path, *, now: 
     with tempfile.TemporaryDirectory(prefix="oauth-lab-tls-") as folder:
         base = Path(folder)
         host = "mail.contoso.com"
-        certificate = tls_certificate(host, now)
+        certificate = tls_server_cert(host, now=now)
         server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server_context.load_cert_chain(
             write_pem(base / "tls.pem", certificate), write_key_pem(base / "tls.key", certificate)
@@ -96,7 +95,7 @@ def write_tls_lab_pcapng(exchanges: Sequence[HttpExchange], path: Path, *, now: 
             if index % 2:
                 client_context.maximum_version = ssl.TLSVersion.TLSv1_2
             pair = _Pair(client_context, server_context, host)
-            pair.handshake(micros(run[0].time) - 1000)
+            pair.handshake(micros(run[0].time) - 100_000)  # well before the first request, whatever its segmentation
             for exchange in run:
                 pair.send(micros(exchange.time), True, request_bytes(exchange.request))
                 if exchange.response is not None:

@@ -501,4 +501,6 @@ class ConnectionTable:
                 del closed[next(iter(closed))]
 
     def encrypted_notice(self) -> Notice | None:
-        return self.tls.encrypted_notice()
+        """``capture-encrypted`` for the TLS connections seen, those still open included."""
+        still_open = [conn.tls_session for conn in self._connections() if conn.tls_session is not None]
+        return self.tls.encrypted_notice(still_open)

@@ -18,6 +18,7 @@ from inspector.model import (
     SourceItem,
     TlsInfo,
 )
+from inspector.rules import RuleId
 from inspector.sources.pcap.http1 import MessageHead
 
 HELD_BODY_BYTES = 64 << 20
@@ -90,7 +91,7 @@ class OrderedOutput:
         """Something was finished since the last ``release``."""
         self._serial = 0
         self._held = 0
-        self._per_rule: dict[str, int] = {}
+        self._per_rule: dict[RuleId, int] = {}
         self.items: list[SourceItem] = []
         """Output ready to be yielded, in order."""
         self.exchanges = 0

@@ -73,13 +73,16 @@ def looks_like_tls(head: bytes) -> bool:
 class TlsDirection:
     """One direction's bytes cut into TLS records (a ``StreamConsumer`` for ``TcpStream``)."""
 
-    __slots__ = ("_buf", "ignore", "session", "side")
+    __slots__ = ("_buf", "_started", "ignore", "session", "side")
 
     def __init__(self, session: TlsSession, side: int) -> None:
         self.session = session
         self.side = side
         self.ignore = False
         self._buf = bytearray()
+        self._started = (0, 0)
+        """Frame and time of the first byte waiting in ``_buf``: a record is dated where it began, as a
+        message in clear is."""
 
     def data(self, data: bytes, frame: int, ts: int, ack: int) -> None:
         del ack  # the pairing of decrypted messages goes by turn: TCP acknowledgements count ciphertext
@@ -87,8 +90,10 @@ class TlsDirection:
         if buf:
             buf += data
             source: bytes | bytearray = buf
+            first_frame, first_ts = self._started
         else:
             source = data  # the common case: records cut straight from the segment, no copy into the buffer
+            first_frame, first_ts = frame, ts
         pos = 0
         size = len(source)
         session = self.session
@@ -110,13 +115,17 @@ class TlsDirection:
             version = (source[pos + 1] << 8) | source[pos + 2]
             fragment = bytes(source[pos + 5 : end])
             pos = end
-            session.record(self.side, kind, version, fragment, frame, ts)
+            session.record(self.side, kind, version, fragment, first_frame, first_ts)
+            first_frame, first_ts = frame, ts  # the next record begins in this segment
         if self.ignore:
             buf.clear()
         elif source is buf:
             del buf[:pos]
+            if pos:
+                self._started = (frame, ts)
         elif pos < size:
             buf += data[pos:]
+            self._started = (frame, ts)
 
     def gap(self, seq: int, size: int, frame: int) -> None:
         self._buf.clear()

@@ -4,7 +4,7 @@ whoever asked for them (``oauth-inspector tls``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from inspector.model import Notice
@@ -91,10 +91,13 @@ class TlsTracker:
         if self._on_tls is not None:
             self._on_tls(facts)
 
-    def encrypted_notice(self) -> Notice | None:
+    def encrypted_notice(self, still_open: Sequence[TlsSession] = ()) -> Notice | None:
         """``capture-encrypted``: how many TLS connections stayed unread, to which names, and which keys were
-        missing."""
-        count = self.undecrypted
+        missing. Sessions ``still_open`` (the reader closes every connection first) count by what they showed."""
+        hidden_open = [s for s in still_open if s.carried_data and (s.facts.status != "decrypted" or s.failed)]
+        for session in hidden_open:
+            _count(self.servers, session.facts.server or str(session.conn.endpoints[1]))
+        count = self.undecrypted + len(hidden_open)
         if not count:
             return None
         servers = list(self.servers)[:LISTED]
@@ -113,7 +116,7 @@ class TlsTracker:
         failed = self.by_status.get("decrypt-failed", 0)
         if failed:
             parts.append(f"{failed} whose keys did not open the records")
-        of = f" of {self.total}" if self.decrypted else ""
+        of = f" of {self.total + len(still_open)}" if self.decrypted else ""
         return Notice(
             rule="capture-encrypted",
             message=(
@@ -123,7 +126,7 @@ class TlsTracker:
             source=self._source,
             evidence={
                 "tls_connections": count,
-                "tls_total": self.total,
+                "tls_total": self.total + len(still_open),
                 "decrypted": self.decrypted,
                 "servers": servers,
                 "snis": dict(self.snis),

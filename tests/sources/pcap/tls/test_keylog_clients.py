@@ -24,7 +24,7 @@ from tests.sources.pcap.tls.live import (
     tshark,
     valid_cert,
 )
-from tests.sources.pcap.tls.test_tls_live import check_against_tshark, read
+from tests.sources.pcap.tls.test_session_live import check_against_tshark, read
 
 
 def test_curl_keylog(tmp_path: Path) -> None:
