@@ -141,6 +141,22 @@ def main() -> None:
     help="Analyse several files in parallel with this many processes (default: the machine's cores).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@click.option(
+    "--keylog",
+    "keylogs",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TLS key log (NSS format, as SSLKEYLOGFILE or MITMPROXY_SSLKEYLOGFILE write it) to decrypt TLS in "
+    "captures. Repeatable; also the configuration key `keylog`. Secrets embedded in a pcapng are read anyway.",
+)
+@click.option(
+    "--tls-key",
+    "tls_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A server's RSA private key (PEM, or PFX/P12 with its password in OAUTH_INSPECTOR_TLS_KEY_PASSWORD or "
+    "asked for) to decrypt static-RSA TLS sessions; matched by the server certificate. Repeatable.",
+)
 def analyze(
     inputs: tuple[Path, ...],
     trust: TrustArguments,
@@ -149,6 +165,8 @@ def analyze(
     show_all: bool,
     jobs: int | None,
     quiet: bool,
+    keylogs: tuple[Path, ...],
+    tls_keys: tuple[Path, ...],
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
 
@@ -157,9 +175,11 @@ def analyze(
     from inspector.report.progress import ProgressView
     from inspector.run import run_parallel, run_sequential
     from inspector.sources.dispatch import expand_inputs
+    from inspector.sources.pcap.tls.keylog import load_keys
 
     with exit_on_error(unreadable=(InputError,)):
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
+        keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         expanded = expand_inputs(list(inputs))
     if not expanded:
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
@@ -194,13 +214,29 @@ def analyze(
                     totals,
                     jobs=workers,
                     progress=update,
+                    keylog=keylog,
                 )
             else:
-                outcome = run_sequential(expanded, analyzer, writer, totals, progress=update)
+                outcome = run_sequential(expanded, analyzer, writer, totals, progress=update, keylog=keylog)
         for message in outcome.errors:
             error(message)
         writer.close(totals)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
+
+
+def _tls_key_password(paths: tuple[Path, ...]) -> bytes | None:
+    """The password of PFX/P12 (or encrypted PEM) server keys: the environment's, else asked for at a terminal."""
+    from inspector.sources.pcap.tls.server_keys import PASSWORD_ENV
+
+    if not paths:
+        return None
+    given = os.environ.get(PASSWORD_ENV)
+    if given is not None:
+        return given.encode()
+    protected = [p for p in paths if p.suffix.lower() in (".pfx", ".p12")]
+    if protected and sys.stdin.isatty():
+        return str(click.prompt(f"Password for {protected[0].name}", hide_input=True, default="")).encode() or None
+    return None
 
 
 def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:
@@ -396,6 +432,7 @@ _LAZY_COMMANDS = {
     "lab": "inspector.cli_lab:lab",
     "proxy": "inspector.cli_proxy:proxy",
     "provision": "inspector.cli_provision:provision",
+    "tls": "inspector.cli_tls:tls",
 }
 
 

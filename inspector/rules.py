@@ -36,6 +36,8 @@ RuleId = Literal[
     "token-not-yet-valid",
     "signed-with-expired-cert",
     "cert-expired",
+    "tls-cert-expired",
+    "tls-version-legacy",
     "signing-key-unknown",
     "legacy-auth",
     "basic-offered",
@@ -44,6 +46,9 @@ RuleId = Literal[
     "cert-weak-key",
     "dangerous-header",
     "capture-gap",
+    "tls-cert-name-mismatch",
+    "tls-decrypt-failed",
+    "tls-malformed",
     "capture-link-unsupported",
     "http-malformed",
     "input-malformed",
@@ -225,6 +230,23 @@ _RULES = (
     ),
     # --- warnings ------------------------------------------------------------------------------------------------
     Rule(
+        "tls-cert-expired",
+        "error",
+        "TLS server certificate outside its validity",
+        "The certificate a server presented in a TLS handshake (in clear up to TLS 1.2, or decrypted) was expired "
+        "or not yet valid at the capture's time. Partners such as Skype for Business Online and Exchange Online "
+        "refuse the connection before any OAuth happens. Renew the certificate bound on IIS (Exchange "
+        "`Enable-ExchangeCertificate -Services IIS`) or on the load balancer in front of it.",
+    ),
+    Rule(
+        "tls-version-legacy",
+        "error",
+        "Legacy TLS version negotiated",
+        "A TLS connection negotiated SSL 3.0, TLS 1.0 or TLS 1.1. Microsoft 365 refuses them, so S2S calls over "
+        "such a connection fail. Enable TLS 1.2 on the Exchange server (SChannel and .NET `SchUseStrongCrypto`) "
+        "and on every device in between.",
+    ),
+    Rule(
         "signing-key-unknown",
         "warning",
         "Signing key unknown: cannot verify",
@@ -287,6 +309,29 @@ _RULES = (
         "the server itself where possible.",
     ),
     Rule(
+        "tls-cert-name-mismatch",
+        "warning",
+        "TLS certificate does not name the server asked for",
+        "The server certificate's SANs (or, without SANs, its common name) do not cover the SNI the client sent. "
+        "Usual cause: a TLS-intercepting device in the path, or the wrong certificate bound on IIS or the load "
+        "balancer. Partners validate the name and fail the call.",
+    ),
+    Rule(
+        "tls-decrypt-failed",
+        "warning",
+        "TLS records do not open with the key given",
+        "A key for this TLS session was found (key log or the capture's secrets block) but the records' tags or "
+        "MACs do not check with it: the key log belongs to another session, or the capture damaged the record. "
+        "Nothing from that direction is reported; use the key log written by the same client run as the capture.",
+    ),
+    Rule(
+        "tls-malformed",
+        "warning",
+        "Malformed TLS",
+        "A connection that began as TLS carried bytes that are not TLS records, a record larger than TLS allows, "
+        "or a broken handshake message. That direction is not read further; the rest of the capture is.",
+    ),
+    Rule(
         "capture-link-unsupported",
         "warning",
         "Capture frames not read",
@@ -320,8 +365,11 @@ _RULES = (
         "capture-encrypted",
         "info",
         "Encrypted traffic not inspected",
-        "Some connections in the capture are TLS, so their Authorization headers cannot be read from the file. "
-        "Run `oauth-inspector proxy` (mitmproxy) in front of Exchange, or capture behind the TLS terminator.",
+        "Some TLS connections in the capture could not be decrypted, so their Authorization headers cannot be "
+        "read from the file. The evidence names the SNIs, the client randoms whose keys were missing and any "
+        "cipher suite this reader does not decrypt. Give the key log with `--keylog` (or a pcapng with its "
+        "secrets embedded), run `oauth-inspector proxy` (mitmproxy) in front of Exchange, or capture behind "
+        "the TLS terminator.",
     ),
     Rule(
         "token-opaque",

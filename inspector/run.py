@@ -25,6 +25,7 @@ from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
+from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.tally import RunState, Totals
 from inspector.trust import Trust
 
@@ -50,7 +51,12 @@ def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
 
 
 def run_sequential(
-    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, totals: Totals, progress: Progress | None = None
+    inputs: list[Input],
+    analyzer: Analyzer,
+    writer: ReportWriter,
+    totals: Totals,
+    progress: Progress | None = None,
+    keylog: KeyLog | None = None,
 ) -> RunOutcome:
     """Every input through one analyzer into the report; ``totals`` counts what is written."""
     outcome = RunOutcome(totals)
@@ -67,7 +73,8 @@ def run_sequential(
                 progress(state)
 
         try:
-            for count, item in enumerate(read_input(path, kind, progress=on_capture if progress else None), 1):
+            items = read_input(path, kind, progress=on_capture if progress else None, keylog=keylog)
+            for count, item in enumerate(items, 1):
                 result = analyzer.feed(item)
                 totals.add(result)
                 _emit(writer, result)
@@ -98,6 +105,7 @@ def _analyse_file(
     policy: Policy,
     make_records: Callable[[], Records],
     spool_dir: str,
+    keylog: KeyLog | None = None,
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
@@ -108,7 +116,7 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in read_input(path, kind):
+            for item in read_input(path, kind, keylog=keylog):
                 result = analyzer.feed(item)
                 totals.add(result)
                 batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
@@ -140,6 +148,7 @@ def run_parallel(
     *,
     jobs: int,
     progress: Progress | None = None,
+    keylog: KeyLog | None = None,
 ) -> RunOutcome:
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
@@ -148,7 +157,7 @@ def run_parallel(
         ProcessPoolExecutor(max_workers=jobs) as pool,
     ):
         futures: list[Future[_WorkerResult]] = [
-            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir)
+            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog)
             for path, kind in inputs
         ]
         for (path, _), future in zip(inputs, futures, strict=True):

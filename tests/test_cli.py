@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -32,7 +33,7 @@ def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
+@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng", "lab-tls.pcapng"])
 def test_bundled_samples_raise_exactly_the_expected_findings(name: str) -> None:
     code, out, _ = invoke("analyze", str(SAMPLES / name), *TRUST, "--format", "json")
     assert code == 1  # the samples contain errors on purpose
@@ -60,6 +61,23 @@ def test_capture_raises_what_the_har_raises_in_the_same_order() -> None:
     pcap_ids, pcap_findings = findings("lab.pcapng")
     assert pcap_ids == har_ids == [f"lab:{n}" for n in range(1, len(EXPECTED["exchanges"]) + 1)]
     assert pcap_findings == har_findings
+
+
+def test_the_tls_sample_decrypts_to_what_the_plaintext_capture_raises() -> None:
+    """lab-tls.pcapng carries the same conversation over TLS 1.3 and 1.2, its key log in a secrets block."""
+    _, out, _ = invoke("analyze", str(SAMPLES / "lab.pcapng"), *TRUST, "--format", "json")
+    plain = json.loads(out)
+    _, out, _ = invoke("analyze", str(SAMPLES / "lab-tls.pcapng"), *TRUST, "--format", "json")
+    tls = json.loads(out)
+    assert [e["target"] for e in tls["exchanges"]] == [e["target"] for e in plain["exchanges"]]
+    assert {e["tls"]["decrypted_with"] for e in tls["exchanges"]} == {"dsb"}
+    assert {e["tls"]["version"] for e in tls["exchanges"]} == {"TLS 1.2", "TLS 1.3"}
+    assert all(e["scheme"] == "https" for e in tls["exchanges"])
+
+    def shape(document: dict[str, Any]) -> list[tuple[str | None, str, str]]:
+        return [((f["exchange"] or "").split(":")[-1] or None, f["rule"], f["severity"]) for f in document["findings"]]
+
+    assert shape(tls) == shape(plain)
 
 
 def test_json_document_contract() -> None:

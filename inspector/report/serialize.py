@@ -16,7 +16,7 @@ from typing import Any
 from inspector.analyze import ExchangeResult
 from inspector.http_auth import Credentials, NtlmMessage
 from inspector.jsonable import json_native
-from inspector.model import HttpExchange, Provenance
+from inspector.model import HttpExchange, Provenance, TlsInfo
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
 from inspector.token_checks import TokenReport
@@ -182,6 +182,18 @@ def exchange_tail(result: ExchangeResult, *, show_secrets: bool, token_value: An
             if result.diagnostics
             else None
         ),
+        **({"tls": tls_data(exchange.tls)} if exchange.tls is not None else {}),
+    }
+
+
+def tls_data(tls: TlsInfo) -> dict[str, Any]:
+    """The TLS session a capture's exchange was decrypted from (absent for everything read in clear)."""
+    return {
+        "version": tls.version,
+        "cipher": tls.cipher,
+        "sni": tls.sni,
+        "alpn": tls.alpn,
+        "decrypted_with": tls.decrypted_with,
     }
 
 
