@@ -300,7 +300,13 @@ def analyze(
                 outcome = run_sequential(expanded, analyzer, writer, progress=update)
         for message in outcome.errors:
             error(message)
-        writer.close(analyzer.totals)
+        from inspector.inventory_rules import inventory_findings
+
+        judged = inventory_findings(outcome.inventory)
+        analyzer.totals.count(judged)
+        for item in judged:
+            writer.finding(item)
+        writer.close(analyzer.totals, outcome.inventory)
     sys.exit(exit_code(analyzer.totals, settings.fail_on, bool(outcome.errors)))
 
 

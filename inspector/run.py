@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from inspector.analyze import Analyzer, ExchangeResult, Totals
+from inspector.inventory import Inventory
 from inspector.model import InputError
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
@@ -50,15 +51,17 @@ class RunState:
 class RunOutcome:
     totals: Totals
     errors: list[str] = field(default_factory=list)
+    inventory: Inventory = field(default_factory=Inventory)
 
 
 Progress = Callable[[RunState], None]
 
 
-def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
+def _emit(writer: ReportWriter, item: ExchangeResult | Finding, inventory: Inventory) -> None:
     if isinstance(item, Finding):
         writer.finding(item)
     else:
+        inventory.observe(item)
         writer.exchange(item)
 
 
@@ -80,7 +83,7 @@ def run_sequential(
 
         try:
             for count, item in enumerate(read_input(path, kind, progress=on_capture if progress else None), 1):
-                _emit(writer, analyzer.feed(item))
+                _emit(writer, analyzer.feed(item), outcome.inventory)
                 if progress is not None and count % 512 == 0:
                     state.exchanges = analyzer.totals.exchanges
                     progress(state)
@@ -99,6 +102,7 @@ class _WorkerResult:
     spool: str
     totals: Totals
     error: str | None
+    inventory: Inventory
 
 
 def _analyse_file(
@@ -111,6 +115,7 @@ def _analyse_file(
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
+    inventory = Inventory()
     records = make_records()
     handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
     error: str | None = None
@@ -119,7 +124,11 @@ def _analyse_file(
         try:
             for item in read_input(path, kind):
                 result = analyzer.feed(item)
-                batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
+                if isinstance(result, Finding):
+                    batch.append(records.finding(result))
+                else:
+                    inventory.observe(result)
+                    batch.append(records.exchange(result))
                 if len(batch) >= BATCH:
                     pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     batch = []
@@ -127,7 +136,7 @@ def _analyse_file(
             error = str(exc)
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return _WorkerResult(handle.name, analyzer.totals, error)
+    return _WorkerResult(handle.name, analyzer.totals, error, inventory)
 
 
 def _replay(handle: BinaryIO) -> Iterator[Record]:
@@ -167,6 +176,7 @@ def run_parallel(
                     writer.absorb(record)
             os.unlink(result.spool)
             totals.merge(result.totals)
+            outcome.inventory.merge(result.inventory)
             if result.error:
                 outcome.errors.append(result.error)
             state.files_done += 1

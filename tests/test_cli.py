@@ -65,7 +65,7 @@ def test_capture_raises_what_the_har_raises_in_the_same_order() -> None:
 def test_json_document_contract() -> None:
     _, out, _ = invoke("analyze", str(SAMPLES / "lab.har"), *TRUST, "--format", "json")
     document = json.loads(out)
-    assert set(document) == {"tool", "sources", "exchanges", "findings", "summary"}
+    assert set(document) == {"tool", "sources", "exchanges", "findings", "inventory", "summary"}
     first = document["exchanges"][1]
     for key in ("id", "source", "time", "client", "server", "method", "host", "target", "status", "auth"):
         assert key in first

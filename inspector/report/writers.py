@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol
 
 from inspector import __version__
 from inspector.analyze import ExchangeResult, Totals
+from inspector.inventory import Inventory
 from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data, summary_data
 from inspector.rules import CATALOGUE, Finding
 
@@ -39,7 +40,7 @@ class ReportWriter(Protocol):
     def finding(self, item: Finding) -> None: ...
     def record_factory(self) -> Callable[[], Records]: ...
     def absorb(self, record: Record) -> None: ...
-    def close(self, totals: Totals) -> None: ...
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None: ...
 
 
 class _RecordWriter:
@@ -87,8 +88,8 @@ class _Spool:
 
 
 class JsonWriter(_RecordWriter):
-    """``{"tool", "sources", "exchanges", "findings", "summary"}``; exchanges streamed, findings spooled to disk
-    until the end (they come after the exchanges in the document)."""
+    """``{"tool", "sources", "exchanges", "findings", "inventory", "summary"}``; exchanges streamed, findings
+    spooled to disk until the end (they come after the exchanges in the document)."""
 
     def __init__(self, out: IO[str], sources: list[dict[str, Any]], *, show_secrets: bool) -> None:
         self.out = out
@@ -111,10 +112,12 @@ class JsonWriter(_RecordWriter):
         else:
             self.findings.add(_dump(record[1]))
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         self.out.write('\n],\n"findings":[\n')
         self.findings.drain(self.out)
         self.out.write("\n],\n")
+        if inventory is not None:
+            self.out.write(f'"inventory":{_dump(inventory.data())},\n')
         self.out.write(f'"summary":{_dump(summary_data(totals))}}}\n')
         self.out.flush()
 
@@ -149,7 +152,9 @@ class JsonlWriter(_RecordWriter):
         if self.flush_each:
             self.out.flush()
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
+        if inventory is not None:
+            self.absorb(("line", _dump({"type": "inventory", **inventory.data()})))
         self.absorb(("line", _dump({"type": "summary", **summary_data(totals)})))
         self.out.flush()
 
@@ -205,7 +210,7 @@ class SarifWriter(_RecordWriter):
         for result in record[1]:
             self.results.add(json.dumps(result, ensure_ascii=True, default=str))
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         rules = [
             {
                 "id": rule.id,
@@ -225,7 +230,10 @@ class SarifWriter(_RecordWriter):
                 {
                     "tool": {"driver": {"name": TOOL_NAME, "version": __version__, "rules": rules}},
                     "results": marker,
-                    "properties": {"summary": summary_data(totals)},
+                    "properties": {
+                        "summary": summary_data(totals),
+                        **({"inventory": inventory.data()} if inventory is not None else {}),
+                    },
                 }
             ],
         }
