@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -29,6 +29,9 @@ from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter
 from inspector.rules import CATALOGUE, Finding, at_or_above
 from inspector.trust import Trust, build_trust, normalise_thumbprint
+
+if TYPE_CHECKING:
+    from inspector.rotation import Configuration
 
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
 FORMATS = ("table", "json", "jsonl", "sarif")
@@ -244,6 +247,20 @@ def main() -> None:
     help="Analyse several files in parallel with this many processes (default: the machine's cores).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@click.option(
+    "--exchange-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="verify-oauth bundle (export-script JSON): joins Get-AuthConfig and the auth certificates with the "
+    "signers seen on the wire (signer-not-current, the rotation timeline).",
+)
+@click.option(
+    "--sp-credentials",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Saved service principal keyCredentials JSON (as verify-oauth reads it): signer-not-on-sp, "
+    "next-cert-not-published.",
+)
 def analyze(
     inputs: tuple[Path, ...],
     trust: TrustArguments,
@@ -252,6 +269,8 @@ def analyze(
     show_all: bool,
     jobs: int | None,
     quiet: bool,
+    exchange_config: Path | None,
+    sp_credentials: Path | None,
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
 
@@ -263,6 +282,7 @@ def analyze(
 
     with exit_on_error(unreadable=(InputError,)):
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
+        configuration = load_configuration(exchange_config, sp_credentials)
         expanded = expand_inputs(list(inputs))
     if not expanded:
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
@@ -301,13 +321,37 @@ def analyze(
         for message in outcome.errors:
             error(message)
         from inspector.inventory_rules import inventory_findings
+        from inspector.rotation import join_findings, rotation_timeline
 
         judged = inventory_findings(outcome.inventory)
+        judged += join_findings(outcome.inventory, configuration, now=settings.policy.now)
+        outcome.inventory.rotation = [
+            entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
+        ]
         analyzer.totals.count(judged)
         for item in judged:
             writer.finding(item)
         writer.close(analyzer.totals, outcome.inventory)
     sys.exit(exit_code(analyzer.totals, settings.fail_on, bool(outcome.errors)))
+
+
+def load_configuration(exchange_config: Path | None, sp_credentials: Path | None) -> Configuration:
+    """``--exchange-config`` and ``--sp-credentials`` read by verify-oauth's readers (a :class:`ConfigError` when
+    given but unusable)."""
+    from inspector.rotation import Configuration
+    from inspector.verifyoauth.bundle import load_bundle
+    from inspector.verifyoauth.model import SourceError
+    from inspector.verifyoauth.sources import FileSource
+
+    try:
+        exchange = load_bundle(exchange_config) if exchange_config is not None else None
+        configuration = Configuration(exchange)
+        if sp_credentials is not None:
+            keys = FileSource(sp_credentials).load(configuration.exchange_principal())
+            configuration = Configuration(exchange, keys)
+    except SourceError as exc:
+        raise ConfigError(str(exc)) from exc
+    return configuration
 
 
 def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:

@@ -198,6 +198,9 @@ class Inventory:
     signers_dropped: int = 0
     """Exchanges whose signer did not fit in the table (counted, not described)."""
     challenges_dropped: int = 0
+    rotation: list[dict[str, Any]] = field(default_factory=list)
+    """The rotation timeline (``rotation.py``), set once the run is over: it joins the merged whole with the
+    configuration, so it is never merged."""
 
     def observe(self, result: ExchangeResult) -> None:
         exchange = result.exchange
@@ -287,6 +290,7 @@ class Inventory:
         out: dict[str, Any] = {
             "signers": [s.data() for s in self.signers.values()],
             "challenges": [c.data() for c in self.challenges.values()],
+            "rotation": self.rotation,
         }
         if self.signers_dropped or self.challenges_dropped:
             out["not_listed"] = {"signer_exchanges": self.signers_dropped, "challenges": self.challenges_dropped}

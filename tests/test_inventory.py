@@ -97,7 +97,7 @@ def test_signer_counts_clients_servers_times_verdicts_and_statuses(lab_kit: Toke
 
 def test_exchanges_without_a_token_or_challenge_leave_no_trace(lab_kit: TokenKit) -> None:
     results = _results(_analyzer(lab_kit), exchange(None), exchange("Basic dTpw"), exchange("Bearer opaque-value"))
-    assert _inventory(results).data() == {"signers": [], "challenges": []}
+    assert _inventory(results).data() == {"signers": [], "challenges": [], "rotation": []}
 
 
 def test_the_table_is_bounded_and_counts_what_did_not_fit(lab_kit: TokenKit) -> None:

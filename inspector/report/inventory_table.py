@@ -31,6 +31,10 @@ def _span(first: Any, last: Any) -> str:
     return a[:19].replace("T", " ") if a == b else f"{a[:19].replace('T', ' ')} to {b[:19].replace('T', ' ')}"
 
 
+def _day(value: str | None) -> str:
+    return value[:10] if value else "?"
+
+
 def _line(indent: str, *parts: tuple[str, str]) -> Text:
     text = Text(indent)
     for value, style in parts:
@@ -90,6 +94,19 @@ def print_inventory(console: Console, inventory: Inventory) -> None:
         console.print(_line("      ", ("authorization_uri: " + shown, "")))
     if len(inventory.challenges) > MAX_ROWS:
         console.print(Text(f"  ... and {len(inventory.challenges) - MAX_ROWS} more challenges", style="dim"))
+    if inventory.rotation:
+        console.print(Text("Rotation timeline: every certificate seen or configured", style="bold"))
+    for cert in inventory.rotation[:MAX_ROWS]:
+        roles = ", ".join(safe(r, 80) for r in cert["roles"])
+        console.print(_line("  ", (safe(cert["thumbprint"], 60), "bold"), ("  " + roles, "")))
+        parts = [f"valid {_day(cert['not_before'])} to {_day(cert['not_after'])}"]
+        if cert["effective"]:
+            parts.append(f"effective {_day(cert['effective'])}")
+        if cert["exchanges"]:
+            parts.append(f"on the wire {_day(cert['first_seen'])} to {_day(cert['last_seen'])} ({cert['exchanges']})")
+        if cert["on_service_principal"] is not None:
+            parts.append("on the service principal" if cert["on_service_principal"] else "NOT on the service principal")
+        console.print(_line("      ", ("; ".join(parts), "")))
     if inventory.signers_dropped or inventory.challenges_dropped:
         console.print(
             Text(
