@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from inspector.rotation import Configuration
 
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
-FORMATS = ("table", "json", "jsonl", "sarif")
+FORMATS = ("table", "json", "jsonl", "sarif", "html")
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +281,8 @@ def analyze(
     from inspector.sources.dispatch import expand_inputs
 
     with exit_on_error(unreadable=(InputError,)):
+        if output_format is None and output is not None and output.suffix.lower() in (".html", ".htm"):
+            output_format = "html"
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
         configuration = load_configuration(exchange_config, sp_credentials)
         expanded = expand_inputs(list(inputs))
@@ -376,6 +378,10 @@ def _writer(
         return JsonlWriter(out, show_secrets=show_secrets)
     if output_format == "sarif":
         return SarifWriter(out)
+    if output_format == "html":
+        from inspector.report.html import HtmlWriter
+
+        return HtmlWriter(out, sources, show_secrets=show_secrets)
     console = (
         Console(file=out, highlight=False, soft_wrap=False, force_terminal=False) if to_file else (_stdout_console())
     )

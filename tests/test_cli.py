@@ -109,7 +109,7 @@ def test_sarif_has_the_catalogue_and_results() -> None:
 SIGNATURE = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]{20,}")
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif"])
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif", "html"])
 @pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
 def test_no_secret_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> None:
     output = tmp_path / "report"

@@ -1,0 +1,41 @@
+"""The HTML report in a real browser: headless Chromium (the Debian package) loads it from disk, draws the timeline,
+runs its script without a console message, and makes no request at all, hostile wire text included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser import chromium_missing, visit
+from tests.test_cli import SAMPLES
+from tests.test_report_html import hostile_capture, report, tags
+
+pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
+
+VERDICT_COLOURS = {"valid": (0x2E, 0x7D, 0x32), "bad": (0xC6, 0x28, 0x28), "legacy": (0x6A, 0x1B, 0x9A)}
+
+
+def _pixels(path: Path, colour: tuple[int, int, int]) -> int:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+        histogram = rgb.getcolors(maxcolors=1 << 20) or []
+    return sum(count for count, value in histogram if all(abs(a - b) <= 6 for a, b in zip(value, colour, strict=True)))
+
+
+def test_the_report_loads_draws_and_stays_offline(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(report(tmp_path, SAMPLES / "lab.har", hostile_capture(tmp_path)), encoding="utf-8")
+    shot = tmp_path / "report.png"
+    seen = visit(page, screenshot=shot)
+    assert seen.console == [], "the page logged: " + "\n".join(seen.console)
+    assert seen.requests == [], "the page tried to fetch: " + "\n".join(seen.requests)
+    assert 'data-ready="yes"' in seen.dom  # the script ran to its end
+    rows = [a for t, a in tags(seen.dom) if t == "details" and a.get("class") == "ex"]
+    assert len(rows) == 25  # every exchange of the two captures on the first page
+    assert "<img" not in seen.dom and "canary.oauth-inspector.test" in seen.dom
+    assert shot.stat().st_size > 10_000
+    for name, colour in VERDICT_COLOURS.items():
+        assert _pixels(shot, colour) > 200, f"no {name} bars drawn in the timeline"
