@@ -9,20 +9,26 @@ the table and is then only counted). Sans-IO like the analyzer. Inventories of `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from inspector.analyze import ExchangeResult
 from inspector.http_auth import BearerChallengeInfo, bearer_challenge_info
 from inspector.model import HttpExchange
 from inspector.report.serialize import utc_iso
+from inspector.token_checks import TokenReport
 from inspector.tokens import Principal
+
+_T = TypeVar("_T")
 
 MAX_SIGNERS = 512
 MAX_CHALLENGES = 512
 MAX_NAMES = 16
 """Distinct clients, hosts, servers listed per entry; more are counted, not listed."""
+RECENT = 256
+"""Objects whose derived values are remembered (``Inventory._remembered``)."""
 MAX_TEXT = 256
 """Wire values kept per field are cut to this length (a real issuer or thumbprint is far shorter)."""
 
@@ -44,17 +50,6 @@ def host_of(exchange: HttpExchange) -> str:
     if value.startswith("["):
         return value.split("]", 1)[0] + "]"
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-
-def backend_of(exchange: HttpExchange) -> str | None:
-    """The server that answered: ``X-BEServer``, else ``X-FEServer``, else the address the capture saw."""
-    response = exchange.response
-    if response is not None:
-        for name in ("x-beserver", "x-feserver"):
-            value = _cut(response.header(name))
-            if value:
-                return value.strip()
-    return exchange.server.host[:MAX_TEXT] if exchange.server else None
 
 
 @dataclass(slots=True)
@@ -183,6 +178,20 @@ class ChallengeStats:
         }
 
 
+def _signer_key(token: TokenReport) -> SignerKey:
+    signed = token.decoded.signed
+    header = signed.header if signed is not None else {}
+    audience = Principal.parse(token.audience)
+    return (
+        _cut(token.issuer),
+        _cut(header.get("x5t")),
+        _cut(header.get("kid")),
+        _cut(token.realm),
+        audience.principal if audience else None,
+        _cut(audience.host.lower()) if audience and audience.host else None,
+    )
+
+
 def _otherwise_valid(result: ExchangeResult) -> bool:
     """A verified token the analyzer found nothing wrong with, apart from the server refusing it."""
     token = result.auth.token
@@ -191,7 +200,7 @@ def _otherwise_valid(result: ExchangeResult) -> bool:
     return not any(f.severity == "error" and f.rule != "bearer-rejected" for f in result.findings)
 
 
-@dataclass(slots=True)
+@dataclass
 class Inventory:
     signers: dict[SignerKey, SignerStats] = field(default_factory=dict)
     challenges: dict[ChallengeKey, ChallengeStats] = field(default_factory=dict)
@@ -201,31 +210,57 @@ class Inventory:
     rotation: list[dict[str, Any]] = field(default_factory=list)
     """The rotation timeline (``rotation.py``), set once the run is over: it joins the merged whole with the
     configuration, so it is never merged."""
+    _recent: dict[int, tuple[object, object]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_recent"] = {}  # a cache of this process's objects: never sent to another
+        return state
+
+    def _remembered(self, thing: object, make: Callable[[], _T]) -> _T:
+        """``make()`` for an object the analyzer hands out again and again (a token's report, a parsed challenge
+        tuple: both come from its caches), computed once while the object is recent."""
+        found = self._recent.get(id(thing))
+        if found is not None and found[0] is thing:
+            return cast(_T, found[1])
+        value = make()
+        if len(self._recent) >= RECENT:
+            self._recent.clear()
+        self._recent[id(thing)] = (thing, value)
+        return value
 
     def observe(self, result: ExchangeResult) -> None:
         exchange = result.exchange
         token = result.auth.token
+        response = exchange.response
+        fe = be = None
+        if response is not None:
+            for name, value in response.headers:
+                if len(name) == 10:  # both names are ten letters: most headers are skipped without lower-casing
+                    lowered = name.lower()
+                    if lowered == "x-feserver" and fe is None:
+                        fe = _cut(value.strip())
+                    elif lowered == "x-beserver" and be is None:
+                        be = _cut(value.strip())
+        backend = be or fe or (exchange.server.host[:MAX_TEXT] if exchange.server else None)
+        host = host_of(exchange)
         if token is not None and token.decoded.outer is not None:
-            self._observe_signer(result)
-        for challenge in result.challenges:
-            if challenge.scheme == "bearer":
-                self._observe_challenge(exchange, bearer_challenge_info(challenge))
+            key = self._remembered(token, lambda: _signer_key(token))
+            self._observe_signer(result, key, host, fe, be, backend)
+        if result.challenges:
+            infos = self._remembered(
+                result.challenges,
+                lambda: [bearer_challenge_info(c) for c in result.challenges if c.scheme == "bearer"],
+            )
+            for info in infos:
+                self._observe_challenge(exchange, info, host, backend)
 
-    def _observe_signer(self, result: ExchangeResult) -> None:
+    def _observe_signer(
+        self, result: ExchangeResult, key: SignerKey, host: str, fe: str | None, be: str | None, backend: str | None
+    ) -> None:
         exchange = result.exchange
         token = result.auth.token
         assert token is not None
-        signed = token.decoded.signed
-        header = signed.header if signed is not None else {}
-        audience = Principal.parse(token.audience)
-        key: SignerKey = (
-            _cut(token.issuer),
-            _cut(header.get("x5t")),
-            _cut(header.get("kid")),
-            _cut(token.realm),
-            audience.principal if audience else None,
-            _cut(audience.host.lower()) if audience and audience.host else None,
-        )
         stats = self.signers.get(key)
         if stats is None:
             if len(self.signers) >= MAX_SIGNERS:
@@ -235,22 +270,22 @@ class Inventory:
         stats.first_seen, stats.last_seen = _span(stats.first_seen, stats.last_seen, exchange.time)
         stats.exchanges += 1
         stats.clients.add(exchange.client.host[:MAX_TEXT] if exchange.client else None)
-        stats.hosts.add(host_of(exchange))
+        stats.hosts.add(host)
+        stats.fe_servers.add(fe)
+        stats.be_servers.add(be)
         response = exchange.response
-        if response is not None:
-            stats.fe_servers.add(_cut(response.header("x-feserver")))
-            stats.be_servers.add(_cut(response.header("x-beserver")))
         _count(stats.verdicts, token.signature or "none")
         _count(stats.statuses, str(response.status) if response is not None else "none")
-        backend = backend_of(exchange)
         if response is not None and backend is not None and _otherwise_valid(result):
             counts = stats._backend(backend)
             if counts is not None:
                 counts[1 if response.status == 401 else 0] += 1
 
-    def _observe_challenge(self, exchange: HttpExchange, info: BearerChallengeInfo) -> None:
+    def _observe_challenge(
+        self, exchange: HttpExchange, info: BearerChallengeInfo, host: str, backend: str | None
+    ) -> None:
         key: ChallengeKey = (
-            host_of(exchange),
+            host,
             _cut(info.client_id),
             tuple(item[:MAX_TEXT] for item in info.trusted_issuers[:MAX_NAMES]),
             _cut(info.authorization_uri),
@@ -263,7 +298,7 @@ class Inventory:
             stats = self.challenges[key] = ChallengeStats(key, exchange.id[:MAX_TEXT])
         stats.first_seen, stats.last_seen = _span(stats.first_seen, stats.last_seen, exchange.time)
         stats.count += 1
-        stats.servers.add(backend_of(exchange))
+        stats.servers.add(backend)
 
     def merge(self, other: Inventory) -> None:
         for key, theirs in other.signers.items():

@@ -91,7 +91,9 @@ class Visit:
     requests: list[str]
     """Requests the page made (the browser's housekeeping left out)."""
     seconds: float
-    """Wall time of the browser run that dumped the DOM (start-up included)."""
+    """Wall time of the browser run that dumped the DOM (start-up and the DOM's serialisation included)."""
+    screenshot_seconds: float | None = None
+    """Wall time of the browser run that took the screenshot (start-up, load, the first page drawn)."""
 
 
 def _run(report: Path, trap: Trap, extra: list[str], timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -118,12 +120,17 @@ def _console(stderr: str) -> list[str]:
 def visit(report: Path, *, screenshot: Path | None = None, size: str = "1280,2400", timeout: float = 120) -> Visit:
     trap = Trap()
     try:
-        done, seconds = _run(report, trap, [f"--window-size={size}", "--dump-dom"], timeout)
+        # The virtual time budget lets the page's promises (block inflation) settle before the dump.
+        budget = "--virtual-time-budget=30000"
+        done, seconds = _run(report, trap, [f"--window-size={size}", budget, "--dump-dom"], timeout)
         console = _console(done.stderr)
+        shot_seconds = None
         if screenshot is not None:
-            shot, _ = _run(report, trap, [f"--window-size={size}", f"--screenshot={screenshot}"], timeout)
+            shot, shot_seconds = _run(
+                report, trap, [f"--window-size={size}", budget, f"--screenshot={screenshot}"], timeout
+            )
             console += _console(shot.stderr)
         time.sleep(0.2)  # a connection made just before exit is accepted by now
-        return Visit(done.stdout, console, trap.page_requests(), seconds)
+        return Visit(done.stdout, console, trap.page_requests(), seconds, shot_seconds)
     finally:
         trap.close()

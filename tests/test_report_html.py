@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 from html.parser import HTMLParser
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from inspector.lab.writers import write_har
+from inspector.report.html import BLOCK_TYPE
 from inspector.report.html_timeline import MAX_BINS, TimelineBins
 from tests.builders import exchange, unsigned_jwt
 from tests.test_cli import SAMPLES, TRUST, invoke
@@ -48,6 +50,12 @@ def hostile_capture(tmp_path: Path) -> Path:
     return write_har(items, tmp_path / "hostile.har")
 
 
+def blocks(text: str, prefix: str) -> list[list[dict[str, object]]]:
+    """The report's data blocks of one kind, inflated and parsed as the page's script does."""
+    found = re.findall(rf'<script type="{BLOCK_TYPE}" id="{prefix}\d+">([A-Za-z0-9+/=]*)</script>', text)
+    return [json.loads(gzip.decompress(base64.b64decode(block))) for block in found]
+
+
 def report(tmp_path: Path, *inputs: Path, extra: tuple[str, ...] = ()) -> str:
     out = tmp_path / "report.html"
     code, _, err = invoke("analyze", *map(str, inputs), *TRUST, "-o", str(out), *extra)
@@ -66,7 +74,7 @@ def test_one_self_contained_file(tmp_path: Path) -> None:
     for tag, attrs in found:
         assert "src" not in attrs and "href" not in attrs, (tag, attrs)  # nothing to fetch, nowhere to go
         if tag == "script":
-            assert attrs.get("type") == "application/json" or attrs.get("nonce") == nonce.group(1)
+            assert attrs.get("type") in ("application/json", BLOCK_TYPE) or attrs.get("nonce") == nonce.group(1)
         assert tag not in ("link", "img", "iframe", "object", "embed")
     assert '<svg id="timeline"' in text and "Trust inventory" in text and "Findings by rule" in text
     assert "issuer-not-trusted-by-server" in text
@@ -83,9 +91,9 @@ def test_wire_text_cannot_inject_markup_or_script(tmp_path: Path) -> None:
     assert "canary.oauth-inspector.test" in text  # the hostile text is in the report, shown as text
     assert "<img" not in text and "</script><img" not in text and "<!--<script>" not in text
     scripts = [a for t, a in tags(text) if t == "script"]
-    assert sum(1 for a in scripts if a.get("type") != "application/json") == 1  # only the report's own script
-    for block in re.findall(r'<script type="application/json" id="[\w-]+">(.*?)</script>', text, re.S):
-        json.loads(block)  # every data block is intact JSON
+    assert sum(1 for a in scripts if "nonce" in a) == 1  # only the report's own script
+    assert all(a.get("type") in ("application/json", BLOCK_TYPE) for a in scripts if "nonce" not in a)
+    assert blocks(text, "x") and blocks(text, "t")  # every data block is intact
 
 
 def test_secrets_stay_out(tmp_path: Path) -> None:
@@ -111,9 +119,10 @@ def test_blocks_and_tokens_stored_once(tmp_path: Path, lab_kit) -> None:  # type
     value = f"Bearer {lab_kit.healthy_user().value}"
     items = [exchange(value, after=n) for n in range(1200)]
     text = report(tmp_path, write_har(items, tmp_path / "many.har"))
-    assert len(re.findall(r'<script type="application/json" id="x\d+">', text)) == 3  # 500 a block
-    assert len(re.findall(r'<script type="application/json" id="t\d+">', text)) == 1
-    assert text.count('"token_index":0}') == 1200
+    rows = blocks(text, "x")
+    assert [len(b) for b in rows] == [500, 500, 200]
+    assert [len(b) for b in blocks(text, "t")] == [1]
+    assert all(row["token_index"] == 0 for block in rows for row in block)
 
 
 @pytest.mark.parametrize("span", [10, 86400 * 365])

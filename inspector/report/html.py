@@ -14,7 +14,9 @@ nonce forbids any other script and any request.
 
 from __future__ import annotations
 
+import base64
 import functools
+import gzip
 import hashlib
 import secrets
 import shutil
@@ -28,7 +30,7 @@ from inspector.analyze import ExchangeResult, Totals
 from inspector.inventory import Inventory
 from inspector.report.html_assets import SCRIPT, STYLE
 from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_svg, verdict_class
-from inspector.report.serialize import dump_json, exchange_data, finding_data, token_data
+from inspector.report.serialize import ExchangeEncoder, dump_json, exchange_data, finding_data
 from inspector.report.writers import TOOL_NAME, Record, Records
 from inspector.rules import CATALOGUE, SEVERITY_ORDER, Finding
 from inspector.token_checks import TokenReport
@@ -39,6 +41,7 @@ TOKEN_BLOCK = 64
 MAX_TOKENS = 100_000
 """Distinct tokens stored once; past this many, a token is stored with its exchange."""
 EXAMPLES_PER_RULE = 50
+BLOCK_TYPE = "application/x-gzip-base64"
 
 CHECKS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("credentials", ("auth-header-malformed", "basic-credentials", "legacy-auth", "basic-fallback"), False),
@@ -63,14 +66,10 @@ def script_json(text: str) -> str:
 class HtmlRecords:
     def __init__(self, *, show_secrets: bool) -> None:
         self.show_secrets = show_secrets
-        self._last: tuple[TokenReport, str] | None = None
+        self.encoder = ExchangeEncoder(show_secrets=show_secrets)
 
     def _token_text(self, report: TokenReport) -> str:
-        if self._last is not None and self._last[0] is report:
-            return self._last[1]
-        text = script_json(dump_json(token_data(report, show_secrets=self.show_secrets)))
-        self._last = (report, text)
-        return text
+        return script_json(self.encoder.token_text(report))
 
     def exchange(self, result: ExchangeResult) -> Record:
         report = result.auth.token
@@ -78,7 +77,8 @@ class HtmlRecords:
         data["auth"].pop("token", None)
         data["auth"]["token_summary"] = f"{report.kind} {report.signature or ''}".strip() if report else None
         findings = [finding_data(f) for f in result.findings]
-        data["findings"] = findings
+        # The title comes from the catalogue and the exchange is the row itself: not repeated per row.
+        data["findings"] = [{k: v for k, v in f.items() if k not in ("title", "exchange")} for f in findings]
         response = result.exchange.response
         return (
             "exchange",
@@ -96,29 +96,37 @@ class HtmlRecords:
 
 
 class _Blocks:
-    """JSON rows spooled to disk as ``<script type="application/json" id="{prefix}{n}">[...]</script>`` blocks."""
+    """JSON rows spooled to disk in blocks, each a gzip-compressed, base64-encoded JSON array in a
+    ``<script type="application/x-gzip-base64" id="{prefix}{n}">`` element (the script inflates one block with the
+    browser's own ``DecompressionStream`` when a page needs it). Compression makes a 100,000-exchange report a
+    tenth of its JSON size; base64 cannot contain markup."""
 
     def __init__(self, prefix: str, size: int) -> None:
         self.prefix = prefix
         self.size = size
         self.count = 0
+        self._pending: list[str] = []
         self._file = tempfile.TemporaryFile("w+", encoding="ascii")  # noqa: SIM115 - closed in drain()
 
     def add(self, text: str) -> int:
-        index = self.count
-        if index % self.size == 0:
-            if index:
-                self._file.write("]</script>\n")
-            self._file.write(f'<script type="application/json" id="{self.prefix}{index // self.size}">[')
-        else:
-            self._file.write(",")
-        self._file.write(text)
+        self._pending.append(text)
         self.count += 1
-        return index
+        if len(self._pending) == self.size:
+            self._flush()
+        return self.count - 1
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        index = (self.count - 1) // self.size
+        payload = gzip.compress(("[" + ",".join(self._pending) + "]").encode("ascii"), compresslevel=5, mtime=0)
+        self._file.write(f'<script type="{BLOCK_TYPE}" id="{self.prefix}{index}">')
+        self._file.write(base64.b64encode(payload).decode("ascii"))
+        self._file.write("</script>\n")
+        self._pending = []
 
     def drain(self, out: IO[str]) -> None:
-        if self.count:
-            self._file.write("]</script>\n")
+        self._flush()
         self._file.seek(0)
         shutil.copyfileobj(self._file, out)
         self._file.close()

@@ -27,20 +27,27 @@ SCRIPT = r"""
   var meta = JSON.parse(document.getElementById('report-meta').textContent);
   var PAGE = 100;
   var caches = {x: {}, t: {}};
+  // A block: gzip-compressed JSON in base64, inflated by the browser itself; kept as a promise, a few at a time.
   function block(prefix, index) {
     var cache = caches[prefix];
     if (!(index in cache)) {
       var keys = Object.keys(cache);
       if (keys.length > 3) { delete cache[keys[0]]; }
-      cache[index] = JSON.parse(document.getElementById(prefix + index).textContent);
+      var text = document.getElementById(prefix + index).textContent.trim();
+      var binary = atob(text);
+      var bytes = new Uint8Array(binary.length);
+      for (var i = 0; i < binary.length; i++) { bytes[i] = binary.charCodeAt(i); }
+      var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+      cache[index] = new Response(stream).text().then(JSON.parse);
     }
     return cache[index];
   }
-  function exchangeAt(i) { return block('x', Math.floor(i / meta.block))[i % meta.block]; }
   function tokenOf(row) {
-    if (row.token_inline) { return row.token_inline; }
-    if (row.token_index === null || row.token_index === undefined) { return null; }
-    return block('t', Math.floor(row.token_index / meta.token_block))[row.token_index % meta.token_block];
+    if (row.token_inline) { return Promise.resolve(row.token_inline); }
+    if (row.token_index === null || row.token_index === undefined) { return Promise.resolve(null); }
+    return block('t', Math.floor(row.token_index / meta.token_block)).then(function (tokens) {
+      return tokens[row.token_index % meta.token_block];
+    });
   }
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -90,9 +97,8 @@ SCRIPT = r"""
     });
     return table;
   }
-  function body(row) {
+  function body(row, token) {
     var box = el('div');
-    var token = tokenOf(row);
     box.appendChild(el('h4', null, 'Checks'));
     box.appendChild(checkRows(row, token));
     if (token) {
@@ -131,30 +137,41 @@ SCRIPT = r"""
   var input = document.getElementById('page-input');
   var pages = Math.max(1, Math.ceil(meta.total / PAGE));
   var current = 0;
-  function show(page) {
-    current = Math.min(Math.max(0, page), pages - 1);
+  var shown = 0;
+  function render(page, rows) {
     var items = [];
-    for (var i = current * PAGE; i < Math.min(meta.total, (current + 1) * PAGE); i++) {
-      var row = exchangeAt(i);
+    var first = page * PAGE - Math.floor(page * PAGE / meta.block) * meta.block;
+    rows.slice(first, first + PAGE).forEach(function (row) {
       var details = el('details', 'ex');
       details.appendChild(summaryLine(row));
-      (function (r, d) {
-        d.addEventListener('toggle', function () {
-          if (d.open && d.childNodes.length === 1) { d.appendChild(body(r)); }
-        });
-      })(row, details);
+      details.addEventListener('toggle', function () {
+        if (details.open && details.childNodes.length === 1) {
+          details.appendChild(el('p', 'dim', 'decoding…'));
+          tokenOf(row).then(function (token) { details.replaceChild(body(row, token), details.lastChild); });
+        }
+      });
       items.push(details);
-    }
+    });
     list.replaceChildren.apply(list, items);
-    label.textContent = 'page ' + (current + 1) + ' of ' + pages + ' (' + meta.total + ' exchanges)';
-    input.value = String(current + 1);
+    label.textContent = 'page ' + (page + 1) + ' of ' + pages + ' (' + meta.total + ' exchanges)';
+    input.value = String(page + 1);
+  }
+  function show(page) {
+    current = Math.min(Math.max(0, page), pages - 1);
+    var wanted = ++shown;
+    if (!meta.total) { render(0, []); return Promise.resolve(); }
+    // PAGE divides the block size: a page never spans two blocks.
+    return block('x', Math.floor(current * PAGE / meta.block)).then(function (rows) {
+      if (wanted === shown) { render(current, rows); }
+    });
   }
   document.getElementById('page-prev').addEventListener('click', function () { show(current - 1); });
   document.getElementById('page-next').addEventListener('click', function () { show(current + 1); });
   input.addEventListener('change', function () { show(parseInt(input.value, 10) - 1 || 0); });
-  show(0);
-  // When the page became usable, measured by the browser from navigation start (bench/bench_html.py reads it).
-  document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
-  document.body.setAttribute('data-ready', 'yes');
+  show(0).then(function () {
+    // When the page became usable, measured by the browser from navigation start (bench/bench_html.py reads it).
+    document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
+    document.body.setAttribute('data-ready', 'yes');
+  }, function (error) { console.error('oauth-inspector report: ' + error); });
 })();
 """

@@ -100,7 +100,7 @@ def timeline_svg(bins: TimelineBins) -> str:
     step = WIDTH / len(columns)
     parts = [
         f'<svg id="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="Exchanges over capture time">',
+        f'width="100%" role="img" aria-label="Exchanges over capture time">',
         f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
     ]
     for index, counts in enumerate(columns):
@@ -176,8 +176,8 @@ def rotation_svg(rotation: list[dict[str, Any]]) -> str:
         return left + (right - left) * (t - low) / span
 
     parts = [
-        f'<svg id="rotation" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
-        f'height="{height}" role="img" aria-label="Certificate rotation timeline">',
+        f'<svg id="rotation" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" '
+        'role="img" aria-label="Certificate rotation timeline">',
         f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
     ]
     for index, row in enumerate(rows):

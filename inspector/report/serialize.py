@@ -234,6 +234,10 @@ class ExchangeEncoder:
         between the uses of a token, never to be modified."""
         return self._token(report)[1]
 
+    def token_text(self, report: TokenReport) -> str:
+        """The token's data as JSON text, encoded once while the token keeps coming."""
+        return self._token(report)[0]
+
     def exchange_dict(self, result: ExchangeResult) -> dict[str, Any]:
         """The exchange's data with the token replaced by the marker; pass the result (or a dict containing it)
         to :meth:`dumps` next."""
