@@ -1,7 +1,7 @@
 """Benchmark of the HTML report (run by hand, not a test): generation time, peak memory and file size for a large
 capture, and how long headless Chromium takes until the page is usable.
 
-    uv run python bench/bench_html.py [--exchanges 100000] [--out FILE (default: bench-report.html in the temp dir)]
+    uv run python bench/bench_html.py [--exchanges 100000] [--compare-json] [--out FILE]
 
 The exchanges are the lab's conversation (every kind of healthy and broken token, 401 challenges, a Basic fallback,
 an NTLM handshake) repeated with fresh ids and spread over 24 hours of capture time, fed through the analyzer, the
@@ -17,9 +17,11 @@ import re
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.inventory import Inventory
@@ -29,6 +31,7 @@ from inspector.lab.scenarios import lab_exchanges
 from inspector.lab.tokens import TokenKit
 from inspector.policy import Policy
 from inspector.report.html import HtmlWriter
+from inspector.report.writers import JsonWriter, ReportWriter
 from inspector.trust import Trust, key_from_certificate, parse_metadata
 from tests.browser import chromium_missing, visit
 
@@ -38,6 +41,7 @@ NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--exchanges", type=int, default=100_000)
+    parser.add_argument("--compare-json", action="store_true", help="also time the JSON writer on the same input")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "bench-report.html")
     args = parser.parse_args()
 
@@ -48,30 +52,41 @@ def main() -> None:
     step = 86400 / args.exchanges
 
     print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    analyzer = Analyzer(trust, Policy(realms=frozenset({kit.realm}), now=NOW))
-    inventory = Inventory()
-    start = time.perf_counter()
-    with args.out.open("w", encoding="utf-8") as out:
-        writer = HtmlWriter(out, [{"path": "bench", "kind": "lab"}], show_secrets=False)
-        for n in range(args.exchanges):
-            base = conversation[n % len(conversation)]
-            shifted = NOW + timedelta(seconds=n * step)
-            item = replace(base, id=f"bench:{n + 1}", time=shifted, response_time=shifted)
-            result = analyzer.feed(item)
-            assert isinstance(result, ExchangeResult)
-            inventory.observe(result)
-            writer.exchange(result)
-        judged = inventory_findings(inventory)
-        analyzer.totals.count(judged)
-        for found in judged:
-            writer.finding(found)
-        writer.close(analyzer.totals, inventory)
-    seconds = time.perf_counter() - start
+
+    def generate(path: Path, make: Callable[[IO[str]], ReportWriter]) -> float:
+        analyzer = Analyzer(trust, Policy(realms=frozenset({kit.realm}), now=NOW))
+        inventory = Inventory()
+        start = time.perf_counter()
+        with path.open("w", encoding="utf-8") as out:
+            writer = make(out)
+            for n in range(args.exchanges):
+                base = conversation[n % len(conversation)]
+                shifted = NOW + timedelta(seconds=n * step)
+                result = analyzer.feed(replace(base, id=f"bench:{n + 1}", time=shifted, response_time=shifted))
+                assert isinstance(result, ExchangeResult)
+                inventory.observe(result)
+                writer.exchange(result)
+            judged = inventory_findings(inventory)
+            analyzer.totals.count(judged)
+            for found in judged:
+                writer.finding(found)
+            writer.close(analyzer.totals, inventory)
+        return time.perf_counter() - start
+
+    sources = [{"path": "bench", "kind": "lab"}]
+    if args.compare_json:
+        json_path = args.out.with_suffix(".json")
+        seconds = generate(json_path, lambda out: JsonWriter(out, sources, show_secrets=False))
+        print(
+            f"JSON, for comparison   {seconds:.2f} s ({args.exchanges / seconds:,.0f} exchanges/s), "
+            f"{json_path.stat().st_size / 1e6:.1f} MB"
+        )
+    seconds = generate(args.out, lambda out: HtmlWriter(out, sources, show_secrets=False))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     size = args.out.stat().st_size
     print(f"exchanges              {args.exchanges:,}")
-    print(f"generation             {seconds:.2f} s ({args.exchanges / seconds:,.0f} exchanges/s)")
-    print(f"peak RSS               {peak:.0f} MB")
+    print(f"HTML generation        {seconds:.2f} s ({args.exchanges / seconds:,.0f} exchanges/s)")
+    print(f"peak RSS               {peak:.0f} MB (the whole process)")
     print(f"file size              {size / 1e6:.1f} MB ({size / args.exchanges:.0f} bytes per exchange)")
     missing = chromium_missing()
     if missing is not None:

@@ -196,3 +196,19 @@ def test_unusable_configuration_is_exit_2(option: str, content: str, message: st
     assert code == 2 and message in err
     code, _, err = invoke("analyze", str(SAMPLES / "lab.har"), option, str(tmp_path / "absent.json"))
     assert code == 2 and "absent.json" in err
+
+
+def test_the_bundles_certificates_give_validity_to_configured_thumbprints() -> None:
+    from inspector.verifyoauth.bundle import AuthCertificate
+
+    start, end = NOW - timedelta(days=10), NOW + timedelta(days=700)
+    bundle_cert = AuthCertificate(NEXT, "CN=Next", start, end, 2048, None, "Valid")
+    config = Configuration(
+        ExchangeConfig("b.json", auth_config=AuthConfig(CURRENT, NEXT, None, end, EXCHANGE, None),
+                       certificates=(bundle_cert,)),
+    )  # fmt: skip
+    timeline = {e.thumbprint: e for e in rotation_timeline(Inventory(), config, Trust.of([]))}
+    assert timeline[NEXT].roles == ["auth config next", "Exchange certificate"]
+    assert (timeline[NEXT].not_before, timeline[NEXT].not_after, timeline[NEXT].subject) == (start, end, "CN=Next")
+    assert timeline[NEXT].effective == end and timeline[NEXT].on_service_principal is None
+    assert list(timeline) == [NEXT, CURRENT]  # dated certificates first, by validity start
