@@ -96,7 +96,9 @@ class Visit:
     """Wall time of the browser run that took the screenshot (start-up, load, the first page drawn)."""
 
 
-def _run(report: Path, trap: Trap, extra: list[str], timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
+def _run(
+    report: Path, trap: Trap, extra: list[str], timeout: float, fragment: str = ""
+) -> tuple[subprocess.CompletedProcess[str], float]:
     with tempfile.TemporaryDirectory(prefix="oauth-inspector-chromium-") as profile:
         command = [
             CHROMIUM,
@@ -106,7 +108,7 @@ def _run(report: Path, trap: Trap, extra: list[str], timeout: float) -> tuple[su
             "--proxy-bypass-list=<-loopback>",
             f"--host-resolver-rules=MAP * 127.0.0.1:{trap.port}",
             *extra,
-            report.resolve().as_uri(),
+            report.resolve().as_uri() + fragment,
         ]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
@@ -117,12 +119,14 @@ def _console(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line]
 
 
-def visit(report: Path, *, screenshot: Path | None = None, size: str = "1280,2400", timeout: float = 120) -> Visit:
+def visit(
+    report: Path, *, screenshot: Path | None = None, size: str = "1280,2400", timeout: float = 120, fragment: str = ""
+) -> Visit:
     trap = Trap()
     try:
         # The virtual time budget lets the page's promises (block inflation) settle before the dump.
         budget = "--virtual-time-budget=30000"
-        done, seconds = _run(report, trap, [f"--window-size={size}", budget, "--dump-dom"], timeout)
+        done, seconds = _run(report, trap, [f"--window-size={size}", budget, "--dump-dom"], timeout, fragment)
         console = _console(done.stderr)
         shot_seconds = None
         if screenshot is not None:

@@ -39,3 +39,22 @@ def test_the_report_loads_draws_and_stays_offline(tmp_path: Path) -> None:
     assert shot.stat().st_size > 10_000
     for name, colour in VERDICT_COLOURS.items():
         assert _pixels(shot, colour) > 200, f"no {name} bars drawn in the timeline"
+
+
+def test_every_exchange_opens_to_its_tokens_and_checks(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(report(tmp_path, SAMPLES / "lab.har", hostile_capture(tmp_path)), encoding="utf-8")
+    seen = visit(page, fragment="#expand")
+    assert seen.console == [] and seen.requests == []
+    found = tags(seen.dom)
+    opened = [a for t, a in found if t == "details" and a.get("class") == "ex" and "open" in a]
+    assert len(opened) == 25
+    assert seen.dom.count("<h4>Checks</h4>") == 25
+    # lab:2 is healthy: its decoded actor token is shown and every check passed or had nothing to judge.
+    assert '"actor ' not in seen.dom and "actor {" in seen.dom and '"x5t": "' in seen.dom
+    assert seen.dom.count('<td class="pass">passed</td>') > 25 * 3
+    assert '<td class="fail">failed</td>' in seen.dom  # the broken tokens' checks
+    assert "signature-invalid: The actor token" in seen.dom
+    # The hostile claims are shown decoded, as text.
+    assert "&lt;/script&gt;&lt;img src=http://canary.oauth-inspector.test/x" in seen.dom
+    assert "<img" not in seen.dom

@@ -198,7 +198,8 @@ class HtmlWriter:
         out.write(
             '<h2>Exchanges</h2>\n<div class="pager"><button id="page-prev" type="button">&larr; previous</button>'
             '<button id="page-next" type="button">next &rarr;</button> page <input id="page-input" type="number" '
-            'min="1" value="1"> <span id="page-label" class="dim"></span></div>\n<div id="exchange-list"></div>\n'
+            'min="1" value="1"> <span id="page-label" class="dim"></span> <button id="page-expand" type="button">'
+            'open every exchange of this page</button></div>\n<div id="exchange-list"></div>\n'
             "<noscript><p>The exchange list needs JavaScript; everything above does not.</p></noscript>\n"
         )
         self.exchanges.drain(out)

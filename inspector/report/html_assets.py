@@ -102,14 +102,21 @@ SCRIPT = r"""
     box.appendChild(el('h4', null, 'Checks'));
     box.appendChild(checkRows(row, token));
     if (token) {
-      box.appendChild(el('h4', null, 'Token (' + token.kind + ', signature ' + token.signature + ')'));
+      box.appendChild(el('h4', null, 'Token (' + token.kind + ', signature ' + (token.signature || 'none') + ')'));
       if (token.outer) { box.appendChild(el('pre', null, 'outer ' + JSON.stringify(token.outer, null, 2))); }
       if (token.actor) { box.appendChild(el('pre', null, 'actor ' + JSON.stringify(token.actor, null, 2))); }
       if (token.problem) { box.appendChild(el('p', 'fail', token.problem)); }
     }
     var rest = {};
     Object.keys(row).forEach(function (k) {
-      if (['findings', 'token_index', 'token_inline'].indexOf(k) < 0) { rest[k] = row[k]; }
+      if (['findings', 'token_index', 'token_inline', 'request_headers', 'response_headers'].indexOf(k) < 0) {
+        rest[k] = row[k];
+      }
+    });
+    [['Request headers', row.request_headers], ['Response headers', row.response_headers]].forEach(function (h) {
+      if (!h[1]) { return; }
+      box.appendChild(el('h4', null, h[0]));
+      box.appendChild(el('pre', null, h[1].map(function (pair) { return pair[0] + ': ' + pair[1]; }).join('\n')));
     });
     box.appendChild(el('h4', null, 'Exchange'));
     box.appendChild(el('pre', null, JSON.stringify(rest, null, 2)));
@@ -168,7 +175,13 @@ SCRIPT = r"""
   document.getElementById('page-prev').addEventListener('click', function () { show(current - 1); });
   document.getElementById('page-next').addEventListener('click', function () { show(current + 1); });
   input.addEventListener('change', function () { show(parseInt(input.value, 10) - 1 || 0); });
+  function expandPage() {
+    Array.prototype.forEach.call(list.querySelectorAll('details.ex'), function (d) { d.open = true; });
+  }
+  document.getElementById('page-expand').addEventListener('click', expandPage);
   show(0).then(function () {
+    // report.html#expand opens every exchange of the first page (for printing, and for the browser test).
+    if (window.location.hash === '#expand') { expandPage(); }
     // When the page became usable, measured by the browser from navigation start (bench/bench_html.py reads it).
     document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
     document.body.setAttribute('data-ready', 'yes');
