@@ -32,6 +32,7 @@ from inspector.lab.tokens import TokenKit
 from inspector.policy import Policy
 from inspector.report.html import HtmlWriter
 from inspector.report.writers import JsonWriter, ReportWriter
+from inspector.tally import Totals
 from inspector.trust import Trust, key_from_certificate, parse_metadata
 from tests.browser import chromium_missing, visit
 
@@ -56,6 +57,7 @@ def main() -> None:
     def generate(path: Path, make: Callable[[IO[str]], ReportWriter]) -> float:
         analyzer = Analyzer(trust, Policy(realms=frozenset({kit.realm}), now=NOW))
         inventory = Inventory()
+        totals = Totals()
         start = time.perf_counter()
         with path.open("w", encoding="utf-8") as out:
             writer = make(out)
@@ -64,13 +66,13 @@ def main() -> None:
                 shifted = NOW + timedelta(seconds=n * step)
                 result = analyzer.feed(replace(base, id=f"bench:{n + 1}", time=shifted, response_time=shifted))
                 assert isinstance(result, ExchangeResult)
+                totals.add(result)
                 inventory.observe(result)
                 writer.exchange(result)
-            judged = inventory_findings(inventory)
-            analyzer.totals.count(judged)
-            for found in judged:
+            for found in inventory_findings(inventory):
+                totals.add(found)
                 writer.finding(found)
-            writer.close(analyzer.totals, inventory)
+            writer.close(totals, inventory)
         return time.perf_counter() - start
 
     sources = [{"path": "bench", "kind": "lab"}]

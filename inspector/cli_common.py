@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import click
 
 from inspector.model import ConfigError
-from inspector.report.console import safe
+from inspector.text import safe
 
 PROG = "oauth-inspector"
 EXIT_USAGE, EXIT_UNREADABLE, EXIT_INTERNAL = 2, 3, 4

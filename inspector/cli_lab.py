@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from inspector.lab.server import FAULTS
+
+if TYPE_CHECKING:
+    from inspector.lab.server import LabDir
 
 
 @click.group()
@@ -82,16 +86,7 @@ def serve(
     from datetime import UTC, datetime
 
     from inspector.cli_common import exit_on_error
-    from inspector.lab.scenarios import EWS_PATH
-    from inspector.lab.server import (
-        ACS_METADATA_FILE,
-        AUTH_CERT_FILE,
-        METADATA_PATH,
-        LabServer,
-        ServerOptions,
-        is_loopback,
-        prepare_lab_dir,
-    )
+    from inspector.lab.server import LabServer, ServerOptions, prepare_lab_dir
 
     with exit_on_error():
         lab_dir = prepare_lab_dir(cert_dir, realm=realm, host=exchange_host, tls=tls, now=datetime.now(UTC))
@@ -104,7 +99,26 @@ def serve(
             log=None if quiet else (lambda line: click.echo(f"  {line}")),
         )
         url = server.start()
-    folder = cert_dir
+
+    def stop_on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a service manager's stop, handled as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    try:  # from here on Ctrl-C stops cleanly, even while the banner is still being written
+        _print_banner(url, lab_dir, cert_dir, host, offer_basic, offer_ntlm, faults)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def _print_banner(
+    url: str, lab_dir: LabDir, folder: Path, host: str, offer_basic: bool, offer_ntlm: bool, faults: tuple[str, ...]
+) -> None:
+    from inspector.lab.scenarios import EWS_PATH
+    from inspector.lab.server import ACS_METADATA_FILE, AUTH_CERT_FILE, METADATA_PATH, is_loopback
+
     click.echo(f"oauth-inspector lab: Exchange-like server listening on {url}")
     click.echo(f"  EWS:       {url}{EWS_PATH}  (tokens for {lab_dir.host}, realm {lab_dir.realm})")
     click.echo(f"  Metadata:  {url}{METADATA_PATH}")
@@ -117,17 +131,6 @@ def serve(
     if not is_loopback(host):
         click.echo("  Warning:   this server accepts lab tokens minted with keys in plain files; keep it on loopback.")
     click.echo("  Ctrl-C stops it.")
-
-    def stop_on_term(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # a service manager's stop, handled as Ctrl-C
-
-    signal.signal(signal.SIGTERM, stop_on_term)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
 
 
 @lab.command()
@@ -171,7 +174,7 @@ def drive(
     from inspector.cli_common import exit_on_error
     from inspector.lab.client import drive as play
     from inspector.lab.server import read_lab_dir
-    from inspector.report.console import safe
+    from inspector.text import safe
 
     with exit_on_error(unreadable=(ConnectionError,)):
         lab_dir = read_lab_dir(cert_dir)

@@ -21,10 +21,8 @@ from inspector.cli_common import EXIT_USAGE, error, exit_on_error
 from inspector.model import ConfigError
 from inspector.provision import validate
 from inspector.provision.steps import Inputs, Plan, build_plan
-from inspector.report.console import safe
-from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID
-from inspector.verifyoauth.psrp import AUTH_METHODS, SessionOpener, open_pypsrp
-from inspector.verifyoauth.remote_settings import (
+from inspector.remote.graph import CLOUDS, GRAPH_CLI_CLIENT_ID
+from inspector.remote.options import (
     GRAPH_CERT_PASSWORD_ENV,
     PSRP_PASSWORD_ENV,
     graph_settings,
@@ -32,6 +30,8 @@ from inspector.verifyoauth.remote_settings import (
     timeout_option,
     tls_options,
 )
+from inspector.remote.psrp import AUTH_METHODS, SessionOpener, open_pypsrp
+from inspector.text import safe
 
 PROG = "oauth-inspector provision"
 PLAN_FORMATS = ("ps1", "text", "json")
@@ -182,7 +182,8 @@ def apply(**options: Any) -> None:  # fmt: skip
     from inspector.provision.graph import GraphKeyStore, once
     from inspector.provision.render_ps1 import WRITE_SCOPE
     from inspector.provision.render_text import ConsoleReporter
-    from inspector.verifyoauth.graph import GraphSource, msal_token_provider
+    from inspector.remote.graph import msal_token_provider
+    from inspector.verifyoauth.graph import GraphSource
     from inspector.verifyoauth.psrp import PsrpSource
 
     now = datetime.now(UTC)

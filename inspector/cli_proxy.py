@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from inspector.cli import TrustArguments, build_settings, trust_options
+from inspector.cli import trust_options
 from inspector.cli_common import exit_on_error
 from inspector.model import ConfigError
+from inspector.settings import TrustArguments, build_settings
 
 
 @click.command(context_settings={"max_content_width": 110})

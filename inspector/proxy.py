@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from inspector.cli import TrustArguments
 from inspector.live import mitm_script
 from inspector.model import ConfigError
+from inspector.settings import TrustArguments, addon_arguments
 
 EXTENDED_PROTECTION_WARNING = (
     "Exchange 2019 CU14 and later turn on Extended Protection by default: through a TLS-intercepting proxy, "
@@ -80,24 +80,8 @@ def _set(name: str, value: str) -> list[str]:
 def addon_options(trust: TrustArguments, report: Path | None) -> list[str]:
     """``--set oauth_*=...`` for the trust options (paths made absolute, so the folder mitmproxy runs in is moot)."""
     out: list[str] = []
-    for path in trust.certs:
-        out += _set("oauth_cert", str(path.expanduser().resolve()))
-    for path in trust.metadata:
-        out += _set("oauth_metadata", str(path.expanduser().resolve()))
-    for value in trust.thumbprints:
-        out += _set("oauth_thumbprint", value)
-    for value in trust.realms:
-        out += _set("oauth_realm", value)
-    for value in trust.issuers:
-        out += _set("oauth_issuer", value)
-    if trust.skew is not None:
-        out += _set("oauth_skew", str(trust.skew))
-    if trust.config_path is not None:
-        out += _set("oauth_config", str(trust.config_path.expanduser().resolve()))
-    if trust.fail_on is not None:
-        out += _set("oauth_fail_on", trust.fail_on)
-    if trust.show_secrets:
-        out += _set("oauth_show_secrets", "true")
+    for name, value in addon_arguments(trust):
+        out += _set(name, value)
     if report is not None:
         out += _set("oauth_report", str(report.expanduser().resolve()))
     return out

@@ -15,12 +15,12 @@ from typing import Any
 
 from inspector.inventory import Inventory, SignerStats
 from inspector.policy import EXCHANGE
+from inspector.remote.spkeys import ServicePrincipalKeys
 from inspector.report.serialize import utc_iso
 from inspector.rules import Finding, finding
 from inspector.tokens import Principal, TokenProblem, b64url_decode
 from inspector.trust import Trust
 from inspector.verifyoauth.bundle import AuthConfig, ExchangeConfig
-from inspector.verifyoauth.spkeys import ServicePrincipalKeys
 
 NEXT_CERT_DAYS = 30
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from inspector.analyze import Analyzer, ExchangeResult, Totals
+from inspector.analyze import Analyzer, ExchangeResult
 from inspector.inventory import Inventory
 from inspector.model import InputError
 from inspector.policy import Policy
@@ -26,25 +26,12 @@ from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
+from inspector.tally import RunState, Totals
 from inspector.trust import Trust
 
 BATCH = 2000
 
 Input = tuple[Path, InputKind | None]
-
-
-@dataclass(slots=True)
-class RunState:
-    """What the progress display shows."""
-
-    files_total: int = 0
-    files_done: int = 0
-    current: str = ""
-    bytes_read: int = 0
-    bytes_total: int = 0
-    packets: int = 0
-    exchanges: int = 0
-    findings: int = 0
 
 
 @dataclass(slots=True)
@@ -66,9 +53,10 @@ def _emit(writer: ReportWriter, item: ExchangeResult | Finding, inventory: Inven
 
 
 def run_sequential(
-    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, progress: Progress | None = None
+    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, totals: Totals, progress: Progress | None = None
 ) -> RunOutcome:
-    outcome = RunOutcome(analyzer.totals)
+    """Every input through one analyzer into the report; ``totals`` counts what is written."""
+    outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
     for path, kind in inputs:
         state.current = path.name
@@ -77,21 +65,23 @@ def run_sequential(
 
         def on_capture(p: CaptureProgress) -> None:
             state.bytes_read, state.bytes_total, state.packets = p.bytes_read, p.total_bytes, p.packets
-            state.findings = sum(analyzer.totals.severities.values())
+            state.findings = sum(totals.severities.values())
             if progress is not None:
                 progress(state)
 
         try:
             for count, item in enumerate(read_input(path, kind, progress=on_capture if progress else None), 1):
-                _emit(writer, analyzer.feed(item), outcome.inventory)
+                result = analyzer.feed(item)
+                totals.add(result)
+                _emit(writer, result, outcome.inventory)
                 if progress is not None and count % 512 == 0:
-                    state.exchanges = analyzer.totals.exchanges
+                    state.exchanges = totals.exchanges
                     progress(state)
         except InputError as exc:
             outcome.errors.append(str(exc))
         state.files_done += 1
-        state.exchanges = analyzer.totals.exchanges
-        state.findings = sum(analyzer.totals.severities.values())
+        state.exchanges = totals.exchanges
+        state.findings = sum(totals.severities.values())
         if progress is not None:
             progress(state)
     return outcome
@@ -115,6 +105,7 @@ def _analyse_file(
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
+    totals = Totals()
     inventory = Inventory()
     records = make_records()
     handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
@@ -124,6 +115,7 @@ def _analyse_file(
         try:
             for item in read_input(path, kind):
                 result = analyzer.feed(item)
+                totals.add(result)
                 if isinstance(result, Finding):
                     batch.append(records.finding(result))
                 else:
@@ -136,7 +128,7 @@ def _analyse_file(
             error = str(exc)
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return _WorkerResult(handle.name, analyzer.totals, error, inventory)
+    return _WorkerResult(handle.name, totals, error, inventory)
 
 
 def _replay(handle: BinaryIO) -> Iterator[Record]:

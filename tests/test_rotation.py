@@ -13,10 +13,10 @@ import pytest
 from inspector.inventory import Inventory, SignerStats
 from inspector.lab.certs import exchange_auth_cert
 from inspector.policy import EXCHANGE
+from inspector.remote.spkeys import KeyCredential, ServicePrincipalKeys
 from inspector.rotation import Configuration, join_findings, rotation_timeline, x5t_thumbprint
 from inspector.trust import Trust, load_certificate_file, thumbprint_to_x5t
 from inspector.verifyoauth.bundle import AuthConfig, ExchangeConfig
-from inspector.verifyoauth.spkeys import KeyCredential, ServicePrincipalKeys
 from tests.test_cli import SAMPLES, TRUST, invoke
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)

@@ -11,6 +11,7 @@ the script, the plan and the audit log.
 
 from __future__ import annotations
 
+from inspector.policy import EXPIRING_DAYS
 from inspector.provision.steps import (
     AllOf,
     Blank,
@@ -33,8 +34,7 @@ from inspector.provision.steps import (
     Text,
     Value,
 )
-from inspector.verifyoauth.checks_cert import EXPIRING_DAYS
-from inspector.verifyoauth.graph import CLOUDS
+from inspector.remote.graph import CLOUDS
 
 GRAPH_ENVIRONMENTS = {"global": "Global", "usgov": "USGov", "china": "China"}
 """``Connect-MgGraph -Environment`` names of the clouds ``verifyoauth.graph.CLOUDS`` knows."""

@@ -26,13 +26,14 @@ from html import escape
 from typing import IO, Any
 
 from inspector import __version__
-from inspector.analyze import ExchangeResult, Totals
+from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
 from inspector.report.html_assets import SCRIPT, STYLE
 from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_svg, verdict_class
 from inspector.report.serialize import ExchangeEncoder, dump_json, exchange_data, finding_data
 from inspector.report.writers import TOOL_NAME, Record, Records
 from inspector.rules import CATALOGUE, SEVERITY_ORDER, Finding
+from inspector.tally import Totals
 from inspector.token_checks import TokenReport
 
 BLOCK = 500

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.text import Text
 
 from inspector.inventory import Inventory, Names
-from inspector.report.console import safe
 from inspector.report.serialize import utc_iso
+from inspector.text import safe
 
 MAX_ROWS = 50
 

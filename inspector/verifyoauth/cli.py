@@ -17,18 +17,11 @@ from rich.console import Console
 
 from inspector import __version__
 from inspector.cli_common import EXIT_USAGE, error, exit_on_error, run_console_script
-from inspector.config import config_for
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
-from inspector.report.console import safe
-from inspector.trust import normalise_thumbprint
-from inspector.verifyoauth.context import Request, gather, principal_guids
-from inspector.verifyoauth.export_script import export_script
-from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, GraphSource, msal_token_provider
-from inspector.verifyoauth.http_probe import TlsOptions, exchange_base
-from inspector.verifyoauth.model import exit_status
-from inspector.verifyoauth.psrp import AUTH_METHODS, PsrpSource
-from inspector.verifyoauth.remote_settings import (
+from inspector.remote.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, msal_token_provider
+from inspector.remote.http import TlsOptions
+from inspector.remote.options import (
     GRAPH_CERT_PASSWORD_ENV,
     PSRP_PASSWORD_ENV,
     graph_settings,
@@ -36,6 +29,16 @@ from inspector.verifyoauth.remote_settings import (
     timeout_option,
     tls_options,
 )
+from inspector.remote.psrp import AUTH_METHODS
+from inspector.settings import file_config
+from inspector.text import safe
+from inspector.trust import normalise_thumbprint
+from inspector.verifyoauth.context import Request, gather, principal_guids
+from inspector.verifyoauth.export_script import export_script
+from inspector.verifyoauth.graph import GraphSource
+from inspector.verifyoauth.http_probe import exchange_base
+from inspector.verifyoauth.model import exit_status
+from inspector.verifyoauth.psrp import PsrpSource
 from inspector.verifyoauth.report import FORMATS, render_table, to_junit, write_json
 from inspector.verifyoauth.runner import run_checks
 from inspector.verifyoauth.sources import BundleSource, ExchangeConfigSource, FileSource, ServicePrincipalSource
@@ -246,7 +249,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
 
 
 def _request(options: dict[str, Any]) -> tuple[Request, str]:
-    config = config_for(options["config_path"])
+    config = file_config(options["config_path"])
     tls = tls_options(insecure=options["insecure"], ca_bundle=options["ca_bundle"])
     timeout: float = options["timeout"]
     cert: Path | None = options["cert"] or next(iter(config.paths("cert")), None)

@@ -17,6 +17,7 @@ from inspector.inventory import Inventory
 from inspector.inventory_rules import inventory_findings
 from inspector.policy import Policy
 from inspector.report.html import BLOCK_TYPE, HtmlWriter
+from inspector.tally import Totals
 from inspector.trust import Trust
 from tests.builders import exchange, unsigned_jwt
 from tests.test_report_html import tags
@@ -27,6 +28,7 @@ WIRE = st.text(st.sampled_from(list("<>&\"'/=!- ab\\\x00\u2028é")), max_size=30
 def _page(texts: list[str]) -> str:
     analyzer = Analyzer(Trust.of([]), Policy())
     inventory = Inventory()
+    totals = Totals()
     out = io.StringIO()
     writer = HtmlWriter(out, [{"path": texts[0] if texts else "x", "kind": None}], show_secrets=False)
     for n, text in enumerate(texts):
@@ -41,11 +43,13 @@ def _page(texts: list[str]) -> str:
         )
         result = analyzer.feed(item)
         assert isinstance(result, ExchangeResult)
+        totals.add(result)
         inventory.observe(result)
         writer.exchange(result)
     for found in inventory_findings(inventory):
+        totals.add(found)
         writer.finding(found)
-    writer.close(analyzer.totals, inventory)
+    writer.close(totals, inventory)
     return out.getvalue()
 
 

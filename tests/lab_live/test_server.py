@@ -284,3 +284,16 @@ def test_lab_serve_prints_its_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         if process.stdout is not None:
             process.stdout.close()
     assert (tmp_path / "lab" / AUTH_CERT_FILE).is_file()
+
+
+def test_lab_serve_stops_cleanly_on_ctrl_c_while_still_printing_its_banner(tmp_path: Path) -> None:
+    # A loaded machine may deliver Ctrl-C between the "listening" line and the rest of the banner.
+    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--port", "0"]
+    command += ["--cert-dir", str(tmp_path / "lab")]
+    for _ in range(3):
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        assert "listening on" in process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) in (0, 130), process.stdout.read()
+        process.stdout.close()

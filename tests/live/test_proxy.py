@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from inspector.cli import TrustArguments, main
+from inspector.cli import main
 from inspector.live.addon import OAuthInspector
 from inspector.model import ConfigError
 from inspector.proxy import build_plan, mitmproxy_command, reverse_spec, script_path
+from inspector.settings import TrustArguments
 from tests.live.conftest import TrustFiles, addon_context
 
 

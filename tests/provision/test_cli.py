@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from inspector import cli_provision
 from inspector.cli import main
 from inspector.provision.audit import read_records
-from inspector.verifyoauth.remote_settings import PSRP_PASSWORD_ENV
+from inspector.remote.options import PSRP_PASSWORD_ENV
 from tests.doubles.psrp import opener_for
 from tests.provision.conftest import TOKEN, Certs
 from tests.provision.exchange_double import SFB, ExchangeState
@@ -154,7 +154,7 @@ def wired(
     monkeypatch: pytest.MonkeyPatch, certs: Certs, exchange: ExchangeState, graph: GraphDouble
 ) -> tuple[ExchangeState, GraphDouble]:
     """The CLI's remoting and Graph pointed at the in-memory Exchange and the Graph double."""
-    import inspector.verifyoauth.graph as verify_graph
+    import inspector.remote.graph as verify_graph
 
     monkeypatch.setattr(cli_provision, "SESSION_OPENER", opener_for(exchange))
     monkeypatch.setattr(cli_provision, "GRAPH_BASE", graph.url)
