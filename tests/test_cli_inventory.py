@@ -92,3 +92,36 @@ def test_hostile_wire_text_in_the_inventory_is_inert(tmp_path: Path) -> None:
     assert "\x1b" not in out and "\x07" not in out
     assert "[bold red]evil[/bold red]" in out  # shown literally, not interpreted as markup
     assert "[link=x]y" in out
+
+
+@pytest.mark.parametrize("kind", ["har", "mitm", "pcapng"])
+def test_a_fleet_with_one_stale_server_through_every_source(kind: str, tmp_path: Path, lab_kit) -> None:  # type: ignore[no-untyped-def]
+    """Healthy tokens accepted by two back-end servers and refused by a third, whose challenge (like the others')
+    lacks authorization_uri: both rules come out of every kind of input."""
+    from inspector.lab.certs import write_cer
+    from inspector.lab.pcap_writer import write_lab_pcapng
+    from inspector.lab.writers import write_flows, write_har
+    from tests.builders import exchange
+
+    value = f"Bearer {lab_kit.healthy_user().value}"
+    challenge = f'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", trusted_issuers="{SFB}@{lab_kit.realm}"'
+    items = []
+    for n, (backend, status) in enumerate([("BE1", 200), ("BE2", 401), ("BE3", 200), ("BE2", 401), ("BE1", 200)]):
+        headers = [("X-FEServer", "FE1"), ("X-BEServer", backend), ("Content-Length", "0")]
+        if status == 401:
+            headers.insert(0, ("WWW-Authenticate", challenge))
+        items.append(exchange(value, status=status, response_headers=tuple(headers), after=n))
+    path = tmp_path / f"fleet.{kind}"
+    {"har": write_har, "mitm": write_flows, "pcapng": write_lab_pcapng}[kind](items, path)
+    cert = write_cer(tmp_path / "OAuthCert.cer", lab_kit.auth_cert)
+    code, out, err = invoke(
+        "analyze", str(path), "--cert", str(cert), "--realm", lab_kit.realm, "--format", "json", "--fail-on", "never"
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    run_level = {f["rule"]: f for f in document["findings"] if f["exchange"] is None}
+    assert set(run_level) == {"rejections-concentrated", "authorization-uri-missing"}
+    assert run_level["rejections-concentrated"]["evidence"]["server"] == "BE2"
+    assert run_level["rejections-concentrated"]["evidence"]["accepted_by"] == ["BE1", "BE3"]
+    (signer,) = document["inventory"]["signers"]
+    assert signer["be_servers"] == ["BE1", "BE2", "BE3"] and signer["statuses"] == {"200": 3, "401": 2}

@@ -279,7 +279,7 @@ class HtmlWriter:
                 parts.append(
                     "<tr>"
                     + cell(s["issuer"])
-                    + cell(" / ".join(v for v in (s["x5t"], s["kid"]) if v))
+                    + cell(" / ".join(dict.fromkeys(v for v in (s["x5t"], s["kid"]) if v)))
                     + cell(s["realm"])
                     + cell(f"{s['audience_principal'] or '?'} / {s['audience_host'] or '?'}")
                     + cell(s["clients"])
