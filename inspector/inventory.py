@@ -18,7 +18,7 @@ from inspector.analyze import ExchangeResult
 from inspector.http_auth import BearerChallengeInfo, bearer_challenge_info
 from inspector.model import HttpExchange
 from inspector.report.serialize import utc_iso
-from inspector.token_checks import TokenReport
+from inspector.token_checks import TokenReport, host_only
 from inspector.tokens import Principal
 
 _T = TypeVar("_T")
@@ -26,7 +26,7 @@ _T = TypeVar("_T")
 MAX_SIGNERS = 512
 MAX_CHALLENGES = 512
 MAX_NAMES = 16
-"""Distinct clients, hosts, servers listed per entry; more are counted, not listed."""
+"""Distinct clients, hosts, servers listed per entry; sightings of others are counted, not listed."""
 RECENT = 256
 """Objects whose derived values are remembered (``Inventory._remembered``)."""
 MAX_TEXT = 256
@@ -46,15 +46,13 @@ def _cut(value: object) -> str | None:
 
 def host_of(exchange: HttpExchange) -> str:
     """The server as the client named it: the Host, lower-cased, without a port."""
-    value = (exchange.host or "?").strip().lower()[:MAX_TEXT]
-    if value.startswith("["):
-        return value.split("]", 1)[0] + "]"
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    return host_only((exchange.host or "?")[:MAX_TEXT])
 
 
 @dataclass(slots=True)
 class Names:
-    """A bounded, ordered set of names; ``more`` counts names that did not fit."""
+    """A bounded, ordered set of names. Past ``MAX_NAMES`` a name is not remembered, so ``more`` counts the
+    sightings of names that did not fit (not how many distinct ones they were)."""
 
     items: list[str] = field(default_factory=list)
     more: int = 0
