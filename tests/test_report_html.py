@@ -135,3 +135,12 @@ def test_timeline_bins_stay_bounded(span: int) -> None:
     assert sum(c[0] for c in columns) == 20_000
     assert sum(c[-2] for c in columns) == len(range(0, 20_000, 7))
     assert start <= 1_700_000_000 < 1_700_000_000 + span <= end + bins.resolution
+
+
+def test_the_readme_shows_the_generated_screenshot() -> None:
+    from tests.corpus import REPO
+
+    assert "![The HTML report of the bundled sample](docs/report.png)" in (REPO / "README.md").read_text()
+    png = (REPO / "docs" / "report.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 50_000
+    assert (REPO / "docs" / "make_screenshot.py").exists()
