@@ -58,3 +58,27 @@ def test_every_exchange_opens_to_its_tokens_and_checks(tmp_path: Path) -> None:
     # The hostile claims are shown decoded, as text.
     assert "&lt;/script&gt;&lt;img src=http://canary.oauth-inspector.test/x" in seen.dom
     assert "<img" not in seen.dom
+
+
+def test_the_list_narrows_to_exchanges_with_findings_and_jumps_to_one(tmp_path: Path) -> None:
+    import json
+
+    from tests.test_report_html import blocks
+
+    page = tmp_path / "report.html"
+    text = report(tmp_path, SAMPLES / "lab.har")
+    page.write_text(text, encoding="utf-8")
+    rows = [row for block in blocks(text, "x") for row in block]
+    flagged = [n for n, row in enumerate(rows) if row["findings"]]
+    assert [p for block in blocks(text, "f") for p in block] == flagged
+    seen = visit(page, fragment="#flagged")
+    assert seen.console == [] and seen.requests == []
+    shown = [int(a["data-row"] or -1) for t, a in tags(seen.dom) if t == "details" and a.get("class") == "ex"]
+    assert shown == flagged and 0 < len(flagged) < len(rows)
+    # a finding listed under its rule names its exchange with a button that jumps there
+    jump = next(a for t, a in tags(text) if t == "button" and a.get("class") == "jump")
+    row = int(jump["data-row"] or -1)
+    seen = visit(page, fragment=f"#row={row}")
+    opened = [a for t, a in tags(seen.dom) if t == "details" and "open" in a]
+    assert [a["data-row"] for a in opened if a.get("class") == "ex"] == [str(row)]
+    assert json.dumps(rows[row]["id"])[1:-1] in seen.dom

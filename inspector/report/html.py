@@ -39,6 +39,7 @@ from inspector.token_checks import TokenReport
 BLOCK = 500
 """Exchanges per JSON block (the script parses one block to show a page)."""
 TOKEN_BLOCK = 64
+FLAGGED_BLOCK = 20_000
 MAX_TOKENS = 100_000
 """Distinct tokens stored once; past this many, a token is stored with its exchange."""
 EXAMPLES_PER_RULE = 50
@@ -141,6 +142,8 @@ class HtmlWriter:
         self._records = HtmlRecords(show_secrets=show_secrets)
         self.exchanges = _Blocks("x", BLOCK)
         self.tokens = _Blocks("t", TOKEN_BLOCK)
+        self.flagged = _Blocks("f", FLAGGED_BLOCK)
+        """Positions of the exchanges with findings (the list's "only exchanges with findings" view)."""
         self._token_index: dict[bytes, int] = {}
         self.bins = TimelineBins()
         self.examples: dict[str, list[dict[str, Any]]] = {}
@@ -154,10 +157,10 @@ class HtmlWriter:
     def finding(self, item: Finding) -> None:
         self.absorb(self._records.finding(item))
 
-    def _example(self, item: dict[str, Any]) -> None:
+    def _example(self, item: dict[str, Any], row: int | None = None) -> None:
         kept = self.examples.setdefault(item["rule"], [])
         if len(kept) < EXAMPLES_PER_RULE:
-            kept.append(item)
+            kept.append({**item, "row": row} if row is not None else item)
 
     def absorb(self, record: Record) -> None:
         if record[0] == "finding":
@@ -165,8 +168,11 @@ class HtmlWriter:
             return
         _, epoch, verdict, rejected, fallback, row, token, findings = record
         self.bins.add(epoch, verdict, rejected=rejected, fallback=fallback)
+        position = self.exchanges.count
         for item in findings:
-            self._example(item)
+            self._example(item, position)
+        if findings:
+            self.flagged.add(str(position))
         if token is not None:
             digest = hashlib.blake2b(token.encode("ascii"), digest_size=16).digest()
             index = self._token_index.get(digest)
@@ -200,15 +206,19 @@ class HtmlWriter:
             '<h2>Exchanges</h2>\n<div class="pager"><button id="page-prev" type="button">&larr; previous</button>'
             '<button id="page-next" type="button">next &rarr;</button> page <input id="page-input" type="number" '
             'min="1" value="1"> <span id="page-label" class="dim"></span> <button id="page-expand" type="button">'
-            'open every exchange of this page</button></div>\n<div id="exchange-list"></div>\n'
+            'open every exchange of this page</button> <label><input id="only-flagged" type="checkbox"> only '
+            'exchanges with findings</label></div>\n<div id="exchange-list"></div>\n'
             "<noscript><p>The exchange list needs JavaScript; everything above does not.</p></noscript>\n"
         )
         self.exchanges.drain(out)
         self.tokens.drain(out)
+        self.flagged.drain(out)
         meta = {
             "total": self.exchanges.count,
             "block": BLOCK,
             "token_block": TOKEN_BLOCK,
+            "flagged": self.flagged.count,
+            "flagged_block": FLAGGED_BLOCK,
             "checks": [{"name": name, "rules": list(rules), "token": token} for name, rules, token in CHECKS],
         }
         out.write(f'<script type="application/json" id="report-meta">{script_json(dump_json(meta))}</script>\n')
@@ -246,6 +256,9 @@ class HtmlWriter:
             )
             for item in items:
                 where = f"{escape(str(item['exchange']))}: " if item["exchange"] else ""
+                if item.get("row") is not None:
+                    where = f'<button type="button" class="jump" data-row="{int(item["row"])}">{where[:-2]}</button>: '
+
                 parts.append(f"<li>{where}{escape(str(item['message']))}</li>")
             if count > len(items):
                 parts.append(f'<li class="dim">… {count - len(items)} more</li>')

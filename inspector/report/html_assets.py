@@ -18,6 +18,7 @@ svg .axis,text.axis{font:11px sans-serif;fill:#424242}
 details{background:#fff;border:1px solid #ddd;border-radius:3px;margin:3px 0;padding:2px 6px}
 summary{cursor:pointer}pre{white-space:pre-wrap;word-break:break-all;background:#f5f5f5;padding:6px;margin:4px 0;
 font-size:12px}.ex summary span{margin-right:10px}.pager{margin:8px 0;display:flex;gap:8px;align-items:center}
+.jump{border:0;background:none;padding:0;color:#1565c0;text-decoration:underline;cursor:pointer;font:inherit}
 .pass{color:#2e7d32}.fail{color:#c62828}.skip{color:#757575}.warn{color:#e65100}
 """
 
@@ -26,7 +27,7 @@ SCRIPT = r"""
   'use strict';
   var meta = JSON.parse(document.getElementById('report-meta').textContent);
   var PAGE = 100;
-  var caches = {x: {}, t: {}};
+  var caches = {x: {}, t: {}, f: {}};
   // A block: gzip-compressed JSON in base64, inflated by the browser itself; kept as a promise, a few at a time.
   function block(prefix, index) {
     var cache = caches[prefix];
@@ -142,14 +143,47 @@ SCRIPT = r"""
   var list = document.getElementById('exchange-list');
   var label = document.getElementById('page-label');
   var input = document.getElementById('page-input');
-  var pages = Math.max(1, Math.ceil(meta.total / PAGE));
+  var onlyFlagged = document.getElementById('only-flagged');
   var current = 0;
   var shown = 0;
-  function render(page, rows) {
-    var items = [];
-    var first = page * PAGE - Math.floor(page * PAGE / meta.block) * meta.block;
-    rows.slice(first, first + PAGE).forEach(function (row) {
+  function count() { return onlyFlagged.checked ? meta.flagged : meta.total; }
+  function pages() { return Math.max(1, Math.ceil(count() / PAGE)); }
+  // The positions (in capture order) a page lists: a range, or a slice of the list of flagged exchanges.
+  function positions(page) {
+    var start = page * PAGE, end = Math.min(count(), start + PAGE), out = [];
+    if (!onlyFlagged.checked) {
+      for (var i = start; i < end; i++) { out.push(i); }
+      return Promise.resolve(out);
+    }
+    if (start >= end) { return Promise.resolve(out); }
+    // PAGE divides the flagged block size: a page never spans two of them.
+    return block('f', Math.floor(start / meta.flagged_block)).then(function (flagged) {
+      var offset = Math.floor(start / meta.flagged_block) * meta.flagged_block;
+      return flagged.slice(start - offset, end - offset);
+    });
+  }
+  // The rows at these positions, one exchange block at a time (so a page never holds more than a few blocks).
+  function rowsAt(wanted) {
+    var rows = new Array(wanted.length);
+    var blocks = [];
+    wanted.forEach(function (pos) {
+      var b = Math.floor(pos / meta.block);
+      if (blocks.indexOf(b) < 0) { blocks.push(b); }
+    });
+    return blocks.reduce(function (done, b) {
+      return done.then(function () {
+        return block('x', b).then(function (parsed) {
+          wanted.forEach(function (pos, i) {
+            if (Math.floor(pos / meta.block) === b) { rows[i] = parsed[pos % meta.block]; }
+          });
+        });
+      });
+    }, Promise.resolve()).then(function () { return rows; });
+  }
+  function render(page, wanted, rows) {
+    var items = rows.map(function (row, i) {
       var details = el('details', 'ex');
+      details.setAttribute('data-row', String(wanted[i]));
       details.appendChild(summaryLine(row));
       details.addEventListener('toggle', function () {
         if (details.open && details.childNodes.length === 1) {
@@ -157,31 +191,50 @@ SCRIPT = r"""
           tokenOf(row).then(function (token) { details.replaceChild(body(row, token), details.lastChild); });
         }
       });
-      items.push(details);
+      return details;
     });
     list.replaceChildren.apply(list, items);
-    label.textContent = 'page ' + (page + 1) + ' of ' + pages + ' (' + meta.total + ' exchanges)';
+    label.textContent = 'page ' + (page + 1) + ' of ' + pages() + ' (' + count() + ' exchanges' +
+      (onlyFlagged.checked ? ' with findings, of ' + meta.total : '') + ')';
     input.value = String(page + 1);
   }
   function show(page) {
-    current = Math.min(Math.max(0, page), pages - 1);
+    current = Math.min(Math.max(0, page), pages() - 1);
     var wanted = ++shown;
-    if (!meta.total) { render(0, []); return Promise.resolve(); }
-    // PAGE divides the block size: a page never spans two blocks.
-    return block('x', Math.floor(current * PAGE / meta.block)).then(function (rows) {
-      if (wanted === shown) { render(current, rows); }
+    var at = current;
+    return positions(at).then(function (pos) {
+      return rowsAt(pos).then(function (rows) {
+        if (wanted === shown) { render(at, pos, rows); }
+      });
     });
   }
   document.getElementById('page-prev').addEventListener('click', function () { show(current - 1); });
   document.getElementById('page-next').addEventListener('click', function () { show(current + 1); });
   input.addEventListener('change', function () { show(parseInt(input.value, 10) - 1 || 0); });
+  onlyFlagged.addEventListener('change', function () { show(0); });
+  function jump(row) {
+    onlyFlagged.checked = false;
+    return show(Math.floor(row / PAGE)).then(function () {
+      var found = list.querySelector('details[data-row="' + row + '"]');
+      if (found) { found.open = true; found.scrollIntoView(); }
+    });
+  }
+  // A finding's exchange id jumps to that exchange, opened.
+  document.addEventListener('click', function (event) {
+    var target = event.target.closest ? event.target.closest('button.jump') : null;
+    if (target) { jump(parseInt(target.getAttribute('data-row'), 10)); }
+  });
   function expandPage() {
     Array.prototype.forEach.call(list.querySelectorAll('details.ex'), function (d) { d.open = true; });
   }
   document.getElementById('page-expand').addEventListener('click', expandPage);
-  show(0).then(function () {
-    // report.html#expand opens every exchange of the first page (for printing, and for the browser test).
-    if (window.location.hash === '#expand') { expandPage(); }
+  // The address can ask for a view: #flagged (only exchanges with findings), #row=N (exchange N opened), #expand
+  // (every exchange of the first page opened: for printing, and for the browser test).
+  var asked = window.location.hash.replace(/^#/, '').split('&');
+  onlyFlagged.checked = asked.indexOf('flagged') >= 0;
+  var rowAsked = asked.filter(function (a) { return /^row=\d+$/.test(a); })[0];
+  (rowAsked ? jump(parseInt(rowAsked.slice(4), 10)) : show(0)).then(function () {
+    if (asked.indexOf('expand') >= 0) { expandPage(); }
     // When the page became usable, measured by the browser from navigation start (bench/bench_html.py reads it).
     document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
     document.body.setAttribute('data-ready', 'yes');

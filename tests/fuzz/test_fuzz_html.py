@@ -55,7 +55,7 @@ def _page(texts: list[str]) -> str:
 
 EXPECTED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "p", "b", "h2", "h3", "h4", "div", "span",
                  "svg", "rect", "text", "line", "polygon", "table", "tr", "th", "td", "details", "summary",
-                 "ul", "li", "button", "input", "noscript", "script"}  # fmt: skip
+                 "ul", "li", "button", "input", "label", "noscript", "script"}  # fmt: skip
 
 
 @settings(max_examples=40, deadline=None)
@@ -66,6 +66,7 @@ def test_wire_text_never_becomes_markup(texts: list[str]) -> None:
     assert {t for t, _ in found} <= EXPECTED_TAGS
     scripts = [a for t, a in found if t == "script"]
     assert sum(1 for a in scripts if "nonce" in a) == 1
-    for block in re.findall(rf'<script type="{BLOCK_TYPE}" id="[xt]\d+">([A-Za-z0-9+/=]*)</script>', page):
+    for block in re.findall(rf'<script type="{BLOCK_TYPE}" id="[xtf]\d+">([A-Za-z0-9+/=]*)</script>', page):
         json.loads(gzip.decompress(base64.b64decode(block)))
-    assert len(re.findall(rf'<script type="{BLOCK_TYPE}"', page)) == 2  # one exchange block, one token block
+    # one block of exchanges, one of tokens, one of the positions of exchanges with findings (every one here)
+    assert len(re.findall(rf'<script type="{BLOCK_TYPE}"', page)) == 3
