@@ -27,6 +27,9 @@ MAX_SIGNERS = 512
 MAX_CHALLENGES = 512
 MAX_NAMES = 16
 """Distinct clients, hosts, servers listed per entry; sightings of others are counted, not listed."""
+MAX_TRUSTED = 64
+"""``trusted_issuers`` entries kept per challenge (real ones list a handful)."""
+TRUNCATED = "… not listed: "
 RECENT = 256
 """Objects whose derived values are remembered (``Inventory._remembered``)."""
 MAX_TEXT = 256
@@ -176,6 +179,13 @@ class ChallengeStats:
         }
 
 
+def _trusted(issuers: tuple[str, ...]) -> tuple[str, ...]:
+    """A challenge's ``trusted_issuers``, at most ``MAX_TRUSTED`` of them; a longer list ends with a
+    ``TRUNCATED`` entry, and rules judge no issuer against a list they did not see whole."""
+    kept = tuple(item[:MAX_TEXT] for item in issuers[:MAX_TRUSTED])
+    return (*kept, f"{TRUNCATED}{len(issuers) - MAX_TRUSTED} more") if len(issuers) > MAX_TRUSTED else kept
+
+
 def _signer_key(token: TokenReport) -> SignerKey:
     signed = token.decoded.signed
     header = signed.header if signed is not None else {}
@@ -285,7 +295,7 @@ class Inventory:
         key: ChallengeKey = (
             host,
             _cut(info.client_id),
-            tuple(item[:MAX_TEXT] for item in info.trusted_issuers[:MAX_NAMES]),
+            _trusted(info.trusted_issuers),
             _cut(info.authorization_uri),
         )
         stats = self.challenges.get(key)

@@ -5,7 +5,7 @@ Their findings belong to the run, not to one exchange; the evidence names the fi
 
 from __future__ import annotations
 
-from inspector.inventory import Inventory, SignerStats
+from inspector.inventory import TRUNCATED, Inventory, SignerStats
 from inspector.rules import Finding, finding
 
 
@@ -35,13 +35,17 @@ def issuer_trusted(issuer: str, trusted: list[str]) -> bool:
 
 
 def _trusted_by_host(inventory: Inventory) -> dict[str, list[str]]:
+    """Every issuer each host's challenges trust; a host one of whose lists was cut short is left out (unknown)."""
     out: dict[str, list[str]] = {}
+    cut: set[str] = set()
     for challenge in inventory.challenges.values():
         host, _, trusted, _ = challenge.key
-        if trusted:
+        if any(t.startswith(TRUNCATED) for t in trusted):
+            cut.add(host)
+        elif trusted:
             listed = out.setdefault(host, [])
             listed.extend(t for t in trusted if t not in listed)
-    return out
+    return {host: trusted for host, trusted in out.items() if host not in cut}
 
 
 def _untrusted_issuers(inventory: Inventory) -> list[Finding]:

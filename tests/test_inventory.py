@@ -170,6 +170,17 @@ def test_issuer_not_trusted_by_server_close_cases(lab_kit: TokenKit, trusted: st
     assert "issuer-not-trusted-by-server" not in _rules(_inventory(results))
 
 
+def test_a_trusted_issuers_list_cut_short_judges_nothing(lab_kit: TokenKit) -> None:
+    token = f"Bearer {lab_kit.healthy_user().value}"
+    many = ",".join(f"{ACS}@realm-{n}" for n in range(70)) + f",{SFB}@{REALM}"  # trusted, but past the cut
+    challenge = (("WWW-Authenticate", _challenge(many)),)
+    results = _results(_analyzer(lab_kit), exchange(None, status=401, response_headers=challenge), exchange(token))
+    inventory = _inventory(results)
+    (listed,) = inventory.data()["challenges"]
+    assert len(listed["trusted_issuers"]) == 65 and listed["trusted_issuers"][-1].endswith("7 more")
+    assert "issuer-not-trusted-by-server" not in _rules(inventory)
+
+
 def test_authorization_uri_missing_fires_once_per_host(lab_kit: TokenKit) -> None:
     bare = (("WWW-Authenticate", _challenge(f"{SFB}@*", uri=False)),)
     results = _results(
