@@ -60,8 +60,10 @@ CHECKS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
 
 
 def script_json(text: str) -> str:
-    """JSON text made safe inside ``<script type="application/json">``: no ``<`` can end the element or open a
-    comment (the JSON is ASCII already; ``<`` only occurs inside strings, where ``\\u003c`` means the same)."""
+    """JSON text made safe inside a ``<script>`` element: no ``<`` can end the element or open a comment (the JSON
+    is ASCII already; ``<`` only occurs inside strings, where ``\\u003c`` means the same). Needed for the plain
+    ``application/json`` block; rows get it too although their blocks are base64, so no later change of block
+    encoding can open a hole."""
     return text.replace("<", "\\u003c")
 
 
