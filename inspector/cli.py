@@ -19,12 +19,12 @@ from rich.console import Console
 
 from inspector import __version__
 from inspector.analyze import Analyzer, ExchangeResult
-from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error, run_console_script
+from inspector.cli_common import EXIT_UNREADABLE, EXIT_USAGE, error, exit_on_error, report_console, run_console_script
 from inspector.model import ConfigError, InputError
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter
-from inspector.rules import CATALOGUE, Finding, at_or_above, markdown_table
+from inspector.rules import CATALOGUE, Finding, Rule, at_or_above, markdown_table
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
 
@@ -79,7 +79,7 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
 
 
 def _stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return report_console()
 
 
 def exit_code(totals: Totals, fail_on: str, unreadable: bool) -> int:
@@ -281,10 +281,43 @@ def _writer(
         from inspector.report.html import HtmlWriter
 
         return HtmlWriter(out, sources, show_secrets=show_secrets)
-    console = (
-        Console(file=out, highlight=False, soft_wrap=False, force_terminal=False) if to_file else (_stdout_console())
-    )
-    return ConsoleReport(console, verbose=verbose)
+    return ConsoleReport(report_console(out) if to_file else _stdout_console(), verbose=verbose)
+
+
+@main.command()
+@click.argument("capture", type=click.Path(path_type=Path))
+@click.argument("exchange_id", metavar="EXCHANGE-ID")
+@trust_options
+def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
+    """Print one exchange of a capture whole: both heads (redacted), the tokens decoded with their verdict, and
+    every finding with its help (EXCHANGE-ID as `analyze` prints it, e.g. lab:7)."""
+    from inspector.report.detail import DetailWriter, ExchangeNotFound
+    from inspector.run import run_sequential
+    from inspector.sources.dispatch import expand_inputs
+
+    with exit_on_error(unreadable=(InputError,)):
+        settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
+        expanded = expand_inputs([capture])
+    if not expanded:
+        error(f"no capture, HAR or flow file found in {capture}")
+        sys.exit(EXIT_UNREADABLE)
+    analyzer = Analyzer(settings.trust, settings.policy)
+    totals = Totals()
+    writer = DetailWriter(_stdout_console(), exchange_id.strip(), show_secrets=trust.show_secrets)
+    for item in analyzer.trust_findings():
+        totals.add(item)
+    outcome = run_sequential(expanded, analyzer, writer, totals)
+    for message in outcome.errors:
+        error(message)
+    try:
+        writer.close(totals)
+    except ExchangeNotFound as exc:
+        error(str(exc))
+        sys.exit(EXIT_UNREADABLE if outcome.errors else EXIT_USAGE)
+    shown = Totals()
+    for item in writer.shown_findings():
+        shown.add(item)
+    sys.exit(exit_code(shown, settings.fail_on, bool(outcome.errors)))
 
 
 @main.command()
@@ -359,6 +392,7 @@ def _parse_time(value: str) -> datetime:
 
 
 @main.command()
+@click.argument("rule_ids", nargs=-1, metavar="[ID]...")
 @click.option(
     "--format",
     "output_format",
@@ -366,10 +400,20 @@ def _parse_time(value: str) -> datetime:
     default="table",
     help="Output format (markdown is what the README's catalogue is made from).",
 )
-def rules(output_format: str) -> None:
-    """List the rule catalogue: ID, severity, title and help."""
+def rules(rule_ids: tuple[str, ...], output_format: str) -> None:
+    """List the rule catalogue (ID, severity, title and help), or only the rules named."""
     import json
 
+    with exit_on_error():
+        chosen = _chosen_rules(rule_ids)
+    if rule_ids:
+        if output_format == "json":
+            data = [{"id": r.id, "severity": r.severity, "title": r.title, "help": r.help} for r in chosen]
+            click.echo(json.dumps(data, indent=2))
+            return
+        for r in chosen:  # one rule: plain text, as wide as its help, easy to read and to paste
+            click.echo(f"{r.id} ({r.severity}): {r.title}\n\n{r.help}\n")
+        return
     if output_format == "json":
         data = [{"id": r.id, "severity": r.severity, "title": r.title, "help": r.help} for r in CATALOGUE.values()]
         click.echo(json.dumps(data, indent=2))
@@ -386,6 +430,20 @@ def rules(output_format: str) -> None:
     for r in CATALOGUE.values():
         table.add_row(Text(r.id), Text(r.severity), Text(r.title), Text(r.help))
     _stdout_console().print(table)
+
+
+def _chosen_rules(rule_ids: tuple[str, ...]) -> list[Rule]:
+    import difflib
+
+    chosen = []
+    for rule_id in rule_ids:
+        rule = CATALOGUE.get(rule_id.strip().lower())
+        if rule is None:
+            near = difflib.get_close_matches(rule_id.lower(), list(CATALOGUE), n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else "; `oauth-inspector rules` lists them all"
+            raise ConfigError(f"no rule {rule_id!r}{hint}")
+        chosen.append(rule)
+    return chosen
 
 
 # Command groups with heavy imports (mitmproxy, pypsrp, msal) load only when they are invoked, so that

@@ -7,8 +7,10 @@ Python, else the one on ``PATH``, else this Python running mitmproxy's entry poi
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -109,7 +111,8 @@ def build_plan(
         scheme = urlsplit(upstream).scheme
         banner += [
             f"oauth-inspector proxy: {tool} as a reverse proxy in front of {upstream}",
-            f"  Listening on:  {scheme}://{shown_host}:{listen_port}/",
+            f"  Address:       {scheme}://{shown_host}:{listen_port}/ "
+            "(mitmproxy says 'proxy listening' once it is open)",
             f"  Point clients: at {scheme}://{shown_host}:{listen_port}/ instead of {upstream}/ (e.g. a hosts-file",
             "                 entry for the Exchange name on the client). The Host header the client sends is kept",
             "                 (keep_host_header), so Exchange and the inspector check token audiences against the",
@@ -118,7 +121,7 @@ def build_plan(
     else:
         banner += [
             f"oauth-inspector proxy: {tool} as an HTTP(S) proxy",
-            f"  Listening on:  {shown_host}:{listen_port}",
+            f"  Address:       {shown_host}:{listen_port} (mitmproxy says 'proxy listening' once it is open)",
             f"  Point clients: set the client's HTTP and HTTPS proxy to http://{shown_host}:{listen_port}",
         ]
     if listen_host in ("127.0.0.1", "::1", "localhost"):
@@ -138,6 +141,28 @@ def build_plan(
     argv += addon_options(trust, report)
     argv += list(mitmproxy_args)
     return ProxyPlan(argv, banner)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, in the project's words, an address mitmproxy could not listen on (it would say so in its log and
+    exit 1). Bound the way mitmproxy binds (SO_REUSEADDR), so a port in TIME_WAIT is not called busy."""
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--listen-host {host!r} is not an address of this machine: {exc.strerror}") from None
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                shown = f"[{address[0]}]:{port}" if family == socket.AF_INET6 else f"{address[0]}:{port}"
+                if exc.errno == errno.EADDRINUSE:
+                    raise ConfigError(
+                        f"Cannot listen on {shown}: the port is in use (another proxy, or an earlier run still "
+                        f"going?); choose another with --listen-port"
+                    ) from None
+                raise ConfigError(f"Cannot listen on {shown}: {exc.strerror or exc}") from None
 
 
 def launch(argv: Sequence[str]) -> int:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-UV = shutil.which("uv")
+# `uv run` names its own executable in $UV; a pyenv shim found on PATH may not resolve from another folder.
+UV = os.environ.get("UV") or shutil.which("uv")
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,7 +33,7 @@ def _install(tmp_path: Path, *args: str) -> None:
     done = subprocess.run(
         [UV, "tool", "install", "--quiet", *args],
         check=False,
-        cwd=tmp_path,
+        cwd=REPO,
         env=_tool_env(tmp_path),
         capture_output=True,
         text=True,

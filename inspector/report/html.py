@@ -22,6 +22,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from html import escape
 from typing import IO, Any
 
@@ -67,6 +68,27 @@ def script_json(text: str) -> str:
     return text.replace("<", "\\u003c")
 
 
+@dataclass(frozen=True, slots=True)
+class HtmlExchange(Record):
+    """One exchange as the page needs it: where it falls on the timeline and its row (redacted JSON text)."""
+
+    epoch: float
+    verdict: str
+    rejected: bool
+    fallback: bool
+    row: str
+    token: str | None
+    """The token's JSON text (stored once per distinct token by the writer)."""
+    findings: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlFinding(Record):
+    """A finding not tied to an exchange."""
+
+    data: dict[str, Any]
+
+
 class HtmlRecords:
     def __init__(self, *, show_secrets: bool) -> None:
         self.show_secrets = show_secrets
@@ -84,19 +106,18 @@ class HtmlRecords:
         # The title comes from the catalogue and the exchange is the row itself: not repeated per row.
         data["findings"] = [{k: v for k, v in f.items() if k not in ("title", "exchange")} for f in findings]
         response = result.exchange.response
-        return (
-            "exchange",
+        return HtmlExchange(
             result.exchange.time.timestamp(),
             verdict_class(result.auth.scheme, report.signature if report else None),
             response is not None and response.status == 401,
             any(f.rule == "basic-fallback" for f in result.findings),
             script_json(dump_json(data)),
             self._token_text(report) if report is not None else None,
-            findings,
+            tuple(findings),
         )
 
     def finding(self, item: Finding) -> Record:
-        return ("finding", finding_data(item))
+        return HtmlFinding(finding_data(item))
 
 
 class _Blocks:
@@ -165,16 +186,18 @@ class HtmlWriter:
             kept.append({**item, "row": row} if row is not None else item)
 
     def absorb(self, record: Record) -> None:
-        if record[0] == "finding":
-            self._example(record[1])
+        if isinstance(record, HtmlFinding):
+            self._example(record.data)
             return
-        _, epoch, verdict, rejected, fallback, row, token, findings = record
-        self.bins.add(epoch, verdict, rejected=rejected, fallback=fallback)
+        if not isinstance(record, HtmlExchange):
+            raise TypeError(f"not an HTML record: {record!r}")
+        self.bins.add(record.epoch, record.verdict, rejected=record.rejected, fallback=record.fallback)
         position = self.exchanges.count
-        for item in findings:
+        for item in record.findings:
             self._example(item, position)
-        if findings:
+        if record.findings:
             self.flagged.add(str(position))
+        row, token = record.row, record.token
         if token is not None:
             digest = hashlib.blake2b(token.encode("ascii"), digest_size=16).digest()
             index = self._token_index.get(digest)

@@ -20,7 +20,7 @@ from inspector.report.html import BLOCK_TYPE, HtmlWriter
 from inspector.tally import Totals
 from inspector.trust import Trust
 from tests.builders import exchange, unsigned_jwt
-from tests.test_report_html import tags
+from tests.report.test_html import tags
 
 WIRE = st.text(st.sampled_from(list("<>&\"'/=!- ab\\\x00\u2028é")), max_size=30)
 

@@ -144,3 +144,13 @@ def test_the_readme_shows_the_generated_screenshot() -> None:
     png = (REPO / "docs" / "report.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 50_000
     assert (REPO / "docs" / "make_screenshot.py").exists()
+
+
+def test_the_script_writes_wire_text_only_as_text() -> None:
+    """No API that parses a string as markup or code appears in the page's script."""
+    from inspector.report.html_assets import SCRIPT, STYLE
+
+    for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert unsafe not in SCRIPT, unsafe
+    assert "textContent" in SCRIPT
+    assert "url(" not in STYLE and "@import" not in STYLE  # the style fetches nothing either

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser import chromium_missing, visit
+from tests.report.test_html import hostile_capture, report, tags
 from tests.test_cli import SAMPLES
-from tests.test_report_html import hostile_capture, report, tags
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
 
@@ -63,7 +63,7 @@ def test_every_exchange_opens_to_its_tokens_and_checks(tmp_path: Path) -> None:
 def test_the_list_narrows_to_exchanges_with_findings_and_jumps_to_one(tmp_path: Path) -> None:
     import json
 
-    from tests.test_report_html import blocks
+    from tests.report.test_html import blocks
 
     page = tmp_path / "report.html"
     text = report(tmp_path, SAMPLES / "lab.har")
