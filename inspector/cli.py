@@ -309,6 +309,12 @@ def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
     outcome = run_sequential(expanded, analyzer, writer, totals)
     for message in outcome.errors:
         error(message)
+    from inspector.inventory_rules import inventory_findings
+
+    # What the whole run's trust inventory reveals, shown with the exchange it names first.
+    writer.later += [
+        f for f in inventory_findings(outcome.inventory) if f.evidence.get("first_exchange") == writer.wanted
+    ]
     try:
         writer.close(totals)
     except ExchangeNotFound as exc:
