@@ -70,10 +70,19 @@ class Principal:
     def parse(cls, value: object) -> Principal | None:
         if not isinstance(value, str):
             return None
-        match = _PRINCIPAL.match(value.strip())
-        if match is None:
-            return None
-        return cls(match["principal"].lower(), match["host"] or None, match["realm"])
+        # Cached: the claims of every token name the same few principals (iss, aud, nameid). Long values are not
+        # kept, so hostile claims cannot fill the cache with megabytes.
+        return _parse_principal_cached(value) if len(value) <= 512 else _parse_principal(value)
+
+
+def _parse_principal(value: str) -> Principal | None:
+    match = _PRINCIPAL.match(value.strip())
+    if match is None:
+        return None
+    return Principal(match["principal"].lower(), match["host"] or None, match["realm"])
+
+
+_parse_principal_cached = functools.lru_cache(maxsize=4096)(_parse_principal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +105,21 @@ class DecodedBearer:
         return self.outer
 
 
+# base64url -> standard alphabet; '+' and '/' become '*', which strict decoding rejects like any stray character.
+_TO_STANDARD = bytes.maketrans(b"-_+/", b"+/**")
+
+
 def b64url_decode(segment: str) -> bytes:
     """Strict base64url: padding optional, no other characters; length % 4 == 1 is impossible and rejected."""
+    if "=" not in segment and segment.isascii():
+        # The common case (JWT segments carry no padding), decoded in C. Anything strict decoding refuses goes on
+        # to the checks below, which accept and reject exactly as before and name the reason.
+        try:
+            return binascii.a2b_base64(
+                segment.encode("ascii").translate(_TO_STANDARD) + b"=" * (-len(segment) % 4), strict_mode=True
+            )
+        except binascii.Error:
+            pass
     if not _B64URL.fullmatch(segment):
         raise TokenProblem("a segment holds characters outside base64url")
     body = segment.rstrip("=")
@@ -139,7 +161,9 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
         raise TokenProblem(f"the {what} is not JSON") from exc
     if not isinstance(value, dict):
         raise TokenProblem(f"the {what} is JSON but not an object")
-    if not _depth_ok(value):
+    # Nesting deeper than the limit needs more opening brackets than the limit; most tokens have a handful, so the
+    # walk is only needed when the count (strings included, so it can only overestimate) says it might be.
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH and not _depth_ok(value):
         raise TokenProblem(f"the {what} JSON is nested too deeply")
     return value
 

@@ -165,6 +165,42 @@ def test_b64url_rejects_standard_alphabet() -> None:
         b64url_decode("ab+/")
 
 
+def _reference_b64url(segment: str) -> bytes | None:
+    """The decoder's rules spelled out slowly: base64url characters, at most two '=' at the end, no length % 4 == 1."""
+    body = segment.rstrip("=")
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    if len(segment) - len(body) > 2 or not set(body) <= alphabet or len(body) % 4 == 1:
+        return None
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=60).map(lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")),
+        st.binary(max_size=60).map(lambda b: base64.urlsafe_b64encode(b).decode()),
+        st.text(alphabet="AB-_+/=a9 \n\u00e9", max_size=12),
+    )
+)
+def test_b64url_fast_path_accepts_and_rejects_as_the_rules_say(segment: str) -> None:
+    expected = _reference_b64url(segment)
+    if expected is None:
+        with pytest.raises(TokenProblem):
+            b64url_decode(segment)
+    else:
+        assert b64url_decode(segment) == expected
+
+
+@pytest.mark.parametrize("depth", [31, 32, 33, 40])
+def test_nesting_is_refused_just_past_the_limit_whatever_the_bracket_count(depth: int) -> None:
+    # The walk is skipped only when the brackets are too few to nest past the limit: these have enough.
+    nested: object = 1
+    for _ in range(depth):
+        nested = [nested]
+    decoded = decode_bearer(f"{b64({'alg': 'none'})}.{b64({'a': nested})}.")
+    assert (decoded.problem == "the payload JSON is nested too deeply") == (depth + 1 > 32)
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.text(max_size=400))
 def test_decoder_is_total_on_any_text(value: str) -> None:

@@ -274,24 +274,31 @@ class ExchangeEncoder:
 
     def __init__(self, *, show_secrets: bool, cache_size: int = 512) -> None:
         self.show_secrets = show_secrets
-        self._cache: OrderedDict[int, tuple[TokenReport, str, dict[str, Any]]] = OrderedDict()
+        self._cache: OrderedDict[int, _EncodedToken] = OrderedDict()
         self._cache_size = cache_size
 
-    def _token(self, report: TokenReport) -> tuple[str, dict[str, Any]]:
+    def _encoded(self, report: TokenReport) -> _EncodedToken:
         cached = self._cache.get(id(report))
-        if cached is not None and cached[0] is report:
+        if cached is not None and cached.report is report:
             self._cache.move_to_end(id(report))
-            return cached[1], cached[2]
-        data: dict[str, Any] = json_native(token_data(report, show_secrets=self.show_secrets))
-        text = dump_json(data)
-        self._cache[id(report)] = (report, text, data)
+            return cached
+        # The text straight from the token's data: its headers and claims come from json.loads and the rest are
+        # plain strings, so this is the text of the JSON-native copy, which is made only when asked for (live).
+        made = _EncodedToken(report, dump_json(token_data(report, show_secrets=self.show_secrets)))
+        self._cache[id(report)] = made
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return text, data
+        return made
+
+    def _token(self, report: TokenReport) -> tuple[str, dict[str, Any]]:
+        encoded = self._encoded(report)
+        if encoded.data is None:
+            encoded.data = json_native(token_data(report, show_secrets=self.show_secrets))
+        return encoded.text, encoded.data
 
     def token_text(self, report: TokenReport) -> str:
         """The token's data as JSON text, encoded once while the token keeps coming."""
-        return self._token(report)[0]
+        return self._encoded(report).text
 
     def encode(
         self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
@@ -310,6 +317,31 @@ class ExchangeEncoder:
         if findings is not None:
             tail["findings"] = findings
         return EncodedExchange(head, tail, head_text(head, line_type=line_type), _tail_text(tail, token_text))
+
+    def line(
+        self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
+    ) -> str:
+        """``encode(...).line`` for writers that need only the text: the token's JSON-native data is not made."""
+        head = exchange_head(result.exchange)
+        report = result.auth.token
+        if report is None:
+            tail = exchange_tail(result, show_secrets=self.show_secrets)
+            if findings is not None:
+                tail["findings"] = findings
+            return head_text(head, line_type=line_type) + dump_json(tail)[1:]
+        # The token's place in the tail is filled with its cached text by _tail_text; any value holds the place.
+        tail = exchange_tail(result, show_secrets=self.show_secrets, token_value=True)
+        if findings is not None:
+            tail["findings"] = findings
+        return head_text(head, line_type=line_type) + _tail_text(tail, self._encoded(report).text)
+
+
+@dataclass(slots=True)
+class _EncodedToken:
+    report: TokenReport
+    text: str
+    data: dict[str, Any] | None = None
+    """JSON-native, made on first use (the live addon's flow metadata); the report writers need only the text."""
 
 
 def _tail_text(tail: dict[str, Any], token_text: str) -> str:

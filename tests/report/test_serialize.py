@@ -60,6 +60,17 @@ def test_the_encoders_text_is_its_data_and_the_token_text_is_cached(
         assert "findings" not in plain.data
 
 
+@pytest.mark.parametrize("show_secrets", [False, True])
+def test_the_writers_text_only_line_is_the_encoders_line(lab_results: list[ExchangeResult], show_secrets: bool) -> None:
+    # The writers skip the token's JSON-native copy; their text must not differ by a byte. Fresh encoders on both
+    # sides, and each token seen a second time from the cache.
+    with_data, text_only = ExchangeEncoder(show_secrets=show_secrets), ExchangeEncoder(show_secrets=show_secrets)
+    for result in lab_results * 2:
+        findings = [finding_data(f) for f in result.findings]
+        assert text_only.line(result, findings=findings) == with_data.encode(result, findings=findings).line
+        assert text_only.line(result, line_type=None) == with_data.encode(result, line_type=None).line
+
+
 def test_redaction_by_default_shows_claims_but_no_signature_or_nested_actor_token(
     lab_results: list[ExchangeResult],
 ) -> None:
