@@ -8,6 +8,7 @@ user only, NTLM the user/domain/workstation only, cookies never. ``show_secrets`
 from __future__ import annotations
 
 import json
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -276,6 +277,9 @@ class ExchangeEncoder:
         self.show_secrets = show_secrets
         self._cache: OrderedDict[int, _EncodedToken] = OrderedDict()
         self._cache_size = cache_size
+        # Holds the token's place in an exchange encoded whole; random, so no wire text can spell it.
+        self._marker = f"oauth-inspector-token-{secrets.token_hex(16)}"
+        self._marker_text = dump_json(self._marker)
 
     def _encoded(self, report: TokenReport) -> _EncodedToken:
         cached = self._cache.get(id(report))
@@ -321,19 +325,23 @@ class ExchangeEncoder:
     def line(
         self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
     ) -> str:
-        """``encode(...).line`` for writers that need only the text: the token's JSON-native data is not made."""
+        """``encode(...).line`` for writers that need only the text: one encoder call for the whole exchange, the
+        token's cached text put in the place of a marker, and the token's JSON-native copy never made."""
         head = exchange_head(result.exchange)
         report = result.auth.token
+        whole = {"type": line_type, **head} if line_type is not None else head
         if report is None:
-            tail = exchange_tail(result, show_secrets=self.show_secrets)
+            whole.update(exchange_tail(result, show_secrets=self.show_secrets))
             if findings is not None:
-                tail["findings"] = findings
-            return head_text(head, line_type=line_type) + dump_json(tail)[1:]
-        # The token's place in the tail is filled with its cached text by _tail_text; any value holds the place.
-        tail = exchange_tail(result, show_secrets=self.show_secrets, token_value=True)
+                whole["findings"] = findings
+            return dump_json(whole)
+        whole.update(exchange_tail(result, show_secrets=self.show_secrets, token_value=self._marker))
         if findings is not None:
-            tail["findings"] = findings
-        return head_text(head, line_type=line_type) + _tail_text(tail, self._encoded(report).text)
+            whole["findings"] = findings
+        text = dump_json(whole)
+        if text.count(self._marker_text) != 1:  # cannot happen (the marker is random); be exact all the same
+            return self.encode(result, line_type=line_type, findings=findings).line
+        return text.replace(self._marker_text, self._encoded(report).text, 1)
 
 
 @dataclass(slots=True)
