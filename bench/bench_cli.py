@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("tokens", "formats"), default=None)
     parser.add_argument("--make", type=Path, help=argparse.SUPPRESS)  # internal: write the inputs and stop
     parser.add_argument("--keep", type=Path, help="make the inputs in this folder and keep them")
+    parser.add_argument("--json-out", type=Path, help="also write every run's figures to this file")
     args = parser.parse_args()
     tokens = args.tokens if args.only != "formats" else 1
     entries = args.entries if args.only != "tokens" else 1
@@ -164,6 +165,11 @@ def main() -> None:
             rates = {n: args.entries / statistics.median(r.cpu for r in rs) for n, rs in runs.items() if "har:" in n}
             fastest, slowest = max(rates.values()), min(rates.values())
             print(f"formats: slowest is {fastest / slowest - 1:.0%} slower than the fastest (cpu medians)")
+        if args.json_out:
+            figures = {
+                name: [{"wall": r.wall, "cpu": r.cpu, "peak_mb": r.peak_mb} for r in rs] for name, rs in runs.items()
+            }
+            args.json_out.write_text(json.dumps({"tokens": args.tokens, "entries": args.entries, "runs": figures}))
 
 
 if __name__ == "__main__":

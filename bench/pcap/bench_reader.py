@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", default="json", help="formats of the interleaved analyze runs (json first)")
     parser.add_argument("--scapy-packets", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians and [min-max] shown")
+    parser.add_argument("--json-out", type=Path, help="also write every round's figures to this file")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--format", default="json", help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=Path, help=argparse.SUPPRESS)
@@ -272,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{packets / statistics.median(walls):10.0f} {ratio:>20} {'/'.join(map(str, sorted(counts))):>13} "
             f"{max(float(r['peak_rss_mb']) for r in results):11.0f}"
         )
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"packets": packets, "runs": runs}))
     hashes = {name: {r.get("sha256") for r in rs} for name, rs in runs.items() if "sha256" in rs[0]}
     if len({h for hs in hashes.values() for h in hs}) > 1:
         print(f"reports differ between runs: {hashes}")
