@@ -122,13 +122,15 @@ def provenance_data(provenance: Provenance) -> dict[str, Any]:
 
 
 def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> list[list[str]]:
+    if show_secrets:
+        return [[name, value] for name, value in headers]
     out = []
     for name, value in headers:
-        shown = value
-        if not show_secrets and name.lower() in _SECRET_HEADERS:
-            scheme = value.strip().split(" ", 1)[0] if name.lower().endswith("authorization") else ""
-            shown = f"{scheme} {REDACTED}".strip()
-        out.append([name, shown])
+        lowered = name.lower()
+        if lowered in _SECRET_HEADERS:
+            scheme = value.strip().split(" ", 1)[0] if lowered.endswith("authorization") else ""
+            value = f"{scheme} {REDACTED}".strip()
+        out.append([name, value])
     return out
 
 
