@@ -10,10 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
 
 def json_native(value: Any) -> Any:
     """A copy of ``value`` in plain JSON types: tuples become lists, dict keys strings (as the encoder writes
     them), values the encoder would not take their ``str()``, int, float and str subclasses their base type."""
+    kind = type(value)
+    if kind in _PLAIN:  # nearly every value: returned as it is, before any isinstance
+        return value
+    if kind is dict:
+        return {k if type(k) is str else _key(k): json_native(v) for k, v in value.items()}
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):

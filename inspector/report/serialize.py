@@ -129,8 +129,9 @@ def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> 
         lowered = name.lower()
         if lowered in _SECRET_HEADERS:
             scheme = value.strip().split(" ", 1)[0] if lowered.endswith("authorization") else ""
-            value = f"{scheme} {REDACTED}".strip()
-        out.append([name, value])
+            out.append([name, f"{scheme} {REDACTED}".strip()])
+        else:
+            out.append([name, value])
     return out
 
 
