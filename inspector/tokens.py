@@ -148,13 +148,27 @@ def _depth_ok(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"  # the only white space JSON allows (json.decoder.WHITESPACE)
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)`` step by step, as the standard library does it, without its per-call dispatch."""
+    if text.startswith("\ufeff"):
+        raise ValueError("Unexpected UTF-8 BOM")
+    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip(_SPACE)))
+    if end != len(text.rstrip(_SPACE)):  # a JSON value never ends in space: anything after it but space is extra
+        raise ValueError("Extra data")
+    return value
+
+
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TokenProblem(f"the {what} is not UTF-8") from exc
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except RecursionError as exc:
         raise TokenProblem(f"the {what} JSON is nested too deeply") from exc
     except ValueError as exc:
@@ -168,6 +182,19 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     return value
 
 
+MAX_CACHED_HEADER = 512
+"""Header segments up to this length are decoded once: every token of one signer carries the same header."""
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_header(segment: str) -> dict[str, Any]:
+    return _json_object(b64url_decode(segment), "header")
+
+
+def _header(segment: str) -> dict[str, Any]:
+    return dict(_cached_header(segment))  # a copy: a caller may change its token's header, not every token's
+
+
 def decode_jwt(value: str) -> Jwt:
     """Decode one compact JWS (three segments; the third may be empty) without verifying it."""
     if len(value) > MAX_TOKEN_LENGTH:
@@ -175,7 +202,9 @@ def decode_jwt(value: str) -> Jwt:
     parts = value.split(".")
     if len(parts) != 3:
         raise TokenProblem(f"a JWT has 3 dot-separated segments, this value has {len(parts)}")
-    header = _json_object(b64url_decode(parts[0]), "header")
+    header = (
+        _header(parts[0]) if len(parts[0]) <= MAX_CACHED_HEADER else _json_object(b64url_decode(parts[0]), "header")
+    )
     claims = _json_object(b64url_decode(parts[1]), "payload")
     signature = b64url_decode(parts[2])
     alg = header.get("alg")

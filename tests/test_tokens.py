@@ -12,6 +12,7 @@ from inspector.tokens import (
     MAX_TOKEN_LENGTH,
     Principal,
     TokenProblem,
+    _loads,
     b64url_decode,
     decode_bearer,
     decode_jwt,
@@ -189,6 +190,35 @@ def test_b64url_fast_path_accepts_and_rejects_as_the_rules_say(segment: str) -> 
             b64url_decode(segment)
     else:
         assert b64url_decode(segment) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=' \t\n\r{}[]"a1,:.e-\ufeff\x0bnulltrue', max_size=20),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+            lambda inner: st.lists(inner) | st.dictionaries(st.text(max_size=3), inner),
+        ).map(lambda value: " " + json.dumps(value) + "\n"),
+    )
+)
+def test_the_token_json_reader_accepts_and_rejects_as_json_loads(text: str) -> None:
+    try:
+        expected: tuple[object, ...] = ("ok", json.loads(text))
+    except ValueError:
+        expected = ("error",)
+    try:
+        got: tuple[object, ...] = ("ok", _loads(text))
+    except ValueError:
+        got = ("error",)
+    assert got == expected
+
+
+def test_a_header_decoded_from_the_cache_is_each_tokens_own() -> None:
+    header = b64({"alg": "none", "typ": "JWT"})
+    first, second = decode_jwt(f"{header}.{b64({'a': 1})}."), decode_jwt(f"{header}.{b64({'a': 2})}.")
+    first.header["alg"] = "changed"
+    assert second.header == {"alg": "none", "typ": "JWT"}
 
 
 @pytest.mark.parametrize("depth", [31, 32, 33, 40])
