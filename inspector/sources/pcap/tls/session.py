@@ -207,8 +207,9 @@ class TlsSession:
                     self._handshake(side, message, body)
             except HandshakeError as exc:
                 self.malformed(side, f"a broken handshake message: {exc}", frame)
-        elif kind == APPLICATION_DATA and not self._encrypted[side]:
-            # Application data before the handshake was seen: the connection's start was not captured.
+        elif kind == APPLICATION_DATA and not self._encrypted[side] and self.hello is None:
+            # Application data before any handshake: the connection's start was not captured. (After a
+            # ClientHello it is TLS 1.3 early data, which this reader skips: the records after it still open.)
             self.directions[side].stop()
 
     def _deliver(self, side: int, plain: bytes, frame: int, ts: int) -> None:
@@ -279,8 +280,8 @@ class TlsSession:
             facts.alpn = hello.alpn
         facts.resumed = bool(hello.session_id) and hello.session_id == self.hello.session_id and hello.version < 0x0304
         suite = DECRYPTABLE.get(hello.suite)
-        if suite is None or (hello.version >= 0x0304) != (suite.code >> 8 == 0x13):
-            facts.status = "unsupported-suite"
+        if suite is None or (hello.version >= 0x0304) != (suite.code >> 8 == 0x13) or hello.version < 0x0301:
+            facts.status = "unsupported-suite"  # SSL 3.0 has its own MAC: named, never a false decrypt failure
             return
         self.suite = suite
         client = 1 - side
