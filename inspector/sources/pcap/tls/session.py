@@ -215,8 +215,15 @@ class TlsSession:
     def _deliver(self, side: int, plain: bytes, frame: int, ts: int) -> None:
         if not plain:
             return
-        if self.http2 is None and side == self.client_side and (self.facts.alpn == "h2" or plain.startswith(PREFACE)):
-            self.http2 = Http2Reader(self.conn, side)
+        client = self.client_side
+        # HTTP/2 by ALPN whichever side speaks first (a server may send its SETTINGS before the client's preface
+        # arrives), else by the client's preface.
+        if (
+            self.http2 is None
+            and client is not None
+            and (self.facts.alpn == "h2" or (side == client and plain.startswith(PREFACE)))
+        ):
+            self.http2 = Http2Reader(self.conn, client)
         if self.http2 is not None:
             self.http2.data(side, plain, frame, ts)
             return
