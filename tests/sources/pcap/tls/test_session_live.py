@@ -394,3 +394,60 @@ def test_reordered_segments_decrypt_like_tshark(tmp_path: Path) -> None:
     assert [n.rule for n in notices] == []
     assert [(e.request.method, e.request.target) for e in exchanges] == [(r.method, r.target) for r in REQUESTS]
     check_against_tshark(shuffled, keylog, exchanges)
+
+
+@pytest.mark.parametrize(
+    ("cipher", "iana"),
+    [
+        ("DHE-RSA-AES128-GCM-SHA256", "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
+        ("DHE-RSA-CHACHA20-POLY1305", "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+        ("DHE-RSA-AES256-SHA256", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"),
+    ],
+)
+def test_dhe_key_exchange_with_openssl_s_server(cipher: str, iana: str, tmp_path: Path) -> None:
+    """DHE, which Python's ssl server does not offer without DH parameters: openssl s_server -WWW serves a file."""
+    import socket
+    import time
+
+    from tests.sources.pcap.tls.live import openssl
+
+    cert = valid_cert(tmp_path)
+    (tmp_path / "page.txt").write_text("hello dhe\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    keylog = tmp_path / "keys.log"
+    command = [openssl(), "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert.cert), "-key", str(cert.key)]
+    command += ["-WWW", "-tls1_2", "-cipher", cipher, "-quiet"]
+    with capture(tmp_path, port) as path:
+        server = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "openssl s_server did not listen"
+                    time.sleep(0.1)
+            context = client_context(keylog, ciphers=cipher, version=ssl.TLSVersion.TLSv1_2)
+            with context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") as tls:
+                tls.sendall(b"GET /page.txt HTTP/1.0\r\nAuthorization: Bearer over-dhe\r\n\r\n")
+                answer = b""
+                while chunk := tls.recv(4096):
+                    answer += chunk
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    assert answer.endswith(b"hello dhe\n")
+    exchanges, notices, facts = read(path, keylog)
+    assert [n.rule for n in notices if n.rule != "capture-encrypted"] == []
+    decrypted = [f for f in facts if f.status == "decrypted"]
+    assert [f.cipher for f in decrypted] == [iana]
+    assert [(e.request.target, e.request.header("authorization")) for e in exchanges] == [
+        ("/page.txt", "Bearer over-dhe")
+    ]
+    assert exchanges[0].response is not None and exchanges[0].response.status == 200
+    # tshark lists the request; it does not report this HTTP/1.0 response that ends with the connection.
+    tshark()
+    assert [m for m in ours(exchanges) if m[0] == "request"] == [m for m in theirs(path, keylog) if m[0] == "request"]
