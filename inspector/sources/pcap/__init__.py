@@ -24,13 +24,16 @@ What is read
     AYIYA (5072) by port; TZSP carrying Ethernet on any UDP port, recognised by its header.
 
     TCP and HTTP: each direction reassembled by sequence number (see ``tcp``) and parsed as HTTP/1.x on any
-    port by content (see ``http1``); TLS is counted, not parsed.
+    port by content (see ``http1``). TLS (see ``tls``): every connection audited (SNI, versions, suite, ALPN,
+    certificates); decrypted with NSS key logs, the file's Decryption Secrets Blocks or a server's RSA key, its
+    HTTP/1.x or HTTP/2 (see ``http2``) read like clear traffic.
 
 What is not read
     Link types not listed above (Token Ring, FDDI, ATM, Infiniband, USB, Bluetooth, DOCSIS, prism/AVS
     802.11 headers...); encrypted or A-MSDU-aggregated 802.11 frames; enhanced GRE (PPTP) and GRE source
     routing; TZSP carrying anything but Ethernet; Teredo, L2TP, IPsec ESP (encrypted), CAPWAP, NSH; SCTP and
-    UDP payloads (no HTTP/3 or QUIC); HTTP/2 (cleartext h2c included) and everything inside TLS.
+    UDP payloads (no HTTP/3 or QUIC); cleartext HTTP/2 (h2c); TLS without its keys, and the suites ``tls.suites``
+    only names.
 """
 
 from inspector.sources.pcap.reader import CaptureProgress, looks_like_capture, read_capture
