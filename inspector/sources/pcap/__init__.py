@@ -2,7 +2,8 @@
 
 What is read
     Files: classic pcap (both byte orders, microsecond and nanosecond magics; the FCS bits of the link type
-    ignored) and pcapng (section, interface, enhanced, simple and obsolete packet blocks; several sections
+    ignored) and pcapng (section, interface, enhanced, simple and obsolete packet blocks; TLS key logs in
+    Decryption Secrets Blocks; several sections
     in either byte order; several interfaces with their own link type, ``if_tsresol`` (decimal and binary)
     and ``if_tsoffset``; other blocks skipped, custom blocks numbered as frames like Wireshark does). The
     format comes from the magic number, never the file name.
