@@ -4,8 +4,8 @@ What is read
     Files: classic pcap (both byte orders, microsecond and nanosecond magics; the FCS bits of the link type
     ignored) and pcapng (section, interface, enhanced, simple and obsolete packet blocks; TLS key logs in
     Decryption Secrets Blocks; several sections in either byte order; several interfaces with their own link
-    type, ``if_tsresol`` (decimal and binary) and ``if_tsoffset``; other blocks skipped, custom blocks numbered as frames like Wireshark does). The
-    format comes from the magic number, never the file name.
+    type, ``if_tsresol`` (decimal and binary) and ``if_tsoffset``; other blocks skipped, custom blocks
+    numbered as frames like Wireshark does). The format comes from the magic number, never the file name.
 
     Link types: Ethernet (1) with 802.1Q/QinQ tags (0x8100, 0x88a8, 0x9100, 0x9200, 0x9300), MPLS (with an
     Ethernet pseudowire after a zero control word), PPPoE sessions and 802.3/LLC-SNAP; NULL (0) and LOOP
