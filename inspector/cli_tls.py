@@ -59,7 +59,11 @@ def tls(inputs: tuple[Path, ...], keylogs: tuple[Path, ...], output_format: str,
 
     with exit_on_error():
         keylog = load_keylogs(list(keylogs))
-    captures = [path for path, kind in expand_inputs(list(inputs)) if kind == "pcap"]
+    expanded = expand_inputs(list(inputs))
+    captures = [path for path, kind in expanded if kind == "pcap"]
+    for path, kind in expanded:
+        if kind != "pcap":
+            error(f"{path}: not a pcap or pcapng capture (only captures carry TLS handshakes); skipped")
     if not captures:
         error("no pcap or pcapng capture found in " + ", ".join(str(p) for p in inputs))
         sys.exit(EXIT_UNREADABLE)
