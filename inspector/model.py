@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from inspector.jsonable import json_native
 from inspector.rules import RuleId
 
 Headers = tuple[tuple[str, str], ...]
@@ -173,6 +174,10 @@ class Notice:
     source: str
     exchange_id: str | None = None
     evidence: dict[str, object] = field(default_factory=dict)
+    """Made JSON-native on creation (it becomes a finding's evidence)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evidence", json_native(self.evidence))
 
 
 class InputError(Exception):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from inspector.analyze import Analyzer, ExchangeResult
+from inspector.inventory import Inventory
 from inspector.model import InputError
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
@@ -38,15 +39,17 @@ Input = tuple[Path, InputKind | None]
 class RunOutcome:
     totals: Totals
     errors: list[str] = field(default_factory=list)
+    inventory: Inventory = field(default_factory=Inventory)
 
 
 Progress = Callable[[RunState], None]
 
 
-def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
+def _emit(writer: ReportWriter, item: ExchangeResult | Finding, inventory: Inventory) -> None:
     if isinstance(item, Finding):
         writer.finding(item)
     else:
+        inventory.observe(item)
         writer.exchange(item)
 
 
@@ -77,7 +80,7 @@ def run_sequential(
             for count, item in enumerate(items, 1):
                 result = analyzer.feed(item)
                 totals.add(result)
-                _emit(writer, result)
+                _emit(writer, result, outcome.inventory)
                 if progress is not None and count % 512 == 0:
                     state.exchanges = totals.exchanges
                     progress(state)
@@ -96,6 +99,7 @@ class _WorkerResult:
     spool: str
     totals: Totals
     error: str | None
+    inventory: Inventory
 
 
 def _analyse_file(
@@ -110,6 +114,7 @@ def _analyse_file(
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
     totals = Totals()
+    inventory = Inventory()
     records = make_records()
     handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
     error: str | None = None
@@ -119,7 +124,11 @@ def _analyse_file(
             for item in read_input(path, kind, keylog=keylog):
                 result = analyzer.feed(item)
                 totals.add(result)
-                batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
+                if isinstance(result, Finding):
+                    batch.append(records.finding(result))
+                else:
+                    inventory.observe(result)
+                    batch.append(records.exchange(result))
                 if len(batch) >= BATCH:
                     pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     batch = []
@@ -127,7 +136,7 @@ def _analyse_file(
             error = str(exc)
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return _WorkerResult(handle.name, totals, error)
+    return _WorkerResult(handle.name, totals, error, inventory)
 
 
 def _replay(handle: BinaryIO) -> Iterator[Record]:
@@ -168,6 +177,7 @@ def run_parallel(
                     writer.absorb(record)
             os.unlink(result.spool)
             totals.merge(result.totals)
+            outcome.inventory.merge(result.inventory)
             if result.error:
                 outcome.errors.append(result.error)
             state.files_done += 1

@@ -22,7 +22,7 @@ from inspector.trust import Trust, build_trust, normalise_thumbprint
 
 FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "never")
 """``--fail-on``: a severity (worst first), or never."""
-FORMATS = ("table", "json", "jsonl", "sarif")
+FORMATS = ("table", "json", "jsonl", "sarif", "html")
 """The report formats of ``analyze`` (the configuration file's ``format`` key)."""
 MAX_SKEW = 86400
 

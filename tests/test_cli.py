@@ -83,7 +83,7 @@ def test_the_tls_sample_decrypts_to_what_the_plaintext_capture_raises() -> None:
 def test_json_document_contract() -> None:
     _, out, _ = invoke("analyze", str(SAMPLES / "lab.har"), *TRUST, "--format", "json")
     document = json.loads(out)
-    assert set(document) == {"tool", "sources", "exchanges", "findings", "summary"}
+    assert set(document) == {"tool", "sources", "exchanges", "findings", "inventory", "summary"}
     first = document["exchanges"][1]
     for key in ("id", "source", "time", "client", "server", "method", "host", "target", "status", "auth"):
         assert key in first
@@ -127,7 +127,7 @@ def test_sarif_has_the_catalogue_and_results() -> None:
 SIGNATURE = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]{20,}")
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif"])
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif", "html"])
 @pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
 def test_no_secret_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> None:
     output = tmp_path / "report"

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult
+from inspector.inventory import Inventory
 from inspector.model import HttpExchange
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, SEVERITIES, Finding
@@ -144,7 +145,7 @@ class ConsoleReport:
             if len(kept) < SHOWN_PER_RULE:
                 kept.append(item)
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         console = self.console
         if self.rows:
             days = sorted({r.exchange.time.strftime("%Y-%m-%d") for r in self.rows})
@@ -178,6 +179,10 @@ class ConsoleReport:
                 console.print(Text(f"... and {self.hidden} more exchanges (use --format json for all)", style="dim"))
         else:
             console.print(Text("No authenticated exchanges found.", style="dim"))
+        if inventory is not None:
+            from inspector.report.inventory_table import print_inventory
+
+            print_inventory(console, inventory)
         self._print_findings(totals)
         self._print_summary(totals)
 

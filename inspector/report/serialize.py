@@ -289,6 +289,10 @@ class ExchangeEncoder:
             self._cache.popitem(last=False)
         return text, data
 
+    def token_text(self, report: TokenReport) -> str:
+        """The token's data as JSON text, encoded once while the token keeps coming."""
+        return self._token(report)[0]
+
     def encode(
         self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
     ) -> EncodedExchange:
