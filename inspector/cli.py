@@ -329,7 +329,7 @@ def _writer(
     console = (
         Console(file=out, highlight=False, soft_wrap=False, force_terminal=False) if to_file else (_stdout_console())
     )
-    return ConsoleReport(console, verbose=verbose)
+    return ConsoleReport(console, verbose=verbose, show_secrets=show_secrets)
 
 
 @main.command()

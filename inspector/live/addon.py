@@ -41,6 +41,7 @@ from inspector.live.render import flow_text, summary_text
 from inspector.live.repeats import FlowNames, Key, RepeatedFlows, flow_key
 from inspector.model import ConfigError, HttpExchange, Notice
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
+from inspector.redact import redact_target
 from inspector.report.console import safe
 from inspector.report.writers import JsonlWriter
 from inspector.rules import Finding, finding
@@ -74,6 +75,16 @@ _FLOW_PROBLEMS = (AttributeError, TypeError, ValueError, OverflowError, OSError)
 
 def _options_error(message: str) -> exceptions.OptionsError:
     return exceptions.OptionsError(message)  # type: ignore[no-untyped-call]  # mitmproxy leaves it unannotated
+
+
+def _saved_verdict(data: object) -> bool:
+    """Whether a flow's saved metadata has the shape the addon writes (a flow file can carry anything there)."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("findings"), list)
+        and all(isinstance(item, dict) for item in data["findings"])
+        and isinstance(data.get("auth", {}), dict | None)
+    )
 
 
 class _Report:
@@ -425,12 +436,16 @@ class OAuthInspector:
         where = ""
         if f is not None:
             request = f.request
-            where = f" (flow {f.id[:8]}, {request.method} {request.pretty_host}{request.path[:80]})"
+            path = request.path if self.serializer.show_secrets else redact_target(request.path)
+            where = f" (flow {str(f.id)[:8]}, {request.method} {request.pretty_host}{path[:80]})"
         # Never ERROR: mitmdump exits when errors are logged during startup, and a replay runs during startup.
         level = logging.INFO if all(item.severity == "info" for item in items) else logging.WARNING
         lines = [f"oauth-inspector [{item.rule}] {item.severity}: {safe(item.message, 300)}" for item in items]
         lines[0] += safe(where)
-        logger.log(level, "%s", "\n  ".join(lines))
+        try:
+            logger.log(level, "%s", "\n  ".join(lines))
+        except Exception:  # a log handler's failure must not replace the flow's findings by an inspector-error
+            logger.debug("oauth-inspector: the findings of a flow could not be logged", exc_info=True)
 
     def _internal_failure(self, f: http.HTTPFlow, exc: Exception) -> None:
         self.internal_errors += 1
@@ -471,9 +486,10 @@ class OAuthInspector:
             if not isinstance(item, http.HTTPFlow):
                 continue
             data = item.metadata.get(METADATA_KEY)
-            if not isinstance(data, dict):
+            if not _saved_verdict(data):  # none, or another shape (a crafted or foreign .mitm): judge it afresh
                 data = self._judge_apart(item)
-            parts.append(flow_text(item.id, data) if data is not None else f"flow {item.id}: not judged")
+            flow_id = safe(item.id, 40)
+            parts.append(flow_text(flow_id, data) if data is not None else f"flow {flow_id}: not judged")
         text = "\n\n".join(parts) or "oauth.inspect: no HTTP flow given"
         logger.info(text)
         return text
@@ -485,7 +501,7 @@ class OAuthInspector:
             return None
         try:
             exchange = exchange_from_flow(
-                f, exchange_id=f"inspect:{f.id[:8]}", source="inspect", entry=None, kind="live"
+                f, exchange_id=f"inspect:{str(f.id)[:8]}", source="inspect", entry=None, kind="live"
             )
             result = Analyzer(self.settings.trust, self.settings.policy).feed(exchange)
         except Exception as exc:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from inspector.model import ConfigError
 from inspector.provision.steps import CertificateFacts
-from inspector.trust import MAX_TRUST_FILE, parse_certificates
+from inspector.trust import MAX_TRUST_FILE, checked_public_key, parse_certificates
 from inspector.verifyoauth.checks_cert import EXPIRING_DAYS, MIN_RSA_BITS
 from inspector.verifyoauth.graph import CLOUDS
 
@@ -103,8 +103,8 @@ def certificate_file(path: Path) -> CertificateFacts:
     if len(certificates) != 1:
         raise ConfigError(f"--cert {path} holds {len(certificates)} certificates: give the auth certificate alone")
     certificate = certificates[0]
+    key = checked_public_key(certificate, f"--cert {path}")  # ConfigError for a key or field that cannot be read
     der = certificate.public_bytes(serialization.Encoding.DER)
-    key = certificate.public_key()
     return CertificateFacts(
         thumbprint=hashlib.sha1(der, usedforsecurity=False).hexdigest().upper(),
         subject=certificate.subject.rfc4514_string(),

@@ -15,10 +15,13 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult, Totals
+from inspector.redact import redact_target
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, Finding
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Control and bidi characters; lone surrogates (from JSON ``\ud800`` escapes), which no encoder can write; and
+# U+FFFE/U+FFFF, which XML (verify-oauth's JUnit) cannot carry.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _VERDICT_STYLE = {
     "valid": "green",
@@ -35,7 +38,8 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def safe(value: object, limit: int = 200) -> str:
-    """Wire text made inert for a terminal: control and bidi characters escaped, length capped."""
+    """Wire text made inert for a terminal: control and bidi characters and lone surrogates escaped, length
+    capped."""
     text = _UNSAFE.sub(_escape, str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -101,8 +105,11 @@ class ConsoleRecords:
 class ConsoleReport:
     """Collects interesting exchanges and prints them when the run ends (a table needs all its rows)."""
 
-    def __init__(self, console: Console, *, verbose: bool = False, max_rows: int = 500) -> None:
+    def __init__(
+        self, console: Console, *, verbose: bool = False, max_rows: int = 500, show_secrets: bool = False
+    ) -> None:
         self.console = console
+        self.show_secrets = show_secrets
         self.verbose = verbose
         self.max_rows = max_rows
         self.rows: list[ExchangeResult] = []
@@ -156,7 +163,7 @@ class ConsoleReport:
                     Text(safe(exchange.id, 40)),
                     Text(stamp),
                     Text(f"{safe(client, 45)} -> {safe(exchange.host or '?', 60)}"),
-                    Text(f"{safe(exchange.request.method, 16)} {safe(exchange.request.target, 120)}"),
+                    Text(f"{safe(exchange.request.method, 16)} {safe(self._target(exchange.request.target), 120)}"),
                     Text(str(status) if status is not None else "-", style="red" if status == 401 else ""),
                     _auth_cell(result),
                     _worst(result.findings),
@@ -168,6 +175,9 @@ class ConsoleReport:
             console.print(Text("No authenticated exchanges found.", style="dim"))
         self._print_findings(totals)
         self._print_summary(totals)
+
+    def _target(self, target: str) -> str:
+        return target if self.show_secrets else redact_target(target)
 
     def _print_findings(self, totals: Totals) -> None:
         if not self.by_rule:

@@ -18,7 +18,7 @@ from typing import IO, Any, Protocol
 
 from inspector import __version__
 from inspector.analyze import ExchangeResult, Totals
-from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data, summary_data
+from inspector.report.serialize import ExchangeEncoder, dump_json, dumps_strict, finding_data, summary_data
 from inspector.rules import CATALOGUE, Finding
 
 TOOL_NAME = "oauth-inspector"
@@ -203,7 +203,7 @@ class SarifWriter(_RecordWriter):
 
     def absorb(self, record: Record) -> None:
         for result in record[1]:
-            self.results.add(json.dumps(result, ensure_ascii=True, default=str))
+            self.results.add(dump_json(result))
 
     def close(self, totals: Totals) -> None:
         rules = [
@@ -229,7 +229,7 @@ class SarifWriter(_RecordWriter):
                 }
             ],
         }
-        head, _, tail = json.dumps(document, ensure_ascii=True, indent=2, default=str).partition(json.dumps(marker))
+        head, _, tail = dumps_strict(document, indent=2).partition(json.dumps(marker))
         self.out.write(head + "[\n")
         self.results.drain(self.out)
         self.out.write("\n]" + tail + "\n")

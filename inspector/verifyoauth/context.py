@@ -114,10 +114,13 @@ def _cert_from_bundle(config: ExchangeConfig) -> Loaded[TrustedKey] | None:
         return None
     try:
         certificate = x509.load_der_x509_certificate(found.der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         return Loaded(error=SourceError(f"the bundle's certificate {current} cannot be parsed: {exc}"))
     label = f"{config.source} (current auth certificate)"
-    return Loaded(value=key_from_certificate(certificate, label), source=label)
+    try:
+        return Loaded(value=key_from_certificate(certificate, label), source=label)
+    except ConfigError as exc:
+        return Loaded(error=SourceError(f"the bundle's certificate {current} cannot be used: {exc}"), source=label)
 
 
 def _exchange(source: ExchangeConfigSource) -> Loaded[ExchangeConfig]:
