@@ -166,6 +166,7 @@ SECRET_TARGETS = [
     "/token?client_secret=SECRET-3",
     "/blob?sv=2020&SIG=SECRET-SIG-4",
     "http://svc-sfb:SECRET-PASSWORD-5@mail.contoso.com/EWS/Exchange.asmx",
+    "http://svc-sfb:SECRET/PASSWORD-6@mail.contoso.com/EWS/Exchange.asmx",  # found by the fuzzer: an unencoded "/"
 ]
 
 
