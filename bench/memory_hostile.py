@@ -184,6 +184,9 @@ def main() -> None:
         "segment.pcapng": lambda p: segment_pcapng(p, args.mb * MB),
     }
     print(f"{'input':<16}{'size MB':>9}{'seconds':>9}{'peak RSS MB':>13}{'exit':>6}")
+    baseline = REPO / "captures" / "lab" / "lab.har"  # the interpreter and its imports: what any run costs
+    seconds, rss, code = measure(baseline)
+    print(f"{'lab.har (base)':<16}{baseline.stat().st_size / MB:>9.2f}{seconds:>9.2f}{rss:>13.0f}{code:>6}")
     for name, make in makers.items():
         if args.only and name not in args.only:
             continue
