@@ -25,7 +25,7 @@ SECRET_PARAMETERS = frozenset(
 _USERINFO = re.compile(r"\A([A-Za-z][A-Za-z0-9+.\-]*://)([^?#]*)@")
 """Up to the last ``@`` before the query: a password with an unencoded ``/`` or ``@`` is still all redacted (a path
 with an ``@`` after a ``:`` loses some text to the redaction, never a secret to the output)."""
-_PARAMETER = re.compile(r"([?&;])([^=&;#]*)=([^&;#]*)")
+_PARAMETER = re.compile(r"([?&;])([^=&;#?]*)=([^&;#?]*)")
 # A signed JWT as any parameter's value, whatever its name (``?t=eyJ…``).
 _SIGNED_JWT = re.compile(r"eyJ[A-Za-z0-9_\-%]*\.[A-Za-z0-9_\-%]+\.[A-Za-z0-9_\-%]+")
 

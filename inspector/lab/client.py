@@ -25,10 +25,12 @@ from urllib.parse import SplitResult, urlsplit
 
 from inspector.http_auth import parse_ms_diagnostics, parse_www_authenticate
 from inspector.lab import ntlm
-from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH, SOAP_REQUEST, USER_AGENT
-from inspector.lab.server import METADATA_PATH, LabDir, is_loopback
+from inspector.lab.folder import LabDir
+from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH, METADATA_PATH, SOAP_REQUEST, USER_AGENT
+from inspector.lab.server import is_loopback
 from inspector.lab.tokens import TokenKit
 from inspector.model import ConfigError
+from inspector.rules import RuleId
 
 SCENARIO_HEADER = "X-Lab-Scenario"
 TIMEOUT = 15.0
@@ -47,7 +49,7 @@ class Step:
     path: str
     authorization: str | None
     description: str
-    expects: tuple[str, ...] = ()
+    expects: tuple[RuleId, ...] = ()
     """For token scenarios, the rules the token kit says the token raises (the inspector should report them)."""
 
 

@@ -21,6 +21,7 @@ from inspector.lab.certs import ACS_PRINCIPAL, EXCHANGE_PRINCIPAL
 from inspector.lab.diagnostics import accepted, rejection, ssl_offloading
 from inspector.lab.tokens import SFB_PRINCIPAL, Minted, TokenKit
 from inspector.model import Endpoint, Headers, HttpExchange, HttpRequest, HttpResponse, Provenance
+from inspector.rules import RuleId
 
 SERVER = Endpoint("10.0.0.9", 443)
 S2S_CLIENT = Endpoint("10.0.0.10", 50110)
@@ -28,6 +29,8 @@ BASIC_CLIENT = Endpoint("10.0.0.20", 50120)
 NTLM_CLIENT = Endpoint("10.0.0.30", 50130)
 
 EWS_PATH = "/EWS/Exchange.asmx"
+METADATA_PATH = "/autodiscover/metadata/json/1"
+"""Where Exchange serves its auth metadata document (the lab server too)."""
 AUTHORIZATION_URI = "https://login.windows.net/common/oauth2/authorize"
 ASSERTED_TYPES = "app_asserted_user_v1 service_asserted_app_v1"
 BASIC_USER = "CONTOSO\\svc-sfb"
@@ -66,7 +69,7 @@ class _Step:
     authorization: str | None
     status: int
     response_headers: Headers
-    expects: tuple[str, ...]
+    expects: tuple[RuleId, ...]
 
 
 def bearer_challenge(kit: TokenKit, *, error: bool = False) -> str:

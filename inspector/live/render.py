@@ -10,9 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from inspector.analyze import Totals
-from inspector.report.console import safe
-from inspector.rules import CATALOGUE, at_or_above
+from inspector.rules import CATALOGUE, SEVERITIES, at_or_above
+from inspector.tally import Totals
+from inspector.text import safe
 
 
 def _jwt_lines(title: str, jwt: Mapping[str, Any]) -> list[str]:
@@ -82,7 +82,7 @@ def summary_text(totals: Totals, *, fail_on: str, internal_errors: int = 0, repe
         judged,
         f"  auth schemes: {_counts(totals.schemes)}",
         f"  signatures:   {_counts(totals.signatures)}",
-        "  findings:     " + ", ".join(f"{s} {totals.severities.get(s, 0)}" for s in ("error", "warning", "info")),
+        "  findings:     " + ", ".join(f"{s} {totals.severities.get(s, 0)}" for s in SEVERITIES),
     ]
     if totals.rules:
         lines.append("  rule                          count  severity  title")

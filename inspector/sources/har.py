@@ -31,6 +31,7 @@ from inspector.model import (
     Provenance,
     SourceItem,
 )
+from inspector.rules import RuleId
 from inspector.sources.json_stream import Cut, JsonText, TextDamage
 
 MAX_HAR_BYTES = 1 << 40
@@ -46,7 +47,7 @@ MAX_ENTRY_DEPTH = 64
 MAX_ENTRY_NOTICES = 100
 """Notices for bad entries beyond this many are summed up in one, so a broken file cannot flood the report."""
 
-_RULE = "input-malformed"
+_RULE: RuleId = "input-malformed"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

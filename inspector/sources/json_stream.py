@@ -209,6 +209,7 @@ class JsonText:
         kept = 0
         if parts is not None:
             parts.append('"')
+            first = len(parts)
         while True:
             end = self._closing_quote()
             closed = end >= 0
@@ -227,8 +228,11 @@ class JsonText:
             if not self.more():
                 raise Cut
         if parts is not None:
-            if kept >= string_keep:
-                parts[-1] = _without_broken_escape(parts[-1])
+            if kept >= string_keep:  # the cut may fall inside an escape, whose pieces may come from two chunks
+                body = _without_broken_escape("".join(parts[first:]))
+                del parts[first:]
+                parts.append(body)
+                kept = len(body)
             parts.append('"')
             return kept + 2
         return 0

@@ -30,6 +30,7 @@ from inspector.model import (
     Provenance,
     SourceItem,
 )
+from inspector.rules import RuleId
 
 MAX_FLOW_BYTES = 1 << 40
 """A single flow larger than this is skipped with a notice (larger flows than ``BIG_FLOW_BYTES`` are read bounded)."""
@@ -43,7 +44,7 @@ MAX_FLOW_DEPTH = 32
 MAX_BODY_BYTES = BODY_KEEP_LIMIT
 MAX_FLOW_NOTICES = 100
 
-_RULE = "input-malformed"
+_RULE: RuleId = "input-malformed"
 _MAX_PREFIX_DIGITS = 12  # as mitmproxy's tnetstring reader allows
 
 

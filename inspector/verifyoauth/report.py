@@ -17,7 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector import __version__
-from inspector.report.console import safe
+from inspector.jsonable import json_native
+from inspector.text import safe
 from inspector.verifyoauth.model import CHECKS, Check, summary
 
 FORMATS = ("table", "json", "junit")
@@ -31,7 +32,7 @@ def _clean(value: object) -> Any:
     if isinstance(value, str):
         return safe(value, _LIMIT)
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # strict JSON has no NaN or Infinity
+        return json_native(value)  # strict JSON has no NaN or Infinity: "NaN", "Infinity" as strings
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict):

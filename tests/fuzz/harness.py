@@ -29,6 +29,7 @@ from inspector.model import HttpExchange, Notice, SourceItem
 from inspector.policy import Policy
 from inspector.report.console import ConsoleReport
 from inspector.report.writers import JsonlWriter, JsonWriter
+from inspector.tally import Totals
 from inspector.trust import Trust
 from tests.corpus import REPO, corpus_dir
 from tests.hostile import strict_json, strict_json_lines
@@ -142,6 +143,9 @@ def analyse(items: Iterable[SourceItem], trust: Trust | None = None) -> list[Exc
 def rendered(results: list[ExchangeResult], *, extra: Iterable[Notice] = ()) -> dict[str, str]:
     """The results in every output format: JSON, JSONL and the console table (no terminal: plain text)."""
     analyzer = Analyzer(Trust(), Policy())
+    totals = Totals()
+    for result in results:
+        totals.add(result)
     texts: dict[str, str] = {}
     for name in ("json", "jsonl", "table"):
         out = io.StringIO()
@@ -156,7 +160,7 @@ def rendered(results: list[ExchangeResult], *, extra: Iterable[Notice] = ()) -> 
             writer.exchange(result)
         for notice in extra:
             writer.finding(analyzer.feed(notice))  # type: ignore[arg-type]
-        writer.close(analyzer.totals)
+        writer.close(totals)
         texts[name] = out.getvalue()
     return texts
 

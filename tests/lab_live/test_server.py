@@ -21,20 +21,10 @@ from click.testing import CliRunner
 from inspector.cli import main
 from inspector.http_auth import bearer_challenge_info, parse_ms_diagnostics, parse_www_authenticate
 from inspector.lab.client import Exchanged, drive
-from inspector.lab.scenarios import EWS_PATH
-from inspector.lab.server import (
-    ACS_METADATA_FILE,
-    AUTH_CERT_FILE,
-    AUTH_KEY_FILE,
-    METADATA_PATH,
-    LabDir,
-    LabServer,
-    ServerOptions,
-    prepare_lab_dir,
-    read_lab_dir,
-)
-from inspector.lab.tokens import OTHER_REALM
-from inspector.model import ConfigError
+from inspector.lab.folder import AUTH_CERT_FILE, LabDir
+from inspector.lab.responder import ServerOptions
+from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
+from inspector.lab.server import LabServer
 from inspector.trust import parse_metadata
 from tests.lab.kit import ACCEPTED, DIAGNOSTIC_CODES
 
@@ -53,32 +43,6 @@ def _by_scenario(results: list[Exchanged]) -> dict[str, list[Exchanged]]:
 def _diagnostic_code(item: Exchanged) -> int | None:
     values = item.header_all("x-ms-diagnostics")
     return parse_ms_diagnostics(values[0]).code if values else None
-
-
-# --- the certificate folder -------------------------------------------------------------------------------------
-
-
-def test_the_folder_is_reused_and_follows_a_new_realm(tmp_path: Path) -> None:
-    now = datetime.now(UTC)
-    first = prepare_lab_dir(tmp_path, realm=None, host=None, tls=False, now=now)
-    cert = (tmp_path / AUTH_CERT_FILE).read_bytes()
-    assert (tmp_path / AUTH_KEY_FILE).read_bytes().startswith(b"-----BEGIN PRIVATE KEY")
-    assert "LAB ONLY" in (tmp_path / "README.txt").read_text()
-    again = prepare_lab_dir(tmp_path, realm=OTHER_REALM, host=None, tls=False, now=now)
-    assert (tmp_path / AUTH_CERT_FILE).read_bytes() == cert
-    assert again.auth_cert.x5t == first.auth_cert.x5t
-    assert json.loads((tmp_path / ACS_METADATA_FILE).read_text())["realm"] == OTHER_REALM
-    assert read_lab_dir(tmp_path).realm == OTHER_REALM
-    assert again.trust_arguments()[-1] == OTHER_REALM
-
-
-def test_a_folder_that_is_not_a_lab_or_is_damaged_is_refused(tmp_path: Path, lab_dir: LabDir) -> None:
-    with pytest.raises(ConfigError, match="not a lab folder"):
-        read_lab_dir(tmp_path)
-    prepare_lab_dir(tmp_path, realm=None, host=None, tls=False, now=datetime.now(UTC))
-    (tmp_path / AUTH_KEY_FILE).write_bytes((lab_dir.path / "LAB-ONLY-acs-cert.key.pem").read_bytes())
-    with pytest.raises(ConfigError, match="does not belong"):
-        read_lab_dir(tmp_path)
 
 
 # --- answers ---------------------------------------------------------------------------------------------------
@@ -228,7 +192,7 @@ def test_bad_requests_get_an_answer_and_the_server_stays_up(
 
 def test_lab_drive_prints_what_the_server_said(lab_dir: LabDir, lab_server: LabServer) -> None:
     result = CliRunner().invoke(
-        main, ["lab", "drive", "--target", lab_server.url, "--cert-dir", str(lab_dir.path), "--json"]
+        main, ["lab", "drive", "--target", lab_server.url, "--cert-dir", str(lab_dir.path), "--format", "jsonl"]
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
@@ -265,7 +229,7 @@ def test_lab_drive_explains_what_is_wrong(lab_dir: LabDir, tmp_path: Path) -> No
 
 
 def test_lab_serve_prints_its_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--port", "0"]
+    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--listen-port", "0"]
     command += ["--cert-dir", str(tmp_path / "lab"), "--offer-basic"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -284,3 +248,16 @@ def test_lab_serve_prints_its_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         if process.stdout is not None:
             process.stdout.close()
     assert (tmp_path / "lab" / AUTH_CERT_FILE).is_file()
+
+
+def test_lab_serve_stops_cleanly_on_ctrl_c_while_still_printing_its_banner(tmp_path: Path) -> None:
+    # A loaded machine may deliver Ctrl-C between the "listening" line and the rest of the banner.
+    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--listen-port", "0"]
+    command += ["--cert-dir", str(tmp_path / "lab")]
+    for _ in range(3):
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        assert "listening on" in process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) in (0, 130), process.stdout.read()
+        process.stdout.close()

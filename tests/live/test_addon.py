@@ -25,9 +25,10 @@ from inspector.lab.certs import exchange_auth_cert, write_cer
 from inspector.lab.scenarios import lab_exchanges
 from inspector.lab.tokens import TokenKit
 from inspector.lab.writers import flow_from_exchange
-from inspector.live.addon import MAX_INTERNAL_ERROR_LOGS, OAuthInspector
+from inspector.live.addon import OAuthInspector
 from inspector.live.annotate import MARKS, METADATA_KEY
 from inspector.live.host import host_rewritten
+from inspector.live.logs import MAX_INTERNAL_ERROR_LOGS
 from inspector.model import HttpExchange
 from tests.live.conftest import TrustFiles, addon_context, configure, report_lines
 
@@ -105,7 +106,7 @@ def test_findings_are_logged_with_their_rule_ids(
     lab_flows: list[tuple[http.HTTPFlow, set[str]]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="inspector.live.addon")
+    caplog.set_level(logging.INFO, logger="inspector.live")
     for flow, _ in lab_flows:
         addon.response(flow)
     messages = [r.getMessage() for r in caplog.records]
@@ -146,7 +147,7 @@ def test_flows_without_response_are_judged_in_the_error_hook(
     answered.error = tflow.terr("client disconnected")
     addon.error(answered)  # judged once, in the response hook
     assert addon.analyzer is not None
-    assert addon.analyzer.totals.exchanges == 2
+    assert addon.totals.exchanges == 2
 
 
 def test_trust_findings_come_first_in_the_report(
@@ -183,7 +184,7 @@ def test_report_keeps_the_writer_records_and_the_addon_lines_in_order(
 def test_a_flow_findings_make_one_log_record(
     addon: OAuthInspector, tctx: taddons.context, lab_kit: TokenKit, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="inspector.live.addon")
+    caplog.set_level(logging.INFO, logger="inspector.live")
     flow = _healthy_flow(lab_kit, host="evil.example.com")
     flow.request.timestamp_start += 10 * 86400  # expired as well, both tokens
     addon.response(flow)
@@ -489,7 +490,7 @@ def test_many_concurrent_flows(addon: OAuthInspector, tctx: taddons.context, lab
     tctx.master.event_loop.run_until_complete(all_at_once())
     assert all(METADATA_KEY in f.metadata for f in flows)
     assert addon.analyzer is not None
-    assert addon.analyzer.totals.exchanges == 400
+    assert addon.totals.exchanges == 400
     assert addon.internal_errors == 0
 
 
@@ -511,7 +512,7 @@ def test_inspect_shows_decoded_tokens_and_findings(
     assert "audience-mismatch" in addon.inspect([unseen])  # judged on the spot
     assert METADATA_KEY not in unseen.metadata  # ... without annotating or counting it
     assert addon.analyzer is not None
-    assert addon.analyzer.totals.exchanges == 1
+    assert addon.totals.exchanges == 1
 
 
 def test_commands_take_flow_specs_as_typed_in_mitmproxy(

@@ -27,7 +27,7 @@ class _TerminalHandler(logging.Handler):
 def test_2_a_token_cannot_hide_its_findings_behind_an_unloggable_claim(trust_files: TrustFiles, tmp_path: Path) -> None:
     addon = OAuthInspector()
     handler = _TerminalHandler()
-    logger = logging.getLogger("inspector.live.addon")
+    logger = logging.getLogger("inspector.live.logs")
     logger.addHandler(handler)
     try:
         with addon_context(addon) as context:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from inspector.remote.psjson import as_bool, as_time
 from inspector.verifyoauth import cli as verify_cli
 from inspector.verifyoauth.model import Check
-from inspector.verifyoauth.psjson import as_bool, as_time
 from inspector.verifyoauth.report import to_junit, write_json
 from tests.hostile import hostile_certificates, strict_json
 from tests.verifyoauth.conftest import Material, render
@@ -99,6 +99,6 @@ def test_6_the_json_and_junit_writers_are_strict_whatever_the_evidence() -> None
     out = io.StringIO()
     write_json([check], out, generated=datetime(2026, 11, 2, tzinfo=UTC), strict=False)
     document = strict_json(out.getvalue())
-    assert document["checks"][0]["evidence"]["size"] == "nan"
+    assert document["checks"][0]["evidence"]["size"] == "NaN"
     junit = to_junit([check], generated=datetime(2026, 11, 2, tzinfo=UTC), strict=False)
     ET.fromstring(junit.encode("utf-8"))  # noqa: S314 - our own output
