@@ -17,8 +17,10 @@ from mitmproxy import io as mitm_io
 
 from inspector.cli import main
 from inspector.lab.writers import flow_from_exchange
+from inspector.model import InputError
 from inspector.redact import redact_target
 from inspector.sources.detect import detect_kind
+from inspector.sources.har import read_har
 from inspector.tokens import numeric_time
 from tests.builders import exchange, unsigned_jwt
 from tests.hostile import NAN_CLAIMS, SURROGATE_CLAIMS, hostile_certificates, strict_json, strict_json_lines
@@ -146,6 +148,16 @@ def test_8_sniffing_an_unterminated_string_of_escaped_quotes_is_linear(tmp_path:
     path.write_text('{"a": "' + '\\"' * (1 << 19) + tail, encoding="ascii")
     started = time.perf_counter()
     assert detect_kind(path) is None
+    assert time.perf_counter() - started < 20
+
+
+def test_8_the_har_reader_steps_over_a_deep_entry_and_an_unterminated_string_in_linear_time(tmp_path: Path) -> None:
+    # The old salvage stepped over a too-deep entry with the same restarting regex: hours on this file.
+    path = tmp_path / "deep.har"
+    path.write_text('{"log": {"entries": [' + "[" * 5000 + '"' + '\\"' * 200_000, encoding="ascii")
+    started = time.perf_counter()
+    with pytest.raises(InputError, match="ends at line 1"):
+        list(read_har(path))
     assert time.perf_counter() - started < 20
 
 
