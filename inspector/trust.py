@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.utils import CryptographyDeprecationWarning
 
 from inspector.model import ConfigError
 from inspector.tokens import Principal, b64url_encode
@@ -104,7 +106,7 @@ def _rebuild_key(
     kid: str | None,
     issuer: str | None,
 ) -> TrustedKey:
-    certificate = x509.load_der_x509_certificate(cert_der) if cert_der is not None else None
+    certificate = load_der_certificate(cert_der) if cert_der is not None else None
     return TrustedKey(serialization.load_der_public_key(public_der), source, certificate, x5t, x5t_s256, kid, issuer)
 
 
@@ -163,6 +165,15 @@ class Trust:
         except (binascii.Error, ValueError):
             return None
         return hexed if hexed in self.expected_thumbprints else None
+
+
+def load_der_certificate(der: bytes) -> x509.Certificate:
+    """``x509.load_der_x509_certificate`` without its deprecation warnings: a serial number that is not positive
+    (which RFC 5280 forbids but old tools wrote) would otherwise print a library warning in the middle of a report.
+    What the certificate is used for is checked when its fields are read (:func:`checked_public_key`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_der_x509_certificate(der)
 
 
 def normalise_thumbprint(value: str) -> str:
@@ -233,12 +244,12 @@ def parse_certificates(data: bytes, name: str) -> list[x509.Certificate]:
         certs = []
         for index, block in enumerate(blocks, 1):
             try:
-                certs.append(x509.load_der_x509_certificate(base64.b64decode(block)))
+                certs.append(load_der_certificate(base64.b64decode(block)))
             except (ValueError, binascii.Error, x509.InvalidVersion) as exc:
                 raise ConfigError(f"Certificate {index} in {name} cannot be parsed: {exc}") from exc
         return certs
     try:
-        return [x509.load_der_x509_certificate(data)]
+        return [load_der_certificate(data)]
     except x509.InvalidVersion as exc:
         raise ConfigError(f"{name} is not an X.509 certificate that can be used: {exc}") from exc
     except ValueError as exc:
@@ -313,7 +324,7 @@ def parse_metadata(data: bytes, name: str) -> list[TrustedKey]:
             raise ConfigError(f"{label} has no keyValue.value certificate")
         try:
             der = base64.b64decode(value, validate=True)
-            cert = x509.load_der_x509_certificate(der)
+            cert = load_der_certificate(der)
         except (binascii.Error, ValueError, x509.InvalidVersion) as exc:
             raise ConfigError(f"{label}: the certificate in keyValue.value cannot be decoded ({exc})") from exc
         key = key_from_certificate(cert, label, issuer=issuer)
@@ -347,7 +358,7 @@ def parse_jwks(keys: list[dict[str, Any]], name: str) -> list[TrustedKey]:
         chain = entry.get("x5c")
         if isinstance(chain, list) and chain and isinstance(chain[0], str):
             try:
-                cert = x509.load_der_x509_certificate(base64.b64decode(chain[0], validate=True))
+                cert = load_der_certificate(base64.b64decode(chain[0], validate=True))
             except (binascii.Error, ValueError, x509.InvalidVersion) as exc:
                 raise ConfigError(f"{label}: the x5c certificate cannot be decoded ({exc})") from exc
             key = key_from_certificate(cert, label)

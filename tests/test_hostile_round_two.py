@@ -23,7 +23,14 @@ from inspector.sources.detect import detect_kind
 from inspector.sources.har import read_har
 from inspector.tokens import numeric_time
 from tests.builders import exchange, unsigned_jwt
-from tests.hostile import NAN_CLAIMS, SURROGATE_CLAIMS, hostile_certificates, strict_json, strict_json_lines
+from tests.hostile import (
+    NAN_CLAIMS,
+    SURROGATE_CLAIMS,
+    good_certificate_der,
+    hostile_certificates,
+    strict_json,
+    strict_json_lines,
+)
 
 ACTOR = "eyJhbGciOiJSUzI1NiIsIng1dCI6ImFiYyJ9.eyJhdWQiOiJ4In0.SIGNATURE-SECRET-abcdefgh"
 
@@ -99,6 +106,19 @@ def test_3_a_hostile_cert_is_a_usage_error(name: str, tmp_path: Path) -> None:
     assert code == 2, err
     assert f"{name}.cer" in err
     assert "internal error" not in err
+
+
+def test_3_a_certificate_with_serial_number_zero_loads_without_a_library_warning(tmp_path: Path) -> None:
+    # Found by bench/fuzz.py: cryptography warns (a CryptographyDeprecationWarning printed mid-report; an error
+    # under this suite's filterwarnings) about serial numbers RFC 5280 forbids but old tools wrote.
+    der = good_certificate_der()
+    at = der.index(bytes.fromhex("a003020102")) + 5
+    assert der[at : at + 3] == b"\x02\x01\x01"
+    cert = tmp_path / "serial-zero.cer"
+    cert.write_bytes(der[:at] + b"\x02\x01\x00" + der[at + 3 :])
+    code, _, err = invoke("analyze", str(har_file(tmp_path / "a.har", har_entry())), "--cert", str(cert))
+    assert code == 0, err
+    assert "Warning" not in err
 
 
 @pytest.mark.parametrize("name", sorted(hostile_certificates()))
