@@ -31,7 +31,8 @@ class TokenReport:
     key: TrustedKey | None = None
 
 
-def _host_only(value: str) -> str:
+def host_only(value: str) -> str:
+    """A Host (or audience host) compared as a name: lower-case, without a port."""
     value = value.strip().lower()
     if value.startswith("["):  # [v6]:port
         return value.split("]", 1)[0] + "]"
@@ -42,7 +43,7 @@ def audience_host(aud: object) -> str | None:
     """The host named by ``aud``: ``<principal>/<host>@<realm>`` or a URL (Entra tokens)."""
     parsed = Principal.parse(aud)
     if parsed is not None:
-        return _host_only(parsed.host) if parsed.host else None
+        return host_only(parsed.host) if parsed.host else None
     if isinstance(aud, str) and "://" in aud:
         try:
             return urlsplit(aud).hostname
@@ -411,7 +412,7 @@ def judge_use(
             for timed in assessment.timed:
                 out += _time_findings(timed.which, timed.nbf, timed.exp, moment, skew, exchange)
     if host and assessment.audience_hosts:
-        request_host = _host_only(host)
+        request_host = host_only(host)
         if request_host not in assessment.audience_hosts:
             out.append(
                 finding(

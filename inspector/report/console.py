@@ -15,6 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult
+from inspector.inventory import Inventory
+from inspector.model import HttpExchange
 from inspector.redact import redact_target
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, SEVERITIES, Finding
@@ -45,6 +47,16 @@ def _auth_cell(result: ExchangeResult) -> Text:
             cell.append(token.signature, style=_VERDICT_STYLE.get(token.signature, ""))
     elif auth.user:
         cell.append(f" {safe(auth.user, 60)}")
+    return cell
+
+
+def _request_cell(exchange: HttpExchange, *, show_secrets: bool) -> Text:
+    target = exchange.request.target if show_secrets else redact_target(exchange.request.target)
+    cell = Text(f"{safe(exchange.request.method, 16)} {safe(target, 120)}")
+    tls = exchange.tls
+    if tls is not None:
+        # Decrypted from a capture: say how, so nobody mistakes it for traffic that crossed the wire in clear.
+        cell.append(f"\n{safe(tls.version, 10)} {safe(tls.cipher, 60)} ({safe(tls.decrypted_with, 10)})", style="dim")
     return cell
 
 
@@ -138,7 +150,7 @@ class ConsoleReport:
             if len(kept) < SHOWN_PER_RULE:
                 kept.append(item)
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         console = self.console
         if self.rows:
             days = sorted({r.exchange.time.strftime("%Y-%m-%d") for r in self.rows})
@@ -162,7 +174,7 @@ class ConsoleReport:
                     Text(safe(exchange.id, 40)),
                     Text(stamp),
                     Text(f"{safe(client, 45)} -> {safe(exchange.host or '?', 60)}"),
-                    Text(f"{safe(exchange.request.method, 16)} {safe(self._target(exchange.request.target), 120)}"),
+                    _request_cell(exchange, show_secrets=self.show_secrets),
                     Text(str(status) if status is not None else "-", style="red" if status == 401 else ""),
                     _auth_cell(result),
                     _worst(result.findings),
@@ -172,11 +184,12 @@ class ConsoleReport:
                 console.print(Text(f"... and {self.hidden} more exchanges (use --format json for all)", style="dim"))
         else:
             console.print(Text("No authenticated exchanges found.", style="dim"))
+        if inventory is not None:
+            from inspector.report.inventory_table import print_inventory
+
+            print_inventory(console, inventory)
         self._print_findings(totals)
         self._print_summary(totals)
-
-    def _target(self, target: str) -> str:
-        return target if self.show_secrets else redact_target(target)
 
     def _print_findings(self, totals: Totals) -> None:
         if not self.by_rule:
