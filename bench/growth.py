@@ -161,6 +161,13 @@ def case_http1_resync_markers(n: int) -> Callable[[], object]:
     return run
 
 
+def case_tls_key_log(n: int) -> Callable[[], object]:
+    from inspector.sources.pcap.tls.keylog import KeyLog
+
+    lines = b"".join(b"CLIENT_RANDOM %064x %096x\n# a comment\nnot a key line\n" % (i, i) for i in range(2_000 * n))
+    return lambda: KeyLog().add_text(lines, "growth.keys", "growth.keys")
+
+
 def case_authorization_values(n: int) -> Callable[[], object]:
     value = "Digest " + ", ".join(f'p{i}="v{i}"' for i in range(2_000 * n))
     return lambda: parse_authorization(value)
