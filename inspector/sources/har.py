@@ -419,6 +419,8 @@ def _wire(value: str) -> str:
     Text that fits latin-1 is taken as already being that; anything wider was decoded from UTF-8 by the exporter
     (or by us, with surrogateescape for bytes that were not UTF-8) and is turned back into its bytes.
     """
+    if value.isascii():
+        return value
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
@@ -445,7 +447,8 @@ def _headers(value: object, where: str) -> Headers:
         name, text = item.get("name"), item.get("value")
         if not isinstance(name, str) or not isinstance(text, str):
             raise _BadEntry(f"a {where} header has no string name and value")
-        out.append((_wire(name), _wire(text)))
+        # ASCII is already in the model's form (see _wire): checked in C, without encoding a copy.
+        out.append((name if name.isascii() else _wire(name), text if text.isascii() else _wire(text)))
     return tuple(out)
 
 
