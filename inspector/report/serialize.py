@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inspector.analyze import ExchangeResult
-from inspector.http_auth import Credentials, NtlmMessage, parse_authorization
+from inspector.http_auth import Credentials, NtlmMessage, scheme_word
 from inspector.jsonable import json_native
 from inspector.model import HttpExchange, Provenance, TlsInfo
 from inspector.redact import REDACTED, redact_target
@@ -151,8 +151,8 @@ def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> 
     for name, value in headers:
         lowered = name.lower()
         if lowered in _SECRET_HEADERS:
-            # only a scheme word parse_authorization recognises as one: a bare API key is no scheme
-            scheme = parse_authorization(value).raw_scheme if lowered.endswith("authorization") else ""
+            # only a scheme word parse_authorization recognises as one: a bare API key is no scheme (scheme_word)
+            scheme = scheme_word(value) if lowered.endswith("authorization") else ""
             out.append([name, f"{scheme} {REDACTED}".strip()])
         else:
             out.append([name, value])
