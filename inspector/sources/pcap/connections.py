@@ -1,10 +1,12 @@
 """TCP connections of a capture: both directions reassembled, parsed as HTTP/1.x and paired into exchanges.
 
 The client is the side that sends a request line (the SYN need not have been captured). Responses are paired
-with requests in order; after a gap has lost messages, a response is paired with the last request the server
-had received when it answered (its acknowledgement number says how far that was). The table of connections
-is bounded: closed connections leave it at once, idle ones after ``IDLE_US`` of capture time, and beyond
-``MAX_CONNECTIONS`` the least recently active go first.
+with requests on TCP evidence (``Connection._pair``): in order while nothing was lost or skipped, and after a gap,
+a skipped stream start or a malformed message, with the last request the server had received when it answered
+(its acknowledgement number says how far that was). A response the evidence cannot place is not paired.
+
+The table of connections is bounded: closed connections leave it at once, idle ones after ``IDLE_US`` of capture
+time, and beyond ``MAX_CONNECTIONS`` the least recently active go first.
 """
 
 from __future__ import annotations
@@ -149,6 +151,10 @@ class Connection:
             # Interim (100 Continue, 103 Early Hints): the final response is still to come.
             self.interim = True
             return self.unanswered[0].request.method if self.unanswered else None
+        if parser.messages == 1 and head.start > 0:
+            # The stream's first response follows bytes that were skipped (the tail of an earlier answer):
+            # which request it answers is for the acknowledgement number to say.
+            self.desync = True
         pending = self._pair(head)
         self.responding = pending
         if pending is None:
@@ -172,8 +178,12 @@ class Connection:
         del complete  # an incomplete body is already ``None``; the gap notice says why
         if parser.role == REQUEST:
             pending = self.last_request
-            if pending is not None and not pending.finished and self.table.keep_bodies:
-                pending.request_body = body
+            if pending is not None and not pending.finished:
+                head = pending.request
+                if parser.frame not in head.frames:  # named by its last frame too, as Wireshark shows it
+                    pending.request = head._replace(frames=(*head.frames, parser.frame))
+                if self.table.keep_bodies:
+                    pending.request_body = body
             return
         if self.interim:
             self.interim = False
@@ -185,6 +195,7 @@ class Connection:
 
     def on_malformed(self, parser: Http1Parser, reason: str, frame: int) -> None:
         side = parser.side
+        self.desync = True  # a message was skipped: pairing by turn no longer holds
         self._malformed[side] += 1
         if self._malformed[side] <= MALFORMED_PER_DIRECTION:
             self.table.out.notice(frame, self._malformed_notice(side, reason, frame))
@@ -221,11 +232,13 @@ class Connection:
             },
         )
         target: PendingExchange | None
+        if effect != "body":
+            # Messages may be missing (a gap that ended a message may have taken the next ones with it): pair
+            # the next response by acknowledgement number, not by turn.
+            self.desync = True
         if effect in ("body", "message"):
             target = self.last_request if request_side else self.responding
         else:
-            # Messages may be missing: pair the next response by acknowledgement number, not by turn.
-            self.desync = True
             target = None if request_side or not self.unanswered else self.unanswered[0]
         self._note(target, notice, frame)
 
@@ -246,18 +259,24 @@ class Connection:
     # -- pairing -----------------------------------------------------------------------------------------
 
     def _pair(self, head: MessageHead) -> PendingExchange | None:
+        """The request a response answers, on TCP evidence; ``None`` when the evidence names none.
+
+        In step (nothing lost or skipped on either side since the last pairing), responses answer requests in
+        order, pipelining included (acknowledgements cannot tell pipelined requests apart), unless the response's
+        acknowledgement precedes the oldest request's first byte: then it answers something the capture does not
+        hold. Out of step, the
+        response answers the last request whose head the server had received when it began; the requests
+        before it had their responses in the lost bytes and keep status unknown."""
         queue = self.unanswered
         if not queue:
             return None
-        if not self.desync or head.ack < 0 or self.client is None:
+        acked = self._acked(head.ack)
+        if not self.desync:
+            if acked is not None and acked < queue[0].request.start:
+                return None
             return queue.popleft()
-        # After a gap: the response answers the last request the server had received whole when it began.
-        stream = self.streams[self.client]
-        parser = self.parsers[self.client]
-        if stream.next_seq is None:
-            return queue.popleft()
-        delta = (head.ack - stream.next_seq) & MASK
-        acked = parser.offset + (delta - MASK - 1 if delta >= HALF else delta)
+        if acked is None:
+            return queue.popleft() if len(queue) == 1 else None
         chosen = -1
         for index, pending in enumerate(queue):
             if pending.request.end <= acked:
@@ -265,10 +284,41 @@ class Connection:
         if chosen < 0:
             return None
         for _ in range(chosen):
-            lost = queue.popleft()
-            self._finish(lost)  # its response was lost in a gap (the gap notice is attached to it)
+            self._lost_response(queue.popleft(), head)
         self.desync = False
         return queue.popleft()
+
+    def _lost_response(self, pending: PendingExchange, later: MessageHead) -> None:
+        """The server answered a later request: this one's response is in bytes the capture lacks."""
+        frame = later.frames[0]
+        notice = Notice(
+            rule="capture-gap",
+            message=(
+                f"The response to the request at frame {pending.request.frames[0]} in {self.label()} was not "
+                f"captured: the server's response at frame {frame} acknowledges a later request, so this one's "
+                "answer was in bytes the capture lacks (its status is unknown)"
+            ),
+            source=self.table.source,
+            evidence={
+                "connection": self.label(),
+                "direction": "server-to-client",
+                "frame": frame,
+                "effect": "response-lost",
+            },
+        )
+        if not any(note.rule == "capture-gap" for note in pending.notes):  # one gap notice says it already
+            self._note(pending, notice, frame)
+        self._finish(pending)
+
+    def _acked(self, ack: int) -> int | None:
+        """The client stream offset a server segment's acknowledgement number names (``None`` when unknown)."""
+        if ack < 0 or self.client is None:
+            return None
+        stream = self.streams[self.client]
+        if stream.next_seq is None:
+            return None
+        delta = (ack - stream.next_seq) & MASK
+        return self.parsers[self.client].offset + (delta - MASK - 1 if delta >= HALF else delta)
 
     def _note(self, target: PendingExchange | None, notice: Notice, frame: int) -> None:
         if target is None or target.id is not None:

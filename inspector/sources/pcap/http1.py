@@ -74,6 +74,8 @@ class MessageHead(NamedTuple):
     """Stream offset just after the head."""
     bad_lines: int
     """Header lines without a colon, skipped."""
+    start: int = 0
+    """Stream offset of the head's first byte (more than 0 for a stream's first message: bytes were skipped)."""
 
 
 class HttpSink(Protocol):
@@ -120,6 +122,7 @@ class Http1Parser:
         "_trailer_bytes",
         "_verified",
         "budget",
+        "frame",
         "ignore",
         "messages",
         "midstream",
@@ -141,6 +144,8 @@ class Http1Parser:
         self.messages = 0
         self.offset = 0
         """Stream offset of the next byte (gaps included)."""
+        self.frame = 0
+        """The frame that carried the latest bytes: where a message that ends now ended."""
         self.ignore = False
         """Set once the direction is not (or no longer) HTTP: reassembly can stop feeding it."""
         self._keep_bodies = keep_bodies
@@ -169,6 +174,7 @@ class Http1Parser:
 
     def data(self, data: bytes, frame: int, ts: int, ack: int) -> None:
         n = len(data)
+        self.frame = frame
         if self.state == _BODY and n < self._remaining and self._body is None:  # the bulk of a body
             self._remaining -= n
             self.offset += n
@@ -417,7 +423,9 @@ class Http1Parser:
             status = int(rest[:3])
             message = HttpResponse(status, rest[4:], version, headers)
             method = ""
-        head = MessageHead(message, method, status, tuple(self._frames), self._msg_ts, self._msg_ack, end, bad_lines)
+        head = MessageHead(
+            message, method, status, tuple(self._frames), self._msg_ts, self._msg_ack, end, bad_lines, self._msg_start
+        )
         self.messages += 1
         self._body = bytearray() if self._keep_bodies else None
         self._body_complete = True
