@@ -254,7 +254,10 @@ _RULES = (
         "warning",
         "Malformed HTTP message",
         "An HTTP message in the input could not be parsed (broken request or status line, oversized header "
-        "block). The rest of the input is still analysed.",
+        "block), or was parsed although it has a shape servers must reject: whitespace between a header name and "
+        "its colon (`Authorization : Bearer ...`, RFC 9112 section 5.1), a request-smuggling shape where a proxy "
+        "and a server may read the field differently; such a field is still judged, as if the space were absent. "
+        "The rest of the input is still analysed.",
     ),
     Rule(
         "input-malformed",

@@ -125,14 +125,7 @@ class Connection:
             return
         pending = PendingExchange(head, self.label(), self.endpoints[side], self.endpoints[1 - side])
         self.table.out.register(pending)
-        if head.bad_lines:
-            self._note(
-                pending,
-                self._malformed_notice(
-                    side, f"{head.bad_lines} header line(s) without a colon ignored", head.frames[0]
-                ),
-                head.frames[0],
-            )
+        self._head_notes(pending, side, head)
         self.unanswered.append(pending)
         self.last_request = pending
         if len(self.unanswered) > MAX_UNANSWERED:
@@ -162,17 +155,27 @@ class Connection:
             self.desync = True  # its request may still be parsed later, out of turn
             return None
         pending.response = head
-        if head.bad_lines:
-            self._note(
-                pending,
-                self._malformed_notice(
-                    side, f"{head.bad_lines} header line(s) without a colon ignored", head.frames[0]
-                ),
-                head.frames[0],
-            )
+        self._head_notes(pending, side, head)
         if not self.table.keep_bodies:
             self._finish(pending)
         return pending.request.method
+
+    def _head_notes(self, pending: PendingExchange, side: int, head: MessageHead) -> None:
+        """What was wrong in a head that was still parsed: lines skipped, whitespace before a colon."""
+        frame = head.frames[0]
+        if head.bad_lines:
+            reason = f"{head.bad_lines} header line(s) without a colon ignored"
+            self._note(pending, self._malformed_notice(side, reason, frame), frame)
+        if head.spaced_names:
+            names = ", ".join(dict.fromkeys(head.spaced_names))
+            reason = (
+                f"whitespace between a header name and its colon ({names}): servers must reject such a message "
+                "(RFC 9112 section 5.1), and one that does not may read the field differently than a proxy in "
+                "front of it (a request-smuggling shape); the field is judged as if the whitespace were absent"
+            )
+            notice = self._malformed_notice(side, reason, frame)
+            notice.evidence["spaced_header_names"] = list(dict.fromkeys(head.spaced_names))
+            self._note(pending, notice, frame)
 
     def on_message_end(self, parser: Http1Parser, body: bytes | None, complete: bool) -> None:
         del complete  # an incomplete body is already ``None``; the gap notice says why
