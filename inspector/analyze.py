@@ -235,7 +235,14 @@ class Analyzer:
             if credentials.scheme in ("bearer", "bare"):
                 assessment = self.assess(credentials.credentials)
                 token_report = assessment.report
-                found += judge_use(assessment, policy=self.policy, at=exchange.time, host=host, exchange=exchange.id)
+                found += judge_use(
+                    assessment,
+                    policy=self.policy,
+                    at=exchange.time,
+                    host=host,
+                    exchange=exchange.id,
+                    target=request.target,
+                )
         challenges: tuple[Challenge, ...] = ()
         diagnostics: Diagnostics | None = None
         response = exchange.response

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from inspector import __version__
 from inspector.analyze import Analyzer, ExchangeResult, Totals
+from inspector.audience import parse_audience_principal
 from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error, run_console_script
 from inspector.config import config_for
 from inspector.model import ConfigError, InputError
@@ -53,6 +54,7 @@ class TrustArguments:
     realms: tuple[str, ...] = ()
     issuers: tuple[str, ...] = ()
     skew: int | None = None
+    audience_principals: tuple[str, ...] = ()
     config_path: Path | None = None
     fail_on: str | None = None
     show_secrets: bool = False
@@ -113,6 +115,14 @@ def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help=f"Allowed clock skew in seconds for nbf/exp (default {DEFAULT_SKEW}).",
         ),
         click.option(
+            "--audience-principal",
+            "audience_principals",
+            multiple=True,
+            metavar="HOST=PRINCIPAL",
+            help="The service a host's tokens must be made for where the request path does not say (a GUID, or "
+            "exchange, sharepoint, skype, lync). Repeatable.",
+        ),
+        click.option(
             "--config",
             "config_path",
             type=click.Path(path_type=Path, dir_okay=False),
@@ -150,7 +160,14 @@ def build_settings(given: TrustArguments, *, output_format: str | None, now: dat
         thumbprints=all_thumbprints,
     )
     issuer_list = [i.strip().lower() for i in (*config.strings("issuer"), *given.issuers) if i.strip()]
+    try:
+        audience_principals = tuple(
+            parse_audience_principal(v) for v in (*config.strings("audience-principal"), *given.audience_principals)
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     policy = Policy(
+        audience_principals=audience_principals,
         expected_issuers=frozenset(issuer_list or [SFB_ONLINE]),
         realms=frozenset(r.strip().lower() for r in (*config.strings("realm"), *given.realms) if r.strip()),
         skew=given.skew if given.skew is not None else config.scalar("skew", DEFAULT_SKEW),

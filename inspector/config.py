@@ -15,7 +15,7 @@ from typing import Any
 from inspector.model import ConfigError
 
 CONFIG_NAME = "oauth-inspector.toml"
-_LIST_KEYS = {"cert", "metadata", "thumbprint", "realm", "issuer"}
+_LIST_KEYS = {"cert", "metadata", "thumbprint", "realm", "issuer", "audience-principal"}
 _PATH_KEYS = {"cert", "metadata"}
 _SCALAR_KEYS = {"skew": int, "fail-on": str, "format": str}
 

@@ -134,10 +134,15 @@ _RULES = (
         "audience-mismatch",
         "error",
         "Audience does not match the request",
-        "The host in the token's `aud` (`<principal>/<host>@<realm>`) is not the Host the request was sent to, or "
-        "the outer and actor tokens name different audiences. Exchange answers 2000003 invalid_resource. Usual "
-        "causes: a load balancer or proxy name differing from the name the caller was configured with, or a "
-        "token replayed to another server.",
+        "The token's `aud` (`<principal>/<host>@<realm>`, or an Entra token's application ID or URL) does not "
+        "name the service the request went to: its host is not the request's Host, or its principal is another "
+        "service's (the message names the service the token was made for: a SharePoint token sent to Exchange "
+        "EWS, an Azure AD Graph token sent to Exchange Online), or the outer and actor tokens name different "
+        "audiences. The expected principal follows the request path (Exchange for /EWS/, /autodiscover/, /api/, "
+        "/mapi/...; SharePoint for /_api/, /_vti_bin/, /_layouts/; Skype/Lync for its web services) or "
+        "--audience-principal HOST=PRINCIPAL. Exchange answers 2000003 invalid_resource. Usual causes: a load "
+        "balancer or proxy name differing from the name the caller was configured with, a caller asking for a "
+        "token for the wrong resource, or a token replayed to another server or service.",
     ),
     Rule(
         "delegation-not-trusted",
