@@ -46,10 +46,14 @@ _RULES = (
         "basic-fallback",
         "error",
         "Fallback from OAuth to Basic/NTLM/Negotiate",
-        "A server answered 401 with a Bearer challenge and the same client then retried the same host with Basic, "
-        "NTLM or Negotiate instead of a token. OAuth did not work and the client quietly fell back. Look at the "
-        "401 before it (x-ms-diagnostics explains why the token was refused, or none was sent) and fix that; "
-        "the seed article's steps 2-6 and `verify-oauth` cover the usual causes.",
+        "A client tried OAuth on a host (the empty `Bearer` probe or a token), was refused (401) or got no "
+        "answer, and then used Basic, NTLM or Negotiate on the same host within 10 minutes of capture time. The "
+        "same host is compared without case, a trailing dot or the scheme's default port; inputs are judged in "
+        "capture-time order. Not a fallback: an anonymous request answered 401 and then NTLM (the client never "
+        "tried OAuth: that is legacy-auth), Basic refused and retried with Basic (a password problem), a token "
+        "accepted and Basic later. OAuth did not work and the client quietly fell back: look at the OAuth "
+        "attempt the finding names (x-ms-diagnostics explains why the token was refused) and fix that; the seed "
+        "article's steps 2-6 and `verify-oauth` cover the usual causes.",
     ),
     Rule(
         "bearer-rejected",
@@ -196,9 +200,11 @@ _RULES = (
         "legacy-auth",
         "warning",
         "NTLM or Negotiate credentials",
-        "A request authenticated with NTLM or Negotiate (Kerberos or NTLM inside). Between Skype for Business "
-        "Online and Exchange this means OAuth was not used; on-premises clients may legitimately use it. NTLMv1 "
-        "is weak and should be disabled.",
+        "A request authenticated with NTLM or Negotiate (Kerberos or NTLM inside): reported on the NTLM Type 3, "
+        "or once per client and host at the end of the input for a handshake that began (Type 1) and never "
+        "reached its Type 3. Between Skype for Business Online and Exchange this means OAuth was not used; "
+        "on-premises clients may legitimately use it (every domain-joined client answers an anonymous 401 this "
+        "way). NTLMv1 is weak and should be disabled.",
     ),
     Rule(
         "basic-offered",

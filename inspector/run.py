@@ -25,6 +25,7 @@ from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
+from inspector.sources.timeorder import in_capture_time_order
 from inspector.trust import Trust
 
 BATCH = 2000
@@ -79,13 +80,16 @@ def run_sequential(
                 progress(state)
 
         try:
-            for count, item in enumerate(read_input(path, kind, progress=on_capture if progress else None), 1):
+            items = in_capture_time_order(read_input(path, kind, progress=on_capture if progress else None))
+            for count, item in enumerate(items, 1):
                 _emit(writer, analyzer.feed(item))
                 if progress is not None and count % 512 == 0:
                     state.exchanges = analyzer.totals.exchanges
                     progress(state)
         except InputError as exc:
             outcome.errors.append(str(exc))
+        for late in analyzer.end_input():
+            writer.finding(late)
         state.files_done += 1
         state.exchanges = analyzer.totals.exchanges
         state.findings = sum(analyzer.totals.severities.values())
@@ -117,7 +121,7 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in read_input(path, kind):
+            for item in in_capture_time_order(read_input(path, kind)):
                 result = analyzer.feed(item)
                 batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
                 if len(batch) >= BATCH:
@@ -125,6 +129,7 @@ def _analyse_file(
                     batch = []
         except InputError as exc:
             error = str(exc)
+        batch.extend(records.finding(late) for late in analyzer.end_input())
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return _WorkerResult(handle.name, analyzer.totals, error)

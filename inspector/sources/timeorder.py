@@ -1,0 +1,36 @@
+"""Items of one input in capture-time order, as far as a bounded window allows.
+
+A HAR merged from two browser sessions, or exported unsorted, lists entries out of time order; the rules that
+span exchanges (a refused OAuth attempt, then Basic) must see them in the order they happened. Exchanges are
+held in a heap of at most ``REORDER_WINDOW`` and released earliest first; equal times keep their input order
+(stable). A notice keeps its place just after the exchange that preceded it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from inspector.model import HttpExchange, SourceItem
+
+REORDER_WINDOW = 4096
+"""Exchanges held back at most: an entry listed more than this many places after a later one stays late."""
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def in_capture_time_order(items: Iterable[SourceItem], window: int = REORDER_WINDOW) -> Iterator[SourceItem]:
+    heap: list[tuple[datetime, int, SourceItem]] = []
+    latest = _EARLIEST
+    for serial, item in enumerate(items):
+        if isinstance(item, HttpExchange):
+            at = item.time
+            latest = max(latest, at)
+        else:
+            at = latest  # after the exchange before it, not before later ones of the same time
+        heapq.heappush(heap, (at, serial, item))
+        if len(heap) > window:
+            yield heapq.heappop(heap)[2]
+    while heap:
+        yield heapq.heappop(heap)[2]
