@@ -378,7 +378,7 @@ def token(
 
     with exit_on_error():
         at = _parse_time(at_time) if at_time else datetime.now(UTC)
-        settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
+        settings = build_settings(trust, output_format=None, now=at)  # certificates judged then too
     text = sys.stdin.read(1024 * 1024 + 1) if value == "-" else value
     if len(text) > 1024 * 1024:
         error("the token given is over 1 MiB; that is not an S2S token")

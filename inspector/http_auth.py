@@ -552,7 +552,7 @@ def _lookup(code: int | None, reason: str | None, category: str | None) -> Known
     general = KNOWN_DIAGNOSTICS.get(code)
     if general is None:
         return None
-    if category is not None and category.lower() != general.category:
+    if category is not None and diagnostics_category(category) != general.category:
         return None  # same number, different meaning: do not guess
     if reason:
         lowered = reason.lower()
@@ -560,6 +560,27 @@ def _lookup(code: int | None, reason: str | None, category: str | None) -> Known
             if known_code == code and fragment in lowered:
                 return refined
     return general
+
+
+_CATEGORY_SPELLINGS = {"insufficiant_claims": "insufficient_claims"}
+"""Category spellings Microsoft's own documentation and services use beside the standard one (2000020)."""
+
+
+def diagnostics_category(category: str) -> str:
+    """A category as the knowledge base spells it: lower-case, ``-`` as ``_``, known misspellings corrected."""
+    lowered = category.strip().lower().replace("-", "_")
+    return _CATEGORY_SPELLINGS.get(lowered, lowered)
+
+
+def _wire_text(text: str) -> str:
+    """Header text read byte for byte (latin-1) that is really UTF-8, decoded as UTF-8 (a reason in French or
+    Japanese); anything else unchanged."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
 
 
 _DIAGNOSTICS_CODE = re.compile(r"[ \t]*+(\d{1,10})(?!\d)[ \t]*+;?")
@@ -603,5 +624,7 @@ def parse_ms_diagnostics(value: str) -> Diagnostics:
             pos = stop
         fields.setdefault(name.group(1).lower(), item)
     reason = fields.get("reason")
+    if reason is not None:
+        reason = _wire_text(reason)
     category = fields.get("error_category", fields.get("category"))
     return Diagnostics(value, code, reason, category, _lookup(code, reason, category))

@@ -352,6 +352,8 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
             TokenReport(kind=token.kind, decoded=token),
             (finding("token-malformed", f"The bearer token cannot be decoded: {token.problem}"),),
         )
+    if outer.payload_problem is not None:
+        return _assess_jws(token, outer, verifier)
     findings: list[Finding] = []
     outer_name = "outer" if token.actor is not None else "bearer"
     findings += _header_findings(outer, outer_name, None)
@@ -408,6 +410,18 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
         valid_from=max(nbfs) if nbfs else None,
         valid_until=min(exps) if exps else None,
     )
+
+
+def _assess_jws(token: DecodedBearer, jws: Jwt, verifier: Verifier) -> TokenAssessment:
+    """A JWS whose payload is not a JSON object: malformed as a token, but its signature still has a verdict
+    (a valid signature over text says who signed it; an invalid one that it was altered)."""
+    findings = [finding("token-malformed", f"The bearer token is a JWS but not a JWT: {jws.payload_problem}")]
+    findings += _header_findings(jws, "bearer", None)
+    result = verifier.verify(jws, None)
+    if not jws.is_unsigned:  # an unsigned one vouches for nothing it could say: being malformed is the verdict
+        findings += _signature_findings(result, jws, "bearer", None)
+    report = TokenReport(kind=token.kind, decoded=token, signature=result.verdict, key=result.key)
+    return TokenAssessment(report, tuple(findings))
 
 
 def _timed(which: str, jwt: Jwt) -> TimedToken:
