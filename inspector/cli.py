@@ -280,6 +280,7 @@ def analyze(
 
     with exit_on_error(unreadable=(InputError,)):
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
+        _warn_skipped(settings.trust)
         expanded = expand_inputs(list(inputs))
     if not expanded:
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
@@ -379,6 +380,7 @@ def token(
     with exit_on_error():
         at = _parse_time(at_time) if at_time else datetime.now(UTC)
         settings = build_settings(trust, output_format=None, now=at)  # certificates judged then too
+    _warn_skipped(settings.trust)
     text = sys.stdin.read(1024 * 1024 + 1) if value == "-" else value
     if len(text) > 1024 * 1024:
         error("the token given is over 1 MiB; that is not an S2S token")
@@ -399,6 +401,12 @@ def token(
     else:
         print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
     sys.exit(exit_code(analyzer.totals, settings.fail_on, unreadable=False))
+
+
+def _warn_skipped(trust: Trust) -> None:
+    """Trust files that could not be used are said on standard error; the run goes on with the others."""
+    for reason in trust.skipped:
+        error(f"warning: skipped: {reason}")
 
 
 def _parse_time(value: str) -> datetime:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,8 @@ class Trust:
     """Upper-case hex SHA-1 thumbprints (``Get-AuthConfig`` Current/Next/Previous)."""
     _by_x5t: Mapping[str, tuple[TrustedKey, ...]] = field(default_factory=dict, repr=False)
     _by_kid: Mapping[str, tuple[TrustedKey, ...]] = field(default_factory=dict, repr=False)
+    skipped: tuple[str, ...] = ()
+    """Why trust files that were given could not be used (each was skipped; the others are trusted)."""
 
     @classmethod
     def of(cls, keys: Iterable[TrustedKey], thumbprints: Iterable[str] = ()) -> Trust:
@@ -337,9 +339,21 @@ def load_metadata_file(path: Path) -> list[TrustedKey]:
 
 
 def build_trust(certs: Iterable[Path] = (), metadata: Iterable[Path] = (), thumbprints: Iterable[str] = ()) -> Trust:
+    """The trust store from certificate files, metadata documents and thumbprints. A file that cannot be used is
+    skipped and said so in ``Trust.skipped``; only when no file given could be used is it a :class:`ConfigError`
+    (a run judged against nothing the user meant to trust would mislead)."""
     keys: list[TrustedKey] = []
-    for path in certs:
-        keys.extend(load_certificate_file(path))
-    for path in metadata:
-        keys.extend(load_metadata_file(path))
-    return Trust.of(keys, thumbprints)
+    skipped: list[str] = []
+    given = 0
+    loaders = [(path, load_certificate_file) for path in certs] + [(path, load_metadata_file) for path in metadata]
+    for path, load in loaders:
+        given += 1
+        try:
+            keys.extend(load(path))
+        except ConfigError as exc:
+            skipped.append(str(exc))
+    if skipped and len(skipped) == given:
+        more = f" (and {len(skipped) - 1} more trust file(s) that cannot be used)" if len(skipped) > 1 else ""
+        raise ConfigError(skipped[0] + more)
+    trust = Trust.of(keys, thumbprints)
+    return replace(trust, skipped=tuple(skipped)) if skipped else trust
