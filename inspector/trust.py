@@ -340,20 +340,21 @@ def load_metadata_file(path: Path) -> list[TrustedKey]:
 
 def build_trust(certs: Iterable[Path] = (), metadata: Iterable[Path] = (), thumbprints: Iterable[str] = ()) -> Trust:
     """The trust store from certificate files, metadata documents and thumbprints. A file that cannot be used is
-    skipped and said so in ``Trust.skipped``; only when no file given could be used is it a :class:`ConfigError`
-    (a run judged against nothing the user meant to trust would mislead)."""
+    skipped and said so in ``Trust.skipped``; only when no file of a kind given (no ``--cert``, or no
+    ``--metadata``) could be used is it a :class:`ConfigError`: a run judged against nothing the user meant to
+    trust would mislead."""
     keys: list[TrustedKey] = []
     skipped: list[str] = []
-    given = 0
-    loaders = [(path, load_certificate_file) for path in certs] + [(path, load_metadata_file) for path in metadata]
-    for path, load in loaders:
-        given += 1
-        try:
-            keys.extend(load(path))
-        except ConfigError as exc:
-            skipped.append(str(exc))
-    if skipped and len(skipped) == given:
-        more = f" (and {len(skipped) - 1} more trust file(s) that cannot be used)" if len(skipped) > 1 else ""
-        raise ConfigError(skipped[0] + more)
+    for paths, load in ((list(certs), load_certificate_file), (list(metadata), load_metadata_file)):
+        failed: list[str] = []
+        for path in paths:
+            try:
+                keys.extend(load(path))
+            except ConfigError as exc:
+                failed.append(str(exc))
+        if failed and len(failed) == len(paths):
+            more = f" (and {len(failed) - 1} more file(s) of that kind that cannot be used)" if len(failed) > 1 else ""
+            raise ConfigError(failed[0] + more)
+        skipped += failed
     trust = Trust.of(keys, thumbprints)
     return replace(trust, skipped=tuple(skipped)) if skipped else trust

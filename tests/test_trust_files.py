@@ -21,7 +21,7 @@ def test_an_unparsable_certificate_among_good_ones_is_skipped(tmp_path: Path) ->
     assert "broken.cer" in reason
     with pytest.raises(ConfigError, match=r"broken\.cer"):
         build_trust(certs=[bad])
-    with pytest.raises(ConfigError, match=r"and 1 more trust file"):
+    with pytest.raises(ConfigError, match=r"and 1 more file"):
         build_trust(certs=[bad, tmp_path / "missing.cer"])
 
 
