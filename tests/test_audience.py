@@ -104,3 +104,14 @@ def test_the_option_and_the_config_file_name_a_hosts_service(tmp_path: Path, mon
     code, _, err = invoke("analyze", str(SAMPLES / "lab.har"), "--audience-principal", "no-equals-sign")
     assert code == 2
     assert "HOST=PRINCIPAL" in err
+
+
+def test_the_readme_table_is_the_code_table() -> None:
+    from inspector.audience import SERVICE_PATHS
+    from inspector.policy import WELL_KNOWN_PRINCIPALS
+    from tests.corpus import REPO
+
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("<!-- audience-table:", 1)[1].split("<!-- /audience-table -->", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert rows == [f"| `{p}` | {WELL_KNOWN_PRINCIPALS[g]} | `{g}` |" for p, g in SERVICE_PATHS]
