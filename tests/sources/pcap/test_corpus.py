@@ -191,3 +191,10 @@ def test_responses_are_paired_by_acknowledgement_after_a_gap(corpus: Path) -> No
     by_frame = {x.provenance.request_frames[0]: x for x in exchanges}
     assert by_frame[248].provenance.response_frames == (260,)
     assert by_frame[165].response is None
+
+
+def test_a_request_with_a_body_is_named_by_its_last_frame_as_wireshark_does(corpus: Path) -> None:
+    # tshark -Y http.request shows these requests at frames 4 11 20 29 40 49 60 67 (bodies in 40, 49 and 60).
+    exchanges, _, _ = _read(corpus / "pcap/auth/gematik/deregisterPairing.pcap")
+    assert [x.provenance.request_frames[-1] for x in exchanges] == [4, 11, 20, 29, 40, 49, 60, 67]
+    assert exchanges[4].provenance.request_frames == (38, 40)
