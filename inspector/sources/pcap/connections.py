@@ -60,6 +60,7 @@ class Connection:
         "_label",
         "_malformed",
         "client",
+        "client_lost",
         "desync",
         "endpoints",
         "interim",
@@ -90,6 +91,10 @@ class Connection:
         self.responding: PendingExchange | None = None
         self.interim = False
         self.desync = False
+        """Server bytes were lost or skipped: the next response is placed by its acknowledgement alone."""
+        self.client_lost = False
+        """Client bytes were lost (requests may be missing): a response must acknowledge the whole head of the
+        request it is paired with, else it answers a request the capture lacks."""
         self.tls = False
         self.last_ts = ts
         self.reset_at: int | None = None
@@ -198,7 +203,7 @@ class Connection:
 
     def on_malformed(self, parser: Http1Parser, reason: str, frame: int) -> None:
         side = parser.side
-        self.desync = True  # a message was skipped: pairing by turn no longer holds
+        self._lost(side)  # a message was skipped: pairing by turn no longer holds
         self._malformed[side] += 1
         if self._malformed[side] <= MALFORMED_PER_DIRECTION:
             self.table.out.notice(frame, self._malformed_notice(side, reason, frame))
@@ -237,8 +242,8 @@ class Connection:
         target: PendingExchange | None
         if effect != "body":
             # Messages may be missing (a gap that ended a message may have taken the next ones with it): pair
-            # the next response by acknowledgement number, not by turn.
-            self.desync = True
+            # by acknowledgement number, not by turn alone.
+            self._lost(side)
         if effect in ("body", "message"):
             target = self.last_request if request_side else self.responding
         else:
@@ -261,21 +266,31 @@ class Connection:
 
     # -- pairing -----------------------------------------------------------------------------------------
 
+    def _lost(self, side: int) -> None:
+        """Messages of ``side`` may be missing."""
+        if side == self.client:
+            self.client_lost = True
+        else:
+            self.desync = True
+
     def _pair(self, head: MessageHead) -> PendingExchange | None:
         """The request a response answers, on TCP evidence; ``None`` when the evidence names none.
 
-        In step (nothing lost or skipped on either side since the last pairing), responses answer requests in
-        order, pipelining included (acknowledgements cannot tell pipelined requests apart), unless the response's
-        acknowledgement precedes the oldest request's first byte: then it answers something the capture does not
-        hold. Out of step, the
-        response answers the last request whose head the server had received when it began; the requests
-        before it had their responses in the lost bytes and keep status unknown."""
+        In step on the server side (nothing lost or skipped since the last pairing), responses answer requests
+        in order, pipelining included (acknowledgements cannot tell pipelined requests apart), unless the
+        response's acknowledgement shows the server had not yet received the oldest request: then it answers a
+        request the capture does not hold. "Not received" is before the request's first byte; once client bytes
+        were lost, before the end of its head (a real stack acknowledges a head before answering it; some
+        hand-made captures acknowledge nothing, and are still paired while nothing was lost). Out of step on the
+        server side, the response answers the last request whose head the server had received when it began;
+        the requests before it had their responses in the lost bytes and keep status unknown."""
         queue = self.unanswered
         if not queue:
             return None
         acked = self._acked(head.ack)
         if not self.desync:
-            if acked is not None and acked < queue[0].request.start:
+            received = queue[0].request.end if self.client_lost else queue[0].request.start
+            if acked is not None and acked < received:
                 return None
             return queue.popleft()
         if acked is None:

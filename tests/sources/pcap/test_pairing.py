@@ -88,3 +88,23 @@ def test_a_request_with_a_body_names_its_last_frame(tmp_path: Path) -> None:
     frame_of = {id(segment): index + 1 for index, segment in enumerate(conv.segments)}
     (exchange,), _, _ = read(write_pcap(frames_of(packets)), tmp_path)
     assert exchange.provenance.request_frames == (frame_of[id(sent[0])], frame_of[id(sent[-1])])
+
+
+def test_the_answer_to_a_lost_request_is_not_given_to_the_next_one(tmp_path: Path) -> None:
+    # The client's second request was not captured; the 401 that answered it acknowledges only up to its end,
+    # short of the third request's head, so the third request is answered by the 200 after it, not by the 401.
+    created = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+    conv = Conversation().handshake()
+    conv.send(True, BASIC)
+    conv.send(False, OK)
+    lost = conv.send(True, BEARER)
+    conv.send(False, REFUSED)
+    conv.send(True, BASIC.replace(b"GET", b"PUT"))
+    conv.send(False, created)
+    conv.segments.remove(lost[0])
+    exchanges, notices, _ = read(capture(conv.close()), tmp_path)
+    assert [(x.request.method, x.response.status if x.response else None) for x in exchanges] == [
+        ("GET", 200),
+        ("PUT", 201),
+    ]
+    assert any(n.rule == "capture-gap" and n.evidence["direction"] == "client-to-server" for n in notices)
