@@ -6,6 +6,9 @@ HTTP by content, on any port: a request line or a status line at the start of th
 with anything else is ignored cheaply (TLS is reported to the sink first); one whose start was not captured,
 or that lost bytes, is scanned for the next request or status line (``resync``).
 
+The head grammar (start lines, header fields, body framing) is in ``http_heads``; the search for the next
+message after lost or skipped bytes in ``http_resync``; this module is the state machine between them.
+
 Every buffer is bounded: a header block by ``HEAD_LIMIT`` (beyond ``FREE_HEAD`` it draws on the shared memory
 budget), lines of the chunked coding by ``LINE_LIMIT``, the resync window by ``MAX_LINE``, kept bodies by
 ``BODY_LIMIT``. Where a limit is hit the message is reported malformed and the direction is skipped or resynced.
@@ -20,17 +23,37 @@ from typing import Literal, NamedTuple, Protocol
 
 from inspector.model import Headers, HttpRequest, HttpResponse
 from inspector.sources.pcap.budget import MemoryBudget
+from inspector.sources.pcap.http_heads import (
+    REQUEST,
+    REQUEST_LINE,
+    RESPONSE,
+    STATUS_LINE,
+    body_framing,
+    crlf_fields,
+    head_end,
+    parse_head,
+)
+from inspector.sources.pcap.http_resync import MAX_LINE, find_message_start
+
+__all__ = [
+    "BODY_LIMIT",
+    "FREE_HEAD",
+    "HEAD_LIMIT",
+    "MAX_LINE",
+    "REQUEST",
+    "RESPONSE",
+    "GapEffect",
+    "Http1Parser",
+    "HttpSink",
+    "MessageHead",
+]
 
 HEAD_LIMIT = 1 << 20
 FREE_HEAD = 64 << 10
-MAX_LINE = 16 << 10
 LINE_LIMIT = 4 << 10
 TRAILER_LIMIT = 64 << 10
 BODY_LIMIT = 1 << 20
 MAX_HEAD_FRAMES = 256
-
-REQUEST = 1
-RESPONSE = 2
 
 GapEffect = Literal["body", "message", "head", "between", "resync"]
 """What a gap did to the message in progress: only its body lost bytes (framing kept), the rest of the message
@@ -39,23 +62,9 @@ was lost, a partial head was lost, it fell between messages, or it fell while al
 _HEAD, _BODY, _LINE, _TO_CLOSE, _RESYNC, _OPAQUE = range(6)
 _CHUNK_SIZE, _CHUNK_END, _TRAILER = range(3)
 
-_REQUEST_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (\S+) (HTTP/1\.[01])\r?\n")
-_STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: [^\r\n]*)?\r?\n")
-# A request line found while resyncing may follow the tail of a body on the same line: it ends in this.
-_VERSION_AT_END = re.compile(rb"HTTP/1\.[01]\r?\n")
-# The start of a status line; with no CR before the line's end, the rest is a reason phrase (``_STATUS_LINE``).
-_STATUS_START = re.compile(rb"HTTP/1\.[01] [0-9]{3}(?: |\r?\n)")
-_METHOD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-_WHITESPACE = re.compile(rb"\s")
 # Could the first bytes of a stream still become a request or status line?
 _PLAUSIBLE_START = re.compile(rb"HTTP/|[A-Z][A-Z0-9_-]{0,31}(?: |\Z)")
 _CHUNK_SIZE_RE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?")
-
-_KNOWN_METHODS = frozenset(
-    b"GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK SEARCH "
-    b"REPORT MERGE ACL BIND MKCALENDAR SUBSCRIBE UNSUBSCRIBE NOTIFY POLL BCOPY BDELETE BMOVE BPROPFIND BPROPPATCH "
-    b"RPC_IN_DATA RPC_OUT_DATA X-MS-ENUMATTS".split()
-)
 
 
 class MessageHead(NamedTuple):
@@ -295,7 +304,7 @@ class Http1Parser:
             if not verdict:
                 return n
         if self._lf_only:
-            end = _head_end(buf, self._term_scan)
+            end = head_end(buf, self._term_scan)
         else:
             end = buf.find(b"\r\n\r\n", self._term_scan)
             if end >= 0:
@@ -307,10 +316,10 @@ class Http1Parser:
                 self._opaque()
             return n
         text = buf[:end].decode("latin-1")
-        fields = _crlf_fields(text)
+        fields = crlf_fields(text)
         if fields is None:
             # Not plain CRLF: the head may end earlier, at a bare LF LF.
-            true_end = _head_end(buf, 0)
+            true_end = head_end(buf, 0)
             if 0 <= true_end < end:
                 end = true_end
                 text = buf[:end].decode("latin-1")
@@ -343,15 +352,15 @@ class Http1Parser:
         if not 0x41 <= data[start] <= 0x5A:
             return False
         line_end = data.find(b"\n", start, stop) + 1
-        if _REQUEST_LINE.fullmatch(data, start, line_end):
+        if REQUEST_LINE.fullmatch(data, start, line_end):
             kind = REQUEST
-        elif _STATUS_LINE.fullmatch(data, start, line_end):
+        elif STATUS_LINE.fullmatch(data, start, line_end):
             kind = RESPONSE
         else:
             return False
         if self.role and kind != self.role:
             return False
-        fields = _crlf_fields(data[start:stop].decode("latin-1"))
+        fields = crlf_fields(data[start:stop].decode("latin-1"))
         if fields is None:
             return False
         self.role = kind
@@ -380,9 +389,9 @@ class Http1Parser:
                 return None
             return False
         self._scan = 0
-        if _REQUEST_LINE.fullmatch(buf, 0, nl + 1):
+        if REQUEST_LINE.fullmatch(buf, 0, nl + 1):
             kind = REQUEST
-        elif _STATUS_LINE.fullmatch(buf, 0, nl + 1):
+        elif STATUS_LINE.fullmatch(buf, 0, nl + 1):
             kind = RESPONSE
         else:
             self._not_a_message(frame)
@@ -454,7 +463,7 @@ class Http1Parser:
         self.messages += 1
         self._body = bytearray() if self._keep_bodies else None
         self._body_complete = True
-        framing = _framing(framing_fields) if framing_fields else None
+        framing = body_framing(framing_fields) if framing_fields else None
         if is_request:
             self.sink.on_request(self, head)
             if framing in {"chunked", "chunked-last"}:
@@ -616,28 +625,9 @@ class Http1Parser:
 
     def _resync_scan(self, n: int, fresh: int, frame: int) -> int:
         buf = self._buf
-        hit = buf.find(b"HTTP/1.", self._scan)
-        waiting = -1
-        # The end of the line the hits are in and its first stray CR (one not ending the line) at or after the
-        # hit are found once per line, not per hit: a line may hold many hits.
-        line_end = stray_cr = -1
-        while hit >= 0:
-            if line_end < hit:
-                line_end = buf.find(b"\n", hit)
-                if line_end < 0:
-                    line_end = len(buf)
-                stray_cr = -2
-            if line_end == len(buf):  # the line is not complete yet
-                if len(buf) - hit < MAX_LINE:
-                    waiting = hit
-                    break
-            else:
-                if stray_cr != -1 and stray_cr < hit:
-                    stray_cr = buf.find(b"\r", hit, line_end - 1)
-                start = self._candidate(hit, line_end, stray_cr < 0)
-                if start >= 0:
-                    return self._resume_at(start, n, fresh, frame)
-            hit = buf.find(b"HTTP/1.", hit + 1)
+        start, waiting = find_message_start(buf, self._scan, self.role)
+        if start >= 0:
+            return self._resume_at(start, n, fresh, frame)
         # Keep what a message could still start in: the current line (a request line ends in "HTTP/1.x")
         # and a partial "HTTP/1." at the end.
         self._scan = waiting if waiting >= 0 else max(0, len(buf) - 6)
@@ -651,27 +641,6 @@ class Http1Parser:
             while len(chunks) > 1 and chunks[1][0] <= self._buf_start:
                 chunks.popleft()
         return n
-
-    def _candidate(self, hit: int, nl: int, no_stray_cr: bool) -> int:
-        """Where a message starts around an "HTTP/1." at ``hit`` on a line ending at ``nl`` (``no_stray_cr``: no
-        CR between ``hit`` and the line end): its index, or -1.
-
-        Constant work per hit: a status line is its fixed-size start plus the line's stray-CR test (the
-        caller's, once per line), and only the line's last "HTTP/1." can end a request line."""
-        buf = self._buf
-        if self.role != REQUEST and no_stray_cr and _STATUS_START.match(buf, hit, nl + 1):
-            return hit
-        if self.role != RESPONSE and hit > 0 and buf[hit - 1] == 0x20 and _VERSION_AT_END.fullmatch(buf, hit, nl + 1):
-            line_start = max(buf.rfind(b"\n", max(0, hit - MAX_LINE), hit) + 1, hit - MAX_LINE, 0)
-            start = _request_line_start(buf, line_start, hit)
-            if start >= 0:
-                method = bytes(buf[start : buf.index(b" ", start)])
-                # Body bytes may run into the method ("...OKGET / HTTP/1.1"): prefer a known method's tail.
-                for cut in range(1, len(method)):
-                    if method[cut:] in _KNOWN_METHODS:
-                        return start + cut
-                return start
-        return -1
 
     def _resume_at(self, start: int, n: int, fresh: int, frame: int) -> int:
         """A message starts at ``buf[start]``: parse its head from there."""
@@ -731,142 +700,3 @@ class Http1Parser:
 
     def _malformed(self, reason: str, frame: int) -> None:
         self.sink.on_malformed(self, reason, frame)
-
-
-def _request_line_start(buf: bytearray, line_start: int, version: int) -> int:
-    """Where ``METHOD SP TARGET SP`` begins, ending just before the "HTTP/1.x" at ``version`` (a space precedes
-    it), as the leftmost match of ``[A-Z][A-Z0-9_-]{0,31} \\S+ `` within the line from ``line_start``; -1 for none.
-    Looks back over the target and at most 32 method bytes, never the whole line."""
-    space = buf.rfind(b" ", line_start, version - 1)
-    if space < 0 or space + 1 == version - 1 or _WHITESPACE.search(buf, space + 1, version - 1):
-        return -1
-    earliest = -1
-    at = space - 1
-    while at >= line_start and space - at <= 32 and buf[at] in _METHOD_BYTES:
-        if 0x41 <= buf[at] <= 0x5A:
-            earliest = at
-        at -= 1
-    return earliest
-
-
-def _head_end(buf: bytearray, scan: int) -> int:
-    """Index just past the empty line that ends a header block, or -1."""
-    crlf = buf.find(b"\n\r\n", scan)
-    lf = buf.find(b"\n\n", scan, crlf + 2 if crlf >= 0 else len(buf))
-    if lf >= 0:
-        return lf + 2
-    if crlf >= 0:
-        return crlf + 3
-    return -1
-
-
-def _crlf_fields(text: str) -> tuple[str, Headers, list[tuple[str, str]]] | None:
-    """The start line, header fields and the fields that may frame the body (by the length of their name) of
-    a head in plain form: CRLF line ends only, no obs-fold, a colon on every line, no whitespace before a colon.
-    Else ``None``: then ``parse_head`` decides. Where this answers, it answers as ``parse_head`` does (a test
-    holds both to every head of the corpus); it exists because it is fast.
-
-    This is the common case, and it is parsed with as few passes over the text as possible: a long token is
-    most of a head, and every pass over it costs.
-    """
-    lines = text.split("\n")  # one pass; each line must then end in CR (a bare LF is not plain)
-    start_line = lines[0]
-    if start_line[-1:] != "\r":
-        return None
-    headers = []
-    framing = []
-    for line in lines[1:-2]:
-        if line[-1:] != "\r":
-            return None
-        name, colon, value = line.partition(":")
-        if not colon or name[:1] in _NOT_A_NAME_START or name[-1:] in _NOT_A_NAME_START:
-            return None
-        field = (name, value[:-1].strip(" \t"))
-        headers.append(field)
-        if len(name) in _FRAMING_NAME_LENGTHS:
-            framing.append(field)
-    return start_line[:-1], tuple(headers), framing
-
-
-_NOT_A_NAME_START = frozenset(("", " ", "\t"))
-_FRAMING_NAME_LENGTHS = frozenset((len("content-length"), len("transfer-encoding")))
-
-
-class ParsedFields(NamedTuple):
-    headers: Headers
-    """Header fields in wire order and casing, obs-fold unfolded, names without surrounding whitespace."""
-    bad_lines: int
-    """Lines without a colon (or with nothing before it), skipped."""
-    spaced_names: tuple[str, ...]
-    """Names that had whitespace between them and the colon (RFC 9112 section 5.1: a server must reject the
-    message with 400; a lenient one may take the field, so it is kept and judged, and reported)."""
-
-
-def parse_head(text: str) -> tuple[str, ParsedFields]:
-    """The header grammar, for every line-end style: the start line (without its line end) and the fields of
-    a head. ``text`` ends with the empty line that ends the head (CRLF or bare LF line ends, mixed or not)."""
-    lines = text.split("\n")
-    return lines[0].removesuffix("\r"), _parse_header_lines(lines)
-
-
-def _parse_header_lines(lines: list[str]) -> ParsedFields:
-    headers: list[tuple[str, str]] = []
-    spaced: list[str] = []
-    bad = 0
-    for raw in lines[1:]:
-        line = raw.removesuffix("\r")
-        if not line:
-            break
-        if line[0] in " \t":
-            folded = line.strip(" \t")
-            if headers:
-                name, value = headers[-1]
-                headers[-1] = (name, f"{value} {folded}" if value else folded)
-            else:
-                bad += 1
-            continue
-        colon = line.find(":")
-        if colon <= 0:
-            bad += 1
-            continue
-        name = line[:colon]
-        if name[-1] in " \t":
-            name = name.rstrip(" \t")
-            spaced.append(name)
-        headers.append((name, line[colon + 1 :].strip(" \t")))
-    return ParsedFields(tuple(headers), bad, tuple(spaced))
-
-
-def _framing(headers: Sequence[tuple[str, str]]) -> int | str | None:
-    """How the body is delimited: ``"chunked-last"`` (chunked is the final coding), ``"chunked"`` (listed but
-    not last), ``"other"`` (another coding), a Content-Length, ``"invalid"``, or ``None`` (no length)."""
-    length = None
-    for name, value in headers:  # the common case first: one plain Content-Length, no Transfer-Encoding
-        lower = name.lower()
-        if lower == "content-length" and length is None and value.isdigit() and value.isascii() and len(value) < 19:
-            length = int(value)
-        elif lower in {"content-length", "transfer-encoding"}:
-            return _framing_in_full(headers)
-    return length
-
-
-def _framing_in_full(headers: Sequence[tuple[str, str]]) -> int | str | None:
-    codings: list[str] = []
-    lengths: set[str] = set()
-    for name, value in headers:
-        if len(name) == 17 and name.lower() == "transfer-encoding":
-            codings.extend(token for token in (t.strip(" \t").lower() for t in value.split(",")) if token)
-        elif len(name) == 14 and name.lower() == "content-length":
-            lengths.update(v.strip(" \t") for v in value.split(","))
-    if codings:
-        if codings[-1] == "chunked":
-            return "chunked-last"
-        return "chunked" if "chunked" in codings else "other"
-    if lengths:
-        if len(lengths) != 1:
-            return "invalid"
-        (text,) = lengths
-        if not text.isdigit() or not text.isascii() or len(text) > 18:
-            return "invalid"
-        return int(text)
-    return None
