@@ -108,3 +108,30 @@ def test_the_answer_to_a_lost_request_is_not_given_to_the_next_one(tmp_path: Pat
         ("PUT", 201),
     ]
     assert any(n.rule == "capture-gap" and n.evidence["direction"] == "client-to-server" for n in notices)
+
+
+def test_the_issue_scenario_end_to_end_a_lost_401_then_basic(tmp_path: Path) -> None:
+    # Mid-connection capture, the 401 that refused a forged Bearer lost, then a Basic retry answered 200: not
+    # "forged Bearer answered 200" and "Basic unanswered", but a gap, an unknown status and a fallback.
+    from inspector.analyze import Analyzer, ExchangeResult
+    from inspector.policy import Policy
+    from inspector.trust import Trust
+
+    conv = Conversation()
+    conv.send(True, BEARER)
+    lost = conv.send(False, REFUSED)
+    conv.send(True, BASIC)
+    conv.send(False, OK)
+    conv.segments.remove(lost[0])
+    exchanges, notices, _ = read(capture(conv.close()), tmp_path)
+    analyzer = Analyzer(Trust(), Policy())
+    results = [analyzer.feed(item) for item in [*exchanges, *notices]]
+    bearer, basic = (r for r in results if isinstance(r, ExchangeResult))
+    assert bearer.exchange.response is None
+    assert basic.exchange.response is not None and basic.exchange.response.status == 200
+    fallback = next(f for f in basic.findings if f.rule == "basic-fallback")
+    assert fallback.evidence["oauth_outcome"] == "unanswered"
+    assert any(
+        not isinstance(r, ExchangeResult) and r.rule == "capture-gap" and r.exchange == bearer.exchange.id
+        for r in results
+    )
