@@ -41,6 +41,18 @@ SERVICE_PATHS: tuple[tuple[str, str], ...] = (
 )
 """Path prefixes (lower-case) of each service, and the principal its tokens must be made for."""
 
+MICROSOFT_GRAPH = "00000003-0000-0000-c000-000000000000"
+AAD_GRAPH = "00000002-0000-0000-c000-000000000000"
+
+RESOURCE_HOSTS: tuple[tuple[str, str], ...] = (
+    ("outlook.office365.com", EXCHANGE),
+    ("outlook.office.com", EXCHANGE),
+    ("graph.microsoft.com", MICROSOFT_GRAPH),
+    ("graph.windows.net", AAD_GRAPH),
+    (".sharepoint.com", SHAREPOINT),
+)
+"""The service an Entra token's URL audience names (a leading dot: any host under that domain)."""
+
 SERVICE_NAMES: dict[str, str] = {
     "exchange": EXCHANGE,
     "sharepoint": SHAREPOINT,
@@ -96,3 +108,11 @@ def expected_audience(overrides: tuple[tuple[str, str], ...], host: str | None, 
     if best is None:
         return None
     return ExpectedAudience(best[1], f"path {best[0]}")
+
+
+def resource_principal(host: str) -> str | None:
+    """The principal of a well-known resource host (an Entra token's URL ``aud``), else ``None``."""
+    for suffix, principal in RESOURCE_HOSTS:
+        if host == suffix or (suffix.startswith(".") and host.endswith(suffix)):
+            return principal
+    return None

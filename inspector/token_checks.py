@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from inspector.audience import expected_audience, principal_name
+from inspector.audience import expected_audience, principal_name, resource_principal
 from inspector.hosts import bare_host
 from inspector.policy import ACS, Policy
 from inspector.rules import Finding, finding
@@ -53,13 +53,15 @@ _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 def audience_principal(aud: object) -> str | None:
     """The service principal named by ``aud`` (lower-case): the ``<principal>`` of an S2S audience, or the GUID
-    an Entra/AAD token's ``aud`` is (an application ID). ``None`` for a URL or anything else."""
+    an Entra/AAD token's ``aud`` is (an application ID), or the service of a well-known resource URL
+    (``https://outlook.office365.com``). ``None`` for anything else."""
     parsed = Principal.parse(aud)
     if parsed is not None:
         return parsed.principal
     if isinstance(aud, str) and _GUID.fullmatch(aud.strip().lower()):
         return aud.strip().lower()
-    return None
+    host = audience_host(aud)
+    return resource_principal(host) if host else None
 
 
 def _as_list(value: object) -> list[str]:

@@ -115,3 +115,12 @@ def test_the_readme_table_is_the_code_table() -> None:
     table = readme.split("<!-- audience-table:", 1)[1].split("<!-- /audience-table -->", 1)[0]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     assert rows == [f"| `{p}` | {WELL_KNOWN_PRINCIPALS[g]} | `{g}` |" for p, g in SERVICE_PATHS]
+
+
+def test_an_entra_token_with_a_url_audience_names_its_service(lab_kit: TokenKit) -> None:
+    graph = unsigned_jwt({"aud": "https://graph.microsoft.com", "iss": "https://sts.windows.net/x/"})
+    found = _rules(lab_kit, graph, target="/EWS/Exchange.asmx", host="outlook.office365.com")
+    (principal,) = [f for f in found if "expected_principal" in f.evidence]
+    assert "made for Microsoft Graph" in principal.message
+    exchange_online = unsigned_jwt({"aud": "https://outlook.office365.com/", "iss": "https://sts.windows.net/x/"})
+    assert _rules(lab_kit, exchange_online, target="/EWS/Exchange.asmx", host="outlook.office365.com") == []
