@@ -22,13 +22,12 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 def in_capture_time_order(items: Iterable[SourceItem], window: int = REORDER_WINDOW) -> Iterator[SourceItem]:
     heap: list[tuple[datetime, int, SourceItem]] = []
-    latest = _EARLIEST
+    previous = _EARLIEST
     for serial, item in enumerate(items):
         if isinstance(item, HttpExchange):
-            at = item.time
-            latest = max(latest, at)
+            at = previous = item.time
         else:
-            at = latest  # after the exchange before it, not before later ones of the same time
+            at = previous  # just after the exchange before it (its serial is larger)
         heapq.heappush(heap, (at, serial, item))
         if len(heap) > window:
             yield heapq.heappop(heap)[2]
