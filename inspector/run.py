@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from inspector.analyze import Analyzer, ExchangeResult, Totals
-from inspector.model import InputError, SourceItem
+from inspector.model import InputError
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
 from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
-from inspector.sources.timeorder import in_capture_time_order
+from inspector.sources.timeorder import in_judged_order
 from inspector.trust import Trust
 
 BATCH = 2000
@@ -63,12 +63,6 @@ def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
         writer.exchange(item)
 
 
-def _time_ordered(items: Iterator[SourceItem], kind: InputKind | None) -> Iterator[SourceItem]:
-    """HAR and flow files may list entries out of time order (merged, unsorted): judged in capture-time order.
-    A capture's exchanges already leave the reader in the order their requests began."""
-    return items if kind == "pcap" else in_capture_time_order(items)
-
-
 def run_sequential(
     inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, progress: Progress | None = None
 ) -> RunOutcome:
@@ -86,7 +80,7 @@ def run_sequential(
                 progress(state)
 
         try:
-            items = _time_ordered(read_input(path, kind, progress=on_capture if progress else None), kind)
+            items = in_judged_order(read_input(path, kind, progress=on_capture if progress else None), kind)
             for count, item in enumerate(items, 1):
                 _emit(writer, analyzer.feed(item))
                 if progress is not None and count % 512 == 0:
@@ -127,7 +121,7 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in _time_ordered(read_input(path, kind), kind):
+            for item in in_judged_order(read_input(path, kind), kind):
                 result = analyzer.feed(item)
                 batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
                 if len(batch) >= BATCH:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from inspector.model import HttpExchange, SourceItem
+from inspector.sources.detect import InputKind
 
 REORDER_WINDOW = 4096
 """Exchanges held back at most: an entry listed more than this many places after a later one stays late."""
@@ -33,3 +34,10 @@ def in_capture_time_order(items: Iterable[SourceItem], window: int = REORDER_WIN
             yield heapq.heappop(heap)[2]
     while heap:
         yield heapq.heappop(heap)[2]
+
+
+def in_judged_order(items: Iterator[SourceItem], kind: InputKind | None) -> Iterator[SourceItem]:
+    """An input's items in the order the rules judge them: HAR and flow files may list entries out of time order
+    (merged, unsorted) and are reordered; a capture's exchanges already leave the reader in the order their
+    requests began (reordering them would only hold memory)."""
+    return items if kind == "pcap" else in_capture_time_order(items)
