@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from inspector.hosts import origin_host
@@ -78,41 +78,6 @@ class _Handshake:
     """The server answered with its Type 2 challenge."""
 
 
-@dataclass(slots=True)
-class Totals:
-    """Running counts for summaries (kept by the analyzer so every output agrees)."""
-
-    exchanges: int = 0
-    schemes: dict[str, int] = field(default_factory=dict)
-    signatures: dict[str, int] = field(default_factory=dict)
-    severities: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
-    rules: dict[str, int] = field(default_factory=dict)
-
-    def merge(self, other: Totals) -> None:
-        self.exchanges += other.exchanges
-        for mine, theirs in (
-            (self.schemes, other.schemes),
-            (self.signatures, other.signatures),
-            (self.severities, other.severities),
-            (self.rules, other.rules),
-        ):
-            for key, value in theirs.items():
-                mine[key] = mine.get(key, 0) + value
-
-    def count_exchange(self, scheme: str | None, signature: str | None, findings: Iterable[Finding]) -> None:
-        self.exchanges += 1
-        shown = scheme or "none"
-        self.schemes[shown] = self.schemes.get(shown, 0) + 1
-        if signature is not None:
-            self.signatures[signature] = self.signatures.get(signature, 0) + 1
-        self.count(findings)
-
-    def count(self, findings: Iterable[Finding]) -> None:
-        for item in findings:
-            self.severities[item.severity] = self.severities.get(item.severity, 0) + 1
-            self.rules[item.rule] = self.rules.get(item.rule, 0) + 1
-
-
 def user_of(credentials: Credentials) -> str | None:
     if credentials.basic_user is not None:
         return credentials.basic_user
@@ -130,7 +95,6 @@ class Analyzer:
         self.trust = trust
         self.policy = policy
         self.verifier = verifier or Verifier(trust)
-        self.totals = Totals()
         self._oauth_failed: OrderedDict[tuple[str, str], _OAuthFailed] = OrderedDict()
         self._handshakes: OrderedDict[tuple[str, str], _Handshake] = OrderedDict()
         self._reported_once: set[tuple[str, str, str, str]] = set()
@@ -181,7 +145,6 @@ class Analyzer:
                         days_left=days,
                     )
                 )
-        self.totals.count(out)
         return out
 
     def new_input(self) -> None:
@@ -193,10 +156,9 @@ class Analyzer:
 
     def end_input(self) -> list[Finding]:
         """What only the end of an input shows: NTLM handshakes that never reached their Type 3 (each is still
-        an attempt at legacy authentication, reported once). Counted in the totals like any finding."""
+        an attempt at legacy authentication, reported once). The caller counts and writes them like any finding."""
         out = [self._incomplete_handshake(handshake) for handshake in self._handshakes.values()]
         self._handshakes.clear()
-        self.totals.count(out)
         return out
 
     @staticmethod
@@ -228,13 +190,8 @@ class Analyzer:
 
     def feed(self, item: SourceItem) -> ExchangeResult | Finding:
         if isinstance(item, Notice):
-            result: Finding = self.notice_finding(item)
-            self.totals.count([result])
-            return result
-        analysed = self.analyse(item)
-        token = analysed.auth.token
-        self.totals.count_exchange(analysed.auth.scheme, token.signature if token else None, analysed.findings)
-        return analysed
+            return self.notice_finding(item)
+        return self.analyse(item)
 
     @staticmethod
     def notice_finding(notice: Notice) -> Finding:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from inspector.rules import RuleId
+
 Headers = tuple[tuple[str, str], ...]
 
 SourceKind = Literal["har", "mitm", "pcap", "live", "token", "lab"]
@@ -144,9 +146,6 @@ class HttpExchange:
         return None
 
 
-NoticeSeverity = Literal["error", "warning", "info"]
-
-
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something a source noticed about its input that is not an exchange, reported as a finding of rule ``rule``.
@@ -155,7 +154,7 @@ class Notice:
     rule catalogue stays the one place that names and explains everything the tool reports.
     """
 
-    rule: str
+    rule: RuleId
     message: str
     source: str
     exchange_id: str | None = None

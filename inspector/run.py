@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from inspector.analyze import Analyzer, ExchangeResult, Totals
+from inspector.analyze import Analyzer, ExchangeResult
 from inspector.model import InputError
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
@@ -26,25 +26,12 @@ from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
 from inspector.sources.timeorder import in_judged_order
+from inspector.tally import RunState, Totals
 from inspector.trust import Trust
 
 BATCH = 2000
 
 Input = tuple[Path, InputKind | None]
-
-
-@dataclass(slots=True)
-class RunState:
-    """What the progress display shows."""
-
-    files_total: int = 0
-    files_done: int = 0
-    current: str = ""
-    bytes_read: int = 0
-    bytes_total: int = 0
-    packets: int = 0
-    exchanges: int = 0
-    findings: int = 0
 
 
 @dataclass(slots=True)
@@ -64,9 +51,10 @@ def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
 
 
 def run_sequential(
-    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, progress: Progress | None = None
+    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, totals: Totals, progress: Progress | None = None
 ) -> RunOutcome:
-    outcome = RunOutcome(analyzer.totals)
+    """Every input through one analyzer into the report; ``totals`` counts what is written."""
+    outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
     for path, kind in inputs:
         state.current = path.name
@@ -75,24 +63,27 @@ def run_sequential(
 
         def on_capture(p: CaptureProgress) -> None:
             state.bytes_read, state.bytes_total, state.packets = p.bytes_read, p.total_bytes, p.packets
-            state.findings = sum(analyzer.totals.severities.values())
+            state.findings = sum(totals.severities.values())
             if progress is not None:
                 progress(state)
 
         try:
             items = in_judged_order(read_input(path, kind, progress=on_capture if progress else None), kind)
             for count, item in enumerate(items, 1):
-                _emit(writer, analyzer.feed(item))
+                result = analyzer.feed(item)
+                totals.add(result)
+                _emit(writer, result)
                 if progress is not None and count % 512 == 0:
-                    state.exchanges = analyzer.totals.exchanges
+                    state.exchanges = totals.exchanges
                     progress(state)
         except InputError as exc:
             outcome.errors.append(str(exc))
         for late in analyzer.end_input():
+            totals.add(late)
             writer.finding(late)
         state.files_done += 1
-        state.exchanges = analyzer.totals.exchanges
-        state.findings = sum(analyzer.totals.severities.values())
+        state.exchanges = totals.exchanges
+        state.findings = sum(totals.severities.values())
         if progress is not None:
             progress(state)
     return outcome
@@ -115,6 +106,7 @@ def _analyse_file(
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
+    totals = Totals()
     records = make_records()
     handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
     error: str | None = None
@@ -123,16 +115,19 @@ def _analyse_file(
         try:
             for item in in_judged_order(read_input(path, kind), kind):
                 result = analyzer.feed(item)
+                totals.add(result)
                 batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
                 if len(batch) >= BATCH:
                     pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     batch = []
         except InputError as exc:
             error = str(exc)
-        batch.extend(records.finding(late) for late in analyzer.end_input())
+        for late in analyzer.end_input():
+            totals.add(late)
+            batch.append(records.finding(late))
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return _WorkerResult(handle.name, analyzer.totals, error)
+    return _WorkerResult(handle.name, totals, error)
 
 
 def _replay(handle: BinaryIO) -> Iterator[Record]:

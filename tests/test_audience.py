@@ -124,3 +124,13 @@ def test_an_entra_token_with_a_url_audience_names_its_service(lab_kit: TokenKit)
     assert "made for Microsoft Graph" in principal.message
     exchange_online = unsigned_jwt({"aud": "https://outlook.office365.com/", "iss": "https://sts.windows.net/x/"})
     assert _rules(lab_kit, exchange_online, target="/EWS/Exchange.asmx", host="outlook.office365.com") == []
+
+
+def test_the_addon_and_the_proxy_have_the_option_from_the_one_table() -> None:
+    from inspector.settings import BY_PARAM, TrustArguments, addon_arguments
+
+    row = BY_PARAM["audience_principals"]
+    assert row.addon_name == "oauth_audience_principal"
+    assert row.config_key == "audience-principal"
+    given = TrustArguments(audience_principals=("pool.contoso.com=skype",))
+    assert ("oauth_audience_principal", "pool.contoso.com=skype") in addon_arguments(given)

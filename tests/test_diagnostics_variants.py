@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from inspector.http_auth import diagnostics_category, parse_ms_diagnostics
+from inspector.http_auth import parse_ms_diagnostics
+from inspector.ms_diagnostics import diagnostics_category
 
 
 def test_the_insufficiant_claims_spelling_still_finds_the_explanation() -> None:

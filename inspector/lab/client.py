@@ -29,6 +29,7 @@ from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH, SOAP_R
 from inspector.lab.server import METADATA_PATH, LabDir, is_loopback
 from inspector.lab.tokens import TokenKit
 from inspector.model import ConfigError
+from inspector.rules import RuleId
 
 SCENARIO_HEADER = "X-Lab-Scenario"
 TIMEOUT = 15.0
@@ -47,7 +48,7 @@ class Step:
     path: str
     authorization: str | None
     description: str
-    expects: tuple[str, ...] = ()
+    expects: tuple[RuleId, ...] = ()
     """For token scenarios, the rules the token kit says the token raises (the inspector should report them)."""
 
 

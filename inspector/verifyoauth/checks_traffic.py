@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.model import InputError
-from inspector.report.console import safe
 from inspector.rules import CATALOGUE, Finding
 from inspector.sources.dispatch import expand_inputs, read_input
 from inspector.sources.timeorder import in_judged_order
+from inspector.text import safe
 from inspector.tokens import Principal
 from inspector.verifyoauth.context import Context
 from inspector.verifyoauth.model import Check, failed, passed, skipped, warned
