@@ -74,8 +74,8 @@ class _Handshake:
     exchange: str
     scheme: str
     host: str
-    challenged: bool = False
-    """The server answered with its Type 2 challenge."""
+    answer: int | None = None
+    """The status the server answered the Type 1 with (401 carries the Type 2 challenge); ``None``: no answer."""
 
 
 def user_of(credentials: Credentials) -> str | None:
@@ -163,7 +163,12 @@ class Analyzer:
 
     @staticmethod
     def _incomplete_handshake(handshake: _Handshake) -> Finding:
-        answered = "got the server's Type 2 challenge" if handshake.challenged else "got no Type 2 challenge"
+        if handshake.answer == 401:
+            answered = "got the server's Type 2 challenge"
+        elif handshake.answer is None:
+            answered = "got no answer"
+        else:
+            answered = f"was answered {handshake.answer} without a Type 2 challenge"
         return finding(
             "legacy-auth",
             f"{handshake.scheme} (ntlm) handshake to {handshake.host} began (Type 1) and {answered}, but did not "
@@ -305,8 +310,8 @@ class Analyzer:
                 if len(self._handshakes) > self.max_state:  # bounded: the oldest unfinished one is forgotten
                     self._handshakes.popitem(last=False)
             response = exchange.response
-            if response is not None and response.status == 401:
-                handshake.challenged = True
+            if response is not None and handshake.answer != 401:
+                handshake.answer = response.status
 
     def _credential_findings(self, exchange: HttpExchange, host: str | None, credentials: Credentials) -> list[Finding]:
         out: list[Finding] = []

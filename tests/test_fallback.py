@@ -167,3 +167,15 @@ def test_entries_are_judged_in_capture_time_order(tmp_path: Path) -> None:
 
     _, out, _ = invoke("analyze", str(path), "--format", "json")
     assert [f["rule"] for f in json.loads(out)["findings"]].count("basic-fallback") == 1
+
+
+def test_erspan_type_1s_without_type_3_are_one_legacy_auth(corpus: Path) -> None:
+    # erspan.pcap: one complete handshake (frames 100-102), then three connections that send a Type 1 (frames
+    # 175-177) and never a Type 3 (the server answered 200): one legacy-auth for the completed handshake, one for
+    # the client and host whose handshakes never completed.
+    from tests.test_cli import invoke
+
+    _, out, _ = invoke("analyze", str(corpus / "pcap/auth/zeek/erspan.pcap"), "--format", "json")
+    legacy = [f for f in json.loads(out)["findings"] if f["rule"] == "legacy-auth"]
+    assert [f["evidence"].get("handshake") for f in legacy] == [None, "incomplete"]
+    assert "answered 200 without a Type 2 challenge" in legacy[1]["message"]
