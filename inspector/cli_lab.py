@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from inspector.lab.server import FAULTS
+from inspector.lab.responder import FAULTS
 
 if TYPE_CHECKING:
-    from inspector.lab.server import LabDir
+    from inspector.lab.folder import LabDir
 
 
 @click.group()
@@ -99,7 +99,9 @@ def serve(
     from datetime import UTC, datetime
 
     from inspector.cli_common import exit_on_error
-    from inspector.lab.server import LabServer, ServerOptions, prepare_lab_dir
+    from inspector.lab.folder import prepare_lab_dir
+    from inspector.lab.responder import ServerOptions
+    from inspector.lab.server import LabServer
 
     with exit_on_error():
         lab_dir = prepare_lab_dir(cert_dir, realm=realm, host=exchange_host, tls=tls, now=datetime.now(UTC))
@@ -129,8 +131,9 @@ def serve(
 def _print_banner(
     url: str, lab_dir: LabDir, folder: Path, host: str, offer_basic: bool, offer_ntlm: bool, faults: tuple[str, ...]
 ) -> None:
-    from inspector.lab.scenarios import EWS_PATH
-    from inspector.lab.server import ACS_METADATA_FILE, AUTH_CERT_FILE, METADATA_PATH, is_loopback
+    from inspector.lab.folder import ACS_METADATA_FILE, AUTH_CERT_FILE
+    from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
+    from inspector.lab.server import is_loopback
 
     click.echo(f"oauth-inspector lab: Exchange-like server listening on {url}")
     click.echo(f"  EWS:       {url}{EWS_PATH}  (tokens for {lab_dir.host}, realm {lab_dir.realm})")
@@ -182,6 +185,13 @@ def _print_banner(
     show_default=True,
     help="table, or jsonl: one JSON object per request.",
 )
+@click.option(
+    "--keylog",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With an https:// target: append the TLS session keys to this NSS key log, so a capture of the traffic "
+    "can be decrypted with `analyze --keylog`.",
+)
 def drive(
     target: str,
     proxy: str | None,
@@ -191,6 +201,7 @@ def drive(
     insecure: bool,
     same_client: bool,
     output_format: str,
+    keylog: Path | None,
 ) -> None:
     """Play Skype for Business Online's calls against the lab: every token-kit scenario, a Basic fallback and an
     NTLM handshake, reporting what the server said and what the inspector should report."""
@@ -199,7 +210,7 @@ def drive(
 
     from inspector.cli_common import exit_on_error
     from inspector.lab.client import drive as play
-    from inspector.lab.server import read_lab_dir
+    from inspector.lab.folder import read_lab_dir
     from inspector.text import safe
 
     as_json = output_format == "jsonl"
@@ -214,6 +225,7 @@ def drive(
             ca_file=ca_file,
             insecure=insecure,
             separate_clients=not same_client,
+            keylog=keylog,
         )
         if not as_json:
             click.echo(f"{'scenario':<24}{'client':<12}what the server said")

@@ -23,7 +23,7 @@ from inspector.trust import Trust, build_trust, normalise_thumbprint
 
 FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "never")
 """``--fail-on``: a severity (worst first), or never."""
-FORMATS = ("table", "json", "jsonl", "sarif")
+FORMATS = ("table", "json", "jsonl", "sarif", "html")
 """The report formats of ``analyze`` (the configuration file's ``format`` key)."""
 MAX_SKEW = 86400
 
@@ -45,6 +45,8 @@ class Option:
     """The key in ``oauth-inspector.toml`` / ``[tool.oauth-inspector]``, if the file may set it."""
     choices: tuple[str, ...] = ()
     bounds: tuple[int, int] | None = None
+    unit: str = ""
+    """What a bounded number counts, for messages (``seconds``)."""
     file_only: bool = False
     """A path that must not name a folder."""
     param: str = ""
@@ -65,7 +67,8 @@ class Option:
         if self.bounds is not None and isinstance(value, int):
             low, high = self.bounds
             if not low <= value <= high:
-                return f"{self.addon_name} must be between {low} and {high} seconds, not {value}"
+                unit = f" {self.unit}" if self.unit else ""
+                return f"{self.addon_name} must be between {low} and {high}{unit}, not {value}"
         return None
 
 
@@ -127,6 +130,7 @@ class TrustArguments:
         config_key="skew",
         default=DEFAULT_SKEW,
         bounds=(0, MAX_SKEW),
+        unit="seconds",
     )
     audience_principals: tuple[str, ...] = _option(
         "--audience-principal",
@@ -170,8 +174,10 @@ def _config_kind(row: Option) -> ConfigKind:
 CONFIG_KEYS: dict[str, ConfigKind] = {
     **{row.config_key: _config_kind(row) for row in OPTIONS if row.config_key is not None},
     "format": "str",
+    "keylog": "paths",
 }
-"""What the configuration file may set: the options with a key, and ``analyze``'s report format."""
+"""What the configuration file may set: the options with a key, and ``analyze``'s report format and TLS key logs
+(``--keylog``: a capture-reading option, not a trust option, so not a row the addon and the proxy would get)."""
 
 
 def file_config(path: Path | None) -> FileConfig:
@@ -195,6 +201,8 @@ class Settings:
     policy: Policy
     fail_on: str
     output_format: str
+    keylogs: tuple[Path, ...] = ()
+    """TLS key logs the configuration file names (``keylog``), for ``analyze``."""
 
 
 def build_settings(given: TrustArguments, *, output_format: str | None, now: datetime) -> Settings:
@@ -230,7 +238,7 @@ def build_settings(given: TrustArguments, *, output_format: str | None, now: dat
     chosen_format = output_format or config.scalar("format", "table")
     if chosen_format not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {chosen_format!r}")
-    return Settings(trust, policy, chosen_fail_on, chosen_format)
+    return Settings(trust, policy, chosen_fail_on, chosen_format, tuple(config.paths("keylog")))
 
 
 def addon_arguments(trust: TrustArguments) -> list[tuple[str, str]]:

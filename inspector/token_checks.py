@@ -349,13 +349,13 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
             found = (finding("token-opaque", "The bearer value is not a JWT: nothing in it can be checked"),)
         return TokenAssessment(TokenReport(kind=token.kind, decoded=token), found)
     outer = token.outer
+    if token.jws is not None:
+        return _assess_jws(token, token.jws, verifier)
     if outer is None:
         return TokenAssessment(
             TokenReport(kind=token.kind, decoded=token),
             (finding("token-malformed", f"The bearer token cannot be decoded: {token.problem}"),),
         )
-    if outer.payload_problem is not None:
-        return _assess_jws(token, outer, verifier)
     findings: list[Finding] = []
     outer_name = "outer" if token.actor is not None else "bearer"
     findings += _header_findings(outer, outer_name, None)

@@ -90,6 +90,9 @@ class DecodedBearer:
     """Set when the value looked like a JWT but could not be decoded (the ``token-malformed`` finding)."""
     actor_problem: str | None = None
     """Set when the outer token decoded but its ``actortoken`` did not."""
+    jws: Jwt | None = None
+    """A value that is a JWS but not a JWT (its payload is not a JSON object; ``problem`` says so): not a token
+    with claims (``outer`` stays ``None``), but its signature can still be judged."""
 
     @property
     def signed(self) -> Jwt | None:
@@ -202,7 +205,7 @@ def decode_bearer(value: str) -> DecodedBearer:
     except TokenProblem as exc:
         return DecodedBearer(kind="jwt", problem=str(exc))
     if outer.payload_problem is not None:  # a JWS, not a JWT: its signature is still judged
-        return DecodedBearer(kind="jwt", outer=outer, problem=outer.payload_problem)
+        return DecodedBearer(kind="jwt", problem=outer.payload_problem, jws=outer)
     raw_actor = outer.claims.get("actortoken", outer.claims.get("actort"))
     if raw_actor is not None:
         if not isinstance(raw_actor, str):

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult
+from inspector.inventory import Inventory
+from inspector.model import HttpExchange
 from inspector.report.writers import Record
-from inspector.rules import CATALOGUE, Finding
+from inspector.rules import CATALOGUE, SEVERITIES, Finding
 from inspector.tally import Totals
 from inspector.text import safe
 
-_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_WORST_FIRST = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _VERDICT_STYLE = {
     "valid": "green",
     "invalid": "bold red",
@@ -45,23 +49,41 @@ def _auth_cell(result: ExchangeResult) -> Text:
     return cell
 
 
+def _request_cell(exchange: HttpExchange) -> Text:
+    cell = Text(f"{safe(exchange.request.method, 16)} {safe(exchange.request.target, 120)}")
+    tls = exchange.tls
+    if tls is not None:
+        # Decrypted from a capture: say how, so nobody mistakes it for traffic that crossed the wire in clear.
+        cell.append(f"\n{safe(tls.version, 10)} {safe(tls.cipher, 60)} ({safe(tls.decrypted_with, 10)})", style="dim")
+    return cell
+
+
 def _worst(findings: tuple[Finding, ...]) -> Text:
     """Every rule an exchange raised, worst first, each in its severity's colour."""
     if not findings:
         return Text("ok", style="green")
-    order = {"error": 0, "warning": 1, "info": 2}
     seen: dict[str, str] = {}
-    for item in sorted(findings, key=lambda f: order[f.severity]):
+    for item in sorted(findings, key=lambda f: _WORST_FIRST[f.severity]):
         seen.setdefault(item.rule, item.severity)
     cell = Text()
     for index, (rule, severity) in enumerate(seen.items()):
         if index:
             cell.append(", ")
-        cell.append(rule, style=_SEVERITY_STYLE[severity])
+        cell.append(rule, style=SEVERITY_STYLE[severity])
     return cell
 
 
 SHOWN_PER_RULE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class TableRecord(Record):
+    """What the table keeps of one result: the result itself while there is room for its row, whether it earns a
+    row at all, and its findings."""
+
+    result: ExchangeResult | None
+    row: bool
+    findings: tuple[Finding, ...]
 
 
 class ConsoleRecords:
@@ -78,13 +100,13 @@ class ConsoleRecords:
             result.findings or result.auth.scheme is not None or (response is not None and response.status == 401)
         )
         if not (interesting or self.verbose):
-            return ("exchange", None, False, result.findings)
+            return TableRecord(None, False, result.findings)
         self.rows += 1
         # Past the table's size only the count travels (a --jobs worker would otherwise ship every result).
-        return ("exchange", result if self.rows <= self.max_rows else None, True, result.findings)
+        return TableRecord(result if self.rows <= self.max_rows else None, True, result.findings)
 
     def finding(self, item: Finding) -> Record:
-        return ("finding", None, False, (item,))
+        return TableRecord(None, False, (item,))
 
 
 class ConsoleReport:
@@ -110,8 +132,10 @@ class ConsoleReport:
         self.absorb(self._records.finding(item))
 
     def absorb(self, record: Record) -> None:
-        _, result, row, findings = record
-        if row:
+        if not isinstance(record, TableRecord):
+            raise TypeError(f"not a table record: {record!r}")
+        result, findings = record.result, record.findings
+        if record.row:
             if result is not None and len(self.rows) < self.max_rows:
                 self.rows.append(result)
             else:
@@ -121,7 +145,7 @@ class ConsoleReport:
             if len(kept) < SHOWN_PER_RULE:
                 kept.append(item)
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         console = self.console
         if self.rows:
             days = sorted({r.exchange.time.strftime("%Y-%m-%d") for r in self.rows})
@@ -145,7 +169,7 @@ class ConsoleReport:
                     Text(safe(exchange.id, 40)),
                     Text(stamp),
                     Text(f"{safe(client, 45)} -> {safe(exchange.host or '?', 60)}"),
-                    Text(f"{safe(exchange.request.method, 16)} {safe(exchange.request.target, 120)}"),
+                    _request_cell(exchange),
                     Text(str(status) if status is not None else "-", style="red" if status == 401 else ""),
                     _auth_cell(result),
                     _worst(result.findings),
@@ -155,6 +179,10 @@ class ConsoleReport:
                 console.print(Text(f"... and {self.hidden} more exchanges (use --format json for all)", style="dim"))
         else:
             console.print(Text("No authenticated exchanges found.", style="dim"))
+        if inventory is not None:
+            from inspector.report.inventory_table import print_inventory
+
+            print_inventory(console, inventory)
         self._print_findings(totals)
         self._print_summary(totals)
 
@@ -163,12 +191,11 @@ class ConsoleReport:
             return
         console = self.console
         console.print()
-        order = {"error": 0, "warning": 1, "info": 2}
-        for rule_id, items in sorted(self.by_rule.items(), key=lambda kv: (order[kv[1][0].severity], kv[0])):
+        for rule_id, items in sorted(self.by_rule.items(), key=lambda kv: (_WORST_FIRST[kv[1][0].severity], kv[0])):
             rule = CATALOGUE[rule_id]
             count = max(totals.rules.get(rule_id, 0), len(items))
             head = Text()
-            head.append(f"{rule.severity.upper():7} ", style=_SEVERITY_STYLE[rule.severity])
+            head.append(f"{rule.severity.upper():7} ", style=SEVERITY_STYLE[rule.severity])
             head.append(rule.id, style="bold")
             head.append(f"  {rule.title} ({count})")
             console.print(head)

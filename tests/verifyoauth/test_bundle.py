@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 from datetime import UTC, datetime
@@ -11,9 +10,6 @@ from typing import Any
 
 import pytest
 
-from inspector.remote.errors import SourceError
-from inspector.remote.psjson import as_bool, as_bytes, as_list, as_text, as_time
-from inspector.remote.spkeys import parse_sp_keys
 from inspector.verifyoauth.bundle import BundleError, load_bundle, parse_bundle
 from inspector.verifyoauth.context import Request
 from inspector.verifyoauth.model import CHECK_IDS
@@ -24,40 +20,6 @@ SFB = "00000004-0000-0ff1-ce00-000000000000"
 EXCHANGE_CHECKS = [
     i for i in CHECK_IDS if i.startswith("exchange.") and i not in ("exchange.metadata", "exchange.challenge")
 ]
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("/Date(1776763812000)/", datetime(2026, 4, 21, 9, 30, 12, tzinfo=UTC)),
-        ("/Date(1776763812000+0200)/", datetime(2026, 4, 21, 9, 30, 12, tzinfo=UTC)),
-        ({"value": "/Date(1776763812000)/", "DisplayHint": 2}, datetime(2026, 4, 21, 9, 30, 12, tzinfo=UTC)),
-        ("2026-04-21T09:30:12.1234567Z", datetime(2026, 4, 21, 9, 30, 12, 123456, tzinfo=UTC)),
-        ("2026-04-21T11:30:12+02:00", datetime(2026, 4, 21, 9, 30, 12, tzinfo=UTC)),
-        ("Tuesday, April 21, 2026 9:30:12 AM", None),
-        ("/Date(99999999999999999)/", None),
-        (12, None),
-    ],
-)
-def test_dates_in_every_powershell_shape(value: object, expected: datetime | None) -> None:
-    assert as_time(value) == expected
-
-
-def test_other_powershell_quirks() -> None:
-    assert as_list(None) == [] and as_list({"a": 1}) == [{"a": 1}] and as_list([1, 2]) == [1, 2]
-    assert [as_bool(v) for v in (True, "True", "$false", 1, 0, "maybe", {"IsPresent": True})] == [
-        True,
-        True,
-        False,
-        True,
-        False,
-        None,
-        True,
-    ]
-    assert as_text({"Name": "X", "DistinguishedName": "CN=X,DC=c"}) == "CN=X,DC=c"
-    assert as_text(128) == "128" and as_text(None) is None
-    assert as_bytes([48, 130]) == b"\x30\x82" and as_bytes("MII=") == base64.b64decode("MII=")
-    assert as_bytes([300]) is None and as_bytes("not base64!") is None
 
 
 def test_healthy_bundle_reads_whole(material: Material) -> None:
@@ -161,61 +123,6 @@ def test_collector_errors_fail_their_check(material: Material, cert_file: Path, 
 
 
 # --- service principal JSON ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "has_key"),
-    [
-        ("sp-graph-select.json", True),
-        ("sp-graph-collection.json", False),
-        ("sp-mg-ps51.json", False),
-        ("sp-mg-credentials-only.json", False),
-    ],
-)
-def test_sp_shapes_name_the_certificate(material: Material, name: str, has_key: bool) -> None:
-    keys = parse_sp_keys(render(name, material.current), name, app_id=SFB)
-    assert len(keys.credentials) == 1
-    credential = keys.credentials[0]
-    assert material.current.thumbprint in credential.thumbprints
-    assert credential.has_key is has_key
-    assert credential.end == material.current.certificate.not_valid_after_utc
-    assert (credential.usage, credential.type) == ("Verify", "AsymmetricX509Cert")
-
-
-def test_teams_procedure_key_is_base64_of_base64(material: Material) -> None:
-    doubled = base64.b64encode(base64.b64encode(material.current.der)).decode()
-    keys = parse_sp_keys({"keyCredentials": [{"key": doubled, "usage": "Verify"}]}, "x", app_id=SFB)
-    assert keys.credentials[0].thumbprints == {material.current.thumbprint}
-
-
-def test_msonline_credential_shape(material: Material) -> None:
-    old = [
-        {
-            "Type": "Asymmetric",
-            "Value": base64.b64encode(material.current.der).decode(),
-            "KeyId": "k",
-            "StartDate": "/Date(1700000000000)/",
-            "EndDate": "/Date(1900000000000)/",
-            "Usage": "Verify",
-        }
-    ]
-    keys = parse_sp_keys(old, "msol.json", app_id=SFB)
-    assert keys.credentials[0].thumbprints == {material.current.thumbprint}
-
-
-def test_sp_collection_chooses_by_app_id(material: Material) -> None:
-    other = {"appId": "7557eb47-c689-4224-abcf-aef9bd7573df", "keyCredentials": []}
-    document = render("sp-graph-collection.json", material.current)
-    document["value"].insert(0, other)
-    assert len(parse_sp_keys(document, "x", app_id=SFB).credentials) == 1
-    with pytest.raises(SourceError, match="none has appId"):
-        parse_sp_keys({"value": [other, dict(other)]}, "x", app_id=SFB)
-
-
-@pytest.mark.parametrize("document", [{}, [], {"value": []}, {"displayName": "x"}, "text"])
-def test_sp_json_without_credentials(document: object) -> None:
-    with pytest.raises(SourceError, match="holds no keyCredentials"):
-        parse_sp_keys(document, "sp.json", app_id=SFB)
 
 
 def test_sp_file_errors_fail_only_entra(cert_file: Path, tmp_path: Path) -> None:
