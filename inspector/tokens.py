@@ -161,9 +161,10 @@ def decode_jwt(value: str, *, any_payload: bool = False) -> Jwt:
     if len(parts) != 3:
         raise TokenProblem(f"a JWT has 3 dot-separated segments, this value has {len(parts)}")
     header = _json_object(b64url_decode(parts[0]), "header")
+    payload = b64url_decode(parts[1])  # base64url always: only a payload that is not JSON may be kept
     payload_problem = None
     try:
-        claims = _json_object(b64url_decode(parts[1]), "payload")
+        claims = _json_object(payload, "payload")
     except TokenProblem as exc:
         if not any_payload:
             raise

@@ -175,3 +175,10 @@ def test_rfc7520_4_1_text_payload_still_gets_its_signature_verdict(corpus: Path)
     assert {f.rule for f in bad.findings} == {"token-malformed", "signature-invalid"}
     unknown = assess_token(token, verifier=Verifier(Trust()), policy=Policy())
     assert unknown.report.signature == "unknown-key"
+
+
+def test_a_payload_segment_that_is_not_base64url_is_malformed_not_a_crash() -> None:
+    # Found by the HAR fuzzer: a JWS kept for its signature must still be made of base64url segments.
+    token = decode_bearer("eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.\xe5yJhIjoxfQ.")
+    assert token.jws is None and token.outer is None
+    assert token.problem == "a segment holds characters outside base64url"
