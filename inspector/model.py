@@ -14,7 +14,10 @@ from typing import Literal
 
 Headers = tuple[tuple[str, str], ...]
 
-SourceKind = Literal["har", "mitm", "pcap", "live", "token", "lab"]
+BODY_KEEP_LIMIT = 64 * 1024
+"""The most of a body any source keeps on an exchange (a prefix; what rules read: token requests, SOAP/JSON errors)."""
+
+SourceKind = Literal["har", "mitm", "pcap", "live", "token", "lab", "saz"]
 
 
 @dataclass(frozen=True, slots=True)

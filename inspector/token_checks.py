@@ -440,3 +440,86 @@ def judge_use(
             )
         )
     return out
+
+
+def _principal_id(value: str | None) -> str:
+    """A client id or ``iss``/``sub`` compared by its principal: ``<guid>@<realm>`` and ``<guid>`` name the same."""
+    parsed = Principal.parse(value)
+    return parsed.principal if parsed is not None else (value or "").strip().lower()
+
+
+def _aud_names_host(aud: object, host: str) -> bool:
+    hosts = {h.lower() for h in (audience_host(a) for a in _as_list(aud)) if h}
+    return _host_only(host) in hosts
+
+
+def judge_client_assertion(
+    jwt: Jwt,
+    *,
+    verifier: Verifier,
+    policy: Policy,
+    at: datetime,
+    client_id: str | None,
+    endpoint_host: str | None,
+    exchange: str | None,
+) -> tuple[TokenReport, list[Finding]]:
+    """A token request's ``client_assertion``, judged like an actor token: header, RS256 signature against the
+    trust, times at capture time, ``iss``/``sub`` equal to the client id, ``aud`` naming the token endpoint."""
+    which = "client-assertion"
+    found = _header_findings(jwt, which, exchange)
+    iss = jwt.claim_str("iss")
+    result = verifier.verify(jwt, iss)
+    found += _signature_findings(result, jwt, which, exchange)
+    moment = int(at.timestamp())
+    found += _time_findings(
+        which, numeric_time(jwt.claims.get("nbf")), numeric_time(jwt.claims.get("exp")), moment, policy.skew, exchange
+    )
+    sub = jwt.claim_str("sub")
+    if client_id is not None and {_principal_id(iss), _principal_id(sub)} != {_principal_id(client_id)}:
+        found.append(
+            finding(
+                "issuer-unexpected",
+                f"The client assertion's iss {iss} and sub {sub} must both name the client_id {client_id}",
+                exchange,
+                token=which,
+                issuer=iss,
+                subject=sub,
+                client_id=client_id,
+            )
+        )
+    aud: Any = jwt.claims.get("aud")
+    if endpoint_host and not _aud_names_host(aud, endpoint_host):
+        found.append(
+            finding(
+                "audience-mismatch",
+                f"The client assertion's aud {aud} does not name the token endpoint it was sent to "
+                f"({_host_only(endpoint_host)})",
+                exchange,
+                token=which,
+                audience=aud,
+                host=_host_only(endpoint_host),
+            )
+        )
+    key = result.key if result.verdict == "valid" else None
+    start, end = (key.not_before, key.not_after) if key is not None else (None, None)
+    if key is not None and start is not None and end is not None and not (start <= at <= end):
+        found.append(
+            finding(
+                "signed-with-expired-cert",
+                f"The client assertion verifies with {key.label()}, but that certificate is valid only "
+                f"{start:%Y-%m-%d} to {end:%Y-%m-%d} and it was sent {at:%Y-%m-%dT%H:%M:%SZ}",
+                exchange,
+                token=which,
+                key=key.label(),
+                not_after=end.isoformat(),
+            )
+        )
+    report = TokenReport(
+        kind="client-assertion",
+        decoded=DecodedBearer(kind="client-assertion", outer=jwt),
+        issuer=iss,
+        audience=aud if isinstance(aud, str) else ", ".join(_as_list(aud)) or None,
+        signature=result.verdict,
+        key=result.key,
+    )
+    return report, found

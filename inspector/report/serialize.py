@@ -18,6 +18,7 @@ from inspector.http_auth import Credentials, NtlmMessage
 from inspector.model import HttpExchange, Provenance
 from inspector.rules import CATALOGUE, Finding
 from inspector.token_checks import TokenReport
+from inspector.token_requests import SECRET_FIELDS, TokenRequestReport
 from inspector.tokens import Jwt, iso, numeric_time
 
 REDACTED = "[redacted]"
@@ -64,6 +65,25 @@ def token_data(report: TokenReport, *, show_secrets: bool) -> dict[str, Any]:
     if decoded.problem or decoded.actor_problem:
         data["problem"] = decoded.problem or decoded.actor_problem
     return data
+
+
+def token_request_data(report: TokenRequestReport, *, show_secrets: bool) -> dict[str, Any]:
+    """A token request and its answer: the form with secret fields redacted, the client assertion decoded (kind
+    ``client-assertion``, signature dropped), the access token of a success decoded, the error of a failure."""
+    form = [[name, value if show_secrets or name not in SECRET_FIELDS else REDACTED] for name, value in report.form]
+    return {
+        "endpoint": report.endpoint,
+        "grant_type": report.grant_type,
+        "client_id": report.client_id,
+        "resource": report.resource,
+        "form": form,
+        "client_assertion": token_data(report.assertion, show_secrets=show_secrets) if report.assertion else None,
+        "access_token": token_data(report.access_token, show_secrets=show_secrets) if report.access_token else None,
+        "error": report.error,
+        "error_description": report.error_description,
+        "codes": list(report.codes),
+        "thumbprint": report.thumbprint,
+    }
 
 
 def ntlm_data(message: NtlmMessage) -> dict[str, Any]:
@@ -174,6 +194,8 @@ def exchange_data(
             else None
         ),
     }
+    if result.token_request is not None:
+        data["token_request"] = token_request_data(result.token_request, show_secrets=show_secrets)
     if with_headers:
         data["request_headers"] = header_list(exchange.request.headers, show_secrets=show_secrets)
         data["response_headers"] = header_list(response.headers, show_secrets=show_secrets) if response else None

@@ -13,6 +13,7 @@ import socket
 from collections import deque
 from dataclasses import dataclass
 
+from inspector.bodies import kept_body, wants_body
 from inspector.model import Endpoint, Notice
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.http1 import REQUEST, GapEffect, Http1Parser, MessageHead
@@ -78,8 +79,9 @@ class Connection:
         self.key: Key = (src, dst, sport, dport)
         self.endpoints = (Endpoint(_address(src), sport), Endpoint(_address(dst), dport))
         self.parsers = (
-            Http1Parser(self, 0, midstream=True, keep_bodies=table.keep_bodies, budget=table.budget),
-            Http1Parser(self, 1, midstream=True, keep_bodies=table.keep_bodies, budget=table.budget),
+            # Bodies are parsed for keeping; each head decides whether its own is kept (``_keeps``).
+            Http1Parser(self, 0, midstream=True, keep_bodies=True, budget=table.budget),
+            Http1Parser(self, 1, midstream=True, keep_bodies=True, budget=table.budget),
         )
         self.streams = (TcpStream(self.parsers[0], table.budget), TcpStream(self.parsers[1], table.budget))
         self.client: int | None = None
@@ -131,6 +133,8 @@ class Connection:
                 ),
                 head.frames[0],
             )
+        if not self._keeps(head):
+            parser.skip_body()
         self.unanswered.append(pending)
         self.last_request = pending
         if len(self.unanswered) > MAX_UNANSWERED:
@@ -164,23 +168,33 @@ class Connection:
                 ),
                 head.frames[0],
             )
-        if not self.table.keep_bodies:
+        if not self._keeps(head):
+            parser.skip_body()
             self._finish(pending)
         return pending.request.method
+
+    def _keeps(self, head: MessageHead) -> bool:
+        """Whether the body after ``head`` is kept: every body when the table keeps them all, else the kinds a rule
+        reads (a bounded prefix, cut in ``on_message_end``)."""
+        return self.table.keep_bodies or wants_body(head.message.headers)
+
+    def _kept(self, head: MessageHead, body: bytes | None) -> bytes | None:
+        return body if self.table.keep_bodies else kept_body(head.message.headers, body)
 
     def on_message_end(self, parser: Http1Parser, body: bytes | None, complete: bool) -> None:
         del complete  # an incomplete body is already ``None``; the gap notice says why
         if parser.role == REQUEST:
             pending = self.last_request
-            if pending is not None and not pending.finished and self.table.keep_bodies:
-                pending.request_body = body
+            if pending is not None and not pending.finished and body is not None:
+                pending.request_body = self._kept(pending.request, body)
             return
         if self.interim:
             self.interim = False
             return
         pending, self.responding = self.responding, None
-        if pending is not None and self.table.keep_bodies and not pending.finished:
-            pending.response_body = body
+        if pending is not None and not pending.finished:
+            if pending.response is not None and body is not None:
+                pending.response_body = self._kept(pending.response, body)
             self._finish(pending)
 
     def on_malformed(self, parser: Http1Parser, reason: str, frame: int) -> None:
