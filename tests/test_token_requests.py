@@ -11,7 +11,7 @@ import pytest
 
 from inspector.analyze import ExchangeResult
 from inspector.lab.certs import EXCHANGE_PRINCIPAL
-from inspector.lab.outbound import _token
+from inspector.lab.outbound import token_exchange
 from inspector.lab.token_endpoint import (
     ACS_HOST,
     ENTRA_HOST,
@@ -125,12 +125,12 @@ def test_success_decodes_the_access_token_and_the_assertion(lab_kit: TokenKit) -
 
 def test_forged_assertion_signature_is_invalid(lab_kit: TokenKit) -> None:
     call = entra_token_call(lab_kit.auth_cert, now=lab_kit.now)
-    fields = dict(token_request_fields(_token(1, call, 200, b"{}", lab_kit.now, "t")) or [])
+    fields = dict(token_request_fields(token_exchange(1, call, 200, b"{}", lab_kit.now, "t")) or [])
     head, body, _ = fields["client_assertion"].split(".")
     fields["client_assertion"] = f"{head}.{body}.AAAA"
     forged = TokenCall(call.host, call.path, urlencode(fields).encode())
     result = _judge(
-        lab_kit, _token(1, forged, 200, success_answer(lab_kit.acs_cert, now=lab_kit.now), lab_kit.now, "t")
+        lab_kit, token_exchange(1, forged, 200, success_answer(lab_kit.acs_cert, now=lab_kit.now), lab_kit.now, "t")
     )
     assert {f.rule for f in result.findings} == {"signature-invalid"}
 
@@ -144,7 +144,7 @@ def test_assertion_must_name_the_client_and_the_endpoint(lab_kit: TokenKit) -> N
         {"grant_type": "client_credentials", "client_id": EXCHANGE_PRINCIPAL, "client_assertion": wrong}
     ).encode()
     call = TokenCall(ENTRA_HOST, "/common/oauth2/v2.0/token", body)
-    result = _judge(lab_kit, _token(1, call, 200, success_answer(lab_kit.acs_cert, now=now), now, "t"))
+    result = _judge(lab_kit, token_exchange(1, call, 200, success_answer(lab_kit.acs_cert, now=now), now, "t"))
     assert {f.rule for f in result.findings} == {"issuer-unexpected", "audience-mismatch"}
 
 
@@ -157,7 +157,7 @@ def test_principal_form_client_id_matches_a_bare_guid_assertion(lab_kit: TokenKi
         {"grant_type": "client_credentials", "client_id": f"{EXCHANGE_PRINCIPAL}@realm", "assertion": assertion}
     ).encode()
     call = TokenCall(ACS_HOST, "/x/tokens/OAuth/2", body)
-    result = _judge(lab_kit, _token(1, call, 200, success_answer(lab_kit.acs_cert, now=now), now, "t"))
+    result = _judge(lab_kit, token_exchange(1, call, 200, success_answer(lab_kit.acs_cert, now=now), now, "t"))
     assert result.findings == ()
 
 
@@ -171,7 +171,7 @@ def test_principal_form_client_id_matches_a_bare_guid_assertion(lab_kit: TokenKi
     ],
 )
 def test_not_a_token_request(lab_kit: TokenKit, method: str, path: str, content_type: str, body: bytes) -> None:
-    exchange = _token(1, TokenCall("example.org", path, body), 200, b"{}", lab_kit.now, "t")
+    exchange = token_exchange(1, TokenCall("example.org", path, body), 200, b"{}", lab_kit.now, "t")
     headers = tuple((n, content_type if n == "Content-Type" else v) for n, v in exchange.request.headers)
     exchange = replace(exchange, request=HttpRequest(method, path, headers=headers, body=body))
     assert token_request_fields(exchange) is None
@@ -183,7 +183,7 @@ def test_not_a_token_request(lab_kit: TokenKit, method: str, path: str, content_
 )
 def test_token_endpoints_on_any_host(lab_kit: TokenKit, path: str) -> None:
     call = TokenCall("sts.contoso.example", path, b"grant_type=client_credentials&client_id=x&client_secret=s3cret")
-    exchange = _token(1, call, 200, b'{"access_token":"opaque","token_type":"Bearer"}', lab_kit.now, "t")
+    exchange = token_exchange(1, call, 200, b'{"access_token":"opaque","token_type":"Bearer"}', lab_kit.now, "t")
     result = _judge(lab_kit, exchange)
     assert result.token_request is not None and result.token_request.grant_type == "client_credentials"
     shown = json.dumps(exchange_data(result, show_secrets=False))
@@ -194,14 +194,14 @@ def test_token_endpoints_on_any_host(lab_kit: TokenKit, path: str) -> None:
 def test_absolute_form_target_through_a_forward_proxy(lab_kit: TokenKit) -> None:
     call = entra_token_call(lab_kit.auth_cert, now=lab_kit.now)
     status, body = entra_error(700027, now=lab_kit.now, thumbprint=lab_kit.auth_cert.thumbprint)
-    exchange = _token(1, call, status, body, lab_kit.now, "t")
+    exchange = token_exchange(1, call, status, body, lab_kit.now, "t")
     exchange = replace(exchange, request=replace(exchange.request, target=call.url))
     assert {f.rule for f in _judge(lab_kit, exchange).findings} == {"token-request-failed"}
 
 
 def test_expired_assertion_at_capture_time_not_now(lab_kit: TokenKit) -> None:
     call = entra_token_call(lab_kit.auth_cert, now=lab_kit.now - timedelta(hours=5))
-    exchange = _token(1, call, 200, b"{}", lab_kit.now - timedelta(hours=5), "t")
+    exchange = token_exchange(1, call, 200, b"{}", lab_kit.now - timedelta(hours=5), "t")
     assert _judge(lab_kit, exchange).findings == ()
 
 

@@ -122,7 +122,7 @@ _FORM = "application/x-www-form-urlencoded"
 _XML = "text/xml; charset=utf-8"
 
 
-def _token(number: int, call: TokenCall, status: int, body: bytes, at: datetime, source: str) -> HttpExchange:
+def token_exchange(number: int, call: TokenCall, status: int, body: bytes, at: datetime, source: str) -> HttpExchange:
     request = HttpRequest("POST", call.path, headers=_headers(call.host, _FORM, call.body), body=call.body)
     server = ENTRA_ADDRESS if call.host == ENTRA_HOST else ACS_ADDRESS
     return _exchange(number, request, _answer(status, body, _JSON, at), at, EXCHANGE_SERVER, server, source)
@@ -148,37 +148,46 @@ def outbound_cases(
     def add(name: str, make: HttpExchange, *expects: str) -> None:
         cases.append(OutboundCase(name, make, expects))
 
+    def ok(number: int, call: TokenCall) -> HttpExchange:
+        return token_exchange(number, call, 200, success_answer(issuer_cert, now=at()), at(), source)
+
     thumbprint = auth_cert.thumbprint
     add(
         "entra-success",
-        _token(1, entra_token_call(auth_cert, now=at()), 200, success_answer(issuer_cert, now=at()), at(), source),
+        token_exchange(
+            1, entra_token_call(auth_cert, now=at()), 200, success_answer(issuer_cert, now=at()), at(), source
+        ),
     )
     for number, code in enumerate((700027, 50012, 7000215, 700016, 500011, 90002, 700024, 50013), start=2):
         status, body = entra_error(code, now=at(), thumbprint=thumbprint)
         add(
             f"entra-AADSTS{code}",
-            _token(number, entra_token_call(auth_cert, now=at()), status, body, at(), source),
+            token_exchange(number, entra_token_call(auth_cert, now=at()), status, body, at(), source),
             "token-request-failed",
         )
     for number, code in ((10, 50012), (11, 90019)):
         status, body = acs_error(code, now=at())
         add(
             f"acs-ACS{code}",
-            _token(number, acs_token_call(auth_cert, now=at()), status, body, at(), source),
+            token_exchange(number, acs_token_call(auth_cert, now=at()), status, body, at(), source),
             "token-request-failed",
         )
     add(
         "acs-success",
-        _token(12, acs_token_call(auth_cert, now=at()), 200, success_answer(issuer_cert, now=at()), at(), source),
+        token_exchange(
+            12, acs_token_call(auth_cert, now=at()), 200, success_answer(issuer_cert, now=at()), at(), source
+        ),
     )
     add(
         "assertion-unknown-key",
-        _token(13, entra_token_call(rogue_cert, now=at()), 200, success_answer(issuer_cert, now=at()), at(), source),
+        token_exchange(
+            13, entra_token_call(rogue_cert, now=at()), 200, success_answer(issuer_cert, now=at()), at(), source
+        ),
         "signing-key-unknown",
     )
     add(
         "assertion-expired",
-        _token(
+        token_exchange(
             14,
             entra_token_call(auth_cert, now=at() - timedelta(hours=2)),
             200,
