@@ -1,5 +1,6 @@
 """The outbound leg and body errors through every file source and every output format: the same findings from
-HAR, .mitm and pcap (and .saz, tests/sources/test_saz.py), no secret in any output unless --show-secrets."""
+HAR, .mitm, pcap and .saz (as Fiddler Classic and Fiddler Everywhere write it), no secret in any output unless
+--show-secrets."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from inspector.cli import main
 from inspector.lab.certs import write_cer
 from inspector.lab.outbound import OutboundCase, token_exchange
 from inspector.lab.pcap_writer import write_lab_pcapng
+from inspector.lab.saz_writer import write_saz
 from inspector.lab.token_endpoint import TokenCall, entra_error
 from inspector.lab.tokens import TokenKit
 from inspector.lab.writers import write_flows, write_har
@@ -28,6 +30,8 @@ WRITERS: dict[str, tuple[str, Writer]] = {
     "har": ("outbound.har", write_har),
     "mitm": ("outbound.mitm", write_flows),
     "pcap": ("outbound.pcapng", write_lab_pcapng),
+    "saz-classic": ("outbound.saz", lambda exchanges, path: write_saz(exchanges, path, style="classic")),
+    "saz-everywhere": ("outbound-fe.saz", lambda exchanges, path: write_saz(exchanges, path, style="everywhere")),
 }
 
 
