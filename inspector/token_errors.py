@@ -101,6 +101,9 @@ _KNOWN = (
     ),
 )
 
+KEY_NOT_FOUND_CODES = frozenset({"AADSTS700027", "AADSTS50012", "ACS50012"})
+"""Codes that mean the certificate that signed the client assertion is not registered on the service principal."""
+
 KNOWN_TOKEN_ERRORS: Mapping[str, KnownTokenError] = MappingProxyType({k.code.upper(): k for k in _KNOWN})
 
 _CODE = re.compile(r"\b(AADSTS|ACS)([0-9]{5,8})\b", re.IGNORECASE)

@@ -18,7 +18,7 @@ from inspector.model import HttpExchange
 from inspector.policy import Policy
 from inspector.rules import Finding, finding
 from inspector.token_checks import TokenReport, judge_client_assertion
-from inspector.token_errors import KNOWN_TOKEN_ERRORS, MAX_CODES, error_codes, thumbprint_in
+from inspector.token_errors import KEY_NOT_FOUND_CODES, KNOWN_TOKEN_ERRORS, MAX_CODES, error_codes, thumbprint_in
 from inspector.tokens import TokenProblem, b64url_decode, decode_bearer, decode_jwt
 from inspector.trust import Trust
 from inspector.verify import Verifier
@@ -186,12 +186,9 @@ def _error_of(answer: dict[str, object] | None) -> tuple[str | None, str | None,
     return (error if isinstance(error, str) else None), (text[:MAX_SHOWN_TEXT] if text else None), codes
 
 
-_KEY_NOT_FOUND = frozenset({"AADSTS700027", "AADSTS50012", "ACS50012"})
-
-
 def _key_thumbprint(codes: list[str], assertion: TokenReport | None) -> str | None:
     """For a key-not-found error whose message names no thumbprint: the one the assertion's ``x5t`` names."""
-    if assertion is None or assertion.decoded.outer is None or not _KEY_NOT_FOUND.intersection(codes):
+    if assertion is None or assertion.decoded.outer is None or not KEY_NOT_FOUND_CODES.intersection(codes):
         return None
     x5t = assertion.decoded.outer.header.get("x5t")
     if not isinstance(x5t, str):
