@@ -53,7 +53,8 @@ DEFAULT_LAB_DIR = Path("oauth-lab")
     "faults",
     multiple=True,
     type=click.Choice(sorted(FAULTS)),
-    help="Misbehave on purpose: ssl-offloading (refuse every token with 2000003), stale-metadata (2000000).",
+    help="Misbehave on purpose: ssl-offloading (refuse every token with 2000003), stale-metadata (2000000), "
+    "sp-key-missing (the token endpoint double refuses every client assertion with AADSTS700027).",
 )
 @click.option(
     "--cert-dir",
@@ -108,6 +109,7 @@ def serve(
     click.echo(f"oauth-inspector lab: Exchange-like server listening on {url}")
     click.echo(f"  EWS:       {url}{EWS_PATH}  (tokens for {lab_dir.host}, realm {lab_dir.realm})")
     click.echo(f"  Metadata:  {url}{METADATA_PATH}")
+    click.echo(f"  Token:     {url}/{lab_dir.realm}/oauth2/token  (answers as Entra does; ACS: /tokens/OAuth/2)")
     offers = ["Bearer", *(["Basic"] if offer_basic else []), *(["Negotiate", "NTLM"] if offer_ntlm else [])]
     click.echo(f"  Offers:    {', '.join(offers)}" + (f"; faults: {', '.join(faults)}" if faults else ""))
     click.echo(
@@ -140,7 +142,7 @@ def serve(
     default=("all",),
     show_default=True,
     help="Scenario to play (repeatable): metadata, probe, a token scenario (healthy-user, expired, ...), "
-    "basic-fallback, ntlm, or all.",
+    "basic-fallback, ntlm, token-requests (Exchange asking the Entra double for tokens), or all.",
 )
 @click.option(
     "--cert-dir",

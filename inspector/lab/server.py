@@ -57,6 +57,7 @@ from inspector.lab.scenarios import (
     basic_challenge,
     bearer_challenge,
 )
+from inspector.lab.token_endpoint import answer_token_request, is_token_path
 from inspector.lab.tokens import LAB_HOST, LAB_REALM, TokenKit
 from inspector.model import ConfigError, Endpoint, HttpExchange, HttpRequest, Provenance
 from inspector.policy import Policy
@@ -90,6 +91,8 @@ lab.json             realm and host of the lab
 FAULTS: dict[str, str] = {
     "ssl-offloading": "every token is refused as behind SSL offloading (2000003, http vs https)",
     "stale-metadata": "every token is refused as after a key roll Exchange has not fetched (2000000)",
+    "sp-key-missing": "the token endpoint double has no certificate registered: every assertion is refused "
+    "(AADSTS700027 / ACS50012), as after an auth certificate renewal not uploaded to the service principal",
 }
 
 
@@ -434,6 +437,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(answer)
             self._log(answer, "")
             return
+        if self.command == "POST" and is_token_path(path):
+            self._token(path, body)
+            return
         if path != EWS_PATH.lower():
             self._send(Answer(404, "Not Found", (("Content-Type", "text/plain"),), b"Not Found"))
             return
@@ -452,6 +458,17 @@ class _Handler(BaseHTTPRequestHandler):
         answer = responder.ews(result)
         self._send(answer)
         self._log(answer, result.auth.scheme or "no Authorization")
+
+    def _token(self, path: str, body: bytes) -> None:
+        """The token-endpoint double: Entra's (or ACS's) answer to Exchange's token request."""
+        lab = self.server.responder.lab
+        registered = () if "sp-key-missing" in self.server.responder.options.faults else (lab.auth_cert,)
+        token = answer_token_request(path, body, registered=registered, issuer_cert=lab.acs_cert, now=datetime.now(UTC))
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized"}.get(token.status, "")
+        headers = (("Cache-Control", "no-store, no-cache"), ("Content-Type", "application/json; charset=utf-8"))
+        answer = Answer(token.status, reason, headers, token.body, rules=(token.said,))
+        self._send(answer)
+        self._log(answer, "token request")
 
     def _send(self, answer: Answer, *, close: bool = False) -> None:
         self.send_response_only(answer.status, answer.reason)

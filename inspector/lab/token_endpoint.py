@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from inspector.lab.certs import EXCHANGE_PRINCIPAL, LabCert
 from inspector.lab.tokens import LAB_REALM, rs256_token, x5t_header
+from inspector.tokens import TokenProblem, b64url_decode, decode_jwt
 
 ENTRA_HOST = "login.microsoftonline.com"
 ACS_HOST = "accounts.accesscontrol.windows.net"
@@ -173,3 +179,66 @@ def acs_error(code: int, *, now: datetime) -> tuple[int, bytes]:
     description = f"ACS{code}: {text}\r\nTrace ID: {trace}\r\nTimestamp: {now:%Y-%m-%d %H:%M:%SZ}"
     error = "invalid_client" if code == 50012 else "invalid_request"
     return (401 if code == 50012 else 400), json.dumps({"error": error, "error_description": description}).encode()
+
+
+# --- the double: answers token requests as Entra/ACS would ------------------------------------------------------
+
+
+def is_token_path(path: str) -> bool:
+    """``/<tenant>/oauth2/token``, ``/<tenant>/oauth2/v2.0/token`` or ``/<tenant>/tokens/OAuth/2``."""
+    return (
+        path.split("?", 1)[0].lower().rstrip("/").endswith(("/oauth2/token", "/oauth2/v2.0/token", "/tokens/oauth/2"))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAnswer:
+    status: int
+    body: bytes
+    said: str
+    """For the server's log line: ``issued`` or the code."""
+
+
+def answer_token_request(
+    path: str, body: bytes, *, registered: Sequence[LabCert], issuer_cert: LabCert, now: datetime
+) -> TokenAnswer:
+    """Entra's (or, on ``/tokens/OAuth/2``, ACS's) answer to a token request, given the certificates registered on
+    the client's service principal: a client secret is refused (AADSTS7000215: the lab application has none), an
+    assertion whose RS256 signature no registered certificate verifies is refused naming the thumbprint its
+    ``x5t`` gives (AADSTS700027; ACS50012), anything else gets a token."""
+    acs = path.split("?", 1)[0].lower().rstrip("/").endswith("/tokens/oauth/2")
+    fields = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=64))
+    client_id = fields.get("client_id", "")
+    if "client_secret" in fields and not acs:
+        status, answer = entra_error(7000215, now=now, client_id=client_id)
+        return TokenAnswer(status, answer, "AADSTS7000215")
+    assertion = fields.get("client_assertion") or fields.get("assertion") or ""
+    thumbprint = _verified_by(assertion, registered)
+    if thumbprint is None:
+        return TokenAnswer(200, success_answer(issuer_cert, now=now), "issued")
+    if acs:
+        status, answer = acs_error(50012, now=now)
+        return TokenAnswer(status, answer, "ACS50012")
+    status, answer = entra_error(700027, now=now, thumbprint=thumbprint, client_id=client_id)
+    return TokenAnswer(status, answer, "AADSTS700027")
+
+
+def _verified_by(assertion: str, registered: Sequence[LabCert]) -> str | None:
+    """``None`` when a registered certificate verifies the assertion; else the thumbprint its x5t names."""
+    try:
+        jwt = decode_jwt(assertion)
+    except TokenProblem:
+        return "0" * 40
+    for cert in registered:
+        try:
+            cert.key.public_key().verify(jwt.signature, jwt.signing_input, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            continue
+        if jwt.alg == "RS256":
+            return None
+    x5t = jwt.header.get("x5t")
+    try:
+        digest = b64url_decode(x5t) if isinstance(x5t, str) else b""
+    except TokenProblem:
+        digest = b""
+    return digest.hex().upper() if len(digest) == 20 else "0" * 40
