@@ -238,8 +238,6 @@ def _failed(
     message = f"The token request to {exchange.host or '?'} failed with {headline}"
     if others:
         message += f" (also {', '.join(others)})"
-    if known:
-        message += f": {known[0].meaning}"
     evidence: dict[str, object] = {
         "status": status,
         "error": error,
@@ -248,13 +246,16 @@ def _failed(
     }
     if description:
         evidence["error_description"] = description
+    # The thumbprint's verdict first: it is the sentence an admin acts on (the console cuts long messages).
     if thumbprint:
         explained = explain_thumbprint(thumbprint, trust)
         evidence["thumbprint"] = thumbprint
         evidence["thumbprint_is"] = explained
-        message += f" {explained}."
+        message += f": {explained}."
+        if known:
+            message += f" {known[0].meaning}"
     elif known:
-        message += f" Remedy: {known[0].remedy}"
+        message += f": {known[0].meaning} Remedy: {known[0].remedy}"
     if assertion is not None:
         x5t = assertion.decoded.outer.header.get("x5t") if assertion.decoded.outer else None
         if isinstance(x5t, str):
