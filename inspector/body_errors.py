@@ -10,6 +10,7 @@ character references are decoded in the values shown (``html.unescape``, which e
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -26,6 +27,8 @@ from inspector.token_errors import KNOWN_TOKEN_ERRORS, error_codes
 MAX_ERRORS = 8
 """Errors reported per body (a batch answer can hold hundreds of the same)."""
 MAX_VALUE = 512
+MAX_CANDIDATES = 24
+"""Places each pattern examines per body: repeats of one error (or a body built to look like many) cost no more."""
 _WINDOW = 4096
 """How far after an error element's start its code and text are looked for."""
 
@@ -102,10 +105,12 @@ _SHAREPOINT_CODES: Mapping[int, KnownBodyError] = MappingProxyType(
     }
 )
 
-# Element heads are bounded ({0,512}) and the names are plain words: no pattern here can backtrack badly.
-_EWS_ERROR = re.compile(r"<(?:[\w.-]{1,32}:)?\w{0,64}ResponseMessage\b[^<>]{0,512}?ResponseClass\s*=\s*[\"']Error[\"']")
-_FAULT = re.compile(r"<(?:[\w.-]{1,32}:)?Fault\b")
-_AUTODISCOVER_ERROR = re.compile(r"<(?:[\w.-]{1,32}:)?ErrorCode\s*>\s*([^<]{1,128})<")
+# The patterns that walk the whole body start with a literal (the engine skips to it), and element heads are
+# bounded ({0,512}): no pattern here can backtrack badly, and a body of "<" characters costs one quick pass.
+_EWS_ERROR = re.compile(r"ResponseClass\s*=\s*[\"']Error[\"']")
+_FAULT = re.compile(r"Fault\b")
+_FAULT_HEAD = re.compile(r"<(?:[\w.-]{1,32}:)?$")
+_AUTODISCOVER_ERROR = re.compile(r"ErrorCode\s*>\s*([^<]{1,128})<")
 
 
 def _element(name: str) -> re.Pattern[str]:
@@ -152,16 +157,18 @@ def soap_errors(text: str) -> list[BodyError]:
             found.append(BodyError(kind, code, message))
         return len(found) >= MAX_ERRORS
 
-    for match in _EWS_ERROR.finditer(text):
+    for match in itertools.islice(_EWS_ERROR.finditer(text), MAX_CANDIDATES):
         if add("ews", _search(_RESPONSE_CODE, text, match.end()), _search(_MESSAGE_TEXT, text, match.end())):
             return found
-    for match in _FAULT.finditer(text):
+    for match in itertools.islice(_FAULT.finditer(text), MAX_CANDIDATES):
+        if not _FAULT_HEAD.search(text, max(0, match.start() - 34), match.start()):
+            continue  # not an opening <Fault> or <prefix:Fault> element (a closing tag, text, another name)
         start = match.end()
         code = _search(_RESPONSE_CODE, text, start) or _search(_FAULT_CODE, text, start)
         message = _search(_MESSAGE, text, start) or _search(_FAULT_STRING, text, start)
         if add("soap-fault", code, message):
             return found
-    for match in _AUTODISCOVER_ERROR.finditer(text):
+    for match in itertools.islice(_AUTODISCOVER_ERROR.finditer(text), MAX_CANDIDATES):
         code = _value(match.group(1))
         if code is None or code == "NoError":
             continue
