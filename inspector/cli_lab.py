@@ -16,14 +16,21 @@ def lab() -> None:
 
 @lab.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def samples(folder: Path) -> None:
-    """Write the sample captures (HAR, .mitm), their certificate, ACS metadata and expected findings to FOLDER.
+@click.option(
+    "--outbound",
+    is_flag=True,
+    help="Write the outbound-leg samples instead: Exchange's token requests to Entra/ACS and errors inside answer "
+    "bodies, as HAR, .mitm, pcapng and a Fiddler .saz.",
+)
+def samples(folder: Path, outbound: bool) -> None:
+    """Write the sample captures (HAR, .mitm, pcapng), their certificate, ACS metadata and expected findings to
+    FOLDER.
 
     New keys are generated each time, so the files change; expected.json changes with them.
     """
-    from inspector.lab.samples import write_samples
+    from inspector.lab.samples import write_outbound_samples, write_samples
 
-    for path in write_samples(folder):
+    for path in write_outbound_samples(folder) if outbound else write_samples(folder):
         click.echo(str(path))
 
 

@@ -24,6 +24,7 @@ from inspector.lab.writers import write_flows, write_har
 from inspector.model import HttpExchange
 from inspector.token_requests import token_request_fields
 from tests import outbound
+from tests.corpus import REPO
 
 Writer = Callable[[Sequence[HttpExchange], Path], Path]
 WRITERS: dict[str, tuple[str, Writer]] = {
@@ -146,3 +147,22 @@ def test_secret_form_fields_never_shown(fmt: str, lab_kit: TokenKit, cert: Path,
     assert "Sekr1t" not in text
     _, shown = _analyze(path, cert, "--format", "json", "--show-secrets")
     assert all(value in shown for value in SECRET_FORM.values())
+
+
+OUTBOUND_SAMPLES = REPO / "captures" / "outbound"
+
+
+@pytest.mark.parametrize("name", ["outbound.har", "outbound.mitm", "outbound.pcapng", "outbound.saz"])
+def test_bundled_outbound_samples_raise_exactly_the_expected_findings(name: str) -> None:
+    expected = json.loads((OUTBOUND_SAMPLES / "expected.json").read_text())
+    code, out = _analyze(OUTBOUND_SAMPLES / name, OUTBOUND_SAMPLES / "OAuthCert.cer", "--format", "json")
+    assert code == 1
+    document = json.loads(out)
+    by_exchange: dict[str, set[str]] = {}
+    for item in document["findings"]:
+        by_exchange.setdefault(item["exchange"], set()).add(item["rule"])
+    assert len(document["exchanges"]) == len(expected["exchanges"])
+    for exchange, wanted in zip(document["exchanges"], expected["exchanges"], strict=True):
+        assert by_exchange.get(exchange["id"], set()) == set(wanted["expected_rules"]), wanted["name"]
+    thumbprints = {f["evidence"].get("thumbprint") for f in document["findings"] if f["rule"] == "token-request-failed"}
+    assert expected["auth_certificate_thumbprint"] in thumbprints
