@@ -73,12 +73,14 @@ def form_fields(body: bytes) -> list[tuple[str, str]]:
 
 
 def token_request_fields(exchange: HttpExchange) -> list[tuple[str, str]] | None:
-    """The form fields of ``exchange`` when it is a token request by shape, else ``None``."""
+    """The form fields of ``exchange`` when it is a token request by shape, else ``None``. A POST to a token endpoint
+    whose body was not captured (a HAR without postData, a capture gap) is one too, with no fields: its answer is
+    still judged."""
     request = exchange.request
-    if request.method.upper() != "POST" or request.body is None:
+    if request.method.upper() != "POST" or not _path(request.target).endswith(TOKEN_PATHS):
         return None
-    if not _path(request.target).endswith(TOKEN_PATHS):
-        return None
+    if request.body is None:
+        return []
     kind = media_type(request.headers)
     if kind is not None and kind != "application/x-www-form-urlencoded":
         return None

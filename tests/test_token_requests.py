@@ -215,3 +215,14 @@ def test_error_codes_and_thumbprint_parsing() -> None:
     assert thumbprint_in(text) == "AB" + "0" * 38
     assert error_codes("acs50012: Authentication failed.") == ["ACS50012"]
     assert thumbprint_in("no thumbprint here") is None
+
+
+def test_a_token_request_whose_body_was_not_captured_is_judged_by_its_answer(lab_kit: TokenKit) -> None:
+    call = entra_token_call(lab_kit.auth_cert, now=lab_kit.now)
+    status, body = entra_error(700027, now=lab_kit.now, thumbprint=lab_kit.auth_cert.thumbprint)
+    exchange = token_exchange(1, call, status, body, lab_kit.now, "t")
+    exchange = replace(exchange, request=replace(exchange.request, body=None))
+    result = _judge(lab_kit, exchange)
+    assert {f.rule for f in result.findings} == {"token-request-failed"}  # no oauth-not-offered for its 401
+    assert result.token_request is not None and result.token_request.form == ()
+    assert result.token_request.thumbprint == lab_kit.auth_cert.thumbprint

@@ -144,15 +144,33 @@ def read_saz(path: Path) -> Iterator[SourceItem]:
                 session = sessions[number] = _Session(number)
             session.members[match.group(2)] = info
         notices = 0
+        naive = 0
         for number in sorted(sessions):
-            item = _session_item(archive, sessions[number], path, source)
+            item, offset_known = _session_item(archive, sessions[number], path, source)
             if item is None:
                 continue
             if isinstance(item, Notice):
                 notices += 1
                 if notices > MAX_NOTICES:
                     continue
+            elif not offset_known:
+                naive += 1
             yield item
+        if notices > MAX_NOTICES:
+            yield Notice(
+                "input-malformed",
+                f"{path.name}: {notices - MAX_NOTICES} more damaged sessions were skipped (the first {MAX_NOTICES} "
+                "are reported)",
+                source,
+            )
+        if naive:
+            yield Notice(
+                "input-malformed",
+                f"{path.name}: {naive} session(s) have times without a UTC offset in _m.xml; they were read as UTC, so "
+                "token times in them are judged against a time that may be off by the capturing machine's offset",
+                source,
+                evidence={"sessions": naive},
+            )
 
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -160,11 +178,14 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
         return member.read(limit)
 
 
-def _session_item(archive: zipfile.ZipFile, session: _Session, path: Path, source: str) -> SourceItem | None:
+def _session_item(
+    archive: zipfile.ZipFile, session: _Session, path: Path, source: str
+) -> tuple[SourceItem | None, bool]:
+    """The session's exchange (or a notice saying why it was skipped), and whether its time carried a UTC offset."""
     exchange_id = f"{path.stem}:{session.number}"
     request_info = session.members.get("c")
     if request_info is None:
-        return None  # a session without a request (Fiddler never writes one): nothing to show
+        return None, True  # a session without a request (Fiddler never writes one): nothing to show
     try:
         raw_request = _read(archive, request_info, MAX_MEMBER_READ)
         response_info = session.members.get("s")
@@ -173,11 +194,11 @@ def _session_item(archive: zipfile.ZipFile, session: _Session, path: Path, sourc
         metadata = _read(archive, metadata_info, MAX_METADATA) if metadata_info is not None else b""
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
         # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks.
-        return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id)
+        return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id), True
     try:
         return _exchange(session.number, raw_request, raw_response, metadata, source, exchange_id)
     except _BadSession as exc:
-        return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id)
+        return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id), True
 
 
 def _notice(message: str, source: str, exchange_id: str) -> Notice:
@@ -300,7 +321,7 @@ def _exchange(
     metadata_bytes: bytes,
     source: str,
     exchange_id: str,
-) -> HttpExchange:
+) -> tuple[HttpExchange, bool]:
     request_line_end = raw_request.find(b"\n", 0, HEAD_LIMIT)
     first = raw_request[: request_line_end if request_line_end >= 0 else 256].decode("latin-1")
     tunnel = first.upper().startswith("CONNECT ")
@@ -324,8 +345,9 @@ def _exchange(
     metadata = parse_metadata(metadata_bytes)
     timers = metadata.timers
     time: datetime | None = None
+    has_offset = False
     for name in ("ClientBeginRequest", "ClientConnected", "GotRequestHeaders", "ClientDoneRequest"):
-        time, _ = parse_fiddler_time(timers.get(name, ""))
+        time, has_offset = parse_fiddler_time(timers.get(name, ""))
         if time is not None:
             break
     if time is None:
@@ -339,7 +361,7 @@ def _exchange(
     flags = metadata.flags
     client_ip = flags.get("x-clientip", "").strip()
     host_ip = flags.get("x-hostip", "").strip()
-    return HttpExchange(
+    exchange = HttpExchange(
         id=exchange_id,
         request=HttpRequest(method, target, version, request.headers, request.body),
         response=response,
@@ -350,6 +372,7 @@ def _exchange(
         scheme=scheme,
         response_time=response_time if response is not None else None,
     )
+    return exchange, has_offset
 
 
 def _scheme_and_port(method: str, target: str, headers: Headers) -> tuple[str, int | None]:

@@ -201,3 +201,24 @@ def test_encrypted_member_is_a_notice(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     (item,) = list(read_saz(path))
     assert isinstance(item, Notice) and "encrypted" in item.message
+
+
+def test_times_without_offset_are_read_as_utc_and_said_so(tmp_path: Path) -> None:
+    naive = b'<Session SID="1"><SessionTimers ClientBeginRequest="2026-01-01T10:00:00.1234567" /></Session>'
+    path = tmp_path / "naive.saz"
+    path.write_bytes(_zip({"raw/1_c.txt": REQUEST, "raw/1_m.xml": naive, "raw/2_c.txt": REQUEST, "raw/2_m.xml": META}))
+    items = list(read_saz(path))
+    exchanges = [i for i in items if isinstance(i, HttpExchange)]
+    assert exchanges[0].time == datetime(2026, 1, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    assert exchanges[1].time == datetime(2026, 1, 1, 9, 0, 0, tzinfo=UTC)
+    (notice,) = [i for i in items if isinstance(i, Notice)]
+    assert "1 session(s) have times without a UTC offset" in notice.message
+
+
+def test_many_damaged_sessions_are_summarised(tmp_path: Path) -> None:
+    members = {f"raw/{n}_c.txt": b"garbage" for n in range(1, 131)}
+    path = tmp_path / "damaged.saz"
+    path.write_bytes(_zip(members))
+    items = list(read_saz(path))
+    assert len(items) == 101
+    assert "30 more damaged sessions were skipped" in items[-1].message  # type: ignore[union-attr]
