@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 
 from inspector.cli import main
 from inspector.lab.certs import write_cer
-from inspector.lab.outbound import OutboundCase, token_exchange
+from inspector.lab.outbound import EWS_ERROR_TEMPLATE, OutboundCase, token_exchange
 from inspector.lab.pcap_writer import write_lab_pcapng
 from inspector.lab.saz_writer import write_saz
 from inspector.lab.token_endpoint import TokenCall, entra_error
@@ -166,3 +167,16 @@ def test_bundled_outbound_samples_raise_exactly_the_expected_findings(name: str)
         assert by_exchange.get(exchange["id"], set()) == set(wanted["expected_rules"]), wanted["name"]
     thumbprints = {f["evidence"].get("thumbprint") for f in document["findings"] if f["rule"] == "token-request-failed"}
     assert expected["auth_certificate_thumbprint"] in thumbprints
+
+
+def test_wire_text_in_body_errors_reaches_no_terminal_raw(lab_kit: TokenKit, cert: Path, tmp_path: Path) -> None:
+    case = next(c for c in outbound.cases(lab_kit) if c.name == "ews-free-busy-401-inside-200")
+    hostile = EWS_ERROR_TEMPLATE.format(text="\x1b]0;owned\x07 [bold red]x[/] \u202e", code="ErrorServerBusy")
+    response = case.exchange.response
+    assert response is not None
+    exchange = replace(case.exchange, response=replace(response, body=hostile.encode()))
+    path = write_har([exchange], tmp_path / "hostile.har")
+    result = CliRunner().invoke(main, ["analyze", str(path), "--cert", str(cert)], catch_exceptions=False)
+    assert "response-error-in-body" in result.stdout
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and "\x07" not in result.stdout
+    assert "[bold red]x[/]" in result.stdout  # markup printed literally, not interpreted
