@@ -110,7 +110,7 @@ def _remedy(rules: Counter[str]) -> str:
 
 def traffic_s2s(ctx: Context) -> Check:
     if not ctx.captures:
-        return skipped("traffic.s2s", "no capture given: pass --capture FILE (pcap/pcapng, HAR or mitmproxy flows) "
+        return skipped("traffic.s2s", "no capture given: pass --capture FILE (pcap/pcapng, HAR, flows, .saz) "
                        "recorded while Skype for Business Online used Exchange")  # fmt: skip
     analyzer = Analyzer(ctx.trust, ctx.policy())
     tally = _Tally()
@@ -142,7 +142,7 @@ def traffic_s2s(ctx: Context) -> Check:
         return failed(
             "traffic.s2s",
             "; ".join(tally.unreadable[:MAX_IN_REASON]),
-            "Give readable captures: pcap/pcapng, HAR or mitmproxy flow files (the kind is read from the content)",
+            "Give readable captures: pcap/pcapng, HAR, mitmproxy flows or Fiddler .saz (read by content)",
             **evidence,
         )
     if tally.errors:
