@@ -47,7 +47,7 @@ SOAP = b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http:/
 
 
 def start_lab(folder: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--port", "0"]
+    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--listen-port", "0"]
     command += ["--cert-dir", str(folder), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from inspector.body_errors import body_error_findings
@@ -65,41 +65,6 @@ class _Challenged:
     exchange: str
 
 
-@dataclass(slots=True)
-class Totals:
-    """Running counts for summaries (kept by the analyzer so every output agrees)."""
-
-    exchanges: int = 0
-    schemes: dict[str, int] = field(default_factory=dict)
-    signatures: dict[str, int] = field(default_factory=dict)
-    severities: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
-    rules: dict[str, int] = field(default_factory=dict)
-
-    def merge(self, other: Totals) -> None:
-        self.exchanges += other.exchanges
-        for mine, theirs in (
-            (self.schemes, other.schemes),
-            (self.signatures, other.signatures),
-            (self.severities, other.severities),
-            (self.rules, other.rules),
-        ):
-            for key, value in theirs.items():
-                mine[key] = mine.get(key, 0) + value
-
-    def count_exchange(self, scheme: str | None, signature: str | None, findings: Iterable[Finding]) -> None:
-        self.exchanges += 1
-        shown = scheme or "none"
-        self.schemes[shown] = self.schemes.get(shown, 0) + 1
-        if signature is not None:
-            self.signatures[signature] = self.signatures.get(signature, 0) + 1
-        self.count(findings)
-
-    def count(self, findings: Iterable[Finding]) -> None:
-        for item in findings:
-            self.severities[item.severity] = self.severities.get(item.severity, 0) + 1
-            self.rules[item.rule] = self.rules.get(item.rule, 0) + 1
-
-
 def user_of(credentials: Credentials) -> str | None:
     if credentials.basic_user is not None:
         return credentials.basic_user
@@ -117,7 +82,6 @@ class Analyzer:
         self.trust = trust
         self.policy = policy
         self.verifier = verifier or Verifier(trust)
-        self.totals = Totals()
         self._challenged: OrderedDict[tuple[str, str], _Challenged] = OrderedDict()
         self._reported_once: set[tuple[str, str, str, str]] = set()
         self._assessments: LruCache[str, TokenAssessment] = LruCache(TOKEN_CACHE)
@@ -167,7 +131,6 @@ class Analyzer:
                         days_left=days,
                     )
                 )
-        self.totals.count(out)
         return out
 
     def new_input(self) -> None:
@@ -190,13 +153,8 @@ class Analyzer:
 
     def feed(self, item: SourceItem) -> ExchangeResult | Finding:
         if isinstance(item, Notice):
-            result: Finding = self.notice_finding(item)
-            self.totals.count([result])
-            return result
-        analysed = self.analyse(item)
-        token = analysed.auth.token
-        self.totals.count_exchange(analysed.auth.scheme, token.signature if token else None, analysed.findings)
-        return analysed
+            return self.notice_finding(item)
+        return self.analyse(item)
 
     @staticmethod
     def notice_finding(notice: Notice) -> Finding:

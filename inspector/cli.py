@@ -10,7 +10,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -19,150 +18,48 @@ import click
 from rich.console import Console
 
 from inspector import __version__
-from inspector.analyze import Analyzer, ExchangeResult, Totals
-from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error, run_console_script
-from inspector.config import config_for
+from inspector.analyze import Analyzer, ExchangeResult
+from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error, report_console, run_console_script
 from inspector.model import ConfigError, InputError
-from inspector.policy import DEFAULT_SKEW, SFB_ONLINE, Policy
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter
-from inspector.rules import CATALOGUE, Finding, at_or_above
-from inspector.trust import Trust, build_trust, normalise_thumbprint
+from inspector.rules import CATALOGUE, Finding, Rule, at_or_above, markdown_table
+from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
+from inspector.tally import Totals
 
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
-FORMATS = ("table", "json", "jsonl", "sarif")
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    trust: Trust
-    policy: Policy
-    fail_on: str
-    output_format: str
-
-
-@dataclass(frozen=True, slots=True)
-class TrustArguments:
-    """The trust options as given (on the command line, or as the mitmproxy addon's options), before the
-    configuration file is merged in. The field names are the options' parameter names."""
-
-    certs: tuple[Path, ...] = ()
-    metadata: tuple[Path, ...] = ()
-    thumbprints: tuple[str, ...] = ()
-    realms: tuple[str, ...] = ()
-    issuers: tuple[str, ...] = ()
-    skew: int | None = None
-    config_path: Path | None = None
-    fail_on: str | None = None
-    show_secrets: bool = False
-
-
-_TRUST_FIELDS = tuple(f.name for f in fields(TrustArguments))
+def _click_option(row: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click spelling of one row of the option table."""
+    if row.kind == "flag":
+        return click.option(row.flag, row.param, is_flag=True, help=row.help)
+    kind: click.ParamType[Any] | None = None
+    if row.kind == "path":
+        kind = click.Path(path_type=Path, dir_okay=False) if row.file_only else click.Path(path_type=Path)
+    elif row.kind == "int" and row.bounds is not None:
+        kind = click.IntRange(*row.bounds)
+    elif row.kind == "choice":
+        kind = click.Choice(row.choices)
+    if row.repeatable:
+        return click.option(row.flag, row.param, multiple=True, type=kind, help=row.help)
+    return click.option(row.flag, row.param, type=kind, default=None, help=row.help)
 
 
 def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by every command that judges tokens, handed to the command as one ``trust`` argument
-    (a :class:`TrustArguments`)."""
+    """Options shared by every command that judges tokens (the table in ``settings.OPTIONS``), handed to the
+    command as one ``trust`` argument (a :class:`TrustArguments`)."""
 
     @functools.wraps(func)
     def command(*args: Any, **kwargs: Any) -> Any:
-        trust = TrustArguments(**{name: kwargs.pop(name) for name in _TRUST_FIELDS})
+        trust = TrustArguments(**{row.param: kwargs.pop(row.param) for row in OPTIONS})
         return func(*args, trust=trust, **kwargs)
 
-    decorators = [
-        click.option(
-            "--cert",
-            "certs",
-            multiple=True,
-            type=click.Path(path_type=Path),
-            help="Trusted certificate (.cer DER or PEM, PEM bundle), e.g. the exported OAuthCert.cer. "
-            "Trusted for any issuer. Repeatable.",
-        ),
-        click.option(
-            "--metadata",
-            "metadata",
-            multiple=True,
-            type=click.Path(path_type=Path),
-            help="Auth metadata document (Exchange /autodiscover/metadata/json/1, ACS or SfB "
-            "/metadata/json/1). Its keys are trusted only for the issuer it names. Repeatable.",
-        ),
-        click.option(
-            "--thumbprint",
-            "thumbprints",
-            multiple=True,
-            help="Expected auth certificate thumbprint (hex, as Get-AuthConfig prints it). Repeatable.",
-        ),
-        click.option(
-            "--realm",
-            "realms",
-            multiple=True,
-            help="Expected realm: the tenant ID (SfB Online) or SIP domain (SfB Server). Repeatable.",
-        ),
-        click.option(
-            "--issuer",
-            "issuers",
-            multiple=True,
-            help=f"Expected calling principal (GUID or whole iss). Default {SFB_ONLINE} "
-            "(Skype for Business Online). Repeatable.",
-        ),
-        click.option(
-            "--skew",
-            type=click.IntRange(0, 86400),
-            default=None,
-            help=f"Allowed clock skew in seconds for nbf/exp (default {DEFAULT_SKEW}).",
-        ),
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(path_type=Path, dir_okay=False),
-            default=None,
-            help="Configuration file (default: the nearest oauth-inspector.toml or pyproject.toml "
-            "[tool.oauth-inspector] from the current folder up).",
-        ),
-        click.option(
-            "--fail-on",
-            type=click.Choice(["error", "warning", "info", "never"]),
-            default=None,
-            help="Exit 1 when a finding at or above this severity is reported (default: error).",
-        ),
-        click.option(
-            "--show-secrets",
-            is_flag=True,
-            help="Show Basic passwords, raw credentials and token signatures (off by default).",
-        ),
-    ]
     wrapped: Callable[..., Any] = command
-    for decorator in reversed(decorators):
-        wrapped = decorator(wrapped)
+    for row in reversed(OPTIONS):
+        wrapped = _click_option(row)(wrapped)
     return wrapped
-
-
-def build_settings(given: TrustArguments, *, output_format: str | None, now: datetime) -> Settings:
-    """The trust options merged with the configuration file's, checked (a :class:`ConfigError` if not usable)."""
-    config = config_for(given.config_path)
-    all_thumbprints = [*config.strings("thumbprint"), *given.thumbprints]
-    for value in all_thumbprints:
-        normalise_thumbprint(value)
-    trust = build_trust(
-        certs=[*config.paths("cert"), *given.certs],
-        metadata=[*config.paths("metadata"), *given.metadata],
-        thumbprints=all_thumbprints,
-    )
-    issuer_list = [i.strip().lower() for i in (*config.strings("issuer"), *given.issuers) if i.strip()]
-    policy = Policy(
-        expected_issuers=frozenset(issuer_list or [SFB_ONLINE]),
-        realms=frozenset(r.strip().lower() for r in (*config.strings("realm"), *given.realms) if r.strip()),
-        skew=given.skew if given.skew is not None else config.scalar("skew", DEFAULT_SKEW),
-        now=now,
-    )
-    chosen_fail_on = given.fail_on or config.scalar("fail-on", "error")
-    if chosen_fail_on not in ("error", "warning", "info", "never"):
-        raise ConfigError(f"fail-on must be error, warning, info or never, not {chosen_fail_on!r}")
-    chosen_format = output_format or config.scalar("format", "table")
-    if chosen_format not in FORMATS:
-        raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {chosen_format!r}")
-    return Settings(trust, policy, chosen_fail_on, chosen_format)
 
 
 @contextmanager
@@ -179,7 +76,7 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
 
 
 def _stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return report_console()
 
 
 def exit_code(totals: Totals, fail_on: str, unreadable: bool) -> int:
@@ -268,6 +165,7 @@ def analyze(
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
+    totals = Totals()
     workers = min(jobs or os.cpu_count() or 1, len(expanded))
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
@@ -282,6 +180,7 @@ def analyze(
             to_file=output is not None,
         )
         for item in analyzer.trust_findings():
+            totals.add(item)
             writer.finding(item)
         view = ProgressView(stderr) if show_progress else None
         with view if view is not None else nullcontext():
@@ -292,16 +191,16 @@ def analyze(
                     settings.trust,
                     settings.policy,
                     writer,
-                    analyzer.totals,
+                    totals,
                     jobs=workers,
                     progress=update,
                 )
             else:
-                outcome = run_sequential(expanded, analyzer, writer, progress=update)
+                outcome = run_sequential(expanded, analyzer, writer, totals, progress=update)
         for message in outcome.errors:
             error(message)
-        writer.close(analyzer.totals)
-    sys.exit(exit_code(analyzer.totals, settings.fail_on, bool(outcome.errors)))
+        writer.close(totals)
+    sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
 
 
 def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:
@@ -326,16 +225,17 @@ def _writer(
         return JsonlWriter(out, show_secrets=show_secrets)
     if output_format == "sarif":
         return SarifWriter(out)
-    console = (
-        Console(file=out, highlight=False, soft_wrap=False, force_terminal=False) if to_file else (_stdout_console())
-    )
-    return ConsoleReport(console, verbose=verbose)
+    return ConsoleReport(report_console(out) if to_file else _stdout_console(), verbose=verbose)
 
 
 @main.command()
 @click.argument("value")
 @trust_options
-@click.option("--host", default=None, help="The Host the token was sent to (checks the audience).")
+@click.option(
+    "--host",
+    default=None,
+    help="The Host the token was sent to, or its URL (checks the audience); default: the Host of a pasted request.",
+)
 @click.option(
     "--at",
     "at_time",
@@ -356,7 +256,10 @@ def token(
     at_time: str | None,
     output_format: str | None,
 ) -> None:
-    """Decode and check one token or whole Authorization header value (VALUE, or - to read standard input)."""
+    """Decode and check one token (VALUE, or - to read standard input).
+
+    VALUE may be a bare token, an Authorization header value, an ``Authorization:`` line among other headers, or a
+    whole request copied from Fiddler, Burp or a browser (its Authorization and Host are taken)."""
     from inspector.token_input import judge_pasted
 
     with exit_on_error():
@@ -368,8 +271,12 @@ def token(
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
     trust_findings = analyzer.trust_findings()
-    result = judge_pasted(text, analyzer, at=at, host=host)
-    analyzer.totals.count(trust_findings)
+    with exit_on_error():
+        result = judge_pasted(text, analyzer, at=at, host=host)
+    totals = Totals()
+    for item in trust_findings:
+        totals.add(item)
+    totals.add(result)
     findings = [*trust_findings, *result.findings]
     if (output_format or "table") == "json":
         from inspector.report.writers import JsonWriter as _Json
@@ -378,10 +285,10 @@ def token(
         for item in trust_findings:
             writer.finding(item)
         writer.exchange(result)
-        writer.close(analyzer.totals)
+        writer.close(totals)
     else:
         print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
-    sys.exit(exit_code(analyzer.totals, settings.fail_on, unreadable=False))
+    sys.exit(exit_code(totals, settings.fail_on, unreadable=False))
 
 
 def _parse_time(value: str) -> datetime:
@@ -393,6 +300,7 @@ def _parse_time(value: str) -> datetime:
 
 
 @main.command()
+@click.argument("rule_ids", nargs=-1, metavar="[ID]...")
 @click.option(
     "--format",
     "output_format",
@@ -400,19 +308,26 @@ def _parse_time(value: str) -> datetime:
     default="table",
     help="Output format (markdown is what the README's catalogue is made from).",
 )
-def rules(output_format: str) -> None:
-    """List the rule catalogue: ID, severity, title and help."""
+def rules(rule_ids: tuple[str, ...], output_format: str) -> None:
+    """List the rule catalogue (ID, severity, title and help), or only the rules named."""
     import json
 
+    with exit_on_error():
+        chosen = _chosen_rules(rule_ids)
+    if rule_ids:
+        if output_format == "json":
+            data = [{"id": r.id, "severity": r.severity, "title": r.title, "help": r.help} for r in chosen]
+            click.echo(json.dumps(data, indent=2))
+            return
+        for r in chosen:  # one rule: plain text, as wide as its help, easy to read and to paste
+            click.echo(f"{r.id} ({r.severity}): {r.title}\n\n{r.help}\n")
+        return
     if output_format == "json":
         data = [{"id": r.id, "severity": r.severity, "title": r.title, "help": r.help} for r in CATALOGUE.values()]
         click.echo(json.dumps(data, indent=2))
         return
     if output_format == "markdown":
-        click.echo("| ID | severity | title | what it means and what to do |")
-        click.echo("|---|---|---|---|")
-        for r in CATALOGUE.values():
-            click.echo(f"| `{r.id}` | {r.severity} | {r.title} | {r.help.replace('|', '\\|')} |")
+        click.echo(markdown_table())
         return
     from rich.table import Table
     from rich.text import Text
@@ -423,6 +338,20 @@ def rules(output_format: str) -> None:
     for r in CATALOGUE.values():
         table.add_row(Text(r.id), Text(r.severity), Text(r.title), Text(r.help))
     _stdout_console().print(table)
+
+
+def _chosen_rules(rule_ids: tuple[str, ...]) -> list[Rule]:
+    import difflib
+
+    chosen = []
+    for rule_id in rule_ids:
+        rule = CATALOGUE.get(rule_id.strip().lower())
+        if rule is None:
+            near = difflib.get_close_matches(rule_id.lower(), list(CATALOGUE), n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else "; `oauth-inspector rules` lists them all"
+            raise ConfigError(f"no rule {rule_id!r}{hint}")
+        chosen.append(rule)
+    return chosen
 
 
 # Command groups with heavy imports (mitmproxy, pypsrp, msal) load only when they are invoked, so that

@@ -11,16 +11,33 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from inspector.model import ConfigError
-from inspector.report.console import safe
+from inspector.text import safe
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PROG = "oauth-inspector"
 EXIT_USAGE, EXIT_UNREADABLE, EXIT_INTERNAL = 2, 3, 4
 EXIT_INTERRUPTED = 130
 DEBUG_ENV = "OAUTH_INSPECTOR_DEBUG"
+REPORT_WIDTH_OFF_TERMINAL = 200
+"""Columns of a table written to a file or a pipe (rich would wrap at 80); ``COLUMNS`` still wins."""
+
+
+def report_console(file: IO[str] | None = None) -> Console:
+    """The console every command prints its report on: a terminal gets its own width and colours; a file or a pipe
+    gets plain text as wide as a wide terminal, so a table saved or piped is not wrapped into 80 columns."""
+    from rich.console import Console
+
+    console = Console(file=file, highlight=False, soft_wrap=False, force_terminal=False if file is not None else None)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console.width = REPORT_WIDTH_OFF_TERMINAL
+    return console
 
 
 def error(message: str, *, prog: str = PROG) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from inspector.lab.server import FAULTS
+
+if TYPE_CHECKING:
+    from inspector.lab.server import LabDir
 
 
 @click.group()
@@ -38,8 +42,21 @@ DEFAULT_LAB_DIR = Path("oauth-lab")
 
 
 @lab.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it on loopback).")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port; 0 picks a free one.")
+@click.option(
+    "--listen-host",
+    "host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (keep it on loopback).",
+)
+@click.option(
+    "--listen-port",
+    "port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port; 0 picks a free one.",
+)
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a generated certificate (tls-cert.pem in --cert-dir).")
 @click.option(
     "--realm", default=None, help="The realm (tenant ID) the server trusts. Default: the folder's, else the lab's."
@@ -90,16 +107,7 @@ def serve(
     from datetime import UTC, datetime
 
     from inspector.cli_common import exit_on_error
-    from inspector.lab.scenarios import EWS_PATH
-    from inspector.lab.server import (
-        ACS_METADATA_FILE,
-        AUTH_CERT_FILE,
-        METADATA_PATH,
-        LabServer,
-        ServerOptions,
-        is_loopback,
-        prepare_lab_dir,
-    )
+    from inspector.lab.server import LabServer, ServerOptions, prepare_lab_dir
 
     with exit_on_error():
         lab_dir = prepare_lab_dir(cert_dir, realm=realm, host=exchange_host, tls=tls, now=datetime.now(UTC))
@@ -112,7 +120,26 @@ def serve(
             log=None if quiet else (lambda line: click.echo(f"  {line}")),
         )
         url = server.start()
-    folder = cert_dir
+
+    def stop_on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # a service manager's stop, handled as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop_on_term)
+    try:  # from here on Ctrl-C stops cleanly, even while the banner is still being written
+        _print_banner(url, lab_dir, cert_dir, host, offer_basic, offer_ntlm, faults)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def _print_banner(
+    url: str, lab_dir: LabDir, folder: Path, host: str, offer_basic: bool, offer_ntlm: bool, faults: tuple[str, ...]
+) -> None:
+    from inspector.lab.scenarios import EWS_PATH
+    from inspector.lab.server import ACS_METADATA_FILE, AUTH_CERT_FILE, METADATA_PATH, is_loopback
+
     click.echo(f"oauth-inspector lab: Exchange-like server listening on {url}")
     click.echo(f"  EWS:       {url}{EWS_PATH}  (tokens for {lab_dir.host}, realm {lab_dir.realm})")
     click.echo(f"  Metadata:  {url}{METADATA_PATH}")
@@ -126,17 +153,6 @@ def serve(
     if not is_loopback(host):
         click.echo("  Warning:   this server accepts lab tokens minted with keys in plain files; keep it on loopback.")
     click.echo("  Ctrl-C stops it.")
-
-    def stop_on_term(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # a service manager's stop, handled as Ctrl-C
-
-    signal.signal(signal.SIGTERM, stop_on_term)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
 
 
 @lab.command()
@@ -158,10 +174,23 @@ def serve(
     show_default=True,
     help="The folder `lab serve` wrote (its keys mint the tokens).",
 )
-@click.option("--ca-file", default=None, help="CA to trust for HTTPS (e.g. ~/.mitmproxy/mitmproxy-ca-cert.pem).")
+@click.option(
+    "--ca-bundle",
+    "ca_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CA certificates (PEM) to trust for HTTPS (e.g. ~/.mitmproxy/mitmproxy-ca-cert.pem).",
+)
 @click.option("--insecure", is_flag=True, help="Do not verify HTTPS certificates.")
 @click.option("--same-client", is_flag=True, help="Send every scenario from one source address.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per request) instead of a table.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "jsonl"]),
+    default="table",
+    show_default=True,
+    help="table, or jsonl: one JSON object per request.",
+)
 def drive(
     target: str,
     proxy: str | None,
@@ -170,7 +199,7 @@ def drive(
     ca_file: str | None,
     insecure: bool,
     same_client: bool,
-    as_json: bool,
+    output_format: str,
 ) -> None:
     """Play Skype for Business Online's calls against the lab: every token-kit scenario, a Basic fallback and an
     NTLM handshake, reporting what the server said and what the inspector should report."""
@@ -180,8 +209,9 @@ def drive(
     from inspector.cli_common import exit_on_error
     from inspector.lab.client import drive as play
     from inspector.lab.server import read_lab_dir
-    from inspector.report.console import safe
+    from inspector.text import safe
 
+    as_json = output_format == "jsonl"
     with exit_on_error(unreadable=(ConnectionError,)):
         lab_dir = read_lab_dir(cert_dir)
         results = play(

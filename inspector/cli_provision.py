@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
-from inspector.cli_common import EXIT_USAGE, error, exit_on_error
+from inspector.cli_common import EXIT_USAGE, error, exit_on_error, report_console
 from inspector.model import ConfigError
 from inspector.provision import validate
+from inspector.provision.render_ps1 import SCRIPT_NAMES
 from inspector.provision.steps import Inputs, Plan, build_plan
-from inspector.report.console import safe
-from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID
-from inspector.verifyoauth.psrp import AUTH_METHODS, SessionOpener, open_pypsrp
-from inspector.verifyoauth.remote_settings import (
+from inspector.remote.graph import CLOUDS, GRAPH_CLI_CLIENT_ID
+from inspector.remote.options import (
     GRAPH_CERT_PASSWORD_ENV,
     PSRP_PASSWORD_ENV,
     graph_settings,
@@ -32,6 +30,8 @@ from inspector.verifyoauth.remote_settings import (
     timeout_option,
     tls_options,
 )
+from inspector.remote.psrp import AUTH_METHODS, SessionOpener, open_pypsrp
+from inspector.text import safe
 
 PROG = "oauth-inspector provision"
 PLAN_FORMATS = ("ps1", "text", "json")
@@ -90,34 +90,51 @@ def provision() -> None:
 @_common
 @click.option("--tenant", default=None, help="Tenant ID or domain (for the Microsoft Graph script).")
 @click.option("--format", "output_format", type=click.Choice(PLAN_FORMATS), default="ps1", show_default=True,
-              help="ps1: the two scripts; text: the plan for a person; json: the steps as data.")  # fmt: skip
+              help="ps1: two PowerShell scripts; text: the plan for a person; json: the steps as data.")  # fmt: skip
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="With --format ps1: write the two scripts into this folder instead of standard output.")  # fmt: skip
+              help="With --format ps1: the folder the two scripts are written to (default: the current folder); "
+                   "their paths are printed.")  # fmt: skip
+@click.option("--part", type=click.Choice(tuple(SCRIPT_NAMES)), default=None,
+              help="With --format ps1: print this one script to standard output instead of writing files "
+                   "(exchange: Exchange Management Shell; graph: Microsoft Graph PowerShell).")  # fmt: skip
 def plan(**options: Any) -> None:
-    """Show the steps without connecting anywhere."""
+    """Show the steps without connecting anywhere.
+
+    The steps run on two hosts, so ps1 is two scripts: each is written to its own file (one script per file is
+    what PowerShell can run), or one is printed with --part.
+    """
     from inspector.provision import render_json, render_ps1, render_text
 
-    with exit_on_error(prog=PROG):
-        the_plan = build_plan(_inputs(options, datetime.now(UTC)))
     output_format: str = options["output_format"]
     out_dir: Path | None = options["out_dir"]
+    part: str | None = options["part"]
+    with exit_on_error(prog=PROG):
+        if output_format != "ps1" and (out_dir is not None or part is not None):
+            given = "--out-dir" if out_dir is not None else "--part"
+            raise ConfigError(f"{given} is for the PowerShell scripts (--format ps1); with --format "
+                              f"{output_format} the plan goes to standard output: redirect it to a file")  # fmt: skip
+        if out_dir is not None and part is not None:
+            raise ConfigError("--part prints one script to standard output; --out-dir writes both: give one of them")
+        the_plan = build_plan(_inputs(options, datetime.now(UTC)))
     if output_format == "json":
         import json
 
         click.echo(json.dumps(render_json.plan_json(the_plan), indent=2))
     elif output_format == "text":
         click.echo(render_text.plan_text(the_plan), nl=False)
-    elif out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            for name, script in render_ps1.scripts(the_plan).items():
-                (out_dir / name).write_text(script, encoding="utf-8", newline="\n")
-                click.echo(str(out_dir / name))
-        except OSError as exc:
-            _err(f"Cannot write the scripts to {out_dir}: {exc.strerror or exc}")
-            sys.exit(EXIT_USAGE)
+    elif part is not None:
+        click.echo(render_ps1.scripts(the_plan)[render_ps1.SCRIPT_NAMES[part]], nl=False)
     else:
-        click.echo(render_ps1.both_scripts(the_plan), nl=False)
+        folder = out_dir or Path()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            scripts = render_ps1.scripts(the_plan)
+            for part_name, name in SCRIPT_NAMES.items():
+                (folder / name).write_text(scripts[name], encoding="utf-8", newline="\n")
+                click.echo(f"{folder / name}  (run in {render_ps1.SCRIPT_WHERE[part_name]})")
+        except OSError as exc:
+            _err(f"Cannot write the scripts to {folder}: {exc.strerror or exc}")
+            sys.exit(EXIT_USAGE)
 
 
 @provision.command()
@@ -182,7 +199,8 @@ def apply(**options: Any) -> None:  # fmt: skip
     from inspector.provision.graph import GraphKeyStore, once
     from inspector.provision.render_ps1 import WRITE_SCOPE
     from inspector.provision.render_text import ConsoleReporter
-    from inspector.verifyoauth.graph import GraphSource, msal_token_provider
+    from inspector.remote.graph import msal_token_provider
+    from inspector.verifyoauth.graph import GraphSource
     from inspector.verifyoauth.psrp import PsrpSource
 
     now = datetime.now(UTC)
@@ -211,7 +229,7 @@ def apply(**options: Any) -> None:  # fmt: skip
 
     the_plan: Plan = build_plan(inputs)
     token = once(msal_token_provider(graph, show=lambda text: click.echo(safe(text, 1000), err=True)))
-    console = Console(highlight=False, soft_wrap=False)
+    console = report_console()
     opener = SESSION_OPENER
     with audit:
         audit.start(

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from inspector.cli import TrustArguments, build_settings, trust_options
+from inspector.cli import trust_options
 from inspector.cli_common import exit_on_error
 from inspector.model import ConfigError
+from inspector.settings import TrustArguments, build_settings
 
 
 @click.command(context_settings={"max_content_width": 110})
@@ -59,7 +60,7 @@ def proxy(
       oauth-inspector proxy --reverse https://exchange.contoso.com --cert OAuthCert.cer --realm <tenant id>
       oauth-inspector proxy --web --cert OAuthCert.cer --report oauth.jsonl -- -w flows.mitm
     """
-    from inspector.proxy import build_plan, launch
+    from inspector.proxy import build_plan, check_port_free, launch
 
     with exit_on_error():
         # Refuse what the addon would refuse, before mitmproxy starts and buries the message in its log.
@@ -80,6 +81,8 @@ def proxy(
     click.echo("  Command:       " + " ".join(_quoted(a) for a in plan.argv))
     if dry_run:
         return
+    with exit_on_error():
+        check_port_free(listen_host, listen_port)
     sys.exit(launch(plan.argv))
 
 

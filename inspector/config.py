@@ -8,16 +8,18 @@ lists (``cert``, ``metadata``, ``thumbprint``, ``realm``, ``issuer``) and replac
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from inspector.model import ConfigError
 
 CONFIG_NAME = "oauth-inspector.toml"
-_LIST_KEYS = {"cert", "metadata", "thumbprint", "realm", "issuer"}
-_PATH_KEYS = {"cert", "metadata"}
-_SCALAR_KEYS = {"skew": int, "fail-on": str, "format": str}
+ConfigKind = Literal["paths", "strings", "int", "str"]
+"""What a key holds: a list of paths (relative to the file's folder), a list of strings, or one int or string.
+The keys themselves and their kinds come from the option table (``settings.CONFIG_KEYS``)."""
+_SCALARS: dict[ConfigKind, type] = {"int": int, "str": str}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ def _pyproject_section(path: Path) -> dict[str, Any] | None:
     return section if isinstance(section, dict) else None
 
 
-def load_config(path: Path) -> FileConfig:
+def load_config(path: Path, keys: Mapping[str, ConfigKind]) -> FileConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -68,27 +70,28 @@ def load_config(path: Path) -> FileConfig:
         raise ConfigError(f"Configuration {path}: [tool.oauth-inspector] must be a table")
     values: dict[str, Any] = {}
     for key, value in section.items():
-        if key in _LIST_KEYS:
+        kind = keys.get(key)
+        if kind in ("paths", "strings"):
             items = value if isinstance(value, list) else [value]
             if not all(isinstance(v, str) for v in items):
                 raise ConfigError(f"Configuration {path}: '{key}' must be a string or a list of strings")
-            values[key] = [(path.parent / v) for v in items] if key in _PATH_KEYS else list(items)
-        elif key in _SCALAR_KEYS:
-            kind = _SCALAR_KEYS[key]
-            if not isinstance(value, kind) or isinstance(value, bool):
-                raise ConfigError(f"Configuration {path}: '{key}' must be a {kind.__name__}")
+            values[key] = [(path.parent / v) for v in items] if kind == "paths" else list(items)
+        elif kind is not None:
+            scalar = _SCALARS[kind]
+            if not isinstance(value, scalar) or isinstance(value, bool):
+                raise ConfigError(f"Configuration {path}: '{key}' must be a {scalar.__name__}")
             values[key] = value
         else:
-            known = ", ".join(sorted(_LIST_KEYS | set(_SCALAR_KEYS)))
+            known = ", ".join(sorted(keys))
             raise ConfigError(f"Configuration {path}: unknown key '{key}' (known: {known})")
     return FileConfig(path, values)
 
 
-def discover(start: Path | None = None) -> FileConfig:
+def discover(keys: Mapping[str, ConfigKind], start: Path | None = None) -> FileConfig:
     found = find_config(start or Path.cwd())
-    return load_config(found) if found else FileConfig()
+    return load_config(found, keys) if found else FileConfig()
 
 
-def config_for(path: Path | None) -> FileConfig:
+def config_for(path: Path | None, keys: Mapping[str, ConfigKind]) -> FileConfig:
     """The file named with ``--config``, else the nearest one from the current folder up (or none)."""
-    return load_config(path) if path else discover()
+    return load_config(path, keys) if path else discover(keys)

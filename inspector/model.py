@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from inspector.rules import RuleId
+
 Headers = tuple[tuple[str, str], ...]
 
 BODY_KEEP_LIMIT = 64 * 1024
@@ -147,9 +149,6 @@ class HttpExchange:
         return None
 
 
-NoticeSeverity = Literal["error", "warning", "info"]
-
-
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something a source noticed about its input that is not an exchange, reported as a finding of rule ``rule``.
@@ -158,7 +157,7 @@ class Notice:
     rule catalogue stays the one place that names and explains everything the tool reports.
     """
 
-    rule: str
+    rule: RuleId
     message: str
     source: str
     exchange_id: str | None = None

@@ -25,6 +25,10 @@ WELL_KNOWN_PRINCIPALS: dict[str, str] = {
 }
 
 DEFAULT_SKEW = 300
+EXPIRING_DAYS = 60
+"""A trusted certificate that expires within this many days is reported (all three tools: analyse, verify,
+provision)."""
+MIN_RSA_BITS = 2048
 FALLBACK_WINDOW = 600
 """Seconds after a Bearer challenge within which Basic/NTLM/Negotiate from the same client is a fallback."""
 
@@ -38,7 +42,7 @@ class Policy:
     skew: int = DEFAULT_SKEW
     now: datetime | None = field(default=None)
     """The moment trusted certificates are judged at (the CLI passes the wall clock; the engine never reads it)."""
-    expiring_days: int = 60
-    min_rsa_bits: int = 2048
+    expiring_days: int = EXPIRING_DAYS
+    min_rsa_bits: int = MIN_RSA_BITS
     basic_by_design_paths: tuple[str, ...] = ("/ews/mrsproxy.svc",)
     """Paths where Basic is expected by design (mailbox migration, reference §6), not reported."""

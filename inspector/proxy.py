@@ -7,8 +7,10 @@ Python, else the one on ``PATH``, else this Python running mitmproxy's entry poi
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -16,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from inspector.cli import TrustArguments
 from inspector.live import mitm_script
 from inspector.model import ConfigError
+from inspector.settings import TrustArguments, addon_arguments
 
 EXTENDED_PROTECTION_WARNING = (
     "Exchange 2019 CU14 and later turn on Extended Protection by default: through a TLS-intercepting proxy, "
@@ -80,24 +82,8 @@ def _set(name: str, value: str) -> list[str]:
 def addon_options(trust: TrustArguments, report: Path | None) -> list[str]:
     """``--set oauth_*=...`` for the trust options (paths made absolute, so the folder mitmproxy runs in is moot)."""
     out: list[str] = []
-    for path in trust.certs:
-        out += _set("oauth_cert", str(path.expanduser().resolve()))
-    for path in trust.metadata:
-        out += _set("oauth_metadata", str(path.expanduser().resolve()))
-    for value in trust.thumbprints:
-        out += _set("oauth_thumbprint", value)
-    for value in trust.realms:
-        out += _set("oauth_realm", value)
-    for value in trust.issuers:
-        out += _set("oauth_issuer", value)
-    if trust.skew is not None:
-        out += _set("oauth_skew", str(trust.skew))
-    if trust.config_path is not None:
-        out += _set("oauth_config", str(trust.config_path.expanduser().resolve()))
-    if trust.fail_on is not None:
-        out += _set("oauth_fail_on", trust.fail_on)
-    if trust.show_secrets:
-        out += _set("oauth_show_secrets", "true")
+    for name, value in addon_arguments(trust):
+        out += _set(name, value)
     if report is not None:
         out += _set("oauth_report", str(report.expanduser().resolve()))
     return out
@@ -125,7 +111,8 @@ def build_plan(
         scheme = urlsplit(upstream).scheme
         banner += [
             f"oauth-inspector proxy: {tool} as a reverse proxy in front of {upstream}",
-            f"  Listening on:  {scheme}://{shown_host}:{listen_port}/",
+            f"  Address:       {scheme}://{shown_host}:{listen_port}/ "
+            "(mitmproxy says 'proxy listening' once it is open)",
             f"  Point clients: at {scheme}://{shown_host}:{listen_port}/ instead of {upstream}/ (e.g. a hosts-file",
             "                 entry for the Exchange name on the client). The Host header the client sends is kept",
             "                 (keep_host_header), so Exchange and the inspector check token audiences against the",
@@ -134,7 +121,7 @@ def build_plan(
     else:
         banner += [
             f"oauth-inspector proxy: {tool} as an HTTP(S) proxy",
-            f"  Listening on:  {shown_host}:{listen_port}",
+            f"  Address:       {shown_host}:{listen_port} (mitmproxy says 'proxy listening' once it is open)",
             f"  Point clients: set the client's HTTP and HTTPS proxy to http://{shown_host}:{listen_port}",
         ]
     if listen_host in ("127.0.0.1", "::1", "localhost"):
@@ -154,6 +141,28 @@ def build_plan(
     argv += addon_options(trust, report)
     argv += list(mitmproxy_args)
     return ProxyPlan(argv, banner)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, in the project's words, an address mitmproxy could not listen on (it would say so in its log and
+    exit 1). Bound the way mitmproxy binds (SO_REUSEADDR), so a port in TIME_WAIT is not called busy."""
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--listen-host {host!r} is not an address of this machine: {exc.strerror}") from None
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                shown = f"[{address[0]}]:{port}" if family == socket.AF_INET6 else f"{address[0]}:{port}"
+                if exc.errno == errno.EADDRINUSE:
+                    raise ConfigError(
+                        f"Cannot listen on {shown}: the port is in use (another proxy, or an earlier run still "
+                        f"going?); choose another with --listen-port"
+                    ) from None
+                raise ConfigError(f"Cannot listen on {shown}: {exc.strerror or exc}") from None
 
 
 def launch(argv: Sequence[str]) -> int:

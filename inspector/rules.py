@@ -10,12 +10,55 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
-SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+"""Every severity, worst first."""
+SEVERITY_ORDER: dict[str, int] = {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}
+"""A severity's rank: higher is worse."""
+
+
+RuleId = Literal[
+    "basic-credentials",
+    "basic-fallback",
+    "bearer-rejected",
+    "token-malformed",
+    "token-unsigned",
+    "alg-not-allowed",
+    "signature-invalid",
+    "signing-key-wrong-issuer",
+    "issuer-unexpected",
+    "realm-mismatch",
+    "issuer-nameid-mismatch",
+    "audience-mismatch",
+    "delegation-not-trusted",
+    "token-expired",
+    "token-not-yet-valid",
+    "signed-with-expired-cert",
+    "cert-expired",
+    "token-request-failed",
+    "response-error-in-body",
+    "signing-key-unknown",
+    "legacy-auth",
+    "basic-offered",
+    "oauth-not-offered",
+    "cert-expiring",
+    "cert-weak-key",
+    "dangerous-header",
+    "capture-gap",
+    "capture-link-unsupported",
+    "http-malformed",
+    "input-malformed",
+    "auth-header-malformed",
+    "capture-encrypted",
+    "token-opaque",
+    "inspector-error",
+]
+"""Every rule ID, as a type: mypy refuses a mistyped ID wherever one is given (a test holds it equal to the
+catalogue). A new rule is a line here and its ``Rule`` below."""
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    id: str
+    id: RuleId
     severity: Severity
     title: str
     help: str
@@ -23,7 +66,7 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    rule: str
+    rule: RuleId
     severity: Severity
     message: str
     exchange: str | None = None
@@ -320,10 +363,18 @@ _RULES = (
 CATALOGUE: dict[str, Rule] = {rule.id: rule for rule in _RULES}
 
 
-def finding(rule_id: str, message: str, exchange: str | None = None, **evidence: object) -> Finding:
+def finding(rule_id: RuleId, message: str, exchange: str | None = None, **evidence: object) -> Finding:
     rule = CATALOGUE[rule_id]
     return Finding(rule=rule.id, severity=rule.severity, message=message, exchange=exchange, evidence=evidence)
 
 
 def at_or_above(severity: str, threshold: str) -> bool:
     return SEVERITY_ORDER[severity] >= SEVERITY_ORDER[threshold]
+
+
+def markdown_table() -> str:
+    """The catalogue as the README's table (``oauth-inspector rules --format markdown``; a test holds the README to
+    it)."""
+    lines = ["| ID | severity | title | what it means and what to do |", "|---|---|---|---|"]
+    lines += [f"| `{r.id}` | {r.severity} | {r.title} | {r.help.replace('|', '\\|')} |" for r in CATALOGUE.values()]
+    return "\n".join(lines)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from inspector.analyze import Analyzer, ExchangeResult, Totals
+from inspector.analyze import Analyzer, ExchangeResult
 from inspector.model import InputError
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
@@ -25,25 +25,12 @@ from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
+from inspector.tally import RunState, Totals
 from inspector.trust import Trust
 
 BATCH = 2000
 
 Input = tuple[Path, InputKind | None]
-
-
-@dataclass(slots=True)
-class RunState:
-    """What the progress display shows."""
-
-    files_total: int = 0
-    files_done: int = 0
-    current: str = ""
-    bytes_read: int = 0
-    bytes_total: int = 0
-    packets: int = 0
-    exchanges: int = 0
-    findings: int = 0
 
 
 @dataclass(slots=True)
@@ -63,9 +50,10 @@ def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
 
 
 def run_sequential(
-    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, progress: Progress | None = None
+    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, totals: Totals, progress: Progress | None = None
 ) -> RunOutcome:
-    outcome = RunOutcome(analyzer.totals)
+    """Every input through one analyzer into the report; ``totals`` counts what is written."""
+    outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
     for path, kind in inputs:
         state.current = path.name
@@ -74,21 +62,23 @@ def run_sequential(
 
         def on_capture(p: CaptureProgress) -> None:
             state.bytes_read, state.bytes_total, state.packets = p.bytes_read, p.total_bytes, p.packets
-            state.findings = sum(analyzer.totals.severities.values())
+            state.findings = sum(totals.severities.values())
             if progress is not None:
                 progress(state)
 
         try:
             for count, item in enumerate(read_input(path, kind, progress=on_capture if progress else None), 1):
-                _emit(writer, analyzer.feed(item))
+                result = analyzer.feed(item)
+                totals.add(result)
+                _emit(writer, result)
                 if progress is not None and count % 512 == 0:
-                    state.exchanges = analyzer.totals.exchanges
+                    state.exchanges = totals.exchanges
                     progress(state)
         except InputError as exc:
             outcome.errors.append(str(exc))
         state.files_done += 1
-        state.exchanges = analyzer.totals.exchanges
-        state.findings = sum(analyzer.totals.severities.values())
+        state.exchanges = totals.exchanges
+        state.findings = sum(totals.severities.values())
         if progress is not None:
             progress(state)
     return outcome
@@ -111,6 +101,7 @@ def _analyse_file(
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
+    totals = Totals()
     records = make_records()
     handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
     error: str | None = None
@@ -119,6 +110,7 @@ def _analyse_file(
         try:
             for item in read_input(path, kind):
                 result = analyzer.feed(item)
+                totals.add(result)
                 batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
                 if len(batch) >= BATCH:
                     pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -127,7 +119,7 @@ def _analyse_file(
             error = str(exc)
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return _WorkerResult(handle.name, analyzer.totals, error)
+    return _WorkerResult(handle.name, totals, error)
 
 
 def _replay(handle: BinaryIO) -> Iterator[Record]:

@@ -276,3 +276,27 @@ def test_parallel_jobs_report_exactly_what_one_process_reports(tmp_path: Path) -
     assert one[0] == two[0] == 1
     assert json.loads(one[1]) == json.loads(two[1])
     assert json.loads(two[1])["summary"]["exchanges"] == 3 * len(EXPECTED["exchanges"])
+
+
+def test_rules_with_ids_shows_just_those() -> None:
+    code, out, _ = invoke("rules", "basic-fallback")
+    assert code == 0
+    assert out.startswith("basic-fallback (error): Fallback from OAuth to Basic/NTLM/Negotiate\n\n")
+    assert "token-expired" not in out
+    code, out, _ = invoke("rules", "token-expired", "BASIC-FALLBACK", "--format", "json")
+    assert [r["id"] for r in json.loads(out)] == ["token-expired", "basic-fallback"]
+
+
+def test_rules_with_an_unknown_id_suggests_the_near_one() -> None:
+    code, _, err = invoke("rules", "basic-falback")
+    assert code == 2
+    assert "no rule 'basic-falback'; did you mean basic-fallback?" in err
+
+
+def test_a_table_written_to_a_pipe_or_file_is_not_wrapped_at_80_columns(tmp_path: Path) -> None:
+    _, out, _ = invoke("analyze", str(SAMPLES / "lab.har"), *TRUST)
+    assert "POST /EWS/Exchange.asmx" in out  # one cell, not folded over lines
+    assert max(len(line) for line in out.splitlines()) > 80
+    report = tmp_path / "report.txt"
+    invoke("analyze", str(SAMPLES / "lab.har"), *TRUST, "-o", str(report))
+    assert "POST /EWS/Exchange.asmx" in report.read_text(encoding="utf-8")

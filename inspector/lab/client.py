@@ -31,6 +31,7 @@ from inspector.lab.server import METADATA_PATH, LabDir, is_loopback
 from inspector.lab.token_endpoint import entra_token_call
 from inspector.lab.tokens import TokenKit
 from inspector.model import ConfigError
+from inspector.rules import RuleId
 
 SCENARIO_HEADER = "X-Lab-Scenario"
 TIMEOUT = 15.0
@@ -49,7 +50,7 @@ class Step:
     path: str
     authorization: str | None
     description: str
-    expects: tuple[str, ...] = ()
+    expects: tuple[RuleId, ...] = ()
     """For token scenarios, the rules the token kit says the token raises (the inspector should report them)."""
     body: bytes | None = None
     """A body of its own (a token request's form); ``None``: EWS's SOAP request for a POST, nothing for a GET."""

@@ -21,6 +21,7 @@ from inspector.lab.certs import ACS_PRINCIPAL, EXCHANGE_PRINCIPAL
 from inspector.lab.diagnostics import accepted, rejection, ssl_offloading
 from inspector.lab.tokens import SFB_PRINCIPAL, Minted, TokenKit
 from inspector.model import Endpoint, Headers, HttpExchange, HttpRequest, HttpResponse, Provenance
+from inspector.rules import RuleId
 
 SERVER = Endpoint("10.0.0.9", 443)
 S2S_CLIENT = Endpoint("10.0.0.10", 50110)
@@ -66,7 +67,7 @@ class _Step:
     authorization: str | None
     status: int
     response_headers: Headers
-    expects: tuple[str, ...]
+    expects: tuple[RuleId, ...]
 
 
 def bearer_challenge(kit: TokenKit, *, error: bool = False) -> str:

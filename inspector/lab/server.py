@@ -366,6 +366,7 @@ class Responder:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 overflows when many clients connect at once on a loaded machine
     responder: Responder
     tls: ssl.SSLContext | None
     scheme: str

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from inspector.lab.certs import ACS_PRINCIPAL, EXCHANGE_PRINCIPAL, LabCert, b64url, exchange_auth_cert
+from inspector.rules import RuleId
 
 SFB_PRINCIPAL = "00000004-0000-0ff1-ce00-000000000000"
 SHAREPOINT_PRINCIPAL = "00000003-0000-0ff1-ce00-000000000000"
@@ -55,7 +56,7 @@ class Minted:
     value: str
     """The token string as it follows ``Authorization: Bearer``."""
     description: str
-    expects: tuple[str, ...]
+    expects: tuple[RuleId, ...]
     """Catalogue rule IDs the analyzer must report for it (as a set; a rule may fire for both tokens)."""
     outer_header: dict[str, Any] | None = None
     outer_claims: dict[str, Any] | None = None
@@ -187,7 +188,7 @@ class TokenKit:
         self,
         name: str,
         description: str,
-        expects: tuple[str, ...],
+        expects: tuple[RuleId, ...],
         *,
         actor_header: dict[str, Any] | None = None,
         actor_claims: dict[str, Any] | None = None,
@@ -397,7 +398,7 @@ class TokenKit:
             expects=("token-malformed",),
         )
 
-    def signed_with(self, cert: LabCert, *, expects: tuple[str, ...] = ("signed-with-expired-cert",)) -> Minted:
+    def signed_with(self, cert: LabCert, *, expects: tuple[RuleId, ...] = ("signed-with-expired-cert",)) -> Minted:
         """A healthy user token signed with ``cert``, e.g. one outside its validity at ``now`` (give that certificate
         to the analyzer too)."""
         return self.user_token(

@@ -18,13 +18,13 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
-from mitmproxy import contentviews, ctx, exceptions, flow, http
+from mitmproxy import contentviews, ctx, flow, http
 from mitmproxy.addonmanager import Loader
 
 from inspector.analyze import Analyzer, ExchangeResult
-from inspector.cli import Settings, TrustArguments, build_settings
+from inspector.live import options as addon_options
 from inspector.live.annotate import (
     METADATA_KEY,
     Serializer,
@@ -37,43 +37,22 @@ from inspector.live.annotate import (
 )
 from inspector.live.contentview import TokenContentview
 from inspector.live.host import client_sni, host_rewritten, with_client_host
+from inspector.live.options import options_error
 from inspector.live.render import flow_text, summary_text
 from inspector.live.repeats import FlowNames, Key, RepeatedFlows, flow_key
 from inspector.model import ConfigError, HttpExchange, Notice
-from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
-from inspector.report.console import safe
 from inspector.report.writers import JsonlWriter
 from inspector.rules import Finding, finding
+from inspector.settings import Settings, build_settings
 from inspector.sources.mitmflows import exchange_from_flow
+from inspector.tally import Totals
+from inspector.text import safe
 
 logger = logging.getLogger(__name__)
 
-FAIL_ON = ("error", "warning", "info", "never")
 MAX_INTERNAL_ERROR_LOGS = 100
-MAX_SKEW = 86400
-_OPTIONS = frozenset(
-    {
-        "oauth_cert",
-        "oauth_metadata",
-        "oauth_thumbprint",
-        "oauth_realm",
-        "oauth_issuer",
-        "oauth_skew",
-        "oauth_fail_on",
-        "oauth_config",
-        "oauth_report",
-        "oauth_show_secrets",
-    }
-)
-# mitmproxy's Loader annotates typespec as ``type``; optional values are declared as unions all the same.
-_OPTIONAL_INT = cast(type, int | None)
-_OPTIONAL_STR = cast(type, str | None)
 # Conversion failures on a flow that lacks what an exchange needs: the flow's problem, reported as analyze does.
 _FLOW_PROBLEMS = (AttributeError, TypeError, ValueError, OverflowError, OSError)
-
-
-def _options_error(message: str) -> exceptions.OptionsError:
-    return exceptions.OptionsError(message)  # type: ignore[no-untyped-call]  # mitmproxy leaves it unannotated
 
 
 class _Report:
@@ -86,7 +65,7 @@ class _Report:
         try:
             self.file: IO[str] | None = target.open("a" if append else "w", encoding="utf-8", newline="\n")
         except OSError as exc:
-            raise _options_error(
+            raise options_error(
                 f"oauth_report: cannot write {target}: {exc.strerror or exc}; check the folder exists and is writable"
             ) from None
         self.writer = JsonlWriter(self.file, show_secrets=show_secrets, flush_each=True)
@@ -123,12 +102,13 @@ class _Report:
         logger.warning("oauth-inspector: cannot write the report %s (%s); reporting stops", self.path, exc)
         self._close_quietly()
 
-    def close(self, analyzer: Analyzer | None) -> None:
+    def close(self, totals: Totals | None) -> None:
+        """Finish the report: its summary line from ``totals`` (none when the addon never judged), then close."""
         if self.file is None:
             return
         try:
-            if analyzer is not None:
-                self.writer.close(analyzer.totals)
+            if totals is not None:
+                self.writer.close(totals)
         except (OSError, ValueError) as exc:
             logger.warning("oauth-inspector: cannot finish the report %s (%s)", self.path, exc)
         self._close_quietly()
@@ -146,6 +126,8 @@ class OAuthInspector:
     def __init__(self) -> None:
         self.settings: Settings | None = None
         self.analyzer: Analyzer | None = None
+        self.totals = Totals()
+        """What was published, over every configuration (a reconfigure keeps counting)."""
         self.show_secrets = False
         self.serializer = Serializer(show_secrets=False)
         self.fail_on = "error"
@@ -163,72 +145,7 @@ class OAuthInspector:
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def load(self, loader: Loader) -> None:
-        loader.add_option(
-            "oauth_cert",
-            Sequence[str],
-            [],
-            "Trusted certificate (.cer DER or PEM, PEM bundle), e.g. the exported OAuthCert.cer; trusted for any "
-            "issuer. Repeat the option for more.",
-        )
-        loader.add_option(
-            "oauth_metadata",
-            Sequence[str],
-            [],
-            "Auth metadata document (Exchange /autodiscover/metadata/json/1, ACS or SfB /metadata/json/1); its keys "
-            "are trusted only for the issuer it names. Repeatable.",
-        )
-        loader.add_option(
-            "oauth_thumbprint",
-            Sequence[str],
-            [],
-            "Expected auth certificate thumbprint (hex, as Get-AuthConfig prints it). Repeatable.",
-        )
-        loader.add_option(
-            "oauth_realm",
-            Sequence[str],
-            [],
-            "Expected realm: the tenant ID (SfB Online) or SIP domain (SfB Server). Repeatable.",
-        )
-        loader.add_option(
-            "oauth_issuer",
-            Sequence[str],
-            [],
-            f"Expected calling principal (GUID or whole iss); default {SFB_ONLINE} (Skype for Business Online). "
-            "Repeatable.",
-        )
-        loader.add_option(
-            "oauth_skew",
-            _OPTIONAL_INT,
-            None,
-            f"Allowed clock skew in seconds for nbf/exp (0-{MAX_SKEW}; default {DEFAULT_SKEW} or the config file's).",
-        )
-        loader.add_option(
-            "oauth_fail_on",
-            _OPTIONAL_STR,
-            None,
-            "Severity (error, warning, info, never) at or above which the final summary says FAIL "
-            "(default: error or the config file's).",
-        )
-        loader.add_option(
-            "oauth_config",
-            _OPTIONAL_STR,
-            None,
-            "oauth-inspector configuration file (default: the nearest oauth-inspector.toml or pyproject.toml "
-            "[tool.oauth-inspector] from the current folder up, as the CLI finds it).",
-        )
-        loader.add_option(
-            "oauth_report",
-            _OPTIONAL_STR,
-            None,
-            "Write a JSONL report here: one line per judged exchange with its findings, flushed line by line. "
-            "A leading + appends instead of replacing the file.",
-        )
-        loader.add_option(
-            "oauth_show_secrets",
-            bool,
-            False,
-            "Show Basic passwords, raw credentials and token signatures in annotations and the report.",
-        )
+        addon_options.declare(loader)
         loader.add_command("oauth.inspect", self.inspect)
         loader.add_command("oauth.summary", self.summary)
         contentviews.add(TokenContentview)
@@ -239,44 +156,27 @@ class OAuthInspector:
         self._keep_host_header = bool(getattr(options, "keep_host_header", False))
         rfile = getattr(options, "rfile", None)
         self._replay_source = Path(rfile).name if rfile else "flows"
-        if self.settings is not None and not (updated & _OPTIONS):
+        if self.settings is not None and not (updated & addon_options.NAMES):
             return
-        fail_on = options.oauth_fail_on
-        if fail_on is not None and fail_on not in FAIL_ON:
-            raise _options_error(f"oauth_fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
-        skew = options.oauth_skew
-        if skew is not None and not 0 <= skew <= MAX_SKEW:
-            raise _options_error(f"oauth_skew must be between 0 and {MAX_SKEW} seconds, not {skew}")
         try:
-            given = TrustArguments(
-                certs=tuple(Path(p).expanduser() for p in options.oauth_cert),
-                metadata=tuple(Path(p).expanduser() for p in options.oauth_metadata),
-                thumbprints=tuple(options.oauth_thumbprint),
-                realms=tuple(options.oauth_realm),
-                issuers=tuple(options.oauth_issuer),
-                skew=skew,
-                config_path=Path(options.oauth_config).expanduser() if options.oauth_config else None,
-                fail_on=fail_on,
-            )
+            given = addon_options.given(options)
             # certificate hygiene is judged now; tokens at their capture time
             settings = build_settings(given, output_format=None, now=datetime.now(UTC))
         except ConfigError as exc:
-            raise _options_error(f"oauth-inspector: {exc}") from None
-        show_secrets = bool(options.oauth_show_secrets)
+            raise options_error(f"oauth-inspector: {exc}") from None
+        show_secrets = given.show_secrets
         path: str | None = options.oauth_report or None
         report = self._report
         if (report.path if report is not None else None) != path:
             report = _Report(path, show_secrets=show_secrets) if path else None
         # Nothing below can fail: commit.
         if report is not self._report and self._report is not None:
-            self._report.close(self.analyzer)
+            self._report.close(self._totals_if_judging())
         if report is not None:
             report.writer.show_secrets = show_secrets
         analyzer = Analyzer(settings.trust, settings.policy)
-        if self.analyzer is not None:
-            analyzer.totals = self.analyzer.totals
         self.settings, self.analyzer, self._report = settings, analyzer, report
-        repeats = RepeatedFlows(analyzer) if self.repeats_enabled else None
+        repeats = RepeatedFlows(analyzer, self.totals) if self.repeats_enabled else None
         if repeats is not None and self.repeats is not None:
             repeats.published = self.repeats.published  # the totals carry over too
         self.repeats = repeats
@@ -284,6 +184,7 @@ class OAuthInspector:
         self.serializer = Serializer(show_secrets=show_secrets)
         self._announce(settings)
         for item in analyzer.trust_findings():
+            self.totals.add(item)
             self._log_finding(item, None)
             if report is not None:
                 report.write(item)
@@ -305,17 +206,18 @@ class OAuthInspector:
                 "(set oauth_cert to the exported OAuthCert.cer, oauth_metadata to the metadata documents)"
             )
 
-    def _summary_text(self, analyzer: Analyzer) -> str:
+    def _summary_text(self) -> str:
         repeats = self.repeats.published if self.repeats is not None else 0
-        return summary_text(
-            analyzer.totals, fail_on=self.fail_on, internal_errors=self.internal_errors, repeats=repeats
-        )
+        return summary_text(self.totals, fail_on=self.fail_on, internal_errors=self.internal_errors, repeats=repeats)
+
+    def _totals_if_judging(self) -> Totals | None:
+        return self.totals if self.analyzer is not None else None
 
     def done(self) -> None:
         if self.analyzer is not None:
-            logger.info(self._summary_text(self.analyzer))
+            logger.info(self._summary_text())
         if self._report is not None:
-            self._report.close(self.analyzer)
+            self._report.close(self._totals_if_judging())
             self._report = None
 
     # --- hooks -------------------------------------------------------------------------------------------------
@@ -349,6 +251,7 @@ class OAuthInspector:
                     annotate(f, repeat.metadata, repeat.comment, None)
                     return
             result = analyzer.feed(self._item(f, names, rewritten=rewritten))
+            self.totals.add(result)
             self._publish(f, result, key)
         except Exception as exc:  # the addon's own failure must never reach mitmproxy or the flow
             self._internal_failure(f, exc)
@@ -454,7 +357,7 @@ class OAuthInspector:
                 error=type(exc).__name__,
             )
             if self.analyzer is not None:
-                self.analyzer.totals.count([item])
+                self.totals.add(item)
             comment = f"oauth-inspector: {item.severity}: {item.rule}"
             annotate(f, error_record(item, comment), comment, item.severity)
             if self._report is not None:
@@ -496,6 +399,6 @@ class OAuthInspector:
 
     def summary(self) -> str:
         """Print the totals so far: exchanges, auth schemes, signature verdicts, findings by rule."""
-        text = "oauth-inspector is not configured" if self.analyzer is None else self._summary_text(self.analyzer)
+        text = "oauth-inspector is not configured" if self.analyzer is None else self._summary_text()
         logger.info(text)
         return text

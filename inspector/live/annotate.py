@@ -18,9 +18,9 @@ from mitmproxy import http
 
 from inspector.analyze import ExchangeResult
 from inspector.lru import LruCache
-from inspector.report.console import safe
 from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data
 from inspector.rules import Finding, Severity
+from inspector.text import safe
 
 METADATA_KEY = "oauth-inspector"
 MARKS: dict[str, str] = {"error": ":red_circle:", "warning": ":warning:"}

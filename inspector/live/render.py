@@ -10,9 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from inspector.analyze import Totals
-from inspector.report.console import safe
 from inspector.rules import CATALOGUE, at_or_above
+from inspector.tally import Totals
+from inspector.text import safe
 
 
 def _jwt_lines(title: str, jwt: Mapping[str, Any]) -> list[str]:

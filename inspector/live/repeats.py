@@ -24,6 +24,7 @@ from inspector.body_errors import raw_answer_has_error
 from inspector.lru import LruCache
 from inspector.report.serialize import utc_iso
 from inspector.sources.mitmflows import endpoint_of, moment_or_none
+from inspector.tally import Totals
 from inspector.token_checks import TokenAssessment
 
 REMEMBERED = 256
@@ -119,8 +120,10 @@ def _error_in_body(answer: http.ResponseData) -> bool:
 
 
 class RepeatedFlows:
-    def __init__(self, analyzer: Analyzer, *, size: int = REMEMBERED) -> None:
+    def __init__(self, analyzer: Analyzer, totals: Totals, *, size: int = REMEMBERED) -> None:
         self.analyzer = analyzer
+        self.totals = totals
+        """The run's tally: a repeat published is counted as the full path counts a clean bearer exchange."""
         self._clean: LruCache[Key, _Clean] = LruCache(size)
         self._addresses: dict[object, str] = {}
         self.published = 0
@@ -179,7 +182,7 @@ class RepeatedFlows:
         for name in clean.containers:
             metadata[name] = _copy(metadata[name])
         line = _head_text(head) + clean.tail_text
-        self.analyzer.totals.count_exchange("bearer", clean.signature, ())
+        self.totals.count_exchange("bearer", clean.signature, ())
         self.published += 1
         return Repeat(line, metadata, clean.comment)
 

@@ -40,9 +40,9 @@ from inspector.provision.steps import (
     Text,
     Value,
 )
-from inspector.report.console import safe
-from inspector.verifyoauth.psjson import as_bool, as_bytes, as_text, ci_get
-from inspector.verifyoauth.psrp import PowerShellFactory, PsrpSettings, SessionOpener, open_pypsrp, plain
+from inspector.remote.psjson import as_bool, as_bytes, as_text, ci_get
+from inspector.remote.psrp import PowerShellFactory, PsrpSettings, SessionOpener, open_pypsrp, plain
+from inspector.text import safe
 
 MAX_OBJECTS = 1000
 """Most objects taken from one answer (a probe finds one or a handful)."""

@@ -20,12 +20,11 @@ from typing import Any, Protocol
 
 from inspector.provision.state import AGAIN, ActionResult, ActionState, StepFailed, TargetUnavailable
 from inspector.provision.steps import CertificateFacts, MergeKey, ReadBackKey
-from inspector.verifyoauth.checks_entra import DATE_TOLERANCE
-from inspector.verifyoauth.graph import GraphClient, TokenProvider, graph_error_detail
-from inspector.verifyoauth.http_probe import ProbeError
-from inspector.verifyoauth.model import SourceError
-from inspector.verifyoauth.psjson import ci_get, iso
-from inspector.verifyoauth.spkeys import KeyCredential, parse_sp_keys
+from inspector.remote.errors import SourceError
+from inspector.remote.graph import GraphClient, TokenProvider, graph_error_detail
+from inspector.remote.http import ProbeError
+from inspector.remote.psjson import ci_get, iso
+from inspector.remote.spkeys import DATE_TOLERANCE, KeyCredential, parse_sp_keys
 
 MAX_KEYS = 1000
 OWN_DATES = timedelta(minutes=1)

@@ -10,8 +10,8 @@ from inspector.provision.render_ps1 import SCRIPT_NAMES, command_text, condition
 from inspector.provision.render_text import action_lines
 from inspector.provision.state import ActionState
 from inspector.provision.steps import Action, Ensure, Plan
-from inspector.verifyoauth.graph import CLOUDS
-from inspector.verifyoauth.psjson import iso
+from inspector.remote.graph import CLOUDS
+from inspector.remote.psjson import iso
 
 FORMAT = "oauth-inspector.provision.plan"
 VERSION = 1

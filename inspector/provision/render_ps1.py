@@ -11,6 +11,7 @@ the script, the plan and the audit log.
 
 from __future__ import annotations
 
+from inspector.policy import EXPIRING_DAYS
 from inspector.provision.steps import (
     AllOf,
     Blank,
@@ -33,8 +34,7 @@ from inspector.provision.steps import (
     Text,
     Value,
 )
-from inspector.verifyoauth.checks_cert import EXPIRING_DAYS
-from inspector.verifyoauth.graph import CLOUDS
+from inspector.remote.graph import CLOUDS
 
 GRAPH_ENVIRONMENTS = {"global": "Global", "usgov": "USGov", "china": "China"}
 """``Connect-MgGraph -Environment`` names of the clouds ``verifyoauth.graph.CLOUDS`` knows."""
@@ -389,21 +389,12 @@ def graph_script(plan: Plan) -> str:
 
 
 SCRIPT_NAMES = {"exchange": "Provision-SfBOnline-Exchange.ps1", "graph": "Provision-SfBOnline-Graph.ps1"}
+SCRIPT_WHERE = {
+    "exchange": "the Exchange Management Shell (Exchange server)",
+    "graph": "PowerShell with Microsoft Graph PowerShell (admin workstation)",
+}
 
 
 def scripts(plan: Plan) -> dict[str, str]:
     """File name -> script, one per host."""
     return {SCRIPT_NAMES["exchange"]: exchange_script(plan), SCRIPT_NAMES["graph"]: graph_script(plan)}
-
-
-def both_scripts(plan: Plan) -> str:
-    """The two scripts as one text for standard output, each under a banner naming where it runs."""
-    parts = []
-    where = {
-        "exchange": "the Exchange Management Shell (Exchange server)",
-        "graph": "PowerShell with Microsoft Graph PowerShell (admin workstation)",
-    }
-    for host, name in SCRIPT_NAMES.items():
-        script = exchange_script(plan) if host == "exchange" else graph_script(plan)
-        parts.append(f"# ===== {name}: run in {where[host]} =====\n{script}")
-    return "\n".join(parts)

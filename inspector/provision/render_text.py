@@ -17,8 +17,8 @@ from rich.text import Text
 from inspector.provision.render_ps1 import command_text, condition_text
 from inspector.provision.state import ActionResult, ActionState
 from inspector.provision.steps import Action, Ensure, ExportCertificate, Inspect, MergeKey, Plan, ReadBackKey, Step
-from inspector.report.console import safe
-from inspector.verifyoauth.graph import CLOUDS
+from inspector.remote.graph import CLOUDS
+from inspector.text import safe
 from inspector.verifyoauth.model import Check
 from inspector.verifyoauth.report import render_table
 

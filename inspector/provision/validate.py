@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from inspector.model import ConfigError
+from inspector.policy import EXPIRING_DAYS, MIN_RSA_BITS
 from inspector.provision.steps import CertificateFacts
+from inspector.remote.graph import CLOUDS
 from inspector.trust import MAX_TRUST_FILE, parse_certificates
-from inspector.verifyoauth.checks_cert import EXPIRING_DAYS, MIN_RSA_BITS
-from inspector.verifyoauth.graph import CLOUDS
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")

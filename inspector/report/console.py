@@ -7,18 +7,18 @@ rich markup (``[bold]``) nor control characters (ESC sequences) from a capture c
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from inspector.analyze import ExchangeResult, Totals
+from inspector.analyze import ExchangeResult
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, Finding
+from inspector.tally import Totals
+from inspector.text import safe
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _VERDICT_STYLE = {
     "valid": "green",
@@ -27,17 +27,6 @@ _VERDICT_STYLE = {
     "unsigned": "bold red",
     "not-allowed": "bold red",
 }
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
-def safe(value: object, limit: int = 200) -> str:
-    """Wire text made inert for a terminal: control and bidi characters escaped, length capped."""
-    text = _UNSAFE.sub(_escape, str(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _auth_cell(result: ExchangeResult) -> Text:

@@ -7,8 +7,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from inspector.report.console import safe
-from inspector.run import RunState
+from inspector.tally import RunState
+from inspector.text import safe
 
 
 class ProgressView:

@@ -13,10 +13,11 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
-from inspector.analyze import ExchangeResult, Totals
+from inspector.analyze import ExchangeResult
 from inspector.http_auth import Credentials, NtlmMessage
 from inspector.model import HttpExchange, Provenance
 from inspector.rules import CATALOGUE, Finding
+from inspector.tally import Totals
 from inspector.token_checks import TokenReport
 from inspector.token_requests import SECRET_FIELDS, TokenRequestReport
 from inspector.tokens import Jwt, iso, numeric_time

@@ -10,9 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult
-from inspector.report.console import safe
 from inspector.report.serialize import jwt_data
 from inspector.rules import CATALOGUE, Finding
+from inspector.text import safe
 from inspector.tokens import Jwt
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

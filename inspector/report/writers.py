@@ -17,9 +17,10 @@ from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 from inspector import __version__
-from inspector.analyze import ExchangeResult, Totals
+from inspector.analyze import ExchangeResult
 from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data, summary_data
 from inspector.rules import CATALOGUE, Finding
+from inspector.tally import Totals
 
 TOOL_NAME = "oauth-inspector"
 

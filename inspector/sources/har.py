@@ -31,6 +31,7 @@ from inspector.model import (
     Provenance,
     SourceItem,
 )
+from inspector.rules import RuleId
 
 MAX_HAR_BYTES = 1 << 30
 """json.load inflates a document several times over in memory; larger exports must be split."""
@@ -38,7 +39,7 @@ MAX_BODY_BYTES = 1 << 20
 MAX_ENTRY_NOTICES = 100
 """Notices for bad entries beyond this many are summed up in one, so a broken file cannot flood the report."""
 
-_RULE = "input-malformed"
+_RULE: RuleId = "input-malformed"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _JSON_WS = re.compile(r"[ \t\r\n]+")
 _ENTRIES_KEY = re.compile(r'"entries"[ \t\r\n]*:[ \t\r\n]*\[')

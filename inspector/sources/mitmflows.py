@@ -30,6 +30,7 @@ from inspector.model import (
     Provenance,
     SourceItem,
 )
+from inspector.rules import RuleId
 
 MAX_FLOW_BYTES = 256 << 20
 """A single flow larger than this (a huge body) is skipped with a notice instead of being loaded."""
@@ -39,7 +40,7 @@ MAX_FLOW_DEPTH = 32
 MAX_BODY_BYTES = 1 << 20
 MAX_FLOW_NOTICES = 100
 
-_RULE = "input-malformed"
+_RULE: RuleId = "input-malformed"
 _MAX_PREFIX_DIGITS = 12  # as mitmproxy's tnetstring reader allows
 
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from inspector.verifyoauth.model import SourceError
-from inspector.verifyoauth.psjson import as_bool, as_bytes, as_list, as_text, as_texts, as_time, ci_get, ci_has
+from inspector.remote.errors import SourceError
+from inspector.remote.psjson import as_bool, as_bytes, as_list, as_text, as_texts, as_time, ci_get, ci_has, decode_text
 
 MAX_BUNDLE = 16 * 1024 * 1024
 
@@ -333,13 +333,6 @@ def parse_bundle(data: object, source: str) -> ExchangeConfig:
         vdirs=vdirs,
         errors=errors,
     )
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with BOM, as ``> file.json`` in Windows PowerShell 5.1 writes it."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    return data.decode("utf-8-sig")
 
 
 def load_bundle(path: Path) -> ExchangeConfig:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from inspector.policy import EXPIRING_DAYS, MIN_RSA_BITS
+from inspector.remote.psjson import iso
 from inspector.trust import TrustedKey
 from inspector.verifyoauth import remedies
 from inspector.verifyoauth.bundle import AuthConfig
 from inspector.verifyoauth.context import Context
 from inspector.verifyoauth.model import Check, failed, passed, skipped, warned
 from inspector.verifyoauth.prelude import exchange_config, section_absent
-from inspector.verifyoauth.psjson import iso
 
-EXPIRING_DAYS = 60
-MIN_RSA_BITS = 2048
 NO_CERT = "no certificate given: pass the exported auth certificate with --cert OAuthCert.cer (seed step 4)"
 
 

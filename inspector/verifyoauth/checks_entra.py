@@ -4,18 +4,16 @@ that hides mistakes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from inspector.remote.psjson import iso
+from inspector.remote.spkeys import DATE_TOLERANCE, KeyCredential
 from inspector.tokens import Principal
 from inspector.verifyoauth import remedies
 from inspector.verifyoauth.checks_traffic import token_refusals
 from inspector.verifyoauth.context import Context
 from inspector.verifyoauth.model import Check, failed, passed, skipped, warned
-from inspector.verifyoauth.psjson import iso
-from inspector.verifyoauth.spkeys import KeyCredential
 
-DATE_TOLERANCE = timedelta(days=1)
-"""Start/end dates within a day of the certificate's match (tools show local time; MSOnline rounded)."""
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.model import InputError
-from inspector.report.console import safe
 from inspector.rules import CATALOGUE, Finding
 from inspector.sources.dispatch import expand_inputs, read_input
+from inspector.text import safe
 from inspector.token_errors import KEY_NOT_FOUND_CODES
 from inspector.tokens import Principal
 from inspector.verifyoauth.context import Context

@@ -13,22 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from inspector import __version__
-from inspector.cli_common import EXIT_USAGE, error, exit_on_error, run_console_script
-from inspector.config import config_for
+from inspector.cli_common import EXIT_USAGE, error, exit_on_error, report_console, run_console_script
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
-from inspector.report.console import safe
-from inspector.trust import normalise_thumbprint
-from inspector.verifyoauth.context import Request, gather, principal_guids
-from inspector.verifyoauth.export_script import export_script
-from inspector.verifyoauth.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, GraphSource, msal_token_provider
-from inspector.verifyoauth.http_probe import TlsOptions, exchange_base
-from inspector.verifyoauth.model import exit_status
-from inspector.verifyoauth.psrp import AUTH_METHODS, PsrpSource
-from inspector.verifyoauth.remote_settings import (
+from inspector.remote.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, msal_token_provider
+from inspector.remote.http import TlsOptions
+from inspector.remote.options import (
     GRAPH_CERT_PASSWORD_ENV,
     PSRP_PASSWORD_ENV,
     graph_settings,
@@ -36,6 +28,16 @@ from inspector.verifyoauth.remote_settings import (
     timeout_option,
     tls_options,
 )
+from inspector.remote.psrp import AUTH_METHODS
+from inspector.settings import BY_PARAM, file_config
+from inspector.text import safe
+from inspector.trust import normalise_thumbprint
+from inspector.verifyoauth.context import Request, gather, principal_guids
+from inspector.verifyoauth.export_script import export_script
+from inspector.verifyoauth.graph import GraphSource
+from inspector.verifyoauth.http_probe import exchange_base
+from inspector.verifyoauth.model import exit_status
+from inspector.verifyoauth.psrp import PsrpSource
 from inspector.verifyoauth.report import FORMATS, render_table, to_junit, write_json
 from inspector.verifyoauth.runner import run_checks
 from inspector.verifyoauth.sources import BundleSource, ExchangeConfigSource, FileSource, ServicePrincipalSource
@@ -96,9 +98,17 @@ def _sp_source(
 @click.version_option(__version__, prog_name="verify-oauth")
 @click.option(
     "--cert",
+    "certs",
+    multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The exported Exchange auth certificate (OAuthCert.cer, seed step 4).",
+    help="The exported Exchange auth certificate (OAuthCert.cer, seed step 4). Given once: the checks are about "
+    "the one current auth certificate.",
+)
+@click.option(
+    "--thumbprint",
+    "thumbprints",
+    multiple=True,
+    help=BY_PARAM["thumbprints"].help,
 )
 @click.option(
     "--realm",
@@ -237,7 +247,7 @@ def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
         elif output_format == "junit":
             out.write(to_junit(checks, generated=now, strict=strict))
         else:
-            console = Console(file=out, highlight=False, soft_wrap=False, force_terminal=False if handle else None)
+            console = report_console(handle)
             render_table(checks, console, strict=strict)
     finally:
         if handle is not None:
@@ -246,11 +256,17 @@ def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
 
 
 def _request(options: dict[str, Any]) -> tuple[Request, str]:
-    config = config_for(options["config_path"])
+    config = file_config(options["config_path"])
     tls = tls_options(insecure=options["insecure"], ca_bundle=options["ca_bundle"])
     timeout: float = options["timeout"]
-    cert: Path | None = options["cert"] or next(iter(config.paths("cert")), None)
-    thumbprints = tuple(config.strings("thumbprint"))
+    certs: tuple[Path, ...] = options["certs"] or tuple(config.paths("cert"))
+    if len(certs) > 1:
+        raise ConfigError(
+            f"verify-oauth checks one auth certificate, the current one; --cert was given {len(certs)} times "
+            "(the next certificate is checked from Get-AuthConfig through --exchange-config or --psrp)"
+        )
+    cert = certs[0] if certs else None
+    thumbprints = (*config.strings("thumbprint"), *options["thumbprints"])
     for value in thumbprints:
         normalise_thumbprint(value)
     issuers = (*config.strings("issuer"), *options["issuers"])
@@ -283,7 +299,19 @@ def _request(options: dict[str, Any]) -> tuple[Request, str]:
         timeout=timeout,
         tls=tls,
     )
+    _must_exist(
+        [("the auth certificate", path) for path in certs]
+        + [("--exchange-config", options["exchange_config"]), ("--sp-credentials", options["sp_credentials"])]
+        + [("--capture", path) for path in options["captures"]]
+    )
     return request, output_format
+
+
+def _must_exist(named: list[tuple[str, Path | None]]) -> None:
+    """A file that is not there is a usage error (exit 2) before anything is contacted, not a row of FAILs."""
+    for what, path in named:
+        if path is not None and not path.exists():
+            raise ConfigError(f"Cannot read {what} {path}: no such file")
 
 
 @main.command("export-script")

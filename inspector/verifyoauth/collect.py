@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 BUNDLE_FORMAT = "oauth-inspector.verify-oauth.bundle"
 BUNDLE_VERSION = 1
-MAX_ITEMS = 10_000
-"""Most objects taken from one answer (a real organisation has a handful per cmdlet)."""
 
 
 @dataclass(frozen=True, slots=True)

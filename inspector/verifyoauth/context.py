@@ -13,21 +13,15 @@ from cryptography import x509
 
 from inspector.model import ConfigError
 from inspector.policy import ACS, DEFAULT_SKEW, SFB_ONLINE, Policy
-from inspector.report.console import safe
+from inspector.remote.errors import SourceError
+from inspector.remote.http import DEFAULT_TIMEOUT, HttpResult, ProbeError, TlsOptions
+from inspector.remote.spkeys import ServicePrincipalKeys
+from inspector.text import safe
 from inspector.tokens import Principal
 from inspector.trust import Trust, TrustedKey, key_from_certificate, load_certificate_file, load_metadata_file
 from inspector.verifyoauth.bundle import ExchangeConfig
-from inspector.verifyoauth.http_probe import (
-    DEFAULT_TIMEOUT,
-    HttpResult,
-    ProbeError,
-    TlsOptions,
-    probe_challenge,
-    probe_metadata,
-)
-from inspector.verifyoauth.model import SourceError
+from inspector.verifyoauth.http_probe import probe_challenge, probe_metadata
 from inspector.verifyoauth.sources import ExchangeConfigSource, ServicePrincipalSource
-from inspector.verifyoauth.spkeys import ServicePrincipalKeys
 
 _GUID_LENGTH = 36
 

@@ -88,14 +88,3 @@ def exit_status(checks: list[Check], *, strict: bool) -> int:
     if strict and any(c.status == "WARN" for c in checks):
         return 1
     return 0
-
-
-class SourceError(Exception):
-    """An input that was given but cannot be used (a bundle, a Graph answer, a remoting session). The checks that
-    depend on it FAIL with this message; the others still run. The message is safe to print (no secrets)."""
-
-    def __init__(self, message: str, *, remedy: str | None = None, kind: str = "error") -> None:
-        super().__init__(message)
-        self.remedy = remedy
-        self.kind = kind
-        """``error``, or ``not-found`` where the thing asked for does not exist (a finding, not a tool failure)."""

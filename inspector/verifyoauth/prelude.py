@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from inspector.remote.errors import SourceError
 from inspector.verifyoauth.bundle import ExchangeConfig
 from inspector.verifyoauth.context import Context
-from inspector.verifyoauth.model import Check, SourceError, failed, skipped
+from inspector.verifyoauth.model import Check, failed, skipped
 
 NO_EXCHANGE = (
     "no Exchange configuration: give --exchange-config bundle.json (from `verify-oauth export-script`) "

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector import __version__
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.verifyoauth.model import CHECKS, Check, summary
 
 FORMATS = ("table", "json", "junit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from inspector.report.console import safe
+from inspector.text import safe
 from inspector.verifyoauth import checks_cert, checks_entra, checks_exchange, checks_traffic
 from inspector.verifyoauth.context import Context
 from inspector.verifyoauth.model import CHECK_IDS, Check, failed

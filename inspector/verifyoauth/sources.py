@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from inspector.remote.errors import SourceError
+from inspector.remote.spkeys import ServicePrincipalKeys, parse_sp_json
 from inspector.verifyoauth.bundle import MAX_BUNDLE, ExchangeConfig, load_bundle
-from inspector.verifyoauth.model import SourceError
-from inspector.verifyoauth.spkeys import ServicePrincipalKeys, parse_sp_json
 
 
 class ExchangeConfigSource(Protocol):

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from pypsrp.complex_objects import ErrorRecord, GenericComplexObject
 
-from inspector.verifyoauth.psrp import PowerShellFactory, PsrpSettings
+from inspector.remote.psrp import PowerShellFactory, PsrpSettings
 
 Parameters = tuple[tuple[str, object], ...]
 

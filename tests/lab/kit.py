@@ -10,32 +10,6 @@ from inspector.lab.tokens import TokenKit
 
 LAB_NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
 
-# The rule IDs the lab may expect (the catalogue), kept here so lab tests need not import the engine.
-CATALOGUE = {
-    "basic-credentials",
-    "basic-fallback",
-    "bearer-rejected",
-    "token-malformed",
-    "token-unsigned",
-    "alg-not-allowed",
-    "signature-invalid",
-    "issuer-unexpected",
-    "realm-mismatch",
-    "issuer-nameid-mismatch",
-    "audience-mismatch",
-    "token-expired",
-    "token-not-yet-valid",
-    "signed-with-expired-cert",
-    "cert-expired",
-    "signing-key-unknown",
-    "legacy-auth",
-    "basic-offered",
-    "oauth-not-offered",
-    "cert-expiring",
-    "cert-weak-key",
-    "dangerous-header",
-}
-
 # What Exchange (the lab server, and the recorded lab captures) answers each token scenario with: 200, or 401 with
 # this x-ms-diagnostics code.
 ACCEPTED = {"healthy-user", "app-only", "acs-actor", "dangerous-header"}

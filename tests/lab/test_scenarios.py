@@ -6,10 +6,12 @@ from datetime import UTC
 from spnego._ntlm_raw.messages import Authenticate, Challenge, Negotiate, NTClientChallengeV2
 
 from inspector.http_auth import parse_ms_diagnostics
+from inspector.lab.outbound import outbound_cases
 from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, lab_exchanges
 from inspector.lab.tokens import TokenKit
 from inspector.model import HttpExchange
-from tests.lab.kit import ACCEPTED, CATALOGUE, DIAGNOSTIC_CODES
+from inspector.rules import CATALOGUE
+from tests.lab.kit import ACCEPTED, DIAGNOSTIC_CODES
 
 REALM_CHALLENGE = (
     'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
@@ -50,10 +52,22 @@ def test_every_token_scenario_is_sent_and_expectations_use_the_catalogue(kit: To
         assert f"Bearer {minted.value}" in sent, minted.name
     found = set()
     for _, expects in pairs:
-        assert set(expects) <= CATALOGUE
+        assert set(expects) <= set(CATALOGUE)
         found |= set(expects)
-    # The lab exercises every per-exchange rule (the certificate rules are about the trust store, not traffic).
-    assert CATALOGUE - found == {"signed-with-expired-cert", "cert-expired", "cert-expiring", "cert-weak-key"}
+    # The lab exercises every rule about one exchange's authentication except these: the certificate rules (about
+    # the trust store, not traffic), the input and capture rules (the lab writes well-formed, whole captures), the
+    # internal error, and three token rules no lab scenario mints yet.
+    not_in_lab = {
+        *("signed-with-expired-cert", "cert-expired", "cert-expiring", "cert-weak-key"),
+        *("capture-encrypted", "capture-gap", "capture-link-unsupported", "http-malformed", "input-malformed"),
+        *("auth-header-malformed", "inspector-error"),
+        *("delegation-not-trusted", "signing-key-wrong-issuer", "token-opaque"),
+    }
+    # The outbound leg and the errors inside bodies have their own lab cases (inspector/lab/outbound.py).
+    outbound = {r for case in outbound_cases(kit.auth_cert, kit.acs_cert, now=kit.now, rogue_cert=kit.rogue_cert)
+                for r in case.expects}  # fmt: skip
+    assert {"token-request-failed", "response-error-in-body"} <= outbound
+    assert set(CATALOGUE) - found - outbound == not_in_lab
 
 
 def test_rejected_tokens_get_invalid_token_and_diagnostics(kit: TokenKit) -> None:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from inspector.lab.certs import LabCert
 from inspector.lab.tokens import Minted, TokenKit
-from tests.lab.kit import CATALOGUE
+from inspector.rules import CATALOGUE
 
 SFB = "00000004-0000-0ff1-ce00-000000000000"
 EXCHANGE = "00000002-0000-0ff1-ce00-000000000000"
@@ -212,7 +212,7 @@ def test_every_scenario_names_catalogue_rules_and_is_distinct(kit: TokenKit) -> 
     assert len({m.name for m in scenarios}) == len(scenarios)
     assert len({m.value for m in scenarios}) == len(scenarios)
     for minted in scenarios:
-        assert set(minted.expects) <= CATALOGUE, minted.name
+        assert set(minted.expects) <= set(CATALOGUE), minted.name
         assert minted.description
     healthy = {m.name for m in scenarios if not m.expects}
     assert healthy == {"healthy-user", "app-only", "acs-actor"}

@@ -236,7 +236,7 @@ def test_bad_requests_get_an_answer_and_the_server_stays_up(
 
 def test_lab_drive_prints_what_the_server_said(lab_dir: LabDir, lab_server: LabServer) -> None:
     result = CliRunner().invoke(
-        main, ["lab", "drive", "--target", lab_server.url, "--cert-dir", str(lab_dir.path), "--json"]
+        main, ["lab", "drive", "--target", lab_server.url, "--cert-dir", str(lab_dir.path), "--format", "jsonl"]
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
@@ -273,7 +273,7 @@ def test_lab_drive_explains_what_is_wrong(lab_dir: LabDir, tmp_path: Path) -> No
 
 
 def test_lab_serve_prints_its_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--port", "0"]
+    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--listen-port", "0"]
     command += ["--cert-dir", str(tmp_path / "lab"), "--offer-basic"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -292,3 +292,16 @@ def test_lab_serve_prints_its_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         if process.stdout is not None:
             process.stdout.close()
     assert (tmp_path / "lab" / AUTH_CERT_FILE).is_file()
+
+
+def test_lab_serve_stops_cleanly_on_ctrl_c_while_still_printing_its_banner(tmp_path: Path) -> None:
+    # A loaded machine may deliver Ctrl-C between the "listening" line and the rest of the banner.
+    command = [sys.executable, "-c", "from inspector.cli import run; run()", "lab", "serve", "--listen-port", "0"]
+    command += ["--cert-dir", str(tmp_path / "lab")]
+    for _ in range(3):
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        assert "listening on" in process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) in (0, 130), process.stdout.read()
+        process.stdout.close()

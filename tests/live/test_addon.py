@@ -146,7 +146,7 @@ def test_flows_without_response_are_judged_in_the_error_hook(
     answered.error = tflow.terr("client disconnected")
     addon.error(answered)  # judged once, in the response hook
     assert addon.analyzer is not None
-    assert addon.analyzer.totals.exchanges == 2
+    assert addon.totals.exchanges == 2
 
 
 def test_trust_findings_come_first_in_the_report(
@@ -489,7 +489,7 @@ def test_many_concurrent_flows(addon: OAuthInspector, tctx: taddons.context, lab
     tctx.master.event_loop.run_until_complete(all_at_once())
     assert all(METADATA_KEY in f.metadata for f in flows)
     assert addon.analyzer is not None
-    assert addon.analyzer.totals.exchanges == 400
+    assert addon.totals.exchanges == 400
     assert addon.internal_errors == 0
 
 
@@ -511,7 +511,7 @@ def test_inspect_shows_decoded_tokens_and_findings(
     assert "audience-mismatch" in addon.inspect([unseen])  # judged on the spot
     assert METADATA_KEY not in unseen.metadata  # ... without annotating or counting it
     assert addon.analyzer is not None
-    assert addon.analyzer.totals.exchanges == 1
+    assert addon.totals.exchanges == 1
 
 
 def test_commands_take_flow_specs_as_typed_in_mitmproxy(

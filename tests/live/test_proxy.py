@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from inspector.cli import TrustArguments, main
+from inspector.cli import main
 from inspector.live.addon import OAuthInspector
 from inspector.model import ConfigError
 from inspector.proxy import build_plan, mitmproxy_command, reverse_spec, script_path
+from inspector.settings import TrustArguments
 from tests.live.conftest import TrustFiles, addon_context
 
 
@@ -158,3 +159,33 @@ def test_bad_options_end_with_exit_code_2_before_mitmproxy_starts(args: list[str
     assert result.exit_code == 2
     assert message in result.output
     assert "Command:" not in result.output
+
+
+def test_a_busy_port_is_refused_in_the_projects_words_before_mitmproxy_starts() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["proxy", "--listen-port", str(port)])
+    assert result.exit_code == 2
+    assert f"Cannot listen on 127.0.0.1:{port}: the port is in use" in result.output
+    assert "--listen-port" in result.output
+
+
+def test_a_free_port_passes_the_check_and_the_banner_does_not_claim_to_listen_yet() -> None:
+    import socket
+
+    from inspector.proxy import check_port_free
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    check_port_free("127.0.0.1", port)  # nothing listens there now
+    plan = build_plan(
+        reverse=None, listen_host="127.0.0.1", listen_port=port, web=False, trust=TrustArguments(), report=None
+    )
+    banner = "\n".join(plan.banner)
+    assert "Listening on" not in banner
+    assert "mitmproxy says 'proxy listening' once it is open" in banner

@@ -19,9 +19,11 @@ from inspector.provision.exchange import exchange_shell
 from inspector.provision.graph import GraphKeyStore
 from inspector.provision.state import ActionResult, ActionState
 from inspector.provision.steps import Action, Inputs, Plan, Step, build_plan
-from inspector.verifyoauth.graph import GraphSettings, GraphSource
+from inspector.remote.graph import GraphSettings
+from inspector.remote.psrp import PsrpSettings
+from inspector.verifyoauth.graph import GraphSource
 from inspector.verifyoauth.model import Check
-from inspector.verifyoauth.psrp import PsrpSettings, PsrpSource
+from inspector.verifyoauth.psrp import PsrpSource
 from tests.doubles.psrp import opener_for
 from tests.provision.exchange_double import DC, DOMAIN, SFB, TENANT, ExchangeState
 from tests.verifyoauth.graph_double import GraphDouble

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from inspector import cli_provision
 from inspector.cli import main
 from inspector.provision.audit import read_records
-from inspector.verifyoauth.remote_settings import PSRP_PASSWORD_ENV
+from inspector.remote.options import PSRP_PASSWORD_ENV
 from tests.doubles.psrp import opener_for
 from tests.provision.conftest import TOKEN, Certs
 from tests.provision.exchange_double import SFB, ExchangeState
@@ -34,12 +34,51 @@ def flat(result: Result) -> str:
     return " ".join(result.output.split())
 
 
-def test_plan_prints_both_scripts() -> None:
+def test_plan_writes_one_script_per_file_and_prints_where_each_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     result = invoke("plan", *NAMES, "--tenant", "fabrikam.onmicrosoft.com")
     assert result.exit_code == 0
-    assert "# ===== Provision-SfBOnline-Exchange.ps1" in result.output
-    assert "# ===== Provision-SfBOnline-Graph.ps1" in result.output
-    assert "[string]$DomainController = 'dc01.fabrikam.com'" in result.output
+    assert result.output.splitlines() == [
+        "Provision-SfBOnline-Exchange.ps1  (run in the Exchange Management Shell (Exchange server))",
+        "Provision-SfBOnline-Graph.ps1  (run in PowerShell with Microsoft Graph PowerShell (admin workstation))",
+    ]
+    exchange = (tmp_path / "Provision-SfBOnline-Exchange.ps1").read_text(encoding="utf-8")
+    graph = (tmp_path / "Provision-SfBOnline-Graph.ps1").read_text(encoding="utf-8")
+    assert "[string]$DomainController = 'dc01.fabrikam.com'" in exchange
+    for script in (exchange, graph):  # each file is one script: one param() block, #Requires only at its top
+        assert script.count("\nparam(") + script.startswith("param(") == 1
+        assert all(line.startswith("#Requires") for line in script.splitlines() if "#Requires" in line)
+    assert "Connect-MgGraph" in graph and "Connect-MgGraph" not in exchange
+
+
+@pytest.mark.parametrize("part", ["exchange", "graph"])
+def test_plan_part_prints_exactly_that_script(part: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("plan", *NAMES, "--tenant", "fabrikam.onmicrosoft.com", "--part", part)
+    assert result.exit_code == 0
+    invoke("plan", *NAMES, "--tenant", "fabrikam.onmicrosoft.com")
+    name = {"exchange": "Provision-SfBOnline-Exchange.ps1", "graph": "Provision-SfBOnline-Graph.ps1"}[part]
+    assert result.output == (tmp_path / name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "json", "--out-dir", "x"], "--out-dir is for the PowerShell scripts"),
+        (["--format", "text", "--part", "graph"], "--part is for the PowerShell scripts"),
+        (["--out-dir", "x", "--part", "graph"], "give one of them"),
+    ],
+)
+def test_plan_options_that_do_not_go_together_are_refused(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("plan", *NAMES, *args)
+    assert result.exit_code == 2
+    assert message in flat(result)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_plan_formats_and_files(tmp_path: Path) -> None:
@@ -154,7 +193,7 @@ def wired(
     monkeypatch: pytest.MonkeyPatch, certs: Certs, exchange: ExchangeState, graph: GraphDouble
 ) -> tuple[ExchangeState, GraphDouble]:
     """The CLI's remoting and Graph pointed at the in-memory Exchange and the Graph double."""
-    import inspector.verifyoauth.graph as verify_graph
+    import inspector.remote.graph as verify_graph
 
     monkeypatch.setattr(cli_provision, "SESSION_OPENER", opener_for(exchange))
     monkeypatch.setattr(cli_provision, "GRAPH_BASE", graph.url)

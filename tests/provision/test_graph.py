@@ -16,8 +16,8 @@ from inspector.provision.graph import GraphExecutor, GraphKeyStore, merged, new_
 from inspector.provision.state import StepFailed
 from inspector.provision.steps import MergeKey, ReadBackKey
 from inspector.provision.validate import certificate_file
-from inspector.verifyoauth.graph import CLOUDS, GraphSettings, msal_token_provider
-from inspector.verifyoauth.http_probe import request
+from inspector.remote.graph import CLOUDS, GraphSettings, msal_token_provider
+from inspector.remote.http import request
 from tests.provision.conftest import NOW, TOKEN, Certs, stored_key
 from tests.provision.exchange_double import SFB, TENANT
 from tests.verifyoauth.graph_double import GRAPH_AUDIENCE, GraphDouble, object_id

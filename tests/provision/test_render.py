@@ -14,7 +14,6 @@ from inspector import __version__
 from inspector.provision.render_json import plan_json
 from inspector.provision.render_ps1 import (
     GRAPH_ENVIRONMENTS,
-    both_scripts,
     command_text,
     condition_text,
     exchange_script,
@@ -194,13 +193,6 @@ def test_values_are_quoted_for_powershell() -> None:
     plan = build_plan(inputs(domain="o-brien.com"))
     assert '-ExternalEmailAddress "SfBOnline-ApplicationAccount@$Domain"' in exchange_script(plan)
     assert "'SfBOnline-ApplicationAccount@o-brien.com'" in plan_text(plan)
-
-
-def test_both_scripts_on_stdout_name_their_hosts() -> None:
-    text = both_scripts(plain_plan())
-    assert text.index("Provision-SfBOnline-Exchange.ps1: run in the Exchange Management Shell") < text.index(
-        "Provision-SfBOnline-Graph.ps1: run in PowerShell with Microsoft Graph PowerShell"
-    )
 
 
 @pytest.mark.parametrize(("cloud", "environment", "graph"), [

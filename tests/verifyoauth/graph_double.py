@@ -35,7 +35,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from inspector.verifyoauth.psjson import as_time
+from inspector.remote.psjson import as_time
 from tests.doubles.loopback import Loopback
 
 _BY_APP_ID = re.compile(r"^/v1\.0/servicePrincipals\(appId='([^']*)'\)$")

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
+from inspector.remote.errors import SourceError
+from inspector.remote.psjson import as_bool, as_bytes, as_list, as_text, as_time
+from inspector.remote.spkeys import parse_sp_keys
 from inspector.verifyoauth.bundle import BundleError, load_bundle, parse_bundle
 from inspector.verifyoauth.context import Request
-from inspector.verifyoauth.model import CHECK_IDS, SourceError
-from inspector.verifyoauth.psjson import as_bool, as_bytes, as_list, as_text, as_time
+from inspector.verifyoauth.model import CHECK_IDS
 from inspector.verifyoauth.sources import BundleSource, FileSource
-from inspector.verifyoauth.spkeys import parse_sp_keys
 from tests.verifyoauth.conftest import DATA, Material, check_map, render, write_json
 
 SFB = "00000004-0000-0ff1-ce00-000000000000"

@@ -230,3 +230,50 @@ def test_export_script_brackets_balance() -> None:
             elif char in pairs:
                 assert stack and stack.pop() == pairs[char], line
     assert stack == []
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--cert", "Cannot read the auth certificate absent.cer: no such file"),
+        ("--exchange-config", "Cannot read --exchange-config absent.cer: no such file"),
+        ("--sp-credentials", "Cannot read --sp-credentials absent.cer: no such file"),
+        ("--capture", "Cannot read --capture absent.cer: no such file"),
+    ],
+)
+def test_a_missing_input_file_is_a_usage_error_not_a_row_of_fails(
+    option: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = invoke(option, "absent.cer")
+    assert code == 2
+    assert message in err
+    assert "FAIL" not in out
+
+
+def test_a_repeated_cert_is_refused_not_reduced_to_the_last(
+    files: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = invoke("--cert", files["cert"], "--cert", files["cert"])
+    assert code == 2
+    assert "--cert was given 2 times" in err
+
+
+def test_thumbprint_option_is_checked_and_reaches_the_checks(
+    files: dict[str, str], material: Material, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = invoke("--thumbprint", "not-hex")
+    assert code == 2 and "thumbprint" in err.lower()
+    seen: list[tuple[str, ...]] = []
+    real_gather = cli.gather
+
+    def spy(request: Any, now: Any) -> Any:
+        seen.append(request.thumbprints)
+        return real_gather(request, now)
+
+    monkeypatch.setattr(cli, "gather", spy)
+    code, _, _ = invoke("--cert", files["cert"], "--thumbprint", material.current.thumbprint, "--format", "json")
+    assert code in (0, 1)
+    assert seen == [(material.current.thumbprint,)]

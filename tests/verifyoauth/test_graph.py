@@ -17,9 +17,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from inspector.lab.certs import LabCert
+from inspector.remote.errors import SourceError
+from inspector.remote.graph import GraphSettings, certificate_credential, msal_token_provider
 from inspector.verifyoauth.context import Request
-from inspector.verifyoauth.graph import GraphSettings, GraphSource, certificate_credential, msal_token_provider
-from inspector.verifyoauth.model import SourceError
+from inspector.verifyoauth.graph import GraphSource
 from tests.verifyoauth.conftest import Material, check_map, render
 from tests.verifyoauth.graph_double import GraphDouble
 
@@ -49,7 +50,7 @@ def test_exact_request_and_a_passing_check(graph: GraphDouble, material: Materia
 
 
 def test_graph_double_returns_key_only_with_select(graph: GraphDouble) -> None:
-    from inspector.verifyoauth.http_probe import request
+    from inspector.remote.http import request
 
     answer = request(f"{graph.url}/v1.0/servicePrincipals(appId='{SFB}')", headers=(("Authorization", "Bearer x" * 2),))
     assert answer.status == 200 and json.loads(answer.body)["keyCredentials"][0]["key"] is None

@@ -15,8 +15,9 @@ from inspector.lab.certs import exchange_metadata
 from inspector.lab.scenarios import bearer_challenge
 from inspector.lab.server import LabServer
 from inspector.model import ConfigError
+from inspector.remote.http import TlsOptions, request
 from inspector.verifyoauth.context import Request
-from inspector.verifyoauth.http_probe import TlsOptions, exchange_base, request
+from inspector.verifyoauth.http_probe import exchange_base
 from inspector.verifyoauth.model import Check
 from tests.doubles.loopback import url_of
 from tests.verifyoauth.conftest import NOW, Material, check_map, closed_port

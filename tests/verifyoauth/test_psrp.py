@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from inspector.model import ConfigError
+from inspector.remote.errors import SourceError
+from inspector.remote.http import TlsOptions
+from inspector.remote.psrp import PowerShellFactory, PsrpSettings, plain
 from inspector.verifyoauth.context import Request
-from inspector.verifyoauth.http_probe import TlsOptions
-from inspector.verifyoauth.model import SourceError
-from inspector.verifyoauth.psrp import Collector, PowerShellFactory, PsrpSettings, PsrpSource, plain
+from inspector.verifyoauth.psrp import Collector, PsrpSource
 from tests.doubles.psrp import CmdletFailure, FakePowerShell, enum, obj
 from tests.verifyoauth.conftest import Material, check_map, closed_port
 

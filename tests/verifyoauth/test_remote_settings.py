@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from inspector.model import ConfigError
-from inspector.verifyoauth.graph import GraphSettings
-from inspector.verifyoauth.remote_settings import (
+from inspector.remote.graph import GraphSettings
+from inspector.remote.options import (
     GRAPH_CERT_PASSWORD_ENV,
     PSRP_PASSWORD_ENV,
     graph_settings,

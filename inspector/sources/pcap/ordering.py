@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from inspector.model import Endpoint, HttpExchange, HttpRequest, HttpResponse, Notice, Provenance, SourceItem
+from inspector.rules import RuleId
 from inspector.sources.pcap.http1 import MessageHead
 
 HELD_BODY_BYTES = 64 << 20
@@ -78,7 +79,7 @@ class OrderedOutput:
         """Something was finished since the last ``release``."""
         self._serial = 0
         self._held = 0
-        self._per_rule: dict[str, int] = {}
+        self._per_rule: dict[RuleId, int] = {}
         self.items: list[SourceItem] = []
         """Output ready to be yielded, in order."""
         self.exchanges = 0

@@ -137,3 +137,10 @@ def iso(moment: datetime | None) -> str | None:
 
 def same_instant(a: datetime, b: datetime, *, tolerance: timedelta) -> bool:
     return abs(a - b) <= tolerance
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 with BOM, as ``> file.json`` in Windows PowerShell 5.1 writes it."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")

@@ -19,14 +19,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from inspector.verifyoauth.bundle import decode_text
-from inspector.verifyoauth.model import SourceError
-from inspector.verifyoauth.psjson import as_bytes, as_list, as_text, as_time, ci_get, ci_has
+from inspector.remote.errors import SourceError
+from inspector.remote.psjson import as_bytes, as_list, as_text, as_time, ci_get, ci_has, decode_text
 
 MAX_CREDENTIALS = 1000
+DATE_TOLERANCE = timedelta(days=1)
+"""Start/end dates within a day of the certificate's match (tools show local time; MSOnline rounded)."""
 _HEX40 = re.compile(r"^[0-9A-Fa-f]{40}$")
 _CREDENTIAL_KEYS = ("keyId", "usage", "customKeyIdentifier", "startDateTime", "endDateTime", "StartDate", "EndDate")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 
 from inspector.model import ConfigError
-from inspector.verifyoauth.graph import DELEGATED_SCOPE, GraphSettings, certificate_credential
-from inspector.verifyoauth.http_probe import DEFAULT_TIMEOUT, TlsOptions
-from inspector.verifyoauth.psrp import PsrpSettings
+from inspector.remote.graph import DELEGATED_SCOPE, GraphSettings, certificate_credential
+from inspector.remote.http import DEFAULT_TIMEOUT, TlsOptions
+from inspector.remote.psrp import PsrpSettings
 
 PSRP_PASSWORD_ENV = "VERIFY_OAUTH_PSRP_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 GRAPH_CERT_PASSWORD_ENV = "VERIFY_OAUTH_GRAPH_CERT_PASSWORD"  # noqa: S105

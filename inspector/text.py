@@ -1,0 +1,23 @@
+"""Wire text made inert before it reaches a person: one definition shared by every renderer, log line and message.
+
+Text from captures, tokens, files and remote services can carry terminal escapes, bidi overrides and line breaks;
+:func:`safe` escapes them and caps the length. It lives here, not in a renderer, so that the addon, the remote
+access code and the error messages use it without loading rich.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def safe(value: object, limit: int = 200) -> str:
+    """Wire text made inert for a terminal: control and bidi characters escaped, length capped."""
+    text = _UNSAFE.sub(_escape, str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
