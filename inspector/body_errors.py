@@ -19,8 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 from inspector.bodies import body_text, kept_body, media_type
-from inspector.http_auth import parse_ms_diagnostics
 from inspector.model import Headers, HttpExchange
+from inspector.ms_diagnostics import lookup
 from inspector.rules import Finding, finding
 from inspector.token_errors import KNOWN_TOKEN_ERRORS, error_codes
 
@@ -91,18 +91,6 @@ KNOWN_RESPONSE_CODES: Mapping[str, KnownBodyError] = MappingProxyType(
 _KNOWN_TEXTS: tuple[tuple[str, KnownBodyError], ...] = (
     ("(401) unauthorized", _OAUTH_NEXT_HOP),
     ("unable to get token from auth server", _TOKEN_FAILED),
-)
-
-# SharePoint S2S codes missing from the x-ms-diagnostics knowledge base (same numbering, same meaning).
-_SHAREPOINT_CODES: Mapping[int, KnownBodyError] = MappingProxyType(
-    {
-        3000003: KnownBodyError(
-            'SharePoint rejected the token\'s audience (invalid_client, "Invalid audience Uri"): the aud names '
-            "another principal, host or realm than the SharePoint site.",
-            "Request the token for `00000003-0000-0ff1-ce00-000000000000/<site host>@<realm>` with the site's host "
-            "exactly as addressed; check the realm (`Get-SPAuthenticationRealm`) and the trusted token issuer.",
-        ),
-    }
 )
 
 # The patterns that walk the whole body start with a literal (the engine skips to it), and element heads are
@@ -222,15 +210,12 @@ def _explain(item: BodyError) -> dict[str, object]:
         known = next((k for fragment, k in _KNOWN_TEXTS if fragment in lowered), None)
     s2s = _S2S_CODE.search(f"{item.code or ''} {item.text or ''}") if item.kind == "json" else None
     if known is None and s2s is not None:
+        # The x-ms-diagnostics knowledge base: SharePoint and Exchange put the same codes in JSON bodies.
         number = int(s2s.group(1))
-        reason = (item.text or "").replace('"', "'")
-        diagnostic = parse_ms_diagnostics(f'{number};reason="{reason}"').known
+        diagnostic = lookup(number, item.text, None)
         if diagnostic is not None:
             data["s2s_code"] = number
             known = KnownBodyError(diagnostic.meaning, diagnostic.remedy)
-        elif number in _SHAREPOINT_CODES:
-            data["s2s_code"] = number
-            known = _SHAREPOINT_CODES[number]
     if known is not None:
         data["meaning"] = known.meaning
         data["remedy"] = known.remedy
