@@ -19,7 +19,7 @@ from rich.console import Console
 
 from inspector import __version__
 from inspector.analyze import Analyzer, ExchangeResult
-from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error, report_console, run_console_script
+from inspector.cli_common import EXIT_UNREADABLE, EXIT_USAGE, error, exit_on_error, report_console, run_console_script
 from inspector.model import ConfigError, InputError
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
@@ -226,6 +226,42 @@ def _writer(
     if output_format == "sarif":
         return SarifWriter(out)
     return ConsoleReport(report_console(out) if to_file else _stdout_console(), verbose=verbose)
+
+
+@main.command()
+@click.argument("capture", type=click.Path(path_type=Path))
+@click.argument("exchange_id", metavar="EXCHANGE-ID")
+@trust_options
+def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
+    """Print one exchange of a capture whole: both heads (redacted), the tokens decoded with their verdict, and
+    every finding with its help (EXCHANGE-ID as `analyze` prints it, e.g. lab:7)."""
+    from inspector.report.detail import DetailWriter, ExchangeNotFound
+    from inspector.run import run_sequential
+    from inspector.sources.dispatch import expand_inputs
+
+    with exit_on_error(unreadable=(InputError,)):
+        settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
+        expanded = expand_inputs([capture])
+    if not expanded:
+        error(f"no capture, HAR or flow file found in {capture}")
+        sys.exit(EXIT_UNREADABLE)
+    analyzer = Analyzer(settings.trust, settings.policy)
+    totals = Totals()
+    writer = DetailWriter(_stdout_console(), exchange_id.strip(), show_secrets=trust.show_secrets)
+    for item in analyzer.trust_findings():
+        totals.add(item)
+    outcome = run_sequential(expanded, analyzer, writer, totals)
+    for message in outcome.errors:
+        error(message)
+    try:
+        writer.close(totals)
+    except ExchangeNotFound as exc:
+        error(str(exc))
+        sys.exit(EXIT_UNREADABLE if outcome.errors else EXIT_USAGE)
+    shown = Totals()
+    for item in writer.shown_findings():
+        shown.add(item)
+    sys.exit(exit_code(shown, settings.fail_on, bool(outcome.errors)))
 
 
 @main.command()

@@ -30,6 +30,7 @@ from inspector.remote.options import (
 )
 from inspector.remote.psrp import AUTH_METHODS
 from inspector.settings import BY_PARAM, file_config
+from inspector.settings import FORMATS as ANALYZE_FORMATS
 from inspector.text import safe
 from inspector.trust import normalise_thumbprint
 from inspector.verifyoauth.context import Request, gather, principal_guids
@@ -272,7 +273,12 @@ def _request(options: dict[str, Any]) -> tuple[Request, str]:
     issuers = (*config.strings("issuer"), *options["issuers"])
     output_format = options["output_format"] or config.scalar("format", "table")
     if output_format not in FORMATS:
-        output_format = "table"  # the file's format may be one only `oauth-inspector analyze` knows
+        if output_format not in ANALYZE_FORMATS:
+            raise ConfigError(
+                f"format in the configuration file must be one of {', '.join(sorted({*FORMATS, *ANALYZE_FORMATS}))}, "
+                f"not {output_format!r}"
+            )
+        output_format = "table"  # a format only `oauth-inspector analyze` writes (the file serves both commands)
     principals = principal_guids(tuple(issuers))
     request = Request(
         cert=cert,

@@ -277,3 +277,15 @@ def test_thumbprint_option_is_checked_and_reaches_the_checks(
     code, _, _ = invoke("--cert", files["cert"], "--thumbprint", material.current.thumbprint, "--format", "json")
     assert code in (0, 1)
     assert seen == [(material.current.thumbprint,)]
+
+
+def test_an_invalid_format_in_the_configuration_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "oauth-inspector.toml").write_text('format = "xml"\n')
+    code, _, err = invoke()
+    assert code == 2 and "not 'xml'" in err
+    (tmp_path / "oauth-inspector.toml").write_text('format = "sarif"\n')  # analyze's: verify-oauth prints its table
+    code, _, err = invoke()
+    assert code != 2, err

@@ -1,0 +1,45 @@
+"""``oauth-inspector show FILE ID``: one exchange whole, redacted, with the findings that need the whole capture."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from tests.test_cli import SAMPLES, TRUST, invoke
+
+
+def test_show_prints_both_heads_both_tokens_and_the_findings() -> None:
+    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:14", *TRUST)
+    assert code == 1  # issuer-nameid-mismatch is an error, as in analyze
+    assert "request: POST /EWS/Exchange.asmx" in out
+    assert "Authorization: Bearer [redacted]" in out
+    assert "response: 401 Unauthorized" in out
+    assert "x-ms-diagnostics: 2000001" in out
+    assert "outer token (unsigned)" in out and "actor token (the signed one)" in out
+    assert "signature dropped (--show-secrets shows it)" in " ".join(out.split())
+    assert "issuer-nameid-mismatch" in out and "bearer-rejected" in out
+
+
+def test_show_keeps_findings_only_the_whole_capture_reveals() -> None:
+    # entry 19 is the Basic retry after the 401: basic-fallback needs the exchanges before it.
+    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:20", *TRUST)
+    assert code == 1
+    assert "basic-fallback" in out and "basic-credentials" in out
+    assert "  Authorization: Basic [redacted]" in out.splitlines()
+    har = json.loads((SAMPLES / "lab.har").read_text(encoding="utf-8"))
+    headers = har["log"]["entries"][19]["request"]["headers"]
+    credentials = next(h["value"] for h in headers if h["name"].lower() == "authorization").split()[1]
+    password = base64.b64decode(credentials).decode().partition(":")[2]
+    assert credentials not in out and password not in out
+
+
+def test_show_a_clean_exchange_exits_0() -> None:
+    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:2", *TRUST)
+    assert code == 0
+    assert "No findings." in out and "signature valid" in out
+
+
+def test_show_an_unknown_id_says_which_ids_there_are() -> None:
+    code, _, err = invoke("show", str(SAMPLES / "lab.har"), "lab:999", *TRUST)
+    assert code == 2
+    assert "no exchange 'lab:999' in the input (its ids: lab:1, lab:2, lab:3, …)" in err
