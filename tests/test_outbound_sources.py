@@ -180,3 +180,20 @@ def test_wire_text_in_body_errors_reaches_no_terminal_raw(lab_kit: TokenKit, cer
     assert "response-error-in-body" in result.stdout
     assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and "\x07" not in result.stdout
     assert "[bold red]x[/]" in result.stdout  # markup printed literally, not interpreted
+
+
+def test_show_prints_a_token_request_decoded_and_redacted() -> None:
+    cert = OUTBOUND_SAMPLES / "OAuthCert.cer"
+    expected = json.loads((OUTBOUND_SAMPLES / "expected.json").read_text())
+    result = CliRunner().invoke(
+        main, ["show", str(OUTBOUND_SAMPLES / "outbound.saz"), "outbound:2", "--cert", str(cert)]
+    )
+    out = result.stdout
+    assert "token request to login.microsoftonline.com/" in out
+    assert "client_assertion = [redacted]" in out and "client assertion signature valid" in out
+    assert f"{expected['auth_certificate_thumbprint']} is the auth certificate you gave" in out.replace("\n", " ")
+    assert not SIGNED_JWT.search(out)
+    success = CliRunner().invoke(
+        main, ["show", str(OUTBOUND_SAMPLES / "outbound.har"), "outbound:1", "--cert", str(cert)]
+    )
+    assert "access token issued (decoded, not verified)" in success.stdout and "full_access_as_app" in success.stdout

@@ -5,7 +5,8 @@ zero-padded to the width of the largest, ``NN_c.txt``/``NN_s.txt`` holding the m
 content coding kept), ``NN_m.xml`` in UTF-8 with a BOM whose ``SessionTimers`` carry the capturing machine's local
 offset and 7-digit fractions (``0001-01-01T00:00:00`` for timers that never fired), ``SessionFlags`` with
 ``x-clientip``/``x-clientport``/``x-hostip``/``x-egressport``, plus ``[Content_Types].xml``, ``_index.htm`` and a
-zip comment naming Fiddler.
+zip comment naming Fiddler. Request lines carry the whole URL (``POST https://mail.contoso.com/EWS/…``), as
+Fiddler writes them for proxied and decrypted sessions.
 
 ``everywhere``: the same ``raw/`` members as Fiddler Everywhere exports them for SAZ compatibility, assumed (no
 real Everywhere export was available to compare): unpadded session numbers, no BOM, UTC times with ``Z`` and
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 
 from inspector.lab.pcap_writer import request_bytes, response_bytes
-from inspector.model import HttpExchange
+from inspector.model import HttpExchange, HttpRequest
 
 Style = Literal["classic", "everywhere"]
 LOCAL_OFFSET = timezone(timedelta(hours=-6))
@@ -76,6 +78,14 @@ def metadata_xml(exchange: HttpExchange, number: int, style: Style) -> bytes:
     return ("\ufeff" + text if style == "classic" else text).encode("utf-8")
 
 
+def _absolute(exchange: HttpExchange) -> HttpRequest:
+    """The request line as Fiddler records it: the whole URL (``POST https://host/path``), CONNECT as it was."""
+    request = exchange.request
+    if request.method.upper() == "CONNECT" or "://" in request.target or exchange.host is None:
+        return request
+    return replace(request, target=f"{exchange.scheme}://{exchange.host}{request.target}")
+
+
 def write_saz(exchanges: Sequence[HttpExchange], path: Path, *, style: Style = "classic") -> Path:
     width = len(str(len(exchanges))) if style == "classic" else 0
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -83,7 +93,7 @@ def write_saz(exchanges: Sequence[HttpExchange], path: Path, *, style: Style = "
             archive.writestr(zipfile.ZipInfo("raw/"), b"")
         for number, exchange in enumerate(exchanges, start=1):
             stem = f"raw/{number:0{width}d}" if width else f"raw/{number}"
-            archive.writestr(f"{stem}_c.txt", request_bytes(exchange.request))
+            archive.writestr(f"{stem}_c.txt", request_bytes(_absolute(exchange)))
             if exchange.response is not None:
                 archive.writestr(f"{stem}_s.txt", response_bytes(exchange.response))
             archive.writestr(f"{stem}_m.xml", metadata_xml(exchange, number, style))
