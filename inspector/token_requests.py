@@ -26,7 +26,14 @@ from inspector.verify import Verifier
 TOKEN_PATHS = ("/oauth2/token", "/oauth2/v2.0/token", "/tokens/oauth/2")
 """Path endings of the token endpoints (lower-case; Entra v1 and v2, ACS)."""
 SECRET_FIELDS = frozenset({"client_assertion", "client_secret", "assertion", "refresh_token", "code", "password"})
-"""Form fields never shown unless ``--show-secrets`` (a client assertion is shown decoded, without signature)."""
+"""Form fields never shown unless ``--show-secrets`` (a client assertion is shown decoded, without signature);
+compared in lower case."""
+
+
+def is_secret_field(name: str) -> bool:
+    return name.strip().lower() in SECRET_FIELDS
+
+
 ASSERTION_FIELDS = ("client_assertion", "assertion")
 MAX_FORM_FIELDS = 64
 MAX_SHOWN_TEXT = 1024
@@ -68,8 +75,9 @@ def form_fields(body: bytes) -> list[tuple[str, str]]:
     """``application/x-www-form-urlencoded`` fields, bounded; a value cut by the body limit stays cut."""
     try:
         return parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except ValueError:  # more fields than the bound
-        return parse_qsl(body.decode("latin-1").split("&", MAX_FORM_FIELDS)[0], keep_blank_values=True)
+    except ValueError:  # more fields than the bound: the first ones
+        first = "&".join(body.decode("latin-1").split("&", MAX_FORM_FIELDS)[:MAX_FORM_FIELDS])
+        return parse_qsl(first, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
 
 
 def token_request_fields(exchange: HttpExchange) -> list[tuple[str, str]] | None:

@@ -226,3 +226,12 @@ def test_a_token_request_whose_body_was_not_captured_is_judged_by_its_answer(lab
     assert {f.rule for f in result.findings} == {"token-request-failed"}  # no oauth-not-offered for its 401
     assert result.token_request is not None and result.token_request.form == ()
     assert result.token_request.thumbprint == lab_kit.auth_cert.thumbprint
+
+
+def test_form_fields_are_bounded_and_secret_names_any_case() -> None:
+    from inspector.token_requests import MAX_FORM_FIELDS, form_fields, is_secret_field
+
+    many = "&".join(f"f{n}=v{n}" for n in range(500)).encode()
+    fields = form_fields(many)
+    assert len(fields) == MAX_FORM_FIELDS and fields[0] == ("f0", "v0") and fields[-1] == ("f63", "v63")
+    assert is_secret_field("Client_Secret") and is_secret_field(" password") and not is_secret_field("client_id")

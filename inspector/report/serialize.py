@@ -19,7 +19,7 @@ from inspector.model import HttpExchange, Provenance
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
 from inspector.token_checks import TokenReport
-from inspector.token_requests import SECRET_FIELDS, TokenRequestReport
+from inspector.token_requests import TokenRequestReport, is_secret_field
 from inspector.tokens import Jwt, iso, numeric_time
 
 REDACTED = "[redacted]"
@@ -71,7 +71,7 @@ def token_data(report: TokenReport, *, show_secrets: bool) -> dict[str, Any]:
 def token_request_data(report: TokenRequestReport, *, show_secrets: bool) -> dict[str, Any]:
     """A token request and its answer: the form with secret fields redacted, the client assertion decoded (kind
     ``client-assertion``, signature dropped), the access token of a success decoded, the error of a failure."""
-    form = [[name, value if show_secrets or name not in SECRET_FIELDS else REDACTED] for name, value in report.form]
+    form = [[name, value if show_secrets or not is_secret_field(name) else REDACTED] for name, value in report.form]
     return {
         "endpoint": report.endpoint,
         "grant_type": report.grant_type,

@@ -9,13 +9,13 @@ from rich.text import Text
 from inspector.report.serialize import REDACTED
 from inspector.report.token_view import jwt_panel
 from inspector.text import safe
-from inspector.token_requests import SECRET_FIELDS, TokenRequestReport
+from inspector.token_requests import TokenRequestReport, is_secret_field
 
 
 def print_token_request(console: Console, report: TokenRequestReport, *, show_secrets: bool) -> None:
     console.print(Text(f"token request to {safe(report.endpoint, 300)}", style="bold"))
     for name, value in report.form:
-        shown = value if show_secrets or name not in SECRET_FIELDS else REDACTED
+        shown = value if show_secrets or not is_secret_field(name) else REDACTED
         line = Text("  ")
         line.append(safe(name, 80), style="cyan")
         line.append(" = " + safe(shown, 300))
