@@ -230,6 +230,16 @@ def _explain(item: BodyError) -> dict[str, object]:
     return data
 
 
+_OPERATION = re.compile(r"<(?:[\w.-]{1,32}:)?(\w{1,64})Response[\s>]")
+_FREE_BUSY = frozenset({"GetUserAvailability"})
+
+
+def operation_of(text: str) -> str | None:
+    """The EWS/Autodiscover operation a SOAP answer belongs to (``GetUserAvailability`` for free/busy)."""
+    match = _OPERATION.search(text, 0, 8192)
+    return match.group(1) if match else None
+
+
 def errors_in(status: int, headers: Headers, body: bytes | None) -> list[BodyError]:
     """The errors a kept answer body holds (SOAP for XML media types, JSON errors for JSON ones)."""
     if not body:
@@ -254,12 +264,18 @@ def body_error_findings(exchange: HttpExchange) -> list[Finding]:
     first = explained[0]
     code, text = first.get("code"), first.get("message")
     what = f'{code} ("{text}")' if code and text else str(code or text or "an error")
-    message = f"HTTP {response.status} from {exchange.host or '?'} carries {what}"
+    evidence: dict[str, object] = {"status": response.status, "errors": explained}
+    operation = operation_of(body_text(response.body or b"")) if first["kind"] != "json" else None
+    where = ""
+    if operation is not None:
+        evidence["operation"] = operation
+        where = f" {operation} (free/busy)" if operation in _FREE_BUSY else f" {operation}"
+    message = f"HTTP {response.status}{where} from {exchange.host or '?'} carries {what}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more)"
     if "meaning" in first:
         message += f": {first['meaning']}"
-    return [finding("response-error-in-body", message, exchange.id, status=response.status, errors=explained)]
+    return [finding("response-error-in-body", message, exchange.id, **evidence)]
 
 
 def raw_answer_has_error(status: int, headers: Headers, raw: bytes | None) -> bool:

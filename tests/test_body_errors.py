@@ -33,12 +33,24 @@ def test_free_busy_error_inside_a_200_is_found_and_explained() -> None:
     assert error["code"] == "ErrorProxyRequestProcessingFailed"
     assert error["message"] == "The remote server returned an error: (401) Unauthorized."
     assert "meaning" in error and "Test-OAuthConnectivity" in error["remedy"]
-    assert found.message.startswith("HTTP 200 from mail.contoso.com carries ErrorProxyRequestProcessingFailed")
+    assert found.message.startswith(
+        "HTTP 200 GetUserAvailability (free/busy) from mail.contoso.com carries ErrorProxyRequestProcessingFailed"
+    )
+    assert found.evidence["operation"] == "GetUserAvailability"
 
 
 def test_a_success_is_not_an_error() -> None:
     assert body_error_findings(_with_body(200, XML, EWS_SUCCESS.encode())) == []
     assert soap_errors("<Autodiscover><Response><ErrorCode>NoError</ErrorCode></Response></Autodiscover>") == []
+
+
+def test_the_operation_of_other_answers() -> None:
+    (found,) = body_error_findings(_with_body(500, XML, SOAP_FAULT.encode()))
+    assert "operation" not in found.evidence  # a fault names no operation response
+    body = b'<m:GetItemResponse><m:GetItemResponseMessage ResponseClass="Error"><m:ResponseCode>ErrorAccessDenied'
+    body += b"</m:ResponseCode></m:GetItemResponseMessage></m:GetItemResponse>"
+    (found,) = body_error_findings(_with_body(200, XML, body))
+    assert found.evidence["operation"] == "GetItem" and found.message.startswith("HTTP 200 GetItem from")
 
 
 def test_soap_fault_with_exchange_detail() -> None:
