@@ -448,9 +448,14 @@ def _principal_id(value: str | None) -> str:
     return parsed.principal if parsed is not None else (value or "").strip().lower()
 
 
+_ENTRA_HOSTS = frozenset({"login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"})
+"""Names of the one global Entra token service: an assertion for one is good at the others (unknown beats wrong)."""
+
+
 def _aud_names_host(aud: object, host: str) -> bool:
     hosts = {h.lower() for h in (audience_host(a) for a in _as_list(aud)) if h}
-    return _host_only(host) in hosts
+    wanted = _host_only(host)
+    return wanted in hosts or (wanted in _ENTRA_HOSTS and bool(hosts & _ENTRA_HOSTS))
 
 
 def judge_client_assertion(
@@ -475,7 +480,10 @@ def judge_client_assertion(
         which, numeric_time(jwt.claims.get("nbf")), numeric_time(jwt.claims.get("exp")), moment, policy.skew, exchange
     )
     sub = jwt.claim_str("sub")
-    if client_id is not None and {_principal_id(iss), _principal_id(sub)} != {_principal_id(client_id)}:
+    # iss must name the client; sub too where the assertion carries one (ACS-style assertions may name the client
+    # in iss and nameid only: a missing sub is not judged).
+    named = {_principal_id(iss)} | ({_principal_id(sub)} if "sub" in jwt.claims else set())
+    if client_id is not None and named != {_principal_id(client_id)}:
         found.append(
             finding(
                 "issuer-unexpected",

@@ -235,3 +235,38 @@ def test_form_fields_are_bounded_and_secret_names_any_case() -> None:
     fields = form_fields(many)
     assert len(fields) == MAX_FORM_FIELDS and fields[0] == ("f0", "v0") and fields[-1] == ("f63", "v63")
     assert is_secret_field("Client_Secret") and is_secret_field(" password") and not is_secret_field("client_id")
+
+
+def test_assertion_without_sub_and_entra_host_aliases(lab_kit: TokenKit) -> None:
+    from inspector.lab.tokens import rs256_token, x5t_header
+
+    now = lab_kit.now
+    nbf = int(now.timestamp())
+    claims = {
+        "aud": "https://login.windows.net/realm/oauth2/token",  # an alias of the host it is sent to
+        "iss": EXCHANGE_PRINCIPAL,
+        "nbf": nbf,
+        "exp": nbf + 600,
+    }
+    assertion = rs256_token(x5t_header(lab_kit.auth_cert), claims, lab_kit.auth_cert)
+    body = urlencode(
+        {"grant_type": "client_credentials", "client_id": EXCHANGE_PRINCIPAL, "client_assertion": assertion}
+    )
+    call = TokenCall(ENTRA_HOST, "/realm/oauth2/token", body.encode())
+    result = _judge(lab_kit, token_exchange(1, call, 200, success_answer(lab_kit.acs_cert, now=now), now, "t"))
+    assert result.findings == ()
+    claims["aud"] = "https://sts.contoso.example/realm/oauth2/token"
+    claims["sub"] = "11111111-1111-1111-1111-111111111111"
+    assertion = rs256_token(x5t_header(lab_kit.auth_cert), claims, lab_kit.auth_cert)
+    body = urlencode(
+        {"grant_type": "client_credentials", "client_id": EXCHANGE_PRINCIPAL, "client_assertion": assertion}
+    )
+    call = TokenCall(ENTRA_HOST, "/realm/oauth2/token", body.encode())
+    result = _judge(lab_kit, token_exchange(1, call, 200, success_answer(lab_kit.acs_cert, now=now), now, "t"))
+    assert {f.rule for f in result.findings} == {"issuer-unexpected", "audience-mismatch"}
+
+
+def _assertion_request(kit: TokenKit, assertion: str):  # type: ignore[no-untyped-def]
+    form = {"grant_type": "client_credentials", "client_id": EXCHANGE_PRINCIPAL, "client_assertion": assertion}
+    call = TokenCall(ENTRA_HOST, "/realm/oauth2/token", urlencode(form).encode())
+    return token_exchange(1, call, 200, success_answer(kit.acs_cert, now=kit.now), kit.now, "t")
