@@ -154,8 +154,8 @@ _RULES = (
         "The calling principal (the outer `iss`, or for an app-only token its `iss`, or its `nameid` when ACS "
         "issued it) is not an expected principal (default Skype for Business Online, "
         "00000004-0000-0ff1-ce00-000000000000). Either another service is calling (set --issuer), or the "
-        "partner application is misconfigured. In a token request, the client assertion's `iss` and `sub` must "
-        "both name the `client_id` (Entra answers AADSTS700021/AADSTS50013 otherwise).",
+        "partner application is misconfigured. In a token request, the client assertion's `iss` (and `sub`, where "
+        "it carries one) must name the `client_id` (Entra answers AADSTS700021/AADSTS50013 otherwise).",
     ),
     Rule(
         "realm-mismatch",
