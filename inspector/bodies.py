@@ -48,6 +48,11 @@ def kept_body(headers: Headers, raw: bytes | None, *, decoded: bool = False) -> 
     its content coding undone unless ``decoded`` (HAR text is already decoded). ``None`` for any other body."""
     if raw is None or not wants_body(headers):
         return None
+    return body_prefix(headers, raw, decoded=decoded)
+
+
+def body_prefix(headers: Headers, raw: bytes, *, decoded: bool = False) -> bytes | None:
+    """:func:`kept_body` for a body whose kind ``wants_body`` has already accepted (a capture decides at the head)."""
     if not raw:
         return b""
     if decoded:

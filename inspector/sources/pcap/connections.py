@@ -13,7 +13,7 @@ import socket
 from collections import deque
 from dataclasses import dataclass
 
-from inspector.bodies import kept_body, wants_body
+from inspector.bodies import body_prefix, wants_body
 from inspector.model import Endpoint, Notice
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.http1 import REQUEST, GapEffect, Http1Parser, MessageHead
@@ -178,8 +178,9 @@ class Connection:
         reads (a bounded prefix, cut in ``on_message_end``)."""
         return self.table.keep_bodies or wants_body(head.message.headers)
 
-    def _kept(self, head: MessageHead, body: bytes | None) -> bytes | None:
-        return body if self.table.keep_bodies else kept_body(head.message.headers, body)
+    def _kept(self, head: MessageHead, body: bytes) -> bytes | None:
+        # Only bodies _keeps accepted at the head reach here: their kind is not checked again.
+        return body if self.table.keep_bodies else body_prefix(head.message.headers, body)
 
     def on_message_end(self, parser: Http1Parser, body: bytes | None, complete: bool) -> None:
         del complete  # an incomplete body is already ``None``; the gap notice says why
