@@ -1,10 +1,10 @@
 """Which bodies an exchange keeps, and how much: a bounded prefix of the text bodies a rule reads.
 
 Rules read token requests (form), token answers and SharePoint/Teams errors (JSON), and EWS/Autodiscover answers
-(SOAP XML). Everything else (mail items, attachments, images) is dropped at the source, so memory stays bounded by
-``BODY_KEEP_LIMIT`` per message whatever the traffic carries. Compressed bodies are inflated with a bounded output
-(``zlib``'s ``max_length``), so a decompression bomb yields at most the limit; a coding this module cannot inflate
-within bounds (``br``, ``zstd``, anything unknown) is not kept rather than kept undecoded.
+(SOAP XML). Everything else (EWS requests, mail items, attachments, images) is dropped at the source, so memory
+stays bounded by ``BODY_KEEP_LIMIT`` per message whatever the traffic carries. Compressed bodies are inflated with
+a bounded output (``zlib``'s ``max_length``), so a decompression bomb yields at most the limit; a coding this module
+cannot inflate within bounds (``br``, ``zstd``, anything unknown) is not kept rather than kept undecoded.
 """
 
 from __future__ import annotations
@@ -13,16 +13,10 @@ import zlib
 
 from inspector.model import BODY_KEEP_LIMIT, Headers, first_header
 
-_KEPT_TYPES = frozenset(
-    {
-        "text/xml",
-        "application/xml",
-        "application/soap+xml",
-        "application/json",
-        "text/json",
-        "application/x-www-form-urlencoded",
-    }
-)
+_ANSWER_TYPES = frozenset({"text/xml", "application/xml", "application/soap+xml", "application/json", "text/json"})
+"""Answers the rules read: SOAP/XML errors, token-endpoint and SharePoint/Teams JSON."""
+_REQUEST_TYPES = frozenset({"application/x-www-form-urlencoded"})
+"""Requests the rules read: token requests' forms (an EWS request's XML is read by no rule, so it is not kept)."""
 _MAX_CODINGS = 4
 """More stacked content codings than this are not undone (nobody sends them; a hostile peer might)."""
 
@@ -35,18 +29,21 @@ def media_type(headers: Headers) -> str | None:
     return value.split(";", 1)[0].strip().lower() or None
 
 
-def wants_body(headers: Headers) -> bool:
-    """Whether a message with these headers has a body some rule reads (decided before any body is held)."""
+def wants_body(headers: Headers, *, request: bool = False) -> bool:
+    """Whether a request (``request``) or an answer with these headers has a body some rule reads (decided before
+    any body is held)."""
     kind = media_type(headers)
     if kind is None:
         return False
-    return kind in _KEPT_TYPES or kind.endswith(("+json", "+xml"))
+    if request:
+        return kind in _REQUEST_TYPES
+    return kind in _ANSWER_TYPES or kind.endswith(("+json", "+xml"))
 
 
-def kept_body(headers: Headers, raw: bytes | None, *, decoded: bool = False) -> bytes | None:
+def kept_body(headers: Headers, raw: bytes | None, *, request: bool = False, decoded: bool = False) -> bytes | None:
     """The prefix of ``raw`` an exchange keeps: at most ``BODY_KEEP_LIMIT`` bytes of a body of a kept type, with
     its content coding undone unless ``decoded`` (HAR text is already decoded). ``None`` for any other body."""
-    if raw is None or not wants_body(headers):
+    if raw is None or not wants_body(headers, request=request):
         return None
     return body_prefix(headers, raw, decoded=decoded)
 

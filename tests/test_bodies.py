@@ -21,12 +21,18 @@ XML = (("Content-Type", "text/xml; charset=utf-8"),)
         "application/json",
         "Application/JSON;odata=verbose",
         "application/problem+json",
-        "application/x-www-form-urlencoded",
     ],
 )
-def test_kept_kinds(content_type: str) -> None:
+def test_kept_answer_kinds(content_type: str) -> None:
     assert wants_body((("content-type", content_type),))
     assert kept_body((("Content-Type", content_type),), b"x" * (BODY_KEEP_LIMIT + 10)) == b"x" * BODY_KEEP_LIMIT
+    assert not wants_body((("content-type", content_type),), request=True)  # no rule reads a request's XML/JSON
+
+
+def test_kept_request_kind_is_the_form() -> None:
+    form = (("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),)
+    assert kept_body(form, b"grant_type=x", request=True) == b"grant_type=x"
+    assert kept_body(form, b"grant_type=x") is None  # an answer's form is read by no rule
 
 
 @pytest.mark.parametrize(

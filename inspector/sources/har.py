@@ -422,7 +422,7 @@ def _text_bytes(text: str) -> bytes:
 
 def _kept_request_body(headers: Headers, request: dict[str, Any]) -> bytes | None:
     # HAR postData text is already decoded (no chunking, no content coding left to undo).
-    return kept_body(headers, _request_body(request), decoded=True)
+    return kept_body(headers, _request_body(request), request=True, decoded=True)
 
 
 def _request_body(request: dict[str, Any]) -> bytes | None:

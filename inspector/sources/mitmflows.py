@@ -252,7 +252,7 @@ def exchange_from_flow(
             target=target,
             version=data.http_version.decode("latin-1"),
             headers=headers,
-            body=_body(data.content) if keep_bodies else kept_body(headers, data.content),
+            body=_body(data.content) if keep_bodies else kept_body(headers, data.content, request=True),
         ),
         response=_response(response, keep_bodies) if response is not None else None,
         time=_moment(request.timestamp_start),

@@ -229,15 +229,15 @@ def _message(raw: bytes, *, is_request: bool, tunnel: bool) -> _Message:
     if not start:
         raise _BadSession(f"the {what} has no start line")
     body_bytes = raw[end + cut :] if cut else b""
-    body = None if tunnel else _body(tuple(headers), body_bytes)
+    body = None if tunnel else _body(tuple(headers), body_bytes, request=is_request)
     return _Message(start, tuple(headers), body)
 
 
-def _body(headers: Headers, data: bytes) -> bytes | None:
+def _body(headers: Headers, data: bytes, *, request: bool) -> bytes | None:
     coding = first_header(headers, "transfer-encoding")
     if coding is not None and coding.strip().lower().endswith("chunked"):
         data = _dechunk(data)
-    return kept_body(headers, data)
+    return kept_body(headers, data, request=request)
 
 
 def _dechunk(data: bytes) -> bytes:

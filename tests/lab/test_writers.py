@@ -169,6 +169,6 @@ def _without_bodies(exchange: HttpExchange) -> HttpExchange:
     request, response = exchange.request, exchange.response
     return dataclasses.replace(
         exchange,
-        request=dataclasses.replace(request, body=kept_body(request.headers, request.body)),
+        request=dataclasses.replace(request, body=kept_body(request.headers, request.body, request=True)),
         response=dataclasses.replace(response, body=kept_body(response.headers, response.body)) if response else None,
     )

@@ -121,12 +121,13 @@ REQUEST = b"POST /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail.contoso.com\r\nConten
 
 
 def test_zip_bomb_members_are_read_bounded(tmp_path: Path) -> None:
-    bomb = REQUEST + b"<" * (200 * 1024 * 1024)
+    bomb = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n" + b"<" * (200 * 1024 * 1024)
     path = tmp_path / "bomb.saz"
-    path.write_bytes(_zip({"raw/1_c.txt": bomb, "raw/1_m.xml": META}))
+    path.write_bytes(_zip({"raw/1_c.txt": REQUEST, "raw/1_s.txt": bomb, "raw/1_m.xml": META}))
     assert path.stat().st_size < 1024 * 1024
     (read,) = _exchanges(path)
-    assert read.request.body is not None and len(read.request.body) == BODY_KEEP_LIMIT
+    assert read.response is not None and read.response.body is not None
+    assert len(read.response.body) == BODY_KEEP_LIMIT
     assert MAX_MEMBER_READ < 8 * 1024 * 1024
 
 

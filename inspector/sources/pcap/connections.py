@@ -176,7 +176,7 @@ class Connection:
     def _keeps(self, head: MessageHead) -> bool:
         """Whether the body after ``head`` is kept: every body when the table keeps them all, else the kinds a rule
         reads (a bounded prefix, cut in ``on_message_end``)."""
-        return self.table.keep_bodies or wants_body(head.message.headers)
+        return self.table.keep_bodies or wants_body(head.message.headers, request=head.status == 0)
 
     def _kept(self, head: MessageHead, body: bytes) -> bytes | None:
         # Only bodies _keeps accepted at the head reach here: their kind is not checked again.
