@@ -8,9 +8,10 @@ offset and 7-digit fractions (``0001-01-01T00:00:00`` for timers that never fire
 zip comment naming Fiddler. Request lines carry the whole URL (``POST https://mail.contoso.com/EWS/…``), as
 Fiddler writes them for proxied and decrypted sessions.
 
-``everywhere``: the same ``raw/`` members as Fiddler Everywhere exports them for SAZ compatibility, assumed (no
-real Everywhere export was available to compare): unpadded session numbers, no BOM, UTC times with ``Z`` and
-3-digit fractions, no ``_index.htm`` and no comment.
+``everywhere``: the same ``raw/`` members, as Telerik documents Fiddler Everywhere 4.2+ writing them (``raw/``
+with ``sessid#_c.txt``/``_s.txt``/``_m.xml``, whole URLs in request lines); the details that page does not give are
+assumed to differ (no real Everywhere export was available to compare): unpadded session numbers, no BOM, UTC times
+with ``Z`` and 3-digit fractions, no ``_index.htm`` and no comment.
 """
 
 from __future__ import annotations

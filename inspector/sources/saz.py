@@ -1,6 +1,7 @@
 """Fiddler session archives (``.saz``): the trace Microsoft support asks Exchange admins for.
 
-Layout followed (Fiddler Classic 5 as in the corpus archive; Fiddler Everywhere exports the same ``raw/`` layout):
+Layout followed (Fiddler Classic 5 as in the corpus archive; Fiddler Everywhere 4.2+ writes the same ``raw/``
+layout, per Telerik's "Fiddler Archives (SAZ)" page):
 a zip whose ``raw/NN_c.txt`` is the request as the client sent it (request line, headers, body), ``raw/NN_s.txt``
 the response as the server sent it, ``raw/NN_m.xml`` the session's metadata (``<SessionTimers ClientBeginRequest=
 "2020-09-01T13:57:52.2118610-06:00" …>`` with local offsets and 7-digit fractions, ``0001-01-01T00:00:00`` when
