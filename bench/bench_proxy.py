@@ -36,8 +36,9 @@ from pathlib import Path
 
 import mitmproxy.version
 
+from inspector.lab.folder import ACS_METADATA_FILE, AUTH_CERT_FILE, LabDir, read_lab_dir
 from inspector.lab.scenarios import EWS_PATH, bearer_challenge
-from inspector.lab.server import ACS_METADATA_FILE, AUTH_CERT_FILE, LabDir, free_port, read_lab_dir
+from inspector.lab.server import free_port
 from inspector.proxy import mitmproxy_command, script_path
 
 SOAP = b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"/>'

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from inspector.lab.server import FAULTS
+from inspector.lab.responder import FAULTS, TOKEN_FAULTS
 
 if TYPE_CHECKING:
-    from inspector.lab.server import LabDir
+    from inspector.lab.folder import LabDir
 
 
 @click.group()
@@ -76,7 +76,7 @@ DEFAULT_LAB_DIR = Path("oauth-lab")
     "--fault",
     "faults",
     multiple=True,
-    type=click.Choice(sorted(FAULTS)),
+    type=click.Choice(sorted({**FAULTS, **TOKEN_FAULTS})),
     help="Misbehave on purpose: ssl-offloading (refuse every token with 2000003), stale-metadata (2000000), "
     "sp-key-missing (the token endpoint double refuses every client assertion with AADSTS700027).",
 )
@@ -107,7 +107,9 @@ def serve(
     from datetime import UTC, datetime
 
     from inspector.cli_common import exit_on_error
-    from inspector.lab.server import LabServer, ServerOptions, prepare_lab_dir
+    from inspector.lab.folder import prepare_lab_dir
+    from inspector.lab.responder import ServerOptions
+    from inspector.lab.server import LabServer
 
     with exit_on_error():
         lab_dir = prepare_lab_dir(cert_dir, realm=realm, host=exchange_host, tls=tls, now=datetime.now(UTC))
@@ -137,8 +139,9 @@ def serve(
 def _print_banner(
     url: str, lab_dir: LabDir, folder: Path, host: str, offer_basic: bool, offer_ntlm: bool, faults: tuple[str, ...]
 ) -> None:
-    from inspector.lab.scenarios import EWS_PATH
-    from inspector.lab.server import ACS_METADATA_FILE, AUTH_CERT_FILE, METADATA_PATH, is_loopback
+    from inspector.lab.folder import ACS_METADATA_FILE, AUTH_CERT_FILE
+    from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
+    from inspector.lab.server import is_loopback
 
     click.echo(f"oauth-inspector lab: Exchange-like server listening on {url}")
     click.echo(f"  EWS:       {url}{EWS_PATH}  (tokens for {lab_dir.host}, realm {lab_dir.realm})")
@@ -208,7 +211,7 @@ def drive(
 
     from inspector.cli_common import exit_on_error
     from inspector.lab.client import drive as play
-    from inspector.lab.server import read_lab_dir
+    from inspector.lab.folder import read_lab_dir
     from inspector.text import safe
 
     as_json = output_format == "jsonl"

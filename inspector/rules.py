@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from inspector.jsonable import json_native
+
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 """Every severity, worst first."""
@@ -71,6 +73,10 @@ class Finding:
     message: str
     exchange: str | None = None
     evidence: dict[str, object] = field(default_factory=dict)
+    """JSON-native (made so on creation): what the report writes, and what a flow's metadata holds."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evidence", json_native(self.evidence))
 
 
 _RULES = (

@@ -44,6 +44,8 @@ class Option:
     """The key in ``oauth-inspector.toml`` / ``[tool.oauth-inspector]``, if the file may set it."""
     choices: tuple[str, ...] = ()
     bounds: tuple[int, int] | None = None
+    unit: str = ""
+    """What a bounded number counts, for messages (``seconds``)."""
     file_only: bool = False
     """A path that must not name a folder."""
     param: str = ""
@@ -64,7 +66,8 @@ class Option:
         if self.bounds is not None and isinstance(value, int):
             low, high = self.bounds
             if not low <= value <= high:
-                return f"{self.addon_name} must be between {low} and {high} seconds, not {value}"
+                unit = f" {self.unit}" if self.unit else ""
+                return f"{self.addon_name} must be between {low} and {high}{unit}, not {value}"
         return None
 
 
@@ -126,6 +129,7 @@ class TrustArguments:
         config_key="skew",
         default=DEFAULT_SKEW,
         bounds=(0, MAX_SKEW),
+        unit="seconds",
     )
     config_path: Path | None = _option(  # noqa: RUF009  (a field() with the row in its metadata, not a shared default)
         "--config",

@@ -175,6 +175,16 @@ def normalise_thumbprint(value: str) -> str:
     return cleaned.upper()
 
 
+def thumbprint_of(der: bytes) -> str:
+    """A DER certificate's SHA-1 in upper-case hex, as Windows and ``Get-AuthConfig`` print it."""
+    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
+
+
+def x5t_of(der: bytes) -> str:
+    """base64url(SHA-1(DER)) without padding: the ``x5t`` a token header names its certificate by."""
+    return b64url_encode(hashlib.sha1(der, usedforsecurity=False).digest())
+
+
 def thumbprint_to_x5t(thumbprint: str) -> str:
     return b64url_encode(bytes.fromhex(normalise_thumbprint(thumbprint)))
 
@@ -185,7 +195,7 @@ def key_from_certificate(cert: x509.Certificate, source: str, issuer: str | None
         public_key=cert.public_key(),
         source=source,
         certificate=cert,
-        x5t=b64url_encode(hashlib.sha1(der).digest()),  # noqa: S324 - x5t is defined as SHA-1
+        x5t=x5t_of(der),
         x5t_s256=b64url_encode(hashlib.sha256(der).digest()),
         issuer=issuer,
     )

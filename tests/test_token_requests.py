@@ -24,7 +24,7 @@ from inspector.lab.token_endpoint import (
 from inspector.lab.tokens import TokenKit
 from inspector.model import HttpRequest
 from inspector.report.serialize import exchange_data
-from inspector.token_errors import KNOWN_TOKEN_ERRORS, error_codes, thumbprint_in
+from inspector.token_errors import KNOWN_TOKEN_ERRORS
 from inspector.token_requests import token_request_fields
 from inspector.trust import Trust
 from tests import outbound
@@ -203,18 +203,6 @@ def test_expired_assertion_at_capture_time_not_now(lab_kit: TokenKit) -> None:
     call = entra_token_call(lab_kit.auth_cert, now=lab_kit.now - timedelta(hours=5))
     exchange = token_exchange(1, call, 200, b"{}", lab_kit.now - timedelta(hours=5), "t")
     assert _judge(lab_kit, exchange).findings == ()
-
-
-def test_error_codes_and_thumbprint_parsing() -> None:
-    text = (
-        "AADSTS70002: x. AADSTS50012: y [Reason - The key was not found., Thumbprint of key used by client: 'ab"
-        + "0" * 38
-        + "']"
-    )
-    assert error_codes(text) == ["AADSTS70002", "AADSTS50012"]
-    assert thumbprint_in(text) == "AB" + "0" * 38
-    assert error_codes("acs50012: Authentication failed.") == ["ACS50012"]
-    assert thumbprint_in("no thumbprint here") is None
 
 
 def test_a_token_request_whose_body_was_not_captured_is_judged_by_its_answer(lab_kit: TokenKit) -> None:

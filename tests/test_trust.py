@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -27,10 +29,13 @@ from inspector.policy import Policy
 from inspector.trust import (
     Trust,
     build_trust,
+    key_from_certificate,
     load_certificate_file,
     load_metadata_file,
     normalise_thumbprint,
+    thumbprint_of,
     thumbprint_to_x5t,
+    x5t_of,
 )
 from tests.builders import CLOCK
 
@@ -195,3 +200,13 @@ def test_jwks_without_certificates(tmp_path: Path, lab_kit: TokenKit) -> None:
     )
     [key] = load_metadata_file(path)
     assert (key.kid, key.certificate, key.issuer) == ("k1", None, None)
+
+
+def test_thumbprint_and_x5t_name_one_certificate_the_two_ways_windows_and_tokens_do(lab_kit: TokenKit) -> None:
+    der = lab_kit.auth_cert.der
+    digest = hashlib.sha1(der, usedforsecurity=False).digest()
+    assert thumbprint_of(der) == digest.hex().upper()
+    assert x5t_of(der) == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert thumbprint_to_x5t(thumbprint_of(der).lower()) == x5t_of(der)
+    key = key_from_certificate(lab_kit.auth_cert.certificate, "OAuthCert.cer")
+    assert (key.x5t, key.thumbprint) == (x5t_of(der), thumbprint_of(der))

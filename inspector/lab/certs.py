@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import uuid
 from collections.abc import Sequence
@@ -20,6 +21,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from inspector.model import ConfigError
+from inspector.trust import parse_certificates, thumbprint_of, x5t_of
 
 EXCHANGE_AUTH_CN = "Microsoft Exchange Server Auth Certificate"
 ACS_CN = "accounts.accesscontrol.windows.net"
@@ -54,7 +58,7 @@ class LabCert:
     @property
     def thumbprint(self) -> str:
         """SHA-1 of the DER certificate in upper-case hex, as ``Get-AuthConfig`` prints it."""
-        return hashlib.sha1(self.der, usedforsecurity=False).hexdigest().upper()
+        return thumbprint_of(self.der)
 
     @property
     def public_key_pem(self) -> bytes:
@@ -69,15 +73,6 @@ class LabCert:
         )
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def x5t_of(der: bytes) -> str:
-    """base64url(SHA-1(DER)) without padding: the ``x5t`` a token header names its certificate by."""
-    return b64url(hashlib.sha1(der, usedforsecurity=False).digest())
-
-
 def new_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
@@ -89,8 +84,10 @@ def self_signed(
     not_after: datetime,
     key: rsa.RSAPrivateKey | None = None,
     key_size: int = 2048,
+    server_names: Sequence[str] = (),
 ) -> LabCert:
-    """A self-signed RSA certificate. Given the same key and dates it is the same certificate, byte for byte."""
+    """A self-signed RSA certificate. Given the same key and dates it is the same certificate, byte for byte.
+    With ``server_names`` (host names or IP addresses) it is an HTTPS server certificate for them."""
     key = key if key is not None else new_rsa_key(key_size)
     public_der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -122,9 +119,28 @@ def self_signed(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
     )
-    return LabCert(certificate, key)
+    if server_names:
+        names = [_general_name(n) for n in server_names]
+        certificate = certificate.add_extension(x509.SubjectAlternativeName(names), critical=False).add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+    return LabCert(certificate.sign(key, hashes.SHA256()), key)
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def tls_server_cert(host: str, *, now: datetime) -> LabCert:
+    """A self-signed HTTPS certificate for the lab host, localhost and 127.0.0.1, valid for a year."""
+    names = dict.fromkeys((host, "localhost", "127.0.0.1"))
+    return self_signed(
+        host, not_before=now - timedelta(days=1), not_after=now + timedelta(days=365), server_names=[*names]
+    )
 
 
 def exchange_auth_cert(
@@ -240,3 +256,22 @@ def acs_metadata(certs: Sequence[LabCert], *, realm: str) -> dict[str, Any]:
 def write_metadata(path: Path, document: dict[str, Any]) -> Path:
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def _spki(key: Any) -> bytes:
+    return bytes(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def load_lab_cert(folder: Path, cert_name: str, key_name: str) -> LabCert | None:
+    """A certificate (DER or PEM) and its private key as the lab wrote them; ``None`` when either is missing."""
+    cert_path, key_path = folder / cert_name, folder / key_name
+    if not cert_path.is_file() or not key_path.is_file():
+        return None
+    try:
+        certificate = parse_certificates(cert_path.read_bytes(), str(cert_path))[0]
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError, ConfigError) as exc:
+        raise ConfigError(f"Cannot read the lab certificate {cert_path} or its key {key_path}: {exc}") from exc
+    if not isinstance(key, rsa.RSAPrivateKey) or _spki(key.public_key()) != _spki(certificate.public_key()):
+        raise ConfigError(f"The lab key {key_path} does not belong to {cert_path}; delete both to make new ones")
+    return LabCert(certificate, key)

@@ -26,8 +26,9 @@ from urllib.parse import SplitResult, urlencode, urlsplit
 from inspector.http_auth import parse_ms_diagnostics, parse_www_authenticate
 from inspector.lab import ntlm
 from inspector.lab.certs import EXCHANGE_PRINCIPAL
-from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH, SOAP_REQUEST, USER_AGENT
-from inspector.lab.server import METADATA_PATH, LabDir, is_loopback
+from inspector.lab.folder import LabDir
+from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH, METADATA_PATH, SOAP_REQUEST, USER_AGENT
+from inspector.lab.server import is_loopback
 from inspector.lab.token_endpoint import entra_token_call
 from inspector.lab.tokens import TokenKit
 from inspector.model import ConfigError

@@ -29,6 +29,8 @@ BASIC_CLIENT = Endpoint("10.0.0.20", 50120)
 NTLM_CLIENT = Endpoint("10.0.0.30", 50130)
 
 EWS_PATH = "/EWS/Exchange.asmx"
+METADATA_PATH = "/autodiscover/metadata/json/1"
+"""Where Exchange serves its auth metadata document (the lab server too)."""
 AUTHORIZATION_URI = "https://login.windows.net/common/oauth2/authorize"
 ASSERTED_TYPES = "app_asserted_user_v1 service_asserted_app_v1"
 BASIC_USER = "CONTOSO\\svc-sfb"

@@ -24,8 +24,9 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from inspector.lab.certs import ACS_PRINCIPAL, EXCHANGE_PRINCIPAL, LabCert, b64url, exchange_auth_cert
+from inspector.lab.certs import ACS_PRINCIPAL, EXCHANGE_PRINCIPAL, LabCert, exchange_auth_cert
 from inspector.rules import RuleId
+from inspector.tokens import b64url_encode as b64url
 
 SFB_PRINCIPAL = "00000004-0000-0ff1-ce00-000000000000"
 SHAREPOINT_PRINCIPAL = "00000003-0000-0ff1-ce00-000000000000"

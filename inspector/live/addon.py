@@ -12,13 +12,10 @@ Token times are judged at the flow's capture time (``request.timestamp_start``),
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
 
 from mitmproxy import contentviews, ctx, flow, http
 from mitmproxy.addonmanager import Loader
@@ -26,7 +23,6 @@ from mitmproxy.addonmanager import Loader
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.live import options as addon_options
 from inspector.live.annotate import (
-    METADATA_KEY,
     Serializer,
     annotate,
     error_record,
@@ -35,89 +31,24 @@ from inspector.live.annotate import (
     verdict_line,
     worst,
 )
+from inspector.live.commands import inspect_text, judge_apart
 from inspector.live.contentview import TokenContentview
 from inspector.live.host import client_sni, host_rewritten, with_client_host
+from inspector.live.logs import InternalErrors, announce, log_findings
 from inspector.live.options import options_error
-from inspector.live.render import flow_text, summary_text
+from inspector.live.render import summary_text
 from inspector.live.repeats import FlowNames, Key, RepeatedFlows, flow_key
+from inspector.live.report_file import ReportFile
 from inspector.model import ConfigError, HttpExchange, Notice
-from inspector.report.writers import JsonlWriter
-from inspector.rules import Finding, finding
+from inspector.rules import Finding
 from inspector.settings import Settings, build_settings
 from inspector.sources.mitmflows import exchange_from_flow
 from inspector.tally import Totals
-from inspector.text import safe
 
 logger = logging.getLogger(__name__)
 
-MAX_INTERNAL_ERROR_LOGS = 100
 # Conversion failures on a flow that lacks what an exchange needs: the flow's problem, reported as analyze does.
 _FLOW_PROBLEMS = (AttributeError, TypeError, ValueError, OverflowError, OSError)
-
-
-class _Report:
-    """The JSONL report file: one line per exchange, flushed as it goes. A write failure stops reporting, once."""
-
-    def __init__(self, path: str, *, show_secrets: bool) -> None:
-        self.path = path
-        append = path.startswith("+")  # as mitmproxy's -w: "+file" appends
-        target = Path(path[1:] if append else path).expanduser()
-        try:
-            self.file: IO[str] | None = target.open("a" if append else "w", encoding="utf-8", newline="\n")
-        except OSError as exc:
-            raise options_error(
-                f"oauth_report: cannot write {target}: {exc.strerror or exc}; check the folder exists and is writable"
-            ) from None
-        self.writer = JsonlWriter(self.file, show_secrets=show_secrets, flush_each=True)
-
-    def write(self, item: Finding) -> None:
-        self._guarded(lambda: self.writer.finding(item))
-
-    def write_line(self, line: str) -> None:
-        """An exchange's line, made by the addon (it serialises each exchange once, for the flow too).
-
-        Written straight to the descriptor: one system call, so the line is in the file before the flow moves on
-        (what a flush would give) without the text layer's encoding and buffering on every flow. The writer's own
-        records are flushed as they are written, so nothing of theirs is waiting in a buffer to be overtaken."""
-        file = self.file
-        if file is None:
-            return
-        try:  # inline rather than through _guarded: this runs for every flow
-            data = (line + "\n").encode("utf-8")
-            fd = file.fileno()
-            while data:
-                data = data[os.write(fd, data) :]
-        except (OSError, ValueError) as exc:
-            self._stop(exc)
-
-    def _guarded(self, action: Callable[[], None]) -> None:
-        if self.file is None:
-            return
-        try:
-            action()
-        except (OSError, ValueError) as exc:
-            self._stop(exc)
-
-    def _stop(self, exc: Exception) -> None:
-        logger.warning("oauth-inspector: cannot write the report %s (%s); reporting stops", self.path, exc)
-        self._close_quietly()
-
-    def close(self, totals: Totals | None) -> None:
-        """Finish the report: its summary line from ``totals`` (none when the addon never judged), then close."""
-        if self.file is None:
-            return
-        try:
-            if totals is not None:
-                self.writer.close(totals)
-        except (OSError, ValueError) as exc:
-            logger.warning("oauth-inspector: cannot finish the report %s (%s)", self.path, exc)
-        self._close_quietly()
-
-    def _close_quietly(self) -> None:
-        if self.file is not None:
-            with contextlib.suppress(OSError):
-                self.file.close()
-            self.file = None
 
 
 class OAuthInspector:
@@ -131,7 +62,7 @@ class OAuthInspector:
         self.show_secrets = False
         self.serializer = Serializer(show_secrets=False)
         self.fail_on = "error"
-        self._report: _Report | None = None
+        self._report: ReportFile | None = None
         self._counter = 0
         self._host_warned = False
         self._unconfigured_warned = False
@@ -140,7 +71,12 @@ class OAuthInspector:
         self.repeats_enabled = True
         """Publish flows that repeat a clean exchange without judging them again (see ``repeats.py``)."""
         self.repeats: RepeatedFlows | None = None
-        self.internal_errors = 0
+        self._errors = InternalErrors()
+
+    @property
+    def internal_errors(self) -> int:
+        """The addon's own failures so far (each also an ``inspector-error`` finding)."""
+        return self._errors.count
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -168,7 +104,7 @@ class OAuthInspector:
         path: str | None = options.oauth_report or None
         report = self._report
         if (report.path if report is not None else None) != path:
-            report = _Report(path, show_secrets=show_secrets) if path else None
+            report = ReportFile(path, show_secrets=show_secrets) if path else None
         # Nothing below can fail: commit.
         if report is not self._report and self._report is not None:
             self._report.close(self._totals_if_judging())
@@ -182,29 +118,12 @@ class OAuthInspector:
         self.repeats = repeats
         self.show_secrets, self.fail_on = show_secrets, settings.fail_on
         self.serializer = Serializer(show_secrets=show_secrets)
-        self._announce(settings)
+        announce(settings, report.path if report is not None else None)
         for item in analyzer.trust_findings():
             self.totals.add(item)
-            self._log_finding(item, None)
+            log_findings((item,), None)
             if report is not None:
                 report.write(item)
-
-    def _announce(self, settings: Settings) -> None:
-        keys = len(settings.trust.keys)
-        realms = ", ".join(sorted(settings.policy.realms)) or "any"
-        logger.info(
-            "oauth-inspector: %d trusted key(s), %d expected thumbprint(s), realm %s, issuers %s%s",
-            keys,
-            len(settings.trust.expected_thumbprints),
-            safe(realms, 200),
-            safe(", ".join(sorted(settings.policy.expected_issuers)), 200),
-            f"; report {self._report.path}" if self._report is not None else "",
-        )
-        if not keys:
-            logger.info(
-                "oauth-inspector: no certificate or metadata given, so signatures cannot be verified "
-                "(set oauth_cert to the exported OAuthCert.cer, oauth_metadata to the metadata documents)"
-            )
 
     def _summary_text(self) -> str:
         repeats = self.repeats.published if self.repeats is not None else 0
@@ -256,6 +175,19 @@ class OAuthInspector:
         except Exception as exc:  # the addon's own failure must never reach mitmproxy or the flow
             self._internal_failure(f, exc)
 
+    def _internal_failure(self, f: http.HTTPFlow, exc: Exception) -> None:
+        """The addon's own failure on a flow: logged, counted, reported; the flow passes untouched."""
+        try:
+            item = self._errors.failed(getattr(f, "id", "?"), exc)
+            if self.analyzer is not None:
+                self.totals.add(item)
+            comment = f"oauth-inspector: {item.severity}: {item.rule}"
+            annotate(f, error_record(item, comment), comment, item.severity)
+            if self._report is not None:
+                self._report.write(item)
+        except Exception:  # noqa: S110  (reporting the failure failed too, e.g. logging itself; the flow must pass)
+            pass
+
     def _names(self, f: http.HTTPFlow) -> FlowNames:
         self._counter += 1
         number = self._counter
@@ -293,109 +225,37 @@ class OAuthInspector:
 
     def _publish(self, f: http.HTTPFlow, result: ExchangeResult | Finding, key: Key | None) -> None:
         if isinstance(result, Finding):  # the flow could not become an exchange
-            self._log_finding(result, f)
+            log_findings((result,), f)
             comment = f"oauth-inspector: {result.severity}: {result.rule}"
             annotate(f, error_record(result, comment), comment, result.severity)
             if self._report is not None:
                 self._report.write(result)
             return
         if result.findings:
-            self._log_findings(result.findings, f)
+            log_findings(result.findings, f)
         annotated = relevant(result)
         if not annotated and self._report is None:
             return  # nothing about authentication and no report: nothing to write
-        line, data = self.serializer.exchange(result)
+        encoded = self.serializer.exchange(result)
         if self._report is not None:
-            self._report.write_line(line)
+            self._report.write_line(encoded.line)
         if annotated:
             comment = verdict_line(result)
             severity = worst(result.findings)
-            annotate(f, flow_metadata(data, verdict=severity or "ok", comment=comment), comment, severity)
+            annotate(f, flow_metadata(encoded.data, verdict=severity or "ok", comment=comment), comment, severity)
             if key is not None and self.repeats is not None:
                 try:
-                    self.repeats.remember(key, result, line, data, comment)
+                    self.repeats.remember(key, result, encoded, comment)
                 except Exception:  # the flow is published already: a repeat just takes the full path
                     logger.debug("oauth-inspector: exchange %s not remembered", result.exchange.id, exc_info=True)
-
-    def _log_finding(self, item: Finding, f: http.HTTPFlow | None) -> None:
-        self._log_findings((item,), f)
-
-    def _log_findings(self, items: Sequence[Finding], f: http.HTTPFlow | None) -> None:
-        """One log record per flow: its findings one per line, each with its rule ID.
-
-        One record rather than one per finding: mitmdump turns every record into an event for all its addons,
-        which costs more than the judging, and a flow's findings read better together."""
-        where = ""
-        if f is not None:
-            request = f.request
-            where = f" (flow {f.id[:8]}, {request.method} {request.pretty_host}{request.path[:80]})"
-        # Never ERROR: mitmdump exits when errors are logged during startup, and a replay runs during startup.
-        level = logging.INFO if all(item.severity == "info" for item in items) else logging.WARNING
-        lines = [f"oauth-inspector [{item.rule}] {item.severity}: {safe(item.message, 300)}" for item in items]
-        lines[0] += safe(where)
-        logger.log(level, "%s", "\n  ".join(lines))
-
-    def _internal_failure(self, f: http.HTTPFlow, exc: Exception) -> None:
-        self.internal_errors += 1
-        flow_id = getattr(f, "id", "?")
-        try:
-            if self.internal_errors == 1:
-                logger.warning("oauth-inspector failed on flow %s; the flow passes untouched", flow_id, exc_info=exc)
-            elif self.internal_errors <= MAX_INTERNAL_ERROR_LOGS:
-                logger.warning(
-                    "oauth-inspector failed on flow %s (%s: %s); the flow passes untouched",
-                    flow_id,
-                    type(exc).__name__,
-                    safe(exc, 200),
-                )
-            elif self.internal_errors == MAX_INTERNAL_ERROR_LOGS + 1:
-                logger.warning("oauth-inspector: further internal errors are counted but not logged")
-            item = finding(
-                "inspector-error",
-                f"oauth-inspector failed on flow {flow_id}: {type(exc).__name__}: {safe(exc, 200)}",
-                flow=flow_id,
-                error=type(exc).__name__,
-            )
-            if self.analyzer is not None:
-                self.totals.add(item)
-            comment = f"oauth-inspector: {item.severity}: {item.rule}"
-            annotate(f, error_record(item, comment), comment, item.severity)
-            if self._report is not None:
-                self._report.write(item)
-        except Exception:  # noqa: S110  (reporting the failure failed too, e.g. logging itself; the flow must pass)
-            pass
 
     # --- commands ----------------------------------------------------------------------------------------------
 
     def inspect(self, flows: Sequence[flow.Flow]) -> str:
         """Print the decoded tokens and findings of the given flows (e.g. oauth.inspect @focus)."""
-        parts: list[str] = []
-        for item in flows:
-            if not isinstance(item, http.HTTPFlow):
-                continue
-            data = item.metadata.get(METADATA_KEY)
-            if not isinstance(data, dict):
-                data = self._judge_apart(item)
-            parts.append(flow_text(item.id, data) if data is not None else f"flow {item.id}: not judged")
-        text = "\n\n".join(parts) or "oauth.inspect: no HTTP flow given"
+        text = inspect_text(flows, lambda f: judge_apart(self.settings, self.serializer, f))
         logger.info(text)
         return text
-
-    def _judge_apart(self, f: http.HTTPFlow) -> dict[str, Any] | None:
-        """A flow judged on its own (no cross-flow rules), without touching the shared state: for flows the addon
-        never saw, such as those loaded before it."""
-        if self.settings is None:
-            return None
-        try:
-            exchange = exchange_from_flow(
-                f, exchange_id=f"inspect:{f.id[:8]}", source="inspect", entry=None, kind="live"
-            )
-            result = Analyzer(self.settings.trust, self.settings.policy).feed(exchange)
-        except Exception as exc:
-            return {"findings": [], "method": f.request.method, "target": f"(cannot judge: {type(exc).__name__})"}
-        assert isinstance(result, ExchangeResult)
-        _, data = self.serializer.exchange(result)
-        return flow_metadata(data, verdict=worst(result.findings) or "ok", comment=verdict_line(result))
 
     def summary(self) -> str:
         """Print the totals so far: exchanges, auth schemes, signature verdicts, findings by rule."""

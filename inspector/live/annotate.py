@@ -10,7 +10,6 @@ the thousands of requests that reuse one S2S token) once per token.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,8 +17,8 @@ from mitmproxy import http
 
 from inspector.analyze import ExchangeResult
 from inspector.lru import LruCache
-from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data
-from inspector.rules import Finding, Severity
+from inspector.report.serialize import EncodedExchange, ExchangeEncoder, finding_data
+from inspector.rules import SEVERITIES, Finding, Severity
 from inspector.text import safe
 
 METADATA_KEY = "oauth-inspector"
@@ -33,8 +32,7 @@ TOKEN_MEMORY = 256
 
 def worst(findings: Iterable[Finding]) -> Severity | None:
     severities = {f.severity for f in findings}
-    order: tuple[Severity, ...] = ("error", "warning", "info")
-    return next((s for s in order if s in severities), None)
+    return next((s for s in SEVERITIES if s in severities), None)
 
 
 def relevant(result: ExchangeResult) -> bool:
@@ -93,13 +91,9 @@ def verdict_line(result: ExchangeResult) -> str:
 _VERDICTS: LruCache[tuple[object, ...], str] = LruCache(1024)
 
 
-dump = dump_json
-"""One JSONL line, formatted as the report writers format theirs (ASCII only: wire text stays inert)."""
-
-
 class Serializer:
-    """An exchange's report line (exactly as ``JsonlWriter`` writes it) and the same data as a dict for the flow's
-    metadata, each token's part made once while the token keeps coming (the report's own ``ExchangeEncoder``)."""
+    """An exchange's report line (exactly as ``JsonlWriter`` writes it) and the same data for the flow's metadata,
+    each token's part made once while the token keeps coming (the report's own ``ExchangeEncoder``)."""
 
     def __init__(self, *, show_secrets: bool) -> None:
         self._encoder = ExchangeEncoder(show_secrets=show_secrets, cache_size=TOKEN_MEMORY)
@@ -114,17 +108,9 @@ class Serializer:
         if value != self._encoder.show_secrets:
             self._encoder = ExchangeEncoder(show_secrets=value, cache_size=TOKEN_MEMORY)
 
-    def exchange(self, result: ExchangeResult) -> tuple[str, dict[str, Any]]:
-        data = self._encoder.exchange_dict(result)
-        findings: list[Any] = [finding_data(f) for f in result.findings]
-        if findings:
-            findings = json.loads(dump(findings))  # evidence may hold tuples and other non-JSON values
-        line = self._encoder.dumps({"type": "exchange", **data, "findings": findings})
-        token = result.auth.token
-        if token is not None:
-            data["auth"]["token"] = self._encoder.token_dict(token)
-        data["findings"] = findings
-        return line, data
+    def exchange(self, result: ExchangeResult) -> EncodedExchange:
+        """The exchange as its report line (``.line``) and as data for the flow (``.data``), with its findings."""
+        return self._encoder.encode(result, findings=[finding_data(f) for f in result.findings])
 
 
 def flow_metadata(data: dict[str, Any], *, verdict: str, comment: str) -> dict[str, Any]:
@@ -132,8 +118,7 @@ def flow_metadata(data: dict[str, Any], *, verdict: str, comment: str) -> dict[s
 
 
 def error_record(item: Finding, comment: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(dump({"findings": [finding_data(item)]}))
-    return {"verdict": item.severity, "comment": comment, **data}
+    return {"verdict": item.severity, "comment": comment, "findings": [finding_data(item)]}
 
 
 def annotate(flow: http.HTTPFlow, data: dict[str, Any], comment: str, severity: str | None) -> None:

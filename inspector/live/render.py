@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from inspector.rules import CATALOGUE, at_or_above
+from inspector.rules import CATALOGUE, SEVERITIES, at_or_above
 from inspector.tally import Totals
 from inspector.text import safe
 
@@ -83,7 +83,7 @@ def summary_text(totals: Totals, *, fail_on: str, internal_errors: int = 0, repe
         judged,
         f"  auth schemes: {_counts(totals.schemes)}",
         f"  signatures:   {_counts(totals.signatures)}",
-        "  findings:     " + ", ".join(f"{s} {totals.severities.get(s, 0)}" for s in ("error", "warning", "info")),
+        "  findings:     " + ", ".join(f"{s} {totals.severities.get(s, 0)}" for s in SEVERITIES),
     ]
     if totals.rules:
         lines.append("  rule                          count  severity  title")

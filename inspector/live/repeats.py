@@ -11,8 +11,6 @@ work on a proxy's busiest path. Anything else, and any flow the check is unsure 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,20 +20,15 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.bodies import wants_body
 from inspector.body_errors import raw_answer_has_error
 from inspector.lru import LruCache
-from inspector.report.serialize import utc_iso
+from inspector.report.serialize import EncodedExchange, head_text, utc_iso
 from inspector.sources.mitmflows import endpoint_of, moment_or_none
 from inspector.tally import Totals
 from inspector.token_checks import TokenAssessment
 
 REMEMBERED = 256
 """Distinct clean exchanges kept (token, URL and status): a proxy's steady traffic is a handful of them."""
-_HEAD_KEYS = ("type", "id", "source", "provenance", "time", "client", "server")
-"""The report line's fields that belong to each flow; everything after them is the same for a repeat."""
-_TAIL_START = ',"scheme":'
 MAX_ADDRESSES = 4096
 MAX_CACHED_HOST = 64
-_escape: Callable[[str], str] = json.encoder.encode_basestring_ascii
-"""The string escaping of the report's encoder (``ensure_ascii``): the same C function."""
 
 Key = tuple[bytes, tuple[bytes, ...], bytes, bytes, bytes, bytes, bytes, int]
 
@@ -54,7 +47,7 @@ class FlowNames:
 class _Clean:
     assessment: TokenAssessment
     tail_text: str
-    """The report line from ``"scheme"`` to its end."""
+    """The report line after its head (``serialize.EncodedExchange.tail_text``)."""
     tail: dict[str, Any]
     """The same part as data, for the flow's metadata."""
     containers: tuple[str, ...]
@@ -129,8 +122,8 @@ class RepeatedFlows:
         self.published = 0
         """Flows published the short way (for tests and benchmarks)."""
 
-    def remember(self, key: Key, result: ExchangeResult, line: str, data: dict[str, Any], comment: str) -> None:
-        """Keep a clean bearer exchange the full path just published (``line`` and ``data`` as it wrote them)."""
+    def remember(self, key: Key, result: ExchangeResult, encoded: EncodedExchange, comment: str) -> None:
+        """Keep a clean bearer exchange the full path just published (``encoded`` as it wrote it)."""
         auth, exchange = result.auth, result.exchange
         response = exchange.response
         if (
@@ -144,19 +137,14 @@ class RepeatedFlows:
             or response.status == 401
         ):
             return
-        provenance = data.get("provenance")
-        if not isinstance(provenance, dict) or type(provenance.get("flow_id")) is not str:
+        provenance = encoded.head["provenance"]
+        if type(provenance.get("flow_id")) is not str:
             return  # only flows with a text id are published the short way (see flow_key's caller)
-        start = line.find(_TAIL_START)
-        head = {name: data[name] for name in _HEAD_KEYS[1:]}
-        # The head is written here by hand (the encoder's per-call set-up costs more than the rest of a repeat):
-        # it must be what the full path wrote, or this exchange is not remembered and its repeats take the full path.
-        if start < 0 or _head_text(head) != line[: start + 1]:
-            return
-        tail = {name: _copy(value) for name, value in data.items() if name not in head}
+        tail = {name: _copy(value) for name, value in encoded.tail.items()}
         containers = tuple(name for name, value in tail.items() if isinstance(value, dict | list))
         assessment = self.analyzer.assess(auth.credentials.credentials)
-        self._clean.put(key, _Clean(assessment, line[start + 1 :], tail, containers, comment, auth.token.signature))
+        clean = _Clean(assessment, encoded.tail_text, tail, containers, comment, auth.token.signature)
+        self._clean.put(key, clean)
 
     def publish(self, f: http.HTTPFlow, key: Key, names: FlowNames) -> Repeat | None:
         """The report line and metadata of a flow that repeats a remembered exchange, or ``None``."""
@@ -170,6 +158,7 @@ class RepeatedFlows:
         if names.entry is not None:
             provenance["entry"] = names.entry
         provenance["flow_id"] = f.id
+        # The head as serialize.exchange_head makes it for this flow's exchange (the equivalence tests hold them so).
         head = {
             "id": names.exchange_id,
             "source": names.source,
@@ -181,7 +170,7 @@ class RepeatedFlows:
         metadata: dict[str, Any] = {"verdict": "ok", "comment": clean.comment, **head, **clean.tail}
         for name in clean.containers:
             metadata[name] = _copy(metadata[name])
-        line = _head_text(head) + clean.tail_text
+        line = head_text(head) + clean.tail_text
         self.totals.count_exchange("bearer", clean.signature, ())
         self.published += 1
         return Repeat(line, metadata, clean.comment)
@@ -211,36 +200,6 @@ def _plain(address: object) -> bool:
         and len(address[0]) <= MAX_CACHED_HOST
         and all(type(part) is int for part in address[1:])
     )
-
-
-def _head_text(head: dict[str, Any]) -> str:
-    """The report line up to the tail, as the JSON writer writes it: compact, ASCII, keys in the writer's order."""
-    provenance = head["provenance"]
-    entry = provenance.get("entry")
-    return "".join(
-        (
-            '{"type":"exchange","id":',
-            _string(head["id"]),
-            ',"source":',
-            _string(head["source"]),
-            ',"provenance":{"kind":',
-            _string(provenance["kind"]),
-            f',"entry":{entry}' if type(entry) is int else "",
-            ',"flow_id":',
-            _string(provenance["flow_id"]),
-            '},"time":',
-            _string(head["time"]),
-            ',"client":',
-            _string(head["client"]),
-            ',"server":',
-            _string(head["server"]),
-            ",",
-        )
-    )
-
-
-def _string(value: str | None) -> str:
-    return "null" if value is None else _escape(value)
 
 
 def _copy(value: Any) -> Any:

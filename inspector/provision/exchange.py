@@ -10,7 +10,6 @@ are kept by name (``user``, ``app``) and their properties fed to later cmdlets, 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, Protocol
@@ -43,6 +42,7 @@ from inspector.provision.steps import (
 from inspector.remote.psjson import as_bool, as_bytes, as_text, ci_get
 from inspector.remote.psrp import PowerShellFactory, PsrpSettings, SessionOpener, open_pypsrp, plain
 from inspector.text import safe
+from inspector.trust import thumbprint_of
 
 MAX_OBJECTS = 1000
 """Most objects taken from one answer (a probe finds one or a handful)."""
@@ -386,7 +386,7 @@ class ExchangeExecutor:
                 f"Mailbox server), {AGAIN}",
             )
         der = as_bytes(ci_get(found, action.data_property))
-        if der is None or hashlib.sha1(der, usedforsecurity=False).hexdigest().upper() != thumbprint:
+        if der is None or thumbprint_of(der) != thumbprint:
             raise StepFailed(
                 action.id,
                 f"the bytes read for {thumbprint} are not that certificate (SHA-1 differs or {action.data_property} "

@@ -9,7 +9,6 @@ outright: provisioning needs only the public certificate and never handles priva
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from datetime import datetime
@@ -22,7 +21,7 @@ from inspector.model import ConfigError
 from inspector.policy import EXPIRING_DAYS, MIN_RSA_BITS
 from inspector.provision.steps import CertificateFacts
 from inspector.remote.graph import CLOUDS
-from inspector.trust import MAX_TRUST_FILE, parse_certificates
+from inspector.trust import MAX_TRUST_FILE, parse_certificates, thumbprint_of
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
@@ -106,7 +105,7 @@ def certificate_file(path: Path) -> CertificateFacts:
     der = certificate.public_bytes(serialization.Encoding.DER)
     key = certificate.public_key()
     return CertificateFacts(
-        thumbprint=hashlib.sha1(der, usedforsecurity=False).hexdigest().upper(),
+        thumbprint=thumbprint_of(der),
         subject=certificate.subject.rfc4514_string(),
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,

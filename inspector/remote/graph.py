@@ -9,7 +9,6 @@ and is never printed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from inspector.remote.errors import SourceError
 from inspector.remote.http import DEFAULT_TIMEOUT, HttpResult, TlsOptions, request
 from inspector.remote.psjson import ci_get
 from inspector.text import safe
+from inspector.trust import thumbprint_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +101,7 @@ def certificate_credential(path: Path, password: str | None) -> dict[str, Any]:
     except (ValueError, TypeError) as exc:
         # The exception text of a wrong password is safe; the key itself never enters a message.
         raise ConfigError(f"--graph-cert {path}: the certificate or private key cannot be loaded ({exc})") from exc
-    thumbprint = (
-        hashlib.sha1(certificate.public_bytes(serialization.Encoding.DER), usedforsecurity=False).hexdigest().upper()
-    )
+    thumbprint = thumbprint_of(certificate.public_bytes(serialization.Encoding.DER))
     credential = {"private_key": key.group().decode("ascii"), "thumbprint": thumbprint}
     if password:
         credential["passphrase"] = password

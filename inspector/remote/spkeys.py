@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 from inspector.remote.errors import SourceError
 from inspector.remote.psjson import as_bytes, as_list, as_text, as_time, ci_get, ci_has, decode_text
+from inspector.trust import thumbprint_of
 
 MAX_CREDENTIALS = 1000
 DATE_TOLERANCE = timedelta(days=1)
@@ -57,19 +57,15 @@ class ServicePrincipalKeys:
     credentials: tuple[KeyCredential, ...]
 
 
-def _sha1_hex(der: bytes) -> str:
-    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
-
-
 def _certificate_thumbprint(raw: bytes) -> str | None:
     if raw[:1] == b"\x30":
-        return _sha1_hex(raw)
+        return thumbprint_of(raw)
     # The 2025 Teams procedure uploads ASCII bytes of the base64 text: decode once more.
     try:
         inner = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return _sha1_hex(inner) if inner[:1] == b"\x30" else None
+    return thumbprint_of(inner) if inner[:1] == b"\x30" else None
 
 
 def _identifier_thumbprints(value: object) -> set[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
@@ -15,11 +16,12 @@ from rich.text import Text
 
 from inspector.analyze import ExchangeResult
 from inspector.report.writers import Record
-from inspector.rules import CATALOGUE, Finding
+from inspector.rules import CATALOGUE, SEVERITIES, Finding
 from inspector.tally import Totals
 from inspector.text import safe
 
-_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_WORST_FIRST = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _VERDICT_STYLE = {
     "valid": "green",
     "invalid": "bold red",
@@ -57,19 +59,28 @@ def _worst(findings: tuple[Finding, ...]) -> Text:
     """Every rule an exchange raised, worst first, each in its severity's colour."""
     if not findings:
         return Text("ok", style="green")
-    order = {"error": 0, "warning": 1, "info": 2}
     seen: dict[str, str] = {}
-    for item in sorted(findings, key=lambda f: order[f.severity]):
+    for item in sorted(findings, key=lambda f: _WORST_FIRST[f.severity]):
         seen.setdefault(item.rule, item.severity)
     cell = Text()
     for index, (rule, severity) in enumerate(seen.items()):
         if index:
             cell.append(", ")
-        cell.append(rule, style=_SEVERITY_STYLE[severity])
+        cell.append(rule, style=SEVERITY_STYLE[severity])
     return cell
 
 
 SHOWN_PER_RULE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class TableRecord(Record):
+    """What the table keeps of one result: the result itself while there is room for its row, whether it earns a
+    row at all, and its findings."""
+
+    result: ExchangeResult | None
+    row: bool
+    findings: tuple[Finding, ...]
 
 
 class ConsoleRecords:
@@ -89,13 +100,13 @@ class ConsoleRecords:
             or (response is not None and response.status == 401)
         )
         if not (interesting or self.verbose):
-            return ("exchange", None, False, result.findings)
+            return TableRecord(None, False, result.findings)
         self.rows += 1
         # Past the table's size only the count travels (a --jobs worker would otherwise ship every result).
-        return ("exchange", result if self.rows <= self.max_rows else None, True, result.findings)
+        return TableRecord(result if self.rows <= self.max_rows else None, True, result.findings)
 
     def finding(self, item: Finding) -> Record:
-        return ("finding", None, False, (item,))
+        return TableRecord(None, False, (item,))
 
 
 class ConsoleReport:
@@ -121,8 +132,10 @@ class ConsoleReport:
         self.absorb(self._records.finding(item))
 
     def absorb(self, record: Record) -> None:
-        _, result, row, findings = record
-        if row:
+        if not isinstance(record, TableRecord):
+            raise TypeError(f"not a table record: {record!r}")
+        result, findings = record.result, record.findings
+        if record.row:
             if result is not None and len(self.rows) < self.max_rows:
                 self.rows.append(result)
             else:
@@ -174,12 +187,11 @@ class ConsoleReport:
             return
         console = self.console
         console.print()
-        order = {"error": 0, "warning": 1, "info": 2}
-        for rule_id, items in sorted(self.by_rule.items(), key=lambda kv: (order[kv[1][0].severity], kv[0])):
+        for rule_id, items in sorted(self.by_rule.items(), key=lambda kv: (_WORST_FIRST[kv[1][0].severity], kv[0])):
             rule = CATALOGUE[rule_id]
             count = max(totals.rules.get(rule_id, 0), len(items))
             head = Text()
-            head.append(f"{rule.severity.upper():7} ", style=_SEVERITY_STYLE[rule.severity])
+            head.append(f"{rule.severity.upper():7} ", style=SEVERITY_STYLE[rule.severity])
             head.append(rule.id, style="bold")
             head.append(f"  {rule.title} ({count})")
             console.print(head)

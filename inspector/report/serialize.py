@@ -8,13 +8,14 @@ user only, NTLM the user/domain/workstation only, cookies never. ``show_secrets`
 from __future__ import annotations
 
 import json
-import secrets
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from inspector.analyze import ExchangeResult
 from inspector.http_auth import Credentials, NtlmMessage
+from inspector.jsonable import json_native
 from inspector.model import HttpExchange, Provenance
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
@@ -150,18 +151,25 @@ def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> 
     return out
 
 
-def exchange_data(
-    result: ExchangeResult, *, show_secrets: bool, with_headers: bool = False, token_value: Any = None
-) -> dict[str, Any]:
-    exchange: HttpExchange = result.exchange
-    response = exchange.response
-    data: dict[str, Any] = {
+def exchange_head(exchange: HttpExchange) -> dict[str, Any]:
+    """The first part of an exchange's data: what is the flow's own (which exchange, where and when). Two flows
+    that repeat one exchange differ only here (``live/repeats.py``)."""
+    return {
         "id": exchange.id,
         "source": exchange.provenance.source,
         "provenance": provenance_data(exchange.provenance),
         "time": utc_iso(exchange.time),
         "client": str(exchange.client) if exchange.client else None,
         "server": str(exchange.server) if exchange.server else None,
+    }
+
+
+def exchange_tail(result: ExchangeResult, *, show_secrets: bool, token_value: Any = None) -> dict[str, Any]:
+    """The rest of an exchange's data, after :func:`exchange_head`: the request, its authentication and the
+    answer's challenges and diagnostics."""
+    exchange: HttpExchange = result.exchange
+    response = exchange.response
+    data: dict[str, Any] = {
         "scheme": exchange.scheme,
         "method": exchange.request.method,
         "host": exchange.host,
@@ -197,7 +205,17 @@ def exchange_data(
     }
     if result.token_request is not None:
         data["token_request"] = token_request_data(result.token_request, show_secrets=show_secrets)
+    return data
+
+
+def exchange_data(
+    result: ExchangeResult, *, show_secrets: bool, with_headers: bool = False, token_value: Any = None
+) -> dict[str, Any]:
+    exchange = result.exchange
+    data = exchange_head(exchange)
+    data.update(exchange_tail(result, show_secrets=show_secrets, token_value=token_value))
     if with_headers:
+        response = exchange.response
         data["request_headers"] = header_list(exchange.request.headers, show_secrets=show_secrets)
         data["response_headers"] = header_list(response.headers, show_secrets=show_secrets) if response else None
     return data
@@ -224,53 +242,102 @@ def summary_data(totals: Totals) -> dict[str, Any]:
     }
 
 
+def head_text(head: dict[str, Any], *, line_type: str | None = "exchange") -> str:
+    """An exchange's JSON object from its opening brace to the comma before its tail: ``{"type":"exchange",
+    "id":…,"server":…,`` (without ``"type"`` when ``line_type`` is None). The full path and the repeats both write
+    their heads with it."""
+    return dump_json({"type": line_type, **head} if line_type is not None else head)[:-1] + ","
+
+
+def _members(data: dict[str, Any]) -> str:
+    """A JSON object's members without its braces (empty for an empty dict)."""
+    return dump_json(data)[1:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedExchange:
+    """One exchange serialised: its head and tail as data (the flow's metadata) and as JSON text (the report)."""
+
+    head: dict[str, Any]
+    tail: dict[str, Any]
+    """Everything after the head; the token as JSON-native data, shared between the uses of a token."""
+    head_text: str
+    """See :func:`head_text`."""
+    tail_text: str
+    """The tail's members and the object's closing brace: ``"scheme":…}``."""
+
+    @property
+    def line(self) -> str:
+        return self.head_text + self.tail_text
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {**self.head, **self.tail}
+
+
 class ExchangeEncoder:
-    """Exchanges as JSON text, each distinct token's JSON encoded once.
+    """Exchanges as JSON text and data, each distinct token encoded once.
 
     A token is usually reused for hours, so most exchanges of a capture carry one of a few tokens; encoding its
-    claims again for every exchange would dominate the run. The token's place is held by a marker that carries a
-    random per-run nonce (so nothing on the wire can forge it) and is replaced by the cached JSON text.
+    claims again for every exchange would dominate the run. Its text is cached and written in its place in the
+    ``auth`` object.
     """
 
     def __init__(self, *, show_secrets: bool, cache_size: int = 512) -> None:
         self.show_secrets = show_secrets
-        self._marker = f"oauth-inspector-token-{secrets.token_hex(12)}"
-        self._encoded_marker = json.dumps(self._marker)
         self._cache: OrderedDict[int, tuple[TokenReport, str, dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
-        self._pending: str | None = None
 
     def _token(self, report: TokenReport) -> tuple[str, dict[str, Any]]:
         cached = self._cache.get(id(report))
         if cached is not None and cached[0] is report:
             self._cache.move_to_end(id(report))
             return cached[1], cached[2]
-        text = dump_json(token_data(report, show_secrets=self.show_secrets))
-        data: dict[str, Any] = json.loads(text)  # plain JSON types, shared read-only by every use of the token
+        data: dict[str, Any] = json_native(token_data(report, show_secrets=self.show_secrets))
+        text = dump_json(data)
         self._cache[id(report)] = (report, text, data)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return text, data
 
-    def token_dict(self, report: TokenReport) -> dict[str, Any]:
-        """The token's data as plain JSON types (for consumers that keep dicts, e.g. flow metadata); shared
-        between the uses of a token, never to be modified."""
-        return self._token(report)[1]
-
-    def exchange_dict(self, result: ExchangeResult) -> dict[str, Any]:
-        """The exchange's data with the token replaced by the marker; pass the result (or a dict containing it)
-        to :meth:`dumps` next."""
+    def encode(
+        self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
+    ) -> EncodedExchange:
+        """The exchange as the report writes it: with a ``"type"`` first unless ``line_type`` is None, and its
+        findings (JSON-native, :func:`finding_data`) last when given."""
+        head = exchange_head(result.exchange)
         report = result.auth.token
-        self._pending = self._token(report)[0] if report is not None else None
-        marker = self._marker if report is not None else None
-        return exchange_data(result, show_secrets=self.show_secrets, token_value=marker)
+        if report is None:
+            tail = exchange_tail(result, show_secrets=self.show_secrets)
+            if findings is not None:
+                tail["findings"] = findings
+            return EncodedExchange(head, tail, head_text(head, line_type=line_type), dump_json(tail)[1:])
+        token_text, token = self._token(report)
+        tail = exchange_tail(result, show_secrets=self.show_secrets, token_value=token)
+        if findings is not None:
+            tail["findings"] = findings
+        return EncodedExchange(head, tail, head_text(head, line_type=line_type), _tail_text(tail, token_text))
 
-    def dumps(self, value: Any) -> str:
-        text = dump_json(value)
-        if self._pending is not None:
-            text = text.replace(self._encoded_marker, self._pending, 1)
-            self._pending = None
-        return text
+
+def _tail_text(tail: dict[str, Any], token_text: str) -> str:
+    """The tail's text with the token's cached text in its place (``auth.token``), not encoded again."""
+    names = list(tail)
+    split = names.index("auth")
+    before = {name: tail[name] for name in names[:split]}
+    after = {name: tail[name] for name in names[split + 1 :]}
+    auth: dict[str, Any] = tail["auth"]
+    auth_names = list(auth)
+    at = auth_names.index("token")
+    auth_before = {name: auth[name] for name in auth_names[:at]}
+    auth_after = {name: auth[name] for name in auth_names[at + 1 :]}
+    parts = [_members(before), ',"auth":{', _members(auth_before), ',"token":', token_text]
+    if auth_after:
+        parts += [",", _members(auth_after)]
+    parts.append("}")
+    if after:
+        parts += [",", _members(after)]
+    parts.append("}")
+    return "".join(parts)
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"))

@@ -10,12 +10,11 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult
+from inspector.report.console import SEVERITY_STYLE
 from inspector.report.serialize import jwt_data
 from inspector.rules import CATALOGUE, Finding
 from inspector.text import safe
 from inspector.tokens import Jwt
-
-_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def jwt_panel(title: str, jwt: Jwt, *, show_secrets: bool) -> Panel:
@@ -75,7 +74,7 @@ def print_token(console: Console, result: ExchangeResult, findings: list[Finding
         return
     for item in findings:
         line = Text()
-        line.append(f"{item.severity.upper():7} ", style=_STYLE[item.severity])
+        line.append(f"{item.severity.upper():7} ", style=SEVERITY_STYLE[item.severity])
         line.append(item.rule, style="bold")
         line.append("  " + safe(item.message, 1000))
         console.print(line)

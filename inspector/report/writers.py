@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import json
-import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from inspector import __version__
@@ -24,8 +24,42 @@ from inspector.tally import Totals
 
 TOOL_NAME = "oauth-inspector"
 
-Record = tuple[Any, ...]
-"""What a writer's records make of one result: picklable, cheap to send between processes."""
+
+class Record:
+    """What a writer's records make of one result: picklable, cheap to send between processes. Each writer has
+    its own kinds (small dataclasses), and absorbs only those."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeText(Record):
+    """An exchange's JSON object and its findings' (the JSON document lists them apart)."""
+
+    text: str
+    findings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingText(Record):
+    """A finding not tied to an exchange, as JSON."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Line(Record):
+    """One JSONL line."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SarifResults(Record):
+    """The SARIF results of one exchange or finding."""
+
+    results: tuple[dict[str, Any], ...]
+
 
 _dump = dump_json
 
@@ -63,11 +97,11 @@ class JsonRecords:
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
 
     def exchange(self, result: ExchangeResult) -> Record:
-        text = self.encoder.dumps(self.encoder.exchange_dict(result))
-        return ("exchange", text, [finding_data(f) for f in result.findings])
+        text = self.encoder.encode(result, line_type=None).line
+        return ExchangeText(text, tuple(_dump(finding_data(f)) for f in result.findings))
 
     def finding(self, item: Finding) -> Record:
-        return ("finding", finding_data(item))
+        return FindingText(_dump(finding_data(item)))
 
 
 class _Spool:
@@ -104,13 +138,15 @@ class JsonWriter(_RecordWriter):
         return functools.partial(JsonRecords, show_secrets=self.show_secrets)
 
     def absorb(self, record: Record) -> None:
-        if record[0] == "exchange":
-            self.out.write(record[1] if self._first else ",\n" + record[1])
+        if isinstance(record, ExchangeText):
+            self.out.write(record.text if self._first else ",\n" + record.text)
             self._first = False
-            for item in record[2]:
-                self.findings.add(_dump(item))
+            for text in record.findings:
+                self.findings.add(text)
+        elif isinstance(record, FindingText):
+            self.findings.add(record.text)
         else:
-            self.findings.add(_dump(record[1]))
+            raise TypeError(f"not a JSON record: {record!r}")
 
     def close(self, totals: Totals) -> None:
         self.out.write('\n],\n"findings":[\n')
@@ -125,12 +161,10 @@ class JsonlRecords:
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
 
     def exchange(self, result: ExchangeResult) -> Record:
-        data = {"type": "exchange", **self.encoder.exchange_dict(result)}
-        data["findings"] = [finding_data(f) for f in result.findings]
-        return ("line", self.encoder.dumps(data))
+        return Line(self.encoder.encode(result, findings=[finding_data(f) for f in result.findings]).line)
 
     def finding(self, item: Finding) -> Record:
-        return ("line", _dump({"type": "finding", **finding_data(item)}))
+        return Line(_dump({"type": "finding", **finding_data(item)}))
 
 
 class JsonlWriter(_RecordWriter):
@@ -146,12 +180,14 @@ class JsonlWriter(_RecordWriter):
         return functools.partial(JsonlRecords, show_secrets=self.show_secrets)
 
     def absorb(self, record: Record) -> None:
-        self.out.write(record[1] + "\n")
+        if not isinstance(record, Line):
+            raise TypeError(f"not a JSONL record: {record!r}")
+        self.out.write(record.text + "\n")
         if self.flush_each:
             self.out.flush()
 
     def close(self, totals: Totals) -> None:
-        self.absorb(("line", _dump({"type": "summary", **summary_data(totals)})))
+        self.absorb(Line(_dump({"type": "summary", **summary_data(totals)})))
         self.out.flush()
 
 
@@ -183,11 +219,20 @@ class SarifRecords:
     def exchange(self, result: ExchangeResult) -> Record:
         provenance = result.exchange.provenance
         where = provenance.describe() if result.findings else None
-        return ("results", [_sarif_result(item, provenance.source, where) for item in result.findings])
+        return SarifResults(tuple(_sarif_result(item, provenance.source, where) for item in result.findings))
 
     def finding(self, item: Finding) -> Record:
         source = item.evidence.get("source")
-        return ("results", [_sarif_result(item, source if isinstance(source, str) else None, None)])
+        return SarifResults((_sarif_result(item, source if isinstance(source, str) else None, None),))
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _indented(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(..., indent=2)`` writes it ``level`` objects deep (JSON strings hold no newline:
+    every newline in the text is the layout's)."""
+    return json.dumps(value, ensure_ascii=True, indent=2, default=str).replace("\n", "\n" + "  " * level)
 
 
 class SarifWriter(_RecordWriter):
@@ -203,7 +248,9 @@ class SarifWriter(_RecordWriter):
         return SarifRecords
 
     def absorb(self, record: Record) -> None:
-        for result in record[1]:
+        if not isinstance(record, SarifResults):
+            raise TypeError(f"not a SARIF record: {record!r}")
+        for result in record.results:
             self.results.add(json.dumps(result, ensure_ascii=True, default=str))
 
     def close(self, totals: Totals) -> None:
@@ -218,20 +265,14 @@ class SarifWriter(_RecordWriter):
             }
             for rule in CATALOGUE.values()
         ]
-        marker = f"oauth-inspector-results-{secrets.token_hex(12)}"
-        document = {
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [
-                {
-                    "tool": {"driver": {"name": TOOL_NAME, "version": __version__, "rules": rules}},
-                    "results": marker,
-                    "properties": {"summary": summary_data(totals)},
-                }
-            ],
-        }
-        head, _, tail = json.dumps(document, ensure_ascii=True, indent=2, default=str).partition(json.dumps(marker))
-        self.out.write(head + "[\n")
+        driver = {"name": TOOL_NAME, "version": __version__, "rules": rules}
+        # The document around the results, written as json.dumps(..., indent=2) writes it; the results between
+        # come from the spool.
+        self.out.write(
+            f'{{\n  "$schema": {_dump(SARIF_SCHEMA)},\n  "version": "2.1.0",\n  "runs": [\n    {{\n'
+            f'      "tool": {_indented({"driver": driver}, 3)},\n      "results": [\n'
+        )
         self.results.drain(self.out)
-        self.out.write("\n]" + tail + "\n")
+        summary = _indented({"summary": summary_data(totals)}, 3)
+        self.out.write(f'\n],\n      "properties": {summary}\n    }}\n  ]\n}}\n')
         self.out.flush()

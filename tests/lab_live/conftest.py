@@ -5,7 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inspector.lab.server import LabDir, LabServer, ServerOptions, prepare_lab_dir
+from inspector.lab.folder import LabDir, prepare_lab_dir
+from inspector.lab.responder import ServerOptions
+from inspector.lab.server import LabServer
 
 
 @pytest.fixture(scope="session")

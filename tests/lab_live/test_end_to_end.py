@@ -23,7 +23,9 @@ from mitmproxy.io import FlowReader
 
 from inspector.cli import main
 from inspector.lab.client import LAB_CLIENT_SECRET, SCENARIO_HEADER, Exchanged, Step, drive
-from inspector.lab.server import LabDir, LabServer, ServerOptions, free_port
+from inspector.lab.folder import LabDir
+from inspector.lab.responder import ServerOptions
+from inspector.lab.server import LabServer, free_port
 from inspector.live.annotate import MARKS, METADATA_KEY
 from inspector.proxy import mitmproxy_command
 from tests.lab_live.expectations import HEALTHY, OTHER_STEPS, expected_rules

@@ -21,7 +21,8 @@ from click.testing import CliRunner
 
 from inspector.cli import main
 from inspector.lab.client import SCENARIO_HEADER, drive
-from inspector.lab.server import LabDir, LabServer
+from inspector.lab.folder import LabDir
+from inspector.lab.server import LabServer
 from inspector.model import HttpExchange
 from inspector.sources.pcap import read_capture
 from tests.lab_live.expectations import HEALTHY, expected_rules

@@ -21,20 +21,10 @@ from click.testing import CliRunner
 from inspector.cli import main
 from inspector.http_auth import bearer_challenge_info, parse_ms_diagnostics, parse_www_authenticate
 from inspector.lab.client import Exchanged, drive
-from inspector.lab.scenarios import EWS_PATH
-from inspector.lab.server import (
-    ACS_METADATA_FILE,
-    AUTH_CERT_FILE,
-    AUTH_KEY_FILE,
-    METADATA_PATH,
-    LabDir,
-    LabServer,
-    ServerOptions,
-    prepare_lab_dir,
-    read_lab_dir,
-)
-from inspector.lab.tokens import OTHER_REALM
-from inspector.model import ConfigError
+from inspector.lab.folder import AUTH_CERT_FILE, LabDir
+from inspector.lab.responder import ServerOptions
+from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
+from inspector.lab.server import LabServer
 from inspector.trust import parse_metadata
 from tests.lab.kit import ACCEPTED, DIAGNOSTIC_CODES
 
@@ -53,32 +43,6 @@ def _by_scenario(results: list[Exchanged]) -> dict[str, list[Exchanged]]:
 def _diagnostic_code(item: Exchanged) -> int | None:
     values = item.header_all("x-ms-diagnostics")
     return parse_ms_diagnostics(values[0]).code if values else None
-
-
-# --- the certificate folder -------------------------------------------------------------------------------------
-
-
-def test_the_folder_is_reused_and_follows_a_new_realm(tmp_path: Path) -> None:
-    now = datetime.now(UTC)
-    first = prepare_lab_dir(tmp_path, realm=None, host=None, tls=False, now=now)
-    cert = (tmp_path / AUTH_CERT_FILE).read_bytes()
-    assert (tmp_path / AUTH_KEY_FILE).read_bytes().startswith(b"-----BEGIN PRIVATE KEY")
-    assert "LAB ONLY" in (tmp_path / "README.txt").read_text()
-    again = prepare_lab_dir(tmp_path, realm=OTHER_REALM, host=None, tls=False, now=now)
-    assert (tmp_path / AUTH_CERT_FILE).read_bytes() == cert
-    assert again.auth_cert.x5t == first.auth_cert.x5t
-    assert json.loads((tmp_path / ACS_METADATA_FILE).read_text())["realm"] == OTHER_REALM
-    assert read_lab_dir(tmp_path).realm == OTHER_REALM
-    assert again.trust_arguments()[-1] == OTHER_REALM
-
-
-def test_a_folder_that_is_not_a_lab_or_is_damaged_is_refused(tmp_path: Path, lab_dir: LabDir) -> None:
-    with pytest.raises(ConfigError, match="not a lab folder"):
-        read_lab_dir(tmp_path)
-    prepare_lab_dir(tmp_path, realm=None, host=None, tls=False, now=datetime.now(UTC))
-    (tmp_path / AUTH_KEY_FILE).write_bytes((lab_dir.path / "LAB-ONLY-acs-cert.key.pem").read_bytes())
-    with pytest.raises(ConfigError, match="does not belong"):
-        read_lab_dir(tmp_path)
 
 
 # --- answers ---------------------------------------------------------------------------------------------------

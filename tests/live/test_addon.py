@@ -25,9 +25,10 @@ from inspector.lab.certs import exchange_auth_cert, write_cer
 from inspector.lab.scenarios import lab_exchanges
 from inspector.lab.tokens import TokenKit
 from inspector.lab.writers import flow_from_exchange
-from inspector.live.addon import MAX_INTERNAL_ERROR_LOGS, OAuthInspector
+from inspector.live.addon import OAuthInspector
 from inspector.live.annotate import MARKS, METADATA_KEY
 from inspector.live.host import host_rewritten
+from inspector.live.logs import MAX_INTERNAL_ERROR_LOGS
 from inspector.model import HttpExchange
 from tests.live.conftest import TrustFiles, addon_context, configure, report_lines
 
@@ -105,7 +106,7 @@ def test_findings_are_logged_with_their_rule_ids(
     lab_flows: list[tuple[http.HTTPFlow, set[str]]],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="inspector.live.addon")
+    caplog.set_level(logging.INFO, logger="inspector.live")
     for flow, _ in lab_flows:
         addon.response(flow)
     messages = [r.getMessage() for r in caplog.records]
@@ -183,7 +184,7 @@ def test_report_keeps_the_writer_records_and_the_addon_lines_in_order(
 def test_a_flow_findings_make_one_log_record(
     addon: OAuthInspector, tctx: taddons.context, lab_kit: TokenKit, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="inspector.live.addon")
+    caplog.set_level(logging.INFO, logger="inspector.live")
     flow = _healthy_flow(lab_kit, host="evil.example.com")
     flow.request.timestamp_start += 10 * 86400  # expired as well, both tokens
     addon.response(flow)

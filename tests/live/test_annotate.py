@@ -37,7 +37,8 @@ def test_lines_and_metadata_match_the_jsonl_writer(lab_kit: TokenKit, show_secre
     for result in results:
         out = io.StringIO()
         JsonlWriter(out, show_secrets=show_secrets).exchange(result)
-        line, data = serializer.exchange(result)
+        encoded = serializer.exchange(result)
+        line, data = encoded.line, encoded.data
         assert line + "\n" == out.getvalue()
         expected = json.loads(line)
         expected.pop("type")

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from inspector.lab.certs import LabCert, exchange_auth_cert, write_cer
-from inspector.lab.server import LabDir, LabServer, ServerOptions, prepare_lab_dir
+from inspector.lab.folder import LabDir, prepare_lab_dir
+from inspector.lab.responder import ServerOptions
+from inspector.lab.server import LabServer
 from inspector.lab.tokens import LAB_HOST, LAB_REALM
 from inspector.verifyoauth.context import Context, Request, gather
 from inspector.verifyoauth.model import Check

@@ -1,0 +1,37 @@
+"""Values made JSON-native: what the report's encoder would write, as plain dicts, lists and scalars.
+
+Findings' evidence and decoded tokens are made JSON-native once, where they are created, so every consumer (the
+report, a flow's metadata, SARIF) gets plain data without an encode-and-parse round trip, and the report's text is
+what it was: :func:`json_native` gives what ``json.loads(json.dumps(value, default=str))`` gives.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def json_native(value: Any) -> Any:
+    """A copy of ``value`` in plain JSON types: tuples become lists, dict keys strings (as the encoder writes
+    them), values the encoder would not take their ``str()``, int, float and str subclasses their base type."""
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, str):
+        return value if type(value) is str else str.__str__(value)
+    if isinstance(value, int):
+        return value if type(value) is int else int(value)
+    if isinstance(value, float):
+        return value if type(value) is float else float(value)
+    if isinstance(value, dict):
+        return {_key(k): json_native(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_native(item) for item in value]
+    return str(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key if type(key) is str else str.__str__(key)
+    if key is None or isinstance(key, int | float):
+        return json.dumps(key)  # None -> "null", True -> "true", 1.5 -> "1.5", as the encoder writes keys
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")

@@ -1,0 +1,43 @@
+"""The addon's mitmproxy commands: ``oauth.inspect`` (the decoded tokens and findings of the given flows) and
+``oauth.summary`` (the totals so far), as text for mitmproxy's command bar and log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mitmproxy import flow, http
+
+from inspector.analyze import Analyzer, ExchangeResult
+from inspector.live.annotate import METADATA_KEY, Serializer, flow_metadata, verdict_line, worst
+from inspector.live.render import flow_text
+from inspector.settings import Settings
+from inspector.sources.mitmflows import exchange_from_flow
+
+
+def inspect_text(flows: Sequence[flow.Flow], judge_apart: Callable[[http.HTTPFlow], dict[str, Any] | None]) -> str:
+    """Each HTTP flow's verdict as the addon annotated it, or judged on the spot when it never saw the flow."""
+    parts: list[str] = []
+    for item in flows:
+        if not isinstance(item, http.HTTPFlow):
+            continue
+        data = item.metadata.get(METADATA_KEY)
+        if not isinstance(data, dict):
+            data = judge_apart(item)
+        parts.append(flow_text(item.id, data) if data is not None else f"flow {item.id}: not judged")
+    return "\n\n".join(parts) or "oauth.inspect: no HTTP flow given"
+
+
+def judge_apart(settings: Settings | None, serializer: Serializer, f: http.HTTPFlow) -> dict[str, Any] | None:
+    """A flow judged on its own (no cross-flow rules), without touching the shared state: for flows the addon
+    never saw, such as those loaded before it."""
+    if settings is None:
+        return None
+    try:
+        exchange = exchange_from_flow(f, exchange_id=f"inspect:{f.id[:8]}", source="inspect", entry=None, kind="live")
+        result = Analyzer(settings.trust, settings.policy).feed(exchange)
+    except Exception as exc:
+        return {"findings": [], "method": f.request.method, "target": f"(cannot judge: {type(exc).__name__})"}
+    assert isinstance(result, ExchangeResult)
+    data = serializer.exchange(result).data
+    return flow_metadata(data, verdict=worst(result.findings) or "ok", comment=verdict_line(result))

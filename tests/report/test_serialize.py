@@ -1,0 +1,132 @@
+"""Results as JSON-ready data: the head/tail shape every writer and the live repeats share, and redaction."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from inspector.analyze import ExchangeResult
+from inspector.lab.scenarios import BASIC_PASSWORD
+from inspector.report.serialize import (
+    REDACTED,
+    ExchangeEncoder,
+    dump_json,
+    exchange_data,
+    exchange_head,
+    exchange_tail,
+    finding_data,
+    head_text,
+    header_list,
+    summary_data,
+    utc_iso,
+)
+from inspector.rules import finding
+from inspector.tally import Totals
+
+
+def _with_token(results: list[ExchangeResult]) -> ExchangeResult:
+    return next(r for r in results if r.auth.token is not None and r.auth.token.decoded.actor is not None)
+
+
+def _basic(results: list[ExchangeResult]) -> ExchangeResult:
+    return next(r for r in results if r.auth.scheme == "basic")
+
+
+def test_the_head_is_the_flows_own_part_and_the_tail_the_rest(lab_results: list[ExchangeResult]) -> None:
+    result = _with_token(lab_results)
+    head = exchange_head(result.exchange)
+    tail = exchange_tail(result, show_secrets=False)
+    assert list(head) == ["id", "source", "provenance", "time", "client", "server"]
+    assert list(tail)[:5] == ["scheme", "method", "host", "target", "status"]
+    assert exchange_data(result, show_secrets=False) == {**head, **tail}
+
+
+@pytest.mark.parametrize("show_secrets", [False, True])
+def test_the_encoders_text_is_its_data_and_the_token_text_is_cached(
+    lab_results: list[ExchangeResult], show_secrets: bool
+) -> None:
+    encoder = ExchangeEncoder(show_secrets=show_secrets)
+    for result in lab_results * 2:
+        findings = [finding_data(f) for f in result.findings]
+        encoded = encoder.encode(result, findings=findings)
+        assert encoded.line == encoded.head_text + encoded.tail_text
+        assert encoded.head_text == head_text(encoded.head)
+        assert json.loads(encoded.line) == {"type": "exchange", **encoded.data}
+        assert encoded.line == dump_json({"type": "exchange", **encoded.data})
+        plain = encoder.encode(result, line_type=None)
+        assert json.loads(plain.line) == exchange_data(result, show_secrets=show_secrets) | {"auth": plain.data["auth"]}
+        assert "findings" not in plain.data
+
+
+def test_redaction_by_default_shows_claims_but_no_signature_or_nested_actor_token(
+    lab_results: list[ExchangeResult],
+) -> None:
+    result = _with_token(lab_results)
+    token = exchange_data(result, show_secrets=False)["auth"]["token"]
+    assert token["outer"]["claims"]["aud"]
+    assert "signature" not in token["actor"]
+    actortoken = token["outer"]["claims"].get("actortoken")
+    assert actortoken is None or actortoken.startswith("[actor token")
+    shown = exchange_data(result, show_secrets=True)["auth"]["token"]
+    assert shown["actor"]["signature"]
+    if actortoken is not None:
+        assert shown["outer"]["claims"]["actortoken"].count(".") == 2
+
+
+def test_basic_shows_the_user_only_unless_secrets_are_asked_for(lab_results: list[ExchangeResult]) -> None:
+    result = _basic(lab_results)
+    hidden = dump_json(exchange_data(result, show_secrets=False, with_headers=True))
+    assert BASIC_PASSWORD not in hidden
+    assert base64.b64encode(BASIC_PASSWORD.encode()).decode()[:8] not in hidden
+    assert '"user":"' in hidden
+    shown = exchange_data(result, show_secrets=True)["auth"]
+    assert shown["password"] == BASIC_PASSWORD
+
+
+def test_secret_headers_keep_their_scheme_only() -> None:
+    headers = (
+        ("Authorization", "Bearer eyJ.abc.def"),
+        ("Cookie", "a=b"),
+        ("Proxy-Authorization", "Basic dXNlcjpw"),
+        ("Host", "mail"),
+    )
+    assert header_list(headers, show_secrets=False) == [
+        ["Authorization", f"Bearer {REDACTED}"],
+        ["Cookie", REDACTED],
+        ["Proxy-Authorization", f"Basic {REDACTED}"],
+        ["Host", "mail"],
+    ]
+    assert header_list(headers, show_secrets=True)[0] == ["Authorization", "Bearer eyJ.abc.def"]
+
+
+def test_challenge_blobs_are_redacted(lab_results: list[ExchangeResult]) -> None:
+    with_blob = [r for r in lab_results if any(c.token68 for c in r.challenges)]
+    assert with_blob, "the lab's NTLM handshake carries a challenge blob"
+    for result in with_blob:
+        challenges = exchange_data(result, show_secrets=False)["challenges"]
+        assert all(c.get("token68") in (None, REDACTED) for c in challenges)
+
+
+def test_findings_and_the_summary_as_data() -> None:
+    item = finding("capture-gap", "gap of 10 bytes", "cap:3", frames=(4, 5))
+    assert finding_data(item) == {
+        "rule": "capture-gap",
+        "severity": "warning",
+        "title": "Capture gap",
+        "message": "gap of 10 bytes",
+        "exchange": "cap:3",
+        "evidence": {"frames": [4, 5]},
+    }
+    totals = Totals()
+    totals.add(item)
+    assert summary_data(totals)["rules"] == {"capture-gap": 1}
+
+
+def test_times_are_utc_with_a_z() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    moment = datetime(2026, 4, 21, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert utc_iso(moment) == "2026-04-21T10:00:00Z"
+    assert utc_iso(None) is None

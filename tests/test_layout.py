@@ -1,0 +1,123 @@
+"""Tests mirror the code (as mitmproxy's ``filename_matching``): every module of ``inspector/`` has a test file at the
+same place under ``tests/`` that imports it, or is on the short list below that says why not."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "inspector"
+TESTS = ROOT / "tests"
+
+# Modules tested from another test file (a higher-level entry, or a place with the fixtures they need): the module
+# and that file. Shrink it: a module that gets its own test file comes off (a test below says when).
+ELSEWHERE: dict[str, str] = {
+    # command groups: driven as a user drives them, where their doubles and servers live
+    "inspector/__main__.py": "tests/test_entry_points.py",
+    "inspector/cli_lab.py": "tests/lab_live/test_server.py",
+    "inspector/cli_provision.py": "tests/provision/test_cli.py",
+    "inspector/cli_proxy.py": "tests/live/test_proxy.py",
+    "inspector/proxy.py": "tests/live/test_proxy.py",
+    # the lab's live parts need real loopback servers (tests/lab_live)
+    "inspector/lab/client.py": "tests/lab_live/test_server.py",
+    "inspector/lab/server.py": "tests/lab_live/test_server.py",
+    "inspector/lab/ntlm.py": "tests/lab_live/test_server.py",
+    "inspector/live/mitm_script.py": "tests/lab_live/test_end_to_end.py",
+    "inspector/live/host.py": "tests/live/test_addon.py",
+    # capture decoding below the reader: through crafted captures
+    "inspector/sources/pcap/budget.py": "tests/sources/pcap/test_tcp.py",
+    "inspector/sources/pcap/ip.py": "tests/sources/pcap/test_links.py",
+    "inspector/sources/pcap/packets.py": "tests/sources/pcap/test_links.py",
+    "inspector/sources/pcap/tunnels.py": "tests/sources/pcap/test_links.py",
+    # remote access moved out of verifyoauth/ this session; its tests still sit with verify-oauth's
+    "inspector/remote/graph.py": "tests/verifyoauth/test_graph.py",
+    "inspector/remote/http.py": "tests/verifyoauth/test_http_probe.py",
+    "inspector/remote/spkeys.py": "tests/verifyoauth/test_bundle.py",
+    # verify-oauth's checks run together against a lab server and bundles
+    "inspector/verifyoauth/checks_cert.py": "tests/verifyoauth/test_checks.py",
+    "inspector/verifyoauth/checks_entra.py": "tests/verifyoauth/test_checks.py",
+    "inspector/verifyoauth/checks_exchange.py": "tests/verifyoauth/test_checks.py",
+    "inspector/verifyoauth/checks_traffic.py": "tests/verifyoauth/test_checks.py",
+    "inspector/verifyoauth/context.py": "tests/verifyoauth/test_checks.py",
+    "inspector/verifyoauth/prelude.py": "tests/verifyoauth/test_checks.py",
+    "inspector/verifyoauth/runner.py": "tests/verifyoauth/test_checks.py",
+    "inspector/verifyoauth/sources.py": "tests/verifyoauth/test_checks.py",
+    "inspector/verifyoauth/report.py": "tests/verifyoauth/test_cli.py",
+    "inspector/verifyoauth/collect.py": "tests/verifyoauth/test_cli.py",
+    "inspector/verifyoauth/export_script.py": "tests/verifyoauth/test_cli.py",
+    "inspector/provision/state.py": "tests/provision/test_exchange.py",
+    "inspector/provision/steps.py": "tests/provision/test_render.py",
+}
+
+# Modules with no behaviour of their own to test, and why.
+ALLOWED: dict[str, str] = {
+    "inspector/model.py": "dataclasses and two exception types; every test builds them",
+    "inspector/policy.py": "the expected-traffic constants and their dataclass",
+    "inspector/verifyoauth/model.py": "dataclasses of check results; CHECK_IDS is tested with the checks",
+    "inspector/verifyoauth/remedies.py": "remedy texts the checks quote",
+    "inspector/remote/errors.py": "one exception class (SourceError); every remote test raises or catches it",
+}
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
+
+
+def _dotted(module: Path) -> str:
+    return ".".join(module.relative_to(ROOT).with_suffix("").parts)
+
+
+def _imports(test: Path, dotted: str) -> bool:
+    """Whether the test file imports the module (``import a.b.c``, ``from a.b.c import``, ``from a.b import c``)."""
+    package, _, name = dotted.rpartition(".")
+    text = test.read_text(encoding="utf-8")
+    whole, parent, member = re.escape(dotted), re.escape(package), re.escape(name)
+    listed = rf"(?:\([^)]*\b{member}\b|[^\n(]*\b{member}\b)"
+    pattern = rf"(?m)^\s*(?:from {whole} import|import {whole}\b|from {parent} import {listed})"
+    return re.search(pattern, text) is not None
+
+
+def _test_files(module: Path) -> list[Path]:
+    """``tests/<same folder>/test_<name>.py`` or ``test_<name>_<aspect>.py``; or ``test_<family>.py`` for a module
+    named ``<family>_<member>`` (``test_render.py`` for ``render_json.py``), if it imports the module."""
+    folder = TESTS / module.parent.relative_to(PACKAGE)
+    name = module.stem
+    found = []
+    for test in sorted(folder.glob("test_*.py")):
+        stem = test.stem.removeprefix("test_")
+        own = stem == name or stem.startswith(name + "_")
+        if own or (name.startswith(stem + "_") and _imports(test, _dotted(module))):
+            found.append(test)
+    return found
+
+
+def test_every_module_has_its_test_file() -> None:
+    missing = [
+        str(module.relative_to(ROOT))
+        for module in _modules()
+        if str(module.relative_to(ROOT)) not in ALLOWED | ELSEWHERE and not _test_files(module)
+    ]
+    assert not missing, "modules without a test file at the mirrored place (tests/<folder>/test_<name>.py): " + str(
+        missing
+    )
+
+
+def test_the_lists_hold_only_modules_that_exist_and_lack_a_test_file() -> None:
+    assert not set(ALLOWED) & set(ELSEWHERE)
+    for path in [*ALLOWED, *ELSEWHERE]:
+        module = ROOT / path
+        assert module.is_file(), path
+        assert not _test_files(module), f"{path} has a test file now: take it off the list"
+    for path, test in ELSEWHERE.items():
+        assert (ROOT / test).is_file(), f"{path}: {test} does not exist"
+
+
+def test_every_test_folder_mirrors_a_package_folder() -> None:
+    # test doubles, fuzz harnesses, tests that need real loopback servers and processes, and test data
+    helpers = {"doubles", "fuzz", "lab_live"}
+    for folder in (p for p in TESTS.rglob("*") if p.is_dir() and p.name != "__pycache__"):
+        relative = folder.relative_to(TESTS)
+        if relative.parts[0] in helpers or {"golden", "data"} & set(relative.parts):
+            continue
+        assert (PACKAGE / relative).is_dir(), f"tests/{relative} mirrors no inspector/{relative}"
