@@ -1,4 +1,4 @@
-"""The README's example outputs, made by running the commands they show (so they cannot drift).
+"""The README's example outputs and its rule table, made by running the commands they show (so they cannot drift).
 
     uv run python docs/readme_examples.py          # rewrite the README's example blocks (and docs/examples/)
     uv run python docs/readme_examples.py --check  # exit 1 if anything is out of date (tests/test_readme.py)
@@ -138,7 +138,15 @@ def block(example: Example) -> str:
     return f"<!-- example {example.name} -->\n```\n{shown}\n```\n<!-- /example -->"
 
 
+RULES_BEGIN = "<!-- rule-catalogue:"
+RULES_END = "<!-- /rule-catalogue -->"
+
+
 def updated_readme(text: str) -> str:
+    from inspector.rules import markdown_table
+
+    start = text.index("\n", text.index(RULES_BEGIN)) + 1
+    text = text[:start] + markdown_table() + "\n" + text[text.index(RULES_END) :]
     for example in EXAMPLES:
         pattern = re.compile(rf"<!-- example {example.name} -->\n.*?<!-- /example -->", re.DOTALL)
         if not pattern.search(text):

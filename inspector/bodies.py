@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 
-from inspector.model import BODY_KEEP_LIMIT, Headers, first_header
+from inspector.model import BODY_KEEP_LIMIT, Headers, HttpRequest, HttpResponse, first_header
 
 _ANSWER_TYPES = frozenset({"text/xml", "application/xml", "application/soap+xml", "application/json", "text/json"})
 """Answers the rules read: SOAP/XML errors, token-endpoint and SharePoint/Teams JSON."""
@@ -58,6 +58,17 @@ def body_prefix(headers: Headers, raw: bytes, *, decoded: bool = False) -> bytes
     if coding is None:
         return raw[:BODY_KEEP_LIMIT]
     return _undo_codings(coding, raw)
+
+
+def keeps(message: HttpRequest | HttpResponse, *, keep_all: bool = False) -> bool:
+    """Whether a capture keeps the body of ``message`` (decided at its head): every body when ``keep_all``
+    (the lab's round trips), else the kinds a rule reads."""
+    return keep_all or wants_body(message.headers, request=isinstance(message, HttpRequest))
+
+
+def kept_prefix(message: HttpRequest | HttpResponse, body: bytes, *, keep_all: bool = False) -> bytes | None:
+    """The part of a body :func:`keeps` accepted that the exchange holds: whole when ``keep_all``, else the prefix."""
+    return body if keep_all else body_prefix(message.headers, body)
 
 
 def _undo_codings(value: str, raw: bytes) -> bytes | None:

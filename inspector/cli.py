@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -27,6 +27,9 @@ from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, Sari
 from inspector.rules import CATALOGUE, Finding, Rule, at_or_above, markdown_table
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
+
+if TYPE_CHECKING:
+    from inspector.rotation import Configuration
 
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
 
@@ -141,6 +144,36 @@ def main() -> None:
     help="Analyse several files in parallel with this many processes (default: the machine's cores).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
+@click.option(
+    "--keylog",
+    "keylogs",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TLS key log (NSS format, as SSLKEYLOGFILE or MITMPROXY_SSLKEYLOGFILE write it) to decrypt TLS in "
+    "captures. Repeatable; also the configuration key `keylog`. Secrets embedded in a pcapng are read anyway.",
+)
+@click.option(
+    "--tls-key",
+    "tls_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A server's RSA private key (PEM, or PFX/P12 with its password in OAUTH_INSPECTOR_TLS_KEY_PASSWORD or "
+    "asked for) to decrypt static-RSA TLS sessions; matched by the server certificate. Repeatable.",
+)
+@click.option(
+    "--exchange-config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="verify-oauth bundle (export-script JSON): joins Get-AuthConfig and the auth certificates with the "
+    "signers seen on the wire (signer-not-current, the rotation timeline).",
+)
+@click.option(
+    "--sp-credentials",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Saved service principal keyCredentials JSON (as verify-oauth reads it): signer-not-on-sp, "
+    "next-cert-not-published.",
+)
 def analyze(
     inputs: tuple[Path, ...],
     trust: TrustArguments,
@@ -149,6 +182,10 @@ def analyze(
     show_all: bool,
     jobs: int | None,
     quiet: bool,
+    keylogs: tuple[Path, ...],
+    tls_keys: tuple[Path, ...],
+    exchange_config: Path | None,
+    sp_credentials: Path | None,
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them.
 
@@ -157,9 +194,14 @@ def analyze(
     from inspector.report.progress import ProgressView
     from inspector.run import run_parallel, run_sequential
     from inspector.sources.dispatch import expand_inputs
+    from inspector.sources.pcap.tls.keylog import load_keys
 
     with exit_on_error(unreadable=(InputError,)):
+        if output_format is None and output is not None and output.suffix.lower() in (".html", ".htm"):
+            output_format = "html"
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
+        keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
+        configuration = load_configuration(exchange_config, sp_credentials)
         expanded = expand_inputs(list(inputs))
     if not expanded:
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
@@ -194,13 +236,59 @@ def analyze(
                     totals,
                     jobs=workers,
                     progress=update,
+                    keylog=keylog,
                 )
             else:
-                outcome = run_sequential(expanded, analyzer, writer, totals, progress=update)
+                outcome = run_sequential(expanded, analyzer, writer, totals, progress=update, keylog=keylog)
         for message in outcome.errors:
             error(message)
-        writer.close(totals)
+        from inspector.inventory_rules import inventory_findings
+        from inspector.rotation import join_findings, rotation_timeline
+
+        judged = inventory_findings(outcome.inventory)
+        judged += join_findings(outcome.inventory, configuration, now=settings.policy.now)
+        outcome.inventory.rotation = [
+            entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
+        ]
+        for item in judged:
+            totals.add(item)
+            writer.finding(item)
+        writer.close(totals, outcome.inventory)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
+
+
+def _tls_key_password(paths: tuple[Path, ...]) -> bytes | None:
+    """The password of PFX/P12 (or encrypted PEM) server keys: the environment's, else asked for at a terminal."""
+    from inspector.sources.pcap.tls.server_keys import PASSWORD_ENV
+
+    if not paths:
+        return None
+    given = os.environ.get(PASSWORD_ENV)
+    if given is not None:
+        return given.encode()
+    protected = [p for p in paths if p.suffix.lower() in (".pfx", ".p12")]
+    if protected and sys.stdin.isatty():
+        return str(click.prompt(f"Password for {protected[0].name}", hide_input=True, default="")).encode() or None
+    return None
+
+
+def load_configuration(exchange_config: Path | None, sp_credentials: Path | None) -> Configuration:
+    """``--exchange-config`` and ``--sp-credentials`` read by verify-oauth's readers (a :class:`ConfigError` when
+    given but unusable)."""
+    from inspector.remote.errors import SourceError
+    from inspector.rotation import Configuration
+    from inspector.verifyoauth.bundle import load_bundle
+    from inspector.verifyoauth.sources import FileSource
+
+    try:
+        exchange = load_bundle(exchange_config) if exchange_config is not None else None
+        configuration = Configuration(exchange)
+        if sp_credentials is not None:
+            keys = FileSource(sp_credentials).load(configuration.exchange_principal())
+            configuration = Configuration(exchange, keys)
+    except SourceError as exc:
+        raise ConfigError(str(exc)) from exc
+    return configuration
 
 
 def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:
@@ -225,6 +313,10 @@ def _writer(
         return JsonlWriter(out, show_secrets=show_secrets)
     if output_format == "sarif":
         return SarifWriter(out)
+    if output_format == "html":
+        from inspector.report.html import HtmlWriter
+
+        return HtmlWriter(out, sources, show_secrets=show_secrets)
     return ConsoleReport(report_console(out) if to_file else _stdout_console(), verbose=verbose)
 
 
@@ -253,6 +345,12 @@ def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
     outcome = run_sequential(expanded, analyzer, writer, totals)
     for message in outcome.errors:
         error(message)
+    from inspector.inventory_rules import inventory_findings
+
+    # What the whole run's trust inventory reveals, shown with the exchange it names first.
+    writer.later += [
+        f for f in inventory_findings(outcome.inventory) if f.evidence.get("first_exchange") == writer.wanted
+    ]
     try:
         writer.close(totals)
     except ExchangeNotFound as exc:
@@ -396,6 +494,7 @@ _LAZY_COMMANDS = {
     "lab": "inspector.cli_lab:lab",
     "proxy": "inspector.cli_proxy:proxy",
     "provision": "inspector.cli_provision:provision",
+    "tls": "inspector.cli_tls:tls",
 }
 
 

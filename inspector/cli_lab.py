@@ -194,6 +194,13 @@ def _print_banner(
     show_default=True,
     help="table, or jsonl: one JSON object per request.",
 )
+@click.option(
+    "--keylog",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With an https:// target: append the TLS session keys to this NSS key log, so a capture of the traffic "
+    "can be decrypted with `analyze --keylog`.",
+)
 def drive(
     target: str,
     proxy: str | None,
@@ -203,6 +210,7 @@ def drive(
     insecure: bool,
     same_client: bool,
     output_format: str,
+    keylog: Path | None,
 ) -> None:
     """Play Skype for Business Online's calls against the lab: every token-kit scenario, a Basic fallback and an
     NTLM handshake, reporting what the server said and what the inspector should report."""
@@ -226,6 +234,7 @@ def drive(
             ca_file=ca_file,
             insecure=insecure,
             separate_clients=not same_client,
+            keylog=keylog,
         )
         if not as_json:
             click.echo(f"{'scenario':<24}{'client':<12}what the server said")

@@ -2,7 +2,7 @@
 
 The nearest file from the current folder upwards wins. Paths in it are relative to the file's folder, so a team
 keeps its certificate paths, realm and expected issuer next to the captures. Options on the command line add to
-lists (``cert``, ``metadata``, ``thumbprint``, ``realm``, ``issuer``) and replace single values.
+lists (``cert``, ``metadata``, ``thumbprint``, ``realm``, ``issuer``, ``keylog``) and replace single values.
 """
 
 from __future__ import annotations

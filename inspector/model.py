@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from inspector.jsonable import json_native
 from inspector.rules import RuleId
 
 Headers = tuple[tuple[str, str], ...]
@@ -120,6 +121,18 @@ class HttpResponse(_HeaderLookup):
 
 
 @dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """The TLS session an exchange was decrypted from (captures read with keys)."""
+
+    version: str
+    cipher: str
+    sni: str | None
+    alpn: str | None
+    decrypted_with: str
+    """``keylog`` (a key log file), ``dsb`` (the capture's Decryption Secrets Block) or ``server-key``."""
+
+
+@dataclass(frozen=True, slots=True)
 class HttpExchange:
     """One request and, where it was seen, its response."""
 
@@ -135,6 +148,8 @@ class HttpExchange:
     scheme: str = "http"
     """``http`` or ``https``: what the client spoke (HAR/mitm know it; a pcap with readable HTTP is ``http``)."""
     response_time: datetime | None = None
+    tls: TlsInfo | None = None
+    """Set when the exchange was read from decrypted TLS."""
 
     @property
     def host(self) -> str | None:
@@ -162,6 +177,10 @@ class Notice:
     source: str
     exchange_id: str | None = None
     evidence: dict[str, object] = field(default_factory=dict)
+    """Made JSON-native on creation (it becomes a finding's evidence)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evidence", json_native(self.evidence))
 
 
 class InputError(Exception):

@@ -38,6 +38,14 @@ RuleId = Literal[
     "cert-expired",
     "token-request-failed",
     "response-error-in-body",
+    "issuer-not-trusted-by-server",
+    "signer-not-on-sp",
+    "rejections-concentrated",
+    "signer-not-current",
+    "next-cert-not-published",
+    "authorization-uri-missing",
+    "tls-cert-expired",
+    "tls-version-legacy",
     "signing-key-unknown",
     "legacy-auth",
     "basic-offered",
@@ -46,6 +54,9 @@ RuleId = Literal[
     "cert-weak-key",
     "dangerous-header",
     "capture-gap",
+    "tls-cert-name-mismatch",
+    "tls-decrypt-failed",
+    "tls-malformed",
     "capture-link-unsupported",
     "http-malformed",
     "input-malformed",
@@ -73,10 +84,8 @@ class Finding:
     message: str
     exchange: str | None = None
     evidence: dict[str, object] = field(default_factory=dict)
-    """JSON-native (made so on creation): what the report writes, and what a flow's metadata holds."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "evidence", json_native(self.evidence))
+    """JSON-native: what the report writes and a flow's metadata holds. :func:`finding` makes it so (and a
+    ``Notice``'s evidence is so already); a copy made with ``dataclasses.replace`` keeps it."""
 
 
 _RULES = (
@@ -250,7 +259,79 @@ _RULES = (
         "ErrorServerBusy after OAuth failures, free/busy errors, AADSTS codes quoted by Exchange, 3000003 invalid "
         "audience), what it means and what to do.",
     ),
+    # --- from the trust inventory (inventory_rules.py) and its join with the configuration (rotation.py) ----------
+    Rule(
+        "issuer-not-trusted-by-server",
+        "error",
+        "Token issuer not among the server's trusted issuers",
+        "A token was sent to a server whose own Bearer challenge lists `trusted_issuers`, and the token's issuer "
+        "(`<principal>@<realm>`) is not among them (`*` matches any realm). That server will refuse the token. "
+        "Usual cause: the partner application or auth server for this issuer is missing or disabled on Exchange, "
+        "or its realm differs (SfB Online uses the tenant ID, SfB Server the SIP domain). Compare `Get-AuthServer` "
+        "and `Get-PartnerApplication` with the issuer named in the finding.",
+    ),
+    Rule(
+        "signer-not-on-sp",
+        "error",
+        "Signing certificate not on the service principal",
+        "Tokens on the wire are signed by a certificate (named by its thumbprint) that is not among the service "
+        "principal's keyCredentials (`--sp-credentials`). Entra/ACS will refuse what it signs (AADSTS700027, "
+        "ACS50012). Upload that certificate to the service principal (seed step 5; `verify-oauth` shows the "
+        "command), or make Exchange sign with the uploaded one.",
+    ),
+    Rule(
+        "rejections-concentrated",
+        "warning",
+        "401s for valid tokens come from one server only",
+        "Tokens of one signer that verify and pass every check were refused (401) by one back-end server "
+        "(`X-BEServer`, else `X-FEServer` or the server address) while other servers accepted tokens of the same "
+        "signer. Usual cause: the auth certificate or partner metadata was not replicated to that server, or its "
+        "metadata cache is stale. On that server: `Get-AuthConfig`, `Get-ExchangeCertificate` for the thumbprint, "
+        "`Set-AuthServer <name> -RefreshAuthMetadata`, then `iisreset` of the OAuth application pools.",
+    ),
+    Rule(
+        "signer-not-current",
+        "warning",
+        "Tokens signed by a certificate that is not the current auth certificate",
+        "Tokens on the wire are signed by a certificate that is not `Get-AuthConfig`'s CurrentCertificateThumbprint "
+        "(`--exchange-config`). Either the capture predates a rotation, a server has not picked up the new "
+        "configuration (restart the Microsoft Exchange Service Host and the OAuth app pools), or another signer "
+        "is at work. The finding says whether it is the next or previous certificate.",
+    ),
+    Rule(
+        "next-cert-not-published",
+        "warning",
+        "Next auth certificate not on the service principal",
+        "`Get-AuthConfig` names a next certificate that becomes effective within 30 days (or already has) and it "
+        "is not among the service principal's keyCredentials. When Exchange switches to it, S2S calls to Entra "
+        "fail. Export it and upload it beside the current one before the effective date.",
+    ),
+    Rule(
+        "authorization-uri-missing",
+        "info",
+        "Bearer challenge without authorization_uri",
+        "A server's Bearer challenge carries no `authorization_uri`: Hybrid Modern Authentication is not "
+        "configured with Entra (EvoSTS) as the default authorization endpoint. Normal where only S2S OAuth "
+        "(SfB/Teams) is wanted; where HMA is intended check `Get-AuthServer | fl Name,IsDefaultAuthorizationEndpoint`.",
+    ),
     # --- warnings ------------------------------------------------------------------------------------------------
+    Rule(
+        "tls-cert-expired",
+        "error",
+        "TLS server certificate outside its validity",
+        "The certificate a server presented in a TLS handshake (in clear up to TLS 1.2, or decrypted) was expired "
+        "or not yet valid at the capture's time. Partners such as Skype for Business Online and Exchange Online "
+        "refuse the connection before any OAuth happens. Renew the certificate bound on IIS (Exchange "
+        "`Enable-ExchangeCertificate -Services IIS`) or on the load balancer in front of it.",
+    ),
+    Rule(
+        "tls-version-legacy",
+        "error",
+        "Legacy TLS version negotiated",
+        "A TLS connection negotiated SSL 3.0, TLS 1.0 or TLS 1.1. Microsoft 365 refuses them, so S2S calls over "
+        "such a connection fail. Enable TLS 1.2 on the Exchange server (SChannel and .NET `SchUseStrongCrypto`) "
+        "and on every device in between.",
+    ),
     Rule(
         "signing-key-unknown",
         "warning",
@@ -314,6 +395,29 @@ _RULES = (
         "the server itself where possible.",
     ),
     Rule(
+        "tls-cert-name-mismatch",
+        "warning",
+        "TLS certificate does not name the server asked for",
+        "The server certificate's SANs (or, without SANs, its common name) do not cover the SNI the client sent. "
+        "Usual cause: a TLS-intercepting device in the path, or the wrong certificate bound on IIS or the load "
+        "balancer. Partners validate the name and fail the call.",
+    ),
+    Rule(
+        "tls-decrypt-failed",
+        "warning",
+        "TLS records do not open with the key given",
+        "A key for this TLS session was found (key log or the capture's secrets block) but the records' tags or "
+        "MACs do not check with it: the key log belongs to another session, or the capture damaged the record. "
+        "Nothing from that direction is reported; use the key log written by the same client run as the capture.",
+    ),
+    Rule(
+        "tls-malformed",
+        "warning",
+        "Malformed TLS",
+        "A connection that began as TLS carried bytes that are not TLS records, a record larger than TLS allows, "
+        "or a broken handshake message. That direction is not read further; the rest of the capture is.",
+    ),
+    Rule(
         "capture-link-unsupported",
         "warning",
         "Capture frames not read",
@@ -347,8 +451,11 @@ _RULES = (
         "capture-encrypted",
         "info",
         "Encrypted traffic not inspected",
-        "Some connections in the capture are TLS, so their Authorization headers cannot be read from the file. "
-        "Run `oauth-inspector proxy` (mitmproxy) in front of Exchange, or capture behind the TLS terminator.",
+        "Some TLS connections in the capture could not be decrypted, so their Authorization headers cannot be "
+        "read from the file. The evidence names the SNIs, the client randoms whose keys were missing and any "
+        "cipher suite this reader does not decrypt. Give the key log with `--keylog` (or a pcapng with its "
+        "secrets embedded), run `oauth-inspector proxy` (mitmproxy) in front of Exchange, or capture behind "
+        "the TLS terminator.",
     ),
     Rule(
         "token-opaque",
@@ -371,7 +478,8 @@ CATALOGUE: dict[str, Rule] = {rule.id: rule for rule in _RULES}
 
 def finding(rule_id: RuleId, message: str, exchange: str | None = None, **evidence: object) -> Finding:
     rule = CATALOGUE[rule_id]
-    return Finding(rule=rule.id, severity=rule.severity, message=message, exchange=exchange, evidence=evidence)
+    native: dict[str, object] = json_native(evidence)
+    return Finding(rule=rule.id, severity=rule.severity, message=message, exchange=exchange, evidence=native)
 
 
 def at_or_above(severity: str, threshold: str) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from inspector.analyze import Analyzer, ExchangeResult
+from inspector.inventory import Inventory
 from inspector.model import InputError
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
@@ -25,6 +26,7 @@ from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
+from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.tally import RunState, Totals
 from inspector.trust import Trust
 
@@ -37,20 +39,27 @@ Input = tuple[Path, InputKind | None]
 class RunOutcome:
     totals: Totals
     errors: list[str] = field(default_factory=list)
+    inventory: Inventory = field(default_factory=Inventory)
 
 
 Progress = Callable[[RunState], None]
 
 
-def _emit(writer: ReportWriter, item: ExchangeResult | Finding) -> None:
+def _emit(writer: ReportWriter, item: ExchangeResult | Finding, inventory: Inventory) -> None:
     if isinstance(item, Finding):
         writer.finding(item)
     else:
+        inventory.observe(item)
         writer.exchange(item)
 
 
 def run_sequential(
-    inputs: list[Input], analyzer: Analyzer, writer: ReportWriter, totals: Totals, progress: Progress | None = None
+    inputs: list[Input],
+    analyzer: Analyzer,
+    writer: ReportWriter,
+    totals: Totals,
+    progress: Progress | None = None,
+    keylog: KeyLog | None = None,
 ) -> RunOutcome:
     """Every input through one analyzer into the report; ``totals`` counts what is written."""
     outcome = RunOutcome(totals)
@@ -67,10 +76,11 @@ def run_sequential(
                 progress(state)
 
         try:
-            for count, item in enumerate(read_input(path, kind, progress=on_capture if progress else None), 1):
+            items = read_input(path, kind, progress=on_capture if progress else None, keylog=keylog)
+            for count, item in enumerate(items, 1):
                 result = analyzer.feed(item)
                 totals.add(result)
-                _emit(writer, result)
+                _emit(writer, result, outcome.inventory)
                 if progress is not None and count % 512 == 0:
                     state.exchanges = totals.exchanges
                     progress(state)
@@ -89,6 +99,7 @@ class _WorkerResult:
     spool: str
     totals: Totals
     error: str | None
+    inventory: Inventory
 
 
 def _analyse_file(
@@ -98,20 +109,26 @@ def _analyse_file(
     policy: Policy,
     make_records: Callable[[], Records],
     spool_dir: str,
+    keylog: KeyLog | None = None,
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
     totals = Totals()
+    inventory = Inventory()
     records = make_records()
     handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
     error: str | None = None
     with handle:
         batch: list[Record] = []
         try:
-            for item in read_input(path, kind):
+            for item in read_input(path, kind, keylog=keylog):
                 result = analyzer.feed(item)
                 totals.add(result)
-                batch.append(records.finding(result) if isinstance(result, Finding) else records.exchange(result))
+                if isinstance(result, Finding):
+                    batch.append(records.finding(result))
+                else:
+                    inventory.observe(result)
+                    batch.append(records.exchange(result))
                 if len(batch) >= BATCH:
                     pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
                     batch = []
@@ -119,7 +136,7 @@ def _analyse_file(
             error = str(exc)
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return _WorkerResult(handle.name, totals, error)
+    return _WorkerResult(handle.name, totals, error, inventory)
 
 
 def _replay(handle: BinaryIO) -> Iterator[Record]:
@@ -140,6 +157,7 @@ def run_parallel(
     *,
     jobs: int,
     progress: Progress | None = None,
+    keylog: KeyLog | None = None,
 ) -> RunOutcome:
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
@@ -148,7 +166,7 @@ def run_parallel(
         ProcessPoolExecutor(max_workers=jobs) as pool,
     ):
         futures: list[Future[_WorkerResult]] = [
-            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir)
+            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog)
             for path, kind in inputs
         ]
         for (path, _), future in zip(inputs, futures, strict=True):
@@ -159,6 +177,7 @@ def run_parallel(
                     writer.absorb(record)
             os.unlink(result.spool)
             totals.merge(result.totals)
+            outcome.inventory.merge(result.inventory)
             if result.error:
                 outcome.errors.append(result.error)
             state.files_done += 1

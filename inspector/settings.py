@@ -22,7 +22,7 @@ from inspector.trust import Trust, build_trust, normalise_thumbprint
 
 FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "never")
 """``--fail-on``: a severity (worst first), or never."""
-FORMATS = ("table", "json", "jsonl", "sarif")
+FORMATS = ("table", "json", "jsonl", "sarif", "html")
 """The report formats of ``analyze`` (the configuration file's ``format`` key)."""
 MAX_SKEW = 86400
 
@@ -165,8 +165,10 @@ def _config_kind(row: Option) -> ConfigKind:
 CONFIG_KEYS: dict[str, ConfigKind] = {
     **{row.config_key: _config_kind(row) for row in OPTIONS if row.config_key is not None},
     "format": "str",
+    "keylog": "paths",
 }
-"""What the configuration file may set: the options with a key, and ``analyze``'s report format."""
+"""What the configuration file may set: the options with a key, and ``analyze``'s report format and TLS key logs
+(``--keylog``: a capture-reading option, not a trust option, so not a row the addon and the proxy would get)."""
 
 
 def file_config(path: Path | None) -> FileConfig:
@@ -190,6 +192,8 @@ class Settings:
     policy: Policy
     fail_on: str
     output_format: str
+    keylogs: tuple[Path, ...] = ()
+    """TLS key logs the configuration file names (``keylog``), for ``analyze``."""
 
 
 def build_settings(given: TrustArguments, *, output_format: str | None, now: datetime) -> Settings:
@@ -218,7 +222,7 @@ def build_settings(given: TrustArguments, *, output_format: str | None, now: dat
     chosen_format = output_format or config.scalar("format", "table")
     if chosen_format not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {chosen_format!r}")
-    return Settings(trust, policy, chosen_fail_on, chosen_format)
+    return Settings(trust, policy, chosen_fail_on, chosen_format, tuple(config.paths("keylog")))
 
 
 def addon_arguments(trust: TrustArguments) -> list[tuple[str, str]]:

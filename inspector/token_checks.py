@@ -31,7 +31,8 @@ class TokenReport:
     key: TrustedKey | None = None
 
 
-def _host_only(value: str) -> str:
+def host_only(value: str) -> str:
+    """A Host (or audience host) compared as a name: lower-case, without a port."""
     value = value.strip().lower()
     if value.startswith("["):  # [v6]:port
         return value.split("]", 1)[0] + "]"
@@ -42,7 +43,7 @@ def audience_host(aud: object) -> str | None:
     """The host named by ``aud``: ``<principal>/<host>@<realm>`` or a URL (Entra tokens)."""
     parsed = Principal.parse(aud)
     if parsed is not None:
-        return _host_only(parsed.host) if parsed.host else None
+        return host_only(parsed.host) if parsed.host else None
     if isinstance(aud, str) and "://" in aud:
         try:
             return urlsplit(aud).hostname
@@ -411,7 +412,7 @@ def judge_use(
             for timed in assessment.timed:
                 out += _time_findings(timed.which, timed.nbf, timed.exp, moment, skew, exchange)
     if host and assessment.audience_hosts:
-        request_host = _host_only(host)
+        request_host = host_only(host)
         if request_host not in assessment.audience_hosts:
             out.append(
                 finding(
@@ -454,7 +455,7 @@ _ENTRA_HOSTS = frozenset({"login.microsoftonline.com", "login.windows.net", "log
 
 def _aud_names_host(aud: object, host: str) -> bool:
     hosts = {h.lower() for h in (audience_host(a) for a in _as_list(aud)) if h}
-    wanted = _host_only(host)
+    wanted = host_only(host)
     return wanted in hosts or (wanted in _ENTRA_HOSTS and bool(hosts & _ENTRA_HOSTS))
 
 
@@ -501,11 +502,11 @@ def judge_client_assertion(
             finding(
                 "audience-mismatch",
                 f"The client assertion's aud {aud} does not name the token endpoint it was sent to "
-                f"({_host_only(endpoint_host)})",
+                f"({host_only(endpoint_host)})",
                 exchange,
                 token=which,
                 audience=aud,
-                host=_host_only(endpoint_host),
+                host=host_only(endpoint_host),
             )
         )
     key = result.key if result.verdict == "valid" else None

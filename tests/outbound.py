@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import gzip
+import re
+import zlib
+
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.lab.outbound import OutboundCase, outbound_cases
 from inspector.lab.tokens import TokenKit
@@ -29,3 +35,17 @@ def rules_by_exchange(items: list[ExchangeResult | Finding]) -> dict[str, set[st
         if isinstance(item, ExchangeResult):
             out.setdefault(item.exchange.id, set()).update(f.rule for f in item.findings)
     return out
+
+
+_BLOCK = re.compile(r'<script type="[^"]+" id="[^"]+">([A-Za-z0-9+/=]+)</script>')
+
+
+def readable(report: str) -> str:
+    """A report as text to search for secrets: an HTML report's compressed data blocks inflated and appended."""
+    inflated = []
+    for block in _BLOCK.findall(report):
+        try:
+            inflated.append(gzip.decompress(base64.b64decode(block)).decode("utf-8"))
+        except (binascii.Error, OSError, EOFError, zlib.error, UnicodeDecodeError):
+            continue
+    return "\n".join([report, *inflated])

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from inspector.cli import main
 from inspector.lab.scenarios import BASIC_PASSWORD
 from tests.corpus import REPO
+from tests.outbound import readable
 
 SAMPLES = REPO / "captures" / "lab"
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
@@ -32,7 +34,7 @@ def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
+@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng", "lab-tls.pcapng"])
 def test_bundled_samples_raise_exactly_the_expected_findings(name: str) -> None:
     code, out, _ = invoke("analyze", str(SAMPLES / name), *TRUST, "--format", "json")
     assert code == 1  # the samples contain errors on purpose
@@ -62,10 +64,27 @@ def test_capture_raises_what_the_har_raises_in_the_same_order() -> None:
     assert pcap_findings == har_findings
 
 
+def test_the_tls_sample_decrypts_to_what_the_plaintext_capture_raises() -> None:
+    """lab-tls.pcapng carries the same conversation over TLS 1.3 and 1.2, its key log in a secrets block."""
+    _, out, _ = invoke("analyze", str(SAMPLES / "lab.pcapng"), *TRUST, "--format", "json")
+    plain = json.loads(out)
+    _, out, _ = invoke("analyze", str(SAMPLES / "lab-tls.pcapng"), *TRUST, "--format", "json")
+    tls = json.loads(out)
+    assert [e["target"] for e in tls["exchanges"]] == [e["target"] for e in plain["exchanges"]]
+    assert {e["tls"]["decrypted_with"] for e in tls["exchanges"]} == {"dsb"}
+    assert {e["tls"]["version"] for e in tls["exchanges"]} == {"TLS 1.2", "TLS 1.3"}
+    assert all(e["scheme"] == "https" for e in tls["exchanges"])
+
+    def shape(document: dict[str, Any]) -> list[tuple[str | None, str, str]]:
+        return [((f["exchange"] or "").split(":")[-1] or None, f["rule"], f["severity"]) for f in document["findings"]]
+
+    assert shape(tls) == shape(plain)
+
+
 def test_json_document_contract() -> None:
     _, out, _ = invoke("analyze", str(SAMPLES / "lab.har"), *TRUST, "--format", "json")
     document = json.loads(out)
-    assert set(document) == {"tool", "sources", "exchanges", "findings", "summary"}
+    assert set(document) == {"tool", "sources", "exchanges", "findings", "inventory", "summary"}
     first = document["exchanges"][1]
     for key in ("id", "source", "time", "client", "server", "method", "host", "target", "status", "auth"):
         assert key in first
@@ -109,7 +128,7 @@ def test_sarif_has_the_catalogue_and_results() -> None:
 SIGNATURE = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]{20,}")
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif"])
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif", "html"])
 @pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
 def test_no_secret_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> None:
     output = tmp_path / "report"
@@ -129,14 +148,14 @@ def test_no_secret_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> 
 OUTBOUND = REPO / "captures" / "outbound"
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif"])
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif", "html"])
 @pytest.mark.parametrize("name", ["outbound.har", "outbound.mitm", "outbound.pcapng", "outbound.saz"])
 def test_no_client_assertion_or_issued_token_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> None:
     """The outbound samples: client assertions and issued access tokens are shown decoded, never usable."""
     output = tmp_path / "report"
     invoke("analyze", str(OUTBOUND / name), "--cert", str(OUTBOUND / "OAuthCert.cer"), "--format", fmt, "--output",
            str(output))  # fmt: skip
-    text = output.read_text()
+    text = readable(output.read_text())
     assert "token-request-failed" in text or "Token request failed" in text
     assert not SIGNATURE.search(text), "a signed JWT (usable token) leaked"
     har = (OUTBOUND / "outbound.har").read_text()

@@ -30,10 +30,6 @@ ELSEWHERE: dict[str, str] = {
     "inspector/sources/pcap/ip.py": "tests/sources/pcap/test_links.py",
     "inspector/sources/pcap/packets.py": "tests/sources/pcap/test_links.py",
     "inspector/sources/pcap/tunnels.py": "tests/sources/pcap/test_links.py",
-    # remote access moved out of verifyoauth/ this session; its tests still sit with verify-oauth's
-    "inspector/remote/graph.py": "tests/verifyoauth/test_graph.py",
-    "inspector/remote/http.py": "tests/verifyoauth/test_http_probe.py",
-    "inspector/remote/spkeys.py": "tests/verifyoauth/test_bundle.py",
     # verify-oauth's checks run together against a lab server and bundles
     "inspector/verifyoauth/checks_cert.py": "tests/verifyoauth/test_checks.py",
     "inspector/verifyoauth/checks_entra.py": "tests/verifyoauth/test_checks.py",

@@ -46,6 +46,7 @@ def test_config_keys_come_from_the_table() -> None:
         "skew": "int",
         "fail-on": "str",
         "format": "str",
+        "keylog": "paths",  # analyze's TLS key logs: a file key, not a trust option row
     }
 
 

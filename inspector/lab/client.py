@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import SplitResult, urlencode, urlsplit
 
 from inspector.http_auth import parse_ms_diagnostics, parse_www_authenticate
@@ -342,6 +343,7 @@ def drive(
     ca_file: str | None = None,
     insecure: bool = False,
     separate_clients: bool = True,
+    keylog: Path | None = None,
 ) -> Iterator[Exchanged]:
     """Play the scenarios against ``target`` (through ``proxy``), yielding each answer as it comes.
 
@@ -355,6 +357,11 @@ def drive(
     context = None
     if target_url.scheme == "https":
         context = tls_context(lab, ca_file=ca_file, insecure=insecure, proxied=proxy_url is not None)
+        if keylog is not None:
+            # The NSS key log a capture of this traffic is decrypted with (`analyze --keylog`).
+            context.keylog_filename = str(keylog)
+    elif keylog is not None:
+        raise ConfigError("--keylog needs an https:// target (the lab server started with --tls)")
     driver = Driver(_Route(target_url, proxy_url, context, lab.host), lab.host, kit.user.upn, separate_clients)
     try:
         for step in steps:

@@ -173,7 +173,7 @@ def _delivery(ranges: list[tuple[int, int]], rng: random.Random) -> list[tuple[i
 # -- connections ---------------------------------------------------------------------------------------------
 
 
-def _us(moment: datetime) -> int:
+def micros(moment: datetime) -> int:
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
@@ -220,7 +220,7 @@ class _Connection:
         self.emit(ts_us + 2 * _PACKET_GAP_US, True, self.client.seq, ACK)
 
 
-def _runs(exchanges: Sequence[HttpExchange]) -> list[tuple[Endpoint, Endpoint, list[HttpExchange]]]:
+def connection_runs(exchanges: Sequence[HttpExchange]) -> list[tuple[Endpoint, Endpoint, list[HttpExchange]]]:
     """Consecutive exchanges between the same client and server: one keep-alive connection each."""
     runs: list[tuple[Endpoint, Endpoint, list[HttpExchange]]] = []
     for exchange in exchanges:
@@ -239,7 +239,7 @@ def lab_packets(exchanges: Sequence[HttpExchange], *, seed: int = 0) -> list[tup
     rng = random.Random(seed)
     packets: list[tuple[int, bytes]] = []
     connections_of: dict[Endpoint, int] = {}
-    for client, server, run in _runs(exchanges):
+    for client, server, run in connection_runs(exchanges):
         # A later connection from the same client gets the next port: the old one may still be in TIME_WAIT.
         port = (client.port or 49152) + connections_of.get(client, 0)
         connections_of[client] = connections_of.get(client, 0) + 1
@@ -247,17 +247,49 @@ def lab_packets(exchanges: Sequence[HttpExchange], *, seed: int = 0) -> list[tup
             _Side(_address(client), port, rng.randrange(1 << 32)),
             _Side(_address(server), server.port or 80, rng.randrange(1 << 32)),
         )
-        connection.handshake(_us(run[0].time))
-        end = _us(run[0].time)
+        connection.handshake(micros(run[0].time))
+        end = micros(run[0].time)
         for exchange in run:
-            end = connection.send(max(_us(exchange.time), end), True, request_bytes(exchange.request), rng)
+            end = connection.send(max(micros(exchange.time), end), True, request_bytes(exchange.request), rng)
             if exchange.response is not None:
-                answered = _us(exchange.response_time or exchange.time)
+                answered = micros(exchange.response_time or exchange.time)
                 end = connection.send(max(answered, end), False, response_bytes(exchange.response), rng)
         connection.close(end)
         packets.extend(connection.packets)
     packets.sort(key=lambda packet: packet[0])  # stable: packets sent at one instant keep their order
     return packets
+
+
+def flight_packets(
+    client: Endpoint, server: Endpoint, flights: Sequence[tuple[int, bool, bytes]], *, rng: random.Random
+) -> list[tuple[int, bytes]]:
+    """One TCP connection carrying ``flights`` (capture time, sent by the client, bytes), delivered as awkwardly
+    as the HTTP sample's (the TLS sample sends its records this way)."""
+    connection = _Connection(
+        _Side(_address(client), client.port or 49152, rng.randrange(1 << 32)),
+        _Side(_address(server), server.port or 443, rng.randrange(1 << 32)),
+    )
+    start = flights[0][0] if flights else 0
+    connection.handshake(start)
+    end = start
+    for ts_us, from_client, data in flights:
+        end = connection.send(max(ts_us, end), from_client, data, rng)
+    connection.close(end)
+    return connection.packets
+
+
+def decryption_secrets_block(keylog: bytes) -> bytes:
+    """A pcapng Decryption Secrets Block holding a TLS key log (what ``editcap --inject-secrets tls,…`` writes)."""
+    return pcapng_block(0x0000000A, struct.pack("<II", 0x544C534B, len(keylog)) + keylog)
+
+
+def write_packets_pcapng(packets: Sequence[tuple[int, bytes]], path: Path, *, secrets: bytes = b"") -> Path:
+    blocks = [_section_header(), _interface()]
+    if secrets:
+        blocks.append(decryption_secrets_block(secrets))
+    blocks.extend(_enhanced_packet(ts_us, frame) for ts_us, frame in packets)
+    path.write_bytes(b"".join(blocks))
+    return path
 
 
 def write_lab_pcapng(exchanges: Sequence[HttpExchange], path: Path, *, seed: int = 0) -> Path:

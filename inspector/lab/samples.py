@@ -1,7 +1,7 @@
-"""The bundled sample captures: the lab conversation written as HAR, mitmproxy flows and a pcapng capture of
-TCP/IP packets, with the certificate and metadata an admin would give, and the findings each exchange is expected
-to raise (from the scenarios' own declarations, not from running the analyzer, so the golden tests compare the
-analyzer with an independent oracle).
+"""The bundled sample captures: the lab conversation written as HAR, mitmproxy flows, a pcapng capture of
+TCP/IP packets and the same capture over TLS with its secrets embedded, with the certificate and metadata an
+admin would give, and the findings each exchange is expected to raise (from the scenarios' own declarations, not
+from running the analyzer, so the golden tests compare the analyzer with an independent oracle).
 """
 
 from __future__ import annotations
@@ -13,11 +13,20 @@ from pathlib import Path
 from inspector.lab.certs import acs_metadata, acs_signing_cert, exchange_auth_cert, write_cer, write_metadata
 from inspector.lab.pcap_writer import write_lab_pcapng
 from inspector.lab.scenarios import lab_exchanges
+from inspector.lab.tls_capture import write_tls_lab_pcapng
 from inspector.lab.tokens import TokenKit
 from inspector.lab.writers import write_flows, write_har
 
 SAMPLE_CLOCK = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-SAMPLE_NAMES = ("OAuthCert.cer", "acs-metadata.json", "lab.har", "lab.mitm", "lab.pcapng", "expected.json")
+SAMPLE_NAMES = (
+    "OAuthCert.cer",
+    "acs-metadata.json",
+    "lab.har",
+    "lab.mitm",
+    "lab.pcapng",
+    "lab-tls.pcapng",
+    "expected.json",
+)
 PCAP_SEED = 3
 """Chooses the capture's segmentation, reordering and retransmissions (any seed gives the same findings)."""
 
@@ -34,6 +43,8 @@ def write_samples(folder: Path, *, now: datetime = SAMPLE_CLOCK) -> list[Path]:
     written.append(write_har(exchanges, folder / "lab.har"))
     written.append(write_flows(exchanges, folder / "lab.mitm"))
     written.append(write_lab_pcapng(exchanges, folder / "lab.pcapng", seed=PCAP_SEED))
+    # The same conversation over TLS, its key log embedded: `analyze` decrypts it with no option.
+    written.append(write_tls_lab_pcapng(exchanges, folder / "lab-tls.pcapng", now=now, seed=PCAP_SEED))
     expected = {
         "realm": kit.realm,
         "host": kit.host,

@@ -37,7 +37,7 @@ from inspector.provision.steps import (
 from inspector.remote.graph import CLOUDS
 
 GRAPH_ENVIRONMENTS = {"global": "Global", "usgov": "USGov", "china": "China"}
-"""``Connect-MgGraph -Environment`` names of the clouds ``verifyoauth.graph.CLOUDS`` knows."""
+"""``Connect-MgGraph -Environment`` names of the clouds ``remote.graph.CLOUDS`` knows."""
 assert set(GRAPH_ENVIRONMENTS) == set(CLOUDS)
 WRITE_SCOPE = "Application.ReadWrite.All"
 INDENT = "    "

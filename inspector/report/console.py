@@ -15,6 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult
+from inspector.inventory import Inventory
+from inspector.model import HttpExchange
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, SEVERITIES, Finding
 from inspector.tally import Totals
@@ -52,6 +54,15 @@ def _auth_cell(result: ExchangeResult) -> Text:
             cell.append(token.signature, style=_VERDICT_STYLE.get(token.signature, ""))
     elif auth.user:
         cell.append(f" {safe(auth.user, 60)}")
+    return cell
+
+
+def _request_cell(exchange: HttpExchange) -> Text:
+    cell = Text(f"{safe(exchange.request.method, 16)} {safe(exchange.request.target, 120)}")
+    tls = exchange.tls
+    if tls is not None:
+        # Decrypted from a capture: say how, so nobody mistakes it for traffic that crossed the wire in clear.
+        cell.append(f"\n{safe(tls.version, 10)} {safe(tls.cipher, 60)} ({safe(tls.decrypted_with, 10)})", style="dim")
     return cell
 
 
@@ -145,7 +156,7 @@ class ConsoleReport:
             if len(kept) < SHOWN_PER_RULE:
                 kept.append(item)
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         console = self.console
         if self.rows:
             days = sorted({r.exchange.time.strftime("%Y-%m-%d") for r in self.rows})
@@ -169,7 +180,7 @@ class ConsoleReport:
                     Text(safe(exchange.id, 40)),
                     Text(stamp),
                     Text(f"{safe(client, 45)} -> {safe(exchange.host or '?', 60)}"),
-                    Text(f"{safe(exchange.request.method, 16)} {safe(exchange.request.target, 120)}"),
+                    _request_cell(exchange),
                     Text(str(status) if status is not None else "-", style="red" if status == 401 else ""),
                     _auth_cell(result),
                     _worst(result.findings),
@@ -179,6 +190,10 @@ class ConsoleReport:
                 console.print(Text(f"... and {self.hidden} more exchanges (use --format json for all)", style="dim"))
         else:
             console.print(Text("No authenticated exchanges found.", style="dim"))
+        if inventory is not None:
+            from inspector.report.inventory_table import print_inventory
+
+            print_inventory(console, inventory)
         self._print_findings(totals)
         self._print_summary(totals)
 

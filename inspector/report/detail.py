@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import ExchangeResult
+from inspector.inventory import Inventory
 from inspector.report.serialize import header_list, provenance_data, utc_iso
 from inspector.report.token_request_view import print_token_request
 from inspector.report.token_view import print_token
@@ -56,7 +57,8 @@ class DetailWriter:
     def absorb(self, record: Record) -> None:
         raise NotImplementedError("show reads one input in one process")
 
-    def close(self, totals: Totals) -> None:  # noqa: ARG002  (the protocol's signature; one exchange has no totals)
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:  # noqa: ARG002
+        # (the protocol's signature; one exchange has no totals and no inventory)
         if self.result is None:
             known = ", ".join(self.first_ids) + (", …" if self.seen > len(self.first_ids) else "")
             hint = f" (its ids: {known})" if known else " (it holds no exchange)"

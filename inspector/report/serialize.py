@@ -16,7 +16,7 @@ from typing import Any
 from inspector.analyze import ExchangeResult
 from inspector.http_auth import Credentials, NtlmMessage
 from inspector.jsonable import json_native
-from inspector.model import HttpExchange, Provenance
+from inspector.model import HttpExchange, Provenance, TlsInfo
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
 from inspector.token_checks import TokenReport
@@ -202,10 +202,22 @@ def exchange_tail(result: ExchangeResult, *, show_secrets: bool, token_value: An
             if result.diagnostics
             else None
         ),
+        **({"tls": tls_data(exchange.tls)} if exchange.tls is not None else {}),
     }
     if result.token_request is not None:
         data["token_request"] = token_request_data(result.token_request, show_secrets=show_secrets)
     return data
+
+
+def tls_data(tls: TlsInfo) -> dict[str, Any]:
+    """The TLS session a capture's exchange was decrypted from (absent for everything read in clear)."""
+    return {
+        "version": tls.version,
+        "cipher": tls.cipher,
+        "sni": tls.sni,
+        "alpn": tls.alpn,
+        "decrypted_with": tls.decrypted_with,
+    }
 
 
 def exchange_data(
@@ -299,6 +311,10 @@ class ExchangeEncoder:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return text, data
+
+    def token_text(self, report: TokenReport) -> str:
+        """The token's data as JSON text, encoded once while the token keeps coming."""
+        return self._token(report)[0]
 
     def encode(
         self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None

@@ -18,6 +18,7 @@ from typing import IO, Any, Protocol
 
 from inspector import __version__
 from inspector.analyze import ExchangeResult
+from inspector.inventory import Inventory
 from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data, summary_data
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
@@ -74,7 +75,7 @@ class ReportWriter(Protocol):
     def finding(self, item: Finding) -> None: ...
     def record_factory(self) -> Callable[[], Records]: ...
     def absorb(self, record: Record) -> None: ...
-    def close(self, totals: Totals) -> None: ...
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None: ...
 
 
 class _RecordWriter:
@@ -122,8 +123,8 @@ class _Spool:
 
 
 class JsonWriter(_RecordWriter):
-    """``{"tool", "sources", "exchanges", "findings", "summary"}``; exchanges streamed, findings spooled to disk
-    until the end (they come after the exchanges in the document)."""
+    """``{"tool", "sources", "exchanges", "findings", "inventory", "summary"}``; exchanges streamed, findings
+    spooled to disk until the end (they come after the exchanges in the document)."""
 
     def __init__(self, out: IO[str], sources: list[dict[str, Any]], *, show_secrets: bool) -> None:
         self.out = out
@@ -148,10 +149,12 @@ class JsonWriter(_RecordWriter):
         else:
             raise TypeError(f"not a JSON record: {record!r}")
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         self.out.write('\n],\n"findings":[\n')
         self.findings.drain(self.out)
         self.out.write("\n],\n")
+        if inventory is not None:
+            self.out.write(f'"inventory":{_dump(inventory.data())},\n')
         self.out.write(f'"summary":{_dump(summary_data(totals))}}}\n')
         self.out.flush()
 
@@ -186,7 +189,9 @@ class JsonlWriter(_RecordWriter):
         if self.flush_each:
             self.out.flush()
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
+        if inventory is not None:
+            self.absorb(Line(_dump({"type": "inventory", **inventory.data()})))
         self.absorb(Line(_dump({"type": "summary", **summary_data(totals)})))
         self.out.flush()
 
@@ -253,7 +258,7 @@ class SarifWriter(_RecordWriter):
         for result in record.results:
             self.results.add(json.dumps(result, ensure_ascii=True, default=str))
 
-    def close(self, totals: Totals) -> None:
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         rules = [
             {
                 "id": rule.id,
@@ -273,6 +278,9 @@ class SarifWriter(_RecordWriter):
             f'      "tool": {_indented({"driver": driver}, 3)},\n      "results": [\n'
         )
         self.results.drain(self.out)
-        summary = _indented({"summary": summary_data(totals)}, 3)
+        properties: dict[str, Any] = {"summary": summary_data(totals)}
+        if inventory is not None:
+            properties["inventory"] = inventory.data()
+        summary = _indented(properties, 3)
         self.out.write(f'\n],\n      "properties": {summary}\n    }}\n  ]\n}}\n')
         self.out.flush()

@@ -9,6 +9,7 @@ from pathlib import Path
 from inspector.model import InputError, SourceItem
 from inspector.sources.detect import InputKind, detect_kind
 from inspector.sources.pcap.reader import CaptureProgress, read_capture
+from inspector.sources.pcap.tls.keylog import KeyLog
 
 MAX_FOLDER_FILES = 100_000
 
@@ -44,13 +45,15 @@ def read_input(
     *,
     keep_bodies: bool = False,
     progress: Callable[[CaptureProgress], None] | None = None,
+    keylog: KeyLog | None = None,
 ) -> Iterator[SourceItem]:
+    """The items of one input; ``keylog`` decrypts TLS in captures (other kinds are already plaintext)."""
     if not path.exists():
         raise InputError(f"Cannot read {path}: no such file")
     if not path.is_file():
         raise InputError(f"Cannot read {path}: not a regular file")
     if kind == "pcap":
-        return read_capture(path, progress=progress, keep_bodies=keep_bodies)
+        return read_capture(path, progress=progress, keep_bodies=keep_bodies, keylog=keylog)
     if kind == "har":
         from inspector.sources.har import read_har
 

@@ -20,8 +20,8 @@ from inspector.remote.graph import CLOUDS, GraphSettings, msal_token_provider
 from inspector.remote.http import request
 from tests.provision.conftest import NOW, TOKEN, Certs, stored_key
 from tests.provision.exchange_double import SFB, TENANT
+from tests.remote.test_graph import TokenEndpointDouble
 from tests.verifyoauth.graph_double import GRAPH_AUDIENCE, GraphDouble, object_id
-from tests.verifyoauth.test_graph import TokenEndpointDouble
 
 AUTH = (("Authorization", f"Bearer {TOKEN}"), ("Content-Type", "application/json"))
 

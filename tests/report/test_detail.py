@@ -43,3 +43,11 @@ def test_show_an_unknown_id_says_which_ids_there_are() -> None:
     code, _, err = invoke("show", str(SAMPLES / "lab.har"), "lab:999", *TRUST)
     assert code == 2
     assert "no exchange 'lab:999' in the input (its ids: lab:1, lab:2, lab:3, …)" in err
+
+
+def test_show_adds_what_the_trust_inventory_reveals_about_the_exchange() -> None:
+    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:7", *TRUST)
+    assert code == 1
+    assert "issuer-not-trusted-by-server" in out and "00000003-0000-0ff1-ce00-000000000000@" in out
+    _, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:9", *TRUST)
+    assert "issuer-not-trusted-by-server" not in out

@@ -130,3 +130,15 @@ def test_times_are_utc_with_a_z() -> None:
     moment = datetime(2026, 4, 21, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     assert utc_iso(moment) == "2026-04-21T10:00:00Z"
     assert utc_iso(None) is None
+
+
+def test_every_findings_evidence_is_json_native_as_the_engine_made_it(lab_results: list[ExchangeResult]) -> None:
+    """No round trip is needed before the report or a flow's metadata takes the evidence."""
+    from inspector.jsonable import json_native
+
+    findings = [f for r in lab_results for f in r.findings]
+    assert findings
+    for item in findings:
+        assert dump_json(json_native(item.evidence)) == dump_json(item.evidence)
+        assert json_native(item.evidence) == item.evidence
+        assert repr(json_native(item.evidence)) == repr(item.evidence), item.rule  # no tuples, no subclasses

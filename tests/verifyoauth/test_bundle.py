@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 from datetime import UTC, datetime
@@ -11,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from inspector.remote.errors import SourceError
-from inspector.remote.spkeys import parse_sp_keys
 from inspector.verifyoauth.bundle import BundleError, load_bundle, parse_bundle
 from inspector.verifyoauth.context import Request
 from inspector.verifyoauth.model import CHECK_IDS
@@ -126,61 +123,6 @@ def test_collector_errors_fail_their_check(material: Material, cert_file: Path, 
 
 
 # --- service principal JSON ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "has_key"),
-    [
-        ("sp-graph-select.json", True),
-        ("sp-graph-collection.json", False),
-        ("sp-mg-ps51.json", False),
-        ("sp-mg-credentials-only.json", False),
-    ],
-)
-def test_sp_shapes_name_the_certificate(material: Material, name: str, has_key: bool) -> None:
-    keys = parse_sp_keys(render(name, material.current), name, app_id=SFB)
-    assert len(keys.credentials) == 1
-    credential = keys.credentials[0]
-    assert material.current.thumbprint in credential.thumbprints
-    assert credential.has_key is has_key
-    assert credential.end == material.current.certificate.not_valid_after_utc
-    assert (credential.usage, credential.type) == ("Verify", "AsymmetricX509Cert")
-
-
-def test_teams_procedure_key_is_base64_of_base64(material: Material) -> None:
-    doubled = base64.b64encode(base64.b64encode(material.current.der)).decode()
-    keys = parse_sp_keys({"keyCredentials": [{"key": doubled, "usage": "Verify"}]}, "x", app_id=SFB)
-    assert keys.credentials[0].thumbprints == {material.current.thumbprint}
-
-
-def test_msonline_credential_shape(material: Material) -> None:
-    old = [
-        {
-            "Type": "Asymmetric",
-            "Value": base64.b64encode(material.current.der).decode(),
-            "KeyId": "k",
-            "StartDate": "/Date(1700000000000)/",
-            "EndDate": "/Date(1900000000000)/",
-            "Usage": "Verify",
-        }
-    ]
-    keys = parse_sp_keys(old, "msol.json", app_id=SFB)
-    assert keys.credentials[0].thumbprints == {material.current.thumbprint}
-
-
-def test_sp_collection_chooses_by_app_id(material: Material) -> None:
-    other = {"appId": "7557eb47-c689-4224-abcf-aef9bd7573df", "keyCredentials": []}
-    document = render("sp-graph-collection.json", material.current)
-    document["value"].insert(0, other)
-    assert len(parse_sp_keys(document, "x", app_id=SFB).credentials) == 1
-    with pytest.raises(SourceError, match="none has appId"):
-        parse_sp_keys({"value": [other, dict(other)]}, "x", app_id=SFB)
-
-
-@pytest.mark.parametrize("document", [{}, [], {"value": []}, {"displayName": "x"}, "text"])
-def test_sp_json_without_credentials(document: object) -> None:
-    with pytest.raises(SourceError, match="holds no keyCredentials"):
-        parse_sp_keys(document, "sp.json", app_id=SFB)
 
 
 def test_sp_file_errors_fail_only_entra(cert_file: Path, tmp_path: Path) -> None:

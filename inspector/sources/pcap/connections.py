@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from inspector.bodies import body_prefix, wants_body
-from inspector.model import Endpoint, Notice
+from inspector.bodies import keeps, kept_prefix
+from inspector.model import Endpoint, Notice, TlsInfo
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.http1 import REQUEST, GapEffect, Http1Parser, MessageHead
 from inspector.sources.pcap.ordering import OrderedOutput, PendingExchange
 from inspector.sources.pcap.packets import Segment
 from inspector.sources.pcap.tcp import HALF, MASK, TcpStream
+from inspector.sources.pcap.tls.facts import TlsFacts
+from inspector.sources.pcap.tls.keylog import KeyLog
+from inspector.sources.pcap.tls.session import TlsSession
+from inspector.sources.pcap.tls.start import StreamStart
+from inspector.sources.pcap.tls.tracker import TlsTracker
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 
@@ -37,8 +43,6 @@ MALFORMED_PER_DIRECTION = 3
 Key = tuple[bytes, bytes, int, int]
 Half = tuple["Connection", int, TcpStream, TcpStream]
 """One direction of a connection: the connection, the side, its stream and the peer's stream."""
-
-_ENCRYPTED_HINT = "run `oauth-inspector proxy` or capture behind the TLS terminator"
 
 
 def _address(packed: bytes) -> str:
@@ -71,6 +75,8 @@ class Connection:
         "streams",
         "table",
         "tls",
+        "tls_info",
+        "tls_session",
         "unanswered",
     )
 
@@ -83,7 +89,8 @@ class Connection:
             Http1Parser(self, 0, midstream=True, keep_bodies=True, budget=table.budget),
             Http1Parser(self, 1, midstream=True, keep_bodies=True, budget=table.budget),
         )
-        self.streams = (TcpStream(self.parsers[0], table.budget), TcpStream(self.parsers[1], table.budget))
+        # The first bytes of each direction decide between TLS and the HTTP parser (see ``tls.start``).
+        self.streams = (TcpStream(StreamStart(self, 0), table.budget), TcpStream(StreamStart(self, 1), table.budget))
         self.client: int | None = None
         self.unanswered: deque[PendingExchange] = deque()
         self.last_request: PendingExchange | None = None
@@ -91,6 +98,9 @@ class Connection:
         self.interim = False
         self.desync = False
         self.tls = False
+        self.tls_session: TlsSession | None = None
+        self.tls_info: TlsInfo | None = None
+        """What decrypted exchanges of this connection carry (set once keys opened its records)."""
         self.last_ts = ts
         self.reset_at: int | None = None
         self._malformed = [0, 0]
@@ -124,6 +134,8 @@ class Connection:
             parser.stop()
             return
         pending = PendingExchange(head, self.label(), self.endpoints[side], self.endpoints[1 - side])
+        if self.tls_session is not None:
+            pending.tls = self.exchange_tls()
         self.table.out.register(pending)
         if head.bad_lines:
             self._note(
@@ -174,13 +186,11 @@ class Connection:
         return pending.request.method
 
     def _keeps(self, head: MessageHead) -> bool:
-        """Whether the body after ``head`` is kept: every body when the table keeps them all, else the kinds a rule
-        reads (a bounded prefix, cut in ``on_message_end``)."""
-        return self.table.keep_bodies or wants_body(head.message.headers, request=head.status == 0)
+        return keeps(head.message, keep_all=self.table.keep_bodies)
 
     def _kept(self, head: MessageHead, body: bytes) -> bytes | None:
         # Only bodies _keeps accepted at the head reach here: their kind is not checked again.
-        return body if self.table.keep_bodies else body_prefix(head.message.headers, body)
+        return kept_prefix(head.message, body, keep_all=self.table.keep_bodies)
 
     def on_message_end(self, parser: Http1Parser, body: bytes | None, complete: bool) -> None:
         del complete  # an incomplete body is already ``None``; the gap notice says why
@@ -258,6 +268,35 @@ class Connection:
     def on_tunnel(self, parser: Http1Parser) -> None:
         self.parsers[1 - parser.side].stop()
 
+    # -- TLS -----------------------------------------------------------------------------------------------
+
+    def start_tls(self, side: int, frame: int, ts: int) -> None:
+        """A TLS record began this direction: both directions that have not started yet are read as TLS."""
+        session = self.tls_session
+        if session is None:
+            session = self.tls_session = self.table.tls.session(self, frame, ts)
+            if not self.tls:
+                self.tls = True
+                stats = self.table.stats
+                stats.tls_connections += 1
+                if stats.tls_servers is None:
+                    stats.tls_servers = {}
+                if len(stats.tls_servers) < 10:
+                    stats.tls_servers[str(self.endpoints[1 - side])] = None
+        for index, stream in enumerate(self.streams):
+            if index == side or isinstance(stream.consumer, StreamStart):
+                stream.consumer = session.directions[index]
+
+    def exchange_tls(self) -> TlsInfo | None:
+        """What exchanges read from this connection's decrypted TLS carry."""
+        info = self.tls_info
+        if info is None and self.tls_session is not None:
+            facts = self.tls_session.facts
+            info = self.tls_info = TlsInfo(
+                facts.version or "", facts.cipher or "", facts.sni, facts.alpn, facts.decrypted_with or ""
+            )
+        return info
+
     # -- pairing -----------------------------------------------------------------------------------------
 
     def _pair(self, head: MessageHead) -> PendingExchange | None:
@@ -315,6 +354,9 @@ class Connection:
         order = (self.client, 1 - self.client) if self.client is not None else (0, 1)
         for side in order:
             self.parsers[side].finish(frame)
+        if self.tls_session is not None:
+            self.tls_session.close(frame)
+            self.tls_session = None
         while self.unanswered:
             self._finish(self.unanswered.popleft())
         if self.responding is not None:
@@ -322,15 +364,29 @@ class Connection:
             self.responding = None
         for stream in self.streams:
             stream.release()
+        # The parsers and streams point back at the connection: drop them, so a closed connection is freed
+        # when the table lets go of it rather than when the cycle collector next looks at old objects (with
+        # thousands of long TLS connections that wait grew the reader's RSS by a third).
+        del self.parsers, self.streams
 
 
 class ConnectionTable:
-    def __init__(self, out: OrderedOutput, source: str, *, keep_bodies: bool, budget: MemoryBudget) -> None:
+    def __init__(
+        self,
+        out: OrderedOutput,
+        source: str,
+        *,
+        keep_bodies: bool,
+        budget: MemoryBudget,
+        keylog: KeyLog | None = None,
+        on_tls: Callable[[TlsFacts], None] | None = None,
+    ) -> None:
         self.out = out
         self.source = source
         self.keep_bodies = keep_bodies
         self.budget = budget
         self.stats = CaptureStats()
+        self.tls = TlsTracker(out, source, keylog, on_tls)
         self._halves: dict[Key, Half] = {}
         self._closed: dict[Key, int] = {}
         self._reset: deque[Connection] = deque()
@@ -458,17 +514,6 @@ class ConnectionTable:
                 del closed[next(iter(closed))]
 
     def encrypted_notice(self) -> Notice | None:
-        stats = self.stats
-        if not stats.tls_connections:
-            return None
-        servers = list(stats.tls_servers or {})
-        count = stats.tls_connections
-        return Notice(
-            rule="capture-encrypted",
-            message=(
-                f"{count} TLS connection{'s' if count != 1 else ''} in this capture could not be inspected "
-                f"(servers: {', '.join(servers)}{', ...' if count > len(servers) else ''}); {_ENCRYPTED_HINT}"
-            ),
-            source=self.source,
-            evidence={"tls_connections": count, "servers": servers, "hint": _ENCRYPTED_HINT},
-        )
+        """``capture-encrypted`` for the TLS connections seen, those still open included."""
+        still_open = [conn.tls_session for conn in self._connections() if conn.tls_session is not None]
+        return self.tls.encrypted_notice(still_open)

@@ -20,6 +20,9 @@ exist, ``-2`` for a block that Wireshark numbers as a frame although it holds no
 UNKNOWN_LINKTYPE = -1
 NOT_A_PACKET = -2
 """The link type given to blocks Wireshark numbers as frames but that carry no packet (custom blocks, journal)."""
+TLS_SECRETS = -3
+"""The "link type" of a Decryption Secrets Block holding a TLS key log: ``start:end`` is the key log text. It is
+not a frame (Wireshark does not number it)."""
 MAX_INTERFACES = 4096
 """Interfaces per pcapng section: real captures have a handful; the list must not grow with the file."""
 MAX_RECORD = 256 << 20
@@ -39,6 +42,8 @@ _IDB = 1
 _OPB = 2  # obsolete packet block
 _SPB = 3
 _EPB = 6
+_DSB = 0x0000000A
+_DSB_TLS_KEY_LOG = 0x544C534B
 # Wireshark numbers these blocks as frames too; counting them keeps frame numbers the same as its own.
 _FRAME_LIKE_BLOCKS = frozenset({0x00000BAD, 0x40000BAD, 0x00000009})  # custom blocks, systemd journal export
 _IF_TSRESOL = 9
@@ -191,7 +196,11 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
             interfaces.append(_interface(buf, endian, body, body_end))
         elif btype in _FRAME_LIKE_BLOCKS:
             yield NOT_A_PACKET, last_ts, body, body
-        # Any other block (name resolution, statistics, decryption secrets) carries no frames.
+        elif btype == _DSB and body + 8 <= body_end:
+            secrets_type, secrets_len = struct.unpack_from(endian + "II", buf, body)
+            if secrets_type == _DSB_TLS_KEY_LOG and body + 8 + secrets_len <= body_end:
+                yield TLS_SECRETS, last_ts, body + 8, body + 8 + secrets_len
+        # Any other block (name resolution, statistics, other secrets) carries no frames.
         off = end
 
 

@@ -8,7 +8,16 @@ import heapq
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from inspector.model import Endpoint, HttpExchange, HttpRequest, HttpResponse, Notice, Provenance, SourceItem
+from inspector.model import (
+    Endpoint,
+    HttpExchange,
+    HttpRequest,
+    HttpResponse,
+    Notice,
+    Provenance,
+    SourceItem,
+    TlsInfo,
+)
 from inspector.rules import RuleId
 from inspector.sources.pcap.http1 import MessageHead
 
@@ -48,6 +57,7 @@ class PendingExchange:
         "response",
         "response_body",
         "server",
+        "tls",
     )
 
     def __init__(self, request: MessageHead, connection: str, client: Endpoint, server: Endpoint) -> None:
@@ -64,6 +74,8 @@ class PendingExchange:
         """Handed to the output: nothing may be added to it any more."""
         self.id: str | None = None
         """Set when the exchange is output; later notices about it carry it."""
+        self.tls: TlsInfo | None = None
+        """The TLS session it was decrypted from, if any."""
 
 
 class OrderedOutput:
@@ -180,8 +192,9 @@ class OrderedOutput:
                 Provenance("pcap", self._source, None, None, pending.connection, head.frames, response_frames),
                 pending.client,
                 pending.server,
-                "http",
+                "http" if pending.tls is None else "https",
                 response_time,
+                pending.tls,
             )
         )
         if pending.notes:

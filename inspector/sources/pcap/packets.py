@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from inspector.sources.pcap import tunnels
-from inspector.sources.pcap.files import NOT_A_PACKET, Buffer
+from inspector.sources.pcap.files import NOT_A_PACKET, TLS_SECRETS, Buffer
 from inspector.sources.pcap.ip import (
     PROTO_GRE,
     PROTO_IPIP,
@@ -65,7 +65,7 @@ class PacketDecoder:
     def _decode(self, linktype: int, buf: Buffer, off: int, end: int) -> Segment | None:
         link = LINK_DECODERS.get(linktype)
         if link is None:
-            if linktype == NOT_A_PACKET:
+            if linktype in (NOT_A_PACKET, TLS_SECRETS):
                 return None
             self.undecodable += 1
             seen = self.unknown_links

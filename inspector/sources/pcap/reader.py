@@ -20,9 +20,17 @@ from pathlib import Path
 from inspector.model import InputError, Notice, SourceItem
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.connections import ConnectionTable
-from inspector.sources.pcap.files import UNKNOWN_LINKTYPE, CaptureFormatError, capture_format, iter_records
+from inspector.sources.pcap.files import (
+    TLS_SECRETS,
+    UNKNOWN_LINKTYPE,
+    CaptureFormatError,
+    capture_format,
+    iter_records,
+)
 from inspector.sources.pcap.ordering import OrderedOutput
 from inspector.sources.pcap.packets import PacketDecoder
+from inspector.sources.pcap.tls.facts import TlsFacts
+from inspector.sources.pcap.tls.keylog import KeyLog
 
 PROGRESS_EVERY = 1 << 16
 """Packets between progress reports and housekeeping (idle connections, dropped pages)."""
@@ -52,10 +60,14 @@ def read_capture(
     *,
     progress: Callable[[CaptureProgress], None] | None = None,
     keep_bodies: bool = False,
+    keylog: KeyLog | None = None,
+    on_tls: Callable[[TlsFacts], None] | None = None,
 ) -> Iterator[SourceItem]:
     """Exchanges (in the order their requests began) and notices read from the capture at ``path``.
 
-    Bodies are ``None`` unless ``keep_bodies``; kept bodies are cut at 1 MiB. Raises ``InputError`` when the
+    Bodies are ``None`` unless ``keep_bodies``; kept bodies are cut at 1 MiB. TLS connections are decrypted
+    with ``keylog`` and the capture's own Decryption Secrets Blocks; ``on_tls`` hears of every TLS connection
+    (decrypted or not) as it closes. Raises ``InputError`` when the
     file cannot be read, or after everything readable was yielded when it is damaged part way.
     """
     try:
@@ -73,7 +85,7 @@ def read_capture(
         except (OSError, ValueError) as exc:
             raise InputError(f"Cannot read capture {path}: it cannot be mapped into memory ({exc})") from exc
         try:
-            yield from _read(path, mapped, size, progress, keep_bodies)
+            yield from _read(path, mapped, size, progress, keep_bodies, keylog, on_tls)
         finally:
             mapped.close()
 
@@ -84,10 +96,14 @@ def _read(
     size: int,
     progress: Callable[[CaptureProgress], None] | None,
     keep_bodies: bool,
+    keylog: KeyLog | None,
+    on_tls: Callable[[TlsFacts], None] | None,
 ) -> Iterator[SourceItem]:
     source = str(path)
     out = OrderedOutput(path.stem, source)
-    table = ConnectionTable(out, source, keep_bodies=keep_bodies, budget=MemoryBudget(MEMORY_BUDGET))
+    table = ConnectionTable(
+        out, source, keep_bodies=keep_bodies, budget=MemoryBudget(MEMORY_BUDGET), keylog=keylog, on_tls=on_tls
+    )
     decoder = PacketDecoder()
     decode = decoder.decode
     segment_in = table.segment
@@ -112,6 +128,9 @@ def _read(
                     if out.items:
                         items, out.items = out.items, []
                         yield from items
+            elif linktype == TLS_SECRETS:
+                frame -= 1  # not a frame: Wireshark does not number it
+                table.tls.add_secrets(bytes(mapped[start:end]))
             if frame >= housekeeping:
                 housekeeping += REAP_EVERY
                 read_to = end

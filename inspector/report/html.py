@@ -1,0 +1,377 @@
+"""``--format html``: one self-contained page (inline style, script and SVG; nothing fetched) that a person opens from
+disk or an e-mail attachment, redacted like every other format.
+
+Built for captures of any size without holding them: exchanges are rendered by their records (in ``--jobs``
+workers too) into redacted JSON rows and spooled to disk in blocks, each distinct token once; the timeline is counted
+into bounded time bins; findings keep a few examples per rule. The page shows the summary, the timeline, the trust
+inventory and rotation timeline, and the findings at once; the exchange list is paged by its script, which parses
+one block at a time, so a 100,000-exchange report never has 100,000 rows in the DOM.
+
+Wire text reaches the page only HTML-escaped (server-rendered parts) or as JSON inside ``application/json`` blocks
+with every ``<`` escaped, read by the script into ``textContent``; a ``default-src 'none'`` policy with a per-report
+nonce forbids any other script and any request.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
+from typing import IO, Any
+
+from inspector import __version__
+from inspector.analyze import ExchangeResult
+from inspector.inventory import Inventory
+from inspector.report.html_assets import SCRIPT, STYLE
+from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_svg, verdict_class
+from inspector.report.serialize import ExchangeEncoder, dump_json, exchange_data, finding_data
+from inspector.report.writers import TOOL_NAME, Record, Records
+from inspector.rules import CATALOGUE, SEVERITY_ORDER, Finding
+from inspector.tally import Totals
+from inspector.token_checks import TokenReport
+
+BLOCK = 500
+"""Exchanges per JSON block (the script parses one block to show a page)."""
+TOKEN_BLOCK = 64
+FLAGGED_BLOCK = 20_000
+MAX_TOKENS = 100_000
+"""Distinct tokens stored once; past this many, a token is stored with its exchange."""
+EXAMPLES_PER_RULE = 50
+BLOCK_TYPE = "application/x-gzip-base64"
+
+CHECKS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("credentials", ("auth-header-malformed", "basic-credentials", "legacy-auth", "basic-fallback"), False),
+    ("token shape", ("token-malformed", "token-opaque", "token-unsigned", "dangerous-header"), True),
+    ("signature", ("signature-invalid", "signing-key-unknown", "alg-not-allowed", "signing-key-wrong-issuer"), True),
+    ("certificate validity", ("signed-with-expired-cert",), True),
+    ("issuer", ("issuer-unexpected", "issuer-nameid-mismatch", "delegation-not-trusted"), True),
+    ("realm", ("realm-mismatch",), True),
+    ("audience", ("audience-mismatch",), True),
+    ("times", ("token-expired", "token-not-yet-valid"), True),
+    ("server's answer", ("bearer-rejected", "basic-offered", "oauth-not-offered"), False),
+)
+"""What the exchange view lists as checks: each passes unless one of its rules fired (or did not run)."""
+
+
+def script_json(text: str) -> str:
+    """JSON text made safe inside a ``<script>`` element: no ``<`` can end the element or open a comment (the JSON
+    is ASCII already; ``<`` only occurs inside strings, where ``\\u003c`` means the same). Needed for the plain
+    ``application/json`` block; rows get it too although their blocks are base64, so no later change of block
+    encoding can open a hole."""
+    return text.replace("<", "\\u003c")
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlExchange(Record):
+    """One exchange as the page needs it: where it falls on the timeline and its row (redacted JSON text)."""
+
+    epoch: float
+    verdict: str
+    rejected: bool
+    fallback: bool
+    row: str
+    token: str | None
+    """The token's JSON text (stored once per distinct token by the writer)."""
+    findings: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlFinding(Record):
+    """A finding not tied to an exchange."""
+
+    data: dict[str, Any]
+
+
+class HtmlRecords:
+    def __init__(self, *, show_secrets: bool) -> None:
+        self.show_secrets = show_secrets
+        self.encoder = ExchangeEncoder(show_secrets=show_secrets)
+
+    def _token_text(self, report: TokenReport) -> str:
+        return script_json(self.encoder.token_text(report))
+
+    def exchange(self, result: ExchangeResult) -> Record:
+        report = result.auth.token
+        data = exchange_data(result, show_secrets=self.show_secrets, with_headers=True, token_value="")
+        data["auth"].pop("token", None)
+        data["auth"]["token_summary"] = f"{report.kind} {report.signature or ''}".strip() if report else None
+        findings = [finding_data(f) for f in result.findings]
+        # The title comes from the catalogue and the exchange is the row itself: not repeated per row.
+        data["findings"] = [{k: v for k, v in f.items() if k not in ("title", "exchange")} for f in findings]
+        response = result.exchange.response
+        return HtmlExchange(
+            result.exchange.time.timestamp(),
+            verdict_class(result.auth.scheme, report.signature if report else None),
+            response is not None and response.status == 401,
+            any(f.rule == "basic-fallback" for f in result.findings),
+            script_json(dump_json(data)),
+            self._token_text(report) if report is not None else None,
+            tuple(findings),
+        )
+
+    def finding(self, item: Finding) -> Record:
+        return HtmlFinding(finding_data(item))
+
+
+class _Blocks:
+    """JSON rows spooled to disk in blocks, each a gzip-compressed, base64-encoded JSON array in a
+    ``<script type="application/x-gzip-base64" id="{prefix}{n}">`` element (the script inflates one block with the
+    browser's own ``DecompressionStream`` when a page needs it). Compression makes a 100,000-exchange report a
+    tenth of its JSON size; base64 cannot contain markup."""
+
+    def __init__(self, prefix: str, size: int) -> None:
+        self.prefix = prefix
+        self.size = size
+        self.count = 0
+        self._pending: list[str] = []
+        self._file = tempfile.TemporaryFile("w+", encoding="ascii")  # noqa: SIM115 - closed in drain()
+
+    def add(self, text: str) -> int:
+        self._pending.append(text)
+        self.count += 1
+        if len(self._pending) == self.size:
+            self._flush()
+        return self.count - 1
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        index = (self.count - 1) // self.size
+        payload = gzip.compress(("[" + ",".join(self._pending) + "]").encode("ascii"), compresslevel=5, mtime=0)
+        self._file.write(f'<script type="{BLOCK_TYPE}" id="{self.prefix}{index}">')
+        self._file.write(base64.b64encode(payload).decode("ascii"))
+        self._file.write("</script>\n")
+        self._pending = []
+
+    def drain(self, out: IO[str]) -> None:
+        self._flush()
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, out)
+        self._file.close()
+
+
+class HtmlWriter:
+    def __init__(self, out: IO[str], sources: list[dict[str, Any]], *, show_secrets: bool) -> None:
+        self.out = out
+        self.sources = sources
+        self.show_secrets = show_secrets
+        self._records = HtmlRecords(show_secrets=show_secrets)
+        self.exchanges = _Blocks("x", BLOCK)
+        self.tokens = _Blocks("t", TOKEN_BLOCK)
+        self.flagged = _Blocks("f", FLAGGED_BLOCK)
+        """Positions of the exchanges with findings (the list's "only exchanges with findings" view)."""
+        self._token_index: dict[bytes, int] = {}
+        self.bins = TimelineBins()
+        self.examples: dict[str, list[dict[str, Any]]] = {}
+
+    def record_factory(self) -> Callable[[], Records]:
+        return functools.partial(HtmlRecords, show_secrets=self.show_secrets)
+
+    def exchange(self, result: ExchangeResult) -> None:
+        self.absorb(self._records.exchange(result))
+
+    def finding(self, item: Finding) -> None:
+        self.absorb(self._records.finding(item))
+
+    def _example(self, item: dict[str, Any], row: int | None = None) -> None:
+        kept = self.examples.setdefault(item["rule"], [])
+        if len(kept) < EXAMPLES_PER_RULE:
+            kept.append({**item, "row": row} if row is not None else item)
+
+    def absorb(self, record: Record) -> None:
+        if isinstance(record, HtmlFinding):
+            self._example(record.data)
+            return
+        if not isinstance(record, HtmlExchange):
+            raise TypeError(f"not an HTML record: {record!r}")
+        self.bins.add(record.epoch, record.verdict, rejected=record.rejected, fallback=record.fallback)
+        position = self.exchanges.count
+        for item in record.findings:
+            self._example(item, position)
+        if record.findings:
+            self.flagged.add(str(position))
+        row, token = record.row, record.token
+        if token is not None:
+            digest = hashlib.blake2b(token.encode("ascii"), digest_size=16).digest()
+            index = self._token_index.get(digest)
+            if index is None and len(self._token_index) < MAX_TOKENS:
+                index = self._token_index[digest] = self.tokens.add(token)
+            row = row[:-1] + (f',"token_index":{index}}}' if index is not None else f',"token_inline":{token}}}')
+        self.exchanges.add(row)
+
+    # --- the page ----------------------------------------------------------------------------------------------
+
+    def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
+        nonce = secrets.token_urlsafe(18)
+        out = self.out
+        out.write(
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+            '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+            f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src data:\">\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f'<title>{TOOL_NAME} report</title>\n<style nonce="{nonce}">{STYLE}</style></head><body>\n'
+        )
+        out.write(f'<h1>{TOOL_NAME} report</h1>\n<p class="dim">{TOOL_NAME} {escape(__version__)}; ')
+        out.write("sources: " + ", ".join(escape(f"{s['path']} ({s['kind'] or 'detected'})") for s in self.sources))
+        out.write(" &middot; redacted" if not self.show_secrets else " &middot; <b>secrets shown</b>")
+        out.write("</p>\n")
+        out.write(self._summary(totals))
+        out.write("<h2>Timeline</h2>\n" + timeline_svg(self.bins) + "\n")
+        if inventory is not None:
+            out.write(self._inventory(inventory))
+        out.write(self._findings(totals))
+        out.write(
+            '<h2>Exchanges</h2>\n<div class="pager"><button id="page-prev" type="button">&larr; previous</button>'
+            '<button id="page-next" type="button">next &rarr;</button> page <input id="page-input" type="number" '
+            'min="1" value="1"> <span id="page-label" class="dim"></span> <button id="page-expand" type="button">'
+            'open every exchange of this page</button> <label><input id="only-flagged" type="checkbox"> only '
+            'exchanges with findings</label></div>\n<div id="exchange-list"></div>\n'
+            "<noscript><p>The exchange list needs JavaScript; everything above does not.</p></noscript>\n"
+        )
+        self.exchanges.drain(out)
+        self.tokens.drain(out)
+        self.flagged.drain(out)
+        meta = {
+            "total": self.exchanges.count,
+            "block": BLOCK,
+            "token_block": TOKEN_BLOCK,
+            "flagged": self.flagged.count,
+            "flagged_block": FLAGGED_BLOCK,
+            "checks": [{"name": name, "rules": list(rules), "token": token} for name, rules, token in CHECKS],
+        }
+        out.write(f'<script type="application/json" id="report-meta">{script_json(dump_json(meta))}</script>\n')
+        out.write(f'<script nonce="{nonce}">{SCRIPT}</script>\n</body></html>\n')
+        out.flush()
+
+    @staticmethod
+    def _summary(totals: Totals) -> str:
+        cards = [f'<div class="card"><b>{totals.exchanges}</b>exchanges</div>']
+        for verdict, count in sorted(totals.signatures.items()):
+            cls = "ok" if verdict == "valid" else "error" if verdict != "unknown-key" else "warning"
+            cards.append(f'<div class="card"><b class="{cls}">{count}</b>signature {escape(verdict)}</div>')
+        for severity in ("error", "warning", "info"):
+            count = totals.severities.get(severity, 0)
+            cards.append(f'<div class="card"><b class="{severity if count else "ok"}">{count}</b>{severity}s</div>')
+        schemes = ", ".join(f"{escape(k)} {v}" for k, v in sorted(totals.schemes.items()))
+        return (
+            f'<h2>Summary</h2>\n<div class="cards">{"".join(cards)}</div>\n'
+            f'<p class="dim">authentication schemes: {schemes or "none"}</p>\n'
+        )
+
+    def _findings(self, totals: Totals) -> str:
+        parts = ["<h2>Findings by rule</h2>\n"]
+        if not self.examples:
+            parts.append('<p class="ok">No findings.</p>\n')
+        ordered = sorted(self.examples, key=lambda r: (-SEVERITY_ORDER[CATALOGUE[r].severity], r))
+        for rule_id in ordered:
+            rule = CATALOGUE[rule_id]
+            items = self.examples[rule_id]
+            count = max(totals.rules.get(rule_id, 0), len(items))
+            parts.append(
+                f'<details class="rule"><summary><b class="{rule.severity}">{rule.severity.upper()}</b> '
+                f"<b>{escape(rule.id)}</b> {escape(rule.title)} ({count})</summary>\n"
+                f"<p>{escape(rule.help)}</p>\n<ul>"
+            )
+            for item in items:
+                where = f"{escape(str(item['exchange']))}: " if item["exchange"] else ""
+                if item.get("row") is not None:
+                    where = f'<button type="button" class="jump" data-row="{int(item["row"])}">{where[:-2]}</button>: '
+
+                parts.append(f"<li>{where}{escape(str(item['message']))}</li>")
+            if count > len(items):
+                parts.append(f'<li class="dim">… {count - len(items)} more</li>')
+            parts.append("</ul></details>\n")
+        return "".join(parts)
+
+    @staticmethod
+    def _inventory(inventory: Inventory) -> str:
+        def text(value: object) -> str:
+            if isinstance(value, dict):
+                value = [*value.get("names", []), f"(+{value.get('more', 0)})"]
+            if isinstance(value, list):
+                value = ", ".join(str(v) for v in value)
+            return "-" if value in (None, "") else str(value)
+
+        def cell(value: object) -> str:
+            return f"<td>{escape(text(value))}</td>"
+
+        def counts(values: dict[str, int]) -> str:
+            return cell(", ".join(f"{k} {v}" for k, v in values.items()))
+
+        data = inventory.data()
+        parts = ["<h2>Trust inventory</h2>\n"]
+        if data["signers"]:
+            parts.append(
+                "<table><tr><th>issuer</th><th>signer x5t / kid</th><th>realm</th><th>audience</th><th>clients</th>"
+                "<th>hosts</th><th>servers (FE / BE)</th><th>first / last seen</th><th>exchanges</th>"
+                "<th>signatures</th><th>statuses</th></tr>\n"
+            )
+            for s in data["signers"]:
+                parts.append(
+                    "<tr>"
+                    + cell(s["issuer"])
+                    + cell(" / ".join(dict.fromkeys(v for v in (s["x5t"], s["kid"]) if v)))
+                    + cell(s["realm"])
+                    + cell(f"{s['audience_principal'] or '?'} / {s['audience_host'] or '?'}")
+                    + cell(s["clients"])
+                    + cell(s["hosts"])
+                    + cell(f"{text(s['fe_servers'])} / {text(s['be_servers'])}")
+                    + cell(f"{s['first_seen']} / {s['last_seen']}")
+                    + cell(s["exchanges"])
+                    + counts(s["signatures"])
+                    + counts(s["statuses"])
+                    + "</tr>\n"
+                )
+            parts.append("</table>\n")
+        else:
+            parts.append('<p class="dim">No signed tokens seen.</p>\n')
+        if data["challenges"]:
+            parts.append(
+                "<h3>Bearer challenges</h3>\n<table><tr><th>host</th><th>client_id</th><th>trusted_issuers</th>"
+                "<th>authorization_uri</th><th>servers</th><th>count</th><th>first / last seen</th></tr>\n"
+            )
+            for c in data["challenges"]:
+                parts.append(
+                    "<tr>"
+                    + cell(c["host"])
+                    + cell(c["client_id"])
+                    + cell(c["trusted_issuers"])
+                    + cell(c["authorization_uri"] or "(none)")
+                    + cell(c["servers"])
+                    + cell(c["count"])
+                    + cell(f"{c['first_seen']} / {c['last_seen']}")
+                    + "</tr>\n"
+                )
+            parts.append("</table>\n")
+        if data["rotation"]:
+            parts.append("<h3>Rotation timeline</h3>\n" + rotation_svg(data["rotation"]) + "\n")
+            parts.append(
+                '<p class="dim">Bars: validity (grey), seen on the wire (<span class="ok">green</span>), next '
+                "certificate effective (blue line).</p>\n"
+                "<table><tr><th>thumbprint</th><th>roles</th><th>subject</th><th>not before</th><th>not after</th>"
+                "<th>effective</th><th>first / last seen</th><th>exchanges</th><th>on service principal</th></tr>\n"
+            )
+            for r in data["rotation"]:
+                on_sp = {True: "yes", False: "NO", None: "not known"}[r["on_service_principal"]]
+                parts.append(
+                    "<tr>"
+                    + cell(r["thumbprint"])
+                    + cell(r["roles"])
+                    + cell(r["subject"])
+                    + cell(r["not_before"])
+                    + cell(r["not_after"])
+                    + cell(r["effective"])
+                    + cell(f"{r['first_seen'] or '-'} / {r['last_seen'] or '-'}")
+                    + cell(r["exchanges"])
+                    + cell(on_sp)
+                    + "</tr>\n"
+                )
+            parts.append("</table>\n")
+        return "".join(parts)

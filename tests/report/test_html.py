@@ -1,0 +1,156 @@
+"""The HTML report without a browser: self-contained, redacted, escaped, bounded, and the same with --jobs."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from inspector.lab.writers import write_har
+from inspector.report.html import BLOCK_TYPE
+from inspector.report.html_timeline import MAX_BINS, TimelineBins
+from tests.builders import exchange, unsigned_jwt
+from tests.test_cli import SAMPLES, TRUST, invoke
+
+HOSTILE = "</script><img src=http://canary.oauth-inspector.test/x onerror=alert(1)><!--<script>alert(2)</script>"
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(text: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Tags()
+    parser.feed(text)
+    return parser.tags
+
+
+def hostile_capture(tmp_path: Path) -> Path:
+    token = unsigned_jwt(
+        {"iss": HOSTILE, "aud": HOSTILE, "nameid": HOSTILE, "actortoken": HOSTILE},
+        header={"alg": "none", "x5t": HOSTILE, "kid": HOSTILE},
+    )
+    user = base64.b64encode(f"{HOSTILE}:pw".encode()).decode()
+    challenge = f'Bearer client_id="{HOSTILE}", trusted_issuers="{HOSTILE}"'
+    items = [
+        exchange(f"Bearer {token}", status=401, host="mail.contoso.com", target="/ews/" + HOSTILE,
+                 response_headers=(("WWW-Authenticate", challenge), ("X-BEServer", HOSTILE))),
+        exchange(f"Basic {user}", status=200, host=HOSTILE, after=2),
+    ]  # fmt: skip
+    return write_har(items, tmp_path / "hostile.har")
+
+
+def blocks(text: str, prefix: str) -> list[list[dict[str, object]]]:
+    """The report's data blocks of one kind, inflated and parsed as the page's script does."""
+    found = re.findall(rf'<script type="{BLOCK_TYPE}" id="{prefix}\d+">([A-Za-z0-9+/=]*)</script>', text)
+    return [json.loads(gzip.decompress(base64.b64decode(block))) for block in found]
+
+
+def report(tmp_path: Path, *inputs: Path, extra: tuple[str, ...] = ()) -> str:
+    out = tmp_path / "report.html"
+    code, _, err = invoke("analyze", *map(str, inputs), *TRUST, "-o", str(out), *extra)
+    assert code in (0, 1), err
+    return out.read_text(encoding="utf-8")
+
+
+def test_one_self_contained_file(tmp_path: Path) -> None:
+    text = report(tmp_path, SAMPLES / "lab.har")
+    assert text.startswith("<!DOCTYPE html>")
+    found = tags(text)
+    policy = next(a["content"] for t, a in found if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    assert policy is not None and policy.startswith("default-src 'none';")
+    nonce = re.search(r"'nonce-([\w-]+)'", policy)
+    assert nonce is not None
+    for tag, attrs in found:
+        assert "src" not in attrs and "href" not in attrs, (tag, attrs)  # nothing to fetch, nowhere to go
+        if tag == "script":
+            assert attrs.get("type") in ("application/json", BLOCK_TYPE) or attrs.get("nonce") == nonce.group(1)
+        assert tag not in ("link", "img", "iframe", "object", "embed")
+    assert '<svg id="timeline"' in text and "Trust inventory" in text and "Findings by rule" in text
+    assert "issuer-not-trusted-by-server" in text
+
+
+def test_format_html_to_stdout_and_by_suffix(tmp_path: Path) -> None:
+    code, out, _ = invoke("analyze", str(SAMPLES / "lab.har"), *TRUST, "--format", "html")
+    assert code == 1 and out.startswith("<!DOCTYPE html>")
+    assert report(tmp_path, SAMPLES / "lab.har").startswith("<!DOCTYPE html>")  # -o report.html alone
+
+
+def test_wire_text_cannot_inject_markup_or_script(tmp_path: Path) -> None:
+    text = report(tmp_path, hostile_capture(tmp_path))
+    assert "canary.oauth-inspector.test" in text  # the hostile text is in the report, shown as text
+    assert "<img" not in text and "</script><img" not in text and "<!--<script>" not in text
+    scripts = [a for t, a in tags(text) if t == "script"]
+    assert sum(1 for a in scripts if "nonce" in a) == 1  # only the report's own script
+    assert all(a.get("type") in ("application/json", BLOCK_TYPE) for a in scripts if "nonce" not in a)
+    assert blocks(text, "x") and blocks(text, "t")  # every data block is intact
+
+
+def test_secrets_stay_out(tmp_path: Path) -> None:
+    from inspector.lab.scenarios import BASIC_PASSWORD
+
+    text = report(tmp_path, SAMPLES / "lab.har")
+    assert BASIC_PASSWORD not in text
+    assert not re.search(r"eyJ[\w-]+\.eyJ[\w-]+\.[\w-]{20,}", text)
+    har = (SAMPLES / "lab.har").read_text()
+    for signature in set(re.findall(r"\.([\w-]{300,})(?=[\"\\])", har)):
+        assert signature[:40] not in text
+
+
+def test_parallel_workers_write_the_same_report(tmp_path: Path) -> None:
+    inputs = (SAMPLES / "lab.har", SAMPLES / "lab.mitm")
+    one = report(tmp_path, *inputs, extra=("--jobs", "1"))
+    two = report(tmp_path, *inputs, extra=("--jobs", "2"))
+    strip = re.compile(r"nonce[-=\"]*[\w-]{20,}")
+    assert strip.sub("", one) == strip.sub("", two)
+
+
+def test_blocks_and_tokens_stored_once(tmp_path: Path, lab_kit) -> None:  # type: ignore[no-untyped-def]
+    value = f"Bearer {lab_kit.healthy_user().value}"
+    items = [exchange(value, after=n) for n in range(1200)]
+    text = report(tmp_path, write_har(items, tmp_path / "many.har"))
+    rows = blocks(text, "x")
+    assert [len(b) for b in rows] == [500, 500, 200]
+    assert [len(b) for b in blocks(text, "t")] == [1]
+    assert all(row["token_index"] == 0 for block in rows for row in block)
+
+
+@pytest.mark.parametrize("span", [10, 86400 * 365])
+def test_timeline_bins_stay_bounded(span: int) -> None:
+    bins = TimelineBins()
+    for n in range(20_000):
+        bins.add(1_700_000_000 + n * span / 20_000, "valid", rejected=n % 7 == 0, fallback=False)
+    assert len(bins.bins) <= MAX_BINS
+    start, end, columns = bins.columns()
+    assert sum(c[0] for c in columns) == 20_000
+    assert sum(c[-2] for c in columns) == len(range(0, 20_000, 7))
+    assert start <= 1_700_000_000 < 1_700_000_000 + span <= end + bins.resolution
+
+
+def test_the_readme_shows_the_generated_screenshot() -> None:
+    from tests.corpus import REPO
+
+    assert "![The HTML report of the bundled sample](docs/report.png)" in (REPO / "README.md").read_text()
+    png = (REPO / "docs" / "report.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 50_000
+    assert (REPO / "docs" / "make_screenshot.py").exists()
+
+
+def test_the_script_writes_wire_text_only_as_text() -> None:
+    """No API that parses a string as markup or code appears in the page's script."""
+    from inspector.report.html_assets import SCRIPT, STYLE
+
+    for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert unsafe not in SCRIPT, unsafe
+    assert "textContent" in SCRIPT
+    assert "url(" not in STYLE and "@import" not in STYLE  # the style fetches nothing either
