@@ -317,7 +317,8 @@ def _writer(
         from inspector.report.html import HtmlWriter
 
         return HtmlWriter(out, sources, show_secrets=show_secrets)
-    return ConsoleReport(report_console(out) if to_file else _stdout_console(), verbose=verbose)
+    console = report_console(out) if to_file else _stdout_console()
+    return ConsoleReport(console, verbose=verbose, show_secrets=show_secrets)
 
 
 @main.command()

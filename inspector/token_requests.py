@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 from inspector.bodies import body_text, media_type
 from inspector.model import HttpExchange
 from inspector.policy import Policy
+from inspector.redact import SECRET_PARAMETERS
 from inspector.rules import Finding, finding
 from inspector.token_checks import TokenReport, judge_client_assertion
 from inspector.token_errors import KEY_NOT_FOUND_CODES, KNOWN_TOKEN_ERRORS, MAX_CODES, error_codes, thumbprint_in
@@ -25,13 +26,13 @@ from inspector.verify import Verifier
 
 TOKEN_PATHS = ("/oauth2/token", "/oauth2/v2.0/token", "/tokens/oauth/2")
 """Path endings of the token endpoints (lower-case; Entra v1 and v2, ACS)."""
-SECRET_FIELDS = frozenset({"client_assertion", "client_secret", "assertion", "refresh_token", "code", "password"})
-"""Form fields never shown unless ``--show-secrets`` (a client assertion is shown decoded, without signature);
-compared in lower case."""
 
 
 def is_secret_field(name: str) -> bool:
-    return name.strip().lower() in SECRET_FIELDS
+    """A form field never shown unless ``--show-secrets``: the names ``redact`` hides in query strings (among them
+    ``client_assertion``, ``client_secret``, ``assertion``, ``refresh_token``, ``code``, ``password``), any case.
+    A client assertion is shown decoded beside, without its signature."""
+    return name.strip().lower() in SECRET_PARAMETERS
 
 
 ASSERTION_FIELDS = ("client_assertion", "assertion")

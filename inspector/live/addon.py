@@ -225,14 +225,14 @@ class OAuthInspector:
 
     def _publish(self, f: http.HTTPFlow, result: ExchangeResult | Finding, key: Key | None) -> None:
         if isinstance(result, Finding):  # the flow could not become an exchange
-            log_findings((result,), f)
+            log_findings((result,), f, show_secrets=self.serializer.show_secrets)
             comment = f"oauth-inspector: {result.severity}: {result.rule}"
             annotate(f, error_record(result, comment), comment, result.severity)
             if self._report is not None:
                 self._report.write(result)
             return
         if result.findings:
-            log_findings(result.findings, f)
+            log_findings(result.findings, f, show_secrets=self.serializer.show_secrets)
         annotated = relevant(result)
         if not annotated and self._report is None:
             return  # nothing about authentication and no report: nothing to write

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from inspector.report.serialize import REDACTED
+from inspector.redact import REDACTED
 from inspector.report.token_view import jwt_panel
 from inspector.text import safe
 from inspector.token_requests import TokenRequestReport, is_secret_field
