@@ -188,7 +188,7 @@ def analyze(
     exchange_config: Path | None,
     sp_credentials: Path | None,
 ) -> None:
-    """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
+    """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them.
 
     The kind of each file is detected from its content, not its name.
     """
