@@ -10,6 +10,7 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.model import InputError
 from inspector.rules import CATALOGUE, Finding
 from inspector.sources.dispatch import expand_inputs, read_input
+from inspector.sources.timeorder import in_judged_order
 from inspector.text import safe
 from inspector.token_errors import KEY_NOT_FOUND_CODES
 from inspector.tokens import Principal
@@ -117,7 +118,7 @@ def traffic_s2s(ctx: Context) -> Check:
     for path, kind in expand_inputs(list(ctx.captures)):
         tally.files += 1
         try:
-            for item in read_input(path, kind):
+            for item in in_judged_order(read_input(path, kind), kind):
                 result = analyzer.feed(item)
                 if isinstance(result, Finding):
                     tally.finding(result, path.name)
@@ -126,6 +127,8 @@ def traffic_s2s(ctx: Context) -> Check:
                     _judge(ctx, result, tally)
         except InputError as exc:
             tally.unreadable.append(safe(exc, 300))
+    for late in analyzer.end_input():  # what only the end shows (an NTLM handshake that never completed)
+        tally.finding(late, "end of the captures")
     expected = ", ".join(f"{p}@{'|'.join(sorted(ctx.realms)) or '<any realm>'}" for p in ctx.principals)
     evidence: dict[str, object] = {
         "files": tally.files,
