@@ -482,6 +482,28 @@ def judge_use(
     return out
 
 
+def _principal_use(
+    assessment: TokenAssessment, policy: Policy, host: str | None, target: str, exchange: str | None
+) -> list[Finding]:
+    """``audience-mismatch`` when the token names another service than the one the request went to."""
+    expected = expected_audience(policy.audience_principals, host, target)
+    if expected is None or expected.principal in assessment.audience_principals:
+        return []
+    made_for = ", ".join(principal_name(p) for p in sorted(assessment.audience_principals))
+    return [
+        finding(
+            "audience-mismatch",
+            f"The token was made for {made_for}, but the request went to {principal_name(expected.principal)} "
+            f"({expected.why} on {bare_host(host) if host else '?'})",
+            exchange,
+            audience=assessment.report.audience,
+            made_for=sorted(assessment.audience_principals),
+            expected_principal=expected.principal,
+            expected_from=expected.why,
+        )
+    ]
+
+
 def _principal_id(value: str | None) -> str:
     """A client id or ``iss``/``sub`` compared by its principal: ``<guid>@<realm>`` and ``<guid>`` name the same."""
     parsed = Principal.parse(value)
@@ -571,25 +593,3 @@ def judge_client_assertion(
         key=result.key,
     )
     return report, found
-
-
-def _principal_use(
-    assessment: TokenAssessment, policy: Policy, host: str | None, target: str, exchange: str | None
-) -> list[Finding]:
-    """``audience-mismatch`` when the token names another service than the one the request went to."""
-    expected = expected_audience(policy.audience_principals, host, target)
-    if expected is None or expected.principal in assessment.audience_principals:
-        return []
-    made_for = ", ".join(principal_name(p) for p in sorted(assessment.audience_principals))
-    return [
-        finding(
-            "audience-mismatch",
-            f"The token was made for {made_for}, but the request went to {principal_name(expected.principal)} "
-            f"({expected.why} on {bare_host(host) if host else '?'})",
-            exchange,
-            audience=assessment.report.audience,
-            made_for=sorted(assessment.audience_principals),
-            expected_principal=expected.principal,
-            expected_from=expected.why,
-        )
-    ]

@@ -182,13 +182,6 @@ class Connection:
             self._finish(pending)
         return pending.request.method
 
-    def _keeps(self, head: MessageHead) -> bool:
-        return keeps(head.message, keep_all=self.table.keep_bodies)
-
-    def _kept(self, head: MessageHead, body: bytes) -> bytes | None:
-        # Only bodies _keeps accepted at the head reach here: their kind is not checked again.
-        return kept_prefix(head.message, body, keep_all=self.table.keep_bodies)
-
     def _head_notes(self, pending: PendingExchange, side: int, head: MessageHead) -> None:
         """What was wrong in a head that was still parsed: lines skipped, whitespace before a colon."""
         frame = head.frames[0]
@@ -205,6 +198,13 @@ class Connection:
             notice = self._malformed_notice(side, reason, frame)
             notice.evidence["spaced_header_names"] = list(dict.fromkeys(head.spaced_names))
             self._note(pending, notice, frame)
+
+    def _keeps(self, head: MessageHead) -> bool:
+        return keeps(head.message, keep_all=self.table.keep_bodies)
+
+    def _kept(self, head: MessageHead, body: bytes) -> bytes | None:
+        # Only bodies _keeps accepted at the head reach here: their kind is not checked again.
+        return kept_prefix(head.message, body, keep_all=self.table.keep_bodies)
 
     def on_message_end(self, parser: Http1Parser, body: bytes | None, complete: bool) -> None:
         del complete  # an incomplete body is already ``None``; the gap notice says why
