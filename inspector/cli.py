@@ -27,6 +27,7 @@ from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, Sari
 from inspector.rules import CATALOGUE, Finding, Rule, at_or_above, markdown_table
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
+from inspector.trust import Trust
 
 if TYPE_CHECKING:
     from inspector.rotation import Configuration
@@ -187,7 +188,7 @@ def analyze(
     exchange_config: Path | None,
     sp_credentials: Path | None,
 ) -> None:
-    """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
+    """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them.
 
     The kind of each file is detected from its content, not its name.
     """
@@ -200,6 +201,7 @@ def analyze(
         if output_format is None and output is not None and output.suffix.lower() in (".html", ".htm"):
             output_format = "html"
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
+        _warn_skipped(settings.trust)
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
         expanded = expand_inputs(list(inputs))
@@ -334,6 +336,7 @@ def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
 
     with exit_on_error(unreadable=(InputError,)):
         settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
+        _warn_skipped(settings.trust)
         expanded = expand_inputs([capture])
     if not expanded:
         error(f"no capture, HAR or flow file found in {capture}")
@@ -399,7 +402,8 @@ def token(
 
     with exit_on_error():
         at = _parse_time(at_time) if at_time else datetime.now(UTC)
-        settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
+        settings = build_settings(trust, output_format=None, now=at)  # certificates judged then too
+    _warn_skipped(settings.trust)
     text = sys.stdin.read(1024 * 1024 + 1) if value == "-" else value
     if len(text) > 1024 * 1024:
         error("the token given is over 1 MiB; that is not an S2S token")
@@ -424,6 +428,12 @@ def token(
     else:
         print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
     sys.exit(exit_code(totals, settings.fail_on, unreadable=False))
+
+
+def _warn_skipped(trust: Trust) -> None:
+    """Trust files that could not be used are said on standard error; the run goes on with the others."""
+    for reason in trust.skipped:
+        error(f"warning: skipped: {reason}")
 
 
 def _parse_time(value: str) -> datetime:

@@ -129,6 +129,16 @@ _GENERAL = (
         "Sign the (actor) token with RS256 using a certificate SharePoint trusts (`Get-SPTrustedSecurityToken"
         "Issuer`); an alg:none outer token is only acceptable when it carries a signed actortoken.",
     ),
+    _known(
+        3000003,
+        "invalid_client",
+        "SharePoint rejected the token's audience (\"Invalid audience Uri '<principal>/<host>@<realm>'.\").",
+        "The token's aud names another principal, host or realm than the SharePoint site: a token made for "
+        "another service or host, or a realm that is not the farm's.",
+        "Request the token for `00000003-0000-0ff1-ce00-000000000000/<site host>@<realm>` with the site's host "
+        "exactly as addressed; check the realm (`Get-SPAuthenticationRealm`) and the trusted token issuer "
+        "(`Get-SPTrustedSecurityTokenIssuer`).",
+    ),
 )
 
 KNOWN_DIAGNOSTICS: Mapping[int, KnownDiagnostic] = MappingProxyType({d.code: d for d in _GENERAL})
@@ -203,6 +213,16 @@ _BY_REASON: tuple[tuple[int, str, KnownDiagnostic], ...] = (
 )
 
 
+_CATEGORY_SPELLINGS = {"insufficiant_claims": "insufficient_claims"}
+"""Category spellings Microsoft's own documentation and services use beside the standard one (2000020)."""
+
+
+def diagnostics_category(category: str) -> str:
+    """A category as the knowledge base spells it: lower-case, ``-`` as ``_``, known misspellings corrected."""
+    lowered = category.strip().lower().replace("-", "_")
+    return _CATEGORY_SPELLINGS.get(lowered, lowered)
+
+
 def lookup(code: int | None, reason: str | None, category: str | None) -> KnownDiagnostic | None:
     """The entry for a parsed ``x-ms-diagnostics`` value; a reason refines a code, a category that disagrees
     with the code's means no entry (the same number means something else there)."""
@@ -211,7 +231,7 @@ def lookup(code: int | None, reason: str | None, category: str | None) -> KnownD
     general = KNOWN_DIAGNOSTICS.get(code)
     if general is None:
         return None
-    if category is not None and category.lower() != general.category:
+    if category is not None and diagnostics_category(category) != general.category:
         return None  # same number, different meaning: do not guess
     if reason:
         lowered = reason.lower()

@@ -36,6 +36,8 @@ RuleId = Literal[
     "token-not-yet-valid",
     "signed-with-expired-cert",
     "cert-expired",
+    "token-request-failed",
+    "response-error-in-body",
     "issuer-not-trusted-by-server",
     "signer-not-on-sp",
     "rejections-concentrated",
@@ -102,10 +104,14 @@ _RULES = (
         "basic-fallback",
         "error",
         "Fallback from OAuth to Basic/NTLM/Negotiate",
-        "A server answered 401 with a Bearer challenge and the same client then retried the same host with Basic, "
-        "NTLM or Negotiate instead of a token. OAuth did not work and the client quietly fell back. Look at the "
-        "401 before it (x-ms-diagnostics explains why the token was refused, or none was sent) and fix that; "
-        "the seed article's steps 2-6 and `verify-oauth` cover the usual causes.",
+        "A client tried OAuth on a host (the empty `Bearer` probe or a token), was refused (401) or got no "
+        "answer, and then used Basic, NTLM or Negotiate on the same host within 10 minutes of capture time. The "
+        "same host is compared without case, a trailing dot or the scheme's default port; inputs are judged in "
+        "capture-time order. Not a fallback: an anonymous request answered 401 and then NTLM (the client never "
+        "tried OAuth: that is legacy-auth), Basic refused and retried with Basic (a password problem), a token "
+        "accepted and Basic later. OAuth did not work and the client quietly fell back: look at the OAuth "
+        "attempt the finding names (x-ms-diagnostics explains why the token was refused) and fix that; the seed "
+        "article's steps 2-6 and `verify-oauth` cover the usual causes.",
     ),
     Rule(
         "bearer-rejected",
@@ -167,7 +173,8 @@ _RULES = (
         "The calling principal (the outer `iss`, or for an app-only token its `iss`, or its `nameid` when ACS "
         "issued it) is not an expected principal (default Skype for Business Online, "
         "00000004-0000-0ff1-ce00-000000000000). Either another service is calling (set --issuer), or the "
-        "partner application is misconfigured.",
+        "partner application is misconfigured. In a token request, the client assertion's `iss` (and `sub`, where "
+        "it carries one) must name the `client_id` (Entra answers AADSTS700021/AADSTS50013 otherwise).",
     ),
     Rule(
         "realm-mismatch",
@@ -190,10 +197,15 @@ _RULES = (
         "audience-mismatch",
         "error",
         "Audience does not match the request",
-        "The host in the token's `aud` (`<principal>/<host>@<realm>`) is not the Host the request was sent to, or "
-        "the outer and actor tokens name different audiences. Exchange answers 2000003 invalid_resource. Usual "
-        "causes: a load balancer or proxy name differing from the name the caller was configured with, or a "
-        "token replayed to another server.",
+        "The token's `aud` (`<principal>/<host>@<realm>`, or an Entra token's application ID or URL) does not "
+        "name the service the request went to: its host is not the request's Host, or its principal is another "
+        "service's (the message names the service the token was made for: a SharePoint token sent to Exchange "
+        "EWS, an Azure AD Graph token sent to Exchange Online), or the outer and actor tokens name different "
+        "audiences. The expected principal follows the request path (Exchange for /EWS/, /autodiscover/, /api/, "
+        "/mapi/...; SharePoint for /_api/, /_vti_bin/, /_layouts/; Skype/Lync for its web services) or "
+        "--audience-principal HOST=PRINCIPAL. Exchange answers 2000003 invalid_resource. Usual causes: a load "
+        "balancer or proxy name differing from the name the caller was configured with, a caller asking for a "
+        "token for the wrong resource, or a token replayed to another server or service.",
     ),
     Rule(
         "delegation-not-trusted",
@@ -233,6 +245,28 @@ _RULES = (
         "A certificate given to the tool (or listed in a metadata document) is expired. Tokens signed with it "
         "will be refused. Renew the Exchange auth certificate (KB 2617816 procedure; CSS-Exchange "
         "MonitorExchangeAuthCertificate.ps1) and re-run the Hybrid Configuration Wizard where hybrid is set up.",
+    ),
+    Rule(
+        "token-request-failed",
+        "error",
+        "Token request failed",
+        "A token request (POST with a grant_type form to .../oauth2/token, .../oauth2/v2.0/token or ACS "
+        ".../tokens/OAuth/2) was refused by Entra or ACS: the outbound leg, where Exchange asks for a token with a "
+        "client assertion signed by its auth certificate. The evidence holds the AADSTS/ACS codes with their "
+        "meaning and remedy; when the message names the thumbprint the client used, it is matched against the "
+        "certificates given (--cert/--thumbprint). The commonest cause: the auth certificate was renewed but not "
+        "uploaded to the service principal (AADSTS700027, AADSTS50012, ACS50012): upload it (provision step 5).",
+    ),
+    Rule(
+        "response-error-in-body",
+        "error",
+        "Error inside the answer body",
+        "The answer's body reports an error the status line does not: an EWS/Autodiscover SOAP response with "
+        '`ResponseClass="Error"`, a SOAP fault or an Autodiscover ErrorCode (often in HTTP 200), or a '
+        "SharePoint/Teams JSON error with an S2S code. The evidence holds each ResponseCode and MessageText and, "
+        'for known OAuth shapes ("(401) Unauthorized" from the next hop, ErrorProxyRequestProcessingFailed, '
+        "ErrorServerBusy after OAuth failures, free/busy errors, AADSTS codes quoted by Exchange, 3000003 invalid "
+        "audience), what it means and what to do.",
     ),
     # --- from the trust inventory (inventory_rules.py) and its join with the configuration (rotation.py) ----------
     Rule(
@@ -319,9 +353,11 @@ _RULES = (
         "legacy-auth",
         "warning",
         "NTLM or Negotiate credentials",
-        "A request authenticated with NTLM or Negotiate (Kerberos or NTLM inside). Between Skype for Business "
-        "Online and Exchange this means OAuth was not used; on-premises clients may legitimately use it. NTLMv1 "
-        "is weak and should be disabled.",
+        "A request authenticated with NTLM or Negotiate (Kerberos or NTLM inside): reported on the NTLM Type 3, "
+        "or once per client and host at the end of the input for a handshake that began (Type 1) and never "
+        "reached its Type 3. Between Skype for Business Online and Exchange this means OAuth was not used; "
+        "on-premises clients may legitimately use it (every domain-joined client answers an anonymous 401 this "
+        "way). NTLMv1 is weak and should be disabled.",
     ),
     Rule(
         "basic-offered",
@@ -405,7 +441,10 @@ _RULES = (
         "warning",
         "Malformed HTTP message",
         "An HTTP message in the input could not be parsed (broken request or status line, oversized header "
-        "block). The rest of the input is still analysed.",
+        "block), or was parsed although it has a shape servers must reject: whitespace between a header name and "
+        "its colon (`Authorization : Bearer ...`, RFC 9112 section 5.1), a request-smuggling shape where a proxy "
+        "and a server may read the field differently; such a field is still judged, as if the space were absent. "
+        "The rest of the input is still analysed.",
     ),
     Rule(
         "input-malformed",

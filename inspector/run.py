@@ -27,6 +27,7 @@ from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.pcap.reader import CaptureProgress
 from inspector.sources.pcap.tls.keylog import KeyLog
+from inspector.sources.timeorder import in_judged_order
 from inspector.tally import RunState, Totals
 from inspector.trust import Trust
 
@@ -76,7 +77,9 @@ def run_sequential(
                 progress(state)
 
         try:
-            items = read_input(path, kind, progress=on_capture if progress else None, keylog=keylog)
+            items = in_judged_order(
+                read_input(path, kind, progress=on_capture if progress else None, keylog=keylog), kind
+            )
             for count, item in enumerate(items, 1):
                 result = analyzer.feed(item)
                 totals.add(result)
@@ -86,6 +89,9 @@ def run_sequential(
                     progress(state)
         except InputError as exc:
             outcome.errors.append(str(exc))
+        for late in analyzer.end_input():
+            totals.add(late)
+            writer.finding(late)
         state.files_done += 1
         state.exchanges = totals.exchanges
         state.findings = sum(totals.severities.values())
@@ -121,7 +127,7 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in read_input(path, kind, keylog=keylog):
+            for item in in_judged_order(read_input(path, kind, keylog=keylog), kind):
                 result = analyzer.feed(item)
                 totals.add(result)
                 if isinstance(result, Finding):
@@ -134,6 +140,9 @@ def _analyse_file(
                     batch = []
         except InputError as exc:
             error = str(exc)
+        for late in analyzer.end_input():
+            totals.add(late)
+            batch.append(records.finding(late))
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return _WorkerResult(handle.name, totals, error, inventory)

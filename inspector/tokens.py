@@ -22,7 +22,8 @@ MAX_TOKEN_LENGTH = 256 * 1024
 """Longer bearer values are not decoded (real S2S tokens are a few KiB)."""
 MAX_JSON_DEPTH = 32
 
-TokenKind = Literal["s2s-user", "s2s-app", "jwt", "empty", "opaque"]
+TokenKind = Literal["s2s-user", "s2s-app", "jwt", "empty", "opaque", "client-assertion"]
+"""``client-assertion``: the JWT a token request authenticates with (``client_assertion`` or ``assertion``)."""
 
 _B64URL = re.compile(r"[A-Za-z0-9_\-]*={0,2}")
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -45,6 +46,9 @@ class Jwt:
     """``segment0 + "." + segment1`` exactly as sent: what the signature covers (never re-encoded)."""
     signature: bytes
     signature_segment: str
+    payload_problem: str | None = None
+    """Why the payload is not a JSON object (then ``claims`` is empty): still a JWS whose signature can be
+    checked (RFC 7520 section 4.1 signs plain text), but not a token with claims."""
 
     @property
     def alg(self) -> str:
@@ -98,6 +102,9 @@ class DecodedBearer:
     """Set when the value looked like a JWT but could not be decoded (the ``token-malformed`` finding)."""
     actor_problem: str | None = None
     """Set when the outer token decoded but its ``actortoken`` did not."""
+    jws: Jwt | None = None
+    """A value that is a JWS but not a JWT (its payload is not a JSON object; ``problem`` says so): not a token
+    with claims (``outer`` stays ``None``), but its signature can still be judged."""
 
     @property
     def signed(self) -> Jwt | None:
@@ -197,8 +204,9 @@ def _header(segment: str) -> dict[str, Any]:
     return dict(_cached_header(segment))  # a copy: a caller may change its token's header, not every token's
 
 
-def decode_jwt(value: str) -> Jwt:
-    """Decode one compact JWS (three segments; the third may be empty) without verifying it."""
+def decode_jwt(value: str, *, any_payload: bool = False) -> Jwt:
+    """Decode one compact JWS (three segments; the third may be empty) without verifying it. With
+    ``any_payload`` a payload that is not a JSON object is kept as a ``payload_problem`` instead of refused."""
     if len(value) > MAX_TOKEN_LENGTH:
         raise TokenProblem(f"the token is {len(value)} characters long, over the {MAX_TOKEN_LENGTH} limit")
     parts = value.split(".")
@@ -207,7 +215,14 @@ def decode_jwt(value: str) -> Jwt:
     header = (
         _header(parts[0]) if len(parts[0]) <= MAX_CACHED_HEADER else _json_object(b64url_decode(parts[0]), "header")
     )
-    claims = _json_object(b64url_decode(parts[1]), "payload")
+    payload = b64url_decode(parts[1])  # base64url always: only a payload that is not JSON may be kept
+    payload_problem = None
+    try:
+        claims = _json_object(payload, "payload")
+    except TokenProblem as exc:
+        if not any_payload:
+            raise
+        claims, payload_problem = {}, str(exc)
     signature = b64url_decode(parts[2])
     alg = header.get("alg")
     if not isinstance(alg, str):
@@ -220,6 +235,7 @@ def decode_jwt(value: str) -> Jwt:
         signing_input=f"{parts[0]}.{parts[1]}".encode("ascii"),
         signature=signature,
         signature_segment=parts[2],
+        payload_problem=payload_problem,
     )
 
 
@@ -242,9 +258,11 @@ def decode_bearer(value: str) -> DecodedBearer:
     if not _looks_like_jwt(value):
         return DecodedBearer(kind="opaque")
     try:
-        outer = decode_jwt(value)
+        outer = decode_jwt(value, any_payload=True)
     except TokenProblem as exc:
         return DecodedBearer(kind="jwt", problem=str(exc))
+    if outer.payload_problem is not None:  # a JWS, not a JWT: its signature is still judged
+        return DecodedBearer(kind="jwt", problem=outer.payload_problem, jws=outer)
     raw_actor = outer.claims.get("actortoken", outer.claims.get("actort"))
     if raw_actor is not None:
         if not isinstance(raw_actor, str):
