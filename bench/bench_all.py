@@ -98,17 +98,25 @@ def main() -> int:
     runs = cli["runs"]
     extra = cli["tokens"] - 1
     for clock in ("wall", "cpu"):
-        per = [
-            extra / (d[clock] - o[clock])
-            for d, o in zip(runs["tokens:distinct"], runs["tokens:one"], strict=True)
-            if d[clock] > o[clock]
-        ]
-        row(f"CLI, HAR of distinct tokens, jsonl ({clock})", per or [0.0], 10_000, "exchanges/s")
+        pairs = list(zip(runs["tokens:distinct"], runs["tokens:one"], strict=True))
+        what = f"CLI, HAR of {cli['tokens']:,} distinct tokens, jsonl, beyond a HAR of one ({clock})"
+        # The cost is a difference of two runs: unless it stands well above the start-up time both runs share,
+        # it is noise, and a rate made from it proves nothing.
+        if statistics.median(d[clock] - o[clock] for d, o in pairs) < 0.5 * statistics.median(
+            o[clock] for _, o in pairs
+        ):
+            rows.append((what, "difference within the noise", ">= 10,000 exchanges/s", False))
+            continue
+        per = [extra / (d[clock] - o[clock]) for d, o in pairs if d[clock] > o[clock]]
+        row(what, per or [0.0], 10_000, "exchanges/s")
     formats = {
         name.split(":")[1]: [cli["entries"] / r["cpu"] for r in rs] for name, rs in runs.items() if "har:" in name
     }
     for fmt, values in formats.items():
         row(f"CLI, {cli['entries']:,}-entry HAR, --format {fmt} (cpu)", values, 20_000, "exchanges/s")
+    if "mitm:jsonl" in runs:
+        mitm = [cli["mitm_entries"] / r["cpu"] for r in runs["mitm:jsonl"]]
+        row(f"CLI, {cli['mitm_entries']:,}-flow .mitm, --format jsonl (cpu)", mitm, 20_000, "exchanges/s")
     medians = [statistics.median(v) for v in formats.values()]
     gap = max(medians) / min(medians) - 1
     rows.append(("output formats, slowest vs fastest (cpu)", f"{gap:.0%}", "<= 15%", gap <= 0.15))

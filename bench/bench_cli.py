@@ -9,7 +9,8 @@ Two inputs are generated once into a temporary folder:
   the certificate given with ``--cert``), and a HAR of one such call. The cost per token through the CLI is the
   difference of the two runs divided by the difference in exchanges; ``--format jsonl``.
 - *big HAR*: the lab's whole conversation (every kind of healthy and broken token, 401 challenges, a Basic fallback,
-  an NTLM handshake) repeated to ``--entries`` entries, analysed in every output format.
+  an NTLM handshake) repeated to ``--entries`` entries, analysed in every output format; its first
+  ``--mitm-entries`` entries are also written as a mitmproxy flow file and analysed with ``--format jsonl``.
 
 Times are wall clock and the child's CPU time (user + system, from ``wait4``): on a shared machine the CPU time is
 the steadier of the two. The load average at the start and end is printed, because it decides more than the code.
@@ -32,7 +33,7 @@ from pathlib import Path
 from inspector.lab.certs import acs_metadata, acs_signing_cert, exchange_auth_cert
 from inspector.lab.scenarios import lab_exchanges
 from inspector.lab.tokens import TokenKit
-from inspector.lab.writers import write_har
+from inspector.lab.writers import write_flows, write_har
 from inspector.model import HttpExchange
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -67,7 +68,7 @@ def shifted(base: HttpExchange, n: int, step: float) -> HttpExchange:
     return replace(base, id=f"bench:{n + 1}", time=at, response_time=at + timedelta(milliseconds=35))
 
 
-def make_inputs(folder: Path, tokens: int, entries: int) -> None:
+def make_inputs(folder: Path, tokens: int, entries: int, mitm_entries: int) -> None:
     kit = TokenKit(auth_cert=exchange_auth_cert(now=NOW), acs_cert=acs_signing_cert(now=NOW), now=NOW)
     cert = folder / "OAuthCert.cer"
     cert.write_bytes(kit.auth_cert.der)
@@ -88,12 +89,13 @@ def make_inputs(folder: Path, tokens: int, entries: int) -> None:
     write_har(distinct[:1], folder / "one-token.har")
     write_har(distinct, folder / "distinct-tokens.har")
     write_har(big, folder / "big.har")
+    write_flows(big[:mitm_entries], folder / "big.mitm")
     (folder / "realm.txt").write_text(kit.realm)
 
 
 def input_paths(folder: Path) -> dict[str, Path]:
     names = {"cert": "OAuthCert.cer", "metadata": "acs-metadata.json", "one": "one-token.har"}
-    names |= {"distinct": "distinct-tokens.har", "big": "big.har"}
+    names |= {"distinct": "distinct-tokens.har", "big": "big.har", "mitm": "big.mitm"}
     return {key: folder / name for key, name in names.items()} | {"realm": Path((folder / "realm.txt").read_text())}
 
 
@@ -107,6 +109,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--formats", default="json,jsonl,sarif,table,html")
+    parser.add_argument("--mitm-entries", type=int, default=20_000, help="the big HAR's first entries as a .mitm file")
     parser.add_argument("--only", choices=("tokens", "formats"), default=None)
     parser.add_argument("--make", type=Path, help=argparse.SUPPRESS)  # internal: write the inputs and stop
     parser.add_argument("--keep", type=Path, help="make the inputs in this folder and keep them")
@@ -115,7 +118,7 @@ def main() -> None:
     tokens = args.tokens if args.only != "formats" else 1
     entries = args.entries if args.only != "tokens" else 1
     if args.make:
-        make_inputs(args.make, tokens, entries)
+        make_inputs(args.make, tokens, entries, args.mitm_entries if args.only != "tokens" else 0)
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
@@ -137,6 +140,10 @@ def main() -> None:
                 out = folder / f"out.{fmt}"
                 jobs[f"har:{fmt}"] = [*CLI, "analyze", str(inputs["big"]), *trust, "--format", fmt, "-o", str(out)]
                 jobs[f"har:{fmt}"].append("-q")
+            if args.mitm_entries:
+                out = folder / "out.mitm.jsonl"
+                jobs["mitm:jsonl"] = [*CLI, "analyze", str(inputs["mitm"]), *trust, "--format", "jsonl", "-o", str(out)]
+                jobs["mitm:jsonl"].append("-q")
         runs: dict[str, list[Run]] = {name: [] for name in jobs}
         for _ in range(args.rounds):  # interleaved: outside load hits every job of a round alike
             for name, argv in jobs.items():
@@ -146,7 +153,8 @@ def main() -> None:
         for name, results in runs.items():
             wall = summary([r.wall for r in results])
             cpu = summary([r.cpu for r in results])
-            count = args.tokens if name == "tokens:distinct" else 1 if name == "tokens:one" else args.entries
+            mitm = min(args.mitm_entries, args.entries)
+            count = {"tokens:distinct": args.tokens, "tokens:one": 1, "mitm:jsonl": mitm}.get(name, args.entries)
             print(
                 f"{name:22s} {wall[0]:8.2f} [{wall[1]:6.2f}-{wall[2]:6.2f}] {cpu[0]:8.2f} [{cpu[1]:6.2f}-{cpu[2]:6.2f}]"
                 f" {count / cpu[0]:18,.0f} {max(r.peak_mb for r in results):8.0f}"
@@ -169,7 +177,9 @@ def main() -> None:
             figures = {
                 name: [{"wall": r.wall, "cpu": r.cpu, "peak_mb": r.peak_mb} for r in rs] for name, rs in runs.items()
             }
-            args.json_out.write_text(json.dumps({"tokens": args.tokens, "entries": args.entries, "runs": figures}))
+            mitm = min(args.mitm_entries, args.entries)
+            sizes = {"tokens": args.tokens, "entries": args.entries, "mitm_entries": mitm}
+            args.json_out.write_text(json.dumps(sizes | {"runs": figures}))
 
 
 if __name__ == "__main__":
