@@ -223,3 +223,21 @@ def test_many_damaged_sessions_are_summarised(tmp_path: Path) -> None:
     items = list(read_saz(path))
     assert len(items) == 101
     assert "30 more damaged sessions were skipped" in items[-1].message  # type: ignore[union-attr]
+
+
+def test_a_member_with_damaged_deflate_data_is_a_notice_not_a_crash(tmp_path: Path) -> None:
+    # Found by tests/fuzz/test_fuzz_saz.py: zipfile lets zlib.error through when a member's deflate stream is bad.
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("raw/1_c.txt", b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" * 4)
+    data = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.infolist()[0]
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start] = 0x07  # a deflate block of the reserved type 3: "invalid block type"
+    path = tmp_path / "damaged.saz"
+    path.write_bytes(bytes(data))
+    items = list(read_saz(path))
+    assert len(items) == 1 and isinstance(items[0], Notice)
+    assert "Skipped session 1 of damaged.saz" in items[0].message
