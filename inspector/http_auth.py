@@ -125,6 +125,16 @@ def _looks_like_bare_token(word: str, *, alone: bool) -> bool:
     return alone or len(word) > _MAX_UNKNOWN_SCHEME_LENGTH or _WORD_LIKE.match(word) is None
 
 
+def scheme_word(value: str) -> str:
+    """The scheme word of an ``Authorization`` value as written, ``""`` when it has none (a bare credential):
+    ``parse_authorization(value).raw_scheme`` without decoding the credentials."""
+    parts = value.split(None, 1)
+    if not parts:
+        return ""
+    rest = parts[1].strip() if len(parts) > 1 else ""
+    return "" if _looks_like_bare_token(parts[0], alone=not rest) else parts[0]
+
+
 def parse_authorization(value: str) -> Credentials:
     """Parse one ``Authorization`` header value. Never raises."""
     text = value.strip()

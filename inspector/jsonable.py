@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any
 
+_SCALARS = frozenset({int, bool, type(None)})
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -30,6 +31,13 @@ def json_native(value: Any) -> Any:
     them), values the encoder would not take their ``str()``, int, float and str subclasses their base type.
     Strict JSON (RFC 8259): ``NaN`` and the infinities become the strings ``"NaN"``, ``"Infinity"``,
     ``"-Infinity"``, lone surrogates text (:func:`strict_text`)."""
+    kind = type(value)  # nearly every value is one of these exact types: answered before any isinstance
+    if kind is str:
+        return strict_text(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {strict_text(k) if type(k) is str else _key(k): json_native(v) for k, v in value.items()}
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):

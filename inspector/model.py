@@ -98,7 +98,9 @@ class _HeaderLookup:
         return first_header(self.headers, name)
 
     def header_all(self, name: str) -> list[str]:
-        return list(header_values(self.headers, name))
+        wanted = name.lower()
+        size = len(wanted)  # as in header_values, without a generator per call (this runs per exchange)
+        return [value for key, value in self.headers if len(key) == size and key.lower() == wanted]
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,10 +76,19 @@ class Principal:
     def parse(cls, value: object) -> Principal | None:
         if not isinstance(value, str):
             return None
-        match = _PRINCIPAL.match(value.strip())
-        if match is None:
-            return None
-        return cls(match["principal"].lower(), match["host"] or None, match["realm"])
+        # Cached: the claims of every token name the same few principals (iss, aud, nameid). Long values are not
+        # kept, so hostile claims cannot fill the cache with megabytes.
+        return _parse_principal_cached(value) if len(value) <= 512 else _parse_principal(value)
+
+
+def _parse_principal(value: str) -> Principal | None:
+    match = _PRINCIPAL.match(value.strip())
+    if match is None:
+        return None
+    return Principal(match["principal"].lower(), match["host"] or None, match["realm"])
+
+
+_parse_principal_cached = functools.lru_cache(maxsize=4096)(_parse_principal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +114,21 @@ class DecodedBearer:
         return self.outer
 
 
+# base64url -> standard alphabet; '+' and '/' become '*', which strict decoding rejects like any stray character.
+_TO_STANDARD = bytes.maketrans(b"-_+/", b"+/**")
+
+
 def b64url_decode(segment: str) -> bytes:
     """Strict base64url: padding optional, no other characters; length % 4 == 1 is impossible and rejected."""
+    if "=" not in segment and segment.isascii():
+        # The common case (JWT segments carry no padding), decoded in C. Anything strict decoding refuses goes on
+        # to the checks below, which accept and reject exactly as before and name the reason.
+        try:
+            return binascii.a2b_base64(
+                segment.encode("ascii").translate(_TO_STANDARD) + b"=" * (-len(segment) % 4), strict_mode=True
+            )
+        except binascii.Error:
+            pass
     if not _B64URL.fullmatch(segment):
         raise TokenProblem("a segment holds characters outside base64url")
     body = segment.rstrip("=")
@@ -135,22 +157,51 @@ def _depth_ok(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"  # the only white space JSON allows (json.decoder.WHITESPACE)
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)`` step by step, as the standard library does it, without its per-call dispatch."""
+    if text.startswith("\ufeff"):
+        raise ValueError("Unexpected UTF-8 BOM")
+    value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip(_SPACE)))
+    if end != len(text.rstrip(_SPACE)):  # a JSON value never ends in space: anything after it but space is extra
+        raise ValueError("Extra data")
+    return value
+
+
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TokenProblem(f"the {what} is not UTF-8") from exc
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except RecursionError as exc:
         raise TokenProblem(f"the {what} JSON is nested too deeply") from exc
     except ValueError as exc:
         raise TokenProblem(f"the {what} is not JSON") from exc
     if not isinstance(value, dict):
         raise TokenProblem(f"the {what} is JSON but not an object")
-    if not _depth_ok(value):
+    # Nesting deeper than the limit needs more opening brackets than the limit; most tokens have a handful, so the
+    # walk is only needed when the count (strings included, so it can only overestimate) says it might be.
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH and not _depth_ok(value):
         raise TokenProblem(f"the {what} JSON is nested too deeply")
     return value
+
+
+MAX_CACHED_HEADER = 512
+"""Header segments up to this length are decoded once: every token of one signer carries the same header."""
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_header(segment: str) -> dict[str, Any]:
+    return _json_object(b64url_decode(segment), "header")
+
+
+def _header(segment: str) -> dict[str, Any]:
+    return dict(_cached_header(segment))  # a copy: a caller may change its token's header, not every token's
 
 
 def decode_jwt(value: str, *, any_payload: bool = False) -> Jwt:
@@ -161,7 +212,9 @@ def decode_jwt(value: str, *, any_payload: bool = False) -> Jwt:
     parts = value.split(".")
     if len(parts) != 3:
         raise TokenProblem(f"a JWT has 3 dot-separated segments, this value has {len(parts)}")
-    header = _json_object(b64url_decode(parts[0]), "header")
+    header = (
+        _header(parts[0]) if len(parts[0]) <= MAX_CACHED_HEADER else _json_object(b64url_decode(parts[0]), "header")
+    )
     payload = b64url_decode(parts[1])  # base64url always: only a payload that is not JSON may be kept
     payload_problem = None
     try:

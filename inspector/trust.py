@@ -142,7 +142,13 @@ class Trust:
 
     def candidates(self, header: Mapping[str, Any]) -> tuple[TrustedKey, ...]:
         """The keys a token header names (by ``x5t``, ``x5t#S256`` or ``kid``), or every key when it names none."""
-        named = [header.get(name) for name in ("x5t", "x5t#S256", "kid")]
+        x5t = header.get("x5t")
+        if isinstance(x5t, str) and x5t and "kid" not in header and "x5t#S256" not in header:
+            # The S2S header names its key by x5t alone; one key or none is the answer the general path gives too.
+            keys = self._by_x5t.get(x5t, ())
+            if len(keys) <= 1:
+                return keys
+        named = [x5t, header.get("x5t#S256"), header.get("kid")]
         if not any(isinstance(v, str) and v for v in named):
             return self.keys
         found: dict[int, TrustedKey] = {}

@@ -62,11 +62,12 @@ class Verifier:
         if token.alg not in ALLOWED_ALGORITHMS:
             return SignatureResult("not-allowed")
         expected = self.trust.thumbprint_expected(token.header.get("x5t"))
-        named = self.trust.candidates(token.header)
-        usable = tuple(k for k in named if k.trusted_for(issuer))
-        wrong_issuer = tuple(k for k in named if not k.trusted_for(issuer))
+        usable: list[TrustedKey] = []
+        wrong_issuer: list[TrustedKey] = []
+        for key in self.trust.candidates(token.header):
+            (usable if key.trusted_for(issuer) else wrong_issuer).append(key)
         if not usable:
-            return SignatureResult("unknown-key", wrong_issuer_keys=wrong_issuer, expected_thumbprint=expected)
+            return SignatureResult("unknown-key", wrong_issuer_keys=tuple(wrong_issuer), expected_thumbprint=expected)
         for key in usable:
             if self._check(token, key):
                 return SignatureResult("valid", key=key, expected_thumbprint=expected)

@@ -18,6 +18,7 @@ from inspector.http_auth import (
     parse_authorization,
     parse_ms_diagnostics,
     parse_www_authenticate,
+    scheme_word,
 )
 from inspector.ntlm import NTLMSSP_SIGNATURE
 from tests.test_ntlm import auth_headers_in_pcap
@@ -664,3 +665,16 @@ def test_ntlm_handshakes_in_captures(corpus: Path) -> None:
 def test_basic_challenges_in_captures(corpus: Path, relative: str, realm: str) -> None:
     values = [value for name, value in auth_headers_in_pcap(corpus / relative) if name == "www-authenticate"]
     assert [(c.scheme, c.param("realm")) for c in parse_www_authenticate(values)] == [("basic", realm)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.sampled_from(["Bearer", "NTLM", "Basic", "X-Custom", "eyJ0.e", "abc123", "Negotiate", " "]).flatmap(
+            lambda word: st.text(alphabet=" \t\u2003abcXYZ=+/.09", max_size=12).map(lambda rest: word + rest)
+        ),
+    )
+)
+def test_the_scheme_word_is_the_one_parse_authorization_reads(value: str) -> None:
+    assert scheme_word(value) == parse_authorization(value).raw_scheme

@@ -12,6 +12,7 @@ from inspector.tokens import (
     MAX_TOKEN_LENGTH,
     Principal,
     TokenProblem,
+    _loads,
     b64url_decode,
     decode_bearer,
     decode_jwt,
@@ -163,6 +164,71 @@ def test_not_principals(value: object) -> None:
 def test_b64url_rejects_standard_alphabet() -> None:
     with pytest.raises(TokenProblem):
         b64url_decode("ab+/")
+
+
+def _reference_b64url(segment: str) -> bytes | None:
+    """The decoder's rules spelled out slowly: base64url characters, at most two '=' at the end, no length % 4 == 1."""
+    body = segment.rstrip("=")
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    if len(segment) - len(body) > 2 or not set(body) <= alphabet or len(body) % 4 == 1:
+        return None
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=60).map(lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")),
+        st.binary(max_size=60).map(lambda b: base64.urlsafe_b64encode(b).decode()),
+        st.text(alphabet="AB-_+/=a9 \n\u00e9", max_size=12),
+    )
+)
+def test_b64url_fast_path_accepts_and_rejects_as_the_rules_say(segment: str) -> None:
+    expected = _reference_b64url(segment)
+    if expected is None:
+        with pytest.raises(TokenProblem):
+            b64url_decode(segment)
+    else:
+        assert b64url_decode(segment) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=' \t\n\r{}[]"a1,:.e-\ufeff\x0bnulltrue', max_size=20),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+            lambda inner: st.lists(inner) | st.dictionaries(st.text(max_size=3), inner),
+        ).map(lambda value: " " + json.dumps(value) + "\n"),
+    )
+)
+def test_the_token_json_reader_accepts_and_rejects_as_json_loads(text: str) -> None:
+    try:
+        expected: tuple[object, ...] = ("ok", json.loads(text))
+    except ValueError:
+        expected = ("error",)
+    try:
+        got: tuple[object, ...] = ("ok", _loads(text))
+    except ValueError:
+        got = ("error",)
+    assert got == expected
+
+
+def test_a_header_decoded_from_the_cache_is_each_tokens_own() -> None:
+    header = b64({"alg": "none", "typ": "JWT"})
+    first, second = decode_jwt(f"{header}.{b64({'a': 1})}."), decode_jwt(f"{header}.{b64({'a': 2})}.")
+    first.header["alg"] = "changed"
+    assert second.header == {"alg": "none", "typ": "JWT"}
+
+
+@pytest.mark.parametrize("depth", [31, 32, 33, 40])
+def test_nesting_is_refused_just_past_the_limit_whatever_the_bracket_count(depth: int) -> None:
+    # The walk is skipped only when the brackets are too few to nest past the limit: these have enough.
+    nested: object = 1
+    for _ in range(depth):
+        nested = [nested]
+    decoded = decode_bearer(f"{b64({'alg': 'none'})}.{b64({'a': nested})}.")
+    assert (decoded.problem == "the payload JSON is nested too deeply") == (depth + 1 > 32)
 
 
 @settings(max_examples=400, deadline=None)

@@ -2,7 +2,11 @@
 finds.
 
     uv run python bench/pcap/make_capture.py /tmp/bench.pcap --packets 300000
-    uv run python bench/pcap/bench_reader.py /tmp/bench.pcap
+    uv run python bench/pcap/bench_reader.py /tmp/bench.pcap [--rounds 5] [--formats json,jsonl,table]
+
+The main tools run in interleaved rounds (every tool once per round, in turn), and the table shows the median with
+[min-max] of the rounds, wall and CPU time, and the ratio to ``tshark-ooo`` taken within each round: the machine
+this was written on is shared, and a burst of outside load slows one round's tools alike.
 
 Each tool runs in a process of its own, so that its peak RSS is its own (``ru_maxrss`` of that child):
 
@@ -18,11 +22,13 @@ Each tool runs in a process of its own, so that its peak RSS is its own (``ru_ma
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,35 +110,46 @@ def run_tshark(path: Path, out_of_order: bool) -> dict[str, float | int]:
     output = subprocess.run(command, capture_output=True, check=True).stdout
     seconds = time.perf_counter() - start
     headers = sum(len(line.split(b",")) for line in output.splitlines() if line.strip())
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "authorization": headers,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
     }
 
 
-def run_analyze(paths: list[Path], jobs: int) -> dict[str, float | int]:
-    """The whole ``oauth-inspector analyze --format json`` (tokens decoded and verified against the certificate
-    written beside the capture, rules run, JSON written), as a user runs it."""
+def run_analyze(paths: list[Path], jobs: int, fmt: str = "json") -> dict[str, float | int]:
+    """The whole ``oauth-inspector analyze`` (tokens decoded and verified against the certificate written beside
+    the capture, rules run, the report written in ``fmt``), as a user runs it."""
     executable = Path(sys.executable).with_name("oauth-inspector")
     certs = sorted(str(c) for c in paths[0].parent.glob("*.cer"))  # make_capture.py writes it beside the capture
     with tempfile.TemporaryDirectory() as folder:
-        report = Path(folder) / "report.json"
-        command = [str(executable), "analyze", *map(str, paths), "--format", "json", "-o", str(report)]
+        report = Path(folder) / f"report.{fmt}"
+        command = [str(executable), "analyze", *map(str, paths), "--format", fmt, "-o", str(report)]
         command += ["--fail-on", "never", "--quiet", "--jobs", str(jobs)]
         for cert in certs[:1]:
             command += ["--cert", cert]
         start = time.perf_counter()
         subprocess.run(command, check=True)
         seconds = time.perf_counter() - start
-        document = json.loads(report.read_text())
-    exchanges = document["exchanges"]
-    return {
+        text = report.read_text()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result: dict[str, float | int] = {
         "seconds": seconds,
-        "authorization": sum(1 for e in exchanges if e["auth"]["scheme"] is not None),
-        "verified": int(document["summary"]["signatures"].get("valid", 0)),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "authorization": -1,
     }
+    if fmt == "json":
+        document = json.loads(text)
+        result["authorization"] = sum(1 for e in document["exchanges"] if e["auth"]["scheme"] is not None)
+        result["verified"] = int(document["summary"]["signatures"].get("valid", 0))
+        result["sha256"] = int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
+    elif fmt == "jsonl":
+        lines = [json.loads(line) for line in text.splitlines()]
+        result["authorization"] = sum(1 for r in lines if r.get("type") == "exchange" and r["auth"]["scheme"])
+    return result
 
 
 def measure(tool: str, path: Path, *extra: str) -> dict[str, float | int]:
@@ -176,20 +193,28 @@ def count_packets(path: Path) -> dict[str, float | int]:
         return {"packets": sum(1 for _ in iter_records(data))}
 
 
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):7.2f} [{min(values):6.2f}-{max(values):6.2f}]"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("capture", type=Path)
-    parser.add_argument("--tools", default="analyze,reader,tshark-ooo,tshark,scapy,jobs")
+    parser.add_argument("--tools", default="analyze,reader,tshark-ooo,tshark,jobs1,scapy,jobs")
+    parser.add_argument("--formats", default="json", help="formats of the interleaved analyze runs (json first)")
     parser.add_argument("--scapy-packets", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=3, help="reader runs; the fastest is reported")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians and [min-max] shown")
+    parser.add_argument("--json-out", type=Path, help="also write every round's figures to this file")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--format", default="json", help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.one:
         runners = {
             "reader": lambda: run_reader(args.capture),
-            "analyze": lambda: run_analyze([args.capture], 1),
+            "analyze": lambda: run_analyze([args.capture], 1, args.format),
+            "analyze-jobs-2": lambda: run_analyze([args.capture], 2, args.format),
             "analyze-2-files-jobs-1": lambda: run_analyze([args.capture, args.sample], 1),
             "analyze-2-files-jobs-2": lambda: run_analyze([args.capture, args.sample], 2),
             "scapy": lambda: run_scapy(args.capture),
@@ -205,21 +230,56 @@ def main(argv: list[str] | None = None) -> int:
     packets = int(measure("count", args.capture)["packets"])
     size_mb = args.capture.stat().st_size / 1e6
     print(
-        f"{args.capture}: {packets} packets, {size_mb:.0f} MB; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"{args.capture}: {packets} packets, {size_mb:.0f} MB; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs;"
+        f" load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
-    rows: list[tuple[str, int, dict[str, float | int]]] = []
+    # One round runs every tool once, in turn, so that a burst of outside load slows the tools of a round alike;
+    # the ratios to tshark are taken per round.
+    jobs: dict[str, tuple[str, list[str]]] = {}
     if "analyze" in tools:
-        runs = [measure("analyze", args.capture) for _ in range(args.repeat)]
-        rows.append(("oauth-inspector analyze", packets, min(runs, key=lambda r: r["seconds"])))
+        for fmt in args.formats.split(","):
+            jobs[f"analyze --format {fmt}"] = ("analyze", ["--format", fmt])
+    if "jobs1" in tools:
+        jobs["analyze --jobs 2 (one file)"] = ("analyze-jobs-2", [])
     if "reader" in tools:
-        runs = [measure("reader", args.capture) for _ in range(args.repeat)]
-        rows.append(("reader alone", packets, min(runs, key=lambda r: r["seconds"])))
+        jobs["reader alone"] = ("reader", [])
     for tool in ("tshark-ooo", "tshark"):
         if tool in tools:
             if shutil.which("tshark") is None:
                 print(f"{tool}: tshark is not installed, skipped")
                 continue
-            rows.append((tool, packets, measure(tool, args.capture)))
+            jobs[tool] = (tool, [])
+    runs: dict[str, list[dict[str, float | int]]] = {name: [] for name in jobs}
+    for _ in range(args.rounds):
+        for name, (tool, extra) in jobs.items():
+            runs[name].append(measure(tool, args.capture, *extra))
+
+    print(f"{args.rounds} interleaved rounds: median [min-max]; load average now {os.getloadavg()[0]:.2f}")
+    print(
+        f"{'tool':30} {'wall seconds':>22} {'cpu seconds':>22} {'packets/s':>10} {'x tshark-ooo':>20}"
+        f" {'Authorization':>13} {'peak RSS MB':>11}"
+    )
+    reference = runs.get("tshark-ooo")
+    for name, results in runs.items():
+        walls = [float(r["seconds"]) for r in results]
+        cpus = [float(r["cpu_seconds"]) for r in results if "cpu_seconds" in r]
+        ratio = ""
+        if reference:
+            ratios = [float(t["seconds"]) / float(r["seconds"]) for r, t in zip(results, reference, strict=True)]
+            ratio = f"{statistics.median(ratios):5.2f} [{min(ratios):4.2f}-{max(ratios):4.2f}]"
+        counts = {int(r["authorization"]) for r in results}
+        print(
+            f"{name:30} {_spread(walls):>22} {_spread(cpus) if cpus else '':>22} "
+            f"{packets / statistics.median(walls):10.0f} {ratio:>20} {'/'.join(map(str, sorted(counts))):>13} "
+            f"{max(float(r['peak_rss_mb']) for r in results):11.0f}"
+        )
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"packets": packets, "runs": runs}))
+    hashes = {name: {r.get("sha256") for r in rs} for name, rs in runs.items() if "sha256" in rs[0]}
+    if len({h for hs in hashes.values() for h in hs}) > 1:
+        print(f"reports differ between runs: {hashes}")
+
+    rows: list[tuple[str, int, dict[str, float | int]]] = []
     if "scapy" in tools:
         with tempfile.TemporaryDirectory() as folder:
             sample = Path(folder) / "sample.pcap"
@@ -233,16 +293,17 @@ def main(argv: list[str] | None = None) -> int:
             twin.symlink_to(args.capture.resolve())
             for cert in args.capture.parent.glob("*.cer"):
                 (Path(folder) / cert.name).symlink_to(cert.resolve())
-            for jobs in (1, 2):
-                result = measure(f"analyze-2-files-jobs-{jobs}", args.capture, "--sample", str(twin))
-                rows.append((f"analyze 2 files --jobs {jobs}", 2 * packets, result))
-
-    print(f"{'tool':28} {'packets':>9} {'seconds':>8} {'packets/s':>10} {'Authorization':>13} {'peak RSS MB':>12}")
+            for count in (1, 2):
+                result = measure(f"analyze-2-files-jobs-{count}", args.capture, "--sample", str(twin))
+                rows.append((f"analyze 2 files --jobs {count}", 2 * packets, result))
+    if rows:
+        print("once each:")
+        print(f"{'tool':30} {'packets':>9} {'seconds':>8} {'packets/s':>10} {'Authorization':>13} {'peak RSS MB':>11}")
     for name, count, result in rows:
         seconds = float(result["seconds"])
         print(
-            f"{name:28} {count:9d} {seconds:8.2f} {count / seconds:10.0f} {int(result['authorization']):13d} "
-            f"{float(result['peak_rss_mb']):12.0f}"
+            f"{name:30} {count:9d} {seconds:8.2f} {count / seconds:10.0f} {int(result['authorization']):13d} "
+            f"{float(result['peak_rss_mb']):11.0f}"
         )
     return 0
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from inspector.analyze import ExchangeResult
-from inspector.http_auth import Credentials, NtlmMessage, parse_authorization
+from inspector.http_auth import Credentials, NtlmMessage, scheme_word
 from inspector.jsonable import json_native
 from inspector.model import HttpExchange, Provenance, TlsInfo
 from inspector.redact import REDACTED, redact_target
@@ -164,14 +165,17 @@ def provenance_data(provenance: Provenance) -> dict[str, Any]:
 
 
 def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> list[list[str]]:
+    if show_secrets:
+        return [[name, value] for name, value in headers]
     out = []
     for name, value in headers:
-        shown = value
-        if not show_secrets and name.lower() in _SECRET_HEADERS:
-            # only a scheme word parse_authorization recognises as one: a bare API key is no scheme
-            scheme = parse_authorization(value).raw_scheme if name.lower().endswith("authorization") else ""
-            shown = f"{scheme} {REDACTED}".strip()
-        out.append([name, shown])
+        lowered = name.lower()
+        if lowered in _SECRET_HEADERS:
+            # only a scheme word parse_authorization recognises as one: a bare API key is no scheme (scheme_word)
+            scheme = scheme_word(value) if lowered.endswith("authorization") else ""
+            out.append([name, f"{scheme} {REDACTED}".strip()])
+        else:
+            out.append([name, value])
     return out
 
 
@@ -321,24 +325,34 @@ class ExchangeEncoder:
 
     def __init__(self, *, show_secrets: bool, cache_size: int = 512) -> None:
         self.show_secrets = show_secrets
-        self._cache: OrderedDict[int, tuple[TokenReport, str, dict[str, Any]]] = OrderedDict()
+        self._cache: OrderedDict[int, _EncodedToken] = OrderedDict()
         self._cache_size = cache_size
+        # Holds the token's place in an exchange encoded whole; random, so no wire text can spell it.
+        self._marker = f"oauth-inspector-token-{secrets.token_hex(16)}"
+        self._marker_text = dump_json(self._marker)
 
-    def _token(self, report: TokenReport) -> tuple[str, dict[str, Any]]:
+    def _encoded(self, report: TokenReport) -> _EncodedToken:
         cached = self._cache.get(id(report))
-        if cached is not None and cached[0] is report:
+        if cached is not None and cached.report is report:
             self._cache.move_to_end(id(report))
-            return cached[1], cached[2]
-        data: dict[str, Any] = json_native(token_data(report, show_secrets=self.show_secrets))
-        text = dump_json(data)
-        self._cache[id(report)] = (report, text, data)
+            return cached
+        # The text straight from the token's data: dump_json writes the strict text of its JSON-native copy (it
+        # falls back to that copy when the fast text is not strict), and the copy is made only when asked for (live).
+        made = _EncodedToken(report, dump_json(token_data(report, show_secrets=self.show_secrets)))
+        self._cache[id(report)] = made
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return text, data
+        return made
+
+    def _token(self, report: TokenReport) -> tuple[str, dict[str, Any]]:
+        encoded = self._encoded(report)
+        if encoded.data is None:
+            encoded.data = json_native(token_data(report, show_secrets=self.show_secrets))
+        return encoded.text, encoded.data
 
     def token_text(self, report: TokenReport) -> str:
         """The token's data as JSON text, encoded once while the token keeps coming."""
-        return self._token(report)[0]
+        return self._encoded(report).text
 
     def encode(
         self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
@@ -357,6 +371,35 @@ class ExchangeEncoder:
         if findings is not None:
             tail["findings"] = findings
         return EncodedExchange(head, tail, head_text(head, line_type=line_type), _tail_text(tail, token_text))
+
+    def line(
+        self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
+    ) -> str:
+        """``encode(...).line`` for writers that need only the text: one encoder call for the whole exchange, the
+        token's cached text put in the place of a marker, and the token's JSON-native copy never made."""
+        head = exchange_head(result.exchange)
+        report = result.auth.token
+        whole = {"type": line_type, **head} if line_type is not None else head
+        if report is None:
+            whole.update(exchange_tail(result, show_secrets=self.show_secrets))
+            if findings is not None:
+                whole["findings"] = findings
+            return dump_json(whole)
+        whole.update(exchange_tail(result, show_secrets=self.show_secrets, token_value=self._marker))
+        if findings is not None:
+            whole["findings"] = findings
+        text = dump_json(whole)
+        if text.count(self._marker_text) != 1:  # cannot happen (the marker is random); be exact all the same
+            return self.encode(result, line_type=line_type, findings=findings).line
+        return text.replace(self._marker_text, self._encoded(report).text, 1)
+
+
+@dataclass(slots=True)
+class _EncodedToken:
+    report: TokenReport
+    text: str
+    data: dict[str, Any] | None = None
+    """JSON-native, made on first use (the live addon's flow metadata); the report writers need only the text."""
 
 
 def _tail_text(tail: dict[str, Any], token_text: str) -> str:

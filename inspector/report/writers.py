@@ -97,7 +97,7 @@ class JsonRecords:
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
 
     def exchange(self, result: ExchangeResult) -> Record:
-        text = self.encoder.encode(result, line_type=None).line
+        text = self.encoder.line(result, line_type=None)
         return ExchangeText(text, tuple(_dump(finding_data(f)) for f in result.findings))
 
     def finding(self, item: Finding) -> Record:
@@ -163,7 +163,7 @@ class JsonlRecords:
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
 
     def exchange(self, result: ExchangeResult) -> Record:
-        return Line(self.encoder.encode(result, findings=[finding_data(f) for f in result.findings]).line)
+        return Line(self.encoder.line(result, findings=[finding_data(f) for f in result.findings]))
 
     def finding(self, item: Finding) -> Record:
         return Line(_dump({"type": "finding", **finding_data(item)}))

@@ -244,21 +244,11 @@ def _entries(text: JsonText, reader: _Reader) -> Generator[SourceItem, None, int
                 "export the file again; the entries before the damage were analysed",
             )
         start = f"character {text.offset()}"  # (a line number would cost a count over the buffer per entry)
-        try:
-            raw = text.value(string_keep=STRING_KEEP, max_chars=MAX_ENTRY_CHARS, max_depth=MAX_ENTRY_DEPTH)
-        except Cut:
-            yield from reader.summary()
-            raise reader.fail(
-                f"the file ends at {text.where(len(text.buf))} inside entry {index} (which starts at {start}; "
-                f"{index} entries before it were read)",
-                "export the file again; the entries before the damage were analysed",
-            ) from None
-        if raw is None:
-            yield from reader.skipped(index, text.dropped or "it cannot be read")
-        elif raw[:1] != "{":  # not an object: no need to parse it to say so
-            yield from reader.skipped(index, f"the entry is a JSON {_JSON_KINDS.get(raw[:1], 'value')}, not an object")
+        fast = _whole_entry(text)
+        if fast is not None:
+            yield from reader.entry_items(index, fast[0])
         else:
-            yield from _entry_from_text(raw, index, start, reader)
+            yield from _careful_entry(text, reader, index, start)
         index += 1
         char = text.peek()
         if char == ",":
@@ -274,6 +264,63 @@ def _entries(text: JsonText, reader: _Reader) -> Generator[SourceItem, None, int
             else f"the file ends after entry {index - 1} ({index} entries were read)",
             "export the file again; the entries before the damage were analysed",
         )
+
+
+def _careful_entry(text: JsonText, reader: _Reader, index: int, start: str) -> Iterator[SourceItem]:
+    """The entry's text taken by the bounded walk (long strings cut, deep values dropped), then parsed."""
+    try:
+        raw = text.value(string_keep=STRING_KEEP, max_chars=MAX_ENTRY_CHARS, max_depth=MAX_ENTRY_DEPTH)
+    except Cut:
+        yield from reader.summary()
+        raise reader.fail(
+            f"the file ends at {text.where(len(text.buf))} inside entry {index} (which starts at {start}; "
+            f"{index} entries before it were read)",
+            "export the file again; the entries before the damage were analysed",
+        ) from None
+    if raw is None:
+        yield from reader.skipped(index, text.dropped or "it cannot be read")
+    elif raw[:1] != "{":  # not an object: no need to parse it to say so
+        yield from reader.skipped(index, f"the entry is a JSON {_JSON_KINDS.get(raw[:1], 'value')}, not an object")
+    else:
+        yield from _entry_from_text(raw, index, start, reader)
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _whole_entry(text: JsonText) -> tuple[object] | None:
+    """The entry at the read position parsed in one call of the ``json`` module's C scanner, when it is an object
+    that lies wholly in the buffer and that the careful walk would keep whole (no string cut at ``STRING_KEEP``,
+    not nested past ``MAX_ENTRY_DEPTH``): then its text is exactly what the walk would take, and ``json.loads`` of
+    that text gives this value. ``None`` otherwise (cut by the chunk's end, invalid, too big or too deep), and the
+    walk reads the entry as it always did; what was scanned here is at most the buffer, so the cost stays linear."""
+    buf, pos = text.buf, text.pos
+    if buf[pos : pos + 1] != "{":
+        return None
+    try:
+        value, end = _DECODER.raw_decode(buf, pos)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError, as is an integer too long
+        return None
+    if end - pos > STRING_KEEP:  # shorter text cannot hold a string the walk would cut
+        return None
+    if buf.count("{", pos, end) + buf.count("[", pos, end) > MAX_ENTRY_DEPTH and _too_deep(value):
+        return None
+    text.pos = end
+    return (value,)
+
+
+def _too_deep(value: object) -> bool:
+    """Containers nested more than ``MAX_ENTRY_DEPTH`` deep, the entry itself at depth 1 (as the walk counts)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_ENTRY_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return False
 
 
 def _entry_from_text(raw: str, index: int, start: str, reader: _Reader) -> Iterator[SourceItem]:
@@ -373,6 +420,8 @@ def _wire(value: str) -> str:
     Text that fits latin-1 is taken as already being that; anything wider was decoded from UTF-8 by the exporter
     (or by us, with surrogateescape for bytes that were not UTF-8) and is turned back into its bytes.
     """
+    if value.isascii():
+        return value
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
@@ -399,7 +448,8 @@ def _headers(value: object, where: str) -> Headers:
         name, text = item.get("name"), item.get("value")
         if not isinstance(name, str) or not isinstance(text, str):
             raise _BadEntry(f"a {where} header has no string name and value")
-        out.append((_wire(name), _wire(text)))
+        # ASCII is already in the model's form (see _wire): checked in C, without encoding a copy.
+        out.append((name if name.isascii() else _wire(name), text if text.isascii() else _wire(text)))
     return tuple(out)
 
 

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from inspector.analyze import ExchangeResult
+from inspector.analyze import Analyzer, ExchangeResult
 from inspector.lab.scenarios import BASIC_PASSWORD
+from inspector.policy import Policy
 from inspector.report.serialize import (
     REDACTED,
     ExchangeEncoder,
@@ -24,6 +25,9 @@ from inspector.report.serialize import (
 )
 from inspector.rules import finding
 from inspector.tally import Totals
+from inspector.tokens import b64url_encode
+from inspector.trust import Trust
+from tests.builders import exchange
 
 
 def _with_token(results: list[ExchangeResult]) -> ExchangeResult:
@@ -58,6 +62,23 @@ def test_the_encoders_text_is_its_data_and_the_token_text_is_cached(
         plain = encoder.encode(result, line_type=None)
         assert json.loads(plain.line) == exchange_data(result, show_secrets=show_secrets) | {"auth": plain.data["auth"]}
         assert "findings" not in plain.data
+
+
+@pytest.mark.parametrize("show_secrets", [False, True])
+def test_the_writers_text_only_line_is_the_encoders_line(lab_results: list[ExchangeResult], show_secrets: bool) -> None:
+    # The writers skip the token's JSON-native copy; their text must not differ by a byte. Fresh encoders on both
+    # sides, and each token seen a second time from the cache.
+    with_data, text_only = ExchangeEncoder(show_secrets=show_secrets), ExchangeEncoder(show_secrets=show_secrets)
+    # Claims strict JSON cannot hold as they are (NaN, a lone surrogate) and wire text that is not plain.
+    odd_claims = b'{"iss":"x@y","n":NaN,"s":"\\ud800","t":"\\u00e9<"}'
+    odd = f"Bearer {b64url_encode(b'{"alg":"none"}')}.{b64url_encode(odd_claims)}."
+    analyzer = Analyzer(Trust.of([]), Policy())
+    hostile = [analyzer.analyse(exchange(odd, target="/\u00e9?\ud800", exchange_id=f"odd:{n}")) for n in range(2)]
+    assert '"n":"NaN"' in text_only.line(hostile[0]) and "\\\\ud800" in text_only.line(hostile[0])
+    for result in [*lab_results, *hostile] * 2:
+        findings = [finding_data(f) for f in result.findings]
+        assert text_only.line(result, findings=findings) == with_data.encode(result, findings=findings).line
+        assert text_only.line(result, line_type=None) == with_data.encode(result, line_type=None).line
 
 
 def test_redaction_by_default_shows_claims_but_no_signature_or_nested_actor_token(

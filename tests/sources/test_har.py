@@ -16,6 +16,7 @@ from inspector.lab.writers import write_har
 from inspector.model import Endpoint, HttpExchange, InputError, Notice, SourceItem
 from inspector.sources import har
 from inspector.sources.har import read_har
+from inspector.sources.json_stream import JsonText
 from tests.lab.kit import session_kit
 
 
@@ -409,3 +410,47 @@ def test_random_bytes_never_crash(tmp_path: Path, data: bytes) -> None:
     except InputError:
         return
     assert all(isinstance(i, HttpExchange | Notice) for i in items)
+
+
+def _nested(depth: int) -> object:
+    value: object = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("chunk", [64, 4096, 1 << 20])
+def test_entries_read_in_one_call_are_what_the_careful_walk_reads(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Entries the one-call path takes, and entries it must leave to the walk: nested up to and past the limit
+    # (the entry itself is depth 1), a string the walk cuts, odd text, and every entry cut by some chunk's end.
+    long_value = "x" * (har.STRING_KEEP + 10)
+    entries: list[object] = [
+        _entry(),
+        _entry(cache={"deep": _nested(har.MAX_ENTRY_DEPTH - 2)}),  # the innermost list at depth 64
+        _entry(cache={"deep": _nested(har.MAX_ENTRY_DEPTH - 1)}),
+        _entry(cache={"deep": _nested(har.MAX_ENTRY_DEPTH)}),
+        _entry(comment=long_value),
+        _entry(comment='\\ud800 \u00e9 [{"}] \\" '),
+        _entry(cache={f"k{n}": {"n": [n]} for n in range(80)}),
+        [1, 2],
+        "text",
+    ]
+    path = _write(tmp_path, _har(*entries))
+    monkeypatch.setattr("inspector.sources.json_stream.CHUNK", chunk)
+    whole_entry, taken = har._whole_entry, []
+
+    def counted(text: JsonText) -> tuple[object] | None:
+        value = whole_entry(text)
+        taken.append(value is not None)
+        return value
+
+    monkeypatch.setattr(har, "_whole_entry", counted)
+    fast = list(read_har(path))
+    monkeypatch.setattr(har, "_whole_entry", lambda _text: None)
+    careful = list(read_har(path))
+    assert fast == careful
+    assert len(_split(fast)[0]) == 5  # nested 64 deep is read, 65 deep is not; the cut comment is read
+    if chunk == 1 << 20:  # everything in one buffer: only the entries the walk must judge are left to it
+        assert taken == [True, True, False, False, False, True, True, False, False]

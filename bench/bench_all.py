@@ -1,0 +1,151 @@
+"""Every speed benchmark of issue 15's goals in one run, and one table (run by hand, not a test).
+
+    uv run python bench/bench_all.py [--rounds 5] [--capture FILE] [--packets 300000] [--extra]
+
+It runs, each in processes of its own and in interleaved rounds:
+
+- ``bench/bench_engine.py``: cold and cached token decode + verify, exchanges analysed, in-process;
+- ``bench/bench_cli.py``: the CLI on a HAR of 3,000 distinct tokens (cost per token beyond a HAR of one), and a
+  100,000-entry HAR in every output format;
+- ``bench/pcap/bench_reader.py``: the whole ``analyze`` against ``tshark -o tcp.reassemble_out_of_order:TRUE``
+  on one capture (made by ``bench/pcap/make_capture.py`` when ``--capture`` is not given), ``--jobs 2`` on that
+  one file, and the reader alone.
+
+``--extra`` also runs the benchmarks that need more than this (``bench_html.py`` with Chromium,
+``bench_proxy.py`` with mitmdump) and prints their own output after the table; ``bench/pcap/bench_tls.py`` needs a
+capture made as root by ``make_tls_capture.py`` and is left to be run by hand.
+
+The table gives the median of the rounds with [min-max], by wall clock and by CPU time where both exist, the goal,
+and whether the median meets it. The load average is printed before and after: on a shared machine a goal is
+only met when the run was quiet (load average below the number of cores), and the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+
+
+def run(script: Path, *argv: str) -> None:
+    print(f"$ {Path(sys.executable).name} {script.relative_to(BENCH.parent)} {' '.join(argv)}", flush=True)
+    subprocess.run([sys.executable, str(script), *argv], check=True)
+
+
+def spread(values: list[float], fmt: str = ",.0f") -> str:
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--capture", type=Path, help="a capture made by make_capture.py (its .cer beside it)")
+    parser.add_argument("--packets", type=int, default=300_000, help="size of the capture made when none is given")
+    parser.add_argument("--tokens", type=int, default=3000)
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--extra", action="store_true", help="also run bench_html.py and bench_proxy.py")
+    args = parser.parse_args()
+    rounds = str(args.rounds)
+    start_load = os.getloadavg()
+
+    with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
+        folder = Path(tmp)
+        capture = args.capture
+        if capture is None:
+            capture = folder / "bench.pcap"
+            run(BENCH / "pcap" / "make_capture.py", str(capture), "--packets", str(args.packets))
+        engine_out, cli_out, reader_out = folder / "engine.json", folder / "cli.json", folder / "reader.json"
+        engine_args = ["--tokens", "1000", "--exchanges", "20000", "--rounds", rounds, "--json-out", str(engine_out)]
+        run(BENCH / "bench_engine.py", *engine_args)
+        cli_args = ["--tokens", str(args.tokens), "--entries", str(args.entries), "--rounds", rounds]
+        run(BENCH / "bench_cli.py", *cli_args, "--json-out", str(cli_out))
+        reader_args = [
+            "--rounds",
+            rounds,
+            "--tools",
+            "analyze,jobs1,reader,tshark-ooo",
+            "--formats",
+            "json,jsonl,table",
+        ]
+        run(BENCH / "pcap" / "bench_reader.py", str(capture), *reader_args, "--json-out", str(reader_out))
+        engine: dict[str, list[float]] = json.loads(engine_out.read_text())
+        cli: dict[str, Any] = json.loads(cli_out.read_text())
+        reader: dict[str, Any] = json.loads(reader_out.read_text())
+        if args.extra:
+            run(BENCH / "bench_html.py", "--exchanges", "100000", "--compare-json")
+            run(BENCH / "bench_proxy.py", "--only", "latency")
+
+    end_load = os.getloadavg()
+    cores = os.cpu_count() or 1
+    quiet = max(start_load[0], end_load[0]) < cores
+    rows: list[tuple[str, str, str, bool]] = []
+
+    def row(what: str, values: list[float], goal: float, unit: str, fmt: str = ",.0f") -> None:
+        rows.append(
+            (what, f"{spread(values, fmt)} {unit}", f">= {goal:{fmt}} {unit}", statistics.median(values) >= goal)
+        )
+
+    row("token decode+verify, cold (wall)", engine["decode+verify, cold"], 20_000, "/s")
+    row("token decode+verify, cold (cpu)", engine["decode+verify, cold (cpu)"], 20_000, "/s")
+    runs = cli["runs"]
+    extra = cli["tokens"] - 1
+    for clock in ("wall", "cpu"):
+        per = [
+            extra / (d[clock] - o[clock])
+            for d, o in zip(runs["tokens:distinct"], runs["tokens:one"], strict=True)
+            if d[clock] > o[clock]
+        ]
+        row(f"CLI, HAR of distinct tokens, jsonl ({clock})", per or [0.0], 10_000, "exchanges/s")
+    formats = {
+        name.split(":")[1]: [cli["entries"] / r["cpu"] for r in rs] for name, rs in runs.items() if "har:" in name
+    }
+    for fmt, values in formats.items():
+        row(f"CLI, {cli['entries']:,}-entry HAR, --format {fmt} (cpu)", values, 20_000, "exchanges/s")
+    medians = [statistics.median(v) for v in formats.values()]
+    gap = max(medians) / min(medians) - 1
+    rows.append(("output formats, slowest vs fastest (cpu)", f"{gap:.0%}", "<= 15%", gap <= 0.15))
+    tshark = [float(r["seconds"]) for r in reader["runs"]["tshark-ooo"]]
+    for name, results in reader["runs"].items():
+        if not name.startswith("analyze"):
+            continue
+        ratios = [t / float(r["seconds"]) for r, t in zip(results, tshark, strict=True)]
+        row(f"capture: {name}, x tshark-ooo (wall)", ratios, 5.0, "x", ".2f")
+    single = [float(r["seconds"]) for r in reader["runs"]["analyze --format json"]]
+    double = [float(r["seconds"]) for r in reader["runs"]["analyze --jobs 2 (one file)"]]
+    row(
+        "capture: --jobs 2 on one file vs one job",
+        [s / d for s, d in zip(single, double, strict=True)],
+        1.7,
+        "x",
+        ".2f",
+    )
+    on_capture = {n.removeprefix("analyze --format "): v for n, v in reader["runs"].items() if "--format" in n}
+    cpu_medians = [statistics.median(float(r["cpu_seconds"]) for r in v) for v in on_capture.values()]
+    gap = max(cpu_medians) / min(cpu_medians) - 1
+    rows.append(
+        (f"capture formats {'/'.join(on_capture)}: slowest vs fastest (cpu)", f"{gap:.0%}", "<= 15%", gap <= 0.15)
+    )
+    peak = max(float(r["peak_rss_mb"]) for n, rs in reader["runs"].items() if n.startswith("analyze") for r in rs)
+    rows.append(("capture: peak RSS of analyze", f"{peak:.0f} MB", "<= 100 MB", peak <= 100))
+
+    print()
+    print(f"{args.rounds} rounds, median [min-max]; {cores} cores; load average {start_load[0]:.2f} at the start,")
+    print(f"{end_load[0]:.2f} at the end: {'quiet' if quiet else 'NOT quiet: figures are pessimistic, goals unproven'}")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':{width}}  {'result':>40}  {'goal':>22}  verdict")
+    for what, result, goal, met in rows:
+        verdict = ("meets" if met else "below") + ("" if quiet else " (noisy)")
+        print(f"{what:{width}}  {result:>40}  {goal:>22}  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
