@@ -23,7 +23,7 @@ from inspector.cli_common import EXIT_UNREADABLE, EXIT_USAGE, error, exit_on_err
 from inspector.model import ConfigError, InputError
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
-from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter
+from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter, tell_unread
 from inspector.rules import CATALOGUE, Finding, Rule, at_or_above, markdown_table
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
@@ -187,13 +187,18 @@ def analyze(
     exchange_config: Path | None,
     sp_credentials: Path | None,
 ) -> None:
-    """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them.
+    """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them (- reads standard input).
 
-    The kind of each file is detected from its content, not its name.
+    The kind of each file is detected from its content, not its name; gzip, zstd and xz compression is read
+    through. Pipes such as <(zcat x.pcap.gz) work. A folder's captures are read in capture-time order (ring
+    buffers), and every file in it that is not read is listed with why. Exchange ids are the file's path relative
+    to the common parent of the inputs, then the exchange's number: sub/trace.har:3.
     """
     from inspector.report.progress import ProgressView
     from inspector.run import run_parallel, run_sequential
-    from inspector.sources.dispatch import expand_inputs
+    from inspector.sources.dispatch import collect_inputs
+    from inspector.sources.naming import input_labels
+    from inspector.sources.opening import is_stream
     from inspector.sources.pcap.tls.keylog import load_keys
 
     with exit_on_error(unreadable=(InputError,)):
@@ -202,16 +207,25 @@ def analyze(
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
-        expanded = expand_inputs(list(inputs))
+        collected = collect_inputs(list(inputs))
+        expanded = collected.inputs
+    if settings.output_format != "table" or output is not None:  # the table's footer lists them itself
+        for unread in collected.skipped:
+            error(f"not read: {unread.file}: {unread.reason}")
     if not expanded:
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
     totals = Totals()
-    workers = min(jobs or os.cpu_count() or 1, len(expanded))
+    # Standard input and pipes are read once, in this process.
+    streams = any(is_stream(path) for path, _ in expanded)
+    workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
-    sources = [{"path": str(path), "kind": kind} for path, kind in expanded]
+    labels = input_labels([path for path, _ in expanded])
+    sources = [
+        {"path": str(path), "kind": kind, "label": label} for (path, kind), label in zip(expanded, labels, strict=True)
+    ]
     with exit_on_error(), _output(output) as out:
         writer = _writer(
             settings.output_format,
@@ -253,6 +267,7 @@ def analyze(
         for item in judged:
             totals.add(item)
             writer.finding(item)
+        tell_unread(writer, outcome.unread, collected.skipped)
         writer.close(totals, outcome.inventory)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
 
@@ -326,7 +341,7 @@ def _writer(
 @trust_options
 def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
     """Print one exchange of a capture whole: both heads (redacted), the tokens decoded with their verdict, and
-    every finding with its help (EXCHANGE-ID as `analyze` prints it, e.g. lab:7)."""
+    every finding with its help (EXCHANGE-ID as `analyze` prints it, e.g. lab.har:7, or just its number 7)."""
     from inspector.report.detail import DetailWriter, ExchangeNotFound
     from inspector.run import run_sequential
     from inspector.sources.dispatch import expand_inputs
@@ -339,7 +354,13 @@ def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
     totals = Totals()
-    writer = DetailWriter(_stdout_console(), exchange_id.strip(), show_secrets=trust.show_secrets)
+    from inspector.sources.naming import exchange_id as make_id
+    from inspector.sources.naming import input_labels
+
+    wanted = exchange_id.strip()
+    if wanted.isdigit() and len(expanded) == 1:  # the number alone names an exchange of the one file read
+        wanted = make_id(input_labels([expanded[0][0]])[0], int(wanted))
+    writer = DetailWriter(_stdout_console(), wanted, show_secrets=trust.show_secrets)
     for item in analyzer.trust_findings():
         totals.add(item)
     outcome = run_sequential(expanded, analyzer, writer, totals)

@@ -19,12 +19,13 @@ from typing import BinaryIO
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.inventory import Inventory
-from inspector.model import InputError
+from inspector.model import InputError, UnreadInput
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
 from inspector.rules import Finding
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
+from inspector.sources.naming import input_labels
 from inspector.sources.pcap.reader import CaptureProgress
 from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.tally import RunState, Totals
@@ -40,6 +41,12 @@ class RunOutcome:
     totals: Totals
     errors: list[str] = field(default_factory=list)
     inventory: Inventory = field(default_factory=Inventory)
+    unread: list[UnreadInput] = field(default_factory=list)
+    """The inputs that failed, with what was read of them first (the report lists them beside ``errors``)."""
+
+    def failed(self, label: str, exc: InputError, exchanges_read: int) -> None:
+        self.errors.append(str(exc))
+        self.unread.append(UnreadInput(label, str(exc), exchanges_read))
 
 
 Progress = Callable[[RunState], None]
@@ -64,7 +71,9 @@ def run_sequential(
     """Every input through one analyzer into the report; ``totals`` counts what is written."""
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
-    for path, kind in inputs:
+    labels = input_labels([path for path, _ in inputs])
+    for (path, kind), label in zip(inputs, labels, strict=True):
+        before = totals.exchanges
         state.current = path.name
         state.bytes_read, state.bytes_total, state.packets = 0, 0, 0
         analyzer.new_input()
@@ -76,7 +85,7 @@ def run_sequential(
                 progress(state)
 
         try:
-            items = read_input(path, kind, progress=on_capture if progress else None, keylog=keylog)
+            items = read_input(path, kind, progress=on_capture if progress else None, keylog=keylog, label=label)
             for count, item in enumerate(items, 1):
                 result = analyzer.feed(item)
                 totals.add(result)
@@ -85,7 +94,7 @@ def run_sequential(
                     state.exchanges = totals.exchanges
                     progress(state)
         except InputError as exc:
-            outcome.errors.append(str(exc))
+            outcome.failed(label, exc, totals.exchanges - before)
         state.files_done += 1
         state.exchanges = totals.exchanges
         state.findings = sum(totals.severities.values())
@@ -100,6 +109,7 @@ class _WorkerResult:
     totals: Totals
     error: str | None
     inventory: Inventory
+    label: str
 
 
 def _analyse_file(
@@ -110,6 +120,7 @@ def _analyse_file(
     make_records: Callable[[], Records],
     spool_dir: str,
     keylog: KeyLog | None = None,
+    label: str | None = None,
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
@@ -121,7 +132,7 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in read_input(path, kind, keylog=keylog):
+            for item in read_input(path, kind, keylog=keylog, label=label):
                 result = analyzer.feed(item)
                 totals.add(result)
                 if isinstance(result, Finding):
@@ -136,7 +147,7 @@ def _analyse_file(
             error = str(exc)
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return _WorkerResult(handle.name, totals, error, inventory)
+    return _WorkerResult(handle.name, totals, error, inventory, label or path.name)
 
 
 def _replay(handle: BinaryIO) -> Iterator[Record]:
@@ -166,8 +177,8 @@ def run_parallel(
         ProcessPoolExecutor(max_workers=jobs) as pool,
     ):
         futures: list[Future[_WorkerResult]] = [
-            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog)
-            for path, kind in inputs
+            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog, label)
+            for (path, kind), label in zip(inputs, input_labels([path for path, _ in inputs]), strict=True)
         ]
         for (path, _), future in zip(inputs, futures, strict=True):
             state.current = path.name
@@ -179,7 +190,7 @@ def run_parallel(
             totals.merge(result.totals)
             outcome.inventory.merge(result.inventory)
             if result.error:
-                outcome.errors.append(result.error)
+                outcome.failed(result.label, InputError(result.error), result.totals.exchanges)
             state.files_done += 1
             state.exchanges = totals.exchanges
             state.findings = sum(totals.severities.values())

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
-from inspector.model import HttpExchange
+from inspector.model import HttpExchange, UnreadInput
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, SEVERITIES, Finding
 from inspector.tally import Totals
@@ -185,6 +185,26 @@ class ConsoleReport:
             print_inventory(console, inventory)
         self._print_findings(totals)
         self._print_summary(totals)
+        self._print_unread()
+
+    errors: tuple[UnreadInput, ...] = ()
+    skipped: tuple[UnreadInput, ...] = ()
+
+    def unread(self, errors: list[UnreadInput], skipped: list[UnreadInput]) -> None:
+        self.errors, self.skipped = tuple(errors), tuple(skipped)
+
+    def _print_unread(self) -> None:
+        """The footer: inputs that failed (the analysis is partial) and files that were not read, each with why."""
+        errors, skipped = self.errors, self.skipped
+        if errors:
+            self.console.print(Text(f"Not read to the end ({len(errors)}; the analysis is partial):", style="bold red"))
+            for item in errors:
+                read = f" ({item.exchanges_read} exchanges read before)" if item.exchanges_read else ""
+                self.console.print(Text(f"    {safe(item.file, 200)}: {safe(item.reason, 400)}{read}"))
+        if skipped:
+            self.console.print(Text(f"Not read ({len(skipped)}):", style="dim"))
+            for item in skipped:
+                self.console.print(Text(f"    {safe(item.file, 200)}: {safe(item.reason, 400)}", style="dim"))
 
     def _print_findings(self, totals: Totals) -> None:
         if not self.by_rule:

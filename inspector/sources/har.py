@@ -31,6 +31,7 @@ from inspector.model import (
     SourceItem,
 )
 from inspector.rules import RuleId
+from inspector.sources.naming import exchange_id
 
 MAX_HAR_BYTES = 1 << 30
 """json.load inflates a document several times over in memory; larger exports must be split."""
@@ -55,12 +56,13 @@ class _BadEntry(Exception):
 class _Reader:
     path: Path
     keep_bodies: bool
+    label: str
     notices: int = 0
     suppressed: int = 0
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.label
 
     def fail(self, what: str, what_next: str) -> InputError:
         return InputError(f"Cannot read HAR file {self.path}: {what}; {what_next}")
@@ -71,7 +73,7 @@ class _Reader:
             rule=_RULE,
             message=message,
             source=self.name,
-            exchange_id=f"{self.path.stem}:{entry + 1}",
+            exchange_id=exchange_id(self.label, entry + 1),
             evidence={"entry": entry, "reason": reason},
         )
 
@@ -97,12 +99,15 @@ class _Reader:
             )
 
 
-def read_har(path: Path, *, keep_bodies: bool = False, max_bytes: int = MAX_HAR_BYTES) -> Iterator[SourceItem]:
-    """Yield one ``HttpExchange`` per HAR entry (id ``<stem>:<n>``, n from 1) and a ``Notice`` per bad entry.
+def read_har(
+    path: Path, *, keep_bodies: bool = False, max_bytes: int = MAX_HAR_BYTES, label: str | None = None
+) -> Iterator[SourceItem]:
+    """Yield one ``HttpExchange`` per HAR entry (id ``<label>:<n>``, n from 1; the label defaults to the file name)
+    and a ``Notice`` per bad entry.
 
     Raises ``InputError`` for a file that cannot be read as a HAR, after yielding every entry read before the damage.
     """
-    reader = _Reader(path, keep_bodies)
+    reader = _Reader(path, keep_bodies, label or path.name)
     text, bad_utf8 = _load_text(path, max_bytes, reader)
     if bad_utf8 is not None:
         yield Notice(
@@ -286,7 +291,7 @@ def _exchange(entry: object, index: int, reader: _Reader) -> HttpExchange:
         headers = (("Host", _wire(authority)), *headers)
     response = _response(entry.get("response"), reader)
     return HttpExchange(
-        id=f"{reader.path.stem}:{index + 1}",
+        id=exchange_id(reader.label, index + 1),
         request=HttpRequest(
             method=_wire(method),
             target=_target(method, url, parts, authority),

@@ -350,7 +350,7 @@ def test_traffic_with_a_forged_token_fails_naming_rule_and_exchange(
     capture = write_capture(tmp_path / "forged.har", kit, [kit.healthy_user(), kit.forged_signature()])
     check = check_map(full_request(captures=(capture,)))["traffic.s2s"]
     assert check.status == "FAIL"
-    assert "signature-invalid at forged:2 (forged.har, entry 1)" in check.reason
+    assert "signature-invalid at forged.har:2 (forged.har, entry 1)" in check.reason
     assert (check.remedy or "").startswith("signature-invalid:")
 
 

@@ -62,6 +62,7 @@ def read_capture(
     keep_bodies: bool = False,
     keylog: KeyLog | None = None,
     on_tls: Callable[[TlsFacts], None] | None = None,
+    label: str | None = None,
 ) -> Iterator[SourceItem]:
     """Exchanges (in the order their requests began) and notices read from the capture at ``path``.
 
@@ -85,7 +86,7 @@ def read_capture(
         except (OSError, ValueError) as exc:
             raise InputError(f"Cannot read capture {path}: it cannot be mapped into memory ({exc})") from exc
         try:
-            yield from _read(path, mapped, size, progress, keep_bodies, keylog, on_tls)
+            yield from _read(path, mapped, size, progress, keep_bodies, keylog, on_tls, label or path.name)
         finally:
             mapped.close()
 
@@ -98,9 +99,10 @@ def _read(
     keep_bodies: bool,
     keylog: KeyLog | None,
     on_tls: Callable[[TlsFacts], None] | None,
+    label: str,
 ) -> Iterator[SourceItem]:
-    source = str(path)
-    out = OrderedOutput(path.stem, source)
+    source = label
+    out = OrderedOutput(label, source)
     table = ConnectionTable(
         out, source, keep_bodies=keep_bodies, budget=MemoryBudget(MEMORY_BUDGET), keylog=keylog, on_tls=on_tls
     )
