@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,8 @@ from inspector.model import ConfigError, InputError
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter, tell_unread
-from inspector.rules import CATALOGUE, Finding, Rule, at_or_above, markdown_table
+from inspector.rules import CATALOGUE, SEVERITIES, Finding, Rule, at_or_above, markdown_table
+from inspector.selection import Selection, build_selection
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from inspector.rotation import Configuration
 
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
+TABLE_ROWS = 500
+"""The table's default row cap (a terminal is no place for 100,000 rows); ``--limit`` sets it, ``--all`` lifts it."""
 
 
 def _click_option(row: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -134,7 +137,36 @@ def main() -> None:
     "--all",
     "show_all",
     is_flag=True,
-    help="Table format: list every exchange, not only those with authentication or findings.",
+    help="Table format: list every exchange, not only those with authentication or findings, and no row limit.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, None),
+    default=None,
+    help=f"Table format: at most this many rows (default {TABLE_ROWS}; --all lifts it). Other formats list all.",
+)
+@click.option("--rule", "only_rules", multiple=True, help="Report only findings of this rule ID. Repeatable.")
+@click.option(
+    "--severity",
+    "min_severity",
+    type=click.Choice(SEVERITIES),
+    default=None,
+    help="Report only findings at or above this severity.",
+)
+@click.option("--host", "only_hosts", multiple=True, help="Report only exchanges with this Host. Repeatable.")
+@click.option(
+    "--client", "only_clients", multiple=True, help="Report only exchanges from this client address. Repeatable."
+)
+@click.option(
+    "--exchange", "only_exchanges", multiple=True, help="Report only this exchange id (as listed). Repeatable."
+)
+@click.option(
+    "--ignore",
+    "ignores",
+    multiple=True,
+    metavar="RULE[:HOST]",
+    help="Suppress a rule (on one host): still reported, marked suppressed (SARIF suppressions), not counted for "
+    "--fail-on. The configuration file's [[ignore]] list does the same with a written reason. Repeatable.",
 )
 @click.option(
     "--jobs",
@@ -186,6 +218,13 @@ def analyze(
     tls_keys: tuple[Path, ...],
     exchange_config: Path | None,
     sp_credentials: Path | None,
+    limit: int | None,
+    only_rules: tuple[str, ...],
+    min_severity: str | None,
+    only_hosts: tuple[str, ...],
+    only_clients: tuple[str, ...],
+    only_exchanges: tuple[str, ...],
+    ignores: tuple[str, ...],
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them (- reads standard input).
 
@@ -202,9 +241,17 @@ def analyze(
     from inspector.sources.pcap.tls.keylog import load_keys
 
     with exit_on_error(unreadable=(InputError,)):
-        if output_format is None and output is not None and output.suffix.lower() in (".html", ".htm"):
-            output_format = "html"
+        output_format = format_for_output(output, output_format, FORMATS)
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
+        selection = build_selection(
+            rules=only_rules,
+            severity=min_severity,
+            hosts=only_hosts,
+            clients=only_clients,
+            exchanges=only_exchanges,
+            ignores=ignores,
+            configured=list(settings.ignores),
+        )
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
         collected = collect_inputs(list(inputs))
@@ -234,8 +281,9 @@ def analyze(
             show_secrets=trust.show_secrets,
             verbose=show_all,
             to_file=output is not None,
+            max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
         )
-        for item in analyzer.trust_findings():
+        for item in _selected(selection, analyzer.trust_findings()):
             totals.add(item)
             writer.finding(item)
         view = ProgressView(stderr) if show_progress else None
@@ -251,9 +299,12 @@ def analyze(
                     jobs=workers,
                     progress=update,
                     keylog=keylog,
+                    selection=selection,
                 )
             else:
-                outcome = run_sequential(expanded, analyzer, writer, totals, progress=update, keylog=keylog)
+                outcome = run_sequential(
+                    expanded, analyzer, writer, totals, progress=update, keylog=keylog, selection=selection
+                )
         for message in outcome.errors:
             error(message)
         from inspector.inventory_rules import inventory_findings
@@ -264,12 +315,49 @@ def analyze(
         outcome.inventory.rotation = [
             entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
         ]
-        for item in judged:
+        for item in _selected(selection, judged):
             totals.add(item)
             writer.finding(item)
         tell_unread(writer, outcome.unread, collected.skipped)
         writer.close(totals, outcome.inventory)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
+
+
+_EXTENSION_FORMATS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".sarif": "sarif",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+def format_for_output(output: Path | None, given: str | None, allowed: tuple[str, ...]) -> str | None:
+    """``--format``, else the one ``-o``'s extension names (.json, .jsonl, .sarif, .html); a mismatch between the
+    two is refused (a CI job that uploads report.sarif must not get a table)."""
+    if output is None:
+        return given
+    implied = _EXTENSION_FORMATS.get(output.suffix.lower())
+    if implied is not None and implied not in allowed:
+        implied = None
+    if given is None:
+        return implied
+    if implied is not None and implied != given:
+        raise ConfigError(
+            f"-o {output.name} names a .{output.suffix.lower().lstrip('.')} file but --format is {given}: "
+            f"drop --format (the extension gives {implied}) or name the file for {given}"
+        )
+    return given
+
+
+def _selected(selection: Selection, items: Iterable[Finding]) -> list[Finding]:
+    out: list[Finding] = []
+    for item in items:
+        chosen = selection.apply(item) if selection else item
+        if isinstance(chosen, Finding):
+            out.append(chosen)
+    return out
 
 
 def _tls_key_password(paths: tuple[Path, ...]) -> bytes | None:
@@ -321,6 +409,7 @@ def _writer(
     show_secrets: bool,
     verbose: bool,
     to_file: bool,
+    max_rows: int | None = TABLE_ROWS,
 ) -> ReportWriter:
     if output_format == "json":
         return JsonWriter(out, sources, show_secrets=show_secrets)
@@ -332,7 +421,8 @@ def _writer(
         from inspector.report.html import HtmlWriter
 
         return HtmlWriter(out, sources, show_secrets=show_secrets)
-    return ConsoleReport(report_console(out) if to_file else _stdout_console(), verbose=verbose)
+    console = report_console(out) if to_file else _stdout_console()
+    return ConsoleReport(console, verbose=verbose, max_rows=max_rows, show_secrets=show_secrets)
 
 
 @main.command()

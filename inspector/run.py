@@ -23,6 +23,7 @@ from inspector.model import InputError, UnreadInput
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
 from inspector.rules import Finding
+from inspector.selection import Selection
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.naming import input_labels
@@ -67,8 +68,10 @@ def run_sequential(
     totals: Totals,
     progress: Progress | None = None,
     keylog: KeyLog | None = None,
+    selection: Selection | None = None,
 ) -> RunOutcome:
-    """Every input through one analyzer into the report; ``totals`` counts what is written."""
+    """Every input through one analyzer into the report; ``totals`` counts what is written (``selection``: what
+    the filters keep, suppressions marked)."""
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
     labels = input_labels([path for path, _ in inputs])
@@ -88,6 +91,11 @@ def run_sequential(
             items = read_input(path, kind, progress=on_capture if progress else None, keylog=keylog, label=label)
             for count, item in enumerate(items, 1):
                 result = analyzer.feed(item)
+                if selection:
+                    chosen = selection.apply(result)
+                    if chosen is None:
+                        continue
+                    result = chosen
                 totals.add(result)
                 _emit(writer, result, outcome.inventory)
                 if progress is not None and count % 512 == 0:
@@ -121,6 +129,7 @@ def _analyse_file(
     spool_dir: str,
     keylog: KeyLog | None = None,
     label: str | None = None,
+    selection: Selection | None = None,
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
@@ -134,6 +143,11 @@ def _analyse_file(
         try:
             for item in read_input(path, kind, keylog=keylog, label=label):
                 result = analyzer.feed(item)
+                if selection:
+                    chosen = selection.apply(result)
+                    if chosen is None:
+                        continue
+                    result = chosen
                 totals.add(result)
                 if isinstance(result, Finding):
                     batch.append(records.finding(result))
@@ -169,6 +183,7 @@ def run_parallel(
     jobs: int,
     progress: Progress | None = None,
     keylog: KeyLog | None = None,
+    selection: Selection | None = None,
 ) -> RunOutcome:
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
@@ -177,7 +192,9 @@ def run_parallel(
         ProcessPoolExecutor(max_workers=jobs) as pool,
     ):
         futures: list[Future[_WorkerResult]] = [
-            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog, label)
+            pool.submit(
+                _analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog, label, selection
+            )
             for (path, kind), label in zip(inputs, input_labels([path for path, _ in inputs]), strict=True)
         ]
         for (path, _), future in zip(inputs, futures, strict=True):

@@ -211,7 +211,7 @@ def exchange_data(
 
 
 def finding_data(item: Finding) -> dict[str, Any]:
-    return {
+    data = {
         "rule": item.rule,
         "severity": item.severity,
         "title": CATALOGUE[item.rule].title,
@@ -219,6 +219,9 @@ def finding_data(item: Finding) -> dict[str, Any]:
         "exchange": item.exchange,
         "evidence": item.evidence,
     }
+    if item.suppressed is not None:
+        data["suppressed"] = {"reason": item.suppressed}
+    return data
 
 
 def summary_data(totals: Totals) -> dict[str, Any]:
@@ -228,6 +231,7 @@ def summary_data(totals: Totals) -> dict[str, Any]:
         "signatures": dict(sorted(totals.signatures.items())),
         "findings": dict(totals.severities),
         "rules": dict(sorted(totals.rules.items())),
+        "suppressed": totals.suppressed,
     }
 
 

@@ -238,6 +238,9 @@ def _sarif_result(item: Finding, source: str | None, where: str | None) -> dict[
     location: dict[str, Any] = {}
     if source:
         location["physicalLocation"] = {"artifactLocation": {"uri": source}}
+    if item.suppressed is not None:
+        # SARIF 2.1.0 §3.35: a suppressed result stays in the log with its justification.
+        result["suppressions"] = [{"kind": "external", "justification": item.suppressed}]
     if item.exchange:
         location["logicalLocations"] = [
             {"name": item.exchange, "kind": "object", **({"fullyQualifiedName": where} if where else {})}
