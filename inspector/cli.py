@@ -28,6 +28,7 @@ from inspector.rules import CATALOGUE, SEVERITIES, Finding, Rule, at_or_above, m
 from inspector.selection import Selection, build_selection
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
+from inspector.text import quoted
 
 if TYPE_CHECKING:
     from inspector.rotation import Configuration
@@ -540,7 +541,7 @@ def _parse_time(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ConfigError(f"--at {value!r} is not an ISO 8601 time such as 2026-04-21T10:30:00Z") from exc
+        raise ConfigError(f"--at {quoted(value)} is not an ISO 8601 time such as 2026-04-21T10:30:00Z") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -594,7 +595,7 @@ def _chosen_rules(rule_ids: tuple[str, ...]) -> list[Rule]:
         if rule is None:
             near = difflib.get_close_matches(rule_id.lower(), list(CATALOGUE), n=3)
             hint = f"; did you mean {', '.join(near)}?" if near else "; `oauth-inspector rules` lists them all"
-            raise ConfigError(f"no rule {rule_id!r}{hint}")
+            raise ConfigError(f"no rule {quoted(rule_id)}{hint}")
         chosen.append(rule)
     return chosen
 

@@ -314,7 +314,7 @@ def test_rules_with_ids_shows_just_those() -> None:
 def test_rules_with_an_unknown_id_suggests_the_near_one() -> None:
     code, _, err = invoke("rules", "basic-falback")
     assert code == 2
-    assert "no rule 'basic-falback'; did you mean basic-fallback?" in err
+    assert 'no rule "basic-falback"; did you mean basic-fallback?' in err
 
 
 def test_a_table_written_to_a_pipe_or_file_is_not_wrapped_at_80_columns(tmp_path: Path) -> None:

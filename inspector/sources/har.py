@@ -32,6 +32,7 @@ from inspector.model import (
 )
 from inspector.rules import RuleId
 from inspector.sources.naming import exchange_id
+from inspector.text import quoted
 
 MAX_HAR_BYTES = 1 << 30
 """json.load inflates a document several times over in memory; larger exports must be split."""
@@ -315,13 +316,13 @@ def _started(value: object) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise _BadEntry(f"startedDateTime {value[:64]!r} is not an ISO 8601 time") from None
+        raise _BadEntry(f"startedDateTime {quoted(value, 64)} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
-        raise _BadEntry(f"startedDateTime {value[:64]!r} has no UTC offset, so the moment is unknown")
+        raise _BadEntry(f"startedDateTime {quoted(value, 64)} has no UTC offset, so the moment is unknown")
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise _BadEntry(f"startedDateTime {value[:64]!r} is out of range") from None
+        raise _BadEntry(f"startedDateTime {quoted(value, 64)} is out of range") from None
 
 
 def _wire(value: str) -> str:
