@@ -42,7 +42,7 @@ def test_show_a_clean_exchange_exits_0() -> None:
 def test_show_an_unknown_id_says_which_ids_there_are() -> None:
     code, _, err = invoke("show", str(SAMPLES / "lab.har"), "lab.har:999", *TRUST)
     assert code == 2
-    assert "no exchange \"lab.har:999\" in the input (its ids: lab.har:1, lab.har:2, lab.har:3, …)" in err
+    assert 'no exchange "lab.har:999" in the input (its ids: lab.har:1, lab.har:2, lab.har:3, …)' in err
 
 
 def test_show_adds_what_the_trust_inventory_reveals_about_the_exchange() -> None:
