@@ -19,7 +19,15 @@ from rich.console import Console
 
 from inspector import __version__
 from inspector.analyze import Analyzer, ExchangeResult
-from inspector.cli_common import EXIT_UNREADABLE, EXIT_USAGE, error, exit_on_error, report_console, run_console_script
+from inspector.cli_common import (
+    EXIT_UNREADABLE,
+    EXIT_USAGE,
+    error,
+    exit_on_error,
+    output_options,
+    report_console,
+    run_console_script,
+)
 from inspector.model import ConfigError, InputError
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
@@ -430,6 +438,7 @@ def _writer(
 @click.argument("capture", type=click.Path(path_type=Path))
 @click.argument("exchange_id", metavar="EXCHANGE-ID")
 @trust_options
+@output_options
 def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
     """Print one exchange of a capture whole: both heads (redacted), the tokens decoded with their verdict, and
     every finding with its help (EXCHANGE-ID as `analyze` prints it, e.g. lab.har:7, or just its number 7)."""
@@ -477,6 +486,7 @@ def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
 @main.command()
 @click.argument("value")
 @trust_options
+@output_options
 @click.option(
     "--host",
     default=None,
@@ -547,6 +557,7 @@ def _parse_time(value: str) -> datetime:
 
 @main.command()
 @click.argument("rule_ids", nargs=-1, metavar="[ID]...")
+@output_options
 @click.option(
     "--format",
     "output_format",
