@@ -29,7 +29,9 @@ EXIT_CODES = {
     "oauth-inspector lab drive": "0 done, 2 usage, 3 lab server unreachable",
     "oauth-inspector proxy": "mitmproxy's own when it ran, 2 usage or busy port",
     "oauth-inspector provision plan": "0, 2 usage",
-    "oauth-inspector provision apply": "0 done, nothing to do or `--dry-run`; 1 stopped (a step failed, a target unreachable, declined); 2 usage",
+    "oauth-inspector provision apply": (
+        "0 done, nothing to do or `--dry-run`; 1 stopped (a step failed, a target unreachable, declined); 2 usage"
+    ),
     "verify-oauth": "0 no FAIL (and no WARN with `--strict`), 1 a FAIL, 2 usage",
     "verify-oauth export-script": "0, 2 usage",
 }

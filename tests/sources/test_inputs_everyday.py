@@ -18,7 +18,6 @@ from click.testing import CliRunner
 
 from inspector.cli import main
 from inspector.sources.dispatch import collect_inputs, first_frame_time
-from inspector.sources.naming import exchange_id, input_labels
 from tests.corpus import REPO
 from tests.sources.pcap.capture_builder import frames_of, write_pcap
 from tests.sources.pcap.test_reader import CHALLENGE, REQUEST, conversation
@@ -29,16 +28,6 @@ SAMPLES = REPO / "captures" / "lab"
 def analyze_json(*args: str, stdin: bytes | None = None) -> tuple[int, dict[str, object]]:
     result = CliRunner().invoke(main, ["analyze", *args, "--format", "json", "-q"], input=stdin)
     return result.exit_code, json.loads(result.stdout)
-
-
-def test_labels_are_paths_relative_to_the_common_parent(tmp_path: Path) -> None:
-    for folder in ("a", "b"):
-        (tmp_path / folder).mkdir()
-        shutil.copy(SAMPLES / "lab.har", tmp_path / folder / "trace.har")
-    assert input_labels([tmp_path / "a" / "trace.har", tmp_path / "b" / "trace.har"]) == ["a/trace.har", "b/trace.har"]
-    assert input_labels([tmp_path / "a" / "trace.har"]) == ["trace.har"]
-    assert input_labels([Path("-")]) == ["stdin"]
-    assert exchange_id("a/trace.har", 3) == "a/trace.har:3"
 
 
 def test_ids_are_unique_across_the_lab_folder_and_name_the_file() -> None:
