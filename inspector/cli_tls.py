@@ -17,6 +17,7 @@ from inspector.analyze import Analyzer
 from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error, output_options
 from inspector.model import InputError, Notice
 from inspector.rules import SEVERITY_ORDER, Finding, at_or_above
+from inspector.settings import FAIL_ON_CHOICES
 from inspector.sources.pcap.tls.facts import TlsFacts
 from inspector.text import safe
 
@@ -44,7 +45,7 @@ TLS_RULES = frozenset(
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option(
     "--fail-on",
-    type=click.Choice(["error", "warning", "info", "never"]),
+    type=click.Choice(FAIL_ON_CHOICES),
     default="error",
     show_default=True,
     help="Exit 1 when a TLS finding at or above this severity is reported.",
@@ -60,7 +61,11 @@ def tls(inputs: tuple[Path, ...], keylogs: tuple[Path, ...], output_format: str,
 
     with exit_on_error():
         keylog = load_keylogs(list(keylogs))
-    captures = [path for path, kind in expand_inputs(list(inputs)) if kind == "pcap"]
+    expanded = expand_inputs(list(inputs))
+    captures = [path for path, kind in expanded if kind == "pcap"]
+    for path, kind in expanded:
+        if kind != "pcap":
+            error(f"{path}: not a pcap or pcapng capture (only captures carry TLS handshakes); skipped")
     if not captures:
         error("no pcap or pcapng capture found in " + ", ".join(str(p) for p in inputs))
         sys.exit(EXIT_UNREADABLE)

@@ -100,9 +100,29 @@ def _b64decode(text: str) -> bytes | None:
 _MAX_SCHEME_LENGTH = 32  # registered schemes are short words ("Negotiate", "SCRAM-SHA-256")
 
 
-def _looks_like_bare_token(word: str) -> bool:
+_KNOWN_SCHEMES = frozenset(
+    {
+        "basic", "bearer", "digest", "negotiate", "ntlm", "kerberos", "hoba", "mutual", "oauth", "dpop", "gnap",
+        "scram-sha-1", "scram-sha-256", "vapid", "privatetoken", "concealed", "aws4-hmac-sha256", "sharedkey",
+        "sharedkeylite", "msauth1.0", "pop", "token", "apikey", "key", "otp",
+    }
+)  # fmt: skip
+"""Scheme words that may be shown even alone (IANA's registry, and the common vendor ones)."""
+_WORD_LIKE = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*(?:[-_.]?[0-9]{1,3}(?:\.[0-9]{1,3})?)?\Z")
+"""An unknown scheme word shown as such: letters, with separated parts (``X-Custom-Auth``); a run of mixed
+letters and digits is what API keys and base64 look like."""
+_MAX_UNKNOWN_SCHEME_LENGTH = 24
+
+
+def _looks_like_bare_token(word: str, *, alone: bool) -> bool:
     # A JWT always starts with the base64url of '{"' and has dots; '/' or '=' cannot be in a scheme token.
-    return len(word) > _MAX_SCHEME_LENGTH or (word.startswith("eyJ") and "." in word) or _TOKEN_ONLY.match(word) is None
+    if len(word) > _MAX_SCHEME_LENGTH or (word.startswith("eyJ") and "." in word) or _TOKEN_ONLY.match(word) is None:
+        return True
+    if word.lower() in _KNOWN_SCHEMES:
+        return False
+    # An unknown word alone is a credential without a scheme (an API key, unpadded base64); beside a credential it
+    # is shown only when it reads like a word, since the output prints it.
+    return alone or len(word) > _MAX_UNKNOWN_SCHEME_LENGTH or _WORD_LIKE.match(word) is None
 
 
 def parse_authorization(value: str) -> Credentials:
@@ -113,7 +133,7 @@ def parse_authorization(value: str) -> Credentials:
     parts = text.split(None, 1)
     raw_scheme = parts[0]
     rest = parts[1].strip() if len(parts) > 1 else ""
-    if _looks_like_bare_token(raw_scheme):
+    if _looks_like_bare_token(raw_scheme, alone=not rest):
         problem = None if not rest else "value does not start with an auth scheme"
         return Credentials("bare", "", text, problem=problem)
     scheme = raw_scheme.lower()

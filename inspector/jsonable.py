@@ -8,19 +8,37 @@ what it was: :func:`json_native` gives what ``json.loads(json.dumps(value, defau
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def strict_text(text: str) -> str:
+    """``text`` with lone surrogates (what a JSON ``\\ud800`` escape decodes to) as the text ``\\ud800``, as the
+    console shows them: strict JSON parsers refuse an unpaired surrogate, and no encoder can write one."""
+    return _SURROGATE.sub(_escaped, text) if _SURROGATE.search(text) else text
 
 
 def json_native(value: Any) -> Any:
     """A copy of ``value`` in plain JSON types: tuples become lists, dict keys strings (as the encoder writes
-    them), values the encoder would not take their ``str()``, int, float and str subclasses their base type."""
+    them), values the encoder would not take their ``str()``, int, float and str subclasses their base type.
+    Strict JSON (RFC 8259): ``NaN`` and the infinities become the strings ``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"``, lone surrogates text (:func:`strict_text`)."""
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
-        return value if type(value) is str else str.__str__(value)
+        return strict_text(value if type(value) is str else str.__str__(value))
     if isinstance(value, int):
         return value if type(value) is int else int(value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
         return value if type(value) is float else float(value)
     if isinstance(value, dict):
         return {_key(k): json_native(v) for k, v in value.items()}
@@ -31,7 +49,7 @@ def json_native(value: Any) -> Any:
 
 def _key(key: Any) -> str:
     if isinstance(key, str):
-        return key if type(key) is str else str.__str__(key)
+        return strict_text(key if type(key) is str else str.__str__(key))
     if key is None or isinstance(key, int | float):
         return json.dumps(key)  # None -> "null", True -> "true", 1.5 -> "1.5", as the encoder writes keys
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Control and bidi characters; lone surrogates (from JSON ``\ud800`` escapes), which no encoder can write; and
+# U+FFFE/U+FFFF, which XML (verify-oauth's JUnit) cannot carry.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -18,7 +20,8 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def safe(value: object, limit: int = 200) -> str:
-    """Wire text made inert for a terminal: control and bidi characters escaped, length capped."""
+    """Wire text made inert for a terminal: control and bidi characters and lone surrogates escaped, length
+    capped."""
     text = _UNSAFE.sub(_escape, str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

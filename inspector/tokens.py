@@ -26,6 +26,8 @@ TokenKind = Literal["s2s-user", "s2s-app", "jwt", "empty", "opaque"]
 
 _B64URL = re.compile(r"[A-Za-z0-9_\-]*={0,2}")
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_INTEGER_TEXT = re.compile(r"[ \t]*-?[0-9]{1,19}[ \t]*")
+"""A numeric time claim as text: ASCII digits only (``str.isdigit`` also accepts ``"²"``, which ``int`` refuses)."""
 _PRINCIPAL = re.compile(rf"^/?(?P<principal>{_GUID})(?:/(?P<host>[^@]*))?@(?P<realm>[^@]*)$")
 
 
@@ -217,8 +219,8 @@ def numeric_time(value: object) -> int | None:
         return value
     if isinstance(value, float):
         return int(value) if math.isfinite(value) and abs(value) < 1e15 else None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
-        return int(value.strip())
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        return int(value)
     return None
 
 

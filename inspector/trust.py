@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.utils import CryptographyDeprecationWarning
 
 from inspector.cert_files import admin_forms, describe
 from inspector.model import ConfigError
@@ -104,7 +107,7 @@ def _rebuild_key(
     kid: str | None,
     issuer: str | None,
 ) -> TrustedKey:
-    certificate = x509.load_der_x509_certificate(cert_der) if cert_der is not None else None
+    certificate = load_der_certificate(cert_der) if cert_der is not None else None
     return TrustedKey(serialization.load_der_public_key(public_der), source, certificate, x5t, x5t_s256, kid, issuer)
 
 
@@ -165,6 +168,15 @@ class Trust:
         return hexed if hexed in self.expected_thumbprints else None
 
 
+def load_der_certificate(der: bytes) -> x509.Certificate:
+    """``x509.load_der_x509_certificate`` without its deprecation warnings: a serial number that is not positive
+    (which RFC 5280 forbids but old tools wrote) would otherwise print a library warning in the middle of a report.
+    What the certificate is used for is checked when its fields are read (:func:`checked_public_key`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_der_x509_certificate(der)
+
+
 def normalise_thumbprint(value: str) -> str:
     """Accept ``Get-AuthConfig`` output (hex, any case, optional spaces or colons) and return upper-case hex."""
     cleaned = re.sub(r"[\s:]", "", value).strip()
@@ -190,10 +202,29 @@ def thumbprint_to_x5t(thumbprint: str) -> str:
     return b64url_encode(bytes.fromhex(normalise_thumbprint(thumbprint)))
 
 
+def checked_public_key(cert: x509.Certificate, source: str) -> PublicKeyTypes:
+    """The certificate's key, after touching every field the tool reads later: cryptography parses lazily, so an
+    unknown key algorithm, an out-of-range version, an unparsable key or a subject that is not valid UTF-8 would
+    otherwise fail in the middle of a report."""
+    try:
+        public_key = cert.public_key()
+        cert.version  # noqa: B018 - read for its check
+        cert.subject.rfc4514_string()
+        cert.not_valid_before_utc  # noqa: B018
+        cert.not_valid_after_utc  # noqa: B018
+    except UnsupportedAlgorithm as exc:
+        raise ConfigError(f"{source}: the certificate's key is of a type this tool cannot use ({exc})") from exc
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise ConfigError(f"{source}: the certificate cannot be read ({exc})") from exc
+    return public_key
+
+
 def key_from_certificate(cert: x509.Certificate, source: str, issuer: str | None = None) -> TrustedKey:
+    """Raises ``ConfigError`` for a certificate whose key or fields cannot be read."""
+    public_key = checked_public_key(cert, source)
     der = cert.public_bytes(serialization.Encoding.DER)
     return TrustedKey(
-        public_key=cert.public_key(),
+        public_key=public_key,
         source=source,
         certificate=cert,
         x5t=x5t_of(der),
@@ -219,15 +250,17 @@ def parse_certificates(data: bytes, name: str) -> list[x509.Certificate]:
         certs = []
         for index, block in enumerate(blocks, 1):
             try:
-                certs.append(x509.load_der_x509_certificate(base64.b64decode(block)))
-            except (ValueError, binascii.Error) as exc:
+                certs.append(load_der_certificate(base64.b64decode(block)))
+            except (ValueError, binascii.Error, x509.InvalidVersion) as exc:
                 raise ConfigError(
                     f"Certificate {index} of {len(blocks)} in {name} is damaged (its base64 or DER is broken): "
                     "export it again"
                 ) from exc
         return certs
     try:
-        return [x509.load_der_x509_certificate(data)]
+        return [load_der_certificate(data)]
+    except x509.InvalidVersion as exc:
+        raise ConfigError(f"{name} is not an X.509 certificate that can be used: {exc}") from exc
     except ValueError as exc:
         raise ConfigError(f"{name} is not an X.509 certificate: it {describe(given)}") from exc
 
@@ -294,8 +327,8 @@ def parse_metadata(data: bytes, name: str) -> list[TrustedKey]:
             raise ConfigError(f"{label} has no keyValue.value certificate")
         try:
             der = base64.b64decode(value, validate=True)
-            cert = x509.load_der_x509_certificate(der)
-        except (binascii.Error, ValueError) as exc:
+            cert = load_der_certificate(der)
+        except (binascii.Error, ValueError, x509.InvalidVersion) as exc:
             raise ConfigError(f"{label}: the certificate in keyValue.value cannot be decoded ({exc})") from exc
         key = key_from_certificate(cert, label, issuer=issuer)
         stated = _ci(info, "x5t") if isinstance(info, dict) else None
@@ -328,8 +361,8 @@ def parse_jwks(keys: list[dict[str, Any]], name: str) -> list[TrustedKey]:
         chain = entry.get("x5c")
         if isinstance(chain, list) and chain and isinstance(chain[0], str):
             try:
-                cert = x509.load_der_x509_certificate(base64.b64decode(chain[0], validate=True))
-            except (binascii.Error, ValueError) as exc:
+                cert = load_der_certificate(base64.b64decode(chain[0], validate=True))
+            except (binascii.Error, ValueError, x509.InvalidVersion) as exc:
                 raise ConfigError(f"{label}: the x5c certificate cannot be decoded ({exc})") from exc
             key = key_from_certificate(cert, label)
             trusted.append(TrustedKey(key.public_key, label, cert, key.x5t, key.x5t_s256, kid=kid))

@@ -38,3 +38,4 @@ def test_nothing_to_read_is_exit_3(tmp_path: Path) -> None:
     other.write_text("not a capture")
     result = CliRunner().invoke(main, ["tls", str(other)])
     assert result.exit_code == 3
+    assert "not a pcap or pcapng capture" in result.stderr

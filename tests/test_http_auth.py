@@ -208,10 +208,20 @@ def test_bare_token(value: str) -> None:
     assert parse_authorization(value) == Credentials("bare", "", value.strip())
 
 
-def test_short_single_word_is_a_scheme() -> None:
-    # Nothing tells "Turbo" from a short opaque token; only long words, JWTs and non-token text count as bare.
-    assert parse_authorization("Turbo") == Credentials("turbo", "Turbo", "")
-    assert parse_authorization("x" * 32).scheme == "x" * 32
+def test_single_unknown_word_is_a_bare_credential() -> None:
+    # Issue 12 item 10: nothing tells "Turbo" from a short API key, and the scheme is printed in every format, so
+    # an unknown word alone is a credential without a scheme; a known scheme alone stays one.
+    assert parse_authorization("Turbo") == Credentials("bare", "", "Turbo")
+    assert parse_authorization("x" * 32).scheme == "bare"
+    assert parse_authorization("AbC1dE2fG3hI4j").scheme == "bare"
+    assert parse_authorization("NTLM").scheme == "ntlm"
+    assert parse_authorization("Bearer") == Credentials("bearer", "Bearer", "")
+
+
+def test_unknown_scheme_word_beside_a_credential_is_shown_only_when_it_reads_like_a_word() -> None:
+    assert parse_authorization("X-Custom-Auth abc").scheme == "x-custom-auth"
+    assert parse_authorization("sk_live_1234abcd rest").scheme == "bare"
+    assert parse_authorization("AbC1dE2fG3 rest").scheme == "bare"
 
 
 def test_bare_token_followed_by_text_is_a_problem() -> None:

@@ -60,10 +60,17 @@ def test_a_copy_not_the_original() -> None:
     assert inner == {"a": [1, 2]}
 
 
-def test_nan_and_infinities_survive_as_the_encoder_writes_them() -> None:
-    native = json_native({"n": math.nan, math.inf: -math.inf})
-    assert math.isnan(native["n"])
-    assert native["Infinity"] == -math.inf
+def test_nan_and_infinities_become_strings_as_strict_json_has_them() -> None:
+    # Issue 12 item 6: bare NaN/Infinity are not JSON; jq and strict parsers refused the report.
+    native = json_native({"n": math.nan, math.inf: -math.inf, "i": math.inf})
+    assert native == {"n": "NaN", "Infinity": "-Infinity", "i": "Infinity"}
+    assert dump_json({"n": math.nan}) == '{"n":"NaN"}'
+
+
+def test_lone_surrogates_become_text() -> None:
+    assert json_native({"\ud800": ["a\udfff"]}) == {"\\ud800": ["a\\udfff"]}
+    assert json_native("\ud83d\ude00") == "\\ud83d\\ude00"  # as str: two lone halves (a pair is one character)
+    assert json_native("\U0001f600") == "\U0001f600"
 
 
 def test_a_notices_evidence_is_json_native_from_creation() -> None:

@@ -43,6 +43,7 @@ from inspector.model import ConfigError, HttpExchange, Notice
 from inspector.rules import Finding
 from inspector.settings import Settings, build_settings
 from inspector.sources.mitmflows import exchange_from_flow
+from inspector.sources.naming import exchange_id as make_exchange_id
 from inspector.tally import Totals
 
 logger = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ class OAuthInspector:
             return FlowNames("live", "live", f"live:{number}", None)
         # a replay (mitmdump -nr file): name exchanges as analyze names the same file's
         source = self._replay_source
-        return FlowNames("mitm", source, f"{Path(source).stem}:{number}", number - 1)
+        return FlowNames("mitm", source, make_exchange_id(source, number), number - 1)
 
     def _item(self, f: http.HTTPFlow, names: FlowNames, *, rewritten: bool) -> HttpExchange | Notice:
         source, exchange_id = names.source, names.exchange_id
@@ -225,14 +226,14 @@ class OAuthInspector:
 
     def _publish(self, f: http.HTTPFlow, result: ExchangeResult | Finding, key: Key | None) -> None:
         if isinstance(result, Finding):  # the flow could not become an exchange
-            log_findings((result,), f)
+            log_findings((result,), f, show_secrets=self.serializer.show_secrets)
             comment = f"oauth-inspector: {result.severity}: {result.rule}"
             annotate(f, error_record(result, comment), comment, result.severity)
             if self._report is not None:
                 self._report.write(result)
             return
         if result.findings:
-            log_findings(result.findings, f)
+            log_findings(result.findings, f, show_secrets=self.serializer.show_secrets)
         annotated = relevant(result)
         if not annotated and self._report is None:
             return  # nothing about authentication and no report: nothing to write

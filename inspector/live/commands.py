@@ -13,6 +13,7 @@ from inspector.live.annotate import METADATA_KEY, Serializer, flow_metadata, ver
 from inspector.live.render import flow_text
 from inspector.settings import Settings
 from inspector.sources.mitmflows import exchange_from_flow
+from inspector.text import safe
 
 
 def inspect_text(flows: Sequence[flow.Flow], judge_apart: Callable[[http.HTTPFlow], dict[str, Any] | None]) -> str:
@@ -22,10 +23,21 @@ def inspect_text(flows: Sequence[flow.Flow], judge_apart: Callable[[http.HTTPFlo
         if not isinstance(item, http.HTTPFlow):
             continue
         data = item.metadata.get(METADATA_KEY)
-        if not isinstance(data, dict):
+        if not _saved_verdict(data):  # none, or another shape (a crafted or foreign .mitm): judge it afresh
             data = judge_apart(item)
-        parts.append(flow_text(item.id, data) if data is not None else f"flow {item.id}: not judged")
+        flow_id = safe(item.id, 40)
+        parts.append(flow_text(flow_id, data) if data is not None else f"flow {flow_id}: not judged")
     return "\n\n".join(parts) or "oauth.inspect: no HTTP flow given"
+
+
+def _saved_verdict(data: object) -> bool:
+    """Whether a flow's saved metadata has the shape the addon writes (a flow file can carry anything there)."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("findings"), list)
+        and all(isinstance(item, dict) for item in data["findings"])
+        and isinstance(data.get("auth", {}), dict | None)
+    )
 
 
 def judge_apart(settings: Settings | None, serializer: Serializer, f: http.HTTPFlow) -> dict[str, Any] | None:
@@ -34,7 +46,8 @@ def judge_apart(settings: Settings | None, serializer: Serializer, f: http.HTTPF
     if settings is None:
         return None
     try:
-        exchange = exchange_from_flow(f, exchange_id=f"inspect:{f.id[:8]}", source="inspect", entry=None, kind="live")
+        exchange_id = f"inspect:{str(f.id)[:8]}"
+        exchange = exchange_from_flow(f, exchange_id=exchange_id, source="inspect", entry=None, kind="live")
         result = Analyzer(settings.trust, settings.policy).feed(exchange)
     except Exception as exc:
         return {"findings": [], "method": f.request.method, "target": f"(cannot judge: {type(exc).__name__})"}

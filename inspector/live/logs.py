@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from mitmproxy import http
 
+from inspector.redact import redact_target
 from inspector.rules import Finding, finding
 from inspector.settings import Settings
 from inspector.text import safe
@@ -39,7 +40,7 @@ def announce(settings: Settings, report_path: str | None) -> None:
         )
 
 
-def log_findings(items: Sequence[Finding], f: http.HTTPFlow | None) -> None:
+def log_findings(items: Sequence[Finding], f: http.HTTPFlow | None, *, show_secrets: bool = False) -> None:
     """One log record per flow: its findings one per line, each with its rule ID.
 
     One record rather than one per finding: mitmdump turns every record into an event for all its addons, which
@@ -47,11 +48,15 @@ def log_findings(items: Sequence[Finding], f: http.HTTPFlow | None) -> None:
     where = ""
     if f is not None:
         request = f.request
-        where = f" (flow {f.id[:8]}, {request.method} {request.pretty_host}{request.path[:80]})"
+        path = request.path if show_secrets else redact_target(request.path)
+        where = f" (flow {str(f.id)[:8]}, {request.method} {request.pretty_host}{path[:80]})"
     level = logging.INFO if all(item.severity == "info" for item in items) else logging.WARNING
     lines = [f"oauth-inspector [{item.rule}] {item.severity}: {safe(item.message, 300)}" for item in items]
     lines[0] += safe(where)
-    logger.log(level, "%s", "\n  ".join(lines))
+    try:
+        logger.log(level, "%s", "\n  ".join(lines))
+    except Exception:  # a log handler's failure must not replace the flow's findings by an inspector-error
+        logger.debug("oauth-inspector: the findings of a flow could not be logged", exc_info=True)
 
 
 class InternalErrors:

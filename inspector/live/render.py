@@ -16,12 +16,12 @@ from inspector.text import safe
 
 
 def _jwt_lines(title: str, jwt: Mapping[str, Any]) -> list[str]:
-    header = safe(json.dumps(jwt.get("header"), ensure_ascii=True), 1000)
+    header = safe(json.dumps(jwt.get("header"), ensure_ascii=True, default=str), 1000)
     lines = [f"  {title}:", f"    header: {header}", "    claims:"]
     claims = jwt.get("claims")
     times = jwt.get("times_utc") or {}
     for name, value in claims.items() if isinstance(claims, dict) else ():
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=True)
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=True, default=str)
         when = f"  ({times[name]})" if isinstance(times, dict) and name in times else ""
         lines.append(f"      {safe(name, 80)}: {safe(shown, 500)}{when}")
     lines.append("    signature: " + ("[shown: --set oauth_show_secrets]" if "signature" in jwt else "[dropped]"))
@@ -56,16 +56,15 @@ def flow_text(flow_id: str, data: Mapping[str, Any]) -> str:
                 lines.append(safe(f"  problem: {token['problem']}", 400))
     else:
         lines.append("  auth: none")
-    findings = data.get("findings") or []
-    if not findings:
+    findings = data.get("findings")
+    if not isinstance(findings, list) or not findings:
         lines.append("  findings: none")
     else:
         lines.append("  findings:")
         for item in findings:
             if isinstance(item, dict):
-                lines.append(
-                    f"    {item.get('severity', '?'):<8}{item.get('rule', '?')}: {safe(item.get('message', ''), 400)}"
-                )
+                severity, rule = safe(item.get("severity", "?"), 20), safe(item.get("rule", "?"), 80)
+                lines.append(f"    {severity:<8}{rule}: {safe(item.get('message', ''), 400)}")
     return "\n".join(lines)
 
 

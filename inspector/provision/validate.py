@@ -21,7 +21,7 @@ from inspector.model import ConfigError
 from inspector.policy import EXPIRING_DAYS, MIN_RSA_BITS
 from inspector.provision.steps import CertificateFacts
 from inspector.remote.graph import CLOUDS
-from inspector.trust import MAX_TRUST_FILE, parse_certificates, thumbprint_of
+from inspector.trust import MAX_TRUST_FILE, checked_public_key, parse_certificates, thumbprint_of
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
@@ -102,8 +102,8 @@ def certificate_file(path: Path) -> CertificateFacts:
     if len(certificates) != 1:
         raise ConfigError(f"--cert {path} holds {len(certificates)} certificates: give the auth certificate alone")
     certificate = certificates[0]
+    key = checked_public_key(certificate, f"--cert {path}")  # ConfigError for a key or field that cannot be read
     der = certificate.public_bytes(serialization.Encoding.DER)
-    key = certificate.public_key()
     return CertificateFacts(
         thumbprint=thumbprint_of(der),
         subject=certificate.subject.rfc4514_string(),

@@ -76,7 +76,21 @@ def as_texts(value: object) -> list[str]:
     return out
 
 
+MAX_WRAPPING = 8
+"""How many ``{"value": …}`` wrappers are unwrapped (PowerShell adds one or two; a crafted bundle a thousand)."""
+
+
+def _unwrap(value: object, *names: str) -> object:
+    """``value`` with its wrapping objects removed, looking inside them by ``names``; iterative and bounded."""
+    for _ in range(MAX_WRAPPING):
+        if not isinstance(value, Mapping):
+            return value
+        value = ci_get(value, *names)
+    return None if isinstance(value, Mapping) else value
+
+
 def as_bool(value: object) -> bool | None:
+    value = _unwrap(value, "IsPresent", "value")  # a SwitchParameter or a remoted bool
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
@@ -88,15 +102,12 @@ def as_bool(value: object) -> bool | None:
         if lowered in _FALSE:
             return False
         return None
-    if isinstance(value, Mapping):  # a SwitchParameter or a remoted bool
-        return as_bool(ci_get(value, "IsPresent", "value"))
     return None
 
 
 def as_time(value: object) -> datetime | None:
     """Tz-aware UTC from ``/Date(ms)/``, ISO 8601 (7 fractional digits too), or an object wrapping either."""
-    if isinstance(value, Mapping):
-        return as_time(ci_get(value, "value", "DateTime", "UtcDateTime"))
+    value = _unwrap(value, "value", "DateTime", "UtcDateTime")
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -116,7 +127,10 @@ def as_time(value: object) -> datetime | None:
     if moment.tzinfo is None:
         # ConvertTo-Json writes local times without an offset; UTC is the least wrong reading (stated in output).
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable moment
+        return None
 
 
 def as_bytes(value: object) -> bytes | None:

@@ -18,6 +18,7 @@ from rich.text import Text
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
 from inspector.model import HttpExchange, UnreadInput
+from inspector.redact import redact_target
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, SEVERITIES, Finding
 from inspector.tally import Totals
@@ -56,8 +57,9 @@ def _auth_cell(result: ExchangeResult, show_secrets: bool = False) -> Text:
     return cell
 
 
-def _request_cell(exchange: HttpExchange) -> Text:
-    cell = Text(f"{safe(exchange.request.method, 16)} {safe(exchange.request.target, 120)}")
+def _request_cell(exchange: HttpExchange, *, show_secrets: bool) -> Text:
+    target = exchange.request.target if show_secrets else redact_target(exchange.request.target)
+    cell = Text(f"{safe(exchange.request.method, 16)} {safe(target, 120)}")
     tls = exchange.tls
     if tls is not None:
         # Decrypted from a capture: say how, so nobody mistakes it for traffic that crossed the wire in clear.
@@ -123,9 +125,9 @@ class ConsoleReport:
         self, console: Console, *, verbose: bool = False, max_rows: int | None = 500, show_secrets: bool = False
     ) -> None:
         self.console = console
+        self.show_secrets = show_secrets
         self.verbose = verbose
         self.max_rows = max_rows if max_rows is not None else sys.maxsize
-        self.show_secrets = show_secrets
         self.rows: list[ExchangeResult] = []
         self.hidden = 0
         self.by_rule: dict[str, list[Finding]] = {}
@@ -181,7 +183,7 @@ class ConsoleReport:
                     Text(safe(exchange.id, 40)),
                     Text(stamp),
                     Text(f"{safe(client, 45)} -> {safe(exchange.host or '?', 60)}"),
-                    _request_cell(exchange),
+                    _request_cell(exchange, show_secrets=self.show_secrets),
                     Text(str(status) if status is not None else "-", style="red" if status == 401 else ""),
                     _auth_cell(result, self.show_secrets),
                     _worst(result.findings),

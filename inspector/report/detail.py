@@ -15,6 +15,7 @@ from rich.text import Text
 
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
+from inspector.redact import redact_target
 from inspector.report.serialize import header_list, provenance_data, utc_iso
 from inspector.report.token_view import print_token
 from inspector.report.writers import Record, Records
@@ -83,7 +84,8 @@ def print_exchange(console: Console, result: ExchangeResult, later: list[Finding
     facts.add_row("client -> server", Text(safe(f"{client} -> {server}", 300)))
     console.print(facts)
     request = exchange.request
-    console.print(Text(f"\nrequest: {safe(request.method, 40)} {safe(request.target, 2000)}", style="bold"))
+    target = request.target if show_secrets else redact_target(request.target)
+    console.print(Text(f"\nrequest: {safe(request.method, 40)} {safe(target, 2000)}", style="bold"))
     _print_headers(console, request.headers, show_secrets=show_secrets)
     response = exchange.response
     if response is None:

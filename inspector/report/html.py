@@ -34,7 +34,7 @@ from inspector.report.html_assets import SCRIPT, STYLE
 from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_svg, verdict_class
 from inspector.report.serialize import ExchangeEncoder, dump_json, exchange_data, finding_data
 from inspector.report.writers import TOOL_NAME, Record, Records
-from inspector.rules import CATALOGUE, SEVERITY_ORDER, Finding
+from inspector.rules import CATALOGUE, SEVERITIES, SEVERITY_ORDER, Finding
 from inspector.tally import Totals
 from inspector.token_checks import TokenReport
 
@@ -279,7 +279,7 @@ class HtmlWriter:
         for verdict, count in sorted(totals.signatures.items()):
             cls = "ok" if verdict == "valid" else "error" if verdict != "unknown-key" else "warning"
             cards.append(f'<div class="card"><b class="{cls}">{count}</b>signature {escape(verdict)}</div>')
-        for severity in ("error", "warning", "info"):
+        for severity in SEVERITIES:
             count = totals.severities.get(severity, 0)
             cards.append(f'<div class="card"><b class="{severity if count else "ok"}">{count}</b>{severity}s</div>')
         schemes = ", ".join(f"{escape(k)} {v}" for k, v in sorted(totals.schemes.items()))

@@ -8,21 +8,22 @@ user only, NTLM the user/domain/workstation only, cookies never. ``show_secrets`
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from inspector.analyze import ExchangeResult
-from inspector.http_auth import Credentials, NtlmMessage
+from inspector.http_auth import Credentials, NtlmMessage, parse_authorization
 from inspector.jsonable import json_native
 from inspector.model import HttpExchange, Provenance, TlsInfo
+from inspector.redact import REDACTED, redact_target
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
 from inspector.token_checks import TokenReport
 from inspector.tokens import Jwt, iso, numeric_time
 
-REDACTED = "[redacted]"
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
 _TIME_CLAIMS = ("nbf", "exp", "iat")
 
@@ -35,13 +36,35 @@ def utc_iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+_ACTOR_CLAIMS = ("actortoken", "actort")
+# A signed compact JWS anywhere in a claim: two base64url segments starting like a JSON object, and a signature.
+_SIGNED_JWT = re.compile(r"\b(eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]+)\.[A-Za-z0-9_\-]{8,}={0,2}")
+
+
+def _unsigned_copy(value: Any, depth: int = 0) -> Any:
+    """A claim value with the signature of every signed JWT inside it dropped (a token carried in a claim is as
+    usable as one in a header)."""
+    if isinstance(value, str):
+        return _SIGNED_JWT.sub(rf"\1.{REDACTED}", value) if "eyJ" in value else value
+    if depth > 64:
+        return value
+    if isinstance(value, dict):
+        return {k: _unsigned_copy(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unsigned_copy(v, depth + 1) for v in value]
+    return value
+
+
 def jwt_data(jwt: Jwt, *, show_secrets: bool) -> dict[str, Any]:
     claims: dict[str, Any] = {}
     for name, value in jwt.claims.items():
-        if name in ("actortoken", "actort") and not show_secrets:
+        if show_secrets:
+            claims[name] = value
+        elif name in _ACTOR_CLAIMS:
             claims[name] = "[actor token: shown decoded as 'actor']"
         else:
-            claims[name] = value
+            # Any other spelling (``ActorToken``) is not decoded as the actor, but its signature is still a secret.
+            claims[name] = _unsigned_copy(value)
     data: dict[str, Any] = {"header": jwt.header, "claims": claims}
     times = {n: iso(t) for n in _TIME_CLAIMS if (t := numeric_time(jwt.claims.get(n))) is not None}
     if times:
@@ -125,7 +148,8 @@ def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> 
     for name, value in headers:
         shown = value
         if not show_secrets and name.lower() in _SECRET_HEADERS:
-            scheme = value.strip().split(" ", 1)[0] if name.lower().endswith("authorization") else ""
+            # only a scheme word parse_authorization recognises as one: a bare API key is no scheme
+            scheme = parse_authorization(value).raw_scheme if name.lower().endswith("authorization") else ""
             shown = f"{scheme} {REDACTED}".strip()
         out.append([name, shown])
     return out
@@ -153,7 +177,7 @@ def exchange_tail(result: ExchangeResult, *, show_secrets: bool, token_value: An
         "scheme": exchange.scheme,
         "method": exchange.request.method,
         "host": exchange.host,
-        "target": exchange.request.target,
+        "target": exchange.request.target if show_secrets else redact_target(exchange.request.target),
         "status": response.status if response else None,
         "auth": auth_data(
             result.auth.scheme,
@@ -337,10 +361,27 @@ def _tail_text(tail: dict[str, Any], token_text: str) -> str:
     return "".join(parts)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"), allow_nan=False)
 """Made once: ``json.dumps`` with options builds a new encoder per call, and this runs several times per exchange."""
+_LONE_SURROGATE_ESCAPE = re.compile(
+    r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}"
+)
+"""A JSON escape of a surrogate that is not half of a pair (a few false alarms only cost the careful path)."""
 
 
 def dump_json(value: Any) -> str:
-    # ensure_ascii keeps wire text (escapes, odd bytes decoded as latin-1) inert in any consumer.
-    return _ENCODER.encode(value)
+    """Strict JSON text (RFC 8259, no ``NaN``, no lone surrogate), ASCII only so wire text (escapes, odd bytes
+    decoded as latin-1) stays inert in any consumer. The careful walk runs only when the fast encoding is not
+    strict."""
+    try:
+        text = _ENCODER.encode(value)
+    except ValueError:  # a non-finite float
+        return _ENCODER.encode(json_native(value))
+    if "\\ud" in text and _LONE_SURROGATE_ESCAPE.search(text):
+        return _ENCODER.encode(json_native(value))
+    return text
+
+
+def dumps_strict(value: Any, **options: Any) -> str:
+    """``json.dumps`` with ``options`` (indentation, say), strict as :func:`dump_json`."""
+    return json.dumps(json_native(value), ensure_ascii=True, allow_nan=False, default=str, **options)

@@ -9,7 +9,6 @@ processes, which send the parent small, ready-made records (mostly text) for ``a
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from inspector import __version__
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
 from inspector.model import UnreadInput
-from inspector.report.serialize import ExchangeEncoder, dump_json, finding_data, summary_data
+from inspector.report.serialize import ExchangeEncoder, dump_json, dumps_strict, finding_data, summary_data
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
 
@@ -285,7 +284,7 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 def _indented(value: Any, level: int) -> str:
     """``value`` as ``json.dumps(..., indent=2)`` writes it ``level`` objects deep (JSON strings hold no newline:
     every newline in the text is the layout's)."""
-    return json.dumps(value, ensure_ascii=True, indent=2, default=str).replace("\n", "\n" + "  " * level)
+    return dumps_strict(value, indent=2).replace("\n", "\n" + "  " * level)
 
 
 class SarifWriter(_RecordWriter):
@@ -304,7 +303,7 @@ class SarifWriter(_RecordWriter):
         if not isinstance(record, SarifResults):
             raise TypeError(f"not a SARIF record: {record!r}")
         for result in record.results:
-            self.results.add(json.dumps(result, ensure_ascii=True, default=str))
+            self.results.add(dump_json(result))  # strict: evidence may hold NaN from a token
 
     def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         rules = [

@@ -29,8 +29,10 @@ _SNIFF_BYTES = 1 << 20
 """How much of a JSON file is scanned for a top-level ``log`` key (browsers write it first)."""
 
 _JSON_WHITESPACE = " \t\r\n"
-# A JSON string (possessive, so an unterminated one cannot backtrack) or a structural character.
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[{}\[\]:,]', re.DOTALL)
+# A JSON string (possessive), one the sniff window cuts (it runs to the end, maybe ending in half an escape), or a
+# structural character. Without the cut-string branch a string that never ends would fail, and the scan would start
+# again at every quote inside it: quadratic on ``"\"\"\"…`` (40 KB took 11 s).
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)|[{}\[\]:,]', re.DOTALL)
 
 # mitmproxy's FlowWriter writes each flow as a tnetstring dict: ``<len>:<first key as len:text;>...}``.
 _TNETSTRING_DICT_HEAD = re.compile(rb"\A([0-9]{1,12}):([0-9]{1,12}):")
@@ -93,7 +95,7 @@ def _is_har(head: bytes) -> bool:
 
 
 def _top_level_keys(text: str) -> set[str]:
-    """Keys of the outermost JSON object that appear in ``text`` (which may be cut anywhere)."""
+    """Keys of the outermost JSON object that appear in ``text`` (which may be cut anywhere). Linear time."""
     keys: set[str] = set()
     depth = 0
     pending: str | None = None  # a string at depth 1 that may turn out to be a key
@@ -108,8 +110,18 @@ def _top_level_keys(text: str) -> set[str]:
             depth -= 1
             if depth <= 0:
                 break
+        elif lexeme != "," and (
+            len(lexeme) < 2 or not lexeme.endswith('"') or (lexeme.endswith('\\"') and _cut(lexeme))
+        ):
+            break  # a string the window cut: nothing more to learn
         pending = lexeme[1:-1] if depth == 1 and lexeme.startswith('"') else None
     return keys
+
+
+def _cut(lexeme: str) -> bool:
+    """Whether a string lexeme ending in ``\\"`` ran to the window's end instead of closing (odd backslashes)."""
+    body = lexeme[1:-1]
+    return (len(body) - len(body.rstrip("\\"))) % 2 == 1
 
 
 def _is_tnetstring_dict(head: bytes, fo: BinaryIO) -> bool:

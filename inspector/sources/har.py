@@ -1,8 +1,9 @@
 """Read HAR 1.2 files (browser and proxy exports) into ``HttpExchange``s.
 
-A HAR is one JSON document, read whole (bounded by ``max_bytes``). A bad entry becomes an ``input-malformed``
-notice and the others are still read. A document that is not valid JSON (a truncated export) is salvaged: the
-entries before the damage are yielded, then ``InputError`` says where the damage is.
+A HAR is one JSON document, streamed (``json_stream``): memory is that of one entry, and strings (bodies) keep at
+most ``STRING_KEEP`` characters. A bad entry becomes an ``input-malformed`` notice and the others are still read. A
+document that is not valid JSON (a truncated export) yields the entries before the damage, then ``InputError``
+says where the damage is.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import base64
 import binascii
 import json
 import math
-import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from inspector.model import (
+    BODY_KEEP_LIMIT,
     Endpoint,
     Headers,
     HttpExchange,
@@ -31,22 +32,25 @@ from inspector.model import (
     SourceItem,
 )
 from inspector.rules import RuleId
+from inspector.sources.json_stream import Cut, JsonText, TextDamage
 from inspector.sources.naming import exchange_id
 from inspector.text import quoted
 
-MAX_HAR_BYTES = 1 << 30
-"""json.load inflates a document several times over in memory; larger exports must be split."""
-MAX_BODY_BYTES = 1 << 20
+MAX_HAR_BYTES = 1 << 40
+"""The file is streamed (memory is that of one entry), so only absurd sizes are refused."""
+MAX_BODY_BYTES = BODY_KEEP_LIMIT
+STRING_KEEP = 512 * 1024
+"""The most kept of any string in an entry: twice the longest token decoded (``MAX_TOKEN_LENGTH``), and more than
+a kept body needs even as base64. A longer string (a body) keeps its start."""
+MAX_ENTRY_CHARS = 16 << 20
+"""An entry longer than this once its strings are cut (thousands of long headers) is skipped with a notice."""
+MAX_ENTRY_DEPTH = 64
+"""A real entry is nested 5 levels deep; deeper ones are stepped over, not parsed."""
 MAX_ENTRY_NOTICES = 100
 """Notices for bad entries beyond this many are summed up in one, so a broken file cannot flood the report."""
 
 _RULE: RuleId = "input-malformed"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_JSON_WS = re.compile(r"[ \t\r\n]+")
-_ENTRIES_KEY = re.compile(r'"entries"[ \t\r\n]*:[ \t\r\n]*\[')
-# Used only to step over an entry nested too deeply for the json module: strings (possessive, no backtracking)
-# and brackets.
-_JSON_SKIP_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
 
 
 class _BadEntry(Exception):
@@ -60,6 +64,7 @@ class _Reader:
     label: str
     notices: int = 0
     suppressed: int = 0
+    bad_utf8_told: bool = False
 
     @property
     def name(self) -> str:
@@ -90,6 +95,18 @@ class _Reader:
             return
         yield self.notice(f"Skipped entry {index} of {self.name}: {reason}", entry=index, reason=reason)
 
+    def utf8_notice(self, text: JsonText) -> Iterator[Notice]:
+        """Once: the file is not valid UTF-8 (its bad bytes are kept, as latin-1 in the model)."""
+        if text.bad_byte is not None and not self.bad_utf8_told:
+            self.bad_utf8_told = True
+            yield Notice(
+                rule=_RULE,
+                message=f"{self.name} is not valid UTF-8 (first bad byte at offset {text.bad_byte}); "
+                "the bytes were kept as they are",
+                source=self.name,
+                evidence={"offset": text.bad_byte},
+            )
+
     def summary(self) -> Iterator[Notice]:
         if self.suppressed:
             yield Notice(
@@ -106,68 +123,181 @@ def read_har(
     """Yield one ``HttpExchange`` per HAR entry (id ``<label>:<n>``, n from 1; the label defaults to the file name)
     and a ``Notice`` per bad entry.
 
-    Raises ``InputError`` for a file that cannot be read as a HAR, after yielding every entry read before the damage.
+    The file is streamed: each entry's text is taken whole (strings longer than ``STRING_KEEP`` keep their start)
+    and parsed on its own. Raises ``InputError`` for a file that cannot be read as a HAR, after yielding every
+    entry read before the damage.
     """
     reader = _Reader(path, keep_bodies, label or path.name)
-    text, bad_utf8 = _load_text(path, max_bytes, reader)
-    if bad_utf8 is not None:
+    try:
+        size = path.stat().st_size
+        fo = path.open("rb")
+    except OSError as exc:
+        raise reader.fail(exc.strerror or str(exc), "check the path and its permissions") from exc
+    if size > max_bytes:
+        fo.close()
+        raise reader.fail(
+            f"it is larger than {max_bytes} bytes, the limit for a HAR file", "export fewer entries or split the file"
+        )
+    with fo:
+        try:
+            yield from _read_document(JsonText(fo), reader)
+        except TextDamage as exc:
+            raise reader.fail(str(exc), "export the file again") from None
+        except OSError as exc:
+            raise reader.fail(exc.strerror or str(exc), "check the file") from exc
+
+
+def _read_document(text: JsonText, reader: _Reader) -> Iterator[SourceItem]:
+    """``{"log": {"entries": [...]}}``: every other member is stepped over, entries are read one by one."""
+    first = text.peek()
+    if first != "{":
+        kind = _JSON_KINDS.get(first)
+        if kind in ("boolean", "null") and not text.buf.startswith(("true", "false", "null"), text.pos):
+            kind = None
+        raise reader.fail(
+            f"the top level is a JSON {kind}, not an object" if kind else f"invalid JSON at {text.where()}",
+            "is it a HAR file? Export the traffic again as HAR",
+        )
+    entries: int | None = None
+    log = False
+    try:
+        for key in _members(text):
+            if key == "log" and entries is None and text.peek() == "{":
+                log = True
+                for inner in _members(text):
+                    if inner == "entries" and entries is None and text.peek() == "[":
+                        entries = yield from _entries(text, reader)
+                    else:
+                        _skip(text)
+                    yield from reader.utf8_notice(text)
+            else:
+                _skip(text)
+        if text.peek():
+            raise _Damaged(f"more text after the document at {text.where()}")
+    except (_Damaged, Cut) as exc:
+        damage = str(exc) if isinstance(exc, _Damaged) else "the file ends before the document does"
+        if entries is None:
+            yield from reader.utf8_notice(text)
+            raise reader.fail(damage, "export the file again as HAR") from None
+        # The entries list is whole: whatever else is wrong with the document, every entry was looked at.
+        yield from reader.utf8_notice(text)
+        yield from reader.summary()
         yield Notice(
             rule=_RULE,
-            message=f"{reader.name} is not valid UTF-8 (first bad byte at offset {bad_utf8}); "
-            "the bytes were kept as they are",
+            message=f"{reader.name} could not be read as one JSON document ({damage}); "
+            f"its {entries} entries were read one by one",
             source=reader.name,
-            evidence={"offset": bad_utf8},
+            evidence={"entries": entries},
         )
-    try:
-        document = json.loads(text)
-    # JSONDecodeError is a ValueError; so is an integer too long to convert (sys.int_info.str_digits_check_threshold).
-    except (ValueError, RecursionError) as exc:
-        yield from _salvage(text, exc, reader)
         return
-    del text  # the parsed document is all that is needed from here on
-    entries = _entries_of(document, reader)
-    for index, entry in enumerate(entries):
-        yield from reader.entry_items(index, entry)
+    yield from reader.utf8_notice(text)
+    if not log:
+        raise reader.fail("it has no 'log' object", "is it a HAR file? Export the traffic again as HAR")
+    if entries is None:
+        raise reader.fail("it has no 'log.entries' list", "is it a HAR file? Export the traffic again as HAR")
     yield from reader.summary()
 
 
-def _load_text(path: Path, max_bytes: int, reader: _Reader) -> tuple[str, int | None]:
-    """The file as text, and the offset of the first byte that is not UTF-8 (kept via surrogateescape) if any."""
-    try:
-        with path.open("rb") as fo:
-            data = fo.read(max_bytes + 1)
-    except OSError as exc:
-        raise reader.fail(exc.strerror or str(exc), "check the path and its permissions") from exc
-    if len(data) > max_bytes:
-        raise reader.fail(
-            f"it is larger than {max_bytes} bytes, the limit for a HAR file (it is read whole)",
-            "export fewer entries or split the file",
-        )
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16, e.g. written by Windows PowerShell 5
+class _Damaged(Exception):
+    """The document's structure is broken here (outside the entries)."""
+
+
+def _members(text: JsonText) -> Iterator[str]:
+    """The keys of the object at the read position, each with the position left at its value (which the caller
+    consumes)."""
+    text.pos += 1  # the "{"
+    first = True
+    while True:
+        char = text.peek()
+        if char == "}" and first:
+            text.pos += 1
+            return
+        if char != '"':
+            raise _Damaged(f"invalid JSON at {text.where()}: expected a key" if char else "the file ends early")
+        key = text.key()
+        if text.peek() != ":":
+            raise _Damaged(f"invalid JSON at {text.where()}: expected ':'")
+        text.pos += 1
+        yield key
+        char = text.peek()
+        first = False
+        if char == ",":
+            text.pos += 1
+        elif char == "}":
+            text.pos += 1
+            return
+        else:
+            raise _Damaged(f"invalid JSON at {text.where()}: expected ',' or '}}' after {key[:40]!r}")
+
+
+def _skip(text: JsonText) -> None:
+    text.value(string_keep=0, max_chars=0, max_depth=0, keep=False)
+
+
+def _entries(text: JsonText, reader: _Reader) -> Generator[SourceItem, None, int]:
+    """Yield the items of each entry; return how many entries there were."""
+    text.pos += 1  # the "["
+    if text.peek() == "]":
+        text.pos += 1
+        return 0
+    index = 0
+    while True:
+        if not text.peek():
+            yield from reader.summary()
+            raise reader.fail(
+                f"the file ends at {text.where()} before entry {index} ({index} entries were read)",
+                "export the file again; the entries before the damage were analysed",
+            )
+        start = f"character {text.offset()}"  # (a line number would cost a count over the buffer per entry)
         try:
-            return data.decode("utf-16"), None
-        except UnicodeDecodeError as exc:
-            raise reader.fail(f"invalid UTF-16 at offset {exc.start}", "export the file again") from exc
-    data = data.removeprefix(b"\xef\xbb\xbf")  # Fiddler writes a BOM
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        return data.decode("utf-8", errors="surrogateescape"), exc.start
-
-
-def _entries_of(document: object, reader: _Reader) -> list[Any]:
-    if not isinstance(document, dict):
+            raw = text.value(string_keep=STRING_KEEP, max_chars=MAX_ENTRY_CHARS, max_depth=MAX_ENTRY_DEPTH)
+        except Cut:
+            yield from reader.summary()
+            raise reader.fail(
+                f"the file ends at {text.where(len(text.buf))} inside entry {index} (which starts at {start}; "
+                f"{index} entries before it were read)",
+                "export the file again; the entries before the damage were analysed",
+            ) from None
+        if raw is None:
+            yield from reader.skipped(index, text.dropped or "it cannot be read")
+        elif raw[:1] != "{":  # not an object: no need to parse it to say so
+            yield from reader.skipped(index, f"the entry is a JSON {_JSON_KINDS.get(raw[:1], 'value')}, not an object")
+        else:
+            yield from _entry_from_text(raw, index, start, reader)
+        index += 1
+        char = text.peek()
+        if char == ",":
+            text.pos += 1
+            continue
+        if char == "]":
+            text.pos += 1
+            return index
+        yield from reader.summary()
         raise reader.fail(
-            f"the top level is a JSON {_json_type(document)}, not an object",
-            "is it a HAR file? Export the traffic again as HAR",
+            f"invalid JSON after entry {index - 1} at {text.where()} ({index} entries were read)"
+            if char
+            else f"the file ends after entry {index - 1} ({index} entries were read)",
+            "export the file again; the entries before the damage were analysed",
         )
-    log = document.get("log")
-    if not isinstance(log, dict):
-        raise reader.fail("it has no 'log' object", "is it a HAR file? Export the traffic again as HAR")
-    entries = log.get("entries")
-    if not isinstance(entries, list):
-        raise reader.fail("it has no 'log.entries' list", "is it a HAR file? Export the traffic again as HAR")
-    return entries
+
+
+def _entry_from_text(raw: str, index: int, start: str, reader: _Reader) -> Iterator[SourceItem]:
+    try:
+        entry = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        yield from reader.summary()
+        raise reader.fail(
+            f"invalid JSON in entry {index} (which starts at {start}) at its line {exc.lineno} column {exc.colno}: "
+            f"{exc.msg} ({index} entries before it were read)",
+            "export the file again; the entries before the damage were analysed",
+        ) from None
+    except RecursionError:
+        yield from reader.skipped(index, "JSON nested too deeply")
+        return
+    except ValueError as exc:  # an integer too long to convert (sys.int_info.str_digits_check_threshold)
+        yield from reader.skipped(index, str(exc)[:120])
+        return
+    yield from reader.entry_items(index, entry)
 
 
 def _json_type(value: object) -> str:
@@ -175,91 +305,8 @@ def _json_type(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _where(text: str, pos: int) -> str:
-    line = text.count("\n", 0, pos) + 1
-    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    return f"line {line} column {column} (character {pos})"
-
-
-def _salvage(text: str, error: Exception, reader: _Reader) -> Iterator[SourceItem]:
-    """Read the entries of a document that is not valid JSON, up to the damage; then raise or note it."""
-    if isinstance(error, json.JSONDecodeError):
-        damage = f"invalid JSON at {_where(text, error.pos)}: {error.msg}"
-    elif isinstance(error, RecursionError):
-        damage = "JSON nested too deeply"
-    else:
-        damage = f"a JSON value cannot be read ({str(error)[:120]})"
-    start = _ENTRIES_KEY.search(text)
-    if start is None:
-        raise reader.fail(damage, "export the file again as HAR") from error
-    decoder = json.JSONDecoder()
-    pos = start.end()
-    index = 0
-    while True:
-        pos = _skip_ws(text, pos)
-        if text.startswith("]", pos) and index == 0:
-            break
-        try:
-            entry, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            yield from reader.summary()
-            raise reader.fail(
-                f"invalid JSON in entry {index} at {_where(text, exc.pos)}: {exc.msg} "
-                f"({index} entries before it were read)",
-                "export the file again; the entries before the damage were analysed",
-            ) from None
-        except (RecursionError, ValueError) as exc:  # well-formed but unreadable: step over this one entry
-            end = _skip_json_value(text, pos)
-            if end is None:
-                yield from reader.summary()
-                raise reader.fail(f"{damage}; entry {index} is cut off", "export the file again") from None
-            pos = end
-            reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
-            yield from reader.skipped(index, reason)
-        else:
-            yield from reader.entry_items(index, entry)
-        index += 1
-        pos = _skip_ws(text, pos)
-        if text.startswith(",", pos):
-            pos += 1
-            continue
-        if text.startswith("]", pos):
-            break
-        yield from reader.summary()
-        raise reader.fail(
-            f"invalid JSON after entry {index - 1} at {_where(text, pos)} ({index} entries were read)",
-            "export the file again; the entries before the damage were analysed",
-        )
-    # The entries list is whole: whatever else is wrong with the document, every entry was looked at.
-    yield from reader.summary()
-    yield Notice(
-        rule=_RULE,
-        message=f"{reader.name} could not be read as one JSON document ({damage}); "
-        f"its {index} entries were read one by one",
-        source=reader.name,
-        evidence={"entries": index},
-    )
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    match = _JSON_WS.match(text, pos)
-    return match.end() if match else pos
-
-
-def _skip_json_value(text: str, pos: int) -> int | None:
-    """Where the array or object starting at ``pos`` ends, without recursion; ``None`` if it never does."""
-    depth = 0
-    for match in _JSON_SKIP_TOKEN.finditer(text, pos):
-        lexeme = match.group()
-        if lexeme in "[{":
-            depth += 1
-        elif lexeme in "]}":
-            depth -= 1
-            if depth == 0:
-                return match.end()
-        elif depth == 0:  # a string where an array or object should start
-            return None
-    return None
+_JSON_KINDS = {"[": "array", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
+_JSON_KINDS.update(dict.fromkeys("-0123456789", "number"))
 
 
 # --- one entry -------------------------------------------------------------------------------------------------

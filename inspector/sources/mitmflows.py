@@ -19,6 +19,7 @@ from mitmproxy import http
 from mitmproxy.io import FlowReader
 
 from inspector.model import (
+    BODY_KEEP_LIMIT,
     Endpoint,
     Headers,
     HttpExchange,
@@ -32,12 +33,16 @@ from inspector.model import (
 from inspector.rules import RuleId
 from inspector.sources.naming import exchange_id
 
-MAX_FLOW_BYTES = 256 << 20
-"""A single flow larger than this (a huge body) is skipped with a notice instead of being loaded."""
+MAX_FLOW_BYTES = 1 << 40
+"""A single flow larger than this is skipped with a notice (larger flows than ``BIG_FLOW_BYTES`` are read bounded)."""
+BIG_FLOW_BYTES = 4 << 20
+"""A flow larger than this is read piece by piece, its large byte strings (bodies) cut (``_bounded_frame``)."""
+BIG_LEAF_BYTES = 1 << 20
+"""A byte string in a large flow longer than this keeps its first ``BODY_KEEP_LIMIT`` bytes."""
 MAX_FLOW_VALUES = 100_000
 """A real flow holds a few hundred tnetstring values; millions of tiny ones would cost gigabytes once parsed."""
 MAX_FLOW_DEPTH = 32
-MAX_BODY_BYTES = 1 << 20
+MAX_BODY_BYTES = BODY_KEEP_LIMIT
 MAX_FLOW_NOTICES = 100
 
 _RULE: RuleId = "input-malformed"
@@ -91,9 +96,12 @@ def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: in
             yield from _suppressed_summary(label, suppressed)
             return
         problem: str | None
-        if isinstance(frame, int):
-            problem = f"the flow is {frame} bytes, over the {max_flow_bytes} byte limit"
+        if isinstance(frame, str):
+            problem = frame
             item: SourceItem | None = None
+        elif isinstance(frame, int):
+            problem = f"the flow is {frame} bytes, over the {max_flow_bytes} byte limit"
+            item = None
         else:
             item, problem = _item_from_frame(frame, label, position, keep_bodies)
         if item is not None:
@@ -122,8 +130,9 @@ def _suppressed_summary(label: str, count: int) -> Iterator[Notice]:
         )
 
 
-def _next_frame(fo: BinaryIO, max_flow_bytes: int) -> bytes | int | None:
-    """The next tnetstring as bytes; its size when it is over the limit (and was skipped); ``None`` at the end."""
+def _next_frame(fo: BinaryIO, max_flow_bytes: int) -> bytes | int | str | None:
+    """The next tnetstring as bytes; its size when it is over the limit (and was skipped); why it cannot be read
+    (a large flow read bounded, see ``_bounded_frame``); ``None`` at the end."""
     first = fo.read(1)
     if not first:
         return None
@@ -142,11 +151,74 @@ def _next_frame(fo: BinaryIO, max_flow_bytes: int) -> bytes | int | None:
         if not fo.read(1):
             raise _Damage(f"the file ends inside a {length} byte flow")
         return length
+    if length > BIG_FLOW_BYTES:
+        return _bounded_frame(fo, length)
     data = fo.read(length)
     tag = fo.read(1)
     if len(data) < length or not tag:
         raise _Damage(f"the file ends inside a {length} byte flow")
     return digits + b":" + data + tag
+
+
+class _Shape(Exception):
+    """A flow's tnetstring structure is wrong (the flow is skipped; the file goes on)."""
+
+
+def _bounded_frame(fo: BinaryIO, length: int) -> bytes | str:
+    """A large flow (at the file position, ``length`` bytes) re-encoded with every byte string longer than
+    ``BIG_LEAF_BYTES`` cut to ``BODY_KEEP_LIMIT``, read piece by piece: a 200 MB body costs 64 KiB, not three
+    copies of itself. Returns the frame, or why the flow cannot be read (the file position is then after it)."""
+    start = fo.tell()
+    end = start + length
+    fo.seek(end)
+    tag = fo.read(1)
+    if not tag:
+        raise _Damage(f"the file ends inside a {length} byte flow")
+    fo.seek(start)
+    try:
+        inner = _bounded_children(fo, end, depth=1, values=[0])
+    except _Shape as exc:
+        problem = str(exc)
+    else:
+        fo.seek(end + 1)
+        return b"%d:%s%s" % (len(inner), inner, tag)
+    fo.seek(end + 1)
+    return problem
+
+
+def _bounded_children(fo: BinaryIO, end: int, *, depth: int, values: list[int]) -> bytes:
+    """The tnetstrings between the file position and ``end``, re-encoded (see ``_bounded_frame``)."""
+    out: list[bytes] = []
+    while (at := fo.tell()) < end:
+        head = fo.read(_MAX_PREFIX_DIGITS + 1)
+        colon = head.find(b":")
+        if colon <= 0 or not head[:colon].isdigit():
+            raise _Shape(f"a malformed tnetstring at byte {at} of the file")
+        size = int(head[:colon])
+        data_start = at + colon + 1
+        data_end = data_start + size
+        if data_end >= end:
+            raise _Shape(f"a tnetstring at byte {at} of the file overruns its container")
+        values[0] += 1
+        if values[0] > MAX_FLOW_VALUES:
+            raise _Shape(f"it holds more than {MAX_FLOW_VALUES} values")
+        fo.seek(data_end)
+        tag = fo.read(1)
+        fo.seek(data_start)
+        if tag in (b"}", b"]"):
+            if depth >= MAX_FLOW_DEPTH:
+                raise _Shape(f"it is nested more than {MAX_FLOW_DEPTH} levels deep")
+            inner = _bounded_children(fo, data_end, depth=depth + 1, values=values)
+            out.append(b"%d:%s%s" % (len(inner), inner, tag))
+        elif tag in (b",", b";") and size > BIG_LEAF_BYTES:
+            kept = fo.read(BODY_KEEP_LIMIT)
+            if tag == b";":  # text: not cut inside a character
+                kept = kept.decode("utf-8", "ignore").encode("utf-8")
+            out.append(b"%d:%s%s" % (len(kept), kept, tag))
+        else:
+            out.append(head[: colon + 1] + fo.read(size) + tag)
+        fo.seek(data_end + 1)
+    return b"".join(out)
 
 
 def _item_from_frame(

@@ -18,7 +18,14 @@ from inspector.remote.http import DEFAULT_TIMEOUT, HttpResult, ProbeError, TlsOp
 from inspector.remote.spkeys import ServicePrincipalKeys
 from inspector.text import safe
 from inspector.tokens import Principal
-from inspector.trust import Trust, TrustedKey, key_from_certificate, load_certificate_file, load_metadata_file
+from inspector.trust import (
+    Trust,
+    TrustedKey,
+    key_from_certificate,
+    load_certificate_file,
+    load_der_certificate,
+    load_metadata_file,
+)
 from inspector.verifyoauth.bundle import ExchangeConfig
 from inspector.verifyoauth.http_probe import probe_challenge, probe_metadata
 from inspector.verifyoauth.sources import ExchangeConfigSource, ServicePrincipalSource
@@ -107,11 +114,14 @@ def _cert_from_bundle(config: ExchangeConfig) -> Loaded[TrustedKey] | None:
     if found is None or found.der is None:
         return None
     try:
-        certificate = x509.load_der_x509_certificate(found.der)
-    except ValueError as exc:
+        certificate = load_der_certificate(found.der)
+    except (ValueError, x509.InvalidVersion) as exc:
         return Loaded(error=SourceError(f"the bundle's certificate {current} cannot be parsed: {exc}"))
     label = f"{config.source} (current auth certificate)"
-    return Loaded(value=key_from_certificate(certificate, label), source=label)
+    try:
+        return Loaded(value=key_from_certificate(certificate, label), source=label)
+    except ConfigError as exc:
+        return Loaded(error=SourceError(f"the bundle's certificate {current} cannot be used: {exc}"), source=label)
 
 
 def _exchange(source: ExchangeConfigSource) -> Loaded[ExchangeConfig]:

@@ -7,6 +7,7 @@ neither a terminal nor an XML parser may be handed raw bytes from the wire. rich
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import IO, Any
@@ -16,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector import __version__
+from inspector.jsonable import json_native
 from inspector.text import safe
 from inspector.verifyoauth.model import CHECKS, Check, summary
 
@@ -29,6 +31,8 @@ def _clean(value: object) -> Any:
     """Evidence made safe for any output: strings escaped and capped, containers walked (bounded)."""
     if isinstance(value, str):
         return safe(value, _LIMIT)
+    if isinstance(value, float) and not math.isfinite(value):
+        return json_native(value)  # strict JSON has no NaN or Infinity: "NaN", "Infinity" as strings
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict):
@@ -84,7 +88,7 @@ def to_json(checks: list[Check], *, generated: datetime, strict: bool) -> dict[s
 
 
 def write_json(checks: list[Check], out: IO[str], *, generated: datetime, strict: bool) -> None:
-    json.dump(to_json(checks, generated=generated, strict=strict), out, indent=2, ensure_ascii=False)
+    json.dump(to_json(checks, generated=generated, strict=strict), out, indent=2, ensure_ascii=False, allow_nan=False)
     out.write("\n")
 
 

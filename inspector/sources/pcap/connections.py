@@ -242,6 +242,8 @@ class Connection:
         self._note(target, notice, frame)
 
     def on_tls(self, parser: Http1Parser) -> None:
+        """The HTTP parser met a TLS record where the TLS stage did not (the direction began otherwise): the
+        connection is counted as TLS nobody read."""
         if not self.tls:
             self.tls = True
             stats = self.table.stats
@@ -250,6 +252,8 @@ class Connection:
                 stats.tls_servers = {}
             if len(stats.tls_servers) < 10:
                 stats.tls_servers[str(self.endpoints[1 - parser.side])] = None
+            if self.tls_session is None:
+                self.table.tls.count_unread(str(self.endpoints[1 - parser.side]))
         self.parsers[1 - parser.side].stop()
 
     def on_tunnel(self, parser: Http1Parser) -> None:

@@ -38,6 +38,11 @@ REAP_EVERY = 1 << 12
 """Packets between closing connections that were reset and went quiet, and releasing pages already read."""
 DROP_PAGES_EVERY = 4 << 20
 """Bytes of the mapping read before their pages are released (at most this plus 4096 frames stay mapped)."""
+MAX_FRAME_READ = 1 << 20
+"""Frames are read up to this length, as if captured with this snap length: segmentation offload shows segments
+of up to 64 KiB (BIG TCP some hundreds), while a record may claim 256 MiB. The TCP bytes beyond it are missing to
+reassembly, so the exchanges they would carry are reported as a capture gap; the rest of the record is never
+touched, so it costs no memory."""
 MEMORY_BUDGET = 256 << 20
 """Bytes that out-of-order segments and oversized header blocks of all connections may hold together."""
 
@@ -122,7 +127,7 @@ def _read(
     try:
         for linktype, ts, start, end in records:
             frame += 1
-            segment = decode(linktype, mapped, start, end)
+            segment = decode(linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ)
             if segment is not None:
                 segment_in(segment, frame, ts)
                 if out.dirty:

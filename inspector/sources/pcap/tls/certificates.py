@@ -5,9 +5,11 @@ connections with the same chain)."""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 from inspector.sources.pcap.tls.facts import CertificateFacts
 
@@ -15,6 +17,18 @@ from inspector.sources.pcap.tls.facts import CertificateFacts
 @lru_cache(maxsize=256)
 def certificate_facts(der: bytes) -> CertificateFacts:
     """Raises ``ValueError`` when the bytes are not a certificate ``cryptography`` can read."""
+    try:
+        with warnings.catch_warnings():
+            # Odd certificates on the wire are facts to report, not warnings to print on the terminal.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return _facts(der)
+    except ValueError:
+        raise
+    except Exception as exc:  # wire bytes: any parse failure (InvalidVersion, DuplicateExtension...) is bad input
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _facts(der: bytes) -> CertificateFacts:
     cert = x509.load_der_x509_certificate(der)
     sans: list[str] = []
     try:

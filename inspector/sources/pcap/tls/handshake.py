@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 CLIENT_HELLO, SERVER_HELLO, NEW_SESSION_TICKET, CLIENT_KEY_EXCHANGE = 1, 2, 4, 16
 ENCRYPTED_EXTENSIONS, CERTIFICATE, FINISHED, KEY_UPDATE = 8, 11, 20, 24
 
-EXT_SERVER_NAME, EXT_ALPN, EXT_ETM, EXT_EMS, EXT_SUPPORTED_VERSIONS = 0, 16, 22, 23, 43
+EXT_SERVER_NAME, EXT_ALPN, EXT_ETM, EXT_EMS, EXT_EARLY_DATA, EXT_SUPPORTED_VERSIONS = 0, 16, 22, 23, 42, 43
+END_OF_EARLY_DATA = 5
 MAX_HANDSHAKE_MESSAGE = 256 << 10
 """A certificate chain is a few KiB; a message claiming more than this is damage or hostile."""
 MAX_CERTIFICATES = 16
@@ -69,6 +70,8 @@ class ClientHello:
     """supported_versions, in the client's order (empty when it did not send the extension)."""
     ems: bool = False
     etm: bool = False
+    early_data: bool = False
+    """TLS 1.3 0-RTT: application data may follow the ClientHello before the server answers."""
 
 
 @dataclass(slots=True)
@@ -128,6 +131,8 @@ def parse_client_hello(body: bytes) -> ClientHello:
             hello.ems = True
         elif kind == EXT_ETM:
             hello.etm = True
+        elif kind == EXT_EARLY_DATA:
+            hello.early_data = True
     return hello
 
 
@@ -152,14 +157,18 @@ def parse_server_hello(body: bytes) -> ServerHello:
     return hello
 
 
-def parse_encrypted_extensions_alpn(body: bytes) -> str | None:
-    """The ALPN protocol a TLS 1.3 server chose (it travels encrypted, in EncryptedExtensions)."""
+def parse_encrypted_extensions(body: bytes) -> tuple[str | None, bool]:
+    """What a TLS 1.3 server says encrypted, in EncryptedExtensions: the ALPN protocol it chose, and whether it
+    accepted the client's early data."""
     reader = _Reader(body)
+    alpn, early = None, False
     for kind, ext in _extensions(reader):
         if kind == EXT_ALPN:
             names = _alpn_list(ext)
-            return names[0] if names else None
-    return None
+            alpn = names[0] if names else None
+        elif kind == EXT_EARLY_DATA:
+            early = True
+    return alpn, early
 
 
 def parse_certificates(body: bytes, *, tls13: bool) -> list[bytes]:

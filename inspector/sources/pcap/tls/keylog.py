@@ -1,8 +1,8 @@
 """NSS key log files (``SSLKEYLOGFILE``) and the same text from pcapng Decryption Secrets Blocks.
 
 Lines are ``LABEL <client random hex> <secret hex>``; ``#`` starts a comment. The labels read are
-``CLIENT_RANDOM`` (the TLS <= 1.2 master secret) and the TLS 1.3 traffic secrets; others (early traffic,
-exporter secrets, ``RSA``) are counted and skipped.
+``CLIENT_RANDOM`` (the TLS <= 1.2 master secret) and the TLS 1.3 traffic secrets (0-RTT's early one too);
+others (exporter secrets, ``RSA``) are counted and skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ CLIENT_HS = "CLIENT_HANDSHAKE_TRAFFIC_SECRET"
 SERVER_HS = "SERVER_HANDSHAKE_TRAFFIC_SECRET"
 CLIENT_AP = "CLIENT_TRAFFIC_SECRET_0"
 SERVER_AP = "SERVER_TRAFFIC_SECRET_0"
-LABELS = frozenset({MASTER, CLIENT_HS, SERVER_HS, CLIENT_AP, SERVER_AP})
+CLIENT_EARLY = "CLIENT_EARLY_TRAFFIC_SECRET"
+LABELS = frozenset({MASTER, CLIENT_HS, SERVER_HS, CLIENT_AP, SERVER_AP, CLIENT_EARLY})
 MAX_KEYLOG_BYTES = 512 << 20
 """A key log larger than this is not one (a 2,000-connection TLS 1.3 log is under 2 MB)."""
 

@@ -53,7 +53,7 @@ def _private_key(der: bytes) -> rsa.RSAPrivateKey:
 def certificate_modulus(der: bytes) -> int | None:
     try:
         public = x509.load_der_x509_certificate(der).public_key()
-    except ValueError:
+    except Exception:  # wire bytes: any parse failure means there is no key to match
         return None
     return public.public_numbers().n if isinstance(public, rsa.RSAPublicKey) else None
 

@@ -28,6 +28,7 @@ from inspector.sources.pcap.tls.handshake import (
     CLIENT_HELLO,
     CLIENT_KEY_EXCHANGE,
     ENCRYPTED_EXTENSIONS,
+    END_OF_EARLY_DATA,
     FINISHED,
     KEY_UPDATE,
     SERVER_HELLO,
@@ -37,10 +38,19 @@ from inspector.sources.pcap.tls.handshake import (
     ServerHello,
     parse_certificates,
     parse_client_hello,
-    parse_encrypted_extensions_alpn,
+    parse_encrypted_extensions,
     parse_server_hello,
 )
-from inspector.sources.pcap.tls.keylog import CLIENT_AP, CLIENT_HS, MASTER, SERVER_AP, SERVER_HS, KeyLog, Secret
+from inspector.sources.pcap.tls.keylog import (
+    CLIENT_AP,
+    CLIENT_EARLY,
+    CLIENT_HS,
+    MASTER,
+    SERVER_AP,
+    SERVER_HS,
+    KeyLog,
+    Secret,
+)
 from inspector.sources.pcap.tls.keys import hash_algorithm, prf, tls12_keys, tls13_keys, tls13_next_secret
 from inspector.sources.pcap.tls.server_keys import decrypt_premaster, find_key
 from inspector.sources.pcap.tls.suites import DECRYPTABLE, Suite, is_grease, suite_name, version_name
@@ -52,6 +62,8 @@ CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA, HEARTBEAT = 20, 21, 22, 
 MAX_RECORD = 16384 + 2048
 """The largest TLSCiphertext fragment any version allows (RFC 5246 §6.2.3)."""
 MAX_CERT_BYTES = 64 << 10
+MAX_EARLY_BYTES = 64 << 10
+"""0-RTT bytes held until the server says whether it accepted them (servers usually allow 16 KiB)."""
 
 
 def _transcript_hash(version: int, hash_name: str, data: bytes) -> bytes:
@@ -169,6 +181,15 @@ class TlsSession:
         """Handshake messages up to ClientKeyExchange, kept only while a server key may be needed (extended
         master secret hashes them)."""
         self._await_rsa = False
+        self._early: list[tuple[bytes, int, int, int]] = []
+        """TLS 1.3 0-RTT records the client sent before the server answered (fragment, version, frame, time):
+        opened once EncryptedExtensions says the server accepted them, dropped otherwise."""
+        self._client_handshake: RecordCipher | None = None
+        """The client's handshake-key cipher, held while its accepted early data is read with the early key."""
+        self._client_opened = False
+        self._awaiting_ee = False
+        """Between the ServerHello and EncryptedExtensions of a handshake that offered 0-RTT: client records are
+        held (they may still be early data)."""
         self._on_close = on_close
         self.failed = False
         self.closed = False
@@ -188,6 +209,9 @@ class TlsSession:
                 self._ciphers[side] = self._pending[side]
                 self._encrypted[side] = True
             return
+        if self._awaiting_ee and side == self.client_side and kind == APPLICATION_DATA:
+            self._hold_early(fragment, version, frame, ts)
+            return
         if self._encrypted[side] and (kind == APPLICATION_DATA or self.version < 0x0304):
             cipher = self._ciphers[side]
             if cipher is None:
@@ -196,8 +220,13 @@ class TlsSession:
             try:
                 kind, fragment = cipher.open(kind, version, fragment)
             except DecryptError as exc:
+                if self._early_data_unread(side):
+                    cipher.seq -= 1  # early data the keys at hand cannot open: the server skipped it too
+                    return
                 self._decrypt_failed(side, str(exc), frame)
                 return
+            if side == self.client_side:
+                self._client_opened = True
             if kind == APPLICATION_DATA:
                 self._deliver(side, fragment, frame, ts)
                 return
@@ -208,14 +237,23 @@ class TlsSession:
             except HandshakeError as exc:
                 self.malformed(side, f"a broken handshake message: {exc}", frame)
         elif kind == APPLICATION_DATA and not self._encrypted[side]:
-            # Application data before the handshake was seen: the connection's start was not captured.
-            self.directions[side].stop()
+            if self.hello is None:
+                self.directions[side].stop()  # application data before any handshake: its start was not captured
+            elif side == self.client_side and self.hello.early_data:
+                self._hold_early(fragment, version, frame, ts)
 
     def _deliver(self, side: int, plain: bytes, frame: int, ts: int) -> None:
         if not plain:
             return
-        if self.http2 is None and side == self.client_side and (self.facts.alpn == "h2" or plain.startswith(PREFACE)):
-            self.http2 = Http2Reader(self.conn, side)
+        client = self.client_side
+        # HTTP/2 by ALPN whichever side speaks first (a server may send its SETTINGS before the client's preface
+        # arrives), else by the client's preface.
+        if (
+            self.http2 is None
+            and client is not None
+            and (self.facts.alpn == "h2" or (side == client and plain.startswith(PREFACE)))
+        ):
+            self.http2 = Http2Reader(self.conn, client)
         if self.http2 is not None:
             self.http2.data(side, plain, frame, ts)
             return
@@ -240,7 +278,10 @@ class TlsSession:
         elif message == CERTIFICATE and side != self.client_side:
             self._certificates(body)
         elif message == ENCRYPTED_EXTENSIONS and side != self.client_side:
-            self.facts.alpn = parse_encrypted_extensions_alpn(body)
+            self.facts.alpn, accepted = parse_encrypted_extensions(body)
+            self._early_data_answered(accepted)
+        elif message == END_OF_EARLY_DATA and side == self.client_side and self._client_handshake is not None:
+            self._ciphers[side], self._client_handshake = self._client_handshake, None
         elif message == FINISHED and self.version >= 0x0304:
             self._switch_to_traffic(side)
         elif message == KEY_UPDATE and self.version >= 0x0304:
@@ -279,8 +320,8 @@ class TlsSession:
             facts.alpn = hello.alpn
         facts.resumed = bool(hello.session_id) and hello.session_id == self.hello.session_id and hello.version < 0x0304
         suite = DECRYPTABLE.get(hello.suite)
-        if suite is None or (hello.version >= 0x0304) != (suite.code >> 8 == 0x13):
-            facts.status = "unsupported-suite"
+        if suite is None or (hello.version >= 0x0304) != (suite.code >> 8 == 0x13) or hello.version < 0x0301:
+            facts.status = "unsupported-suite"  # SSL 3.0 has its own MAC: named, never a false decrypt failure
             return
         self.suite = suite
         client = 1 - side
@@ -300,6 +341,7 @@ class TlsSession:
             self._found(secret)
             return
         self._encrypted = [True, True]
+        self._awaiting_ee = self.hello.early_data
         client_hs, server_hs = self._lookup(CLIENT_HS), self._lookup(SERVER_HS)
         if client_hs is None or server_hs is None:
             return
@@ -340,6 +382,39 @@ class TlsSession:
         self._pending[client] = RecordCipher(suite, keys[0], version=version, etm=etm)
         self._pending[1 - client] = RecordCipher(suite, keys[1], version=version, etm=etm)
         self._found(Secret(master, "server-key", name))
+
+    def _hold_early(self, fragment: bytes, version: int, frame: int, ts: int) -> None:
+        if self.keylog is not None and sum(len(item[0]) for item in self._early) + len(fragment) <= MAX_EARLY_BYTES:
+            self._early.append((fragment, version, frame, ts))
+
+    def _early_data_answered(self, accepted: bool) -> None:
+        """EncryptedExtensions said whether the server took the client's 0-RTT data: if it did and the key log
+        has the early secret, the held records open with it (and the client's next ones, up to EndOfEarlyData)."""
+        early, self._early = self._early, []
+        self._awaiting_ee = False
+        client = self.client_side
+        if not accepted or client is None or self.hello is None or self.suite is None or self.keylog is None:
+            return
+        secret = self.keylog.lookup(self.hello.random, CLIENT_EARLY)
+        if secret is None:
+            return
+        self._client_handshake = self._ciphers[client]
+        self._ciphers[client] = RecordCipher(self.suite, tls13_keys(self.suite, secret.value), version=self.version)
+        for fragment, version, frame, ts in early:
+            self.record(client, APPLICATION_DATA, version, fragment, frame, ts)
+
+    def _early_data_unread(self, side: int) -> bool:
+        """A TLS 1.3 client record that does not open while 0-RTT data may still be in flight (offered, and no
+        client record opened yet): the server skipped such records too, so this reader does."""
+        hello = self.hello
+        return (
+            self.version >= 0x0304
+            and side == self.client_side
+            and hello is not None
+            and hello.early_data
+            and not self._client_opened
+            and self._client_handshake is None
+        )
 
     def _lookup(self, label: str) -> Secret | None:
         assert self.hello is not None

@@ -66,6 +66,13 @@ class TlsTracker:
         self._keylog.add_text(text, "dsb", f"{self._source} (decryption secrets block)")
         self.secrets_blocks += 1
 
+    def count_unread(self, server: str) -> None:
+        """A TLS connection no session followed (its start was not captured as TLS): hidden, with no facts."""
+        self.total += 1
+        self.undecrypted += 1
+        self.by_status["no-handshake"] = self.by_status.get("no-handshake", 0) + 1
+        _count(self.servers, server)
+
     def _closed(self, session: TlsSession) -> None:
         facts = session.facts
         self.total += 1

@@ -26,3 +26,15 @@ def test_name_matching() -> None:
     assert not name_matches("a.mail.contoso.com", ["*.contoso.com"])  # a wildcard covers one label
     assert not name_matches("contoso.com", ["*.contoso.com"])
     assert not name_matches("mail.contoso.com", ["mail.fabrikam.com"])
+
+
+def test_a_certificate_cryptography_refuses_is_a_value_error() -> None:
+    import pytest
+
+    der = tls_server_cert("mail.contoso.com", now=datetime(2026, 11, 2, tzinfo=UTC)).der
+    assert b"\xa0\x03\x02\x01\x02" in der
+    broken = der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x37", 1)  # X.509 version 56: InvalidVersion
+    with pytest.raises(ValueError, match="InvalidVersion"):
+        certificate_facts(broken)
+    with pytest.raises(ValueError):
+        certificate_facts(b"\x30\x03\x02\x01\x00")

@@ -11,7 +11,7 @@ from inspector.sources.pcap.tls.handshake import (
     HandshakeError,
     parse_certificates,
     parse_client_hello,
-    parse_encrypted_extensions_alpn,
+    parse_encrypted_extensions,
     parse_server_hello,
 )
 
@@ -53,7 +53,8 @@ def test_server_hello_and_hello_retry_request() -> None:
     assert (hello.version, hello.suite, hello.retry) == (0x0304, 0x1302, False)
     retry = parse_server_hello(b"\x03\x03" + HRR_RANDOM + body[34:])
     assert retry.retry
-    assert parse_encrypted_extensions_alpn(_vec(2, _ext(16, _vec(2, _vec(1, b"h2"))))) == "h2"
+    assert parse_encrypted_extensions(_vec(2, _ext(16, _vec(2, _vec(1, b"h2"))))) == ("h2", False)
+    assert parse_encrypted_extensions(_vec(2, _ext(42, b""))) == (None, True)
 
 
 @pytest.mark.parametrize("cut", range(0, len(CLIENT_HELLO), 7))

@@ -59,3 +59,16 @@ def test_the_table_says_which_exchanges_were_decrypted_and_how() -> None:
     assert result.exit_code == 0
     assert "TLS 1.3 TLS_AES_256_GCM_SHA384 (dsb)" in result.stdout
     assert "TLS 1.2" in result.stdout
+
+
+def test_key_logs_travel_to_jobs_workers(corpus: Path) -> None:
+    folder = corpus / "tls/wireshark-notes"
+    code, out, _ = run(
+        "analyze", str(SAMPLE), str(folder / "tls12-cbc-suites.pcapng"),
+        "--keylog", str(folder / "tls12-cbc-suites.keys"),
+        "--jobs", "2", "--format", "json", "--quiet", "--fail-on", "never",
+    )  # fmt: skip
+    assert code == 0
+    document = json.loads(out)
+    used = [e["tls"]["decrypted_with"] for e in document["exchanges"]]
+    assert used.count("dsb") == 23 and used.count("keylog") == 12

@@ -394,3 +394,128 @@ def test_reordered_segments_decrypt_like_tshark(tmp_path: Path) -> None:
     assert [n.rule for n in notices] == []
     assert [(e.request.method, e.request.target) for e in exchanges] == [(r.method, r.target) for r in REQUESTS]
     check_against_tshark(shuffled, keylog, exchanges)
+
+
+@pytest.mark.parametrize(
+    ("cipher", "iana"),
+    [
+        ("DHE-RSA-AES128-GCM-SHA256", "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
+        ("DHE-RSA-CHACHA20-POLY1305", "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+        ("DHE-RSA-AES256-SHA256", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"),
+    ],
+)
+def test_dhe_key_exchange_with_openssl_s_server(cipher: str, iana: str, tmp_path: Path) -> None:
+    """DHE, which Python's ssl server does not offer without DH parameters: openssl s_server -WWW serves a file."""
+    import socket
+    import time
+
+    from tests.sources.pcap.tls.live import openssl
+
+    cert = valid_cert(tmp_path)
+    (tmp_path / "page.txt").write_text("hello dhe\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    keylog = tmp_path / "keys.log"
+    command = [openssl(), "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert.cert), "-key", str(cert.key)]
+    command += ["-WWW", "-tls1_2", "-cipher", cipher, "-quiet"]
+    with capture(tmp_path, port) as path:
+        server = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "openssl s_server did not listen"
+                    time.sleep(0.1)
+            context = client_context(keylog, ciphers=cipher, version=ssl.TLSVersion.TLSv1_2)
+            with context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") as tls:
+                tls.sendall(b"GET /page.txt HTTP/1.0\r\nAuthorization: Bearer over-dhe\r\n\r\n")
+                answer = b""
+                while chunk := tls.recv(4096):
+                    answer += chunk
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    assert answer.endswith(b"hello dhe\n")
+    exchanges, notices, facts = read(path, keylog)
+    assert [n.rule for n in notices if n.rule != "capture-encrypted"] == []
+    decrypted = [f for f in facts if f.status == "decrypted"]
+    assert [f.cipher for f in decrypted] == [iana]
+    assert [(e.request.target, e.request.header("authorization")) for e in exchanges] == [
+        ("/page.txt", "Bearer over-dhe")
+    ]
+    assert exchanges[0].response is not None and exchanges[0].response.status == 200
+    # tshark lists the request; it does not report this HTTP/1.0 response that ends with the connection.
+    tshark()
+    assert [m for m in ours(exchanges) if m[0] == "request"] == [m for m in theirs(path, keylog) if m[0] == "request"]
+
+
+def test_tls13_early_data_accepted_by_openssl_decrypts(tmp_path: Path) -> None:
+    """0-RTT: a resumed openssl s_client sends a request before the handshake ends; s_server accepts it. The early
+    request opens with CLIENT_EARLY_TRAFFIC_SECRET, the one after the handshake with the traffic secrets."""
+    import socket
+    import time
+
+    from tests.sources.pcap.tls.live import openssl
+
+    cert = valid_cert(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    keylog, session = tmp_path / "keys.log", tmp_path / "session.pem"
+    (tmp_path / "early.txt").write_bytes(b"GET /early HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer zero-rtt\r\n\r\n")
+    server_command = [openssl(), "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(cert.cert), "-key"]
+    server_command += [str(cert.key), "-tls1_3", "-early_data", "-quiet", "-naccept", "3"]
+    client = [openssl(), "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_3", "-keylogfile", str(keylog)]
+
+    def talk(extra: list[str], line: bytes) -> str:
+        process = subprocess.Popen(
+            [*client, *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path
+        )
+        assert process.stdin is not None and process.stdout is not None
+        time.sleep(0.7)
+        process.stdin.write(line)
+        process.stdin.flush()
+        time.sleep(0.7)  # the session ticket arrives after the handshake
+        process.stdin.close()  # a clean close (close_notify): a session cut short is not resumable
+        with process.stdout:
+            out = process.stdout.read()
+        process.wait(timeout=10)
+        return out.decode(errors="replace")
+
+    with capture(tmp_path, port) as path:
+        # s_server's stdin stays open: at its end s_server would close the connection it is serving.
+        server = subprocess.Popen(
+            server_command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while True:  # s_server listening (a probe connection would use up one of its two -naccept)
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) != 0:
+                        assert time.monotonic() < deadline, "openssl s_server did not listen"
+                        time.sleep(0.1)
+                        continue
+                break
+            talk(["-sess_out", str(session)], b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+            said = talk(
+                ["-sess_in", str(session), "-early_data", "early.txt"], b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+        finally:
+            server.terminate()
+            server.communicate(timeout=10)
+    if "Early data was accepted" not in said:
+        pytest.skip(f"openssl did not use early data here: {said[-500:]}")
+    assert "CLIENT_EARLY_TRAFFIC_SECRET" in keylog.read_text()
+    exchanges, notices, _ = read(path, keylog)
+    assert [n.rule for n in notices] == []
+    assert [e.request.target for e in exchanges] == ["/first", "/early", "/after"]
+    assert exchanges[1].request.header("authorization") == "Bearer zero-rtt"
+    requests = [
+        ("request", e.request.method, e.request.target, *(f"{n}: {v}" for n, v in e.request.headers)) for e in exchanges
+    ]
+    tshark()
+    assert requests == [m for m in theirs(path, keylog) if m[0] == "request"]

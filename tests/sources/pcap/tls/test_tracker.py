@@ -54,3 +54,18 @@ def test_missing_keys_are_named_by_client_random_and_sni(tmp_path: Path) -> None
 def test_an_alert_alone_hides_nothing(tmp_path: Path) -> None:
     alert = b"\x15\x03\x03\x00\x02\x02\x28"
     assert _notices(tmp_path, _conversation(40000, b"", alert)) == []
+
+
+def test_tls_the_http_parser_met_is_counted_too() -> None:
+    """A TLS record only the HTTP parser saw (no TLS session followed the connection) is still hidden traffic."""
+    from inspector.sources.pcap.budget import MemoryBudget
+    from inspector.sources.pcap.connections import Connection, ConnectionTable
+    from inspector.sources.pcap.ordering import OrderedOutput
+
+    table = ConnectionTable(OrderedOutput("t", "t.pcap"), "t.pcap", keep_bodies=False, budget=MemoryBudget(1 << 20))
+    conn = Connection(table, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), 50000, 443, 0)
+    conn.on_tls(conn.parsers[0])
+    conn.on_tls(conn.parsers[0])  # once per connection
+    notice = table.encrypted_notice()
+    assert notice is not None and notice.evidence["tls_connections"] == 1
+    assert notice.evidence["servers"] == ["10.0.0.2:443"]

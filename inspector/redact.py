@@ -1,0 +1,51 @@
+"""Secrets that travel outside the Authorization header: in a request target's query, and in a URL's userinfo.
+
+``GET /owa/?access_token=…``, an OAuth ``code=`` on a redirect, a SAS ``sig=``, ``http://user:password@host/`` in an
+absolute-form target: each is as usable as a token in a header, so every output shows the parameter's name and not
+its value (DESIGN.md "Secrets stay secret"). ``--show-secrets`` shows them.
+"""
+
+from __future__ import annotations
+
+import re
+
+REDACTED = "[redacted]"
+
+SECRET_PARAMETERS = frozenset(
+    {
+        "access_token", "id_token", "refresh_token", "token", "code", "client_secret", "client_assertion",
+        "assertion", "password", "passwd", "pwd", "pass", "secret", "sig", "signature", "apikey", "api_key", "key",
+        "auth", "authorization", "session", "sessionid", "jsessionid", "phpsessid", "samlresponse", "samlrequest",
+        "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential",
+        "csrf", "xsrf", "otp", "ticket", "logon_hint_token",
+    }
+)  # fmt: skip
+"""Query parameter names (compared case-insensitively) whose values are credentials."""
+
+_USERINFO = re.compile(r"\A([A-Za-z][A-Za-z0-9+.\-]*://)([^?#]*)@")
+"""Up to the last ``@`` before the query: a password with an unencoded ``/`` or ``@`` is still all redacted (a path
+with an ``@`` after a ``:`` loses some text to the redaction, never a secret to the output)."""
+_PARAMETER = re.compile(r"([?&;])([^=&;#?]*)=([^&;#?]*)")
+# A signed JWT as any parameter's value, whatever its name (``?t=eyJ…``).
+_SIGNED_JWT = re.compile(r"eyJ[A-Za-z0-9_\-%]*\.[A-Za-z0-9_\-%]+\.[A-Za-z0-9_\-%]+")
+
+
+def _parameter(match: re.Match[str]) -> str:
+    separator, name, value = match.groups()
+    if value and (name.strip().lower() in SECRET_PARAMETERS or _SIGNED_JWT.search(value)):
+        return f"{separator}{name}={REDACTED}"
+    return match.group()
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    user, colon, _ = match.group(2).partition(":")
+    return f"{match.group(1)}{user}:{REDACTED}@" if colon else match.group()
+
+
+def redact_target(target: str) -> str:
+    """``target`` with credential query values and a URL password replaced by ``[redacted]``."""
+    if "@" in target:
+        target = _USERINFO.sub(_userinfo, target, count=1)
+    if "=" not in target:
+        return target
+    return _PARAMETER.sub(_parameter, target)
