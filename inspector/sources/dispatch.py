@@ -56,7 +56,11 @@ def collect_inputs(paths: list[Path]) -> Collected:
         elif str(path) == STDIN or is_stream(path):
             add(path, None)
         else:
-            add(path, kind_of(path) if path.is_file() else None)
+            try:
+                kind = kind_of(path) if path.is_file() else None
+            except InputError:
+                kind = None  # read_input says why, as this input's error in the report; the others are still read
+            add(path, kind)
     return out
 
 

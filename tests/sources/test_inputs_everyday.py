@@ -145,3 +145,13 @@ def test_a_folder_lists_every_file_it_did_not_read(tmp_path: Path) -> None:
     assert "gzip-compressed but damaged" in skipped["broken.gz"]
     table = CliRunner().invoke(main, ["analyze", str(tmp_path)]).stdout
     assert "Not read (2):" in table and "notes.txt" in table
+
+
+def test_a_named_file_that_is_damaged_from_the_start_does_not_stop_the_others(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pcap.gz"
+    broken.write_bytes(b"\x1f\x8b" + b"\x00" * 20)
+    code, report = analyze_json(str(broken), str(SAMPLES / "lab.har"))
+    assert code == 3
+    assert report["summary"]["exchanges"] == 23  # type: ignore[index]
+    [failure] = report["errors"]  # type: ignore[misc]
+    assert "gzip-compressed but damaged" in failure["reason"] and failure["exchanges_read"] == 0
