@@ -141,3 +141,9 @@ def test_a_format_that_contradicts_the_extension_is_refused(tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "report.sarif names a .sarif file but --format is json" in result.stderr
     assert not (tmp_path / "report.sarif").exists()
+
+
+def test_the_table_leaves_suppressed_findings_to_the_summary_line() -> None:
+    _, out = run("--rule", "basic-fallback", "--ignore", "basic-fallback")
+    assert "ERROR   basic-fallback" not in out
+    assert "1 suppressed (--ignore / the configuration's ignore list)" in out

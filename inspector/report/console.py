@@ -68,7 +68,9 @@ def _request_cell(exchange: HttpExchange, *, show_secrets: bool) -> Text:
 
 
 def _worst(findings: tuple[Finding, ...]) -> Text:
-    """Every rule an exchange raised, worst first, each in its severity's colour."""
+    """Every rule an exchange raised, worst first, each in its severity's colour (suppressed ones left out: the
+    summary line counts them)."""
+    findings = tuple(f for f in findings if f.suppressed is None)
     if not findings:
         return Text("ok", style="green")
     seen: dict[str, str] = {}
