@@ -147,3 +147,8 @@ def test_the_table_leaves_suppressed_findings_to_the_summary_line() -> None:
     _, out = run("--rule", "basic-fallback", "--ignore", "basic-fallback")
     assert "ERROR   basic-fallback" not in out
     assert "1 suppressed (--ignore / the configuration's ignore list)" in out
+
+
+def test_html_marks_suppressed_findings_with_their_reason() -> None:
+    _, out = run("--format", "html", "--rule", "basic-fallback", "--ignore", "basic-fallback")
+    assert "(suppressed: suppressed on the command line (--ignore))" in out

@@ -307,7 +307,13 @@ class HtmlWriter:
                 if item.get("row") is not None:
                     where = f'<button type="button" class="jump" data-row="{int(item["row"])}">{where[:-2]}</button>: '
 
-                parts.append(f"<li>{where}{escape(str(item['message']))}</li>")
+                suppressed = item.get("suppressed")
+                mark = (
+                    f' <span class="dim">(suppressed: {escape(str(suppressed.get("reason", "")))})</span>'
+                    if isinstance(suppressed, dict)
+                    else ""
+                )
+                parts.append(f"<li>{where}{escape(str(item['message']))}{mark}</li>")
             if count > len(items):
                 parts.append(f'<li class="dim">… {count - len(items)} more</li>')
             parts.append("</ul></details>\n")
