@@ -66,15 +66,16 @@ class Truncated(Exception):
 
 
 def _decompressor(kind: Compression) -> _Decompressor:
+    """gzip and xz (zstd has its own path: :func:`_zstd_chunks`)."""
     if kind == "gzip":
         return zlib.decompressobj(wbits=31)
-    if kind == "xz":
-        return lzma.LZMADecompressor()
-    # zstd is not in the standard library before Python 3.14: the zstandard package (a runtime dependency for this).
-    import zstandard
+    return lzma.LZMADecompressor()
 
-    decompressor: _Decompressor = zstandard.ZstdDecompressor().decompressobj()
-    return decompressor
+
+_MIN_STEP, _MAX_STEP = 64, 1 << 16
+_OUTPUT_GOAL = 1 << 18
+"""Compressed bytes are fed in slices that adapt so each call gives about this much output: a bomb (megabytes from
+a few bytes) is fed 64 bytes at a time, so memory stays bounded by a slice's output, not by the ratio."""
 
 
 def decompressed_chunks(raw: BinaryIO, kind: Compression) -> Iterator[bytes]:
@@ -82,27 +83,47 @@ def decompressed_chunks(raw: BinaryIO, kind: Compression) -> Iterator[bytes]:
 
     Raises ``Truncated`` after the last chunk when the stream was cut short, ``InputError`` when it is not valid.
     """
+    if kind == "zstd":
+        yield from _zstd_chunks(raw)
+        return
     decompressor = _decompressor(kind)
     pending = b""
+    step = _MIN_STEP
     while True:
-        data = pending or raw.read(_DECOMPRESSED_CHUNK)
-        pending = b""
-        if not data:
+        if not pending:
+            pending = raw.read(_DECOMPRESSED_CHUNK)
+        if not pending:
             if not decompressor.eof:
                 raise Truncated(f"the {kind} stream ends before its end marker")
             return
+        data, pending = pending[:step], pending[step:]
         try:
             out = decompressor.decompress(data)
         except Exception as exc:  # zlib.error, lzma.LZMAError, zstandard.ZstdError: not a valid stream
             raise InputError(f"it is {kind}-compressed but damaged ({_reason(exc)})") from exc
+        step = min(step * 2, _MAX_STEP) if len(out) < _OUTPUT_GOAL else max(step // 2, _MIN_STEP)
         if out:
             yield out
         if decompressor.eof:
-            rest = decompressor.unused_data or raw.read(_DECOMPRESSED_CHUNK)
+            rest = decompressor.unused_data + pending or raw.read(_DECOMPRESSED_CHUNK)
             if not rest or compression_of(rest) != kind:
                 return  # trailing garbage after the last member is ignored, as gzip -d does
             decompressor = _decompressor(kind)
             pending = rest
+
+
+def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
+    """zstd through the zstandard package's stream reader: output in bounded reads whatever the ratio (its
+    ``decompressobj`` returns a whole frame at once). It does not report a cut in the last frame; the reader of the
+    content does (a pcap's truncated block, a HAR's unfinished document)."""
+    import zstandard
+
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
+    try:
+        while chunk := reader.read(_OUTPUT_GOAL):
+            yield chunk
+    except zstandard.ZstdError as exc:
+        raise InputError(f"it is zstd-compressed but damaged ({_reason(exc)})") from exc
 
 
 def peek_decompressed(path: Path, size: int) -> bytes | None:

@@ -45,3 +45,16 @@ def test_a_cut_stream_gives_what_came_before_then_says_so() -> None:
 def test_damage_is_an_input_error() -> None:
     with pytest.raises(InputError, match="xz-compressed but damaged"):
         list(decompressed_chunks(io.BytesIO(b"\xfd7zXZ\x00" + b"\xff" * 40), "xz"))
+
+
+@pytest.mark.parametrize("kind", ["gzip", "xz", "zstd"])
+def test_a_bomb_comes_out_in_bounded_chunks(kind: str) -> None:
+    plain = bytes(64 << 20)  # 64 MiB of zeros: a few KiB compressed
+    packed = {
+        "gzip": gzip.compress,
+        "xz": lzma.compress,
+        "zstd": zstandard.ZstdCompressor().compress,
+    }[kind](plain)
+    sizes = [len(chunk) for chunk in decompressed_chunks(io.BytesIO(packed), kind)]  # type: ignore[arg-type]
+    assert sum(sizes) == len(plain)
+    assert max(sizes) <= 4 << 20
