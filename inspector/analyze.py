@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from inspector.hosts import origin_host
 from inspector.http_auth import (
     Challenge,
     Credentials,
@@ -57,9 +58,25 @@ class ExchangeResult:
 
 
 @dataclass(slots=True)
-class _Challenged:
+class _OAuthFailed:
+    """A client's attempt at OAuth on a host that was refused (401) or never answered."""
+
     at: datetime
     exchange: str
+    outcome: str
+    """``refused`` or ``unanswered``."""
+
+
+@dataclass(slots=True)
+class _Handshake:
+    """An NTLM handshake begun (Type 1) and not yet completed (Type 3) by one client on one host."""
+
+    at: datetime
+    exchange: str
+    scheme: str
+    host: str
+    answer: int | None = None
+    """The status the server answered the Type 1 with (401 carries the Type 2 challenge); ``None``: no answer."""
 
 
 def user_of(credentials: Credentials) -> str | None:
@@ -79,7 +96,8 @@ class Analyzer:
         self.trust = trust
         self.policy = policy
         self.verifier = verifier or Verifier(trust)
-        self._challenged: OrderedDict[tuple[str, str], _Challenged] = OrderedDict()
+        self._oauth_failed: OrderedDict[tuple[str, str], _OAuthFailed] = OrderedDict()
+        self._handshakes: OrderedDict[tuple[str, str], _Handshake] = OrderedDict()
         self._reported_once: set[tuple[str, str, str, str]] = set()
         self._assessments: LruCache[str, TokenAssessment] = LruCache(TOKEN_CACHE)
         self._parsed_credentials: LruCache[str, Credentials] = LruCache(HEADER_CACHE)
@@ -133,8 +151,36 @@ class Analyzer:
     def new_input(self) -> None:
         """Forget per-client state between input files: a fallback or a repeated offer never spans two captures
         (the same rule a worker process follows when files are analysed in parallel)."""
-        self._challenged.clear()
+        self._oauth_failed.clear()
+        self._handshakes.clear()
         self._reported_once.clear()
+
+    def end_input(self) -> list[Finding]:
+        """What only the end of an input shows: NTLM handshakes that never reached their Type 3 (each is still
+        an attempt at legacy authentication, reported once). The caller counts and writes them like any finding."""
+        out = [self._incomplete_handshake(handshake) for handshake in self._handshakes.values()]
+        self._handshakes.clear()
+        return out
+
+    @staticmethod
+    def _incomplete_handshake(handshake: _Handshake) -> Finding:
+        if handshake.answer == 401:
+            answered = "got the server's Type 2 challenge"
+        elif handshake.answer is None:
+            answered = "got no answer"
+        else:
+            answered = f"was answered {handshake.answer} without a Type 2 challenge"
+        return finding(
+            "legacy-auth",
+            f"{handshake.scheme} (ntlm) handshake to {handshake.host} began (Type 1) and {answered}, but did not "
+            "complete within the input (no Type 3): the client still attempted legacy authentication",
+            handshake.exchange,
+            scheme=handshake.scheme.lower(),
+            mechanism="ntlm",
+            user=None,
+            ntlm_version=None,
+            handshake="incomplete",
+        )
 
     def assess(self, value: str) -> TokenAssessment:
         """The bearer value's assessment, from the cache while the value keeps coming."""
@@ -191,10 +237,19 @@ class Analyzer:
             )
         if credentials is not None:
             found += self._credential_findings(exchange, host, credentials)
+            if credentials.scheme in LEGACY_SCHEMES:
+                self._track_handshake(exchange, host, credentials)
             if credentials.scheme in ("bearer", "bare"):
                 assessment = self.assess(credentials.credentials)
                 token_report = assessment.report
-                found += judge_use(assessment, policy=self.policy, at=exchange.time, host=host, exchange=exchange.id)
+                found += judge_use(
+                    assessment,
+                    policy=self.policy,
+                    at=exchange.time,
+                    host=host,
+                    exchange=exchange.id,
+                    target=request.target,
+                )
         challenges: tuple[Challenge, ...] = ()
         diagnostics: Diagnostics | None = None
         response = exchange.response
@@ -203,6 +258,7 @@ class Analyzer:
             raw_diag = response.header("x-ms-diagnostics")
             diagnostics = parse_ms_diagnostics(raw_diag) if raw_diag is not None else None
             found += self._response_findings(exchange, host, credentials, challenges, diagnostics)
+        self._remember_oauth(exchange, host, credentials)
         auth = AuthSummary(
             scheme=credentials.scheme if credentials else None,
             user=user_of(credentials) if credentials else None,
@@ -217,8 +273,46 @@ class Analyzer:
 
     @staticmethod
     def _client_key(exchange: HttpExchange, host: str | None) -> tuple[str, str]:
+        """The client address and the host as one origin: case, a trailing dot and the default port aside."""
         client = exchange.client.host if exchange.client else "?"
-        return client, (host or "?").lower()
+        return client, origin_host(host, exchange.scheme)
+
+    def _remember_oauth(self, exchange: HttpExchange, host: str | None, credentials: Credentials | None) -> None:
+        """Note a refused or unanswered OAuth attempt (an empty ``Bearer`` probe included); an accepted one
+        clears the note: the client's OAuth works there."""
+        if credentials is None or credentials.scheme not in ("bearer", "bare"):
+            return
+        key = self._client_key(exchange, host)
+        response = exchange.response
+        if response is not None and response.status != 401:
+            self._oauth_failed.pop(key, None)
+            return
+        outcome = "unanswered" if response is None else "refused"
+        self._oauth_failed[key] = _OAuthFailed(exchange.time, exchange.id, outcome)
+        self._oauth_failed.move_to_end(key)
+        if len(self._oauth_failed) > self.max_state:
+            self._oauth_failed.popitem(last=False)
+
+    def _track_handshake(self, exchange: HttpExchange, host: str | None, credentials: Credentials) -> None:
+        """Follow NTLM handshakes per client and host: begun at Type 1, done at Type 3. Not per connection:
+        sources other than captures seldom know it, and a client whose handshake completes on one connection
+        while another stalls has shown it can finish one (unknown beats a doubtful report)."""
+        ntlm = credentials.ntlm
+        if ntlm is None:
+            return
+        key = self._client_key(exchange, host)
+        if ntlm.message_type == 3:
+            self._handshakes.pop(key, None)
+        elif ntlm.message_type == 1:
+            handshake = self._handshakes.get(key)
+            if handshake is None:
+                handshake = _Handshake(exchange.time, exchange.id, credentials.raw_scheme or "NTLM", key[1])
+                self._handshakes[key] = handshake
+                if len(self._handshakes) > self.max_state:  # bounded: the oldest unfinished one is forgotten
+                    self._handshakes.popitem(last=False)
+            response = exchange.response
+            if response is not None and handshake.answer != 401:
+                handshake.answer = response.status
 
     def _credential_findings(self, exchange: HttpExchange, host: str | None, credentials: Credentials) -> list[Finding]:
         out: list[Finding] = []
@@ -271,18 +365,20 @@ class Analyzer:
                 )
         if scheme in ("basic", *LEGACY_SCHEMES) and not by_design:
             key = self._client_key(exchange, host)
-            previous = self._challenged.get(key)
+            previous = self._oauth_failed.get(key)
             if previous is not None and 0 <= (exchange.time - previous.at).total_seconds() <= FALLBACK_WINDOW:
-                del self._challenged[key]
+                del self._oauth_failed[key]
+                how = "was refused" if previous.outcome == "refused" else "got no answer"
                 out.append(
                     finding(
                         "basic-fallback",
-                        f"After a Bearer challenge ({previous.exchange}) client {key[0]} retried {key[1]} with "
+                        f"Client {key[0]} tried OAuth on {key[1]} ({previous.exchange}), {how}, and then used "
                         f"{credentials.raw_scheme} instead of a token",
                         exchange.id,
                         client=key[0],
                         host=key[1],
-                        challenge=previous.exchange,
+                        oauth_attempt=previous.exchange,
+                        oauth_outcome=previous.outcome,
                         scheme=scheme,
                     )
                 )
@@ -314,11 +410,6 @@ class Analyzer:
             return out
         schemes = {c.scheme for c in challenges}
         if "bearer" in schemes:
-            key = self._client_key(exchange, host)
-            self._challenged[key] = _Challenged(exchange.time, exchange.id)
-            self._challenged.move_to_end(key)
-            if len(self._challenged) > self.max_state:
-                self._challenged.popitem(last=False)
             if "basic" in schemes and self._once("basic-offered", exchange, host):
                 out.append(
                     finding(

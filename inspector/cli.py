@@ -37,6 +37,7 @@ from inspector.selection import Selection, build_selection
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
 from inspector.text import quoted
+from inspector.trust import Trust
 
 if TYPE_CHECKING:
     from inspector.rotation import Configuration
@@ -261,6 +262,7 @@ def analyze(
             ignores=ignores,
             configured=list(settings.ignores),
         )
+        _warn_skipped(settings.trust)
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
         collected = collect_inputs(list(inputs))
@@ -448,6 +450,7 @@ def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
 
     with exit_on_error(unreadable=(InputError,)):
         settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
+        _warn_skipped(settings.trust)
         expanded = expand_inputs([capture])
     if not expanded:
         error(f"no capture, HAR or flow file found in {capture}")
@@ -520,7 +523,8 @@ def token(
 
     with exit_on_error():
         at = _parse_time(at_time) if at_time else datetime.now(UTC)
-        settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
+        settings = build_settings(trust, output_format=None, now=at)  # certificates judged then too
+    _warn_skipped(settings.trust)
     text = sys.stdin.read(1024 * 1024 + 1) if value == "-" else value
     if len(text) > 1024 * 1024:
         error("the token given is over 1 MiB; that is not an S2S token")
@@ -545,6 +549,12 @@ def token(
     else:
         print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
     sys.exit(exit_code(totals, settings.fail_on, unreadable=False))
+
+
+def _warn_skipped(trust: Trust) -> None:
+    """Trust files that could not be used are said on standard error; the run goes on with the others."""
+    for reason in trust.skipped:
+        error(f"warning: skipped: {reason}")
 
 
 def _parse_time(value: str) -> datetime:

@@ -372,6 +372,17 @@ class Diagnostics:
     known: KnownDiagnostic | None
 
 
+def _wire_text(text: str) -> str:
+    """Header text read byte for byte (latin-1) that is really UTF-8, decoded as UTF-8 (a reason in French or
+    Japanese); anything else unchanged."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
 _DIAGNOSTICS_CODE = re.compile(r"[ \t]*+(\d{1,10})(?!\d)[ \t]*+;?")
 _DIAGNOSTICS_NAME = re.compile(r"[ \t;]*+([A-Za-z_][A-Za-z0-9_\-]*+)[ \t]*+=[ \t]*+")
 _DIAGNOSTICS_QUOTE_END = re.compile(r'"[ \t]*+(?:;|\Z)')
@@ -413,5 +424,7 @@ def parse_ms_diagnostics(value: str) -> Diagnostics:
             pos = stop
         fields.setdefault(name.group(1).lower(), item)
     reason = fields.get("reason")
+    if reason is not None:
+        reason = _wire_text(reason)
     category = fields.get("error_category", fields.get("category"))
     return Diagnostics(value, code, reason, category, lookup(code, reason, category))

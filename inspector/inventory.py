@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from inspector.analyze import ExchangeResult
+from inspector.hosts import bare_host
 from inspector.http_auth import BearerChallengeInfo, bearer_challenge_info
 from inspector.model import HttpExchange
 from inspector.report.serialize import utc_iso
-from inspector.token_checks import TokenReport, host_only
+from inspector.token_checks import TokenReport
 from inspector.tokens import Principal
 
 _T = TypeVar("_T")
@@ -49,7 +50,7 @@ def _cut(value: object) -> str | None:
 
 def host_of(exchange: HttpExchange) -> str:
     """The server as the client named it: the Host, lower-cased, without a port."""
-    return host_only((exchange.host or "?")[:MAX_TEXT])
+    return bare_host((exchange.host or "?")[:MAX_TEXT])
 
 
 @dataclass(slots=True)

@@ -203,6 +203,16 @@ _BY_REASON: tuple[tuple[int, str, KnownDiagnostic], ...] = (
 )
 
 
+_CATEGORY_SPELLINGS = {"insufficiant_claims": "insufficient_claims"}
+"""Category spellings Microsoft's own documentation and services use beside the standard one (2000020)."""
+
+
+def diagnostics_category(category: str) -> str:
+    """A category as the knowledge base spells it: lower-case, ``-`` as ``_``, known misspellings corrected."""
+    lowered = category.strip().lower().replace("-", "_")
+    return _CATEGORY_SPELLINGS.get(lowered, lowered)
+
+
 def lookup(code: int | None, reason: str | None, category: str | None) -> KnownDiagnostic | None:
     """The entry for a parsed ``x-ms-diagnostics`` value; a reason refines a code, a category that disagrees
     with the code's means no entry (the same number means something else there)."""
@@ -211,7 +221,7 @@ def lookup(code: int | None, reason: str | None, category: str | None) -> KnownD
     general = KNOWN_DIAGNOSTICS.get(code)
     if general is None:
         return None
-    if category is not None and category.lower() != general.category:
+    if category is not None and diagnostics_category(category) != general.category:
         return None  # same number, different meaning: do not guess
     if reason:
         lowered = reason.lower()

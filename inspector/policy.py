@@ -44,5 +44,8 @@ class Policy:
     """The moment trusted certificates are judged at (the CLI passes the wall clock; the engine never reads it)."""
     expiring_days: int = EXPIRING_DAYS
     min_rsa_bits: int = MIN_RSA_BITS
+    audience_principals: tuple[tuple[str, str], ...] = ()
+    """(bare host, principal) pairs: the principal a token's audience must name on that host, where the request
+    path does not say (``inspector.audience``)."""
     basic_by_design_paths: tuple[str, ...] = ("/ews/mrsproxy.svc",)
     """Paths where Basic is expected by design (mailbox migration, reference §6), not reported."""

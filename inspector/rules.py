@@ -105,10 +105,14 @@ _RULES = (
         "basic-fallback",
         "error",
         "Fallback from OAuth to Basic/NTLM/Negotiate",
-        "A server answered 401 with a Bearer challenge and the same client then retried the same host with Basic, "
-        "NTLM or Negotiate instead of a token. OAuth did not work and the client quietly fell back. Look at the "
-        "401 before it (x-ms-diagnostics explains why the token was refused, or none was sent) and fix that; "
-        "the seed article's steps 2-6 and `verify-oauth` cover the usual causes.",
+        "A client tried OAuth on a host (the empty `Bearer` probe or a token), was refused (401) or got no "
+        "answer, and then used Basic, NTLM or Negotiate on the same host within 10 minutes of capture time. The "
+        "same host is compared without case, a trailing dot or the scheme's default port; inputs are judged in "
+        "capture-time order. Not a fallback: an anonymous request answered 401 and then NTLM (the client never "
+        "tried OAuth: that is legacy-auth), Basic refused and retried with Basic (a password problem), a token "
+        "accepted and Basic later. OAuth did not work and the client quietly fell back: look at the OAuth "
+        "attempt the finding names (x-ms-diagnostics explains why the token was refused) and fix that; the seed "
+        "article's steps 2-6 and `verify-oauth` cover the usual causes.",
     ),
     Rule(
         "bearer-rejected",
@@ -193,10 +197,15 @@ _RULES = (
         "audience-mismatch",
         "error",
         "Audience does not match the request",
-        "The host in the token's `aud` (`<principal>/<host>@<realm>`) is not the Host the request was sent to, or "
-        "the outer and actor tokens name different audiences. Exchange answers 2000003 invalid_resource. Usual "
-        "causes: a load balancer or proxy name differing from the name the caller was configured with, or a "
-        "token replayed to another server.",
+        "The token's `aud` (`<principal>/<host>@<realm>`, or an Entra token's application ID or URL) does not "
+        "name the service the request went to: its host is not the request's Host, or its principal is another "
+        "service's (the message names the service the token was made for: a SharePoint token sent to Exchange "
+        "EWS, an Azure AD Graph token sent to Exchange Online), or the outer and actor tokens name different "
+        "audiences. The expected principal follows the request path (Exchange for /EWS/, /autodiscover/, /api/, "
+        "/mapi/...; SharePoint for /_api/, /_vti_bin/, /_layouts/; Skype/Lync for its web services) or "
+        "--audience-principal HOST=PRINCIPAL. Exchange answers 2000003 invalid_resource. Usual causes: a load "
+        "balancer or proxy name differing from the name the caller was configured with, a caller asking for a "
+        "token for the wrong resource, or a token replayed to another server or service.",
     ),
     Rule(
         "delegation-not-trusted",
@@ -322,9 +331,11 @@ _RULES = (
         "legacy-auth",
         "warning",
         "NTLM or Negotiate credentials",
-        "A request authenticated with NTLM or Negotiate (Kerberos or NTLM inside). Between Skype for Business "
-        "Online and Exchange this means OAuth was not used; on-premises clients may legitimately use it. NTLMv1 "
-        "is weak and should be disabled.",
+        "A request authenticated with NTLM or Negotiate (Kerberos or NTLM inside): reported on the NTLM Type 3, "
+        "or once per client and host at the end of the input for a handshake that began (Type 1) and never "
+        "reached its Type 3. Between Skype for Business Online and Exchange this means OAuth was not used; "
+        "on-premises clients may legitimately use it (every domain-joined client answers an anonymous 401 this "
+        "way). NTLMv1 is weak and should be disabled.",
     ),
     Rule(
         "basic-offered",
@@ -408,7 +419,10 @@ _RULES = (
         "warning",
         "Malformed HTTP message",
         "An HTTP message in the input could not be parsed (broken request or status line, oversized header "
-        "block). The rest of the input is still analysed.",
+        "block), or was parsed although it has a shape servers must reject: whitespace between a header name and "
+        "its colon (`Authorization : Bearer ...`, RFC 9112 section 5.1), a request-smuggling shape where a proxy "
+        "and a server may read the field differently; such a field is still judged, as if the space were absent. "
+        "The rest of the input is still analysed.",
     ),
     Rule(
         "input-malformed",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from inspector.sources.dispatch import read_input
 from inspector.sources.naming import input_labels
 from inspector.sources.pcap.reader import CaptureProgress
 from inspector.sources.pcap.tls.keylog import KeyLog
+from inspector.sources.timeorder import in_judged_order
 from inspector.tally import RunState, Totals
 from inspector.trust import Trust
 
@@ -51,6 +52,14 @@ class RunOutcome:
 
 
 Progress = Callable[[RunState], None]
+
+
+def _chosen(selection: Selection | None, items: Iterable[Finding]) -> Iterator[Finding]:
+    """Findings as the filters and suppressions report them."""
+    for item in items:
+        chosen = selection.apply(item) if selection else item
+        if isinstance(chosen, Finding):
+            yield chosen
 
 
 def _emit(writer: ReportWriter, item: ExchangeResult | Finding, inventory: Inventory) -> None:
@@ -88,7 +97,9 @@ def run_sequential(
                 progress(state)
 
         try:
-            items = read_input(path, kind, progress=on_capture if progress else None, keylog=keylog, label=label)
+            items = in_judged_order(
+                read_input(path, kind, progress=on_capture if progress else None, keylog=keylog, label=label), kind
+            )
             for count, item in enumerate(items, 1):
                 result = analyzer.feed(item)
                 if selection:
@@ -103,6 +114,9 @@ def run_sequential(
                     progress(state)
         except InputError as exc:
             outcome.failed(label, exc, totals.exchanges - before)
+        for late in _chosen(selection, analyzer.end_input()):
+            totals.add(late)
+            writer.finding(late)
         state.files_done += 1
         state.exchanges = totals.exchanges
         state.findings = sum(totals.severities.values())
@@ -141,7 +155,7 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in read_input(path, kind, keylog=keylog, label=label):
+            for item in in_judged_order(read_input(path, kind, keylog=keylog, label=label), kind):
                 result = analyzer.feed(item)
                 if selection:
                     chosen = selection.apply(result)
@@ -159,6 +173,9 @@ def _analyse_file(
                     batch = []
         except InputError as exc:
             error = str(exc)
+        for late in _chosen(selection, analyzer.end_input()):
+            totals.add(late)
+            batch.append(records.finding(late))
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
     return _WorkerResult(handle.name, totals, error, inventory, label or path.name)

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from inspector.audience import parse_audience_principal
 from inspector.config import ConfigKind, FileConfig, config_for
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE, Policy
@@ -132,6 +133,14 @@ class TrustArguments:
         bounds=(0, MAX_SKEW),
         unit="seconds",
     )
+    audience_principals: tuple[str, ...] = _option(
+        "--audience-principal",
+        "text",
+        "The service a host's tokens must be made for where the request path does not say: HOST=PRINCIPAL (a "
+        "GUID, or exchange, sharepoint, skype, lync). Repeatable.",
+        repeatable=True,
+        config_key="audience-principal",
+    )
     config_path: Path | None = _option(  # noqa: RUF009  (a field() with the row in its metadata, not a shared default)
         "--config",
         "path",
@@ -213,7 +222,14 @@ def build_settings(given: TrustArguments, *, output_format: str | None, now: dat
     )
     issuer_list = [i.strip().lower() for i in (*config.strings("issuer"), *given.issuers) if i.strip()]
     realm_list = (r.strip().lower() for r in (*config.strings("realm"), *given.realms) if r.strip())
+    try:
+        audience_principals = tuple(
+            parse_audience_principal(v) for v in (*config.strings("audience-principal"), *given.audience_principals)
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     policy = Policy(
+        audience_principals=audience_principals,
         expected_issuers=frozenset(issuer_list or cast(tuple[str, ...], BY_PARAM["issuers"].default)),
         realms=frozenset(realm_list),
         skew=given_or_configured(given, config, "skew"),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from inspector.audience import expected_audience, principal_name, resource_principal
+from inspector.hosts import bare_host
 from inspector.policy import ACS, Policy
 from inspector.rules import Finding, finding
 from inspector.text import quoted
@@ -32,25 +35,34 @@ class TokenReport:
     key: TrustedKey | None = None
 
 
-def host_only(value: str) -> str:
-    """A Host (or audience host) compared as a name: lower-case, without a port."""
-    value = value.strip().lower()
-    if value.startswith("["):  # [v6]:port
-        return value.split("]", 1)[0] + "]"
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-
 def audience_host(aud: object) -> str | None:
     """The host named by ``aud``: ``<principal>/<host>@<realm>`` or a URL (Entra tokens)."""
     parsed = Principal.parse(aud)
     if parsed is not None:
-        return host_only(parsed.host) if parsed.host else None
+        return bare_host(parsed.host) if parsed.host else None
     if isinstance(aud, str) and "://" in aud:
         try:
-            return urlsplit(aud).hostname
+            hostname = urlsplit(aud).hostname
         except ValueError:
             return None
+        return bare_host(hostname) if hostname else None
     return None
+
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def audience_principal(aud: object) -> str | None:
+    """The service principal named by ``aud`` (lower-case): the ``<principal>`` of an S2S audience, or the GUID
+    an Entra/AAD token's ``aud`` is (an application ID), or the service of a well-known resource URL
+    (``https://outlook.office365.com``). ``None`` for anything else."""
+    parsed = Principal.parse(aud)
+    if parsed is not None:
+        return parsed.principal
+    if isinstance(aud, str) and _GUID.fullmatch(aud.strip().lower()):
+        return aud.strip().lower()
+    host = audience_host(aud)
+    return resource_principal(host) if host else None
 
 
 def _as_list(value: object) -> list[str]:
@@ -311,6 +323,8 @@ class TokenAssessment:
     timed: tuple[TimedToken, ...] = ()
     """The tokens whose ``nbf``/``exp`` are judged at each use."""
     audience_hosts: frozenset[str] = frozenset()
+    audience_principals: frozenset[str] = frozenset()
+    """The service principals the ``aud`` names (the service the token was made for)."""
     signed_as: str = "bearer"
     key_validity: tuple[datetime, datetime] | None = None
     """The validity of the certificate a valid signature verified with (read from the certificate once)."""
@@ -336,6 +350,8 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
             found = (finding("token-opaque", "The bearer value is not a JWT: nothing in it can be checked"),)
         return TokenAssessment(TokenReport(kind=token.kind, decoded=token), found)
     outer = token.outer
+    if token.jws is not None:
+        return _assess_jws(token, token.jws, verifier)
     if outer is None:
         return TokenAssessment(
             TokenReport(kind=token.kind, decoded=token),
@@ -379,7 +395,8 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
     timed = [_timed(outer_name, outer)]
     if token.actor is not None:
         timed.append(_timed("actor", token.actor))
-    hosts = frozenset(h.lower() for h in (audience_host(a) for a in _as_list(aud)) if h)
+    hosts = frozenset(h for h in (audience_host(a) for a in _as_list(aud)) if h)
+    principals = frozenset(p for p in (audience_principal(a) for a in _as_list(aud)) if p)
     validity = None
     if verdict == "valid" and key is not None and key.not_before is not None and key.not_after is not None:
         validity = (key.not_before, key.not_after)
@@ -390,6 +407,7 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
         tuple(findings),
         tuple(timed),
         hosts,
+        principals,
         which,
         key_validity=validity,
         valid_from=max(nbfs) if nbfs else None,
@@ -397,14 +415,33 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
     )
 
 
+def _assess_jws(token: DecodedBearer, jws: Jwt, verifier: Verifier) -> TokenAssessment:
+    """A JWS whose payload is not a JSON object: malformed as a token, but its signature still has a verdict
+    (a valid signature over text says who signed it; an invalid one that it was altered)."""
+    findings = [finding("token-malformed", f"The bearer token is a JWS but not a JWT: {jws.payload_problem}")]
+    findings += _header_findings(jws, "bearer", None)
+    result = verifier.verify(jws, None)
+    if not jws.is_unsigned:  # an unsigned one vouches for nothing it could say: being malformed is the verdict
+        findings += _signature_findings(result, jws, "bearer", None)
+    report = TokenReport(kind=token.kind, decoded=token, signature=result.verdict, key=result.key)
+    return TokenAssessment(report, tuple(findings))
+
+
 def _timed(which: str, jwt: Jwt) -> TimedToken:
     return TimedToken(which, numeric_time(jwt.claims.get("nbf")), numeric_time(jwt.claims.get("exp")))
 
 
 def judge_use(
-    assessment: TokenAssessment, *, policy: Policy, at: datetime, host: str | None, exchange: str | None
+    assessment: TokenAssessment,
+    *,
+    policy: Policy,
+    at: datetime,
+    host: str | None,
+    exchange: str | None,
+    target: str = "",
 ) -> list[Finding]:
-    """The findings of one use of an assessed token: its own, plus times and audience at that use."""
+    """The findings of one use of an assessed token: its own, plus times and audience at that use (the host
+    the request went to, and the service its ``target`` path names: ``inspector.audience``)."""
     out = [replace(f, exchange=exchange) for f in assessment.findings] if assessment.findings else []
     if assessment.timed:
         moment, skew = int(at.timestamp()), policy.skew
@@ -412,8 +449,10 @@ def judge_use(
         if not assessment.times_quiet(moment, skew):
             for timed in assessment.timed:
                 out += _time_findings(timed.which, timed.nbf, timed.exp, moment, skew, exchange)
+    if assessment.audience_principals:
+        out += _principal_use(assessment, policy, host, target, exchange)
     if host and assessment.audience_hosts:
-        request_host = host_only(host)
+        request_host = bare_host(host)
         if request_host not in assessment.audience_hosts:
             out.append(
                 finding(
@@ -442,3 +481,25 @@ def judge_use(
             )
         )
     return out
+
+
+def _principal_use(
+    assessment: TokenAssessment, policy: Policy, host: str | None, target: str, exchange: str | None
+) -> list[Finding]:
+    """``audience-mismatch`` when the token names another service than the one the request went to."""
+    expected = expected_audience(policy.audience_principals, host, target)
+    if expected is None or expected.principal in assessment.audience_principals:
+        return []
+    made_for = ", ".join(principal_name(p) for p in sorted(assessment.audience_principals))
+    return [
+        finding(
+            "audience-mismatch",
+            f"The token was made for {made_for}, but the request went to {principal_name(expected.principal)} "
+            f"({expected.why} on {bare_host(host) if host else '?'})",
+            exchange,
+            audience=assessment.report.audience,
+            made_for=sorted(assessment.audience_principals),
+            expected_principal=expected.principal,
+            expected_from=expected.why,
+        )
+    ]

@@ -45,6 +45,9 @@ class Jwt:
     """``segment0 + "." + segment1`` exactly as sent: what the signature covers (never re-encoded)."""
     signature: bytes
     signature_segment: str
+    payload_problem: str | None = None
+    """Why the payload is not a JSON object (then ``claims`` is empty): still a JWS whose signature can be
+    checked (RFC 7520 section 4.1 signs plain text), but not a token with claims."""
 
     @property
     def alg(self) -> str:
@@ -89,6 +92,9 @@ class DecodedBearer:
     """Set when the value looked like a JWT but could not be decoded (the ``token-malformed`` finding)."""
     actor_problem: str | None = None
     """Set when the outer token decoded but its ``actortoken`` did not."""
+    jws: Jwt | None = None
+    """A value that is a JWS but not a JWT (its payload is not a JSON object; ``problem`` says so): not a token
+    with claims (``outer`` stays ``None``), but its signature can still be judged."""
 
     @property
     def signed(self) -> Jwt | None:
@@ -146,15 +152,23 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def decode_jwt(value: str) -> Jwt:
-    """Decode one compact JWS (three segments; the third may be empty) without verifying it."""
+def decode_jwt(value: str, *, any_payload: bool = False) -> Jwt:
+    """Decode one compact JWS (three segments; the third may be empty) without verifying it. With
+    ``any_payload`` a payload that is not a JSON object is kept as a ``payload_problem`` instead of refused."""
     if len(value) > MAX_TOKEN_LENGTH:
         raise TokenProblem(f"the token is {len(value)} characters long, over the {MAX_TOKEN_LENGTH} limit")
     parts = value.split(".")
     if len(parts) != 3:
         raise TokenProblem(f"a JWT has 3 dot-separated segments, this value has {len(parts)}")
     header = _json_object(b64url_decode(parts[0]), "header")
-    claims = _json_object(b64url_decode(parts[1]), "payload")
+    payload = b64url_decode(parts[1])  # base64url always: only a payload that is not JSON may be kept
+    payload_problem = None
+    try:
+        claims = _json_object(payload, "payload")
+    except TokenProblem as exc:
+        if not any_payload:
+            raise
+        claims, payload_problem = {}, str(exc)
     signature = b64url_decode(parts[2])
     alg = header.get("alg")
     if not isinstance(alg, str):
@@ -167,6 +181,7 @@ def decode_jwt(value: str) -> Jwt:
         signing_input=f"{parts[0]}.{parts[1]}".encode("ascii"),
         signature=signature,
         signature_segment=parts[2],
+        payload_problem=payload_problem,
     )
 
 
@@ -189,9 +204,11 @@ def decode_bearer(value: str) -> DecodedBearer:
     if not _looks_like_jwt(value):
         return DecodedBearer(kind="opaque")
     try:
-        outer = decode_jwt(value)
+        outer = decode_jwt(value, any_payload=True)
     except TokenProblem as exc:
         return DecodedBearer(kind="jwt", problem=str(exc))
+    if outer.payload_problem is not None:  # a JWS, not a JWT: its signature is still judged
+        return DecodedBearer(kind="jwt", problem=outer.payload_problem, jws=outer)
     raw_actor = outer.claims.get("actortoken", outer.claims.get("actort"))
     if raw_actor is not None:
         if not isinstance(raw_actor, str):

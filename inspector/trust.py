@@ -16,7 +16,7 @@ import json
 import re
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,8 @@ class Trust:
     """Upper-case hex SHA-1 thumbprints (``Get-AuthConfig`` Current/Next/Previous)."""
     _by_x5t: Mapping[str, tuple[TrustedKey, ...]] = field(default_factory=dict, repr=False)
     _by_kid: Mapping[str, tuple[TrustedKey, ...]] = field(default_factory=dict, repr=False)
+    skipped: tuple[str, ...] = ()
+    """Why trust files that were given could not be used (each was skipped; the others are trusted)."""
 
     @classmethod
     def of(cls, keys: Iterable[TrustedKey], thumbprints: Iterable[str] = ()) -> Trust:
@@ -383,9 +385,22 @@ def load_metadata_file(path: Path) -> list[TrustedKey]:
 
 
 def build_trust(certs: Iterable[Path] = (), metadata: Iterable[Path] = (), thumbprints: Iterable[str] = ()) -> Trust:
+    """The trust store from certificate files, metadata documents and thumbprints. A file that cannot be used is
+    skipped and said so in ``Trust.skipped``; only when no file of a kind given (no ``--cert``, or no
+    ``--metadata``) could be used is it a :class:`ConfigError`: a run judged against nothing the user meant to
+    trust would mislead."""
     keys: list[TrustedKey] = []
-    for path in certs:
-        keys.extend(load_certificate_file(path))
-    for path in metadata:
-        keys.extend(load_metadata_file(path))
-    return Trust.of(keys, thumbprints)
+    skipped: list[str] = []
+    for paths, load in ((list(certs), load_certificate_file), (list(metadata), load_metadata_file)):
+        failed: list[str] = []
+        for path in paths:
+            try:
+                keys.extend(load(path))
+            except ConfigError as exc:
+                failed.append(str(exc))
+        if failed and len(failed) == len(paths):
+            more = f" (and {len(failed) - 1} more file(s) of that kind that cannot be used)" if len(failed) > 1 else ""
+            raise ConfigError(failed[0] + more)
+        skipped += failed
+    trust = Trust.of(keys, thumbprints)
+    return replace(trust, skipped=tuple(skipped)) if skipped else trust

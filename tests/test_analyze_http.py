@@ -34,18 +34,19 @@ def test_basic_on_mrsproxy_is_by_design() -> None:
     assert result.auth.scheme == "basic"
 
 
-def test_bearer_challenge_then_basic_from_the_same_client_is_a_fallback() -> None:
-    challenge = exchange(None, status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
+def test_a_refused_bearer_probe_then_basic_from_the_same_client_is_a_fallback() -> None:
+    challenge = exchange("Bearer", status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
     retry = exchange(basic("alice", "pw"), after=1)
     results = run(challenge, retry)
     assert rules_of(results[0]) == []
     assert rules_of(results[1]) == ["basic-credentials", "basic-fallback"]
     fallback = results[1].findings[1]
-    assert fallback.evidence["challenge"] == challenge.id
+    assert fallback.evidence["oauth_attempt"] == challenge.id
+    assert fallback.evidence["oauth_outcome"] == "refused"
 
 
 def test_basic_from_another_client_or_host_is_not_a_fallback() -> None:
-    challenge = exchange(None, status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
+    challenge = exchange("Bearer", status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
     other_client = exchange(basic("alice", "pw"), client="10.0.0.8", after=1)
     other_host = exchange(basic("alice", "pw"), host="autodiscover.contoso.com", after=1)
     results = run(challenge, other_client, other_host)
@@ -53,13 +54,13 @@ def test_basic_from_another_client_or_host_is_not_a_fallback() -> None:
 
 
 def test_fallback_window_is_bounded() -> None:
-    challenge = exchange(None, status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
+    challenge = exchange("Bearer", status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
     much_later = exchange(basic("alice", "pw"), after=3600)
     assert "basic-fallback" not in rules_of(run(challenge, much_later)[1])
 
 
 def test_fallback_to_negotiate_is_reported_once_per_challenge() -> None:
-    challenge = exchange(None, status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
+    challenge = exchange("Bearer", status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
     first = exchange("Negotiate YIIBhgYGKwYBBQUCoIIBejCCAXag", after=1)
     second = exchange("Negotiate YIIBhgYGKwYBBQUCoIIBejCCAXag", after=2)
     results = run(challenge, first, second)
@@ -190,8 +191,8 @@ def test_client_state_is_bounded() -> None:
     analyzer = Analyzer(Trust(), Policy(), max_state=100)
     challenge = (("WWW-Authenticate", BEARER_CHALLENGE),)
     for n in range(500):
-        analyzer.feed(exchange(None, status=401, response_headers=challenge, client=f"10.0.{n // 256}.{n % 256}"))
-    assert len(analyzer._challenged) == 100
+        analyzer.feed(exchange("Bearer", status=401, response_headers=challenge, client=f"10.0.{n // 256}.{n % 256}"))
+    assert len(analyzer._oauth_failed) == 100
     # The most recent clients are the ones remembered: a fallback from the last one is still seen.
     retry = analyzer.feed(exchange(basic("a", "b"), client="10.0.1.243", after=1))
     assert isinstance(retry, ExchangeResult) and "basic-fallback" in rules_of(retry)

@@ -101,7 +101,7 @@ def test_json_document_contract() -> None:
         assert set(finding) >= {"rule", "severity", "message", "exchange", "evidence"}
         assert finding["severity"] in {"error", "warning", "info"}
     summary = document["summary"]
-    assert summary["auth_schemes"]["bearer"] == 18
+    assert summary["auth_schemes"]["bearer"] == 19  # 18 from the S2S client, the Basic client's OAuth probe
     assert summary["signatures"]["valid"] == 11
     assert summary["findings"]["error"] == sum(1 for f in document["findings"] if f["severity"] == "error")
 

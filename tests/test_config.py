@@ -38,7 +38,7 @@ def test_paths_are_relative_to_the_files_folder_and_lists_accept_one_value(tmp_p
         ("skew = true\n", "'skew' must be a int"),
         ('skew = "300"\n', "'skew' must be a int"),
         ("realm = [1]\n", "'realm' must be a string or a list of strings"),
-        ("colour = 'red'\n", "unknown key 'colour' (known: cert, "),
+        ("colour = 'red'\n", "unknown key 'colour' (known: audience-principal, cert, "),
         ("skew = \n", "is not valid TOML"),
     ],
 )

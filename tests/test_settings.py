@@ -44,6 +44,7 @@ def test_config_keys_come_from_the_table() -> None:
         "realm": "strings",
         "issuer": "strings",
         "skew": "int",
+        "audience-principal": "strings",
         "fail-on": "str",
         "format": "str",
         "keylog": "paths",  # analyze's TLS key logs: a file key, not a trust option row

@@ -155,3 +155,30 @@ def test_every_jose_verification_fact_for_rs256(corpus: Path) -> None:
         assert ok == row["sig_valid_cryptography"], row["label"]
         checked += 1
     assert checked >= 3
+
+
+def test_rfc7520_4_1_text_payload_still_gets_its_signature_verdict(corpus: Path) -> None:
+    # RFC 7520 section 4.1 signs plain text, not JSON: not a JWT, but the signature has a verdict all the same.
+    from inspector.policy import Policy
+    from inspector.token_checks import assess_token
+
+    vectors = corpus / "jose" / "rfc-vectors"
+    token = decode_bearer((vectors / "rfc7520_4.1.jwsc").read_text().strip())
+    assert token.problem == "the payload is not JSON"
+    good = assess_token(token, verifier=Verifier(jwk_trust(vectors / "rfc7520_3.4.jwk")), policy=Policy())
+    assert good.report.signature == "valid"
+    assert [f.rule for f in good.findings] == ["token-malformed"]
+    assert "JWS but not a JWT" in good.findings[0].message
+    altered = decode_bearer((vectors / "rfc7520_4.1.jwsc").read_text().strip()[:-4] + "AAAA")
+    bad = assess_token(altered, verifier=Verifier(jwk_trust(vectors / "rfc7520_3.4.jwk")), policy=Policy())
+    assert bad.report.signature == "invalid"
+    assert {f.rule for f in bad.findings} == {"token-malformed", "signature-invalid"}
+    unknown = assess_token(token, verifier=Verifier(Trust()), policy=Policy())
+    assert unknown.report.signature == "unknown-key"
+
+
+def test_a_payload_segment_that_is_not_base64url_is_malformed_not_a_crash() -> None:
+    # Found by the HAR fuzzer: a JWS kept for its signature must still be made of base64url segments.
+    token = decode_bearer("eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.\xe5yJhIjoxfQ.")
+    assert token.jws is None and token.outer is None
+    assert token.problem == "a segment holds characters outside base64url"

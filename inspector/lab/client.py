@@ -99,7 +99,7 @@ def scenario_steps(kit: TokenKit) -> dict[str, list[Step]]:
         ]
     basic = _b64(f"{BASIC_USER}:{BASIC_PASSWORD}".encode())
     steps["basic-fallback"] = [
-        Step("basic-fallback", "basic", "POST", EWS_PATH, None, "no credentials: see what the server offers"),
+        Step("basic-fallback", "basic", "POST", EWS_PATH, "Bearer", "empty Bearer: try OAuth, see what is offered"),
         Step("basic-fallback", "basic", "POST", EWS_PATH, f"Basic {basic}", "retry with a password instead of a token"),
     ]
     seed = f"lab-drive:{kit.realm}"

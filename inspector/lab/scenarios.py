@@ -118,12 +118,13 @@ def _steps(kit: TokenKit) -> list[_Step]:
             ("bearer-rejected", "basic-offered"),
         ),
     ]
-    # Basic fallback: the challenge offers Bearer and Basic; the client answers with a password.
+    # Basic fallback: the client tries OAuth (the empty Bearer probe), the challenge offers Bearer and Basic,
+    # and the client answers with a password.
     basic = base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode("ascii")
     steps += [
         _Step(
             BASIC_CLIENT,
-            None,
+            "Bearer",
             401,
             (("WWW-Authenticate", bearer_challenge(kit)), ("WWW-Authenticate", basic_challenge(kit))),
             ("basic-offered",),

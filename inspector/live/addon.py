@@ -135,6 +135,12 @@ class OAuthInspector:
 
     def done(self) -> None:
         if self.analyzer is not None:
+            # What only the end shows (an NTLM handshake that never reached its Type 3), said once.
+            for late in self.analyzer.end_input():
+                self.totals.add(late)
+                log_findings((late,), None)
+                if self._report is not None:
+                    self._report.write(late)
             logger.info(self._summary_text())
         if self._report is not None:
             self._report.close(self._totals_if_judging())

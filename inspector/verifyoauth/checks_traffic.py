@@ -11,6 +11,7 @@ from inspector.model import InputError
 from inspector.rules import CATALOGUE, Finding
 from inspector.sources.dispatch import expand_inputs, read_input
 from inspector.sources.naming import input_labels
+from inspector.sources.timeorder import in_judged_order
 from inspector.text import safe
 from inspector.tokens import Principal
 from inspector.verifyoauth.context import Context
@@ -86,7 +87,7 @@ def traffic_s2s(ctx: Context) -> Check:
     for (path, kind), label in zip(inputs, input_labels([p for p, _ in inputs]), strict=True):
         tally.files += 1
         try:
-            for item in read_input(path, kind, label=label):
+            for item in in_judged_order(read_input(path, kind, label=label), kind):
                 result = analyzer.feed(item)
                 if isinstance(result, Finding):
                     tally.finding(result, label)
@@ -95,6 +96,8 @@ def traffic_s2s(ctx: Context) -> Check:
                     _judge(ctx, result, tally)
         except InputError as exc:
             tally.unreadable.append(safe(exc, 300))
+    for late in analyzer.end_input():  # what only the end shows (an NTLM handshake that never completed)
+        tally.finding(late, "end of the captures")
     expected = ", ".join(f"{p}@{'|'.join(sorted(ctx.realms)) or '<any realm>'}" for p in ctx.principals)
     evidence: dict[str, object] = {
         "files": tally.files,

@@ -100,10 +100,11 @@ def test_token_scenarios_are_answered_as_the_lab_server_answers_them(kit: TokenK
     }
 
 
-def test_anonymous_challenge_offers_bearer_and_basic_in_separate_headers(kit: TokenKit) -> None:
-    first_anonymous = next(e for e, _ in lab_exchanges(kit) if _auth(e) is None)
-    assert first_anonymous.response is not None
-    assert first_anonymous.response.header_all("WWW-Authenticate") == [
+def test_the_basic_clients_probe_is_offered_bearer_and_basic_in_separate_headers(kit: TokenKit) -> None:
+    probe = next(e for e, x in lab_exchanges(kit) if x == ("basic-offered",))
+    assert _auth(probe) == "Bearer"  # it tried OAuth first: what follows is a fallback
+    assert probe.response is not None
+    assert probe.response.header_all("WWW-Authenticate") == [
         REALM_CHALLENGE.format(realm=kit.realm),
         f'Basic realm="{kit.host}"',
     ]

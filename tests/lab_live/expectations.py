@@ -13,7 +13,8 @@ OTHER_STEPS: dict[str, list[set[str]]] = {
     "metadata": [set()],
     "probe": [{"basic-offered"}],
     "basic-fallback": [{"basic-offered"}, {"basic-credentials", "basic-fallback"}],
-    "ntlm": [{"basic-offered"}, {"basic-fallback"}, {"legacy-auth"}],  # NTLM after a Bearer challenge
+    # Anonymous, then NTLM: the client never tried OAuth, so it is legacy authentication, not a fallback.
+    "ntlm": [{"basic-offered"}, set(), {"legacy-auth"}],
 }
 
 

@@ -1,10 +1,12 @@
 """TCP connections of a capture: both directions reassembled, parsed as HTTP/1.x and paired into exchanges.
 
 The client is the side that sends a request line (the SYN need not have been captured). Responses are paired
-with requests in order; after a gap has lost messages, a response is paired with the last request the server
-had received when it answered (its acknowledgement number says how far that was). The table of connections
-is bounded: closed connections leave it at once, idle ones after ``IDLE_US`` of capture time, and beyond
-``MAX_CONNECTIONS`` the least recently active go first.
+with requests on TCP evidence (``Connection._pair``): in order while nothing was lost or skipped, and after a gap,
+a skipped stream start or a malformed message, with the last request the server had received when it answered
+(its acknowledgement number says how far that was). A response the evidence cannot place is not paired.
+
+The table of connections is bounded: closed connections leave it at once, idle ones after ``IDLE_US`` of capture
+time, and beyond ``MAX_CONNECTIONS`` the least recently active go first.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Connection:
         "_label",
         "_malformed",
         "client",
+        "client_lost",
         "desync",
         "endpoints",
         "interim",
@@ -95,6 +98,10 @@ class Connection:
         self.responding: PendingExchange | None = None
         self.interim = False
         self.desync = False
+        """Server bytes were lost or skipped: the next response is placed by its acknowledgement alone."""
+        self.client_lost = False
+        """Client bytes were lost (requests may be missing): a response must acknowledge the whole head of the
+        request it is paired with, else it answers a request the capture lacks."""
         self.tls = False
         self.tls_session: TlsSession | None = None
         self.tls_info: TlsInfo | None = None
@@ -135,14 +142,7 @@ class Connection:
         if self.tls_session is not None:
             pending.tls = self.exchange_tls()
         self.table.out.register(pending)
-        if head.bad_lines:
-            self._note(
-                pending,
-                self._malformed_notice(
-                    side, f"{head.bad_lines} header line(s) without a colon ignored", head.frames[0]
-                ),
-                head.frames[0],
-            )
+        self._head_notes(pending, side, head)
         self.unanswered.append(pending)
         self.last_request = pending
         if len(self.unanswered) > MAX_UNANSWERED:
@@ -161,6 +161,10 @@ class Connection:
             # Interim (100 Continue, 103 Early Hints): the final response is still to come.
             self.interim = True
             return self.unanswered[0].request.method if self.unanswered else None
+        if parser.messages == 1 and head.start > 0:
+            # The stream's first response follows bytes that were skipped (the tail of an earlier answer):
+            # which request it answers is for the acknowledgement number to say.
+            self.desync = True
         pending = self._pair(head)
         self.responding = pending
         if pending is None:
@@ -168,24 +172,38 @@ class Connection:
             self.desync = True  # its request may still be parsed later, out of turn
             return None
         pending.response = head
-        if head.bad_lines:
-            self._note(
-                pending,
-                self._malformed_notice(
-                    side, f"{head.bad_lines} header line(s) without a colon ignored", head.frames[0]
-                ),
-                head.frames[0],
-            )
+        self._head_notes(pending, side, head)
         if not self.table.keep_bodies:
             self._finish(pending)
         return pending.request.method
+
+    def _head_notes(self, pending: PendingExchange, side: int, head: MessageHead) -> None:
+        """What was wrong in a head that was still parsed: lines skipped, whitespace before a colon."""
+        frame = head.frames[0]
+        if head.bad_lines:
+            reason = f"{head.bad_lines} header line(s) without a colon ignored"
+            self._note(pending, self._malformed_notice(side, reason, frame), frame)
+        if head.spaced_names:
+            names = ", ".join(dict.fromkeys(head.spaced_names))
+            reason = (
+                f"whitespace between a header name and its colon ({names}): servers must reject such a message "
+                "(RFC 9112 section 5.1), and one that does not may read the field differently than a proxy in "
+                "front of it (a request-smuggling shape); the field is judged as if the whitespace were absent"
+            )
+            notice = self._malformed_notice(side, reason, frame)
+            notice.evidence["spaced_header_names"] = list(dict.fromkeys(head.spaced_names))
+            self._note(pending, notice, frame)
 
     def on_message_end(self, parser: Http1Parser, body: bytes | None, complete: bool) -> None:
         del complete  # an incomplete body is already ``None``; the gap notice says why
         if parser.role == REQUEST:
             pending = self.last_request
-            if pending is not None and not pending.finished and self.table.keep_bodies:
-                pending.request_body = body
+            if pending is not None and not pending.finished:
+                head = pending.request
+                if parser.frame not in head.frames:  # named by its last frame too, as Wireshark shows it
+                    pending.request = head._replace(frames=(*head.frames, parser.frame))
+                if self.table.keep_bodies:
+                    pending.request_body = body
             return
         if self.interim:
             self.interim = False
@@ -197,6 +215,7 @@ class Connection:
 
     def on_malformed(self, parser: Http1Parser, reason: str, frame: int) -> None:
         side = parser.side
+        self._lost(side)  # a message was skipped: pairing by turn no longer holds
         self._malformed[side] += 1
         if self._malformed[side] <= MALFORMED_PER_DIRECTION:
             self.table.out.notice(frame, self._malformed_notice(side, reason, frame))
@@ -233,11 +252,13 @@ class Connection:
             },
         )
         target: PendingExchange | None
+        if effect != "body":
+            # Messages may be missing (a gap that ended a message may have taken the next ones with it): pair
+            # by acknowledgement number, not by turn alone.
+            self._lost(side)
         if effect in ("body", "message"):
             target = self.last_request if request_side else self.responding
         else:
-            # Messages may be missing: pair the next response by acknowledgement number, not by turn.
-            self.desync = True
             target = None if request_side or not self.unanswered else self.unanswered[0]
         self._note(target, notice, frame)
 
@@ -290,19 +311,35 @@ class Connection:
 
     # -- pairing -----------------------------------------------------------------------------------------
 
+    def _lost(self, side: int) -> None:
+        """Messages of ``side`` may be missing."""
+        if side == self.client:
+            self.client_lost = True
+        else:
+            self.desync = True
+
     def _pair(self, head: MessageHead) -> PendingExchange | None:
+        """The request a response answers, on TCP evidence; ``None`` when the evidence names none.
+
+        In step on the server side (nothing lost or skipped since the last pairing), responses answer requests
+        in order, pipelining included (acknowledgements cannot tell pipelined requests apart), unless the
+        response's acknowledgement shows the server had not yet received the oldest request: then it answers a
+        request the capture does not hold. "Not received" is before the request's first byte; once client bytes
+        were lost, before the end of its head (a real stack acknowledges a head before answering it; some
+        hand-made captures acknowledge nothing, and are still paired while nothing was lost). Out of step on the
+        server side, the response answers the last request whose head the server had received when it began;
+        the requests before it had their responses in the lost bytes and keep status unknown."""
         queue = self.unanswered
         if not queue:
             return None
-        if not self.desync or head.ack < 0 or self.client is None:
+        acked = self._acked(head.ack)
+        if not self.desync:
+            received = queue[0].request.end if self.client_lost else queue[0].request.start
+            if acked is not None and acked < received:
+                return None
             return queue.popleft()
-        # After a gap: the response answers the last request the server had received whole when it began.
-        stream = self.streams[self.client]
-        parser = self.parsers[self.client]
-        if stream.next_seq is None:
-            return queue.popleft()
-        delta = (head.ack - stream.next_seq) & MASK
-        acked = parser.offset + (delta - MASK - 1 if delta >= HALF else delta)
+        if acked is None:
+            return queue.popleft() if len(queue) == 1 else None
         chosen = -1
         for index, pending in enumerate(queue):
             if pending.request.end <= acked:
@@ -310,10 +347,41 @@ class Connection:
         if chosen < 0:
             return None
         for _ in range(chosen):
-            lost = queue.popleft()
-            self._finish(lost)  # its response was lost in a gap (the gap notice is attached to it)
+            self._lost_response(queue.popleft(), head)
         self.desync = False
         return queue.popleft()
+
+    def _lost_response(self, pending: PendingExchange, later: MessageHead) -> None:
+        """The server answered a later request: this one's response is in bytes the capture lacks."""
+        frame = later.frames[0]
+        notice = Notice(
+            rule="capture-gap",
+            message=(
+                f"The response to the request at frame {pending.request.frames[0]} in {self.label()} was not "
+                f"captured: the server's response at frame {frame} acknowledges a later request, so this one's "
+                "answer was in bytes the capture lacks (its status is unknown)"
+            ),
+            source=self.table.source,
+            evidence={
+                "connection": self.label(),
+                "direction": "server-to-client",
+                "frame": frame,
+                "effect": "response-lost",
+            },
+        )
+        if not any(note.rule == "capture-gap" for note in pending.notes):  # one gap notice says it already
+            self._note(pending, notice, frame)
+        self._finish(pending)
+
+    def _acked(self, ack: int) -> int | None:
+        """The client stream offset a server segment's acknowledgement number names (``None`` when unknown)."""
+        if ack < 0 or self.client is None:
+            return None
+        stream = self.streams[self.client]
+        if stream.next_seq is None:
+            return None
+        delta = (ack - stream.next_seq) & MASK
+        return self.parsers[self.client].offset + (delta - MASK - 1 if delta >= HALF else delta)
 
     def _note(self, target: PendingExchange | None, notice: Notice, frame: int) -> None:
         if target is None or target.id is not None:

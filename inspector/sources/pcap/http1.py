@@ -6,6 +6,9 @@ HTTP by content, on any port: a request line or a status line at the start of th
 with anything else is ignored cheaply (TLS is reported to the sink first); one whose start was not captured,
 or that lost bytes, is scanned for the next request or status line (``resync``).
 
+The head grammar (start lines, header fields, body framing) is in ``http_heads``; the search for the next
+message after lost or skipped bytes in ``http_resync``; this module is the state machine between them.
+
 Every buffer is bounded: a header block by ``HEAD_LIMIT`` (beyond ``FREE_HEAD`` it draws on the shared memory
 budget), lines of the chunked coding by ``LINE_LIMIT``, the resync window by ``MAX_LINE``, kept bodies by
 ``BODY_LIMIT``. Where a limit is hit the message is reported malformed and the direction is skipped or resynced.
@@ -20,17 +23,37 @@ from typing import Literal, NamedTuple, Protocol
 
 from inspector.model import Headers, HttpRequest, HttpResponse
 from inspector.sources.pcap.budget import MemoryBudget
+from inspector.sources.pcap.http_heads import (
+    REQUEST,
+    REQUEST_LINE,
+    RESPONSE,
+    STATUS_LINE,
+    body_framing,
+    crlf_fields,
+    head_end,
+    parse_head,
+)
+from inspector.sources.pcap.http_resync import MAX_LINE, find_message_start
+
+__all__ = [
+    "BODY_LIMIT",
+    "FREE_HEAD",
+    "HEAD_LIMIT",
+    "MAX_LINE",
+    "REQUEST",
+    "RESPONSE",
+    "GapEffect",
+    "Http1Parser",
+    "HttpSink",
+    "MessageHead",
+]
 
 HEAD_LIMIT = 1 << 20
 FREE_HEAD = 64 << 10
-MAX_LINE = 16 << 10
 LINE_LIMIT = 4 << 10
 TRAILER_LIMIT = 64 << 10
 BODY_LIMIT = 1 << 20
 MAX_HEAD_FRAMES = 256
-
-REQUEST = 1
-RESPONSE = 2
 
 GapEffect = Literal["body", "message", "head", "between", "resync"]
 """What a gap did to the message in progress: only its body lost bytes (framing kept), the rest of the message
@@ -39,19 +62,9 @@ was lost, a partial head was lost, it fell between messages, or it fell while al
 _HEAD, _BODY, _LINE, _TO_CLOSE, _RESYNC, _OPAQUE = range(6)
 _CHUNK_SIZE, _CHUNK_END, _TRAILER = range(3)
 
-_REQUEST_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (\S+) (HTTP/1\.[01])\r?\n")
-_STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: [^\r\n]*)?\r?\n")
-# A request line found while resyncing may follow the tail of a body on the same line.
-_REQUEST_LINE_TAIL = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (\S+) (HTTP/1\.[01])\r?\n\Z")
 # Could the first bytes of a stream still become a request or status line?
 _PLAUSIBLE_START = re.compile(rb"HTTP/|[A-Z][A-Z0-9_-]{0,31}(?: |\Z)")
 _CHUNK_SIZE_RE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?")
-
-_KNOWN_METHODS = frozenset(
-    b"GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK SEARCH "
-    b"REPORT MERGE ACL BIND MKCALENDAR SUBSCRIBE UNSUBSCRIBE NOTIFY POLL BCOPY BDELETE BMOVE BPROPFIND BPROPPATCH "
-    b"RPC_IN_DATA RPC_OUT_DATA X-MS-ENUMATTS".split()
-)
 
 
 class MessageHead(NamedTuple):
@@ -74,6 +87,10 @@ class MessageHead(NamedTuple):
     """Stream offset just after the head."""
     bad_lines: int
     """Header lines without a colon, skipped."""
+    start: int = 0
+    """Stream offset of the head's first byte (more than 0 for a stream's first message: bytes were skipped)."""
+    spaced_names: tuple[str, ...] = ()
+    """Header names that had whitespace before their colon (kept, without it; servers must reject such lines)."""
 
 
 class HttpSink(Protocol):
@@ -120,6 +137,7 @@ class Http1Parser:
         "_trailer_bytes",
         "_verified",
         "budget",
+        "frame",
         "ignore",
         "messages",
         "midstream",
@@ -141,6 +159,8 @@ class Http1Parser:
         self.messages = 0
         self.offset = 0
         """Stream offset of the next byte (gaps included)."""
+        self.frame = 0
+        """The frame that carried the latest bytes: where a message that ends now ended."""
         self.ignore = False
         """Set once the direction is not (or no longer) HTTP: reassembly can stop feeding it."""
         self._keep_bodies = keep_bodies
@@ -169,6 +189,7 @@ class Http1Parser:
 
     def data(self, data: bytes, frame: int, ts: int, ack: int) -> None:
         n = len(data)
+        self.frame = frame
         if self.state == _BODY and n < self._remaining and self._body is None:  # the bulk of a body
             self._remaining -= n
             self.offset += n
@@ -283,7 +304,7 @@ class Http1Parser:
             if not verdict:
                 return n
         if self._lf_only:
-            end = _head_end(buf, self._term_scan)
+            end = head_end(buf, self._term_scan)
         else:
             end = buf.find(b"\r\n\r\n", self._term_scan)
             if end >= 0:
@@ -295,10 +316,10 @@ class Http1Parser:
                 self._opaque()
             return n
         text = buf[:end].decode("latin-1")
-        fields = _crlf_fields(text)
+        fields = crlf_fields(text)
         if fields is None:
             # Not plain CRLF: the head may end earlier, at a bare LF LF.
-            true_end = _head_end(buf, 0)
+            true_end = head_end(buf, 0)
             if 0 <= true_end < end:
                 end = true_end
                 text = buf[:end].decode("latin-1")
@@ -312,10 +333,16 @@ class Http1Parser:
         if fields is not None:
             self._on_head(fields[0], fields[1], 0, fields[2], self._msg_start + end, frame)
         else:
-            lines = text.split("\n")
-            headers, bad_lines = _parse_header_lines(lines)
-            start_line = lines[0].removesuffix("\r")
-            self._on_head(start_line, headers, bad_lines, headers, self._msg_start + end, frame)
+            start_line, parsed = parse_head(text)
+            self._on_head(
+                start_line,
+                parsed.headers,
+                parsed.bad_lines,
+                parsed.headers,
+                self._msg_start + end,
+                frame,
+                parsed.spaced_names,
+            )
         # What follows the head is the tail of the current input.
         return n - rest
 
@@ -325,15 +352,15 @@ class Http1Parser:
         if not 0x41 <= data[start] <= 0x5A:
             return False
         line_end = data.find(b"\n", start, stop) + 1
-        if _REQUEST_LINE.fullmatch(data, start, line_end):
+        if REQUEST_LINE.fullmatch(data, start, line_end):
             kind = REQUEST
-        elif _STATUS_LINE.fullmatch(data, start, line_end):
+        elif STATUS_LINE.fullmatch(data, start, line_end):
             kind = RESPONSE
         else:
             return False
         if self.role and kind != self.role:
             return False
-        fields = _crlf_fields(data[start:stop].decode("latin-1"))
+        fields = crlf_fields(data[start:stop].decode("latin-1"))
         if fields is None:
             return False
         self.role = kind
@@ -362,9 +389,9 @@ class Http1Parser:
                 return None
             return False
         self._scan = 0
-        if _REQUEST_LINE.fullmatch(buf, 0, nl + 1):
+        if REQUEST_LINE.fullmatch(buf, 0, nl + 1):
             kind = REQUEST
-        elif _STATUS_LINE.fullmatch(buf, 0, nl + 1):
+        elif STATUS_LINE.fullmatch(buf, 0, nl + 1):
             kind = RESPONSE
         else:
             self._not_a_message(frame)
@@ -375,6 +402,9 @@ class Http1Parser:
         self.role = kind
         self._verified = True
         self._lf_only = buf[nl - 1] != 0x0D
+        if self._lf_only:
+            # The search so far was for CRLF CRLF: a bare LF LF may lie in bytes it already passed.
+            self._term_scan = 0
         return True
 
     def _not_a_message(self, frame: int) -> None:
@@ -405,6 +435,7 @@ class Http1Parser:
         framing_fields: Sequence[tuple[str, str]],
         end: int,
         frame: int,
+        spaced_names: tuple[str, ...] = (),
     ) -> None:
         is_request = self.role == REQUEST
         message: HttpRequest | HttpResponse
@@ -417,11 +448,22 @@ class Http1Parser:
             status = int(rest[:3])
             message = HttpResponse(status, rest[4:], version, headers)
             method = ""
-        head = MessageHead(message, method, status, tuple(self._frames), self._msg_ts, self._msg_ack, end, bad_lines)
+        head = MessageHead(
+            message,
+            method,
+            status,
+            tuple(self._frames),
+            self._msg_ts,
+            self._msg_ack,
+            end,
+            bad_lines,
+            self._msg_start,
+            spaced_names,
+        )
         self.messages += 1
         self._body = bytearray() if self._keep_bodies else None
         self._body_complete = True
-        framing = _framing(framing_fields) if framing_fields else None
+        framing = body_framing(framing_fields) if framing_fields else None
         if is_request:
             self.sink.on_request(self, head)
             if framing in {"chunked", "chunked-last"}:
@@ -583,16 +625,9 @@ class Http1Parser:
 
     def _resync_scan(self, n: int, fresh: int, frame: int) -> int:
         buf = self._buf
-        hit = buf.find(b"HTTP/1.", self._scan)
-        waiting = -1
-        while hit >= 0:
-            start = self._candidate(hit)
-            if start >= 0:
-                return self._resume_at(start, n, fresh, frame)
-            if start == -2:  # the line is not complete yet
-                waiting = hit
-                break
-            hit = buf.find(b"HTTP/1.", hit + 1)
+        start, waiting = find_message_start(buf, self._scan, self.role)
+        if start >= 0:
+            return self._resume_at(start, n, fresh, frame)
         # Keep what a message could still start in: the current line (a request line ends in "HTTP/1.x")
         # and a partial "HTTP/1." at the end.
         self._scan = waiting if waiting >= 0 else max(0, len(buf) - 6)
@@ -606,26 +641,6 @@ class Http1Parser:
             while len(chunks) > 1 and chunks[1][0] <= self._buf_start:
                 chunks.popleft()
         return n
-
-    def _candidate(self, hit: int) -> int:
-        """Where a message starts around an "HTTP/1." at ``hit``: its index, ``-1`` for none, ``-2`` to wait."""
-        buf = self._buf
-        nl = buf.find(b"\n", hit)
-        if nl < 0:
-            return -2 if len(buf) - hit < MAX_LINE else -1
-        if self.role != REQUEST and _STATUS_LINE.fullmatch(buf, hit, nl + 1):
-            return hit
-        if self.role != RESPONSE and hit > 0 and buf[hit - 1] == 0x20:
-            line_start = max(buf.rfind(b"\n", max(0, hit - MAX_LINE), hit) + 1, hit - MAX_LINE, 0)
-            match = _REQUEST_LINE_TAIL.search(buf, line_start, nl + 1)
-            if match is not None:
-                method = match.group(1)
-                # Body bytes may run into the method ("...OKGET / HTTP/1.1"): prefer a known method's tail.
-                for cut in range(1, len(method)):
-                    if method[cut:] in _KNOWN_METHODS:
-                        return match.start() + cut
-                return match.start()
-        return -1
 
     def _resume_at(self, start: int, n: int, fresh: int, frame: int) -> int:
         """A message starts at ``buf[start]``: parse its head from there."""
@@ -685,103 +700,3 @@ class Http1Parser:
 
     def _malformed(self, reason: str, frame: int) -> None:
         self.sink.on_malformed(self, reason, frame)
-
-
-def _head_end(buf: bytearray, scan: int) -> int:
-    """Index just past the empty line that ends a header block, or -1."""
-    crlf = buf.find(b"\n\r\n", scan)
-    lf = buf.find(b"\n\n", scan, crlf + 2 if crlf >= 0 else len(buf))
-    if lf >= 0:
-        return lf + 2
-    if crlf >= 0:
-        return crlf + 3
-    return -1
-
-
-def _crlf_fields(text: str) -> tuple[str, Headers, list[tuple[str, str]]] | None:
-    """The start line, header fields and the fields that may frame the body (by the length of their name) of
-    a head in plain form: CRLF line ends only, no obs-fold, a colon on every line. Else ``None``.
-
-    This is the common case, and it is parsed with as few passes over the text as possible: a long token is
-    most of a head, and every pass over it costs.
-    """
-    lines = text.split("\n")  # one pass; each line must then end in CR (a bare LF is not plain)
-    start_line = lines[0]
-    if start_line[-1:] != "\r":
-        return None
-    headers = []
-    framing = []
-    for line in lines[1:-2]:
-        if line[-1:] != "\r":
-            return None
-        name, colon, value = line.partition(":")
-        if not colon or name[:1] in _NOT_A_NAME_START:
-            return None
-        field = (name, value.strip(" \t\r"))
-        headers.append(field)
-        if len(name) in _FRAMING_NAME_LENGTHS:
-            framing.append(field)
-    return start_line[:-1], tuple(headers), framing
-
-
-_NOT_A_NAME_START = frozenset(("", " ", "\t"))
-_FRAMING_NAME_LENGTHS = frozenset((len("content-length"), len("transfer-encoding")))
-
-
-def _parse_header_lines(lines: list[str]) -> tuple[Headers, int]:
-    """Header fields in wire order and casing, obs-fold unfolded; also the count of lines without a colon."""
-    headers: list[tuple[str, str]] = []
-    bad = 0
-    for raw in lines[1:]:
-        line = raw.removesuffix("\r")
-        if not line:
-            break
-        if line[0] in " \t":
-            folded = line.strip(" \t")
-            if headers:
-                name, value = headers[-1]
-                headers[-1] = (name, f"{value} {folded}" if value else folded)
-            else:
-                bad += 1
-            continue
-        colon = line.find(":")
-        if colon <= 0:
-            bad += 1
-            continue
-        headers.append((line[:colon].rstrip(" \t"), line[colon + 1 :].strip(" \t")))
-    return tuple(headers), bad
-
-
-def _framing(headers: Sequence[tuple[str, str]]) -> int | str | None:
-    """How the body is delimited: ``"chunked-last"`` (chunked is the final coding), ``"chunked"`` (listed but
-    not last), ``"other"`` (another coding), a Content-Length, ``"invalid"``, or ``None`` (no length)."""
-    length = None
-    for name, value in headers:  # the common case first: one plain Content-Length, no Transfer-Encoding
-        lower = name.lower()
-        if lower == "content-length" and length is None and value.isdigit() and value.isascii() and len(value) < 19:
-            length = int(value)
-        elif lower in {"content-length", "transfer-encoding"}:
-            return _framing_in_full(headers)
-    return length
-
-
-def _framing_in_full(headers: Sequence[tuple[str, str]]) -> int | str | None:
-    codings: list[str] = []
-    lengths: set[str] = set()
-    for name, value in headers:
-        if len(name) == 17 and name.lower() == "transfer-encoding":
-            codings.extend(token for token in (t.strip(" \t").lower() for t in value.split(",")) if token)
-        elif len(name) == 14 and name.lower() == "content-length":
-            lengths.update(v.strip(" \t") for v in value.split(","))
-    if codings:
-        if codings[-1] == "chunked":
-            return "chunked-last"
-        return "chunked" if "chunked" in codings else "other"
-    if lengths:
-        if len(lengths) != 1:
-            return "invalid"
-        (text,) = lengths
-        if not text.isdigit() or not text.isascii() or len(text) > 18:
-            return "invalid"
-        return int(text)
-    return None

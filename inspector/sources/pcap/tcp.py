@@ -38,6 +38,7 @@ class TcpStream:
         "consumer",
         "fin_seq",
         "finished",
+        "first_ack",
         "isn",
         "next_seq",
         "stored",
@@ -51,6 +52,9 @@ class TcpStream:
         """The initial sequence number, when the SYN was captured."""
         self.acked: int | None = None
         """The highest acknowledgement from the peer beyond ``next_seq``: bytes it has that the capture lacks."""
+        self.first_ack: int | None = None
+        """The peer's first acknowledgement seen before any of this stream's data (its start not captured): the
+        stream's bytes from there on were sent while the capture ran, so any the capture lacks are a gap."""
         self.fin_seq: int | None = None
         self.finished = False
         """Every byte up to the FIN has been passed on."""
@@ -71,6 +75,11 @@ class TcpStream:
         expected = self.next_seq
         if expected is None:  # the connection's start was not captured: begin where the capture begins
             expected = self.next_seq = seq
+            first_ack = self.first_ack
+            if first_ack is not None:
+                missing = (seq - first_ack) & MASK
+                if 0 < missing < HALF:  # the peer acknowledged less than this: the bytes between were lost
+                    self.consumer.gap(first_ack, missing, frame)
         ahead = (seq - expected) & MASK
         if ahead == 0:
             self.next_seq = (seq + len(payload)) & MASK
@@ -94,6 +103,8 @@ class TcpStream:
         """The peer acknowledged every byte before ``ack``."""
         expected = self.next_seq
         if expected is None:
+            if self.first_ack is None:
+                self.first_ack = ack
             return
         ahead = (ack - expected) & MASK
         if ahead == 0 or ahead >= HALF:

@@ -169,6 +169,32 @@ def test_lost_challenges_are_reported_as_gaps(corpus: Path) -> None:
     exchanges, notices, _ = _read(corpus / "pcap/auth/credslayer/http-ntlm.pcap")
     gaps = [n for n in notices if n.rule == "capture-gap"]
     assert gaps
-    assert all({"connection", "direction", "from_seq", "bytes_missing"} <= n.evidence.keys() for n in gaps)
+    lost = [n for n in gaps if n.evidence.get("effect") == "response-lost"]
+    lossy = [n for n in gaps if n not in lost]
+    assert all({"connection", "direction", "from_seq", "bytes_missing"} <= n.evidence.keys() for n in lossy)
+    # A request whose response the server's later acknowledgement shows was lost says so, by frame.
+    assert all({"connection", "direction", "frame"} <= n.evidence.keys() and n.exchange_id for n in lost)
     assert any(n.exchange_id for n in gaps)
     assert {n.exchange_id for n in gaps if n.exchange_id} <= {x.id for x in exchanges}
+
+
+def test_responses_are_paired_by_acknowledgement_after_a_gap(corpus: Path) -> None:
+    # http-ntlm.pcap starts mid-connection: frame 36 (a GIF) acknowledges the end of frame 22 (GET menudark.gif),
+    # not of frame 18 (GET core.js), whose answer began in bytes the capture lacks (frame 19 is its tail).
+    exchanges, notices, _ = _read(corpus / "pcap/auth/credslayer/http-ntlm.pcap")
+    by_frame = {x.provenance.request_frames[0]: x for x in exchanges}
+    assert by_frame[22].provenance.response_frames == (36,)
+    assert by_frame[18].response is None
+    assert any(n.exchange_id == by_frame[18].id and n.rule == "capture-gap" for n in notices)
+    # erspan.pcap lost most of a server stream: frame 260 acknowledges the end of frame 248, not of frame 165.
+    exchanges, _, _ = _read(corpus / "pcap/auth/zeek/erspan.pcap")
+    by_frame = {x.provenance.request_frames[0]: x for x in exchanges}
+    assert by_frame[248].provenance.response_frames == (260,)
+    assert by_frame[165].response is None
+
+
+def test_a_request_with_a_body_is_named_by_its_last_frame_as_wireshark_does(corpus: Path) -> None:
+    # tshark -Y http.request shows these requests at frames 4 11 20 29 40 49 60 67 (bodies in 40, 49 and 60).
+    exchanges, _, _ = _read(corpus / "pcap/auth/gematik/deregisterPairing.pcap")
+    assert [x.provenance.request_frames[-1] for x in exchanges] == [4, 11, 20, 29, 40, 49, 60, 67]
+    assert exchanges[4].provenance.request_frames == (38, 40)

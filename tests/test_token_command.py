@@ -1,0 +1,28 @@
+"""The ``token`` command: ``--at`` is the moment for everything judged, the certificates included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from inspector.lab.certs import write_cer
+from inspector.lab.tokens import TokenKit
+from tests.test_cli import invoke
+
+
+def test_at_judges_the_certificate_at_that_time_too(lab_kit: TokenKit, tmp_path: Path) -> None:
+    cer = write_cer(tmp_path / "OAuthCert.cer", lab_kit.auth_cert)
+    not_after = lab_kit.auth_cert.certificate.not_valid_after_utc
+    token = lab_kit.healthy_user().value
+    after_expiry = (not_after.replace(microsecond=0)).isoformat().replace("+00:00", "Z")
+    _, out, _ = invoke("token", token, "--cert", str(cer), "--at", after_expiry, "--format", "json")
+    rules = [f["rule"] for f in json.loads(out)["findings"]]
+    assert rules.count("cert-expired") == 0  # valid through its last second
+    assert "cert-expiring" in rules
+    later = not_after.replace(year=not_after.year + 1).isoformat().replace("+00:00", "Z")
+    _, out, _ = invoke("token", token, "--cert", str(cer), "--at", later, "--format", "json")
+    rules = [f["rule"] for f in json.loads(out)["findings"]]
+    assert rules.count("cert-expired") == 1
+    # At the token's own time the certificate is years from expiry: nothing about it.
+    _, out, _ = invoke("token", token, "--cert", str(cer), "--at", "2026-11-02T09:31:00Z", "--format", "json")
+    assert not {"cert-expired", "cert-expiring"} & {f["rule"] for f in json.loads(out)["findings"]}
