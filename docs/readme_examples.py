@@ -73,6 +73,14 @@ def _analyze(lines: list[str]) -> list[str]:
     return [*head, *rows, CUT, *findings, CUT, *tail]
 
 
+def _outbound(lines: list[str]) -> list[str]:
+    head = lines[:4]
+    rows = _table_rows(lines, ["outbound:2", "outbound:15"])
+    refused = _severity_block(lines, "token-request-failed")[:4]
+    tail = [line for line in lines if line.strip()][-2:]
+    return [*head, *rows, CUT, *refused, CUT, *tail]
+
+
 EXAMPLES = [
     Example("analyze", f"oauth-inspector analyze {LAB}/lab.har {TRUST}", 130, _analyze),
     Example(
@@ -83,6 +91,12 @@ EXAMPLES = [
     ),
     Example("show", f"oauth-inspector show {LAB}/lab.har lab.har:20 {TRUST}", 120, _everything),
     Example("rules", "oauth-inspector rules basic-fallback", 120, _everything),
+    Example(
+        "outbound",
+        "oauth-inspector analyze captures/outbound/outbound.saz --cert captures/outbound/OAuthCert.cer",
+        150,
+        _outbound,
+    ),
 ]
 
 

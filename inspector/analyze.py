@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from inspector.body_errors import body_error_findings
 from inspector.hosts import origin_host
 from inspector.http_auth import (
     Challenge,
@@ -26,6 +27,7 @@ from inspector.policy import FALLBACK_WINDOW, Policy
 from inspector.rules import CATALOGUE, Finding, finding
 from inspector.text import quoted, sent_to
 from inspector.token_checks import TokenAssessment, TokenReport, assess_token, judge_use
+from inspector.token_requests import TokenRequestReport, judge_token_request, token_request_fields
 from inspector.tokens import decode_bearer
 from inspector.trust import Trust
 from inspector.verify import Verifier
@@ -55,6 +57,8 @@ class ExchangeResult:
     findings: tuple[Finding, ...] = ()
     challenges: tuple[Challenge, ...] = ()
     diagnostics: Diagnostics | None = None
+    token_request: TokenRequestReport | None = None
+    """Set when the exchange is a token request to Entra/ACS (the outbound leg)."""
 
 
 @dataclass(slots=True)
@@ -253,19 +257,28 @@ class Analyzer:
         challenges: tuple[Challenge, ...] = ()
         diagnostics: Diagnostics | None = None
         response = exchange.response
-        if response is not None:
+        fields = token_request_fields(exchange)
+        if response is not None and fields is None:  # a token endpoint's 401 is judged by its body, not challenges
             challenges = self._challenges(response.header_all("www-authenticate"))
             raw_diag = response.header("x-ms-diagnostics")
             diagnostics = parse_ms_diagnostics(raw_diag) if raw_diag is not None else None
             found += self._response_findings(exchange, host, credentials, challenges, diagnostics)
         self._remember_oauth(exchange, host, credentials)
+        token_request: TokenRequestReport | None = None
+        if fields is not None:
+            token_request = judge_token_request(
+                exchange, fields, trust=self.trust, verifier=self.verifier, policy=self.policy
+            )
+            found += token_request.findings
+        elif response is not None and response.body:
+            found += body_error_findings(exchange)
         auth = AuthSummary(
             scheme=credentials.scheme if credentials else None,
             user=user_of(credentials) if credentials else None,
             credentials=credentials,
             token=token_report,
         )
-        return ExchangeResult(exchange, auth, tuple(found), challenges, diagnostics)
+        return ExchangeResult(exchange, auth, tuple(found), challenges, diagnostics, token_request)
 
     def _by_design(self, exchange: HttpExchange) -> bool:
         path = exchange.request.target.split("?", 1)[0].lower()

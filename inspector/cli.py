@@ -236,7 +236,8 @@ def analyze(
     only_exchanges: tuple[str, ...],
     ignores: tuple[str, ...],
 ) -> None:
-    """Analyse captures: pcap/pcapng, HAR and mitmproxy flow files, or folders of them (- reads standard input).
+    """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them
+    (- reads standard input).
 
     The kind of each file is detected from its content, not its name; gzip, zstd and xz compression is read
     through. Pipes such as <(zcat x.pcap.gz) work. A folder's captures are read in capture-time order (ring

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from inspector.cli_common import output_options
-from inspector.lab.responder import FAULTS
+from inspector.lab.responder import FAULTS, TOKEN_FAULTS
 
 if TYPE_CHECKING:
     from inspector.lab.folder import LabDir
@@ -21,14 +21,21 @@ def lab() -> None:
 
 @lab.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
-def samples(folder: Path) -> None:
-    """Write the sample captures (HAR, .mitm), their certificate, ACS metadata and expected findings to FOLDER.
+@click.option(
+    "--outbound",
+    is_flag=True,
+    help="Write the outbound-leg samples instead: Exchange's token requests to Entra/ACS and errors inside answer "
+    "bodies, as HAR, .mitm, pcapng and a Fiddler .saz.",
+)
+def samples(folder: Path, outbound: bool) -> None:
+    """Write the sample captures (HAR, .mitm, pcapng), their certificate, ACS metadata and expected findings to
+    FOLDER.
 
     New keys are generated each time, so the files change; expected.json changes with them.
     """
-    from inspector.lab.samples import write_samples
+    from inspector.lab.samples import write_outbound_samples, write_samples
 
-    for path in write_samples(folder):
+    for path in write_outbound_samples(folder) if outbound else write_samples(folder):
         click.echo(str(path))
 
 
@@ -70,8 +77,9 @@ DEFAULT_LAB_DIR = Path("oauth-lab")
     "--fault",
     "faults",
     multiple=True,
-    type=click.Choice(sorted(FAULTS)),
-    help="Misbehave on purpose: ssl-offloading (refuse every token with 2000003), stale-metadata (2000000).",
+    type=click.Choice(sorted({**FAULTS, **TOKEN_FAULTS})),
+    help="Misbehave on purpose: ssl-offloading (refuse every token with 2000003), stale-metadata (2000000), "
+    "sp-key-missing (the token endpoint double refuses every client assertion with AADSTS700027).",
 )
 @click.option(
     "--cert-dir",
@@ -139,6 +147,7 @@ def _print_banner(
     click.echo(f"oauth-inspector lab: Exchange-like server listening on {url}")
     click.echo(f"  EWS:       {url}{EWS_PATH}  (tokens for {lab_dir.host}, realm {lab_dir.realm})")
     click.echo(f"  Metadata:  {url}{METADATA_PATH}")
+    click.echo(f"  Token:     {url}/{lab_dir.realm}/oauth2/token  (answers as Entra does; ACS: /tokens/OAuth/2)")
     offers = ["Bearer", *(["Basic"] if offer_basic else []), *(["Negotiate", "NTLM"] if offer_ntlm else [])]
     click.echo(f"  Offers:    {', '.join(offers)}" + (f"; faults: {', '.join(faults)}" if faults else ""))
     click.echo(
@@ -160,7 +169,7 @@ def _print_banner(
     default=("all",),
     show_default=True,
     help="Scenario to play (repeatable): metadata, probe, a token scenario (healthy-user, expired, ...), "
-    "basic-fallback, ntlm, or all.",
+    "basic-fallback, ntlm, token-requests (Exchange asking the Entra double for tokens), or all.",
 )
 @click.option(
     "--cert-dir",

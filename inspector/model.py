@@ -17,11 +17,11 @@ from inspector.rules import RuleId
 
 Headers = tuple[tuple[str, str], ...]
 
-SourceKind = Literal["har", "mitm", "pcap", "live", "token", "lab"]
+SourceKind = Literal["har", "mitm", "pcap", "live", "token", "lab", "saz"]
 
 BODY_KEEP_LIMIT = 64 * 1024
-"""The most of a body any source keeps (rules read a bounded prefix of error bodies; nothing needs more), so a
-huge body in a capture costs this much memory, not its size."""
+"""The most of a body any source keeps (rules read a bounded prefix: token requests, SOAP/JSON errors; nothing needs
+more), so a huge body in a capture costs this much memory, not its size."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,16 @@ _GENERAL = (
         "Sign the (actor) token with RS256 using a certificate SharePoint trusts (`Get-SPTrustedSecurityToken"
         "Issuer`); an alg:none outer token is only acceptable when it carries a signed actortoken.",
     ),
+    _known(
+        3000003,
+        "invalid_client",
+        "SharePoint rejected the token's audience (\"Invalid audience Uri '<principal>/<host>@<realm>'.\").",
+        "The token's aud names another principal, host or realm than the SharePoint site: a token made for "
+        "another service or host, or a realm that is not the farm's.",
+        "Request the token for `00000003-0000-0ff1-ce00-000000000000/<site host>@<realm>` with the site's host "
+        "exactly as addressed; check the realm (`Get-SPAuthenticationRealm`) and the trusted token issuer "
+        "(`Get-SPTrustedSecurityTokenIssuer`).",
+    ),
 )
 
 KNOWN_DIAGNOSTICS: Mapping[int, KnownDiagnostic] = MappingProxyType({d.code: d for d in _GENERAL})

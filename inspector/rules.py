@@ -36,6 +36,8 @@ RuleId = Literal[
     "token-not-yet-valid",
     "signed-with-expired-cert",
     "cert-expired",
+    "token-request-failed",
+    "response-error-in-body",
     "issuer-not-trusted-by-server",
     "signer-not-on-sp",
     "rejections-concentrated",
@@ -174,7 +176,8 @@ _RULES = (
         "The calling principal (the outer `iss`, or for an app-only token its `iss`, or its `nameid` when ACS "
         "issued it) is not an expected principal (default Skype for Business Online, "
         "00000004-0000-0ff1-ce00-000000000000). Either another service is calling (set --issuer), or the "
-        "partner application is misconfigured.",
+        "partner application is misconfigured. In a token request, the client assertion's `iss` (and `sub`, where "
+        "it carries one) must name the `client_id` (Entra answers AADSTS700021/AADSTS50013 otherwise).",
     ),
     Rule(
         "realm-mismatch",
@@ -245,6 +248,28 @@ _RULES = (
         "A certificate given to the tool (or listed in a metadata document) is expired. Tokens signed with it "
         "will be refused. Renew the Exchange auth certificate (KB 2617816 procedure; CSS-Exchange "
         "MonitorExchangeAuthCertificate.ps1) and re-run the Hybrid Configuration Wizard where hybrid is set up.",
+    ),
+    Rule(
+        "token-request-failed",
+        "error",
+        "Token request failed",
+        "A token request (POST with a grant_type form to .../oauth2/token, .../oauth2/v2.0/token or ACS "
+        ".../tokens/OAuth/2) was refused by Entra or ACS: the outbound leg, where Exchange asks for a token with a "
+        "client assertion signed by its auth certificate. The evidence holds the AADSTS/ACS codes with their "
+        "meaning and remedy; when the message names the thumbprint the client used, it is matched against the "
+        "certificates given (--cert/--thumbprint). The commonest cause: the auth certificate was renewed but not "
+        "uploaded to the service principal (AADSTS700027, AADSTS50012, ACS50012): upload it (provision step 5).",
+    ),
+    Rule(
+        "response-error-in-body",
+        "error",
+        "Error inside the answer body",
+        "The answer's body reports an error the status line does not: an EWS/Autodiscover SOAP response with "
+        '`ResponseClass="Error"`, a SOAP fault or an Autodiscover ErrorCode (often in HTTP 200), or a '
+        "SharePoint/Teams JSON error with an S2S code. The evidence holds each ResponseCode and MessageText and, "
+        'for known OAuth shapes ("(401) Unauthorized" from the next hop, ErrorProxyRequestProcessingFailed, '
+        "ErrorServerBusy after OAuth failures, free/busy errors, AADSTS codes quoted by Exchange, 3000003 invalid "
+        "audience), what it means and what to do.",
     ),
     # --- from the trust inventory (inventory_rules.py) and its join with the configuration (rotation.py) ----------
     Rule(

@@ -503,3 +503,94 @@ def _principal_use(
             expected_from=expected.why,
         )
     ]
+
+
+def _principal_id(value: str | None) -> str:
+    """A client id or ``iss``/``sub`` compared by its principal: ``<guid>@<realm>`` and ``<guid>`` name the same."""
+    parsed = Principal.parse(value)
+    return parsed.principal if parsed is not None else (value or "").strip().lower()
+
+
+_ENTRA_HOSTS = frozenset({"login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"})
+"""Names of the one global Entra token service: an assertion for one is good at the others (unknown beats wrong)."""
+
+
+def _aud_names_host(aud: object, host: str) -> bool:
+    hosts = {h.lower() for h in (audience_host(a) for a in _as_list(aud)) if h}
+    wanted = bare_host(host)
+    return wanted in hosts or (wanted in _ENTRA_HOSTS and bool(hosts & _ENTRA_HOSTS))
+
+
+def judge_client_assertion(
+    jwt: Jwt,
+    *,
+    verifier: Verifier,
+    policy: Policy,
+    at: datetime,
+    client_id: str | None,
+    endpoint_host: str | None,
+    exchange: str | None,
+) -> tuple[TokenReport, list[Finding]]:
+    """A token request's ``client_assertion``, judged like an actor token: header, RS256 signature against the
+    trust, times at capture time, ``iss``/``sub`` equal to the client id, ``aud`` naming the token endpoint."""
+    which = "client-assertion"
+    found = _header_findings(jwt, which, exchange)
+    iss = jwt.claim_str("iss")
+    result = verifier.verify(jwt, iss)
+    found += _signature_findings(result, jwt, which, exchange)
+    moment = int(at.timestamp())
+    found += _time_findings(
+        which, numeric_time(jwt.claims.get("nbf")), numeric_time(jwt.claims.get("exp")), moment, policy.skew, exchange
+    )
+    sub = jwt.claim_str("sub")
+    # iss must name the client; sub too where the assertion carries one (ACS-style assertions may name the client
+    # in iss and nameid only: a missing sub is not judged).
+    named = {_principal_id(iss)} | ({_principal_id(sub)} if "sub" in jwt.claims else set())
+    if client_id is not None and named != {_principal_id(client_id)}:
+        found.append(
+            finding(
+                "issuer-unexpected",
+                f"The client assertion's iss {iss} and sub {sub} must both name the client_id {client_id}",
+                exchange,
+                token=which,
+                issuer=iss,
+                subject=sub,
+                client_id=client_id,
+            )
+        )
+    aud: Any = jwt.claims.get("aud")
+    if endpoint_host and not _aud_names_host(aud, endpoint_host):
+        found.append(
+            finding(
+                "audience-mismatch",
+                f"The client assertion's aud {aud} does not name the token endpoint it was sent to "
+                f"({bare_host(endpoint_host)})",
+                exchange,
+                token=which,
+                audience=aud,
+                host=bare_host(endpoint_host),
+            )
+        )
+    key = result.key if result.verdict == "valid" else None
+    start, end = (key.not_before, key.not_after) if key is not None else (None, None)
+    if key is not None and start is not None and end is not None and not (start <= at <= end):
+        found.append(
+            finding(
+                "signed-with-expired-cert",
+                f"The client assertion verifies with {key.label()}, but that certificate is valid only "
+                f"{start:%Y-%m-%d} to {end:%Y-%m-%d} and it was sent {at:%Y-%m-%dT%H:%M:%SZ}",
+                exchange,
+                token=which,
+                key=key.label(),
+                not_after=end.isoformat(),
+            )
+        )
+    report = TokenReport(
+        kind="client-assertion",
+        decoded=DecodedBearer(kind="client-assertion", outer=jwt),
+        issuer=iss,
+        audience=aud if isinstance(aud, str) else ", ".join(_as_list(aud)) or None,
+        signature=result.verdict,
+        key=result.key,
+    )
+    return report, found

@@ -22,7 +22,8 @@ MAX_TOKEN_LENGTH = 256 * 1024
 """Longer bearer values are not decoded (real S2S tokens are a few KiB)."""
 MAX_JSON_DEPTH = 32
 
-TokenKind = Literal["s2s-user", "s2s-app", "jwt", "empty", "opaque"]
+TokenKind = Literal["s2s-user", "s2s-app", "jwt", "empty", "opaque", "client-assertion"]
+"""``client-assertion``: the JWT a token request authenticates with (``client_assertion`` or ``assertion``)."""
 
 _B64URL = re.compile(r"[A-Za-z0-9_\-]*={0,2}")
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from inspector.cli import main
 from inspector.lab.scenarios import BASIC_PASSWORD
 from tests.corpus import REPO
+from tests.outbound import readable
 
 SAMPLES = REPO / "captures" / "lab"
 EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
@@ -144,6 +145,26 @@ def test_no_secret_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> 
     har = (SAMPLES / "lab.har").read_text()
     signatures = set(re.findall(r"\.([\w-]{300,})(?=[\"\\])", har))
     assert signatures, "the sample must contain signed tokens for this test to mean anything"
+    for signature in signatures:
+        assert signature[:40] not in text
+
+
+OUTBOUND = REPO / "captures" / "outbound"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "sarif", "html"])
+@pytest.mark.parametrize("name", ["outbound.har", "outbound.mitm", "outbound.pcapng", "outbound.saz"])
+def test_no_client_assertion_or_issued_token_in_any_output_format(fmt: str, name: str, tmp_path: Path) -> None:
+    """The outbound samples: client assertions and issued access tokens are shown decoded, never usable."""
+    output = tmp_path / "report"
+    invoke("analyze", str(OUTBOUND / name), "--cert", str(OUTBOUND / "OAuthCert.cer"), "--format", fmt, "--output",
+           str(output))  # fmt: skip
+    text = readable(output.read_text())
+    assert "token-request-failed" in text or "Token request failed" in text
+    assert not SIGNATURE.search(text), "a signed JWT (usable token) leaked"
+    har = (OUTBOUND / "outbound.har").read_text()
+    signatures = set(re.findall(r"\.([\w-]{300,})(?=[&\"\\])", har))
+    assert len(signatures) > 10, "the sample must contain signed assertions and tokens for this test to mean anything"
     for signature in signatures:
         assert signature[:40] not in text
 

@@ -11,6 +11,7 @@ from inspector.ms_diagnostics import KNOWN_DIAGNOSTICS, lookup
 def test_known_diagnostics_cover_the_reference_table() -> None:
     assert set(KNOWN_DIAGNOSTICS) == {
         2000000, 2000001, 2000003, 2000004, 2000005, 2000008, 2000009, 2000020, 4000000, 3005004,
+        3000003,  # SharePoint's invalid audience (issue 14), also read from JSON error bodies
     }  # fmt: skip
     for code, known in KNOWN_DIAGNOSTICS.items():
         assert known.code == code

@@ -22,20 +22,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 from inspector.http_auth import parse_ms_diagnostics, parse_www_authenticate
 from inspector.lab import ntlm
+from inspector.lab.certs import EXCHANGE_PRINCIPAL
 from inspector.lab.folder import LabDir
 from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH, METADATA_PATH, SOAP_REQUEST, USER_AGENT
 from inspector.lab.server import is_loopback
+from inspector.lab.token_endpoint import entra_token_call
 from inspector.lab.tokens import TokenKit
 from inspector.model import ConfigError
 from inspector.rules import RuleId
 
 SCENARIO_HEADER = "X-Lab-Scenario"
 TIMEOUT = 15.0
-CLIENT_ADDRESSES = {"s2s": "127.0.0.10", "basic": "127.0.0.20", "ntlm": "127.0.0.30"}
+CLIENT_ADDRESSES = {"s2s": "127.0.0.10", "basic": "127.0.0.20", "ntlm": "127.0.0.30", "exchange": "127.0.0.40"}
 MAX_RESPONSE_BODY = 1 << 20
 
 
@@ -52,6 +54,11 @@ class Step:
     description: str
     expects: tuple[RuleId, ...] = ()
     """For token scenarios, the rules the token kit says the token raises (the inspector should report them)."""
+    body: bytes | None = None
+    """A body of its own (a token request's form); ``None``: EWS's SOAP request for a POST, nothing for a GET."""
+    content_type: str | None = None
+    host: str | None = None
+    """The Host it names (a token request names Entra's), else the lab host."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +120,42 @@ def scenario_steps(kit: TokenKit) -> dict[str, list[Step]]:
         nt_response=ntlm.ntlmv2_response(info=info, moment=kit.now, spn=f"HTTP/{kit.host}", seed=seed),
         seed=seed,
     )
+    steps["token-requests"] = token_request_steps(kit)
     steps["ntlm"] = [
         Step("ntlm", "ntlm", "POST", EWS_PATH, None, "no credentials: see what the server offers"),
         Step("ntlm", "ntlm", "POST", EWS_PATH, f"NTLM {_b64(ntlm.negotiate())}", "NTLM negotiate (type 1)"),
         Step("ntlm", "ntlm", "POST", EWS_PATH, f"NTLM {_b64(type3)}", "NTLM authenticate (type 3)"),
     ]
     return steps
+
+
+LAB_CLIENT_SECRET = "lab-client-secret-never-shown"  # noqa: S105  (a lab value the tests look for in outputs)
+
+
+def token_request_steps(kit: TokenKit) -> list[Step]:
+    """Exchange asking Entra for tokens (the outbound leg), as the token-endpoint double answers them: with the
+    registered auth certificate (a token), with a renewed certificate never uploaded (AADSTS700027 naming its
+    thumbprint) and with a client secret the application does not have (AADSTS7000215)."""
+    form = "application/x-www-form-urlencoded"
+    good = entra_token_call(kit.auth_cert, now=kit.now, realm=kit.realm)
+    renewed = entra_token_call(kit.rogue_cert, now=kit.now, realm=kit.realm)
+    secret = urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_id": EXCHANGE_PRINCIPAL,
+            "client_secret": LAB_CLIENT_SECRET,
+            "resource": "https://outlook.office365.com",
+        }
+    ).encode("ascii")
+    name = "token-requests"
+    return [
+        Step(name, "exchange", "POST", good.path, None, "client assertion signed by the registered auth certificate",
+             (), good.body, form, good.host),
+        Step(name, "exchange", "POST", renewed.path, None, "client assertion signed by a certificate never uploaded",
+             ("token-request-failed", "signing-key-unknown"), renewed.body, form, renewed.host),
+        Step(name, "exchange", "POST", good.path, None, "a client secret instead of the certificate",
+             ("token-request-failed",), secret, form, good.host),
+    ]  # fmt: skip
 
 
 def select(steps: dict[str, list[Step]], names: Sequence[str]) -> list[Step]:
@@ -223,8 +260,14 @@ class Driver:
 
     def send(self, step: Step) -> Exchanged:
         body = b""
-        headers: list[tuple[str, str]] = [("Host", self.host)]
-        if step.method == "POST":
+        headers: list[tuple[str, str]] = [("Host", step.host or self.host)]
+        if step.body is not None:
+            body = step.body
+            headers += [
+                ("Content-Type", step.content_type or "application/octet-stream"),
+                ("Accept", "application/json"),
+            ]
+        elif step.method == "POST":
             body = SOAP_REQUEST.format(mailbox=self.mailbox).encode("utf-8")
             headers += [("Content-Type", "text/xml; charset=utf-8"), ("Accept", "text/xml")]
         else:

@@ -17,6 +17,7 @@ from inspector.lab.certs import acs_metadata, exchange_metadata
 from inspector.lab.diagnostics import ACCEPTED_WARNINGS, INVALID_SIGNATURE, rejection, ssl_offloading
 from inspector.lab.folder import ACS_METADATA_FILE, AUTH_CERT_FILE, LabDir
 from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, SOAP_RESPONSE, basic_challenge, bearer_challenge
+from inspector.lab.token_endpoint import answer_token_request
 from inspector.model import HttpExchange
 from inspector.policy import Policy
 from inspector.rules import Finding
@@ -26,6 +27,12 @@ FAULTS: dict[str, str] = {
     "ssl-offloading": "every token is refused as behind SSL offloading (2000003, http vs https)",
     "stale-metadata": "every token is refused as after a key roll Exchange has not fetched (2000000)",
 }
+"""Faults of the EWS side: healthy tokens refused."""
+TOKEN_FAULTS: dict[str, str] = {
+    "sp-key-missing": "the token endpoint double has no certificate registered: every assertion is refused "
+    "(AADSTS700027 / ACS50012), as after an auth certificate renewal not uploaded to the service principal",
+}
+"""Faults of the token-endpoint double (the outbound leg)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,14 @@ class Responder:
         )
         self.ntlm_challenge = ntlm.challenge(netbios_domain="CONTOSO", info=info, seed=f"lab-serve:{lab.realm}")
         self.metadata = json.dumps(exchange_metadata([lab.auth_cert], host=lab.host), indent=1).encode()
+
+    def token(self, path: str, body: bytes, now: datetime) -> Answer:
+        """The token-endpoint double: Entra's (or ACS's) answer to Exchange's token request."""
+        registered = () if "sp-key-missing" in self.options.faults else (self.lab.auth_cert,)
+        token = answer_token_request(path, body, registered=registered, issuer_cert=self.lab.acs_cert, now=now)
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized"}.get(token.status, "")
+        headers = (("Cache-Control", "no-store, no-cache"), ("Content-Type", "application/json; charset=utf-8"))
+        return Answer(token.status, reason, headers, token.body, rules=(token.said,))
 
     def judge(self, exchange: HttpExchange) -> ExchangeResult:
         with self._lock:

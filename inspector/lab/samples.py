@@ -55,3 +55,36 @@ def write_samples(folder: Path, *, now: datetime = SAMPLE_CLOCK) -> list[Path]:
     path.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
     written.append(path)
     return written
+
+
+OUTBOUND_NAMES = ("OAuthCert.cer", "outbound.har", "outbound.mitm", "outbound.pcapng", "outbound.saz", "expected.json")
+
+
+def write_outbound_samples(folder: Path, *, now: datetime = SAMPLE_CLOCK) -> list[Path]:
+    """The outbound leg and errors inside bodies (``inspector.lab.outbound``) as HAR, flows, pcapng and a Fiddler
+    archive, with the auth certificate to give as ``--cert`` and each exchange's expected rules."""
+    from inspector.lab.outbound import outbound_cases
+    from inspector.lab.saz_writer import write_saz
+
+    folder.mkdir(parents=True, exist_ok=True)
+    auth, issuer, rogue = exchange_auth_cert(now=now), acs_signing_cert(now=now), exchange_auth_cert(now=now)
+    cases = outbound_cases(auth, issuer, now=now, rogue_cert=rogue)
+    exchanges = [case.exchange for case in cases]
+    written = [
+        write_cer(folder / "OAuthCert.cer", auth),
+        write_har(exchanges, folder / "outbound.har"),
+        write_flows(exchanges, folder / "outbound.mitm"),
+        write_lab_pcapng(exchanges, folder / "outbound.pcapng", seed=PCAP_SEED),
+        write_saz(exchanges, folder / "outbound.saz"),
+    ]
+    expected = {
+        "captured": now.isoformat(),
+        "auth_certificate_thumbprint": auth.thumbprint,
+        "exchanges": [
+            {"entry": n, "name": c.name, "expected_rules": sorted(set(c.expects))} for n, c in enumerate(cases)
+        ],
+    }
+    path = folder / "expected.json"
+    path.write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    written.append(path)
+    return written

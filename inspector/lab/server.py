@@ -26,6 +26,7 @@ from typing import Any
 from inspector.lab.folder import LabDir
 from inspector.lab.responder import Answer, Responder, ServerOptions
 from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
+from inspector.lab.token_endpoint import is_token_path
 from inspector.model import ConfigError, Endpoint, HttpExchange, HttpRequest, Provenance
 
 MAX_BODY = 1 << 20
@@ -106,6 +107,11 @@ class _Handler(BaseHTTPRequestHandler):
             answer = Answer(200, "OK", (("Content-Type", "application/json; charset=utf-8"),), responder.metadata)
             self._send(answer)
             self._log(answer, "")
+            return
+        if self.command == "POST" and is_token_path(path):  # the token-endpoint double
+            answer = responder.token(path, body, datetime.now(UTC))
+            self._send(answer)
+            self._log(answer, "token request")
             return
         if path != EWS_PATH.lower():
             self._send(Answer(404, "Not Found", (("Content-Type", "text/plain"),), b"Not Found"))

@@ -37,11 +37,18 @@ def worst(findings: Iterable[Finding]) -> Severity | None:
 
 def relevant(result: ExchangeResult) -> bool:
     """Whether the exchange concerns authentication at all (other flows are left without annotations)."""
-    return bool(result.auth.scheme or result.findings or result.challenges or result.diagnostics)
+    return bool(
+        result.auth.scheme or result.findings or result.challenges or result.diagnostics or result.token_request
+    )
 
 
 def _auth_summary(result: ExchangeResult) -> str:
     auth = result.auth
+    request = result.token_request
+    if auth.scheme is None and request is not None:
+        assertion = request.assertion
+        shown = f", client-assertion signature {assertion.signature}" if assertion and assertion.signature else ""
+        return f"token request to {request.endpoint}{shown}"
     if auth.scheme is None:
         return "no Authorization"
     text = auth.scheme.capitalize() if auth.scheme != "ntlm" else "NTLM"
@@ -72,11 +79,12 @@ def verdict_line(result: ExchangeResult) -> str:
     status = response.status if response is not None else None
     auth, token = result.auth, result.auth.token
     key = (head, auth.scheme, auth.user, status, *((token.kind, token.issuer, token.signature) if token else ()))
-    line = _VERDICTS.get(key)
+    line = _VERDICTS.get(key) if result.token_request is None else None
     if line is None:  # the same few verdicts recur on every flow of a session: made once, escaped once
         shown = f"{status}" if status is not None else "no response"
         line = safe(f"{COMMENT_PREFIX}{head} | {_auth_summary(result)}, {shown}", MAX_COMMENT)
-        _VERDICTS.put(key, line)
+        if result.token_request is None:  # a token request's line names its endpoint: not shared
+            _VERDICTS.put(key, line)
     return line
 
 

@@ -17,6 +17,8 @@ from typing import Any, Literal
 from mitmproxy import http
 
 from inspector.analyze import Analyzer, ExchangeResult
+from inspector.bodies import wants_body
+from inspector.body_errors import raw_answer_has_error
 from inspector.lru import LruCache
 from inspector.report.serialize import EncodedExchange, head_text, utc_iso
 from inspector.sources.mitmflows import endpoint_of, moment_or_none
@@ -70,10 +72,14 @@ def flow_key(f: http.HTTPFlow) -> Key | None:
     answer = response.data
     if answer.status_code == 401:
         return None
+    typed = False
     for name, _ in answer.headers.fields:
         # www-authenticate and x-ms-diagnostics are both 16 characters: the length test skips nearly every header
-        if len(name) == 16 and name.lower() in (b"www-authenticate", b"x-ms-diagnostics"):
+        size = len(name)
+        if size == 16 and name.lower() in (b"www-authenticate", b"x-ms-diagnostics"):
             return None
+        if size == 12 and name.lower() == b"content-type":
+            typed = True
     request = f.request.data
     authorization: bytes | None = None
     hosts: list[bytes] = []
@@ -87,6 +93,8 @@ def flow_key(f: http.HTTPFlow) -> Key | None:
             hosts.append(value)
     if authorization is None:
         return None
+    if typed and _error_in_body(answer):
+        return None  # an error inside the body (EWS answers 200 with one) is judged on the full path
     return (
         authorization,
         tuple(hosts),
@@ -97,6 +105,11 @@ def flow_key(f: http.HTTPFlow) -> Key | None:
         request.http_version,
         answer.status_code,
     )
+
+
+def _error_in_body(answer: http.ResponseData) -> bool:
+    headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in answer.headers.fields)
+    return wants_body(headers) and raw_answer_has_error(answer.status_code, headers, answer.content)
 
 
 class RepeatedFlows:

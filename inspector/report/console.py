@@ -37,6 +37,14 @@ _VERDICT_STYLE = {
 
 def _auth_cell(result: ExchangeResult, show_secrets: bool = False) -> Text:
     auth = result.auth
+    request = result.token_request
+    if auth.scheme is None and request is not None:  # the outbound leg: the assertion is the credential
+        cell = Text("token request")
+        assertion = request.assertion
+        if assertion is not None and assertion.signature:
+            cell.append(" client-assertion ")
+            cell.append(assertion.signature, style=_VERDICT_STYLE.get(assertion.signature, ""))
+        return cell
     if auth.scheme is None:
         return Text("-", style="dim")
     cell = Text(safe(auth.scheme, 20))
@@ -108,7 +116,10 @@ class ConsoleRecords:
     def exchange(self, result: ExchangeResult) -> Record:
         response = result.exchange.response
         interesting = bool(
-            result.findings or result.auth.scheme is not None or (response is not None and response.status == 401)
+            result.findings
+            or result.auth.scheme is not None
+            or result.token_request is not None
+            or (response is not None and response.status == 401)
         )
         if not (interesting or self.verbose):
             return TableRecord(None, False, result.findings)

@@ -17,6 +17,7 @@ from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
 from inspector.redact import redact_target
 from inspector.report.serialize import header_list, provenance_data, utc_iso
+from inspector.report.token_request_view import print_token_request
 from inspector.report.token_view import print_token
 from inspector.report.writers import Record, Records
 from inspector.rules import Finding
@@ -94,6 +95,8 @@ def print_exchange(console: Console, result: ExchangeResult, later: list[Finding
         console.print(Text(f"\nresponse: {response.status} {safe(response.reason or '', 200)}", style="bold"))
         _print_headers(console, response.headers, show_secrets=show_secrets)
     console.print()
+    if result.token_request is not None:
+        print_token_request(console, result.token_request, show_secrets=show_secrets)
     print_token(console, result, [*result.findings, *later], show_secrets=show_secrets)
 
 

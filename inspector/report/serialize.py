@@ -22,6 +22,7 @@ from inspector.redact import REDACTED, redact_target
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
 from inspector.token_checks import TokenReport
+from inspector.token_requests import TokenRequestReport, is_secret_field
 from inspector.tokens import Jwt, iso, numeric_time
 
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
@@ -89,6 +90,25 @@ def token_data(report: TokenReport, *, show_secrets: bool) -> dict[str, Any]:
     if decoded.problem or decoded.actor_problem:
         data["problem"] = decoded.problem or decoded.actor_problem
     return data
+
+
+def token_request_data(report: TokenRequestReport, *, show_secrets: bool) -> dict[str, Any]:
+    """A token request and its answer: the form with secret fields redacted, the client assertion decoded (kind
+    ``client-assertion``, signature dropped), the access token of a success decoded, the error of a failure."""
+    form = [[name, value if show_secrets or not is_secret_field(name) else REDACTED] for name, value in report.form]
+    return {
+        "endpoint": report.endpoint,
+        "grant_type": report.grant_type,
+        "client_id": report.client_id,
+        "resource": report.resource,
+        "form": form,
+        "client_assertion": token_data(report.assertion, show_secrets=show_secrets) if report.assertion else None,
+        "access_token": token_data(report.access_token, show_secrets=show_secrets) if report.access_token else None,
+        "error": report.error,
+        "error_description": report.error_description,
+        "codes": list(report.codes),
+        "thumbprint": report.thumbprint,
+    }
 
 
 def ntlm_data(message: NtlmMessage) -> dict[str, Any]:
@@ -173,7 +193,7 @@ def exchange_tail(result: ExchangeResult, *, show_secrets: bool, token_value: An
     answer's challenges and diagnostics."""
     exchange: HttpExchange = result.exchange
     response = exchange.response
-    return {
+    data: dict[str, Any] = {
         "scheme": exchange.scheme,
         "method": exchange.request.method,
         "host": exchange.host,
@@ -208,6 +228,9 @@ def exchange_tail(result: ExchangeResult, *, show_secrets: bool, token_value: An
         ),
         **({"tls": tls_data(exchange.tls)} if exchange.tls is not None else {}),
     }
+    if result.token_request is not None:
+        data["token_request"] = token_request_data(result.token_request, show_secrets=show_secrets)
+    return data
 
 
 def tls_data(tls: TlsInfo) -> dict[str, Any]:

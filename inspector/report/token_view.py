@@ -17,7 +17,8 @@ from inspector.text import safe
 from inspector.tokens import Jwt
 
 
-def _jwt_panel(title: str, jwt: Jwt, *, show_secrets: bool) -> Panel:
+def jwt_panel(title: str, jwt: Jwt, *, show_secrets: bool) -> Panel:
+    """One JWT's header and claims in a panel (times also in UTC); the signature only with ``show_secrets``."""
     data = jwt_data(jwt, show_secrets=show_secrets)
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
@@ -46,9 +47,9 @@ def print_token(console: Console, result: ExchangeResult, findings: list[Finding
         decoded = report.decoded
         if decoded.outer is not None:
             title = "outer token (unsigned)" if decoded.outer.is_unsigned else "token"
-            console.print(_jwt_panel(title, decoded.outer, show_secrets=show_secrets))
+            console.print(jwt_panel(title, decoded.outer, show_secrets=show_secrets))
         if decoded.actor is not None:
-            console.print(_jwt_panel("actor token (the signed one)", decoded.actor, show_secrets=show_secrets))
+            console.print(jwt_panel("actor token (the signed one)", decoded.actor, show_secrets=show_secrets))
         verdict = Text("kind ")
         verdict.append(report.kind, style="bold")
         if report.issuer:

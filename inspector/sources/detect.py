@@ -12,7 +12,7 @@ from typing import BinaryIO, Literal
 
 from inspector.model import InputError
 
-InputKind = Literal["har", "mitm", "pcap"]
+InputKind = Literal["har", "mitm", "pcap", "saz"]
 
 _PCAP_MAGICS = frozenset(
     {
@@ -39,7 +39,8 @@ _TNETSTRING_DICT_HEAD = re.compile(rb"\A([0-9]{1,12}):([0-9]{1,12}):")
 
 
 def detect_kind(path: Path) -> InputKind | None:
-    """The kind of capture in ``path``, or ``None`` when it is none of pcap/pcapng, HAR or mitmproxy flows.
+    """The kind of capture in ``path``, or ``None`` when it is none of pcap/pcapng, HAR, mitmproxy flows or a
+    Fiddler session archive (a zip with ``raw/NN_c.txt`` members).
 
     Raises ``InputError`` when the file cannot be opened at all.
     """
@@ -52,6 +53,10 @@ def detect_kind(path: Path) -> InputKind | None:
                 return "har"
             if _is_tnetstring_dict(head, fo):
                 return "mitm"
+        if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+            from inspector.sources.saz import looks_like_saz
+
+            return "saz" if looks_like_saz(path) else None
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror or exc}; check the path and its permissions") from exc
     return None

@@ -175,7 +175,12 @@ def _read_plain(
         from inspector.sources.mitmflows import read_flows
 
         return read_flows(path, keep_bodies=keep_bodies, label=label)
+    if kind == "saz":
+        from inspector.sources.saz import read_saz
+
+        return read_saz(path, label=label)
     raise InputError(
-        f"Cannot read {path}: its content is not a pcap/pcapng capture, a HAR file or a mitmproxy flow file "
+        f"Cannot read {path}: its content is not a pcap/pcapng capture, a HAR file, a mitmproxy flow file or a "
+        "Fiddler session archive (.saz) "
         "(the kind is detected from the content, not the name)"
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from inspector.bodies import kept_body
 from inspector.model import (
     BODY_KEEP_LIMIT,
     Endpoint,
@@ -345,7 +346,7 @@ def _exchange(entry: object, index: int, reader: _Reader) -> HttpExchange:
             target=_target(method, url, parts, authority),
             version=_version(request.get("httpVersion")),
             headers=headers,
-            body=_request_body(request) if reader.keep_bodies else None,
+            body=_request_body(request) if reader.keep_bodies else _kept_request_body(headers, request),
         ),
         response=response,
         time=time,
@@ -431,13 +432,15 @@ def _response(value: object, reader: _Reader) -> HttpResponse | None:
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 999:
         return None
     reason = value.get("statusText")
-    body = _response_body(value.get("content")) if reader.keep_bodies else None
+    headers = _headers(value.get("headers"), "response")
+    body = _response_body(value.get("content"))
     return HttpResponse(
         status=status,
         reason=_wire(reason) if isinstance(reason, str) else "",
         version=_version(value.get("httpVersion")),
-        headers=_headers(value.get("headers"), "response"),
-        body=body,
+        headers=headers,
+        # HAR content text is already decoded (no chunking, no content coding left to undo).
+        body=body if reader.keep_bodies else kept_body(headers, body, decoded=True),
     )
 
 
@@ -468,6 +471,11 @@ def _response_time(started: datetime, elapsed_ms: object) -> datetime | None:
 
 def _text_bytes(text: str) -> bytes:
     return _utf8(text[:MAX_BODY_BYTES])[:MAX_BODY_BYTES]
+
+
+def _kept_request_body(headers: Headers, request: dict[str, Any]) -> bytes | None:
+    # HAR postData text is already decoded (no chunking, no content coding left to undo).
+    return kept_body(headers, _request_body(request), request=True, decoded=True)
 
 
 def _request_body(request: dict[str, Any]) -> bytes | None:

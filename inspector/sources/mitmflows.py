@@ -18,6 +18,7 @@ from typing import BinaryIO, Literal
 from mitmproxy import http
 from mitmproxy.io import FlowReader
 
+from inspector.bodies import kept_body
 from inspector.model import (
     BODY_KEEP_LIMIT,
     Endpoint,
@@ -327,7 +328,7 @@ def exchange_from_flow(
             target=target,
             version=data.http_version.decode("latin-1"),
             headers=headers,
-            body=_body(data.content) if keep_bodies else None,
+            body=_body(data.content) if keep_bodies else kept_body(headers, data.content, request=True),
         ),
         response=_response(response, keep_bodies) if response is not None else None,
         time=_moment(request.timestamp_start),
@@ -346,12 +347,13 @@ def _headers(fields: tuple[tuple[bytes, bytes], ...]) -> Headers:
 
 def _response(response: http.Response, keep_bodies: bool) -> HttpResponse:
     data = response.data
+    headers = _headers(data.headers.fields)
     return HttpResponse(
         status=int(data.status_code),
         reason=data.reason.decode("latin-1"),
         version=data.http_version.decode("latin-1"),
-        headers=_headers(data.headers.fields),
-        body=_body(data.content) if keep_bodies else None,
+        headers=headers,
+        body=_body(data.content) if keep_bodies else kept_body(headers, data.content),
     )
 
 

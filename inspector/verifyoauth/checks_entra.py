@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from inspector.remote.psjson import iso
 from inspector.remote.spkeys import DATE_TOLERANCE, KeyCredential
+from inspector.tokens import Principal
 from inspector.verifyoauth import remedies
+from inspector.verifyoauth.checks_traffic import token_refusals
 from inspector.verifyoauth.context import Context
 from inspector.verifyoauth.model import Check, failed, passed, skipped, warned
 
@@ -38,6 +40,36 @@ def _best(matches: list[KeyCredential]) -> KeyCredential:
 
 
 def sp_key(ctx: Context) -> Check:
+    """The Graph data's verdict, overruled by the wire: a captured token request refused for the certificate's
+    thumbprint (AADSTS700027/50012, ACS50012) is a FAIL whatever the service principal is said to hold."""
+    verdict = _sp_key_from_graph(ctx)
+    thumbprint = _wanted(ctx)[0]
+    if not ctx.captures or thumbprint is None:
+        return verdict
+    refusals = token_refusals(ctx, thumbprint)
+    if not refusals:
+        return verdict
+    first = refusals[0]
+    codes = ", ".join(str(c) for c in first["codes"])  # type: ignore[attr-defined]
+    client = str(first["client_id"])
+    parsed = Principal.parse(client)
+    app_id = parsed.principal if parsed is not None else client if len(client) == 36 else ctx.principal
+    reason = (
+        f"the capture shows {len(refusals)} token request(s) refused because the auth certificate ({thumbprint}) "
+        f"is not registered on the service principal of client_id {client}: {codes} at {first['exchange']}, "
+        f"{first['time']}"
+    )
+    if verdict.status == "PASS":
+        reason += " (the service principal holds it now: if it was uploaded after the capture, capture again)"
+    return failed(
+        "entra.sp-key",
+        reason,
+        remedies.upload_to_sp(app_id),
+        **{**verdict.evidence, "certificate": thumbprint, "graph_verdict": verdict.status, "refused": refusals},
+    )
+
+
+def _sp_key_from_graph(ctx: Context) -> Check:
     if ctx.sp is None:
         return skipped(
             "entra.sp-key",

@@ -13,6 +13,7 @@ from inspector.sources.dispatch import expand_inputs, read_input
 from inspector.sources.naming import input_labels
 from inspector.sources.timeorder import in_judged_order
 from inspector.text import safe
+from inspector.token_errors import KEY_NOT_FOUND_CODES
 from inspector.tokens import Principal
 from inspector.verifyoauth.context import Context
 from inspector.verifyoauth.model import Check, failed, passed, skipped, warned
@@ -69,6 +70,38 @@ def _judge(ctx: Context, result: ExchangeResult, tally: _Tally) -> None:
         tally.good += 1
 
 
+def token_refusals(ctx: Context, thumbprint: str) -> list[dict[str, object]]:
+    """Token requests in the captures that Entra/ACS refused because the certificate with ``thumbprint`` is not
+    registered (AADSTS700027/50012, ACS50012 naming it, or the assertion's x5t): the wire's own evidence for
+    ``entra.sp-key``. Unreadable captures are left to ``traffic.s2s`` to report."""
+    out: list[dict[str, object]] = []
+    analyzer = Analyzer(ctx.trust, ctx.policy())
+    for path, kind in expand_inputs(list(ctx.captures)):
+        try:
+            for item in read_input(path, kind):
+                result = analyzer.feed(item)
+                if not isinstance(result, ExchangeResult) or result.token_request is None:
+                    continue
+                request = result.token_request
+                if request.thumbprint != thumbprint or not KEY_NOT_FOUND_CODES.intersection(request.codes):
+                    continue
+                exchange = result.exchange
+                out.append(
+                    {
+                        "exchange": f"{exchange.id} ({exchange.provenance.describe()})",
+                        "time": exchange.time.isoformat(),
+                        "endpoint": safe(request.endpoint, 200),
+                        "codes": list(request.codes),
+                        "client_id": safe(request.client_id or "?", 120),
+                    }
+                )
+                if len(out) >= MAX_LISTED:
+                    return out
+        except InputError:
+            continue
+    return out
+
+
 def _remedy(rules: Counter[str]) -> str:
     parts = []
     for rule, _ in rules.most_common(3):
@@ -79,7 +112,7 @@ def _remedy(rules: Counter[str]) -> str:
 
 def traffic_s2s(ctx: Context) -> Check:
     if not ctx.captures:
-        return skipped("traffic.s2s", "no capture given: pass --capture FILE (pcap/pcapng, HAR or mitmproxy flows) "
+        return skipped("traffic.s2s", "no capture given: pass --capture FILE (pcap/pcapng, HAR, flows, .saz) "
                        "recorded while Skype for Business Online used Exchange")  # fmt: skip
     analyzer = Analyzer(ctx.trust, ctx.policy())
     tally = _Tally()
@@ -114,7 +147,7 @@ def traffic_s2s(ctx: Context) -> Check:
         return failed(
             "traffic.s2s",
             "; ".join(tally.unreadable[:MAX_IN_REASON]),
-            "Give readable captures: pcap/pcapng, HAR or mitmproxy flow files (the kind is read from the content)",
+            "Give readable captures: pcap/pcapng, HAR, mitmproxy flows or Fiddler .saz (read by content)",
             **evidence,
         )
     if tally.errors:

@@ -193,7 +193,7 @@ def _sp_source(
     "captures",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="Capture with the S2S traffic (pcap/pcapng, HAR, mitmproxy flows, or a folder). Repeatable.",
+    help="Capture with the S2S traffic (pcap/pcapng, HAR, mitmproxy flows, Fiddler .saz, or a folder). Repeatable.",
 )
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default=None, help="Output (default: table).")
 @click.option(

@@ -11,6 +11,7 @@ import pytest
 from mitmproxy import http
 from mitmproxy.io import FlowReader
 
+from inspector.bodies import kept_body
 from inspector.lab.scenarios import lab_exchanges
 from inspector.lab.tokens import TokenKit
 from inspector.lab.writers import har_document, write_flows, write_har
@@ -164,9 +165,10 @@ def test_writers_are_deterministic(exchanges: list[HttpExchange], tmp_path: Path
 
 
 def _without_bodies(exchange: HttpExchange) -> HttpExchange:
-    response = exchange.response
+    """What a source keeps without ``keep_bodies``: the bounded prefix of the bodies a rule reads, nothing else."""
+    request, response = exchange.request, exchange.response
     return dataclasses.replace(
         exchange,
-        request=dataclasses.replace(exchange.request, body=None),
-        response=dataclasses.replace(response, body=None) if response is not None else None,
+        request=dataclasses.replace(request, body=kept_body(request.headers, request.body, request=True)),
+        response=dataclasses.replace(response, body=kept_body(response.headers, response.body)) if response else None,
     )

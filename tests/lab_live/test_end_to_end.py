@@ -22,7 +22,7 @@ from mitmproxy import http
 from mitmproxy.io import FlowReader
 
 from inspector.cli import main
-from inspector.lab.client import SCENARIO_HEADER, Exchanged, Step, drive
+from inspector.lab.client import LAB_CLIENT_SECRET, SCENARIO_HEADER, Exchanged, Step, drive
 from inspector.lab.folder import LabDir
 from inspector.lab.responder import ServerOptions
 from inspector.lab.server import LabServer, free_port
@@ -40,7 +40,12 @@ VOLATILE_HEADERS = {"date", "request-id"}
 
 def _comparable(item: Exchanged) -> tuple[Any, ...]:
     headers = tuple((k, v) for k, v in item.headers if k.lower() not in VOLATILE_HEADERS)
-    return (item.step.scenario, item.status, item.reason, headers, item.body)
+    body: Any = item.body
+    if item.step.scenario == "token-requests":  # tokens and timestamps are minted per request: compare the shape
+        answer = json.loads(body)
+        body = (sorted(answer), answer.get("error"), answer.get("error_codes"))
+        headers = tuple((k, v) for k, v in headers if k.lower() != "content-length")
+    return (item.step.scenario, item.status, item.reason, headers, body)
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -135,7 +140,7 @@ def test_every_scenario_through_a_real_mitmdump(
         if item.step.scenario in HEALTHY:
             assert line["findings"] == []
             assert line["auth"]["token"]["signature"] == "valid"
-        assert line["host"] == lab_dir.host  # the Host the client sent, kept through the reverse proxy
+        assert line["host"] == (item.step.host or lab_dir.host)  # the Host the client sent, kept through the proxy
 
     # The saved flows carry their verdicts.
     for flow, rules in zip(flows, got, strict=True):
@@ -244,3 +249,47 @@ def test_repeated_healthy_calls_through_a_real_mitmdump_match_a_full_analysis(
         assert unnamed(live_line) == unnamed(full_line)
         assert live_line["provenance"]["flow_id"] == full_line["provenance"]["flow_id"]
     assert sum(not line["findings"] for line in live) == (len(HEALTHY) + 1) * 4
+
+
+def test_exchange_token_requests_through_a_forward_proxy(lab_dir: LabDir, tmp_path: Path) -> None:
+    """The recipe: `oauth-inspector proxy` as the forward proxy Exchange sends its outbound calls through
+    (Set-ExchangeServer -InternetWebProxy), with its CA trusted. Exchange's token requests to the Entra double,
+    whose service principal lacks the auth certificate, are judged live and named in the report."""
+    report = tmp_path / "report.jsonl"
+    options = ServerOptions(faults=frozenset({"sp-key-missing"}))
+    with LabServer(lab_dir, tls=True, options=options) as server:
+        arguments = [*lab_dir.trust_arguments(), "--report", str(report), "--", "--set", "ssl_insecure=true"]
+        with _proxy(arguments, tmp_path) as (port, process):
+            results = list(
+                drive(
+                    lab_dir,
+                    target=server.url,
+                    proxy=f"http://127.0.0.1:{port}",
+                    scenarios=("token-requests",),
+                    now=datetime.now(UTC),
+                    insecure=True,
+                )
+            )
+            _stop(process)
+    assert [r.status for r in results] == [401, 401, 401]
+    lines = [line for line in _jsonl(report.read_text()) if line["type"] == "exchange"]
+    assert [{f["rule"] for f in line["findings"]} for line in lines] == [
+        {"token-request-failed"},
+        {"token-request-failed", "signing-key-unknown"},
+        {"token-request-failed"},
+    ]
+    assert {line["host"] for line in lines} == {"login.microsoftonline.com"}
+    assert {line["scheme"] for line in lines} == {"https"}
+    first = next(f for f in lines[0]["findings"] if f["rule"] == "token-request-failed")
+    thumbprint = lab_dir.auth_cert.thumbprint
+    assert first["evidence"]["thumbprint"] == thumbprint
+    assert first["evidence"]["thumbprint_is"].startswith(f"{thumbprint} is the auth certificate you gave (")
+    assert lines[0]["token_request"]["client_assertion"]["kind"] == "client-assertion"
+    assert lines[0]["token_request"]["client_assertion"]["signature"] == "valid"
+    text = report.read_text()
+    assert LAB_CLIENT_SECRET not in text
+    for item in results:
+        body = item.step.body or b""
+        if b"client_assertion=" in body:
+            assertion = body.split(b"client_assertion=", 1)[1].split(b"&", 1)[0]
+            assert assertion.rsplit(b".", 1)[1][:40].decode() not in text

@@ -72,9 +72,17 @@ def test_every_scenario_gets_exchanges_answer(lab_dir: LabDir, lab_server: LabSe
     assert [r.status for r in results["basic-fallback"]] == [401, 200]
     assert [r.status for r in results["ntlm"]] == [401, 401, 200]
     assert results["ntlm"][1].header_all("WWW-Authenticate")[0].startswith("NTLM TlRMTVNTUAAC")
-    assert set(DIAGNOSTIC_CODES) | ACCEPTED | {"metadata", "probe", "basic-fallback", "ntlm"} == set(results)
-    # Three clients, three source addresses: a proxy in between can tell them apart.
-    assert {line.split()[0] for line in server_log} == {"127.0.0.10", "127.0.0.20", "127.0.0.30"}
+    tokens = results["token-requests"]  # the token-endpoint double answers as Entra does
+    assert [r.status for r in tokens] == [200, 401, 401]
+    assert b'"access_token"' in tokens[0].body
+    renewed = lab_dir.kit(datetime.now(UTC)).rogue_cert.thumbprint.encode()
+    assert b"AADSTS700027" in tokens[1].body and renewed in tokens[1].body
+    assert b"AADSTS7000215" in tokens[2].body
+    others = {"metadata", "probe", "basic-fallback", "ntlm", "token-requests"}
+    assert set(DIAGNOSTIC_CODES) | ACCEPTED | others == set(results)
+    # Four clients (the S2S caller, the Basic and NTLM clients, Exchange asking for tokens), four source addresses:
+    # a proxy in between can tell them apart.
+    assert {line.split()[0] for line in server_log} == {"127.0.0.10", "127.0.0.20", "127.0.0.30", "127.0.0.40"}
     assert not any("Lab-Passw0rd" in line or "eyJ" in line for line in server_log)
 
 

@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-from inspector.lab.certs import write_cer
+from inspector.lab.certs import LabCert, write_cer
+from inspector.lab.outbound import token_exchange
 from inspector.lab.server import LabServer
+from inspector.lab.token_endpoint import entra_error, entra_token_call
+from inspector.lab.writers import write_har
 from inspector.verifyoauth.context import Request
 from inspector.verifyoauth.model import CHECK_IDS
 from inspector.verifyoauth.sources import BundleSource, FileSource
@@ -381,3 +384,47 @@ def test_traffic_without_tokens_and_unreadable_capture(full_request: Callable[..
     checks = check_map(full_request(captures=(broken,)))
     assert checks["traffic.s2s"].status == "FAIL"
     assert checks["cert.readable"].status == "PASS"
+
+
+# --- entra.sp-key from the wire: a token request refused for the auth certificate ---------------------------------
+
+
+def _token_capture(path: Path, signer: LabCert, code: int) -> Path:
+    call = entra_token_call(signer, now=NOW)
+    status, body = entra_error(code, now=NOW, thumbprint=signer.thumbprint)
+    return write_har([token_exchange(1, call, status, body, NOW, "outbound")], path)
+
+
+def test_refused_token_request_for_the_auth_certificate_fails_sp_key(
+    full_request: Callable[..., Request], material: Material, tmp_path: Path
+) -> None:
+    capture = _token_capture(tmp_path / "outbound.har", material.current, 700027)
+    checks = check_map(full_request(captures=(capture,)))
+    check = checks["entra.sp-key"]
+    assert check.status == "FAIL"
+    assert f"auth certificate ({material.current.thumbprint}) is not registered" in check.reason
+    assert "AADSTS700027 at outbound.har:1 (outbound.har, entry 0)" in check.reason
+    assert "uploaded after the capture" in check.reason  # the Graph data said PASS
+    assert check.evidence["graph_verdict"] == "PASS"
+    refused = check.evidence["refused"]
+    assert isinstance(refused, list) and refused[0]["codes"] == ["AADSTS700027"]
+    assert "Update-MgServicePrincipal" in (check.remedy or "")
+    assert "00000002-0000-0ff1-ce00-000000000000" in (check.remedy or "")  # the client_id's service principal
+    assert checks["traffic.s2s"].status == "FAIL" and "token-request-failed" in checks["traffic.s2s"].reason
+
+
+def test_refusal_without_graph_data_still_fails(
+    full_request: Callable[..., Request], material: Material, tmp_path: Path
+) -> None:
+    capture = _token_capture(tmp_path / "outbound.har", material.current, 50012)
+    check = check_map(full_request(captures=(capture,), sp_source=None))["entra.sp-key"]
+    assert check.status == "FAIL" and check.evidence["graph_verdict"] == "SKIP"
+
+
+def test_refusal_for_another_certificate_or_code_leaves_sp_key_alone(
+    full_request: Callable[..., Request], material: Material, tmp_path: Path
+) -> None:
+    other = _token_capture(tmp_path / "other.har", material.next_cert, 700027)
+    assert check_map(full_request(captures=(other,)))["entra.sp-key"].status == "PASS"
+    tenant = _token_capture(tmp_path / "tenant.har", material.current, 90002)
+    assert check_map(full_request(captures=(tenant,)))["entra.sp-key"].status == "PASS"

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from inspector.bodies import keeps, kept_prefix
 from inspector.model import Endpoint, Notice, TlsInfo
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.http1 import REQUEST, GapEffect, Http1Parser, MessageHead
@@ -87,8 +88,9 @@ class Connection:
         self.key: Key = (src, dst, sport, dport)
         self.endpoints = (Endpoint(_address(src), sport), Endpoint(_address(dst), dport))
         self.parsers = (
-            Http1Parser(self, 0, midstream=True, keep_bodies=table.keep_bodies, budget=table.budget),
-            Http1Parser(self, 1, midstream=True, keep_bodies=table.keep_bodies, budget=table.budget),
+            # Bodies are parsed for keeping; each head decides whether its own is kept (``_keeps``).
+            Http1Parser(self, 0, midstream=True, keep_bodies=True, budget=table.budget),
+            Http1Parser(self, 1, midstream=True, keep_bodies=True, budget=table.budget),
         )
         # The first bytes of each direction decide between TLS and the HTTP parser (see ``tls.start``).
         self.streams = (TcpStream(StreamStart(self, 0), table.budget), TcpStream(StreamStart(self, 1), table.budget))
@@ -143,6 +145,8 @@ class Connection:
             pending.tls = self.exchange_tls()
         self.table.out.register(pending)
         self._head_notes(pending, side, head)
+        if not self._keeps(head):
+            parser.skip_body()
         self.unanswered.append(pending)
         self.last_request = pending
         if len(self.unanswered) > MAX_UNANSWERED:
@@ -173,7 +177,8 @@ class Connection:
             return None
         pending.response = head
         self._head_notes(pending, side, head)
-        if not self.table.keep_bodies:
+        if not self._keeps(head):
+            parser.skip_body()
             self._finish(pending)
         return pending.request.method
 
@@ -194,6 +199,13 @@ class Connection:
             notice.evidence["spaced_header_names"] = list(dict.fromkeys(head.spaced_names))
             self._note(pending, notice, frame)
 
+    def _keeps(self, head: MessageHead) -> bool:
+        return keeps(head.message, keep_all=self.table.keep_bodies)
+
+    def _kept(self, head: MessageHead, body: bytes) -> bytes | None:
+        # Only bodies _keeps accepted at the head reach here: their kind is not checked again.
+        return kept_prefix(head.message, body, keep_all=self.table.keep_bodies)
+
     def on_message_end(self, parser: Http1Parser, body: bytes | None, complete: bool) -> None:
         del complete  # an incomplete body is already ``None``; the gap notice says why
         if parser.role == REQUEST:
@@ -202,15 +214,16 @@ class Connection:
                 head = pending.request
                 if parser.frame not in head.frames:  # named by its last frame too, as Wireshark shows it
                     pending.request = head._replace(frames=(*head.frames, parser.frame))
-                if self.table.keep_bodies:
-                    pending.request_body = body
+                if body is not None:
+                    pending.request_body = self._kept(pending.request, body)
             return
         if self.interim:
             self.interim = False
             return
         pending, self.responding = self.responding, None
-        if pending is not None and self.table.keep_bodies and not pending.finished:
-            pending.response_body = body
+        if pending is not None and not pending.finished:
+            if pending.response is not None and body is not None:
+                pending.response_body = self._kept(pending.response, body)
             self._finish(pending)
 
     def on_malformed(self, parser: Http1Parser, reason: str, frame: int) -> None:

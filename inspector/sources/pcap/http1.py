@@ -522,6 +522,10 @@ class Http1Parser:
             return
         body += memoryview(data)[start : min(stop, start + room)]
 
+    def skip_body(self) -> None:
+        """Do not keep the body of the message whose head was just reported (the sink does not read it)."""
+        self._body = None
+
     def _lose_body(self) -> None:
         self._body_complete = False
         self._body = None

@@ -15,6 +15,7 @@ import hpack
 from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame, RstStreamFrame, SettingsFrame
 
+from inspector.bodies import keeps, kept_prefix
 from inspector.model import HttpRequest, HttpResponse, Notice
 from inspector.sources.pcap.http1 import MessageHead
 from inspector.sources.pcap.ordering import PendingExchange
@@ -204,7 +205,7 @@ class Http2Reader:
             return  # interim: the final response is still to come
         response = HttpResponse(status, "", "HTTP/2", headers)
         stream.pending.response = MessageHead(response, "", status, frames, ts, -1, 0, 0)
-        if end_stream or not self.conn.table.keep_bodies:
+        if end_stream or not keeps(response, keep_all=self.conn.table.keep_bodies):
             self.streams.pop(stream_id, None)
             self._finish(stream)
         else:
@@ -213,7 +214,7 @@ class Http2Reader:
     def _body(self, side: int, stream: _Stream, data: bytes, end_stream: bool) -> None:
         pending = stream.pending
         if side == self.client:
-            if self.conn.table.keep_bodies:
+            if keeps(pending.request.message, keep_all=self.conn.table.keep_bodies):
                 kept = pending.request_body or b""
                 pending.request_body = (kept + data)[:BODY_LIMIT]
             return
@@ -225,8 +226,12 @@ class Http2Reader:
 
     def _finish(self, stream: _Stream) -> None:
         pending = stream.pending
-        if stream.body is not None:
-            pending.response_body = bytes(stream.body)
+        # Kept bodies are cut to the prefix the rules read (whole with the table's keep_bodies).
+        keep_all = self.conn.table.keep_bodies
+        if stream.body is not None and pending.response is not None:
+            pending.response_body = kept_prefix(pending.response.message, bytes(stream.body), keep_all=keep_all)
+        if pending.request_body is not None and not pending.finished:
+            pending.request_body = kept_prefix(pending.request.message, pending.request_body, keep_all=keep_all)
         if not pending.finished:
             self.conn.table.out.finish(pending)
 

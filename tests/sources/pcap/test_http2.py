@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from inspector.model import Endpoint, HttpExchange, Notice, SourceItem
+from inspector.model import BODY_KEEP_LIMIT, Endpoint, HttpExchange, Notice, SourceItem
 from inspector.sources.pcap.http2 import PREFACE, Http2Reader
 from inspector.sources.pcap.ordering import OrderedOutput
 
@@ -107,3 +107,34 @@ def test_a_client_without_the_preface_or_a_broken_frame_is_malformed() -> None:
     notices = [item for item in items if isinstance(item, Notice)]
     assert [n.rule for n in notices] == ["http-malformed"]
     assert "header block" in notices[0].message
+
+
+def test_without_keep_bodies_the_bodies_rules_read_are_kept_as_a_prefix() -> None:
+    """The outbound leg over decrypted HTTP/2: a token request's form and the JSON/XML answers are kept (up to
+    BODY_KEEP_LIMIT; the cut is bodies.py's), an EWS request's XML and a plain-text answer are not."""
+    client = h2_connection.H2Connection(config=h2_config.H2Configuration(client_side=True))
+    server = h2_connection.H2Connection(config=h2_config.H2Configuration(client_side=False))
+    client.initiate_connection()
+    server.initiate_connection()
+    requests = (
+        (1, "/t/oauth2/token", "application/x-www-form-urlencoded", b"grant_type=client_credentials"),
+        (3, "/EWS/Exchange.asmx", "text/xml", b"<soap/>"),
+    )
+    for stream_id, path, kind, body in requests:
+        headers = [(":method", "POST"), (":path", path), (":scheme", "https"), (":authority", "h")]
+        client.send_headers(stream_id, [*headers, ("content-type", kind)])
+        client.send_data(stream_id, body, end_stream=True)
+    sent = client.data_to_send()
+    answers = {1: ("application/json", b'{"error":"invalid_client"}' * 2300), 3: ("text/plain", b"ok")}
+    for event in server.receive_data(sent):
+        if isinstance(event, h2_events.RequestReceived):
+            kind, body = answers[event.stream_id]
+            server.send_headers(event.stream_id, [(":status", "200"), ("content-type", kind)])
+            for start in range(0, len(body), 16_000):
+                server.send_data(event.stream_id, body[start : start + 16_000])
+            server.end_stream(event.stream_id)
+    token, ews = [i for i in _read(sent, server.data_to_send(), 1000) if isinstance(i, HttpExchange)]
+    assert token.request.body == b"grant_type=client_credentials"
+    assert token.response is not None and token.response.body is not None
+    assert token.response.body == answers[1][1] and len(token.response.body) < BODY_KEEP_LIMIT
+    assert ews.request.body is None and ews.response is not None and ews.response.body is None
