@@ -146,7 +146,7 @@ def case_pcap_packets(n: int) -> Callable[[], object]:
 
 
 def case_http1_resync_markers(n: int) -> Callable[[], object]:
-    data = b" HTTP/1." * (2_000 * n)
+    data = b" HTTP/1." * (32_000 * n)  # 256 KB at 1x: well past the 16 KiB a head may grow to before resync
 
     def run() -> None:
         class Sink:

@@ -130,6 +130,7 @@ class Http1Parser:
         "_msg_frame",
         "_msg_start",
         "_msg_ts",
+        "_nl_from",
         "_remaining",
         "_reserved",
         "_scan",
@@ -167,6 +168,7 @@ class Http1Parser:
         self._buf = bytearray()
         self._buf_start = 0
         self._scan = 0
+        self._nl_from = 0
         self._term_scan = 0
         self._lf_only = False
         self._verified = False
@@ -426,6 +428,7 @@ class Http1Parser:
             self._last_nl += self._buf_start
         # Skip the first byte: it is the start that was just rejected.
         self._scan = 1
+        self._nl_from = 0
 
     def _on_head(
         self,
@@ -629,18 +632,22 @@ class Http1Parser:
 
     def _resync_scan(self, n: int, fresh: int, frame: int) -> int:
         buf = self._buf
-        start, waiting = find_message_start(buf, self._scan, self.role)
+        start, waiting = find_message_start(buf, self._scan, self.role, self._nl_from)
         if start >= 0:
+            self._nl_from = 0
             return self._resume_at(start, n, fresh, frame)
         # Keep what a message could still start in: the current line (a request line ends in "HTTP/1.x")
         # and a partial "HTTP/1." at the end.
         self._scan = waiting if waiting >= 0 else max(0, len(buf) - 6)
+        # An unfinished line has no newline up to here: the next search for its end resumes here.
+        self._nl_from = len(buf) if waiting >= 0 else 0
         keep_from = min(self._scan, max(0, self._last_nl + 1 - self._buf_start))
         keep_from = max(keep_from, len(buf) - MAX_LINE)
         if keep_from > 0:
             del buf[:keep_from]
             self._buf_start += keep_from
             self._scan -= keep_from
+            self._nl_from = max(0, self._nl_from - keep_from)
             chunks = self._chunks
             while len(chunks) > 1 and chunks[1][0] <= self._buf_start:
                 chunks.popleft()
@@ -691,6 +698,7 @@ class Http1Parser:
     def _clear_buf(self) -> None:
         self._buf.clear()
         self._scan = 0
+        self._nl_from = 0
         if self._reserved:
             self.budget.give(self._reserved)
             self._reserved = 0

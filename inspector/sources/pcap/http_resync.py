@@ -28,29 +28,32 @@ _KNOWN_METHODS = frozenset(
 )
 
 
-def find_message_start(buf: bytearray, scan: int, role: int) -> tuple[int, int]:
+def find_message_start(buf: bytearray, scan: int, role: int, no_newline_before: int = 0) -> tuple[int, int]:
     """Search ``buf`` from ``scan`` for where a message of ``role`` (0: either kind) starts. Returns the start
     (or -1) and, when none was found, the "HTTP/1." whose line is still incomplete (or -1): the search resumes
-    there once more bytes came."""
+    there once more bytes came. ``buf[scan:no_newline_before]`` is known to hold no newline (an unfinished line
+    searched before), so its end is looked for after it only."""
     hit = buf.find(b"HTTP/1.", scan)
     # The end of the line the hits are in and its first stray CR (one not ending the line) at or after the
     # hit are found once per line, not per hit: a line may hold many hits.
     line_end = stray_cr = -1
     while hit >= 0:
         if line_end < hit:
-            line_end = buf.find(b"\n", hit)
+            line_end = buf.find(b"\n", max(hit, no_newline_before))
             if line_end < 0:
                 line_end = len(buf)
             stray_cr = -2
         if line_end == len(buf):  # the line is not complete yet
             if len(buf) - hit < MAX_LINE:
                 return -1, hit
-        else:
-            if stray_cr != -1 and stray_cr < hit:
-                stray_cr = buf.find(b"\r", hit, line_end - 1)
-            start = _candidate(buf, role, hit, line_end, stray_cr < 0)
-            if start >= 0:
-                return start, -1
+            # Too far from the end to start a line that fits: jump to the first hit that could.
+            hit = buf.find(b"HTTP/1.", len(buf) - MAX_LINE + 1)
+            continue
+        if stray_cr != -1 and stray_cr < hit:
+            stray_cr = buf.find(b"\r", hit, line_end - 1)
+        start = _candidate(buf, role, hit, line_end, stray_cr < 0)
+        if start >= 0:
+            return start, -1
         hit = buf.find(b"HTTP/1.", hit + 1)
     return -1, -1
 

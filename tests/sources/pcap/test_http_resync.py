@@ -77,3 +77,10 @@ def test_a_resynced_request_is_found_after_body_bytes_on_its_line() -> None:
     events = parse([b"tail of a body...OKGET /ews HTTP/1.1\r\nHost: x\r\n\r\n"], midstream=True).events
     request = next(e for e in events if e[0] == "request")
     assert request[1:3] == ("GET", "/ews")
+
+
+def test_an_unfinished_line_of_versions_is_not_searched_again_for_its_end() -> None:
+    # bench/growth.py's http1_resync_markers shape: " HTTP/1." repeated with no newline at all. Each segment used to
+    # search the whole kept line (16 KiB) for its end again.
+    stream = b" HTTP/1." * 8_000
+    assert _resync_work(stream) <= 4 * len(stream)
