@@ -44,6 +44,7 @@ from inspector.model import (
     SourceItem,
     first_header,
 )
+from inspector.sources.naming import exchange_id as make_exchange_id
 
 MAX_SESSIONS = 100_000
 MAX_ENTRIES = 4 * MAX_SESSIONS + 16
@@ -122,8 +123,10 @@ class _Message:
     problem: str | None = None
 
 
-def read_saz(path: Path) -> Iterator[SourceItem]:
-    source = str(path)
+def read_saz(path: Path, *, label: str | None = None) -> Iterator[SourceItem]:
+    """One exchange per Fiddler session (id ``<label>:<session number>``; the label names the file in the report,
+    by default its name: :mod:`inspector.sources.naming`)."""
+    source = label or path.name
     try:
         sizes = _directory_size(path)
     except OSError as exc:
@@ -196,7 +199,7 @@ def _session_item(
     archive: zipfile.ZipFile, session: _Session, path: Path, source: str
 ) -> tuple[SourceItem | None, bool]:
     """The session's exchange (or a notice saying why it was skipped), and whether its time carried a UTC offset."""
-    exchange_id = f"{path.stem}:{session.number}"
+    exchange_id = make_exchange_id(source, session.number)
     request_info = session.members.get("c")
     if request_info is None:
         return None, True  # a session without a request (Fiddler never writes one): nothing to show

@@ -58,7 +58,7 @@ def test_written_as_fiddler_writes_and_read_back(style: str, tmp_path: Path) -> 
     assert detect_kind(path) == "saz"
     back = _exchanges(path)
     assert [e.request.header("authorization") for e in back] == ["Bearer abc"] * 12
-    assert [e.id for e in back] == [f"trace:{n}" for n in range(1, 13)]
+    assert [e.id for e in back] == [f"trace.saz:{n}" for n in range(1, 13)]
     for original, read in zip(originals, back, strict=True):
         expected = original.time if style == "classic" else original.time.replace(microsecond=123000)
         assert read.time == expected
@@ -143,7 +143,7 @@ def test_path_tricks_and_strangers_are_ignored(tmp_path: Path) -> None:
     }
     path = tmp_path / "tricks.saz"
     path.write_bytes(_zip(members))
-    assert [e.id for e in _exchanges(path)] == ["tricks:1"]
+    assert [e.id for e in _exchanges(path)] == ["tricks.saz:1"]
     assert not (tmp_path / "etc").exists()
 
 
@@ -161,7 +161,7 @@ def test_damaged_sessions_are_notices_and_the_rest_is_read(tmp_path: Path) -> No
     path.write_bytes(_zip(members))
     items = list(read_saz(path))
     notices = [i for i in items if isinstance(i, Notice)]
-    assert [n.exchange_id for n in notices] == ["damaged:1", "damaged:2"]
+    assert [n.exchange_id for n in notices] == ["damaged.saz:1", "damaged.saz:2"]
     assert all(n.rule == "input-malformed" for n in notices)
     (third,) = [i for i in items if isinstance(i, HttpExchange)]
     assert third.response is None  # a status line that is not one is no response
