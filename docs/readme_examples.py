@@ -67,7 +67,7 @@ def _table_rows(lines: list[str], ids: list[str]) -> list[str]:
 
 def _analyze(lines: list[str]) -> list[str]:
     head = lines[:4]
-    rows = _table_rows(lines, ["lab:1", "lab:2", "lab:9", "lab:20"])
+    rows = _table_rows(lines, ["lab.har:1", "lab.har:2", "lab.har:9", "lab.har:20"])
     findings = _severity_block(lines, "basic-fallback") + _severity_block(lines, "signature-invalid")
     tail = [line for line in lines if line.strip()][-2:]
     return [*head, *rows, CUT, *findings, CUT, *tail]
@@ -89,7 +89,7 @@ EXAMPLES = [
         120,
         _everything,
     ),
-    Example("show", f"oauth-inspector show {LAB}/lab.har lab:20 {TRUST}", 120, _everything),
+    Example("show", f"oauth-inspector show {LAB}/lab.har lab.har:20 {TRUST}", 120, _everything),
     Example("rules", "oauth-inspector rules basic-fallback", 120, _everything),
     Example(
         "outbound",

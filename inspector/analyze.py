@@ -25,6 +25,7 @@ from inspector.lru import LruCache
 from inspector.model import HttpExchange, Notice, SourceItem
 from inspector.policy import FALLBACK_WINDOW, Policy
 from inspector.rules import CATALOGUE, Finding, finding
+from inspector.text import quoted, sent_to
 from inspector.token_checks import TokenAssessment, TokenReport, assess_token, judge_use
 from inspector.token_requests import TokenRequestReport, judge_token_request, token_request_fields
 from inspector.tokens import decode_bearer
@@ -345,9 +346,9 @@ class Analyzer:
             out.append(
                 finding(
                     "basic-credentials",
-                    f"Basic credentials for user {user!r} sent to {host or '?'}"
+                    f"Basic credentials for user {quoted(user)} sent {sent_to(host)}"
                     if user is not None
-                    else f"Basic credentials sent to {host or '?'}",
+                    else f"Basic credentials sent {sent_to(host)}",
                     exchange.id,
                     user=user,
                     host=host,
@@ -367,7 +368,7 @@ class Analyzer:
                 out.append(
                     finding(
                         "legacy-auth",
-                        f"{credentials.raw_scheme} ({mechanism}) authentication{detail} to {host or '?'}",
+                        f"{credentials.raw_scheme} ({mechanism}) authentication{detail} {sent_to(host)}",
                         exchange.id,
                         scheme=scheme,
                         mechanism=mechanism,

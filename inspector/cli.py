@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,20 +19,32 @@ from rich.console import Console
 
 from inspector import __version__
 from inspector.analyze import Analyzer, ExchangeResult
-from inspector.cli_common import EXIT_UNREADABLE, EXIT_USAGE, error, exit_on_error, report_console, run_console_script
+from inspector.cli_common import (
+    EXIT_UNREADABLE,
+    EXIT_USAGE,
+    error,
+    exit_on_error,
+    output_options,
+    report_console,
+    run_console_script,
+)
 from inspector.model import ConfigError, InputError
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
-from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter
-from inspector.rules import CATALOGUE, Finding, Rule, at_or_above, markdown_table
+from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter, tell_unread
+from inspector.rules import CATALOGUE, SEVERITIES, Finding, Rule, at_or_above, markdown_table
+from inspector.selection import Selection, build_selection
 from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
 from inspector.tally import Totals
+from inspector.text import quoted
 from inspector.trust import Trust
 
 if TYPE_CHECKING:
     from inspector.rotation import Configuration
 
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
+TABLE_ROWS = 500
+"""The table's default row cap (a terminal is no place for 100,000 rows); ``--limit`` sets it, ``--all`` lifts it."""
 
 
 def _click_option(row: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -135,7 +147,36 @@ def main() -> None:
     "--all",
     "show_all",
     is_flag=True,
-    help="Table format: list every exchange, not only those with authentication or findings.",
+    help="Table format: list every exchange, not only those with authentication or findings, and no row limit.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, None),
+    default=None,
+    help=f"Table format: at most this many rows (default {TABLE_ROWS}; --all lifts it). Other formats list all.",
+)
+@click.option("--rule", "only_rules", multiple=True, help="Report only findings of this rule ID. Repeatable.")
+@click.option(
+    "--severity",
+    "min_severity",
+    type=click.Choice(SEVERITIES),
+    default=None,
+    help="Report only findings at or above this severity.",
+)
+@click.option("--host", "only_hosts", multiple=True, help="Report only exchanges with this Host. Repeatable.")
+@click.option(
+    "--client", "only_clients", multiple=True, help="Report only exchanges from this client address. Repeatable."
+)
+@click.option(
+    "--exchange", "only_exchanges", multiple=True, help="Report only this exchange id (as listed). Repeatable."
+)
+@click.option(
+    "--ignore",
+    "ignores",
+    multiple=True,
+    metavar="RULE[:HOST]",
+    help="Suppress a rule (on one host): still reported, marked suppressed (SARIF suppressions), not counted for "
+    "--fail-on. The configuration file's [[ignore]] list does the same with a written reason. Repeatable.",
 )
 @click.option(
     "--jobs",
@@ -187,33 +228,63 @@ def analyze(
     tls_keys: tuple[Path, ...],
     exchange_config: Path | None,
     sp_credentials: Path | None,
+    limit: int | None,
+    only_rules: tuple[str, ...],
+    min_severity: str | None,
+    only_hosts: tuple[str, ...],
+    only_clients: tuple[str, ...],
+    only_exchanges: tuple[str, ...],
+    ignores: tuple[str, ...],
 ) -> None:
-    """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them.
+    """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them
+    (- reads standard input).
 
-    The kind of each file is detected from its content, not its name.
+    The kind of each file is detected from its content, not its name; gzip, zstd and xz compression is read
+    through. Pipes such as <(zcat x.pcap.gz) work. A folder's captures are read in capture-time order (ring
+    buffers), and every file in it that is not read is listed with why. Exchange ids are the file's path relative
+    to the common parent of the inputs, then the exchange's number: sub/trace.har:3.
     """
     from inspector.report.progress import ProgressView
     from inspector.run import run_parallel, run_sequential
-    from inspector.sources.dispatch import expand_inputs
+    from inspector.sources.dispatch import collect_inputs
+    from inspector.sources.naming import input_labels
+    from inspector.sources.opening import is_stream
     from inspector.sources.pcap.tls.keylog import load_keys
 
     with exit_on_error(unreadable=(InputError,)):
-        if output_format is None and output is not None and output.suffix.lower() in (".html", ".htm"):
-            output_format = "html"
+        output_format = format_for_output(output, output_format, FORMATS)
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
+        selection = build_selection(
+            rules=only_rules,
+            severity=min_severity,
+            hosts=only_hosts,
+            clients=only_clients,
+            exchanges=only_exchanges,
+            ignores=ignores,
+            configured=list(settings.ignores),
+        )
         _warn_skipped(settings.trust)
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
-        expanded = expand_inputs(list(inputs))
+        collected = collect_inputs(list(inputs))
+        expanded = collected.inputs
+    if settings.output_format != "table" or output is not None:  # the table's footer lists them itself
+        for unread in collected.skipped:
+            error(f"not read: {unread.file}: {unread.reason}")
     if not expanded:
         error("no capture, HAR or flow file found in " + ", ".join(str(p) for p in inputs))
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
     totals = Totals()
-    workers = min(jobs or os.cpu_count() or 1, len(expanded))
+    # Standard input and pipes are read once, in this process.
+    streams = any(is_stream(path) for path, _ in expanded)
+    workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
-    sources = [{"path": str(path), "kind": kind} for path, kind in expanded]
+    labels = input_labels([path for path, _ in expanded])
+    sources = [
+        {"path": str(path), "kind": kind, "label": label} for (path, kind), label in zip(expanded, labels, strict=True)
+    ]
     with exit_on_error(), _output(output) as out:
         writer = _writer(
             settings.output_format,
@@ -222,8 +293,9 @@ def analyze(
             show_secrets=trust.show_secrets,
             verbose=show_all,
             to_file=output is not None,
+            max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
         )
-        for item in analyzer.trust_findings():
+        for item in _selected(selection, analyzer.trust_findings()):
             totals.add(item)
             writer.finding(item)
         view = ProgressView(stderr) if show_progress else None
@@ -239,9 +311,12 @@ def analyze(
                     jobs=workers,
                     progress=update,
                     keylog=keylog,
+                    selection=selection,
                 )
             else:
-                outcome = run_sequential(expanded, analyzer, writer, totals, progress=update, keylog=keylog)
+                outcome = run_sequential(
+                    expanded, analyzer, writer, totals, progress=update, keylog=keylog, selection=selection
+                )
         for message in outcome.errors:
             error(message)
         from inspector.inventory_rules import inventory_findings
@@ -252,11 +327,49 @@ def analyze(
         outcome.inventory.rotation = [
             entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
         ]
-        for item in judged:
+        for item in _selected(selection, judged):
             totals.add(item)
             writer.finding(item)
+        tell_unread(writer, outcome.unread, collected.skipped)
         writer.close(totals, outcome.inventory)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
+
+
+_EXTENSION_FORMATS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".sarif": "sarif",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+def format_for_output(output: Path | None, given: str | None, allowed: tuple[str, ...]) -> str | None:
+    """``--format``, else the one ``-o``'s extension names (.json, .jsonl, .sarif, .html); a mismatch between the
+    two is refused (a CI job that uploads report.sarif must not get a table)."""
+    if output is None:
+        return given
+    implied = _EXTENSION_FORMATS.get(output.suffix.lower())
+    if implied is not None and implied not in allowed:
+        implied = None
+    if given is None:
+        return implied
+    if implied is not None and implied != given:
+        raise ConfigError(
+            f"-o {output.name} names a .{output.suffix.lower().lstrip('.')} file but --format is {given}: "
+            f"drop --format (the extension gives {implied}) or name the file for {given}"
+        )
+    return given
+
+
+def _selected(selection: Selection, items: Iterable[Finding]) -> list[Finding]:
+    out: list[Finding] = []
+    for item in items:
+        chosen = selection.apply(item) if selection else item
+        if isinstance(chosen, Finding):
+            out.append(chosen)
+    return out
 
 
 def _tls_key_password(paths: tuple[Path, ...]) -> bytes | None:
@@ -308,6 +421,7 @@ def _writer(
     show_secrets: bool,
     verbose: bool,
     to_file: bool,
+    max_rows: int | None = TABLE_ROWS,
 ) -> ReportWriter:
     if output_format == "json":
         return JsonWriter(out, sources, show_secrets=show_secrets)
@@ -320,16 +434,17 @@ def _writer(
 
         return HtmlWriter(out, sources, show_secrets=show_secrets)
     console = report_console(out) if to_file else _stdout_console()
-    return ConsoleReport(console, verbose=verbose, show_secrets=show_secrets)
+    return ConsoleReport(console, verbose=verbose, max_rows=max_rows, show_secrets=show_secrets)
 
 
 @main.command()
 @click.argument("capture", type=click.Path(path_type=Path))
 @click.argument("exchange_id", metavar="EXCHANGE-ID")
 @trust_options
+@output_options
 def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
     """Print one exchange of a capture whole: both heads (redacted), the tokens decoded with their verdict, and
-    every finding with its help (EXCHANGE-ID as `analyze` prints it, e.g. lab:7)."""
+    every finding with its help (EXCHANGE-ID as `analyze` prints it, e.g. lab.har:7, or just its number 7)."""
     from inspector.report.detail import DetailWriter, ExchangeNotFound
     from inspector.run import run_sequential
     from inspector.sources.dispatch import expand_inputs
@@ -343,7 +458,13 @@ def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
         sys.exit(EXIT_UNREADABLE)
     analyzer = Analyzer(settings.trust, settings.policy)
     totals = Totals()
-    writer = DetailWriter(_stdout_console(), exchange_id.strip(), show_secrets=trust.show_secrets)
+    from inspector.sources.naming import exchange_id as make_id
+    from inspector.sources.naming import input_labels
+
+    wanted = exchange_id.strip()
+    if wanted.isdigit() and len(expanded) == 1:  # the number alone names an exchange of the one file read
+        wanted = make_id(input_labels([expanded[0][0]])[0], int(wanted))
+    writer = DetailWriter(_stdout_console(), wanted, show_secrets=trust.show_secrets)
     for item in analyzer.trust_findings():
         totals.add(item)
     outcome = run_sequential(expanded, analyzer, writer, totals)
@@ -369,6 +490,7 @@ def show(capture: Path, exchange_id: str, trust: TrustArguments) -> None:
 @main.command()
 @click.argument("value")
 @trust_options
+@output_options
 @click.option(
     "--host",
     default=None,
@@ -440,12 +562,13 @@ def _parse_time(value: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ConfigError(f"--at {value!r} is not an ISO 8601 time such as 2026-04-21T10:30:00Z") from exc
+        raise ConfigError(f"--at {quoted(value)} is not an ISO 8601 time such as 2026-04-21T10:30:00Z") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @main.command()
 @click.argument("rule_ids", nargs=-1, metavar="[ID]...")
+@output_options
 @click.option(
     "--format",
     "output_format",
@@ -494,7 +617,7 @@ def _chosen_rules(rule_ids: tuple[str, ...]) -> list[Rule]:
         if rule is None:
             near = difflib.get_close_matches(rule_id.lower(), list(CATALOGUE), n=3)
             hint = f"; did you mean {', '.join(near)}?" if near else "; `oauth-inspector rules` lists them all"
-            raise ConfigError(f"no rule {rule_id!r}{hint}")
+            raise ConfigError(f"no rule {quoted(rule_id)}{hint}")
         chosen.append(rule)
     return chosen
 

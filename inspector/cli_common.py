@@ -7,11 +7,13 @@ message says which one spoke.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -76,3 +78,31 @@ def run_console_script(main: click.Command, *, prog: str = PROG) -> None:
             prog=prog,
         )
         sys.exit(EXIT_INTERNAL)
+
+
+def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``-o/--output FILE`` and ``-q/--quiet`` for a command that prints a report, the same as ``analyze``'s:
+    the report goes to FILE instead of standard output (a table written to a file keeps a wide width), and
+    ``--quiet`` keeps standard error to errors alone (these commands print no progress or notes anyway)."""
+
+    @functools.wraps(func)
+    def command(*args: Any, output: Path | None, quiet: bool, **kwargs: Any) -> Any:
+        del quiet  # accepted for one vocabulary across commands; nothing here prints progress
+        if output is None:
+            return func(*args, **kwargs)
+        try:
+            handle = output.open("w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            error(f"Cannot write {output}: {exc.strerror or exc}")
+            sys.exit(EXIT_USAGE)
+        with handle, redirect_stdout(handle):
+            return func(*args, **kwargs)
+
+    wrapped = click.option("--quiet", "-q", is_flag=True, help="No progress or notes on standard error.")(command)
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Write the report to this file instead of standard output.",
+    )(wrapped)

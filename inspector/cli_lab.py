@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from inspector.cli_common import output_options
 from inspector.lab.responder import FAULTS, TOKEN_FAULTS
 
 if TYPE_CHECKING:
@@ -201,6 +202,7 @@ def _print_banner(
     help="With an https:// target: append the TLS session keys to this NSS key log, so a capture of the traffic "
     "can be decrypted with `analyze --keylog`.",
 )
+@output_options
 def drive(
     target: str,
     proxy: str | None,

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from inspector.cli_common import EXIT_USAGE, error, exit_on_error, report_console
+from inspector.cli_common import EXIT_USAGE, error, exit_on_error, output_options, report_console
 from inspector.model import ConfigError
 from inspector.provision import validate
 from inspector.provision.render_ps1 import SCRIPT_NAMES
@@ -97,6 +97,7 @@ def provision() -> None:
 @click.option("--part", type=click.Choice(tuple(SCRIPT_NAMES)), default=None,
               help="With --format ps1: print this one script to standard output instead of writing files "
                    "(exchange: Exchange Management Shell; graph: Microsoft Graph PowerShell).")  # fmt: skip
+@output_options
 def plan(**options: Any) -> None:
     """Show the steps without connecting anywhere.
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector.analyze import Analyzer
-from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error
+from inspector.cli_common import EXIT_UNREADABLE, error, exit_on_error, output_options
 from inspector.model import InputError, Notice
 from inspector.rules import SEVERITY_ORDER, Finding, at_or_above
 from inspector.settings import FAIL_ON_CHOICES
@@ -50,6 +50,7 @@ TLS_RULES = frozenset(
     show_default=True,
     help="Exit 1 when a TLS finding at or above this severity is reported.",
 )
+@output_options
 def tls(inputs: tuple[Path, ...], keylogs: tuple[Path, ...], output_format: str, fail_on: str) -> None:
     """List the TLS connections of pcap/pcapng captures: SNI, offered and chosen versions, cipher suite, ALPN,
     the server certificate (subject, issuer, SANs, validity) and whether keys decrypt it; then the TLS findings

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from inspector.model import ConfigError
 
 CONFIG_NAME = "oauth-inspector.toml"
-ConfigKind = Literal["paths", "strings", "int", "str"]
+ConfigKind = Literal["paths", "strings", "int", "str", "tables"]
 """What a key holds: a list of paths (relative to the file's folder), a list of strings, or one int or string.
 The keys themselves and their kinds come from the option table (``settings.CONFIG_KEYS``)."""
 _SCALARS: dict[ConfigKind, type] = {"int": int, "str": str}
@@ -76,6 +76,10 @@ def load_config(path: Path, keys: Mapping[str, ConfigKind]) -> FileConfig:
             if not all(isinstance(v, str) for v in items):
                 raise ConfigError(f"Configuration {path}: '{key}' must be a string or a list of strings")
             values[key] = [(path.parent / v) for v in items] if kind == "paths" else list(items)
+        elif kind == "tables":  # e.g. [[ignore]]: checked by whoever reads the key
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise ConfigError(f"Configuration {path}: '{key}' must be a list of tables ([[{key}]] entries)")
+            values[key] = list(value)
         elif kind is not None:
             scalar = _SCALARS[kind]
             if not isinstance(value, scalar) or isinstance(value, bool):

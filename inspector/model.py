@@ -193,6 +193,22 @@ class InputError(Exception):
     """
 
 
+@dataclass(frozen=True, slots=True)
+class UnreadInput:
+    """An input that was not read, or not to its end: part of the report, so a reader can tell it is partial."""
+
+    file: str
+    reason: str
+    exchanges_read: int | None = None
+    """Exchanges read from it before the failure; ``None`` for a file skipped without reading (not an input)."""
+
+    def data(self) -> dict[str, object]:
+        out: dict[str, object] = {"file": self.file, "reason": self.reason}
+        if self.exchanges_read is not None:
+            out["exchanges_read"] = self.exchanges_read
+        return out
+
+
 class ConfigError(Exception):
     """A usage or configuration error (exit code 2): a certificate that does not load, a bad option value."""
 

@@ -86,6 +86,9 @@ class Finding:
     evidence: dict[str, object] = field(default_factory=dict)
     """JSON-native: what the report writes and a flow's metadata holds. :func:`finding` makes it so (and a
     ``Notice``'s evidence is so already); a copy made with ``dataclasses.replace`` keeps it."""
+    suppressed: str | None = None
+    """Why it is suppressed (``--ignore`` or the configuration's ``ignore`` list): reported, not counted towards
+    ``--fail-on`` (inspector/selection.py)."""
 
 
 _RULES = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +19,14 @@ from typing import BinaryIO
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.inventory import Inventory
-from inspector.model import InputError
+from inspector.model import InputError, UnreadInput
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
 from inspector.rules import Finding
+from inspector.selection import Selection
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
+from inspector.sources.naming import input_labels
 from inspector.sources.pcap.reader import CaptureProgress
 from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.sources.timeorder import in_judged_order
@@ -41,9 +43,23 @@ class RunOutcome:
     totals: Totals
     errors: list[str] = field(default_factory=list)
     inventory: Inventory = field(default_factory=Inventory)
+    unread: list[UnreadInput] = field(default_factory=list)
+    """The inputs that failed, with what was read of them first (the report lists them beside ``errors``)."""
+
+    def failed(self, label: str, exc: InputError, exchanges_read: int) -> None:
+        self.errors.append(str(exc))
+        self.unread.append(UnreadInput(label, str(exc), exchanges_read))
 
 
 Progress = Callable[[RunState], None]
+
+
+def _chosen(selection: Selection | None, items: Iterable[Finding]) -> Iterator[Finding]:
+    """Findings as the filters and suppressions report them."""
+    for item in items:
+        chosen = selection.apply(item) if selection else item
+        if isinstance(chosen, Finding):
+            yield chosen
 
 
 def _emit(writer: ReportWriter, item: ExchangeResult | Finding, inventory: Inventory) -> None:
@@ -61,11 +77,15 @@ def run_sequential(
     totals: Totals,
     progress: Progress | None = None,
     keylog: KeyLog | None = None,
+    selection: Selection | None = None,
 ) -> RunOutcome:
-    """Every input through one analyzer into the report; ``totals`` counts what is written."""
+    """Every input through one analyzer into the report; ``totals`` counts what is written (``selection``: what
+    the filters keep, suppressions marked)."""
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
-    for path, kind in inputs:
+    labels = input_labels([path for path, _ in inputs])
+    for (path, kind), label in zip(inputs, labels, strict=True):
+        before = totals.exchanges
         state.current = path.name
         state.bytes_read, state.bytes_total, state.packets = 0, 0, 0
         analyzer.new_input()
@@ -78,18 +98,23 @@ def run_sequential(
 
         try:
             items = in_judged_order(
-                read_input(path, kind, progress=on_capture if progress else None, keylog=keylog), kind
+                read_input(path, kind, progress=on_capture if progress else None, keylog=keylog, label=label), kind
             )
             for count, item in enumerate(items, 1):
                 result = analyzer.feed(item)
+                if selection:
+                    chosen = selection.apply(result)
+                    if chosen is None:
+                        continue
+                    result = chosen
                 totals.add(result)
                 _emit(writer, result, outcome.inventory)
                 if progress is not None and count % 512 == 0:
                     state.exchanges = totals.exchanges
                     progress(state)
         except InputError as exc:
-            outcome.errors.append(str(exc))
-        for late in analyzer.end_input():
+            outcome.failed(label, exc, totals.exchanges - before)
+        for late in _chosen(selection, analyzer.end_input()):
             totals.add(late)
             writer.finding(late)
         state.files_done += 1
@@ -106,6 +131,7 @@ class _WorkerResult:
     totals: Totals
     error: str | None
     inventory: Inventory
+    label: str
 
 
 def _analyse_file(
@@ -116,6 +142,8 @@ def _analyse_file(
     make_records: Callable[[], Records],
     spool_dir: str,
     keylog: KeyLog | None = None,
+    label: str | None = None,
+    selection: Selection | None = None,
 ) -> _WorkerResult:
     """One input file in a worker: analysed and already rendered into the writer's records, spooled in batches."""
     analyzer = Analyzer(trust, policy)
@@ -127,8 +155,13 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in in_judged_order(read_input(path, kind, keylog=keylog), kind):
+            for item in in_judged_order(read_input(path, kind, keylog=keylog, label=label), kind):
                 result = analyzer.feed(item)
+                if selection:
+                    chosen = selection.apply(result)
+                    if chosen is None:
+                        continue
+                    result = chosen
                 totals.add(result)
                 if isinstance(result, Finding):
                     batch.append(records.finding(result))
@@ -140,12 +173,12 @@ def _analyse_file(
                     batch = []
         except InputError as exc:
             error = str(exc)
-        for late in analyzer.end_input():
+        for late in _chosen(selection, analyzer.end_input()):
             totals.add(late)
             batch.append(records.finding(late))
         if batch:
             pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    return _WorkerResult(handle.name, totals, error, inventory)
+    return _WorkerResult(handle.name, totals, error, inventory, label or path.name)
 
 
 def _replay(handle: BinaryIO) -> Iterator[Record]:
@@ -167,6 +200,7 @@ def run_parallel(
     jobs: int,
     progress: Progress | None = None,
     keylog: KeyLog | None = None,
+    selection: Selection | None = None,
 ) -> RunOutcome:
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
@@ -175,8 +209,10 @@ def run_parallel(
         ProcessPoolExecutor(max_workers=jobs) as pool,
     ):
         futures: list[Future[_WorkerResult]] = [
-            pool.submit(_analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog)
-            for path, kind in inputs
+            pool.submit(
+                _analyse_file, path, kind, trust, policy, writer.record_factory(), spool_dir, keylog, label, selection
+            )
+            for (path, kind), label in zip(inputs, input_labels([path for path, _ in inputs]), strict=True)
         ]
         for (path, _), future in zip(inputs, futures, strict=True):
             state.current = path.name
@@ -188,7 +224,7 @@ def run_parallel(
             totals.merge(result.totals)
             outcome.inventory.merge(result.inventory)
             if result.error:
-                outcome.errors.append(result.error)
+                outcome.failed(result.label, InputError(result.error), result.totals.exchanges)
             state.files_done += 1
             state.exchanges = totals.exchanges
             state.findings = sum(totals.severities.values())

@@ -19,6 +19,7 @@ from inspector.config import ConfigKind, FileConfig, config_for
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE, Policy
 from inspector.rules import SEVERITIES
+from inspector.selection import Suppression, parse_config_ignores
 from inspector.trust import Trust, build_trust, normalise_thumbprint
 
 FAIL_ON_CHOICES: tuple[str, ...] = (*SEVERITIES, "never")
@@ -175,6 +176,7 @@ CONFIG_KEYS: dict[str, ConfigKind] = {
     **{row.config_key: _config_kind(row) for row in OPTIONS if row.config_key is not None},
     "format": "str",
     "keylog": "paths",
+    "ignore": "tables",
 }
 """What the configuration file may set: the options with a key, and ``analyze``'s report format and TLS key logs
 (``--keylog``: a capture-reading option, not a trust option, so not a row the addon and the proxy would get)."""
@@ -203,6 +205,8 @@ class Settings:
     output_format: str
     keylogs: tuple[Path, ...] = ()
     """TLS key logs the configuration file names (``keylog``), for ``analyze``."""
+    ignores: tuple[Suppression, ...] = ()
+    """The configuration file's ``[[ignore]]`` entries (rule, optional host, a reason), checked."""
 
 
 def build_settings(given: TrustArguments, *, output_format: str | None, now: datetime) -> Settings:
@@ -238,7 +242,8 @@ def build_settings(given: TrustArguments, *, output_format: str | None, now: dat
     chosen_format = output_format or config.scalar("format", "table")
     if chosen_format not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, not {chosen_format!r}")
-    return Settings(trust, policy, chosen_fail_on, chosen_format, tuple(config.paths("keylog")))
+    ignores = parse_config_ignores(config.values.get("ignore", []), f"Configuration {config.path}")
+    return Settings(trust, policy, chosen_fail_on, chosen_format, tuple(config.paths("keylog")), tuple(ignores))
 
 
 def addon_arguments(trust: TrustArguments) -> list[tuple[str, str]]:

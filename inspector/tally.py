@@ -23,9 +23,12 @@ class Totals:
     signatures: dict[str, int] = field(default_factory=dict)
     severities: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
     rules: dict[str, int] = field(default_factory=dict)
+    suppressed: int = 0
+    """Findings reported as suppressed: counted here, not by severity (so not towards ``--fail-on``)."""
 
     def merge(self, other: Totals) -> None:
         self.exchanges += other.exchanges
+        self.suppressed += other.suppressed
         for mine, theirs in (
             (self.schemes, other.schemes),
             (self.signatures, other.signatures),
@@ -53,6 +56,9 @@ class Totals:
 
     def count(self, findings: Iterable[Finding]) -> None:
         for item in findings:
+            if item.suppressed is not None:
+                self.suppressed += 1
+                continue
             self.severities[item.severity] = self.severities.get(item.severity, 0) + 1
             self.rules[item.rule] = self.rules.get(item.rule, 0) + 1
 

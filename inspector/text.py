@@ -24,3 +24,16 @@ def safe(value: object, limit: int = 200) -> str:
     capped."""
     text = _UNSAFE.sub(_escape, str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quoted(value: object, limit: int = 200) -> str:
+    """A value quoted for a message as people write it: ``"CONTOSO\\svc-sfb"`` shows one backslash (a Python
+    repr would double it), ``None`` is "(none)"; made inert like :func:`safe`."""
+    if value is None:
+        return "(none)"
+    return f'"{safe(value, limit)}"'
+
+
+def sent_to(host: str | None) -> str:
+    """``to mail.contoso.com``, or what is known when the request named no host (never "to ?")."""
+    return f"to {safe(host, 120)}" if host else "(the request named no Host)"

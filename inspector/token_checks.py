@@ -12,6 +12,7 @@ from inspector.audience import expected_audience, principal_name, resource_princ
 from inspector.hosts import bare_host
 from inspector.policy import ACS, Policy
 from inspector.rules import Finding, finding
+from inspector.text import quoted
 from inspector.tokens import DecodedBearer, Jwt, Principal, TokenKind, iso, numeric_time
 from inspector.trust import TrustedKey
 from inspector.verify import SignatureResult, SignatureVerdict, Verifier
@@ -282,7 +283,7 @@ def _principal_findings(token: DecodedBearer, policy: Policy, exchange: str | No
             out.append(
                 finding(
                     "delegation-not-trusted",
-                    f"The outer token speaks for a user but the actor's trustedfordelegation is {delegation!r}",
+                    f"The outer token speaks for a user but the actor's trustedfordelegation is {quoted(delegation)}",
                     exchange,
                     trustedfordelegation=delegation,
                 )

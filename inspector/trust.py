@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.utils import CryptographyDeprecationWarning
 
+from inspector.cert_files import admin_forms, describe
 from inspector.model import ConfigError
 from inspector.tokens import Principal, b64url_encode
 
@@ -241,7 +242,12 @@ def key_from_certificate(cert: x509.Certificate, source: str, issuer: str | None
 
 
 def parse_certificates(data: bytes, name: str) -> list[x509.Certificate]:
-    """DER, a single PEM, or a PEM bundle. Errors name the file and say what it seems to be instead."""
+    """DER, a single PEM, or a PEM bundle; also the forms of :mod:`inspector.cert_files` (unarmoured base64, UTF-16
+    PEM, PKCS#7 .p7b). Errors name the file and say what it seems to be instead."""
+    given = data
+    data, bundle = admin_forms(data)
+    if bundle:
+        return bundle
     stripped = data.lstrip()
     if stripped.startswith(b"-----BEGIN"):
         blocks = _PEM_CERT.findall(data)
@@ -254,20 +260,17 @@ def parse_certificates(data: bytes, name: str) -> list[x509.Certificate]:
             try:
                 certs.append(load_der_certificate(base64.b64decode(block)))
             except (ValueError, binascii.Error, x509.InvalidVersion) as exc:
-                raise ConfigError(f"Certificate {index} in {name} cannot be parsed: {exc}") from exc
+                raise ConfigError(
+                    f"Certificate {index} of {len(blocks)} in {name} is damaged (its base64 or DER is broken): "
+                    "export it again"
+                ) from exc
         return certs
     try:
         return [load_der_certificate(data)]
     except x509.InvalidVersion as exc:
         raise ConfigError(f"{name} is not an X.509 certificate that can be used: {exc}") from exc
     except ValueError as exc:
-        if data[:1] == b"\x30" and b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07" in data[:64]:
-            raise ConfigError(
-                f"{name} looks like a PKCS#12/PFX bundle: export the public certificate (.cer) instead"
-            ) from exc
-        raise ConfigError(
-            f"{name} is not an X.509 certificate (DER or PEM) that cryptography can parse: {exc}"
-        ) from exc
+        raise ConfigError(f"{name} is not an X.509 certificate: it {describe(given)}") from exc
 
 
 def _read(path: Path, what: str) -> bytes:

@@ -187,7 +187,7 @@ def test_show_prints_a_token_request_decoded_and_redacted() -> None:
     cert = OUTBOUND_SAMPLES / "OAuthCert.cer"
     expected = json.loads((OUTBOUND_SAMPLES / "expected.json").read_text())
     result = CliRunner().invoke(
-        main, ["show", str(OUTBOUND_SAMPLES / "outbound.saz"), "outbound:2", "--cert", str(cert)]
+        main, ["show", str(OUTBOUND_SAMPLES / "outbound.saz"), "outbound.saz:2", "--cert", str(cert)]
     )
     out = result.stdout
     assert "token request to login.microsoftonline.com/" in out
@@ -195,6 +195,6 @@ def test_show_prints_a_token_request_decoded_and_redacted() -> None:
     assert f"{expected['auth_certificate_thumbprint']} is the auth certificate you gave" in out.replace("\n", " ")
     assert not SIGNED_JWT.search(out)
     success = CliRunner().invoke(
-        main, ["show", str(OUTBOUND_SAMPLES / "outbound.har"), "outbound:1", "--cert", str(cert)]
+        main, ["show", str(OUTBOUND_SAMPLES / "outbound.har"), "outbound.har:1", "--cert", str(cert)]
     )
     assert "access token issued (decoded, not verified)" in success.stdout and "full_access_as_app" in success.stdout

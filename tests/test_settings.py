@@ -48,6 +48,7 @@ def test_config_keys_come_from_the_table() -> None:
         "fail-on": "str",
         "format": "str",
         "keylog": "paths",  # analyze's TLS key logs: a file key, not a trust option row
+        "ignore": "tables",  # [[ignore]] entries: rule, optional host, a reason (inspector/selection.py)
     }
 
 

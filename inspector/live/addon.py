@@ -43,6 +43,7 @@ from inspector.model import ConfigError, HttpExchange, Notice
 from inspector.rules import Finding
 from inspector.settings import Settings, build_settings
 from inspector.sources.mitmflows import exchange_from_flow
+from inspector.sources.naming import exchange_id as make_exchange_id
 from inspector.tally import Totals
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ class OAuthInspector:
             return FlowNames("live", "live", f"live:{number}", None)
         # a replay (mitmdump -nr file): name exchanges as analyze names the same file's
         source = self._replay_source
-        return FlowNames("mitm", source, f"{Path(source).stem}:{number}", number - 1)
+        return FlowNames("mitm", source, make_exchange_id(source, number), number - 1)
 
     def _item(self, f: http.HTTPFlow, names: FlowNames, *, rewritten: bool) -> HttpExchange | Notice:
         source, exchange_id = names.source, names.exchange_id

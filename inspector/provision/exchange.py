@@ -39,6 +39,7 @@ from inspector.provision.steps import (
     Text,
     Value,
 )
+from inspector.remote.network_errors import explain_network_error
 from inspector.remote.psjson import as_bool, as_bytes, as_text, ci_get
 from inspector.remote.psrp import PowerShellFactory, PsrpSettings, SessionOpener, open_pypsrp, plain
 from inspector.text import safe
@@ -89,8 +90,9 @@ class PsrpShell:
         try:
             output = shell.invoke()
         except Exception as exc:  # pypsrp, requests and spnego raise their own: all mean the session broke
+            explained = explain_network_error(exc, "Exchange")
             raise CmdletError(
-                f"the remoting session failed: {type(exc).__name__}: {safe(exc, 300)}", broken=True
+                f"the remoting session failed: {explained or f'{type(exc).__name__}: {safe(exc, 300)}'}", broken=True
             ) from exc
         if shell.had_errors:
             errors = list(getattr(shell.streams, "error", None) or [])
@@ -120,9 +122,10 @@ def _describe_session_error(exc: Exception, settings: PsrpSettings) -> TargetUna
             "Check the URL (https://<server>/PowerShell) and that the PowerShell virtual directory works "
             "(`Test-PowerShellConnectivity`)",
         )
+    explained = explain_network_error(exc, settings.url)
     return TargetUnavailable(
         "exchange",
-        f"PowerShell remoting to {settings.url} failed: {type(exc).__name__}: {safe(exc, 300)}",
+        f"PowerShell remoting to {settings.url} failed: " + (explained or f"{type(exc).__name__}: {safe(exc, 300)}"),
         "Check the URL, the network path and --psrp-auth; or run the Exchange script of "
         "`oauth-inspector provision plan` in the Exchange Management Shell instead",
     )

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from inspector.model import ConfigError
 from inspector.remote.errors import SourceError
 from inspector.remote.http import DEFAULT_TIMEOUT, HttpResult, TlsOptions, request
+from inspector.remote.network_errors import explain_network_error
 from inspector.remote.psjson import ci_get
 from inspector.text import safe
 from inspector.trust import thumbprint_of
@@ -138,8 +139,9 @@ def msal_token_provider(
         except ConfigError as exc:
             raise SourceError(str(exc)) from exc
         except Exception as exc:  # msal raises ValueError for bad authorities, requests errors for the network
+            explained = explain_network_error(exc, settings.authority)
             raise SourceError(
-                f"Sign-in to {settings.authority} failed: {type(exc).__name__}: {safe(exc, 300)}"
+                f"Sign-in to {settings.authority} failed: {explained or f'{type(exc).__name__}: {safe(exc, 300)}'}"
             ) from exc
         token = result.get("access_token") if isinstance(result, dict) else None
         if not isinstance(token, str) or not token:

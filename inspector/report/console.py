@@ -7,6 +7,7 @@ rich markup (``[bold]``) nor control characters (ESC sequences) from a capture c
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from rich.text import Text
 
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
-from inspector.model import HttpExchange
+from inspector.model import HttpExchange, UnreadInput
 from inspector.redact import redact_target
 from inspector.report.writers import Record
 from inspector.rules import CATALOGUE, SEVERITIES, Finding
@@ -34,7 +35,7 @@ _VERDICT_STYLE = {
 }
 
 
-def _auth_cell(result: ExchangeResult) -> Text:
+def _auth_cell(result: ExchangeResult, show_secrets: bool = False) -> Text:
     auth = result.auth
     request = result.token_request
     if auth.scheme is None and request is not None:  # the outbound leg: the assertion is the credential
@@ -55,6 +56,12 @@ def _auth_cell(result: ExchangeResult) -> Text:
             cell.append(token.signature, style=_VERDICT_STYLE.get(token.signature, ""))
     elif auth.user:
         cell.append(f" {safe(auth.user, 60)}")
+    credentials = auth.credentials
+    if show_secrets and credentials is not None:  # --show-secrets: what JSON shows, the table shows too
+        if credentials.basic_password is not None:
+            cell.append(f" password {safe(credentials.basic_password, 120)}", style="bold red")
+        elif token is None and credentials.credentials:
+            cell.append(f"\n{safe(credentials.credentials, 400)}", style="dim")
     return cell
 
 
@@ -69,7 +76,9 @@ def _request_cell(exchange: HttpExchange, *, show_secrets: bool) -> Text:
 
 
 def _worst(findings: tuple[Finding, ...]) -> Text:
-    """Every rule an exchange raised, worst first, each in its severity's colour."""
+    """Every rule an exchange raised, worst first, each in its severity's colour (suppressed ones left out: the
+    summary line counts them)."""
+    findings = tuple(f for f in findings if f.suppressed is None)
     if not findings:
         return Text("ok", style="green")
     seen: dict[str, str] = {}
@@ -126,17 +135,17 @@ class ConsoleReport:
     """Collects interesting exchanges and prints them when the run ends (a table needs all its rows)."""
 
     def __init__(
-        self, console: Console, *, verbose: bool = False, max_rows: int = 500, show_secrets: bool = False
+        self, console: Console, *, verbose: bool = False, max_rows: int | None = 500, show_secrets: bool = False
     ) -> None:
         self.console = console
         self.show_secrets = show_secrets
         self.verbose = verbose
-        self.max_rows = max_rows
+        self.max_rows = max_rows if max_rows is not None else sys.maxsize
         self.rows: list[ExchangeResult] = []
         self.hidden = 0
         self.by_rule: dict[str, list[Finding]] = {}
         """The first findings of each rule (what the report prints); counts come from the totals."""
-        self._records = ConsoleRecords(verbose=verbose, max_rows=max_rows)
+        self._records = ConsoleRecords(verbose=verbose, max_rows=self.max_rows)
 
     def record_factory(self) -> Callable[[], ConsoleRecords]:
         return functools.partial(ConsoleRecords, verbose=self.verbose, max_rows=self.max_rows)
@@ -157,6 +166,8 @@ class ConsoleReport:
             else:
                 self.hidden += 1
         for item in findings:
+            if item.suppressed is not None:  # counted in the summary line, listed in JSON/SARIF with the reason
+                continue
             kept = self.by_rule.setdefault(item.rule, [])
             if len(kept) < SHOWN_PER_RULE:
                 kept.append(item)
@@ -187,12 +198,14 @@ class ConsoleReport:
                     Text(f"{safe(client, 45)} -> {safe(exchange.host or '?', 60)}"),
                     _request_cell(exchange, show_secrets=self.show_secrets),
                     Text(str(status) if status is not None else "-", style="red" if status == 401 else ""),
-                    _auth_cell(result),
+                    _auth_cell(result, self.show_secrets),
                     _worst(result.findings),
                 )
             console.print(table)
             if self.hidden:
-                console.print(Text(f"... and {self.hidden} more exchanges (use --format json for all)", style="dim"))
+                console.print(
+                    Text(f"... and {self.hidden} more exchanges (--limit N shows N rows, --all every one)", style="dim")
+                )
         else:
             console.print(Text("No authenticated exchanges found.", style="dim"))
         if inventory is not None:
@@ -201,6 +214,26 @@ class ConsoleReport:
             print_inventory(console, inventory)
         self._print_findings(totals)
         self._print_summary(totals)
+        self._print_unread()
+
+    errors: tuple[UnreadInput, ...] = ()
+    skipped: tuple[UnreadInput, ...] = ()
+
+    def unread(self, errors: list[UnreadInput], skipped: list[UnreadInput]) -> None:
+        self.errors, self.skipped = tuple(errors), tuple(skipped)
+
+    def _print_unread(self) -> None:
+        """The footer: inputs that failed (the analysis is partial) and files that were not read, each with why."""
+        errors, skipped = self.errors, self.skipped
+        if errors:
+            self.console.print(Text(f"Not read to the end ({len(errors)}; the analysis is partial):", style="bold red"))
+            for item in errors:
+                read = f" ({item.exchanges_read} exchanges read before)" if item.exchanges_read else ""
+                self.console.print(Text(f"    {safe(item.file, 200)}: {safe(item.reason, 400)}{read}"))
+        if skipped:
+            self.console.print(Text(f"Not read ({len(skipped)}):", style="dim"))
+            for item in skipped:
+                self.console.print(Text(f"    {safe(item.file, 200)}: {safe(item.reason, 400)}", style="dim"))
 
     def _print_findings(self, totals: Totals) -> None:
         if not self.by_rule:
@@ -245,4 +278,6 @@ class ConsoleReport:
         closing.append(f"{sev.get('error', 0)} errors", style="bold red" if sev.get("error") else "green")
         closing.append(f", {sev.get('warning', 0)} warnings", style="yellow" if sev.get("warning") else "")
         closing.append(f", {sev.get('info', 0)} info")
+        if totals.suppressed:
+            closing.append(f"; {totals.suppressed} suppressed (--ignore / the configuration's ignore list)")
         console.print(closing)

@@ -22,7 +22,7 @@ from inspector.report.token_view import print_token
 from inspector.report.writers import Record, Records
 from inspector.rules import Finding
 from inspector.tally import Totals
-from inspector.text import safe
+from inspector.text import quoted, safe
 
 
 class ExchangeNotFound(LookupError):
@@ -63,7 +63,7 @@ class DetailWriter:
         if self.result is None:
             known = ", ".join(self.first_ids) + (", …" if self.seen > len(self.first_ids) else "")
             hint = f" (its ids: {known})" if known else " (it holds no exchange)"
-            raise ExchangeNotFound(f"no exchange {self.wanted!r} in the input{hint}")
+            raise ExchangeNotFound(f"no exchange {quoted(self.wanted)} in the input{hint}")
         print_exchange(self.console, self.result, self.later, show_secrets=self.show_secrets)
 
     def shown_findings(self) -> list[Finding]:

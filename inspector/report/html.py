@@ -29,6 +29,7 @@ from typing import IO, Any
 from inspector import __version__
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
+from inspector.model import UnreadInput
 from inspector.report.html_assets import SCRIPT, STYLE
 from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_svg, verdict_class
 from inspector.report.serialize import ExchangeEncoder, dump_json, exchange_data, finding_data
@@ -223,6 +224,7 @@ class HtmlWriter:
         out.write(" &middot; redacted" if not self.show_secrets else " &middot; <b>secrets shown</b>")
         out.write("</p>\n")
         out.write(self._summary(totals))
+        out.write(self._unread())
         out.write("<h2>Timeline</h2>\n" + timeline_svg(self.bins) + "\n")
         if inventory is not None:
             out.write(self._inventory(inventory))
@@ -249,6 +251,27 @@ class HtmlWriter:
         out.write(f'<script type="application/json" id="report-meta">{script_json(dump_json(meta))}</script>\n')
         out.write(f'<script nonce="{nonce}">{SCRIPT}</script>\n</body></html>\n')
         out.flush()
+
+    errors: tuple[UnreadInput, ...] = ()
+    skipped: tuple[UnreadInput, ...] = ()
+
+    def unread(self, errors: list[UnreadInput], skipped: list[UnreadInput]) -> None:
+        self.errors, self.skipped = tuple(errors), tuple(skipped)
+
+    def _unread(self) -> str:
+        """The inputs that failed (the analysis is partial) and the files not read, each with why."""
+        parts: list[str] = []
+        for title, items, cls in (("Not read to the end", self.errors, "error"), ("Not read", self.skipped, "dim")):
+            if not items:
+                continue
+            rows = "".join(
+                f"<li><code>{escape(item.file)}</code>: {escape(item.reason)}"
+                + (f" ({item.exchanges_read} exchanges read before)" if item.exchanges_read else "")
+                + "</li>"
+                for item in items
+            )
+            parts.append(f'<h2 class="{cls}">{title} ({len(items)})</h2>\n<ul>{rows}</ul>\n')
+        return "".join(parts)
 
     @staticmethod
     def _summary(totals: Totals) -> str:
@@ -284,7 +307,13 @@ class HtmlWriter:
                 if item.get("row") is not None:
                     where = f'<button type="button" class="jump" data-row="{int(item["row"])}">{where[:-2]}</button>: '
 
-                parts.append(f"<li>{where}{escape(str(item['message']))}</li>")
+                suppressed = item.get("suppressed")
+                mark = (
+                    f' <span class="dim">(suppressed: {escape(str(suppressed.get("reason", "")))})</span>'
+                    if isinstance(suppressed, dict)
+                    else ""
+                )
+                parts.append(f"<li>{where}{escape(str(item['message']))}{mark}</li>")
             if count > len(items):
                 parts.append(f'<li class="dim">… {count - len(items)} more</li>')
             parts.append("</ul></details>\n")

@@ -262,7 +262,7 @@ def exchange_data(
 
 
 def finding_data(item: Finding) -> dict[str, Any]:
-    return {
+    data = {
         "rule": item.rule,
         "severity": item.severity,
         "title": CATALOGUE[item.rule].title,
@@ -270,6 +270,9 @@ def finding_data(item: Finding) -> dict[str, Any]:
         "exchange": item.exchange,
         "evidence": item.evidence,
     }
+    if item.suppressed is not None:
+        data["suppressed"] = {"reason": item.suppressed}
+    return data
 
 
 def summary_data(totals: Totals) -> dict[str, Any]:
@@ -279,6 +282,7 @@ def summary_data(totals: Totals) -> dict[str, Any]:
         "signatures": dict(sorted(totals.signatures.items())),
         "findings": dict(totals.severities),
         "rules": dict(sorted(totals.rules.items())),
+        "suppressed": totals.suppressed,
     }
 
 

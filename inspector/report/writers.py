@@ -13,11 +13,12 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 from inspector import __version__
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
+from inspector.model import UnreadInput
 from inspector.report.serialize import ExchangeEncoder, dump_json, dumps_strict, finding_data, summary_data
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
@@ -77,10 +78,29 @@ class ReportWriter(Protocol):
     def close(self, totals: Totals, inventory: Inventory | None = None) -> None: ...
 
 
+@runtime_checkable
+class ReportsUnread(Protocol):
+    """A writer that puts the inputs not read (or not to their end) into the report, so that a reader of the report
+    alone can tell the analysis was partial."""
+
+    def unread(self, errors: list[UnreadInput], skipped: list[UnreadInput]) -> None: ...
+
+
+def tell_unread(writer: object, errors: list[UnreadInput], skipped: list[UnreadInput]) -> None:
+    """Hand the writer the inputs that failed (``errors``) and the files not read (``skipped``), before ``close``."""
+    if isinstance(writer, ReportsUnread):
+        writer.unread(errors, skipped)
+
+
 class _RecordWriter:
     """Feeds results through the writer's own records, so one process and many produce the same output."""
 
     _records: Records
+    errors: tuple[UnreadInput, ...] = ()
+    skipped: tuple[UnreadInput, ...] = ()
+
+    def unread(self, errors: list[UnreadInput], skipped: list[UnreadInput]) -> None:
+        self.errors, self.skipped = tuple(errors), tuple(skipped)
 
     def exchange(self, result: ExchangeResult) -> None:
         self.absorb(self._records.exchange(result))
@@ -154,6 +174,9 @@ class JsonWriter(_RecordWriter):
         self.out.write("\n],\n")
         if inventory is not None:
             self.out.write(f'"inventory":{_dump(inventory.data())},\n')
+        errors = [e.data() for e in self.errors]
+        skipped = [s.data() for s in self.skipped]
+        self.out.write(f'"errors":{_dump(errors)},\n"skipped":{_dump(skipped)},\n')
         self.out.write(f'"summary":{_dump(summary_data(totals))}}}\n')
         self.out.flush()
 
@@ -191,6 +214,10 @@ class JsonlWriter(_RecordWriter):
     def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         if inventory is not None:
             self.absorb(Line(_dump({"type": "inventory", **inventory.data()})))
+        for item in self.errors:
+            self.absorb(Line(_dump({"type": "error", **item.data()})))
+        for item in self.skipped:
+            self.absorb(Line(_dump({"type": "skipped", **item.data()})))
         self.absorb(Line(_dump({"type": "summary", **summary_data(totals)})))
         self.out.flush()
 
@@ -210,6 +237,9 @@ def _sarif_result(item: Finding, source: str | None, where: str | None) -> dict[
     location: dict[str, Any] = {}
     if source:
         location["physicalLocation"] = {"artifactLocation": {"uri": source}}
+    if item.suppressed is not None:
+        # SARIF 2.1.0 §3.35: a suppressed result stays in the log with its justification.
+        result["suppressions"] = [{"kind": "external", "justification": item.suppressed}]
     if item.exchange:
         location["logicalLocations"] = [
             {"name": item.exchange, "kind": "object", **({"fullyQualifiedName": where} if where else {})}
@@ -228,6 +258,24 @@ class SarifRecords:
     def finding(self, item: Finding) -> Record:
         source = item.evidence.get("source")
         return SarifResults((_sarif_result(item, source if isinstance(source, str) else None, None),))
+
+
+def _sarif_notification(item: UnreadInput, level: str) -> dict[str, Any]:
+    notification: dict[str, Any] = {
+        "level": level,
+        "message": {"text": item.reason},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": item.file}}}],
+    }
+    if item.exchanges_read is not None:
+        notification["properties"] = {"exchanges_read": item.exchanges_read}
+    return notification
+
+
+def _sarif_invocation(errors: tuple[UnreadInput, ...], skipped: tuple[UnreadInput, ...]) -> dict[str, Any]:
+    """The run's invocation: unsuccessful when an input failed, with a notification per input not (fully) read."""
+    notifications = [_sarif_notification(e, "error") for e in errors]
+    notifications += [_sarif_notification(s, "note") for s in skipped]
+    return {"executionSuccessful": not errors, "toolExecutionNotifications": notifications}
 
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -281,5 +329,6 @@ class SarifWriter(_RecordWriter):
         if inventory is not None:
             properties["inventory"] = inventory.data()
         summary = _indented(properties, 3)
-        self.out.write(f'\n],\n      "properties": {summary}\n    }}\n  ]\n}}\n')
+        invocations = _indented([_sarif_invocation(self.errors, self.skipped)], 3)
+        self.out.write(f'\n],\n      "invocations": {invocations},\n      "properties": {summary}\n    }}\n  ]\n}}\n')
         self.out.flush()

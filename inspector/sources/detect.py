@@ -5,6 +5,7 @@ A ``.pcap`` may be pcapng (nDPI's ``webdav.pcap`` is), a ``.har`` may be anythin
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -58,6 +59,17 @@ def detect_kind(path: Path) -> InputKind | None:
             return "saz" if looks_like_saz(path) else None
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror or exc}; check the path and its permissions") from exc
+    return None
+
+
+def detect_kind_of_head(head: bytes) -> InputKind | None:
+    """The kind of capture that starts with ``head`` (e.g. the decompressed start of a ``.gz``)."""
+    if _is_pcap(head):
+        return "pcap"
+    if _is_har(head):
+        return "har"
+    if _is_tnetstring_dict(head, io.BytesIO(head)):
+        return "mitm"
     return None
 
 

@@ -34,6 +34,8 @@ from inspector.model import (
 )
 from inspector.rules import RuleId
 from inspector.sources.json_stream import Cut, JsonText, TextDamage
+from inspector.sources.naming import exchange_id
+from inspector.text import quoted
 
 MAX_HAR_BYTES = 1 << 40
 """The file is streamed (memory is that of one entry), so only absurd sizes are refused."""
@@ -60,13 +62,14 @@ class _BadEntry(Exception):
 class _Reader:
     path: Path
     keep_bodies: bool
+    label: str
     notices: int = 0
     suppressed: int = 0
     bad_utf8_told: bool = False
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.label
 
     def fail(self, what: str, what_next: str) -> InputError:
         return InputError(f"Cannot read HAR file {self.path}: {what}; {what_next}")
@@ -77,7 +80,7 @@ class _Reader:
             rule=_RULE,
             message=message,
             source=self.name,
-            exchange_id=f"{self.path.stem}:{entry + 1}",
+            exchange_id=exchange_id(self.label, entry + 1),
             evidence={"entry": entry, "reason": reason},
         )
 
@@ -115,14 +118,17 @@ class _Reader:
             )
 
 
-def read_har(path: Path, *, keep_bodies: bool = False, max_bytes: int = MAX_HAR_BYTES) -> Iterator[SourceItem]:
-    """Yield one ``HttpExchange`` per HAR entry (id ``<stem>:<n>``, n from 1) and a ``Notice`` per bad entry.
+def read_har(
+    path: Path, *, keep_bodies: bool = False, max_bytes: int = MAX_HAR_BYTES, label: str | None = None
+) -> Iterator[SourceItem]:
+    """Yield one ``HttpExchange`` per HAR entry (id ``<label>:<n>``, n from 1; the label defaults to the file name)
+    and a ``Notice`` per bad entry.
 
     The file is streamed: each entry's text is taken whole (strings longer than ``STRING_KEEP`` keep their start)
     and parsed on its own. Raises ``InputError`` for a file that cannot be read as a HAR, after yielding every
     entry read before the damage.
     """
-    reader = _Reader(path, keep_bodies)
+    reader = _Reader(path, keep_bodies, label or path.name)
     try:
         size = path.stat().st_size
         fo = path.open("rb")
@@ -381,7 +387,7 @@ def _exchange(entry: object, index: int, reader: _Reader) -> HttpExchange:
         headers = (("Host", _wire(authority)), *headers)
     response = _response(entry.get("response"), reader)
     return HttpExchange(
-        id=f"{reader.path.stem}:{index + 1}",
+        id=exchange_id(reader.label, index + 1),
         request=HttpRequest(
             method=_wire(method),
             target=_target(method, url, parts, authority),
@@ -405,13 +411,13 @@ def _started(value: object) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise _BadEntry(f"startedDateTime {value[:64]!r} is not an ISO 8601 time") from None
+        raise _BadEntry(f"startedDateTime {quoted(value, 64)} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
-        raise _BadEntry(f"startedDateTime {value[:64]!r} has no UTC offset, so the moment is unknown")
+        raise _BadEntry(f"startedDateTime {quoted(value, 64)} has no UTC offset, so the moment is unknown")
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise _BadEntry(f"startedDateTime {value[:64]!r} is out of range") from None
+        raise _BadEntry(f"startedDateTime {quoted(value, 64)} is out of range") from None
 
 
 def _wire(value: str) -> str:

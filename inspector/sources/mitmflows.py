@@ -32,6 +32,7 @@ from inspector.model import (
     SourceItem,
 )
 from inspector.rules import RuleId
+from inspector.sources.naming import exchange_id
 
 MAX_FLOW_BYTES = 1 << 40
 """A single flow larger than this is skipped with a notice (larger flows than ``BIG_FLOW_BYTES`` are read bounded)."""
@@ -53,8 +54,11 @@ class _Damage(Exception):
     """The file stops being a sequence of tnetstrings here; nothing after it can be framed."""
 
 
-def read_flows(path: Path, *, keep_bodies: bool = False, max_flow_bytes: int = MAX_FLOW_BYTES) -> Iterator[SourceItem]:
-    """Yield one ``HttpExchange`` per HTTP flow (id ``<stem>:<n>``, n = position in the file from 1).
+def read_flows(
+    path: Path, *, keep_bodies: bool = False, max_flow_bytes: int = MAX_FLOW_BYTES, label: str | None = None
+) -> Iterator[SourceItem]:
+    """Yield one ``HttpExchange`` per HTTP flow (id ``<label>:<n>``, n = position in the file from 1; the label
+    defaults to the file name).
 
     Other flows (TCP, UDP, DNS) are skipped. Raises ``InputError`` for a file that cannot be read, after yielding
     every flow before the damage.
@@ -67,14 +71,14 @@ def read_flows(path: Path, *, keep_bodies: bool = False, max_flow_bytes: int = M
         if fo.read(8).removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
             raise _fail(path, "it is JSON (a HAR file?), not a mitmproxy flow file", "read it as HAR")
         fo.seek(0)
-        yield from _read_frames(fo, path, keep_bodies, max_flow_bytes)
+        yield from _read_frames(fo, path, keep_bodies, max_flow_bytes, label or path.name)
 
 
 def _fail(path: Path, what: str, what_next: str) -> InputError:
     return InputError(f"Cannot read mitmproxy flow file {path}: {what}; {what_next}")
 
 
-def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: int) -> Iterator[SourceItem]:
+def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: int, label: str) -> Iterator[SourceItem]:
     notices = 0
     suppressed = 0
     position = 0
@@ -83,14 +87,14 @@ def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: in
         try:
             frame = _next_frame(fo, max_flow_bytes)
         except _Damage as exc:
-            yield from _suppressed_summary(path, suppressed)
+            yield from _suppressed_summary(label, suppressed)
             raise _fail(
                 path,
                 f"{exc} in flow {position} at offset {offset} ({position} flows before it were read)",
                 "the file is truncated or corrupt; the flows before the damage were analysed",
             ) from None
         if frame is None:
-            yield from _suppressed_summary(path, suppressed)
+            yield from _suppressed_summary(label, suppressed)
             return
         problem: str | None
         if isinstance(frame, str):
@@ -100,7 +104,7 @@ def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: in
             problem = f"the flow is {frame} bytes, over the {max_flow_bytes} byte limit"
             item = None
         else:
-            item, problem = _item_from_frame(frame, path, position, keep_bodies)
+            item, problem = _item_from_frame(frame, label, position, keep_bodies)
         if item is not None:
             yield item
         elif problem is not None and notices >= MAX_FLOW_NOTICES:
@@ -109,20 +113,20 @@ def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: in
             notices += 1
             yield Notice(
                 rule=_RULE,
-                message=f"Skipped flow {position} of {path.name} (offset {offset}): {problem}",
-                source=path.name,
-                exchange_id=f"{path.stem}:{position + 1}",
+                message=f"Skipped flow {position} of {label} (offset {offset}): {problem}",
+                source=label,
+                exchange_id=exchange_id(label, position + 1),
                 evidence={"entry": position, "offset": offset, "reason": problem},
             )
         position += 1
 
 
-def _suppressed_summary(path: Path, count: int) -> Iterator[Notice]:
+def _suppressed_summary(label: str, count: int) -> Iterator[Notice]:
     if count:
         yield Notice(
             rule=_RULE,
-            message=f"{count} more flows of {path.name} could not be read (not listed one by one)",
-            source=path.name,
+            message=f"{count} more flows of {label} could not be read (not listed one by one)",
+            source=label,
             evidence={"count": count},
         )
 
@@ -219,7 +223,7 @@ def _bounded_children(fo: BinaryIO, end: int, *, depth: int, values: list[int]) 
 
 
 def _item_from_frame(
-    frame: bytes, path: Path, position: int, keep_bodies: bool
+    frame: bytes, label: str, position: int, keep_bodies: bool
 ) -> tuple[SourceItem | None, str | None]:
     """The exchange a frame holds, or ``(None, reason)``; ``(None, None)`` for a flow that is not HTTP."""
     if not frame.endswith(b"}"):
@@ -242,8 +246,8 @@ def _item_from_frame(
     try:
         exchange = exchange_from_flow(
             flow,
-            exchange_id=f"{path.stem}:{position + 1}",
-            source=path.name,
+            exchange_id=exchange_id(label, position + 1),
+            source=label,
             entry=position,
             kind="mitm",
             keep_bodies=keep_bodies,

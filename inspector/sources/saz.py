@@ -19,9 +19,11 @@ entity is ever expanded).
 
 from __future__ import annotations
 
+import lzma
 import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -42,6 +44,7 @@ from inspector.model import (
     SourceItem,
     first_header,
 )
+from inspector.sources.naming import exchange_id as make_exchange_id
 
 MAX_SESSIONS = 100_000
 MAX_ENTRIES = 4 * MAX_SESSIONS + 16
@@ -52,6 +55,17 @@ MAX_MEMBER_READ = HEAD_LIMIT + 4 * BODY_KEEP_LIMIT
 """The most of one member ever decompressed: its head and enough body for the kept prefix (chunked, compressed)."""
 MAX_METADATA = 256 * 1024
 MAX_NOTICES = 100
+_MEMBER_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    NotImplementedError,  # a compression method zipfile lacks
+    RuntimeError,  # an encrypted member
+    zlib.error,  # damaged deflate data (zipfile lets the decompressor's error through)
+    lzma.LZMAError,
+)
+"""What reading a damaged or unusual archive member raises: the archive (or that session) is reported, never a crash."""
 
 _MEMBER = re.compile(r"raw/([0-9]{1,9})_([csm])\.(txt|xml)")
 _ATTRIBUTE = re.compile(r'([A-Za-z][\w.-]{0,63})\s*=\s*"([^"<]{0,512})"')
@@ -77,7 +91,7 @@ def looks_like_saz(path: Path) -> bool:
             return len(head) >= 30 and head[30:34] == b"raw/"
         with zipfile.ZipFile(path) as archive:
             return any(_MEMBER.fullmatch(name) for name in archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+    except _MEMBER_ERRORS:
         return False
 
 
@@ -109,8 +123,10 @@ class _Message:
     problem: str | None = None
 
 
-def read_saz(path: Path) -> Iterator[SourceItem]:
-    source = str(path)
+def read_saz(path: Path, *, label: str | None = None) -> Iterator[SourceItem]:
+    """One exchange per Fiddler session (id ``<label>:<session number>``; the label names the file in the report,
+    by default its name: :mod:`inspector.sources.naming`)."""
+    source = label or path.name
     try:
         sizes = _directory_size(path)
     except OSError as exc:
@@ -124,7 +140,7 @@ def read_saz(path: Path) -> Iterator[SourceItem]:
         )
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except _MEMBER_ERRORS as exc:
         raise InputError(f"Cannot read Fiddler archive {path}: {exc}; save the sessions again in Fiddler") from exc
     with archive:
         sessions: dict[int, _Session] = {}
@@ -183,7 +199,7 @@ def _session_item(
     archive: zipfile.ZipFile, session: _Session, path: Path, source: str
 ) -> tuple[SourceItem | None, bool]:
     """The session's exchange (or a notice saying why it was skipped), and whether its time carried a UTC offset."""
-    exchange_id = f"{path.stem}:{session.number}"
+    exchange_id = make_exchange_id(source, session.number)
     request_info = session.members.get("c")
     if request_info is None:
         return None, True  # a session without a request (Fiddler never writes one): nothing to show
@@ -193,7 +209,7 @@ def _session_item(
         raw_response = _read(archive, response_info, MAX_MEMBER_READ) if response_info is not None else None
         metadata_info = session.members.get("m")
         metadata = _read(archive, metadata_info, MAX_METADATA) if metadata_info is not None else b""
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+    except _MEMBER_ERRORS as exc:
         # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks.
         return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id), True
     try:

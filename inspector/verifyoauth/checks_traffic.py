@@ -10,6 +10,7 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.model import InputError
 from inspector.rules import CATALOGUE, Finding
 from inspector.sources.dispatch import expand_inputs, read_input
+from inspector.sources.naming import input_labels
 from inspector.sources.timeorder import in_judged_order
 from inspector.text import safe
 from inspector.token_errors import KEY_NOT_FOUND_CODES
@@ -115,13 +116,14 @@ def traffic_s2s(ctx: Context) -> Check:
                        "recorded while Skype for Business Online used Exchange")  # fmt: skip
     analyzer = Analyzer(ctx.trust, ctx.policy())
     tally = _Tally()
-    for path, kind in expand_inputs(list(ctx.captures)):
+    inputs = expand_inputs(list(ctx.captures))
+    for (path, kind), label in zip(inputs, input_labels([p for p, _ in inputs]), strict=True):
         tally.files += 1
         try:
-            for item in in_judged_order(read_input(path, kind), kind):
+            for item in in_judged_order(read_input(path, kind, label=label), kind):
                 result = analyzer.feed(item)
                 if isinstance(result, Finding):
-                    tally.finding(result, path.name)
+                    tally.finding(result, label)
                 else:
                     tally.exchanges += 1
                     _judge(ctx, result, tally)

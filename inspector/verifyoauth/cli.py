@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from inspector import __version__
-from inspector.cli_common import EXIT_USAGE, error, exit_on_error, report_console, run_console_script
+from inspector.cli_common import EXIT_USAGE, error, exit_on_error, output_options, report_console, run_console_script
 from inspector.model import ConfigError
 from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
 from inspector.remote.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, msal_token_provider
@@ -203,6 +203,9 @@ def _sp_source(
     default=None,
     help="Write the report to this file.",
 )
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress or notes on standard error (errors and sign-in prompts stay)."
+)
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @timeout_option
 @click.option(
@@ -321,6 +324,7 @@ def _must_exist(named: list[tuple[str, Path | None]]) -> None:
 
 
 @main.command("export-script")
+@output_options
 def export_script_command() -> None:
     """Print the read-only PowerShell script that writes the Exchange bundle (for --exchange-config).
 

@@ -76,7 +76,8 @@ def test_reader_gets_back_exactly_the_lab_exchanges(kit: TokenKit, tmp_path: Pat
     read = [item for item in items if isinstance(item, HttpExchange)]
     assert len(items) == len(read) == len(exchanges), "no gap, desync or TLS notice expected"
     for original, back in zip(exchanges, read, strict=True):
-        assert back.id == original.id  # lab:N from the file stem, in order
+        # lab:N as the lab names them; read back, named after the file (inspector.sources.naming), in order
+        assert back.id == original.id.replace("lab:", "lab.pcapng:")
         assert back.request == original.request
         assert back.response is not None and original.response is not None
         assert back.response.headers == original.response.headers

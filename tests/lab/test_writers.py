@@ -125,7 +125,7 @@ def test_har_round_trip(exchanges: list[HttpExchange], tmp_path: Path, keep_bodi
     path = write_har(exchanges, tmp_path / "lab.har")
     read = list(read_har(path, keep_bodies=keep_bodies))
     assert all(isinstance(item, HttpExchange) for item in read)
-    assert [e.id for e in read] == [f"lab:{n}" for n in range(1, len(exchanges) + 1)]  # type: ignore[union-attr]
+    assert [e.id for e in read] == [f"lab.har:{n}" for n in range(1, len(exchanges) + 1)]  # type: ignore[union-attr]
     expected = exchanges if keep_bodies else [_without_bodies(e) for e in exchanges]
     assert [_comparable(e) for e in read] == [_comparable(e) for e in expected]  # type: ignore[arg-type]
 

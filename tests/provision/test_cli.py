@@ -232,3 +232,21 @@ def test_apply_with_graph_refusing(wired: tuple[ExchangeState, GraphDouble], app
     output = flat(result)
     assert "Insufficient privileges" in output and "Application.ReadWrite.All" in output
     assert "Nothing was changed" in output and exchange.changes_sent() == []
+
+
+def test_a_dry_run_audits_what_it_read(wired: tuple[ExchangeState, GraphDouble], app_pem: Path, tmp_path: Path) -> None:
+    """A dry run reads Exchange and Graph: the audit log says who ran it, what was read (the plan's states) and
+    that nothing changed."""
+    exchange, _ = wired
+    audit = tmp_path / "audit.jsonl"
+    args = [
+        *("apply", *NAMES, "--psrp", "https://ex01.fabrikam.com/PowerShell", "--psrp-auth", "kerberos"),
+        *("--tenant", "fabrikam.onmicrosoft.com", "--graph-cert", str(app_pem), "--audit-log", str(audit)),
+    ]
+    assert invoke(*args, "--dry-run").exit_code == 0
+    records = read_records(audit)
+    assert [r["event"] for r in records] == ["start", "plan", "stopped", "finish"]
+    assert records[0]["dry_run"] is True
+    assert {a["action"] for a in records[1]["actions"]} >= {"2.1", "5.1"}  # what the reads found, per action
+    assert records[2]["changed"] is False and records[-1]["exit"] == 0
+    assert exchange.changes_sent() == []

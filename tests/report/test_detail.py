@@ -9,7 +9,7 @@ from tests.test_cli import SAMPLES, TRUST, invoke
 
 
 def test_show_prints_both_heads_both_tokens_and_the_findings() -> None:
-    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:14", *TRUST)
+    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab.har:14", *TRUST)
     assert code == 1  # issuer-nameid-mismatch is an error, as in analyze
     assert "request: POST /EWS/Exchange.asmx" in out
     assert "Authorization: Bearer [redacted]" in out
@@ -22,7 +22,7 @@ def test_show_prints_both_heads_both_tokens_and_the_findings() -> None:
 
 def test_show_keeps_findings_only_the_whole_capture_reveals() -> None:
     # entry 19 is the Basic retry after the 401: basic-fallback needs the exchanges before it.
-    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:20", *TRUST)
+    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab.har:20", *TRUST)
     assert code == 1
     assert "basic-fallback" in out and "basic-credentials" in out
     assert "  Authorization: Basic [redacted]" in out.splitlines()
@@ -34,20 +34,27 @@ def test_show_keeps_findings_only_the_whole_capture_reveals() -> None:
 
 
 def test_show_a_clean_exchange_exits_0() -> None:
-    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:2", *TRUST)
+    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab.har:2", *TRUST)
     assert code == 0
     assert "No findings." in out and "signature valid" in out
 
 
 def test_show_an_unknown_id_says_which_ids_there_are() -> None:
-    code, _, err = invoke("show", str(SAMPLES / "lab.har"), "lab:999", *TRUST)
+    code, _, err = invoke("show", str(SAMPLES / "lab.har"), "lab.har:999", *TRUST)
     assert code == 2
-    assert "no exchange 'lab:999' in the input (its ids: lab:1, lab:2, lab:3, …)" in err
+    assert 'no exchange "lab.har:999" in the input (its ids: lab.har:1, lab.har:2, lab.har:3, …)' in err
 
 
 def test_show_adds_what_the_trust_inventory_reveals_about_the_exchange() -> None:
-    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:7", *TRUST)
+    code, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab.har:7", *TRUST)
     assert code == 1
     assert "issuer-not-trusted-by-server" in out and "00000003-0000-0ff1-ce00-000000000000@" in out
-    _, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab:9", *TRUST)
+    _, out, _ = invoke("show", str(SAMPLES / "lab.har"), "lab.har:9", *TRUST)
     assert "issuer-not-trusted-by-server" not in out
+
+
+def test_show_takes_the_number_alone_for_one_file() -> None:
+    by_number = invoke("show", str(SAMPLES / "lab.har"), "14", *TRUST)
+    by_id = invoke("show", str(SAMPLES / "lab.har"), "lab.har:14", *TRUST)
+    assert by_number[0] == by_id[0] == 1
+    assert by_number[1] == by_id[1] and "lab.har:14" in by_id[1]

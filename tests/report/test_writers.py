@@ -41,7 +41,7 @@ def test_the_json_document_lists_exchanges_then_every_finding_then_the_summary(
 ) -> None:
     out = io.StringIO()
     document = json.loads(_write(JsonWriter(out, SOURCES, show_secrets=False), lab_results, out))
-    assert list(document) == ["tool", "sources", "exchanges", "findings", "summary"]
+    assert list(document) == ["tool", "sources", "exchanges", "findings", "errors", "skipped", "summary"]
     assert document["sources"] == SOURCES
     assert len(document["exchanges"]) == len(lab_results)
     expected = 1 + sum(len(r.findings) for r in lab_results)

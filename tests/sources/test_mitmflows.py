@@ -61,7 +61,7 @@ def test_flow_becomes_an_exchange(tmp_path: Path) -> None:
     flow = _flow()
     (exchange,) = read_flows(_write(tmp_path / "cap.mitm", flow))
     assert isinstance(exchange, HttpExchange)
-    assert exchange.id == "cap:1"
+    assert exchange.id == "cap.mitm:1"
     assert exchange.provenance == Provenance(kind="mitm", source="cap.mitm", entry=0, flow_id=flow.id)
     assert exchange.time == datetime.fromtimestamp(T0 + 0.25, UTC)
     assert exchange.response_time == datetime.fromtimestamp(T0 + 0.5, UTC)
@@ -127,7 +127,7 @@ def test_other_flows_are_skipped_but_counted_in_positions(tmp_path: Path) -> Non
     client = connection.Client(peername=("10.0.0.1", 1), sockname=("10.0.0.2", 2), timestamp_start=T0)
     tcp_flow = tcp.TCPFlow(client, connection.Server(address=("10.0.0.2", 2)))
     items = list(read_flows(_write(tmp_path / "mixed.mitm", _flow(), tcp_flow, _flow())))
-    assert [i.id for i in items if isinstance(i, HttpExchange)] == ["mixed:1", "mixed:3"]
+    assert [i.id for i in items if isinstance(i, HttpExchange)] == ["mixed.mitm:1", "mixed.mitm:3"]
     assert len(items) == 2
 
 
@@ -135,7 +135,8 @@ def test_lab_written_flows(tmp_path: Path) -> None:
     pairs = lab_exchanges(session_kit())
     path = write_flows([e for e, _ in pairs], tmp_path / "lab.mitm")
     read = list(read_flows(path))
-    assert [i.id for i in read if isinstance(i, HttpExchange)] == [e.id for e, _ in pairs]
+    # The lab names its exchanges lab:N; read back, they are named after the file (inspector.sources.naming).
+    assert [i.id for i in read if isinstance(i, HttpExchange)] == [e.id.replace("lab:", "lab.mitm:") for e, _ in pairs]
     first = read[0]
     assert isinstance(first, HttpExchange)
     assert first.request.headers == pairs[0][0].request.headers
@@ -151,7 +152,7 @@ def test_truncated_file_yields_flows_before_the_damage(tmp_path: Path) -> None:
         items: list[object] = []
         with pytest.raises(InputError) as raised:
             items.extend(read_flows(path))
-        assert [i.id for i in items if isinstance(i, HttpExchange)] == ["cut:1", "cut:2"]
+        assert [i.id for i in items if isinstance(i, HttpExchange)] == ["cut.mitm:1", "cut.mitm:2"]
         message = str(raised.value)
         offset = len(frames[0]) + len(frames[1])
         assert message.startswith(f"Cannot read mitmproxy flow file {path}: ")
@@ -185,7 +186,7 @@ def test_bad_flow_gives_a_notice_and_the_rest_is_read(tmp_path: Path, frame: byt
     assert [type(i) for i in items] == [HttpExchange, Notice, HttpExchange]
     notice = items[1]
     assert isinstance(notice, Notice)
-    assert notice.rule == "input-malformed" and notice.exchange_id == "bad:2"
+    assert notice.rule == "input-malformed" and notice.exchange_id == "bad.mitm:2"
     assert reason in notice.message and f"offset {len(first)}" in notice.message
 
 
@@ -244,7 +245,7 @@ def test_oversized_flow_is_skipped(tmp_path: Path) -> None:
     items = list(read_flows(path, max_flow_bytes=len(small) + 100))
     assert [type(i) for i in items] == [HttpExchange, Notice, HttpExchange]
     assert isinstance(items[1], Notice) and "over the" in items[1].message
-    assert isinstance(items[2], HttpExchange) and items[2].id == "big:3"
+    assert isinstance(items[2], HttpExchange) and items[2].id == "big.mitm:3"
 
 
 def test_a_har_is_refused(tmp_path: Path) -> None:

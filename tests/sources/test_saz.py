@@ -58,7 +58,7 @@ def test_written_as_fiddler_writes_and_read_back(style: str, tmp_path: Path) -> 
     assert detect_kind(path) == "saz"
     back = _exchanges(path)
     assert [e.request.header("authorization") for e in back] == ["Bearer abc"] * 12
-    assert [e.id for e in back] == [f"trace:{n}" for n in range(1, 13)]
+    assert [e.id for e in back] == [f"trace.saz:{n}" for n in range(1, 13)]
     for original, read in zip(originals, back, strict=True):
         expected = original.time if style == "classic" else original.time.replace(microsecond=123000)
         assert read.time == expected
@@ -143,7 +143,7 @@ def test_path_tricks_and_strangers_are_ignored(tmp_path: Path) -> None:
     }
     path = tmp_path / "tricks.saz"
     path.write_bytes(_zip(members))
-    assert [e.id for e in _exchanges(path)] == ["tricks:1"]
+    assert [e.id for e in _exchanges(path)] == ["tricks.saz:1"]
     assert not (tmp_path / "etc").exists()
 
 
@@ -161,7 +161,7 @@ def test_damaged_sessions_are_notices_and_the_rest_is_read(tmp_path: Path) -> No
     path.write_bytes(_zip(members))
     items = list(read_saz(path))
     notices = [i for i in items if isinstance(i, Notice)]
-    assert [n.exchange_id for n in notices] == ["damaged:1", "damaged:2"]
+    assert [n.exchange_id for n in notices] == ["damaged.saz:1", "damaged.saz:2"]
     assert all(n.rule == "input-malformed" for n in notices)
     (third,) = [i for i in items if isinstance(i, HttpExchange)]
     assert third.response is None  # a status line that is not one is no response
@@ -223,3 +223,21 @@ def test_many_damaged_sessions_are_summarised(tmp_path: Path) -> None:
     items = list(read_saz(path))
     assert len(items) == 101
     assert "30 more damaged sessions were skipped" in items[-1].message  # type: ignore[union-attr]
+
+
+def test_a_member_with_damaged_deflate_data_is_a_notice_not_a_crash(tmp_path: Path) -> None:
+    # Found by tests/fuzz/test_fuzz_saz.py: zipfile lets zlib.error through when a member's deflate stream is bad.
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("raw/1_c.txt", b"GET / HTTP/1.1\r\nHost: a\r\n\r\n" * 4)
+    data = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.infolist()[0]
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start] = 0x07  # a deflate block of the reserved type 3: "invalid block type"
+    path = tmp_path / "damaged.saz"
+    path.write_bytes(bytes(data))
+    items = list(read_saz(path))
+    assert len(items) == 1 and isinstance(items[0], Notice)
+    assert "Skipped session 1 of damaged.saz" in items[0].message

@@ -353,7 +353,7 @@ def test_traffic_with_a_forged_token_fails_naming_rule_and_exchange(
     capture = write_capture(tmp_path / "forged.har", kit, [kit.healthy_user(), kit.forged_signature()])
     check = check_map(full_request(captures=(capture,)))["traffic.s2s"]
     assert check.status == "FAIL"
-    assert "signature-invalid at forged:2 (forged.har, entry 1)" in check.reason
+    assert "signature-invalid at forged.har:2 (forged.har, entry 1)" in check.reason
     assert (check.remedy or "").startswith("signature-invalid:")
 
 
@@ -403,7 +403,7 @@ def test_refused_token_request_for_the_auth_certificate_fails_sp_key(
     check = checks["entra.sp-key"]
     assert check.status == "FAIL"
     assert f"auth certificate ({material.current.thumbprint}) is not registered" in check.reason
-    assert "AADSTS700027 at outbound:1 (outbound.har, entry 0)" in check.reason
+    assert "AADSTS700027 at outbound.har:1 (outbound.har, entry 0)" in check.reason
     assert "uploaded after the capture" in check.reason  # the Graph data said PASS
     assert check.evidence["graph_verdict"] == "PASS"
     refused = check.evidence["refused"]

@@ -19,6 +19,7 @@ from inspector.model import (
     TlsInfo,
 )
 from inspector.rules import RuleId
+from inspector.sources.naming import exchange_id as make_exchange_id
 from inspector.sources.pcap.http1 import MessageHead
 
 HELD_BODY_BYTES = 64 << 20
@@ -162,7 +163,7 @@ class OrderedOutput:
 
     def _emit_exchange(self, pending: PendingExchange) -> None:
         self.exchanges += 1
-        exchange_id = f"{self._stem}:{self.exchanges}"
+        exchange_id = make_exchange_id(self._stem, self.exchanges)
         pending.id = exchange_id
         head = pending.request
         request = head.message

@@ -67,6 +67,7 @@ def read_capture(
     keep_bodies: bool = False,
     keylog: KeyLog | None = None,
     on_tls: Callable[[TlsFacts], None] | None = None,
+    label: str | None = None,
 ) -> Iterator[SourceItem]:
     """Exchanges (in the order their requests began) and notices read from the capture at ``path``.
 
@@ -90,7 +91,7 @@ def read_capture(
         except (OSError, ValueError) as exc:
             raise InputError(f"Cannot read capture {path}: it cannot be mapped into memory ({exc})") from exc
         try:
-            yield from _read(path, mapped, size, progress, keep_bodies, keylog, on_tls)
+            yield from _read(path, mapped, size, progress, keep_bodies, keylog, on_tls, label or path.name)
         finally:
             mapped.close()
 
@@ -103,9 +104,10 @@ def _read(
     keep_bodies: bool,
     keylog: KeyLog | None,
     on_tls: Callable[[TlsFacts], None] | None,
+    label: str,
 ) -> Iterator[SourceItem]:
-    source = str(path)
-    out = OrderedOutput(path.stem, source)
+    source = label
+    out = OrderedOutput(label, source)
     table = ConnectionTable(
         out, source, keep_bodies=keep_bodies, budget=MemoryBudget(MEMORY_BUDGET), keylog=keylog, on_tls=on_tls
     )

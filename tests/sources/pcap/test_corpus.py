@@ -129,7 +129,7 @@ def test_provenance_points_at_the_frames_and_times_tshark_shows(corpus: Path) ->
     # Frames 4 and 6 carry the GET and its 401 (tshark frame.time_epoch 1764664876.629155 and .629537).
     exchanges, _, _ = _read(corpus / "pcap/auth/mercury/http_auth.pcap")
     first = exchanges[0]
-    assert first.id == "http_auth:1"
+    assert first.id == "http_auth.pcap:1"
     assert first.provenance.kind == "pcap"
     assert first.provenance.request_frames == (4,)
     assert first.provenance.response_frames == (6,)

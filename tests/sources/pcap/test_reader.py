@@ -63,7 +63,7 @@ def test_an_exchange_with_its_provenance(tmp_path: Path) -> None:
     assert error is None
     assert notices == []
     (exchange,) = exchanges
-    assert exchange.id == "lab-01:1"
+    assert exchange.id == "lab-01.pcap:1"
     assert exchange.request.method == "GET"
     assert exchange.request.header("authorization") == "Bearer eyJ0.eyJ1.c2ln"
     assert exchange.request.body is None
@@ -76,7 +76,7 @@ def test_an_exchange_with_its_provenance(tmp_path: Path) -> None:
     assert exchange.host == "mail.contoso.com"
     provenance = exchange.provenance
     assert provenance.kind == "pcap"
-    assert provenance.source == str(tmp_path / "lab-01.pcap")
+    assert provenance.source == "lab-01.pcap"  # the label (inspector.sources.naming), not the full path
     assert provenance.connection == "10.0.0.1:50000 -> 10.0.0.2:80"
     # Frames: SYN, SYN-ACK, ACK, the request (4), its ACK, the response (6).
     assert provenance.request_frames == (4,)
@@ -133,7 +133,7 @@ def test_output_follows_the_order_requests_began(tmp_path: Path) -> None:
     packets = slow_packets[:4] + fast.packets() + slow_packets[4:]
     exchanges, _, _ = read(write_pcap(frames_of(packets)), tmp_path)
     assert [x.request.target for x in exchanges] == ["/ews/exchange.asmx", "/fast/exchange.asmx"]
-    assert [x.id for x in exchanges] == ["cap:1", "cap:2"]
+    assert [x.id for x in exchanges] == ["cap.pcap:1", "cap.pcap:2"]
 
 
 def test_heads_and_interim_responses_pair_in_order(tmp_path: Path) -> None:
