@@ -32,7 +32,7 @@ _SIGNED_JWT = re.compile(r"eyJ[A-Za-z0-9_\-%]*\.[A-Za-z0-9_\-%]+\.[A-Za-z0-9_\-%
 
 def _parameter(match: re.Match[str]) -> str:
     separator, name, value = match.groups()
-    if value and (name.strip().lower() in SECRET_PARAMETERS or _SIGNED_JWT.search(value)):
+    if value and (name.strip().lower() in SECRET_PARAMETERS or _SIGNED_JWT.search(value) or _JOSE.search(value)):
         return f"{separator}{name}={REDACTED}"
     return match.group()
 
@@ -49,3 +49,24 @@ def redact_target(target: str) -> str:
     if "=" not in target:
         return target
     return _PARAMETER.sub(_parameter, target)
+
+
+_JOSE = re.compile(r"eyJ[A-Za-z0-9_\-%]*(?:\.[A-Za-z0-9_\-%]*){2,4}")
+"""A JOSE compact serialisation: a JWS (three segments) or a JWE (five), base64url or percent-encoded."""
+
+
+def _jose_unusable(match: re.Match[str]) -> str:
+    parts = match.group().split(".")
+    if len(parts) == 3:  # a JWS: header and claims readable, the signature gone (an unsigned one has none)
+        return f"{parts[0]}.{parts[1]}.{REDACTED if parts[2] else ''}"
+    return f"{parts[0]}.{REDACTED}"  # a JWE: only its header says anything without the key
+
+
+def redact_header_value(value: str) -> str:
+    """Any header's value with the secrets it may carry removed: credential query values and a URL password (a
+    ``Location`` with ``?code=``), and what makes any JWS or JWE in it usable (``Sec-WebSocket-Protocol:
+    authorization.bearer.eyJ…``, ``X-…-Token``): the token stays readable where it can be read, never usable."""
+    value = redact_target(value)
+    if "eyJ" not in value:
+        return value
+    return _JOSE.sub(_jose_unusable, value)

@@ -152,3 +152,15 @@ def test_the_table_leaves_suppressed_findings_to_the_summary_line() -> None:
 def test_html_marks_suppressed_findings_with_their_reason() -> None:
     _, out = run("--format", "html", "--rule", "basic-fallback", "--ignore", "basic-fallback")
     assert "(suppressed: suppressed on the command line (--ignore))" in out
+
+
+def test_the_readme_analyze_table_lists_every_analyze_option() -> None:
+    from pathlib import Path
+
+    from inspector.cli import analyze
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### `oauth-inspector analyze") :]
+    section = section[: section.index("\n### ")]
+    flags = [flag for param in analyze.params for flag in param.opts if flag.startswith("--")]
+    assert [flag for flag in flags if f"`{flag}" not in section] == []

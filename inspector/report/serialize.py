@@ -19,7 +19,7 @@ from inspector.analyze import ExchangeResult
 from inspector.http_auth import Credentials, NtlmMessage, scheme_word
 from inspector.jsonable import json_native
 from inspector.model import HttpExchange, Provenance, TlsInfo
-from inspector.redact import REDACTED, redact_target
+from inspector.redact import REDACTED, redact_header_value, redact_target
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
 from inspector.token_checks import TokenReport
@@ -175,7 +175,7 @@ def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> 
             scheme = scheme_word(value) if lowered.endswith("authorization") else ""
             out.append([name, f"{scheme} {REDACTED}".strip()])
         else:
-            out.append([name, value])
+            out.append([name, redact_header_value(value)])
     return out
 
 

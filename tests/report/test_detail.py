@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 from tests.test_cli import SAMPLES, TRUST, invoke
 
@@ -58,3 +59,15 @@ def test_show_takes_the_number_alone_for_one_file() -> None:
     by_id = invoke("show", str(SAMPLES / "lab.har"), "lab.har:14", *TRUST)
     assert by_number[0] == by_id[0] == 1
     assert by_number[1] == by_id[1] and "lab.har:14" in by_id[1]
+
+
+def test_show_redacts_tokens_and_codes_in_any_header(corpus: Path) -> None:
+    # Found by review: only Authorization/Cookie were redacted by name; a JWT in Sec-WebSocket-Protocol and an
+    # OAuth code and encrypted SSO token in a redirect's Location were printed whole.
+    code, out, _ = invoke("show", str(corpus / "pcap/auth/zeek/wstunnel-http.pcap"), "1")
+    assert code in (0, 1)
+    assert "FsquetBp_jsIDzBslWyyTPlS2hcMprVuWmbT2r57N0A" not in out
+    assert "authorization.bearer.eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9." in "".join(out.split())
+    _, out, _ = invoke("show", str(corpus / "pcap/auth/gematik/deregisterPairing.pcap"), "5")
+    flat = "".join(out.split())
+    assert "token?code=[redacted]&ssotoken=[redacted]&state=" in flat
