@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.inventory import Inventory
-from inspector.model import InputError, UnreadInput
+from inspector.model import InputError, SourceItem, UnreadInput
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
 from inspector.rules import Finding
@@ -62,6 +62,17 @@ def _chosen(selection: Selection | None, items: Iterable[Finding]) -> Iterator[F
             yield chosen
 
 
+def _judged(
+    analyzer: Analyzer, items: Iterable[SourceItem], selection: Selection | None
+) -> Iterator[ExchangeResult | Finding]:
+    """Each item judged, as the filters and suppressions report it (left out when a filter drops it)."""
+    for item in items:
+        result = analyzer.feed(item)
+        chosen = selection.apply(result) if selection else result
+        if chosen is not None:
+            yield chosen
+
+
 def _emit(writer: ReportWriter, item: ExchangeResult | Finding, inventory: Inventory) -> None:
     if isinstance(item, Finding):
         writer.finding(item)
@@ -100,13 +111,7 @@ def run_sequential(
             items = in_judged_order(
                 read_input(path, kind, progress=on_capture if progress else None, keylog=keylog, label=label), kind
             )
-            for count, item in enumerate(items, 1):
-                result = analyzer.feed(item)
-                if selection:
-                    chosen = selection.apply(result)
-                    if chosen is None:
-                        continue
-                    result = chosen
+            for count, result in enumerate(_judged(analyzer, items, selection), 1):
                 totals.add(result)
                 _emit(writer, result, outcome.inventory)
                 if progress is not None and count % 512 == 0:
@@ -155,13 +160,8 @@ def _analyse_file(
     with handle:
         batch: list[Record] = []
         try:
-            for item in in_judged_order(read_input(path, kind, keylog=keylog, label=label), kind):
-                result = analyzer.feed(item)
-                if selection:
-                    chosen = selection.apply(result)
-                    if chosen is None:
-                        continue
-                    result = chosen
+            items = in_judged_order(read_input(path, kind, keylog=keylog, label=label), kind)
+            for result in _judged(analyzer, items, selection):
                 totals.add(result)
                 if isinstance(result, Finding):
                     batch.append(records.finding(result))

@@ -16,9 +16,9 @@ from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame, RstStreamFrame, SettingsFrame
 
 from inspector.bodies import keeps, kept_prefix
-from inspector.model import HttpRequest, HttpResponse, Notice
+from inspector.model import HttpRequest, HttpResponse
 from inspector.sources.pcap.http1 import MessageHead
-from inspector.sources.pcap.ordering import PendingExchange
+from inspector.sources.pcap.ordering import PendingExchange, stopped_notice
 
 if TYPE_CHECKING:
     from inspector.sources.pcap.connections import Connection
@@ -245,18 +245,7 @@ class Http2Reader:
         direction.stopped = True
         direction.buf.clear()
         conn = self.conn
-        conn.table.out.notice(
-            frame,
-            Notice(
-                rule="http-malformed",
-                message=f"Malformed HTTP/2 in {conn.label()} ({conn.direction(side)}) at frame {frame}: {reason}; "
-                "this direction is not read further",
-                source=conn.table.source,
-                evidence={
-                    "connection": conn.label(),
-                    "direction": conn.direction(side),
-                    "frame": frame,
-                    "reason": reason,
-                },
-            ),
+        table = conn.table
+        stopped_notice(
+            table.out, table.source, "http-malformed", "HTTP/2", conn.label(), conn.direction(side), frame, reason
         )

@@ -206,3 +206,20 @@ class OrderedOutput:
 
 def _body_size(pending: PendingExchange) -> int:
     return len(pending.request_body or b"") + len(pending.response_body or b"")
+
+
+def stopped_notice(
+    out: OrderedOutput, source: str, rule: RuleId, what: str, connection: str, direction: str, frame: int, reason: str
+) -> None:
+    """A direction of ``connection`` that cannot be read further: one notice saying where and why, the same for
+    malformed TLS and malformed HTTP/2 (``what``)."""
+    out.notice(
+        frame,
+        Notice(
+            rule=rule,
+            message=f"Malformed {what} in {connection} ({direction}) at frame {frame}: {reason}; "
+            "this direction is not read further",
+            source=source,
+            evidence={"connection": connection, "direction": direction, "frame": frame, "reason": reason},
+        ),
+    )

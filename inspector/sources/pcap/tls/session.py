@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 
 from inspector.model import Notice
 from inspector.sources.pcap.http2 import PREFACE, Http2Reader
-from inspector.sources.pcap.ordering import capture_time
+from inspector.sources.pcap.ordering import capture_time, stopped_notice
 from inspector.sources.pcap.tls.certificates import certificate_facts
 from inspector.sources.pcap.tls.cipher import DecryptError, RecordCipher
 from inspector.sources.pcap.tls.facts import TlsFacts
@@ -499,20 +499,9 @@ class TlsSession:
         self.directions[side].stop()
         self._stop_parser(side, frame)
         conn = self.conn
-        conn.table.out.notice(
-            frame,
-            Notice(
-                rule="tls-malformed",
-                message=f"Malformed TLS in {conn.label()} ({conn.direction(side)}) at frame {frame}: {reason}; "
-                "this direction is not read further",
-                source=conn.table.source,
-                evidence={
-                    "connection": conn.label(),
-                    "direction": conn.direction(side),
-                    "frame": frame,
-                    "reason": reason,
-                },
-            ),
+        table = conn.table
+        stopped_notice(
+            table.out, table.source, "tls-malformed", "TLS", conn.label(), conn.direction(side), frame, reason
         )
 
     def gap(self, side: int, seq: int, size: int, frame: int) -> None:
