@@ -149,23 +149,32 @@ def test_tls13_with_records_split_and_coalesced(tmp_path: Path) -> None:
 
 def test_tls12_and_tls13_resumption(tmp_path: Path) -> None:
     for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
-        folder = tmp_path / version.name
-        folder.mkdir()
-        keylog = folder / "keys.log"
-        context = client_context(keylog, version=version)
-        with tls_server(server_context(valid_cert(folder))) as port, capture(folder, port) as path:
-            client = Client(port, context)
-            client.run([Request()])
-            client.run([Request(target="/resumed")], resume=True)
-        exchanges, notices, facts = read(path, keylog)
-        assert [n.rule for n in notices] == [], version
-        assert [e.request.target for e in exchanges] == ["/", "/resumed"], version
-        assert all(f.status == "decrypted" for f in facts)
-        if version == ssl.TLSVersion.TLSv1_2:
-            assert [f.resumed for f in facts] == [False, True]
-        # A resumed handshake shows no certificate (1.2: abbreviated; 1.3: PSK, and it is encrypted anyway).
-        assert facts[1].certificates == []
-        check_against_tshark(path, keylog, exchanges)
+        # tshark (the oracle) once decrypted none of a full-handshake connection that we read whole, on a loaded
+        # CI run; it was not reproducible in 6 reruns. A capture where tshark read only part of what we read is
+        # made again, once; any message that differs, or that only tshark read, still fails at once.
+        for attempt in (1, 2):
+            folder = tmp_path / f"{version.name}-{attempt}"
+            folder.mkdir()
+            keylog = folder / "keys.log"
+            context = client_context(keylog, version=version)
+            with tls_server(server_context(valid_cert(folder))) as port, capture(folder, port) as path:
+                client = Client(port, context)
+                client.run([Request()])
+                client.run([Request(target="/resumed")], resume=True)
+            exchanges, notices, facts = read(path, keylog)
+            assert [n.rule for n in notices] == [], version
+            assert [e.request.target for e in exchanges] == ["/", "/resumed"], version
+            assert all(f.status == "decrypted" for f in facts)
+            if version == ssl.TLSVersion.TLSv1_2:
+                assert [f.resumed for f in facts] == [False, True]
+            # A resumed handshake shows no certificate (1.2: abbreviated; 1.3: PSK, and it is encrypted anyway).
+            assert facts[1].certificates == []
+            tshark()
+            mine, oracle = ours(exchanges), theirs(path, keylog)
+            if attempt == 1 and oracle != mine and all(message in mine for message in oracle):
+                continue
+            assert mine == oracle
+            break
 
 
 def test_tls13_hello_retry_request(tmp_path: Path) -> None:
