@@ -185,6 +185,12 @@ def main() -> None:
     default=None,
     help="Analyse several files in parallel with this many processes (default: the machine's cores).",
 )
+@click.option(
+    "--separately",
+    is_flag=True,
+    help="Judge each input file as its own timeline (unrelated captures): connections and per-client state "
+    "(fallback window, challenges, NTLM handshakes) end with each file. Default: the files are one timeline.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @click.option(
     "--keylog",
@@ -223,6 +229,7 @@ def analyze(
     output: Path | None,
     show_all: bool,
     jobs: int | None,
+    separately: bool,
     quiet: bool,
     keylogs: tuple[Path, ...],
     tls_keys: tuple[Path, ...],
@@ -301,7 +308,7 @@ def analyze(
         view = ProgressView(stderr) if show_progress else None
         with view if view is not None else nullcontext():
             update = view.update if view is not None else None
-            if workers > 1:
+            if workers > 1 and separately:
                 outcome = run_parallel(
                     expanded,
                     settings.trust,
@@ -315,7 +322,14 @@ def analyze(
                 )
             else:
                 outcome = run_sequential(
-                    expanded, analyzer, writer, totals, progress=update, keylog=keylog, selection=selection
+                    expanded,
+                    analyzer,
+                    writer,
+                    totals,
+                    progress=update,
+                    keylog=keylog,
+                    selection=selection,
+                    separately=separately,
                 )
         for message in outcome.errors:
             error(message)

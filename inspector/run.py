@@ -31,6 +31,7 @@ from inspector.sources.pcap.reader import CaptureProgress
 from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.sources.timeorder import in_judged_order
 from inspector.tally import RunState, Totals
+from inspector.timeline import Timeline, TimelineInput, timeline_inputs
 from inspector.trust import Trust
 
 BATCH = 2000
@@ -89,9 +90,14 @@ def run_sequential(
     progress: Progress | None = None,
     keylog: KeyLog | None = None,
     selection: Selection | None = None,
+    *,
+    separately: bool = False,
 ) -> RunOutcome:
-    """Every input through one analyzer into the report; ``totals`` counts what is written (``selection``: what
-    the filters keep, suppressions marked)."""
+    """Every input through one analyzer into the report, as ONE timeline (:mod:`inspector.timeline`), or with
+    ``separately`` each input on its own (per-client state forgotten between them); ``totals`` counts what is
+    written (``selection``: what the filters keep, suppressions marked)."""
+    if not separately:
+        return _run_timeline(inputs, analyzer, writer, totals, progress, keylog, selection)
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
     labels = input_labels([path for path, _ in inputs])
@@ -127,6 +133,48 @@ def run_sequential(
         state.findings = sum(totals.severities.values())
         if progress is not None:
             progress(state)
+    return outcome
+
+
+def _run_timeline(
+    inputs: list[Input],
+    analyzer: Analyzer,
+    writer: ReportWriter,
+    totals: Totals,
+    progress: Progress | None,
+    keylog: KeyLog | None,
+    selection: Selection | None,
+) -> RunOutcome:
+    outcome = RunOutcome(totals)
+    state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs" if len(inputs) > 1 else "")
+    if len(inputs) == 1:
+        state.current = inputs[0][0].name
+
+    def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
+        outcome.failed(item.label, exc, exchanges)
+
+    def on_capture(p: CaptureProgress) -> None:
+        state.bytes_read, state.bytes_total, state.packets = p.bytes_read, p.total_bytes, p.packets
+        state.findings = sum(totals.severities.values())
+        if progress is not None:
+            progress(state)
+
+    timeline = Timeline(on_damage=damaged, keylog=keylog, progress=on_capture if progress else None)
+    analyzer.new_input()
+    for count, result in enumerate(_judged(analyzer, timeline.read_all(timeline_inputs(inputs)), selection), 1):
+        totals.add(result)
+        _emit(writer, result, outcome.inventory)
+        if progress is not None and count % 512 == 0:
+            state.exchanges = totals.exchanges
+            progress(state)
+    for late in _chosen(selection, analyzer.end_input()):
+        totals.add(late)
+        writer.finding(late)
+    state.files_done = len(inputs)
+    state.exchanges = totals.exchanges
+    state.findings = sum(totals.severities.values())
+    if progress is not None:
+        progress(state)
     return outcome
 
 

@@ -53,6 +53,7 @@ class PendingExchange:
         "id",
         "key",
         "notes",
+        "origin",
         "request",
         "request_body",
         "response",
@@ -77,12 +78,16 @@ class PendingExchange:
         """Set when the exchange is output; later notices about it carry it."""
         self.tls: TlsInfo | None = None
         """The TLS session it was decrypted from, if any."""
+        self.origin = ("", "")
+        """``(stem, source)`` of the file whose frames began it (set by ``OrderedOutput.register``)."""
 
 
 class OrderedOutput:
     def __init__(self, stem: str, source: str, window: int = 1024) -> None:
         self._stem = stem
         self._source = source
+        self._numbered: dict[str, int] = {}
+        """Exchanges output per stem: several files of one timeline number their own (``stem:n``)."""
         self._window = window
         self._unfinished: list[tuple[int, int]] = []
         self._finished_keys: set[tuple[int, int]] = set()
@@ -92,12 +97,22 @@ class OrderedOutput:
         """Something was finished since the last ``release``."""
         self._serial = 0
         self._held = 0
-        self._per_rule: dict[RuleId, int] = {}
+        self._per_rule: dict[tuple[str, RuleId], int] = {}
         self.items: list[SourceItem] = []
         """Output ready to be yielded, in order."""
         self.exchanges = 0
+        """Exchanges output, of every file."""
+
+    def switch(self, stem: str, source: str) -> None:
+        """The file being read changed (one timeline over several files): what begins now is named after it."""
+        self._stem, self._source = stem, source
+
+    def exchanges_of(self, stem: str) -> int:
+        """Exchanges output so far that began in the file ``stem``."""
+        return self._numbered.get(stem, 0)
 
     def register(self, pending: PendingExchange) -> None:
+        pending.origin = (self._stem, self._source)
         self._serial += 1
         pending.key = (pending.request.frames[0], self._serial)
         heapq.heappush(self._unfinished, pending.key)
@@ -136,25 +151,27 @@ class OrderedOutput:
             else:
                 self._emit_exchange(item)
 
-    def summaries(self) -> list[Notice]:
-        """One notice per rule whose notices were too many to list."""
+    def summaries(self, source: str | None = None) -> list[Notice]:
+        """One notice per rule whose notices were too many to list (in the file ``source``; default: every file
+        read, in the order they were first read)."""
         out = []
-        for rule, count in self._per_rule.items():
+        for (where, rule), count in self._per_rule.items():
             extra = count - NOTICES_PER_RULE
-            if extra > 0:
+            if extra > 0 and (source is None or where == source):
                 out.append(
                     Notice(
                         rule=rule,
                         message=f"{extra} more {rule} notices in this capture are not listed one by one",
-                        source=self._source,
+                        source=where,
                         evidence={"not_listed": extra},
                     )
                 )
         return out
 
     def _admit(self, notice: Notice) -> bool:
-        count = self._per_rule.get(notice.rule, 0) + 1
-        self._per_rule[notice.rule] = count
+        key = (notice.source, notice.rule)
+        count = self._per_rule.get(key, 0) + 1
+        self._per_rule[key] = count
         return count <= NOTICES_PER_RULE
 
     def _emit_notice(self, notice: Notice) -> None:
@@ -163,7 +180,9 @@ class OrderedOutput:
 
     def _emit_exchange(self, pending: PendingExchange) -> None:
         self.exchanges += 1
-        exchange_id = make_exchange_id(self._stem, self.exchanges)
+        stem, source = pending.origin
+        number = self._numbered[stem] = self._numbered.get(stem, 0) + 1
+        exchange_id = make_exchange_id(stem, number)
         pending.id = exchange_id
         head = pending.request
         request = head.message
@@ -190,7 +209,7 @@ class OrderedOutput:
                 request,
                 response,
                 capture_time(head.ts),
-                Provenance("pcap", self._source, None, None, pending.connection, head.frames, response_frames),
+                Provenance("pcap", source, None, None, pending.connection, head.frames, response_frames),
                 pending.client,
                 pending.server,
                 "http" if pending.tls is None else "https",

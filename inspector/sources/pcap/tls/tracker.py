@@ -53,6 +53,11 @@ class TlsTracker:
         self.unsupported: dict[str, int] = {}
         self.secrets_blocks = 0
 
+    @property
+    def keylog(self) -> KeyLog | None:
+        """The keys this tracker opens sessions with: the user's and the secrets blocks read so far."""
+        return self._keylog
+
     def session(self, conn: Connection, frame: int, ts: int) -> TlsSession:
         return TlsSession(conn, self._keylog, frame, ts, self._closed)
 

@@ -1,0 +1,158 @@
+"""Many inputs, one timeline: what the rules that span exchanges need when a capture is split into files.
+
+Ring buffers (``tcpdump -C/-G``, ``dumpcap -b``) and captures taken at once on several servers are one story told
+in several files: a Bearer challenge at the end of one file and the Basic retry at the start of the next is one
+fallback. A :class:`Timeline` reads inputs as one: the frames of all captures merged by timestamp into one table of
+connections (a TCP connection continuing into the next file is reassembled whole, see
+:class:`~inspector.sources.pcap.reader.CaptureTimeline`), and the exchanges of HAR, .mitm and .saz inputs merged
+into the same capture-time order. The caller feeds the items to ONE analyzer, without ``new_input`` between files.
+
+Ids stay per file (``<label>:<n>`` of the file where the request was read) and so do the notices about a file.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from inspector.model import HttpExchange, InputError, SourceItem
+from inspector.sources.detect import InputKind
+from inspector.sources.dispatch import read_input
+from inspector.sources.naming import input_labels
+from inspector.sources.opening import needs_spool, spooled
+from inspector.sources.pcap.reader import CaptureFile, CaptureProgress, CaptureTimeline, KeepSegment
+from inspector.sources.pcap.tls.keylog import KeyLog
+from inspector.sources.timeorder import in_judged_order
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineInput:
+    """One input of a timeline (picklable): where it is, its kind (``None``: detected when read, or unknown), and
+    its label (the name in ids and ``source``, :func:`inspector.sources.naming.input_labels`)."""
+
+    path: Path
+    kind: InputKind | None
+    label: str
+
+
+def timeline_inputs(inputs: Sequence[tuple[Path, InputKind | None]]) -> list[TimelineInput]:
+    """The inputs a user named (as ``collect_inputs`` found them), labelled for one run."""
+    labels = input_labels([path for path, _ in inputs])
+    return [TimelineInput(path, kind, label) for (path, kind), label in zip(inputs, labels, strict=True)]
+
+
+Damage = Callable[[TimelineInput, InputError, int], None]
+"""Told of an input that could not be read, or not to its end, with the exchanges read from it before."""
+
+
+class Timeline:
+    """Inputs read as one timeline, sequentially, in this process.
+
+    :meth:`read` takes inputs given together (their captures' frames and their exchanges are merged by time) and
+    yields what they complete; it may be called again with the next files (``--follow``: a ring-buffer file as it
+    closes), and state carries over: connections still open, and whatever the analyzer fed with the items holds.
+    :meth:`finish` closes what is still open at the end and yields the rest. An input that cannot be read is told to
+    ``on_damage`` (after what was read of it) and the others are read on.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_damage: Damage,
+        keylog: KeyLog | None = None,
+        progress: Callable[[CaptureProgress], None] | None = None,
+        keep: KeepSegment | None = None,
+    ) -> None:
+        self._on_damage = on_damage
+        self._keylog = keylog
+        self._inputs: dict[str, TimelineInput] = {}
+        self._captures = CaptureTimeline(progress=progress, keylog=keylog, on_damage=self._capture_damaged, keep=keep)
+        self._keep = keep
+
+    def read(self, inputs: Sequence[TimelineInput]) -> Iterator[SourceItem]:
+        """The items of ``inputs``, merged in capture-time order, as far as they are complete."""
+        yield from self._merged(inputs, finish=False)
+
+    def finish(self) -> Iterator[SourceItem]:
+        """What is still open (connections, requests waiting for their answer) and the notices about each capture."""
+        yield from self._captures.finish()
+
+    def read_all(self, inputs: Sequence[TimelineInput]) -> Iterator[SourceItem]:
+        """``read`` then ``finish``, the end of the captures merged in time with the other inputs' exchanges."""
+        yield from self._merged(inputs, finish=True)
+
+    def _merged(self, inputs: Sequence[TimelineInput], *, finish: bool) -> Iterator[SourceItem]:
+        for item in inputs:
+            self._inputs[item.label] = item
+        captures = [item for item in inputs if item.kind == "pcap"]
+        others = [item for item in inputs if item.kind != "pcap"]
+        if self._keep is not None:
+            # A shard of connections: only captures have connections; the other inputs belong to shard 0's caller.
+            others = []
+        with ExitStack() as stack:
+            streams: list[Iterator[SourceItem]] = []
+            if captures:
+                files = self._capture_files(stack, captures)
+                stream = self._captures.read(files)
+                streams.append(_chain(stream, self._captures.finish()) if finish else stream)
+            elif finish:
+                streams.append(self._captures.finish())
+            streams += [self._other(item) for item in others]
+            yield from merge_by_time(streams)
+
+    def _capture_files(self, stack: ExitStack, captures: Sequence[TimelineInput]) -> list[CaptureFile]:
+        files = []
+        for item in captures:
+            if not needs_spool(item.path):
+                files.append(CaptureFile(item.path, item.label))
+                continue
+            try:  # compressed (tcpdump -z gzip): decompressed to a temporary file first
+                plain = stack.enter_context(spooled(item.path, item.label))
+            except InputError as exc:
+                self._on_damage(item, exc, 0)
+                continue
+            files.append(CaptureFile(plain, item.label, shown=str(item.path)))
+        return files
+
+    def _capture_damaged(self, file: CaptureFile, error: InputError, exchanges: int) -> None:
+        self._on_damage(self._inputs[file.label], error, exchanges)
+
+    def _other(self, item: TimelineInput) -> Iterator[SourceItem]:
+        read = 0
+        try:
+            for entry in in_judged_order(read_input(item.path, item.kind, keylog=self._keylog, label=item.label), None):
+                if isinstance(entry, HttpExchange):
+                    read += 1
+                yield entry
+        except InputError as exc:
+            self._on_damage(item, exc, read)
+
+
+def _chain(*streams: Iterator[SourceItem]) -> Iterator[SourceItem]:
+    for stream in streams:
+        yield from stream
+
+
+def merge_by_time(streams: Sequence[Iterable[SourceItem]]) -> Iterator[SourceItem]:
+    """The items of several inputs in one capture-time order: each input keeps its own order, exchanges of
+    different inputs go by request time (equal times: the input named first), and a notice stays just after the
+    exchange that preceded it in its input."""
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    for _, _, _, item in heapq.merge(*(_timed(index, stream) for index, stream in enumerate(streams))):
+        yield item
+
+
+def _timed(index: int, stream: Iterable[SourceItem]) -> Iterator[tuple[datetime, int, int, SourceItem]]:
+    at = _EARLIEST
+    for serial, item in enumerate(stream):
+        if isinstance(item, HttpExchange):
+            at = item.time
+        yield at, index, serial, item
