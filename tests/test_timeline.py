@@ -22,10 +22,10 @@ from inspector.analyze import Analyzer
 from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.policy import Policy
 from inspector.report.writers import JsonWriter
-from inspector.run import run_sequential
+from inspector.run import run_sequential, run_timeline_parallel
 from inspector.sources.dispatch import expand_inputs
 from inspector.tally import Totals
-from inspector.timeline import Timeline, TimelineInput, timeline_inputs
+from inspector.timeline import Shard, Timeline, TimelineInput, join, read_part, timeline_inputs
 from inspector.trust import build_trust
 from tests.corpus import REPO
 
@@ -42,15 +42,22 @@ def split(capture: Path, folder: Path, packets: int) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def report(paths: list[Path], *, separately: bool = False) -> dict[str, Any]:
+def report_text(paths: list[Path], *, separately: bool = False, jobs: int = 1) -> str:
     out = io.StringIO()
     totals = Totals()
     writer = JsonWriter(out, [], show_secrets=False)
     trust = build_trust(certs=[SAMPLES / "OAuthCert.cer"], metadata=[SAMPLES / "acs-metadata.json"])
-    analyzer = Analyzer(trust, Policy(realms=frozenset({REALM})))
-    run_sequential(expand_inputs(paths), analyzer, writer, totals, separately=separately)
+    policy = Policy(realms=frozenset({REALM}))
+    if jobs > 1:
+        run_timeline_parallel(expand_inputs(paths), trust, policy, writer, totals, jobs=jobs)
+    else:
+        run_sequential(expand_inputs(paths), Analyzer(trust, policy), writer, totals, separately=separately)
     writer.close(totals)
-    return dict(json.loads(out.getvalue()))
+    return out.getvalue()
+
+
+def report(paths: list[Path], *, separately: bool = False) -> dict[str, Any]:
+    return dict(json.loads(report_text(paths, separately=separately)))
 
 
 def normalised(document: dict[str, Any]) -> dict[str, Any]:
@@ -141,3 +148,26 @@ def test_a_damaged_file_reports_what_was_read_and_the_run_goes_on(tmp_path: Path
     assert "damaged or was cut short" in errors[0][1]
     sources = {item.provenance.source for item in items if isinstance(item, HttpExchange)}
     assert parts[-1].name in sources  # files after the damaged one were read
+
+
+@needs_editcap
+@pytest.mark.parametrize("shards", [2, 3, 5])
+def test_shards_joined_give_what_one_reader_gives(tmp_path: Path, shards: int) -> None:
+    """The unit of work of --jobs (and of whoever runs parts elsewhere): shards of the connections of every file,
+    read apart and joined, are the sequential timeline item for item, ids included."""
+    split(SAMPLES / "lab-tls.pcapng", tmp_path / "ring", 13)
+    inputs = timeline_inputs(expand_inputs([tmp_path / "ring", SAMPLES / "lab.har"]))
+    sequential = list(Timeline(on_damage=lambda *_: None).read_all(inputs))
+    parts = [read_part(inputs, Shard(index, shards)) for index in range(shards)]
+    joined = list(join(parts))
+    assert joined == sequential
+    assert sum(isinstance(item, HttpExchange) for item in joined) == 46
+    assert sum(bool(part.captures) for part in parts) >= 2  # the connections were really spread
+
+
+@needs_editcap
+def test_jobs_write_the_report_one_process_writes_byte_for_byte(tmp_path: Path) -> None:
+    split(SAMPLES / "lab.pcapng", tmp_path / "ring", 45)
+    paths = [tmp_path / "ring", SAMPLES / "lab-tls.pcapng"]
+    assert report_text(paths, jobs=2) == report_text(paths)
+    assert report_text([SAMPLES / "lab-tls.pcapng"], jobs=2) == report_text([SAMPLES / "lab-tls.pcapng"])

@@ -34,6 +34,9 @@ _MAX_US = int((datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH).total_seconds()) * 1
 
 _FAST_US = (1 << 32) * 1_000_000
 
+OrderKey = tuple[int, int]
+"""``(frame, serial)``: where an exchange's request or a notice began in the timeline, then the order seen."""
+
 
 def capture_time(ts_us: int) -> datetime:
     """A capture timestamp as an aware UTC datetime (clamped to what ``datetime`` can hold)."""
@@ -100,6 +103,12 @@ class OrderedOutput:
         self._per_rule: dict[tuple[str, RuleId], int] = {}
         self.items: list[SourceItem] = []
         """Output ready to be yielded, in order."""
+        self.keys: list[OrderKey] | None = None
+        """When a list (a shard of a timeline, :mod:`inspector.timeline`), the order key of each item of ``items``,
+        so that shards read in parallel can be merged into the order one reader gives."""
+        self.cap = NOTICES_PER_RULE
+        """Notices of one rule listed per file (a shard lists all: the merge counts)."""
+        self._key: OrderKey = (0, 0)
         self.exchanges = 0
         """Exchanges output, of every file."""
 
@@ -145,7 +154,7 @@ class OrderedOutput:
                 and self._held <= HELD_BODY_BYTES
             ):
                 return
-            _, item = heapq.heappop(ready)
+            self._key, item = heapq.heappop(ready)
             if isinstance(item, Notice):
                 self._emit_notice(item)
             else:
@@ -168,15 +177,21 @@ class OrderedOutput:
                 )
         return out
 
+    def admit(self, notice: Notice) -> bool:
+        """Whether ``notice`` is listed (counted either way, for ``summaries``)."""
+        return self._admit(notice)
+
     def _admit(self, notice: Notice) -> bool:
         key = (notice.source, notice.rule)
         count = self._per_rule.get(key, 0) + 1
         self._per_rule[key] = count
-        return count <= NOTICES_PER_RULE
+        return count <= self.cap
 
     def _emit_notice(self, notice: Notice) -> None:
         if self._admit(notice):
             self.items.append(notice)
+            if self.keys is not None:
+                self.keys.append(self._key)
 
     def _emit_exchange(self, pending: PendingExchange) -> None:
         self.exchanges += 1
@@ -217,6 +232,8 @@ class OrderedOutput:
                 pending.tls,
             )
         )
+        if self.keys is not None:
+            self.keys.append(self._key)
         if pending.notes:
             for note in pending.notes:
                 self._emit_notice(replace(note, exchange_id=exchange_id))

@@ -12,6 +12,7 @@ including what the reassembler held when the damage was reached.
 from __future__ import annotations
 
 import heapq
+import itertools
 import mmap
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -31,11 +32,11 @@ from inspector.sources.pcap.files import (
     iter_records,
 )
 from inspector.sources.pcap.ip import Defragmenter
-from inspector.sources.pcap.ordering import OrderedOutput
+from inspector.sources.pcap.ordering import OrderedOutput, OrderKey
 from inspector.sources.pcap.packets import PacketDecoder, Segment
 from inspector.sources.pcap.tls.facts import TlsFacts
 from inspector.sources.pcap.tls.keylog import KeyLog
-from inspector.sources.pcap.tls.tracker import TlsTracker
+from inspector.sources.pcap.tls.tracker import TlsCounts, TlsTracker
 
 PROGRESS_EVERY = 1 << 16
 """Packets between progress reports and housekeeping (idle connections, dropped pages)."""
@@ -146,7 +147,9 @@ class CaptureTimeline:
     An exchange's id and ``source`` name the file where its request was read; notices about a file (gaps summary,
     unread link types, encrypted connections) are per file. ``on_damage`` hears of a file that cannot be read (or
     is damaged part way: after what was read of it) and the others are still read. ``keep`` (a shard of the
-    connections) drops the TCP segments it refuses before reassembly.
+    connections) drops the TCP segments it refuses before reassembly. ``keyed`` (a shard): every item comes with its
+    order key and notices are not capped per rule, so :func:`inspector.timeline.join` can merge shards into what
+    one reader gives.
     """
 
     def __init__(
@@ -158,8 +161,10 @@ class CaptureTimeline:
         on_tls: Callable[[TlsFacts], None] | None = None,
         on_damage: Damaged,
         keep: KeepSegment | None = None,
+        keyed: bool = False,
     ) -> None:
         self._progress = progress
+        self._keyed = keyed
         self._keep_bodies = keep_bodies
         self._keylog = keylog
         self._on_tls = on_tls
@@ -179,6 +184,20 @@ class CaptureTimeline:
 
     def read(self, files: Sequence[CaptureFile]) -> Iterator[SourceItem]:
         """The items the frames of ``files`` complete (exchanges still open wait for later files or ``finish``)."""
+        for _, item in self.read_keyed(files):
+            yield item
+
+    def finish(self) -> Iterator[SourceItem]:
+        """Close every connection still open and output what remains, then the notices about each file."""
+        for _, item in self.finish_keyed():
+            yield item
+        if self._out is not None:
+            yield from tail_notices(self.tails(), self._out.summaries)
+        if self._progress is not None and self._out is not None:
+            self._progress(CaptureProgress(self._bytes_done, self._bytes_total, self._frame, self._out.exchanges))
+
+    def read_keyed(self, files: Sequence[CaptureFile]) -> Iterator[tuple[OrderKey, SourceItem]]:
+        """``read``, each item with its order key (with ``keyed``; else ``(0, 0)``)."""
         with ExitStack() as stack:
             opened: list[_Open] = []
             for file in files:
@@ -193,29 +212,37 @@ class CaptureTimeline:
         for part in opened:
             self._damaged(part)
 
-    def finish(self) -> Iterator[SourceItem]:
-        """Close every connection still open and output what remains, then the notices about each file."""
-        table, out = self._table, self._out
-        if table is None or out is None:
+    def finish_keyed(self) -> Iterator[tuple[OrderKey, SourceItem]]:
+        """Close every connection still open and output what remains, each item with its order key; the notices
+        about each file are left to :meth:`tails`."""
+        out = self._out
+        if out is None:
             return
         for each in self._tables:
             each.close_all(self._frame)
         out.release(everything=True)
+        yield from self._take(out)
+
+    def tails(self) -> list[FileTail]:
+        """What the end says about each capture read (after ``finish``)."""
+        return [
+            FileTail(
+                part.file.label,
+                part.tls.counts() if part.tls is not None else None,
+                part.stats.unpaired_responses,
+                part.decoder.undecodable,
+                dict(part.decoder.unknown_links),
+                self._frame,
+            )
+            for part in self._files
+        ]
+
+    def _take(self, out: OrderedOutput) -> Iterator[tuple[OrderKey, SourceItem]]:
         items, out.items = out.items, []
-        yield from items
-        for part in self._files:
-            source = part.file.label
-            encrypted = part.tls.encrypted_notice() if part.tls is not None else None
-            if encrypted is not None:
-                yield encrypted
-            yield from out.summaries(source)
-            if part.stats.unpaired_responses:
-                yield _unpaired_notice(source, part.stats.unpaired_responses)
-            decoder = part.decoder
-            if decoder.undecodable:
-                yield _unread_links_notice(source, decoder.undecodable, decoder.unknown_links, self._frame)
-        if self._progress is not None:
-            self._progress(CaptureProgress(self._bytes_done, self._bytes_total, self._frame, out.exchanges))
+        if out.keys is None:
+            return zip(_NO_KEYS, items, strict=False)
+        keys, out.keys = out.keys, []
+        return zip(keys, items, strict=True)
 
     def _damaged(self, part: _Open) -> None:
         damage = part.damage
@@ -232,6 +259,8 @@ class CaptureTimeline:
     def _start(self, first: _Open) -> tuple[ConnectionTable, OrderedOutput]:
         label = first.file.label
         out = self._out = OrderedOutput(label, label)
+        if self._keyed:
+            out.keys, out.cap = [], 1 << 62
         table = self._table = ConnectionTable(
             out,
             label,
@@ -245,8 +274,10 @@ class CaptureTimeline:
         self._defragmenter = first.decoder.defragmenter
         return table, out
 
-    def _walk(self, files: list[_Open]) -> Iterator[SourceItem]:
-        table, out = (self._table, self._out) if self._table and self._out else self._start(files[0])
+    def _walk(self, files: list[_Open]) -> Iterator[tuple[OrderKey, SourceItem]]:
+        table, out = (
+            (self._table, self._out) if self._table is not None and self._out is not None else self._start(files[0])
+        )
         for part in files:
             if self._defragmenter is not None:
                 part.decoder.defragmenter = self._defragmenter  # IP fragments may straddle a file edge too
@@ -282,8 +313,7 @@ class CaptureTimeline:
                     if out.dirty:
                         out.release()
                         if out.items:
-                            items, out.items = out.items, []
-                            yield from items
+                            yield from self._take(out)
             elif linktype == TLS_SECRETS:
                 frame -= 1  # not a frame: Wireshark does not number it
                 table.tls.add_secrets(bytes(mapped[start:end]))
@@ -428,6 +458,53 @@ def _records(index: int, part: _Open) -> Iterator[Walked]:
     except CaptureFormatError as exc:
         part.damage = exc
     part.ended = True
+
+
+_NO_KEYS = itertools.repeat((0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class FileTail:
+    """What the end of a timeline says about one of its captures (picklable; the tails of shards add up)."""
+
+    label: str
+    tls: TlsCounts | None
+    unpaired: int
+    undecodable: int
+    unknown_links: dict[int, int]
+    frames: int
+    """Frames of the whole timeline."""
+
+
+def merge_tails(shards: Sequence[Sequence[FileTail]]) -> list[FileTail]:
+    """One tail per file from the tails of shards that each read every frame but kept their own connections:
+    connection counts add up; frame counts are the same in every shard."""
+    out: list[FileTail] = []
+    for same in zip(*shards, strict=True):
+        first = same[0]
+        tls = [tail.tls for tail in same if tail.tls is not None]
+        merged = TlsCounts.merged(tls) if tls else None
+        out.append(
+            FileTail(
+                first.label, merged, sum(t.unpaired for t in same), first.undecodable, first.unknown_links, first.frames
+            )
+        )
+    return out
+
+
+def tail_notices(tails: Sequence[FileTail], summaries: Callable[[str], list[Notice]]) -> Iterator[Notice]:
+    """The notices about each capture that only its end can give, file by file."""
+    for tail in tails:
+        source = tail.label
+        if tail.tls is not None:
+            encrypted = tail.tls.encrypted_notice(source)
+            if encrypted is not None:
+                yield encrypted
+        yield from summaries(source)
+        if tail.unpaired:
+            yield _unpaired_notice(source, tail.unpaired)
+        if tail.undecodable:
+            yield _unread_links_notice(source, tail.undecodable, tail.unknown_links, tail.frames)
 
 
 def _unpaired_notice(source: str, count: int) -> Notice:
