@@ -21,7 +21,7 @@ import pytest
 from inspector.analyze import Analyzer
 from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.policy import Policy
-from inspector.report.writers import JsonWriter
+from inspector.report.writers import JsonWriter, tell_unread
 from inspector.run import run_sequential, run_timeline_parallel
 from inspector.sources.dispatch import expand_inputs
 from inspector.tally import Totals
@@ -42,17 +42,20 @@ def split(capture: Path, folder: Path, packets: int) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def report_text(paths: list[Path], *, separately: bool = False, jobs: int = 1) -> str:
+def report_text(paths: list[Path], *, separately: bool = False, jobs: int = 1, errors: list[str] | None = None) -> str:
     out = io.StringIO()
     totals = Totals()
     writer = JsonWriter(out, [], show_secrets=False)
     trust = build_trust(certs=[SAMPLES / "OAuthCert.cer"], metadata=[SAMPLES / "acs-metadata.json"])
     policy = Policy(realms=frozenset({REALM}))
     if jobs > 1:
-        run_timeline_parallel(expand_inputs(paths), trust, policy, writer, totals, jobs=jobs)
+        outcome = run_timeline_parallel(expand_inputs(paths), trust, policy, writer, totals, jobs=jobs)
     else:
-        run_sequential(expand_inputs(paths), Analyzer(trust, policy), writer, totals, separately=separately)
+        outcome = run_sequential(expand_inputs(paths), Analyzer(trust, policy), writer, totals, separately=separately)
+    tell_unread(writer, outcome.unread, [])
     writer.close(totals)
+    if errors is not None:
+        errors += outcome.errors
     return out.getvalue()
 
 
@@ -171,3 +174,15 @@ def test_jobs_write_the_report_one_process_writes_byte_for_byte(tmp_path: Path) 
     paths = [tmp_path / "ring", SAMPLES / "lab-tls.pcapng"]
     assert report_text(paths, jobs=2) == report_text(paths)
     assert report_text([SAMPLES / "lab-tls.pcapng"], jobs=2) == report_text([SAMPLES / "lab-tls.pcapng"])
+
+
+@needs_editcap
+def test_jobs_report_a_damaged_file_as_one_process_does(tmp_path: Path) -> None:
+    parts = split(SAMPLES / "lab.pcapng", tmp_path / "ring", 100)
+    parts[2].write_bytes(parts[2].read_bytes()[:-30])
+    one: list[str] = []
+    two: list[str] = []
+    assert report_text([tmp_path / "ring"], jobs=2, errors=two) == report_text([tmp_path / "ring"], errors=one)
+    assert one == two
+    assert len(one) == 1
+    assert parts[2].name in one[0]
