@@ -200,21 +200,24 @@ def run_timeline_parallel(
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, {jobs} shards")
     labelled = timeline_inputs(inputs)
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(read_part, labelled, Shard(index, jobs), keylog) for index in range(jobs)]
+    with (
+        tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
+        ProcessPoolExecutor(max_workers=jobs) as pool,
+    ):
+        futures = [pool.submit(read_part, labelled, Shard(index, jobs), keylog, spool_dir) for index in range(jobs)]
         parts = []
         for future in futures:
             parts.append(future.result())
             state.files_done = len(inputs) * len(parts) // jobs
             if progress is not None:
                 progress(state)
-    analyzer = Analyzer(trust, policy)
-    for count, result in enumerate(_judged(analyzer, join(parts), selection), 1):
-        totals.add(result)
-        _emit(writer, result, outcome.inventory)
-        if progress is not None and count % 512 == 0:
-            state.exchanges = totals.exchanges
-            progress(state)
+        analyzer = Analyzer(trust, policy)
+        for count, result in enumerate(_judged(analyzer, join(parts), selection), 1):
+            totals.add(result)
+            _emit(writer, result, outcome.inventory)
+            if progress is not None and count % 512 == 0:
+                state.exchanges = totals.exchanges
+                progress(state)
     for late in _chosen(selection, analyzer.end_input()):
         totals.add(late)
         writer.finding(late)

@@ -13,6 +13,9 @@ Ids stay per file (``<label>:<n>`` of the file where the request was read) and s
 from __future__ import annotations
 
 import heapq
+import os
+import pickle
+import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -229,21 +232,62 @@ class PartSummary:
     tails: list[FileTail]
     others: list[list[SourceItem]]
     damages: list[PartDamage]
+    spool: str | None = None
+    """Where ``captures`` went instead, in pickled batches, when the part was read with a ``spool_dir`` (a folder
+    the joining process reads too: one machine). :func:`join` reads it lazily and removes it."""
+
+    def keyed(self) -> Iterator[tuple[OrderKey, SourceItem]]:
+        if self.spool is None:
+            yield from self.captures
+            return
+        with open(self.spool, "rb") as handle:
+            while True:
+                try:
+                    batch = pickle.load(handle)  # noqa: S301 - our own spool, written by read_part moments ago
+                except EOFError:
+                    break
+                yield from batch
+        os.unlink(self.spool)
 
 
-def read_part(inputs: Sequence[TimelineInput], shard: Shard | None = None, keylog: KeyLog | None = None) -> PartSummary:
+SPOOL_BATCH = 2000
+"""Items pickled at once into a part's spool: memory stays bounded by a batch, not by the part."""
+
+
+def read_part(
+    inputs: Sequence[TimelineInput],
+    shard: Shard | None = None,
+    keylog: KeyLog | None = None,
+    spool_dir: str | None = None,
+) -> PartSummary:
     """Read one part of the timeline of ``inputs``: with ``shard``, only its connections of every capture (and
     the HAR/.mitm/.saz inputs when it is shard 0); without, everything. Runs anywhere the files can be read; the
-    result goes back to the process that calls :func:`join`, which feeds ONE analyzer."""
+    result goes back to the process that calls :func:`join`, which feeds ONE analyzer. With ``spool_dir`` the
+    captures' items are spooled there in batches rather than returned (memory bounded in both processes)."""
     damages: list[PartDamage] = []
 
     def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
         damages.append(PartDamage(item.label, str(exc), exchanges))
 
     timeline = Timeline(on_damage=damaged, keylog=keylog, keep=shard.keeps if shard else None, keyed=True)
-    captures = list(timeline.captures_keyed(inputs))
+    captures: list[tuple[OrderKey, SourceItem]] = []
+    spool: str | None = None
+    if spool_dir is None:
+        captures = list(timeline.captures_keyed(inputs))
+    else:
+        handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".part", delete=False)  # noqa: SIM115
+        spool = handle.name
+        with handle:
+            batch: list[tuple[OrderKey, SourceItem]] = []
+            for entry in timeline.captures_keyed(inputs):
+                batch.append(entry)
+                if len(batch) >= SPOOL_BATCH:
+                    pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                    batch = []
+            if batch:
+                pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
     others = timeline.others(inputs) if shard is None or shard.index == 0 else []
-    return PartSummary(shard, captures, timeline.tails(), others, damages)
+    return PartSummary(shard, captures, timeline.tails(), others, damages, spool)
 
 
 def join(parts: Sequence[PartSummary]) -> Iterator[SourceItem]:
@@ -269,6 +313,7 @@ def _joined_captures(parts: Sequence[PartSummary]) -> Iterator[SourceItem]:
     listed = OrderedOutput("", "")  # counts notices per file and rule, and words the summaries, as one reader does
     numbers: dict[str, int] = {}
     ids: dict[tuple[int, str], str] = {}
+    """A part's id of each exchange -> the final id, for the notices about it (the most recent ``RENAMED``)."""
     # Equal keys (an exchange and its notes) stay in their part's order; across parts the part named first goes
     # first (the reader breaks such ties, rare, by the order it met them).
     merged = heapq.merge(*(_numbered(shard, part) for shard, part in enumerate(parts)))
@@ -277,8 +322,13 @@ def _joined_captures(parts: Sequence[PartSummary]) -> Iterator[SourceItem]:
             label = item.provenance.source or ""
             number = numbers[label] = numbers.get(label, 0) + 1
             new = exchange_id(label, number)
+            if new == item.id:
+                yield item
+                continue
             ids[(shard, item.id)] = new
-            yield item if new == item.id else replace(item, id=new)
+            if len(ids) > RENAMED:
+                del ids[next(iter(ids))]
+            yield replace(item, id=new)
         elif listed.admit(item):
             about = item.exchange_id
             yield item if about is None else replace(item, exchange_id=ids.get((shard, about), about))
@@ -286,6 +336,11 @@ def _joined_captures(parts: Sequence[PartSummary]) -> Iterator[SourceItem]:
     yield from tail_notices(tails, listed.summaries)
 
 
+RENAMED = 1 << 18
+"""Renamed exchanges remembered for the notices that name them: such a notice follows its exchange closely (its
+connection's gaps and ends), never by this many exchanges."""
+
+
 def _numbered(shard: int, part: PartSummary) -> Iterator[tuple[OrderKey, int, int, SourceItem]]:
-    for serial, (key, item) in enumerate(part.captures):
+    for serial, (key, item) in enumerate(part.keyed()):
         yield key, shard, serial, item
