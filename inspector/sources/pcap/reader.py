@@ -250,7 +250,7 @@ class CaptureTimeline:
             return
         error = InputError(
             f"Cannot read capture {part.shown}: {damage.reason} at offset {damage.offset} (after frame "
-            f"{part.last_frame}); the {part.last_frame} frames before it were analysed; the file is damaged or was "
+            f"{part.last_frame}); the {part.frames} frames before it were analysed; the file is damaged or was "
             "cut short, copy it again"
         )
         assert self._out is not None
@@ -282,55 +282,69 @@ class CaptureTimeline:
             if self._defragmenter is not None:
                 part.decoder.defragmenter = self._defragmenter  # IP fragments may straddle a file edge too
         self._files.extend(files)
-        # Heads of the files compared by (time, file index): equal times go to the file named first, and each
-        # file keeps its own order even where its timestamps step back.
-        records = (
-            _records(0, files[0]) if len(files) == 1 else heapq.merge(*(_records(i, p) for i, p in enumerate(files)))
-        )
-        views = _Views(table, self._private) if len(files) > 1 else None
-        current: _Open | None = None
-        mapped = files[0].mapped
-        decode = files[0].decoder.decode
+        single = len(files) == 1
+        records: Iterator[Walked]
+        if single:
+            records = zip(_ZEROS, _ZEROS, files[0].records, strict=False)  # C-level: one file, no merge
+        else:
+            # Heads of the files compared by (time, file index): equal times go to the file named first, and each
+            # file keeps its own order even where its timestamps step back.
+            records = heapq.merge(*(_records(i, p) for i, p in enumerate(files)))
+        views = None if single else _Views(table, self._private)
+        current = files[0]
+        self._switch(current)
+        at = 0  # the file being read
+        entered = self._frame  # the frame before its first, this time
+        mapped = current.mapped
+        decode = current.decoder.decode
         segment_in = table.segment
         keep = self._keep
         progress = self._progress
         frame = self._frame
         housekeeping = self._housekeeping
         ts = self._last_ts
-        for ts, index, linktype, start, end in records:
-            part = files[index]
-            if part is not current:
-                current, mapped, decode = part, part.mapped, part.decoder.decode
-                self._switch(part)
-            frame += 1
-            segment = decode(linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ)
-            if segment is not None:
-                if keep is None or keep(segment):
-                    if views is None:
-                        segment_in(segment, frame, ts)
-                    else:
-                        views.table_for(part, segment).segment(segment, frame, ts)
-                    if out.dirty:
-                        out.release()
-                        if out.items:
-                            yield from self._take(out)
-            elif linktype == TLS_SECRETS:
-                frame -= 1  # not a frame: Wireshark does not number it
-                table.tls.add_secrets(bytes(mapped[start:end]))
-            part.last_frame = frame
-            if frame >= housekeeping:
-                housekeeping += REAP_EVERY
-                part.read_to = end
-                for each in self._tables:
-                    each.reap(ts, frame)
-                if end - part.dropped_to > DROP_PAGES_EVERY:
-                    part.dropped_to = _drop_pages(mapped, part.dropped_to, start)
-                if not frame % PROGRESS_EVERY:
+        try:
+            for _, index, (linktype, ts, start, end) in records:
+                if index != at:
+                    current.frames += frame - entered
+                    current.last_frame, entered, at = frame, frame, index
+                    current = files[index]
+                    mapped, decode = current.mapped, current.decoder.decode
+                    self._switch(current)
+                frame += 1
+                segment = decode(
+                    linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ
+                )
+                if segment is not None:
+                    if keep is None or keep(segment):
+                        if views is None:
+                            segment_in(segment, frame, ts)
+                        else:
+                            views.table_for(current, segment).segment(segment, frame, ts)
+                        if out.dirty:
+                            out.release()
+                            if out.items:
+                                yield from self._take(out)
+                elif linktype == TLS_SECRETS:
+                    frame -= 1  # not a frame: Wireshark does not number it
+                    table.tls.add_secrets(bytes(mapped[start:end]))
+                if frame >= housekeeping:
+                    housekeeping += REAP_EVERY
+                    current.read_to = end
                     for each in self._tables:
-                        each.sweep(ts, frame)
-                    if progress is not None:
-                        done = self._bytes_done + sum(p.read_to for p in files)
-                        progress(CaptureProgress(done, self._bytes_total, frame, out.exchanges))
+                        each.reap(ts, frame)
+                    if end - current.dropped_to > DROP_PAGES_EVERY:
+                        current.dropped_to = _drop_pages(mapped, current.dropped_to, start)
+                    if not frame % PROGRESS_EVERY:
+                        for each in self._tables:
+                            each.sweep(ts, frame)
+                        if progress is not None:
+                            done = self._bytes_done + sum(p.read_to for p in files)
+                            progress(CaptureProgress(done, self._bytes_total, frame, out.exchanges))
+        except CaptureFormatError as exc:  # one file read alone: its damage ends the walk (merged: see _records)
+            current.damage = exc
+        current.frames += frame - entered
+        current.last_frame = frame
         self._frame, self._housekeeping, self._last_ts = frame, housekeeping, ts
 
     def _private(self, part: _Open) -> ConnectionTable:
@@ -412,6 +426,9 @@ class _Open:
     read_to: int = 0
     dropped_to: int = 0
     last_frame: int = 0
+    """The timeline's number of its last frame read."""
+    frames: int = 0
+    """Its frames read."""
     damage: CaptureFormatError | None = None
     ended: bool = False
     private: ConnectionTable | None = None
@@ -447,14 +464,15 @@ def _open(stack: ExitStack, file: CaptureFile) -> _Open:
     return _Open(file, mapped, size, records, PacketDecoder())
 
 
-Walked = tuple[int, int, int, int, int]
-"""``(ts_us, file index, linktype, start, end)``: a record of one file of the timeline."""
+Walked = tuple[int, int, Record]
+"""``(ts_us, file index, record)``: a record of one file of the timeline (``ts_us`` only orders the merge)."""
+_ZEROS = itertools.repeat(0)
 
 
 def _records(index: int, part: _Open) -> Iterator[Walked]:
     try:
-        for linktype, ts, start, end in part.records:
-            yield ts, index, linktype, start, end
+        for record in part.records:
+            yield record[1], index, record
     except CaptureFormatError as exc:
         part.damage = exc
     part.ended = True
