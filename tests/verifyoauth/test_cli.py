@@ -8,10 +8,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from inspector.cli_common import EXIT_INTERNAL
+from inspector.settings import BY_PARAM
 from inspector.verifyoauth import cli
 from inspector.verifyoauth.collect import TOP_LEVEL, all_cmdlets
 from inspector.verifyoauth.export_script import export_script
@@ -289,3 +291,12 @@ def test_an_invalid_format_in_the_configuration_file_is_refused(
     (tmp_path / "oauth-inspector.toml").write_text('format = "sarif"\n')  # analyze's: verify-oauth prints its table
     code, _, err = invoke()
     assert code != 2, err
+
+
+def test_the_trust_options_are_rows_of_the_one_table() -> None:
+    params = {param.name: param for param in cli.main.params}
+    for name in ("certs", "thumbprints", "realms", "issuers", "metadata", "skew", "config_path"):
+        row, option = BY_PARAM[name], params[name]
+        assert isinstance(option, click.Option)
+        assert (option.opts, option.help, option.multiple) == ([row.flag], row.help_in("verify-oauth"), row.repeatable)
+    assert "Given once." in params["certs"].help  # type: ignore[attr-defined]
