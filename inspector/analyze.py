@@ -124,7 +124,9 @@ class Analyzer:
 
     @staticmethod
     def notice_finding(notice: Notice) -> Finding:
-        rule = CATALOGUE.get(notice.rule) or CATALOGUE["inspector-error"]
+        # No fallback for an unknown rule: ``Notice.rule`` is a RuleId mypy checks, so an unknown one is a bug in the
+        # source that made it, not in its input, and surfaces as one (exit 4) instead of passing as inspector-error.
+        rule = CATALOGUE[notice.rule]
         evidence = dict(notice.evidence)
         evidence.setdefault("source", notice.source)
         return Finding(rule.id, rule.severity, notice.message, notice.exchange_id, evidence)
