@@ -22,7 +22,6 @@ ELSEWHERE: dict[str, str] = {
     # the lab's live parts need real loopback servers (tests/lab_live)
     "inspector/lab/client.py": "tests/lab_live/test_server.py",
     "inspector/lab/server.py": "tests/lab_live/test_server.py",
-    "inspector/lab/ntlm.py": "tests/lab_live/test_server.py",
     "inspector/live/mitm_script.py": "tests/lab_live/test_end_to_end.py",
     "inspector/live/host.py": "tests/live/test_addon.py",
     # capture decoding below the reader: through crafted captures
