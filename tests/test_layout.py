@@ -30,10 +30,8 @@ ELSEWHERE: dict[str, str] = {
     "inspector/sources/pcap/packets.py": "tests/sources/pcap/test_links.py",
     "inspector/sources/pcap/tunnels.py": "tests/sources/pcap/test_links.py",
     # verify-oauth's checks run together against a lab server and bundles
-    "inspector/verifyoauth/context.py": "tests/verifyoauth/test_runner.py",
     "inspector/verifyoauth/prelude.py": "tests/verifyoauth/test_runner.py",
     "inspector/verifyoauth/sources.py": "tests/verifyoauth/test_runner.py",
-    "inspector/verifyoauth/report.py": "tests/verifyoauth/test_cli.py",
     "inspector/verifyoauth/collect.py": "tests/verifyoauth/test_export_script.py",
     "inspector/provision/state.py": "tests/provision/test_exchange.py",
     "inspector/provision/steps.py": "tests/provision/test_render.py",
