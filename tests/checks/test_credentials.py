@@ -6,7 +6,6 @@ from dataclasses import replace
 
 from inspector.checks import credentials
 from inspector.http_auth import parse_authorization
-from inspector.rules import CATALOGUE
 from tests.builders import basic, exchange
 from tests.checks.kit import TYPE1, TYPE2, TYPE3, feed, rules_of, run
 
@@ -47,7 +46,3 @@ def test_ntlm_is_legacy_auth_at_its_type_3_only() -> None:
     assert rules_of(results[1]) == ["legacy-auth"]
     assert results[1].auth.user == "CONTOSO\\svc"
     assert credentials.user_of(parse_authorization(TYPE1)) is None
-
-
-def test_the_family_raises_only_its_catalogued_rules() -> None:
-    assert all(rule in CATALOGUE for rule in credentials.RULES)
