@@ -186,3 +186,21 @@ def test_jobs_report_a_damaged_file_as_one_process_does(tmp_path: Path) -> None:
     assert one == two
     assert len(one) == 1
     assert parts[2].name in one[0]
+
+
+@needs_editcap
+def test_a_fallback_whose_401_and_retry_fall_in_two_files_is_found(tmp_path: Path) -> None:
+    """lab.pcapng: the Bearer attempt of 10.0.0.20 is refused (401, frames 437-458) and the Basic retry begins at
+    frame 460. Cut between them, the fallback spans the two files: one timeline finds it; judged separately, the
+    second file's Basic request has no refused attempt before it, and the first file's never sees the retry."""
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    for name, frames in (("a.pcapng", "1-459"), ("b.pcapng", "460-100000")):
+        subprocess.run(["editcap", "-r", str(SAMPLES / "lab.pcapng"), str(folder / name), frames], check=True)
+    whole = report([SAMPLES / "lab.pcapng"])
+    joined = report([folder])
+    apart = report([folder], separately=True)
+    assert normalised(joined) == normalised(whole)
+    fallbacks = [f for f in joined["findings"] if f["rule"] == "basic-fallback"]
+    assert [(f["exchange"], f["evidence"]["oauth_attempt"]) for f in fallbacks] == [("b.pcapng:1", "a.pcapng:19")]
+    assert not [f for f in apart["findings"] if f["rule"] == "basic-fallback"]
