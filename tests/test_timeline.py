@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,25 @@ def test_a_fallback_whose_401_and_retry_fall_in_two_files_is_found(tmp_path: Pat
     fallbacks = [f for f in joined["findings"] if f["rule"] == "basic-fallback"]
     assert [(f["exchange"], f["evidence"]["oauth_attempt"]) for f in fallbacks] == [("b.pcapng:1", "a.pcapng:19")]
     assert not [f for f in apart["findings"] if f["rule"] == "basic-fallback"]
+
+
+@needs_editcap
+def test_a_ring_of_hundreds_of_files_keeps_few_open(tmp_path: Path) -> None:
+    """564 one-frame files read under a limit of 48 open descriptors: files are opened as the timeline reaches
+    them and closed when read, so the run reads them all and reports what the whole capture reports."""
+    split(SAMPLES / "lab.pcapng", tmp_path / "ring", 1)
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (48, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+        "from inspector.cli import main\n"
+        "main()\n"
+    )
+    command = [sys.executable, "-c", script, "analyze", str(tmp_path / "ring"), "--format", "json", "-q"]
+    done = subprocess.run([*command, "--fail-on", "never"], capture_output=True, text=True, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["errors"] == []
+    whole_command = [sys.executable, "-m", "inspector", "analyze", str(SAMPLES / "lab.pcapng"), "--format", "json"]
+    whole_run = subprocess.run([*whole_command, "-q", "--fail-on", "never"], capture_output=True, text=True, check=True)
+    whole = json.loads(whole_run.stdout)
+    assert document["summary"] == whole["summary"]
