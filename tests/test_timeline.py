@@ -12,6 +12,7 @@ import io
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from inspector.tally import Totals
 from inspector.timeline import Shard, Timeline, TimelineInput, join, read_part, timeline_inputs
 from inspector.trust import build_trust
 from tests.corpus import REPO
+from tests.sources.pcap.capture_builder import Conversation, frames_of, write_pcap
 
 SAMPLES = REPO / "captures" / "lab"
 REALM = json.loads((SAMPLES / "expected.json").read_text())["realm"]
@@ -227,3 +229,30 @@ def test_a_ring_of_hundreds_of_files_keeps_few_open(tmp_path: Path) -> None:
     whole_run = subprocess.run([*whole_command, "-q", "--fail-on", "never"], capture_output=True, text=True, check=True)
     whole = json.loads(whole_run.stdout)
     assert document["summary"] == whole["summary"]
+
+
+def test_a_request_head_in_several_segments_keeps_its_place_across_shards(tmp_path: Path) -> None:
+    """A's head is cut into segments and B's whole exchange happens between its first and last: one reader outputs
+    B first (A's request is not complete yet); shards that read A and B apart must join into the same order."""
+
+    def shard_of(port: int) -> int:
+        segment = (socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2"), port, 80, 0, 0, 0, b"")
+        return next(index for index in range(2) if Shard(index, 2).keeps(segment))
+
+    other = next(port for port in range(50001, 50100) if shard_of(port) != shard_of(50000))
+    a = Conversation(client=("10.0.0.1", 50000)).handshake()
+    a.send(
+        True, b"GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer " + b"x" * 100 + b"\r\n\r\n", mss=40, acked=False
+    )
+    b = Conversation(client=("10.0.0.1", other)).handshake()
+    b.send(True, b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+    b.send(False, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    a.send(False, b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+    packets = a.packets(a.segments[:4]) + b.packets() + a.packets(a.segments[4:])
+    path = tmp_path / "x.pcap"
+    path.write_bytes(write_pcap(frames_of(packets)))
+    inputs = [TimelineInput(path, "pcap", "x.pcap")]
+    one = list(Timeline(on_damage=lambda *_: None).read_all(inputs))
+    joined = list(join([read_part(inputs, Shard(index, 2)) for index in range(2)]))
+    assert [item.request.target for item in one if isinstance(item, HttpExchange)] == ["/b", "/a"]
+    assert joined == one

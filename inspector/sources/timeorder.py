@@ -39,5 +39,5 @@ def in_capture_time_order(items: Iterable[SourceItem], window: int = REORDER_WIN
 def in_judged_order(items: Iterator[SourceItem], kind: InputKind | None) -> Iterator[SourceItem]:
     """An input's items in the order the rules judge them: HAR and flow files may list entries out of time order
     (merged, unsorted) and are reordered; a capture's exchanges already leave the reader in the order their
-    requests began (reordering them would only hold memory)."""
+    requests were complete (reordering them would only hold memory)."""
     return items if kind == "pcap" else in_capture_time_order(items)

@@ -1,5 +1,5 @@
-"""Exchanges and notices leave the reader in a stable order: by the frame where each request (or noticed event)
-began, as far as a bounded window allows. An exchange waits while an earlier request is still unanswered, but
+"""Exchanges and notices leave the reader in a stable order: by the frame where each request was complete (or the
+event noticed), as far as a bounded window allows. An exchange waits while an earlier request is still unanswered, but
 never behind more than ``window`` finished ones; ids are given in the order of output."""
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ _MAX_US = int((datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH).total_seconds()) * 1
 _FAST_US = (1 << 32) * 1_000_000
 
 OrderKey = tuple[int, int]
-"""``(frame, serial)``: where an exchange's request or a notice began in the timeline, then the order seen."""
+"""``(frame, serial)``: the frame of the timeline being read when an exchange's request was complete or a notice
+was given, then the order seen."""
 
 
 def capture_time(ts_us: int) -> datetime:
@@ -110,6 +111,8 @@ class OrderedOutput:
         self.cap = NOTICES_PER_RULE
         """Notices of one rule listed per file (a shard lists all: the merge counts)."""
         self._key: OrderKey = (0, 0)
+        self.now = 0
+        """The frame being read (set by the reader): nothing is keyed before it."""
         self.exchanges = 0
         """Exchanges output, of every file."""
 
@@ -126,7 +129,11 @@ class OrderedOutput:
         pending.origin = (self._stem, self._source)
         self._begun[self._stem] = self._begun.get(self._stem, 0) + 1
         self._serial += 1
-        pending.key = (pending.request.frames[0], self._serial)
+        # Keyed by the frame being read when the request is complete, not by its first frame: keys then only grow
+        # as the capture is read, so what is output is in key order, and shards of a timeline read apart merge by
+        # key into exactly this order (a head in several segments would otherwise key before exchanges of other
+        # connections already output, in an order that depends on which connections are read together).
+        pending.key = (max(self.now, *pending.request.frames), self._serial)
         heapq.heappush(self._unfinished, pending.key)
 
     def finish(self, pending: PendingExchange) -> None:
@@ -139,7 +146,7 @@ class OrderedOutput:
 
     def notice(self, frame: int, notice: Notice) -> None:
         self._serial += 1
-        heapq.heappush(self.ready, ((frame, self._serial), notice))
+        heapq.heappush(self.ready, ((max(frame, self.now), self._serial), notice))
         self.dirty = True
 
     def release(self, everything: bool = False) -> None:

@@ -75,7 +75,7 @@ def read_capture(
     on_tls: Callable[[TlsFacts], None] | None = None,
     label: str | None = None,
 ) -> Iterator[SourceItem]:
-    """Exchanges (in the order their requests began) and notices read from the capture at ``path``.
+    """Exchanges (in the order their requests were complete) and notices read from the capture at ``path``.
 
     Bodies are ``None`` unless ``keep_bodies``; kept bodies are cut at 1 MiB. TLS connections are decrypted
     with ``keylog`` and the capture's own Decryption Secrets Blocks; ``on_tls`` hears of every TLS connection
@@ -305,6 +305,7 @@ class CaptureTimeline:
                     mapped, decode = current.mapped, current.decoder.decode
                     self._switch(current)
                 frame += 1
+                out.now = frame
                 segment = decode(
                     linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ
                 )
