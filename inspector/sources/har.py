@@ -35,6 +35,7 @@ from inspector.model import (
 from inspector.rules import RuleId
 from inspector.sources.json_stream import Cut, JsonText, TextDamage
 from inspector.sources.naming import exchange_id
+from inspector.sources.pcap.http_heads import with_trimmed_names
 from inspector.text import quoted
 
 MAX_HAR_BYTES = 1 << 40
@@ -86,9 +87,13 @@ class _Reader:
 
     def entry_items(self, index: int, entry: object) -> Iterator[SourceItem]:
         try:
-            yield _exchange(entry, index, self)
+            exchange, spaced = with_trimmed_names(_exchange(entry, index, self))
         except _BadEntry as exc:
             yield from self.skipped(index, str(exc))
+            return
+        yield exchange
+        if spaced is not None:  # "Authorization " as a name: judged as the header grammar reads it, and reported
+            yield spaced
 
     def skipped(self, index: int, reason: str) -> Iterator[Notice]:
         if self.notices >= MAX_ENTRY_NOTICES:
@@ -381,7 +386,7 @@ def _exchange(entry: object, index: int, reader: _Reader) -> HttpExchange:
     scheme = "https" if parts.scheme.lower() in ("https", "wss") else "http"
     authority = parts.netloc.rpartition("@")[2]  # never carry user:password from the URL
     headers = _headers(request.get("headers"), "request")
-    if authority and not any(name.lower() == "host" for name, _ in headers):
+    if authority and not any(name.rstrip(" \t").lower() == "host" for name, _ in headers):
         # HAR records an absolute URL; the Host header (HTTP/2 exports have only :authority) is synthesized from
         # it so that the audience checks see the name the client addressed.
         headers = (("Host", _wire(authority)), *headers)

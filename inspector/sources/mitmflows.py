@@ -33,6 +33,7 @@ from inspector.model import (
 )
 from inspector.rules import RuleId
 from inspector.sources.naming import exchange_id
+from inspector.sources.pcap.http_heads import with_trimmed_names
 
 MAX_FLOW_BYTES = 1 << 40
 """A single flow larger than this is skipped with a notice (larger flows than ``BIG_FLOW_BYTES`` are read bounded)."""
@@ -99,14 +100,17 @@ def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: in
         problem: str | None
         if isinstance(frame, str):
             problem = frame
-            item: SourceItem | None = None
+            item: HttpExchange | None = None
         elif isinstance(frame, int):
             problem = f"the flow is {frame} bytes, over the {max_flow_bytes} byte limit"
             item = None
         else:
             item, problem = _item_from_frame(frame, label, position, keep_bodies)
         if item is not None:
-            yield item
+            exchange, spaced = with_trimmed_names(item)
+            yield exchange
+            if spaced is not None:
+                yield spaced
         elif problem is not None and notices >= MAX_FLOW_NOTICES:
             suppressed += 1
         elif problem is not None:
@@ -224,7 +228,7 @@ def _bounded_children(fo: BinaryIO, end: int, *, depth: int, values: list[int]) 
 
 def _item_from_frame(
     frame: bytes, label: str, position: int, keep_bodies: bool
-) -> tuple[SourceItem | None, str | None]:
+) -> tuple[HttpExchange | None, str | None]:
     """The exchange a frame holds, or ``(None, reason)``; ``(None, None)`` for a flow that is not HTTP."""
     if not frame.endswith(b"}"):
         return None, "it is not a flow (a tnetstring that is not a dict)"
@@ -287,6 +291,20 @@ def _shape_problem(frame: bytes) -> str | None:
         else:
             pos = end + 1
     return None
+
+
+def flow_items(
+    flow: http.HTTPFlow,
+    *,
+    exchange_id: str,
+    source: str,
+    entry: int | None,
+    kind: Literal["mitm", "live"],
+) -> tuple[HttpExchange, Notice | None]:
+    """:func:`exchange_from_flow` with header names read as the HTTP head grammar reads them: mitmproxy keeps
+    ``"Authorization "`` (whitespace before the colon) as the name, which would hide the credential; the name is
+    trimmed and the ``http-malformed`` notice says so (as a capture of the same bytes does)."""
+    return with_trimmed_names(exchange_from_flow(flow, exchange_id=exchange_id, source=source, entry=entry, kind=kind))
 
 
 def exchange_from_flow(

@@ -178,7 +178,7 @@ def test_report_keeps_the_writer_records_and_the_addon_lines_in_order(
                 addon.response(_healthy_flow(lab_kit))
         addon.done()
     types = [line["type"] for line in report_lines(report)]
-    assert types == ["finding", "exchange", "exchange", "exchange", "summary"] * 2
+    assert types == ["finding", "exchange", "exchange", "exchange", "inventory", "summary"] * 2
 
 
 def test_a_flow_findings_make_one_log_record(
@@ -309,7 +309,7 @@ def test_the_report_can_append(addon: OAuthInspector, trust_files: TrustFiles, t
     with addon_context(addon) as context:
         configure(context, addon, **trust_files.options(), oauth_report=f"+{path}")
         addon.done()
-    assert [line["type"] for line in report_lines(path)] == ["earlier", "summary"]
+    assert [line["type"] for line in report_lines(path)] == ["earlier", "inventory", "summary"]
 
 
 def test_a_report_that_cannot_be_written_stops_reporting_not_judging(

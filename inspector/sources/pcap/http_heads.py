@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NamedTuple
 
-from inspector.model import Headers
+from inspector.model import Headers, HttpExchange, Notice
 
 REQUEST = 1
 RESPONSE = 2
@@ -102,11 +103,58 @@ def _parse_header_lines(lines: list[str]) -> ParsedFields:
             bad += 1
             continue
         name = line[:colon]
-        if name[-1] in " \t":
+        if name[-1] in _BLANKS:
             name = name.rstrip(" \t")
             spaced.append(name)
         headers.append((name, line[colon + 1 :].strip(" \t")))
     return ParsedFields(tuple(headers), bad, tuple(spaced))
+
+
+_BLANKS = frozenset((" ", "\t"))
+"""The whitespace the grammar allows around a field value (and a lenient server around a name): SP and HTAB."""
+
+
+def spaced_names_reason(names: Sequence[str]) -> str:
+    """Why a field with whitespace before its colon is reported, for every source's ``http-malformed`` notice."""
+    listed = ", ".join(dict.fromkeys(names))
+    return (
+        f"whitespace between a header name and its colon ({listed}): servers must reject such a message "
+        "(RFC 9112 section 5.1), and one that does not may read the field differently than a proxy in "
+        "front of it (a request-smuggling shape); the field is judged as if the whitespace were absent"
+    )
+
+
+def trimmed_names(headers: Headers) -> tuple[Headers, tuple[str, ...]]:
+    """Fields that a source got already split (HAR, mitmproxy, which keep ``"Authorization "`` as the name) in the
+    form :func:`parse_head` gives them: whitespace before the colon removed, and the names it was removed from."""
+    spaced = tuple(name.rstrip(" \t") for name, _ in headers if name[-1:] in _BLANKS)
+    if not spaced:
+        return headers, ()
+    return tuple((name.rstrip(" \t"), value) for name, value in headers), spaced
+
+
+def with_trimmed_names(exchange: HttpExchange) -> tuple[HttpExchange, Notice | None]:
+    """The exchange with :func:`trimmed_names` applied to both heads, and the ``http-malformed`` notice that says so
+    (``None`` when no name had whitespace before its colon: the common case costs one pass over the names)."""
+    request_headers, request_spaced = trimmed_names(exchange.request.headers)
+    response = exchange.response
+    response_headers, response_spaced = trimmed_names(response.headers) if response is not None else ((), ())
+    if not request_spaced and not response_spaced:
+        return exchange, None
+    if request_spaced:
+        exchange = replace(exchange, request=replace(exchange.request, headers=request_headers))
+    if response is not None and response_spaced:
+        exchange = replace(exchange, response=replace(response, headers=response_headers))
+    names = [*request_spaced, *response_spaced]
+    what = " and ".join(part for part, spaced in (("request", request_spaced), ("response", response_spaced)) if spaced)
+    reason = spaced_names_reason(names)
+    return exchange, Notice(
+        rule="http-malformed",
+        message=f"Malformed HTTP {what} in {exchange.id}: {reason}",
+        source=exchange.provenance.source,
+        exchange_id=exchange.id,
+        evidence={"reason": reason, "spaced_header_names": list(dict.fromkeys(names))},
+    )
 
 
 def body_framing(headers: Sequence[tuple[str, str]]) -> int | str | None:
