@@ -540,13 +540,16 @@ def token(
     totals.add(result)
     findings = [*trust_findings, *result.findings]
     if (output_format or "table") == "json":
+        from inspector.inventory import Inventory
         from inspector.report.writers import JsonWriter as _Json
 
         writer = _Json(sys.stdout, [{"path": "token", "kind": "token"}], show_secrets=trust.show_secrets)
         for item in trust_findings:
             writer.finding(item)
         writer.exchange(result)
-        writer.close(totals)
+        inventory = Inventory()  # the same key as analyze's report: the token's signer, as one exchange saw it
+        inventory.observe(result)
+        writer.close(totals, inventory)
     else:
         print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
     sys.exit(exit_code(totals, settings.fail_on, unreadable=False))
