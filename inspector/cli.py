@@ -216,6 +216,14 @@ def main() -> None:
     help="Saved service principal keyCredentials JSON (as verify-oauth reads it): signer-not-on-sp, "
     "next-cert-not-published.",
 )
+@click.option(
+    "--spool-limit",
+    metavar="SIZE",
+    default=None,
+    help="Standard input, pipes and compressed files are copied (decompressed) to a temporary file first: at most "
+    "this much (e.g. 500M, 64G; default 16G). What was copied is analysed and the input reported as not read to its "
+    "end. The copy also stops before TMPDIR's disk would keep less than 1 GiB (or 5%) free.",
+)
 def analyze(
     inputs: tuple[Path, ...],
     trust: TrustArguments,
@@ -235,6 +243,7 @@ def analyze(
     only_clients: tuple[str, ...],
     only_exchanges: tuple[str, ...],
     ignores: tuple[str, ...],
+    spool_limit: str | None,
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them
     (- reads standard input).
@@ -252,6 +261,11 @@ def analyze(
     from inspector.sources.pcap.tls.keylog import load_keys
 
     with exit_on_error(unreadable=(InputError,)):
+        if spool_limit is not None:
+            from inspector.sources.opening import SPOOL_LIMIT_ENV, parse_size
+
+            # kept in the environment, which the --jobs workers inherit whatever their start method
+            os.environ[SPOOL_LIMIT_ENV] = str(parse_size(spool_limit))
         output_format = format_for_output(output, output_format, FORMATS)
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
         selection = build_selection(
