@@ -1,6 +1,6 @@
 """A header named ``Authorization `` (whitespace before the colon): every source reads it through the one header
 grammar (``http_heads``), so the credential is judged and an ``http-malformed`` notice names the field, whether
-it came from a capture, a HAR, a .mitm file or the live proxy. Before the fix, HAR, .mitm and live kept the name
+it came from a capture, a HAR, a .mitm file, a .saz or the live proxy. Before the fix, HAR, .mitm and live kept the name
 with its space, so a Basic password in it went unseen (exit 0)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from inspector.cli import main
 from inspector.lab.pcap_writer import write_lab_pcapng
+from inspector.lab.saz_writer import write_saz
 from inspector.lab.writers import flow_from_exchange, write_flows, write_har
 from inspector.live.addon import OAuthInspector
 from inspector.model import HttpExchange
@@ -27,6 +28,7 @@ WRITERS: dict[str, Callable[[list[HttpExchange], Path], Path]] = {
     "har": lambda items, path: write_har(items, path.with_suffix(".har")),
     "mitm": lambda items, path: write_flows(items, path.with_suffix(".mitm")),
     "pcapng": lambda items, path: write_lab_pcapng(items, path.with_suffix(".pcapng")),
+    "saz": lambda items, path: write_saz(items, path.with_suffix(".saz")),
 }
 
 

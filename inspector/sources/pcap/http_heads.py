@@ -145,10 +145,18 @@ def with_trimmed_names(exchange: HttpExchange) -> tuple[HttpExchange, Notice | N
         exchange = replace(exchange, request=replace(exchange.request, headers=request_headers))
     if response is not None and response_spaced:
         exchange = replace(exchange, response=replace(response, headers=response_headers))
+    return exchange, spaced_names_notice(exchange, request_spaced, response_spaced)
+
+
+def spaced_names_notice(
+    exchange: HttpExchange, request_spaced: Sequence[str], response_spaced: Sequence[str]
+) -> Notice:
+    """The ``http-malformed`` notice of an exchange whose heads had names with whitespace before the colon (also
+    for sources that parse heads with :func:`parse_head` themselves: a .saz)."""
     names = [*request_spaced, *response_spaced]
     what = " and ".join(part for part, spaced in (("request", request_spaced), ("response", response_spaced)) if spaced)
     reason = spaced_names_reason(names)
-    return exchange, Notice(
+    return Notice(
         rule="http-malformed",
         message=f"Malformed HTTP {what} in {exchange.id}: {reason}",
         source=exchange.provenance.source,
