@@ -11,6 +11,7 @@ work on a proxy's busiest path. Anything else, and any flow the check is unsure 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -58,6 +59,8 @@ class _Clean:
     result: ExchangeResult
     """The judged exchange: a repeat is observed by the trust inventory as this one at the repeat's moment, from
     its client, answered by its server."""
+    servers: tuple[tuple[Any, Any], ...]
+    """The judged exchange's X-FEServer/X-BEServer fields, as bytes (``_servers``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,8 @@ class RepeatedFlows:
         tail = {name: _copy(value) for name, value in encoded.tail.items()}
         containers = tuple(name for name, value in tail.items() if isinstance(value, dict | list))
         assessment = self.analyzer.assess(auth.credentials.credentials)
-        clean = _Clean(assessment, encoded.tail_text, tail, containers, comment, auth.token.signature, result)
+        servers = tuple((n.encode("latin-1"), v.encode("latin-1")) for n, v in _servers(response.headers))
+        clean = _Clean(assessment, encoded.tail_text, tail, containers, comment, auth.token.signature, result, servers)
         self._clean.put(key, clean)
 
     def publish(self, f: http.HTTPFlow, key: Key, names: FlowNames) -> Repeat | None:
@@ -179,7 +183,7 @@ class RepeatedFlows:
         line = head_text(head) + clean.tail_text
         self.totals.count_exchange("bearer", clean.signature, ())
         self.published += 1
-        return Repeat(line, metadata, clean.comment, _observed(clean.result, f, names.exchange_id, at))
+        return Repeat(line, metadata, clean.comment, _observed(clean, f, names.exchange_id, at))
 
     def _address(self, address: object) -> str | None:
         """An address as the report shows it, remembered: a keep-alive connection's flows share theirs.
@@ -198,14 +202,25 @@ class RepeatedFlows:
         return text
 
 
-def _observed(result: ExchangeResult, f: http.HTTPFlow, exchange_id: str, at: datetime) -> ExchangeResult:
-    """The remembered result with this flow's id, time, endpoints and response headers (the inventory reads the
-    X-FEServer/X-BEServer that answered this flow; the key leaves them out)."""
+def _servers(fields: Sequence[tuple[Any, Any]]) -> tuple[tuple[Any, Any], ...]:
+    """The X-FEServer/X-BEServer fields of a head (the inventory's servers), raw: compared, not read."""
+    return tuple(field for field in fields if len(field[0]) == 10 and field[0].lower() in _SERVER_NAMES)
+
+
+_SERVER_NAMES = (b"x-feserver", b"x-beserver", "x-feserver", "x-beserver")
+
+
+def _observed(clean: _Clean, f: http.HTTPFlow, exchange_id: str, at: datetime) -> ExchangeResult:
+    """The remembered result with this flow's id, time and endpoints, and its response headers where its
+    X-FEServer/X-BEServer differ (the inventory reads which server answered; the key leaves them out)."""
+    result = clean.result
     exchange = result.exchange
     response = exchange.response
     if response is not None and f.response is not None:
         fields = f.response.data.headers.fields
-        response = replace(response, headers=tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in fields]))
+        if _servers(fields) != clean.servers:
+            headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in fields])
+            response = replace(response, headers=headers)
     moved = replace(
         exchange,
         id=exchange_id,
