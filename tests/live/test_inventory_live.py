@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -12,6 +13,11 @@ from mitmproxy import http
 from mitmproxy.io import FlowReader, FlowWriter
 
 from inspector.cli import main
+from inspector.lab.scenarios import lab_exchanges
+from inspector.lab.tokens import TokenKit
+from inspector.lab.writers import flow_from_exchange
+from inspector.live.addon import OAuthInspector
+from tests.live.conftest import TrustFiles, addon_context, configure
 from tests.live.test_configuration import SAMPLES, TRUST_SETS, replay
 
 COPIES = 4
@@ -49,3 +55,21 @@ def test_the_live_inventory_counts_repeats_as_analyze_counts_them(tmp_path: Path
     expected = sorted(f["rule"] for f in document["findings"] if f["exchange"] is None)
     assert "issuer-not-trusted-by-server" in run_level
     assert run_level == expected
+
+
+def test_a_repeat_answered_by_another_back_end_is_observed_with_it(lab_kit: TokenKit, trust_files: TrustFiles) -> None:
+    """The repeat key leaves X-BEServer out (a token's verdict does not depend on it); the inventory does not."""
+    healthy = [exchange for exchange, _ in lab_exchanges(lab_kit)][1]
+    addon = OAuthInspector()
+    with addon_context(addon) as context:
+        configure(context, addon, **trust_files.options())
+        for backend in ("BE1.contoso.com", "BE1.contoso.com", "BE2.contoso.com"):
+            flow = flow_from_exchange(healthy)
+            flow.id, flow.live = str(uuid.uuid4()), True
+            assert flow.response is not None
+            flow.response.headers["X-BEServer"] = backend
+            addon.response(flow)
+        assert addon.repeats is not None and addon.repeats.published == 2
+    [signer] = addon.inventory.signers.values()
+    assert signer.exchanges == 3
+    assert signer.be_servers.items == ["BE1.contoso.com", "BE2.contoso.com"]
