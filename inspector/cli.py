@@ -63,6 +63,38 @@ def _click_option(row: Option) -> Callable[[Callable[..., Any]], Callable[..., A
     return click.option(row.flag, row.param, type=kind, default=None, help=row.help)
 
 
+_SELECTION_OPTIONS = (
+    click.option("--rule", "only_rules", multiple=True, help="Report only findings of this rule ID. Repeatable."),
+    click.option(
+        "--severity",
+        "min_severity",
+        type=click.Choice(SEVERITIES),
+        default=None,
+        help="Report only findings at or above this severity.",
+    ),
+    click.option("--host", "only_hosts", multiple=True, help="Report only exchanges with this Host. Repeatable."),
+    click.option(
+        "--client", "only_clients", multiple=True, help="Report only exchanges from this client address. Repeatable."
+    ),
+    click.option(
+        "--ignore",
+        "ignores",
+        multiple=True,
+        metavar="RULE[:HOST]",
+        help="Suppress a rule (on one host): still reported, marked suppressed (SARIF suppressions), not counted "
+        "for --fail-on. The configuration file's [[ignore]] list does the same with a written reason. Repeatable.",
+    ),
+)
+
+
+def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--rule``, ``--severity``, ``--host``, ``--client`` and ``--ignore`` (``selection.build_selection``), the
+    same for ``analyze`` and the live ``proxy``."""
+    for option in reversed(_SELECTION_OPTIONS):
+        func = option(func)
+    return func
+
+
 def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every command that judges tokens (the table in ``settings.OPTIONS``), handed to the
     command as one ``trust`` argument (a :class:`TrustArguments`)."""
@@ -155,28 +187,9 @@ def main() -> None:
     default=None,
     help=f"Table format: at most this many rows (default {TABLE_ROWS}; --all lifts it). Other formats list all.",
 )
-@click.option("--rule", "only_rules", multiple=True, help="Report only findings of this rule ID. Repeatable.")
-@click.option(
-    "--severity",
-    "min_severity",
-    type=click.Choice(SEVERITIES),
-    default=None,
-    help="Report only findings at or above this severity.",
-)
-@click.option("--host", "only_hosts", multiple=True, help="Report only exchanges with this Host. Repeatable.")
-@click.option(
-    "--client", "only_clients", multiple=True, help="Report only exchanges from this client address. Repeatable."
-)
+@selection_options
 @click.option(
     "--exchange", "only_exchanges", multiple=True, help="Report only this exchange id (as listed). Repeatable."
-)
-@click.option(
-    "--ignore",
-    "ignores",
-    multiple=True,
-    metavar="RULE[:HOST]",
-    help="Suppress a rule (on one host): still reported, marked suppressed (SARIF suppressions), not counted for "
-    "--fail-on. The configuration file's [[ignore]] list does the same with a written reason. Repeatable.",
 )
 @click.option(
     "--jobs",

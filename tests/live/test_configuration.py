@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from mitmproxy import exceptions
 
+from inspector.cli import main
 from inspector.live.addon import OAuthInspector
 from inspector.proxy import mitmproxy_command
 from inspector.selection import COMMAND_LINE_REASON
@@ -66,6 +68,28 @@ def test_the_live_proxy_reports_what_the_selection_keeps(everything: list[dict[s
 
     elsewhere, _ = replay(SAMPLES / "lab.mitm", tmp_path, "oauth_host=nowhere.example")
     assert [line for line in elsewhere if line["type"] == "exchange"] == []
+
+    # mitmproxy appends a repeated --set to a sequence option: `proxy --rule A --rule B` gives both
+    two, _ = replay(SAMPLES / "lab.mitm", tmp_path, "oauth_rule=token-expired", "oauth_rule=basic-fallback")
+    assert {f["rule"] for f in findings(two)} == {"token-expired", "basic-fallback"}
+
+
+def test_proxy_hands_the_selection_to_the_addon_and_refuses_a_bad_one_before_mitmproxy_starts() -> None:
+    chosen = ["--rule", "token-expired", "--ignore", "basic-offered:legacy.contoso.com", "--severity", "warning"]
+    chosen += ["--host", "mail.contoso.com", "--client", "10.0.0.1"]
+    result = CliRunner().invoke(main, ["proxy", "--dry-run", *chosen])
+    assert result.exit_code == 0, result.output
+    command = result.output.split("Command:", 1)[1]
+    for expected in (
+        "--set oauth_rule=token-expired",
+        "--set oauth_ignore=basic-offered:legacy.contoso.com",
+        "--set oauth_severity=warning",
+        "--set oauth_host=mail.contoso.com",
+        "--set oauth_client=10.0.0.1",
+    ):
+        assert expected in command
+    refused = CliRunner().invoke(main, ["proxy", "--dry-run", "--ignore", "basic-fallbak"])
+    assert refused.exit_code == 2 and "did you mean basic-fallback" in refused.stderr
 
 
 def test_suppressions_from_the_option_and_the_configuration_file(
