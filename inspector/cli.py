@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.cli_common import (
     EXIT_UNREADABLE,
     EXIT_USAGE,
+    click_option,
     error,
     exit_on_error,
     output_options,
@@ -34,7 +35,7 @@ from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter, tell_unread
 from inspector.rules import CATALOGUE, SEVERITIES, Finding, Rule, at_or_above, markdown_table
 from inspector.selection import Selection, build_selection
-from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
+from inspector.settings import FORMATS, OPTIONS, TrustArguments, build_settings
 from inspector.tally import Totals
 from inspector.text import quoted
 from inspector.trust import Trust
@@ -45,22 +46,6 @@ if TYPE_CHECKING:
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
 TABLE_ROWS = 500
 """The table's default row cap (a terminal is no place for 100,000 rows); ``--limit`` sets it, ``--all`` lifts it."""
-
-
-def _click_option(row: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The click spelling of one row of the option table."""
-    if row.kind == "flag":
-        return click.option(row.flag, row.param, is_flag=True, help=row.help)
-    kind: click.ParamType[Any] | None = None
-    if row.kind == "path":
-        kind = click.Path(path_type=Path, dir_okay=False) if row.file_only else click.Path(path_type=Path)
-    elif row.kind == "int" and row.bounds is not None:
-        kind = click.IntRange(*row.bounds)
-    elif row.kind == "choice":
-        kind = click.Choice(row.choices)
-    if row.repeatable:
-        return click.option(row.flag, row.param, multiple=True, type=kind, help=row.help)
-    return click.option(row.flag, row.param, type=kind, default=None, help=row.help)
 
 
 _SELECTION_OPTIONS = (
@@ -106,7 +91,7 @@ def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapped: Callable[..., Any] = command
     for row in reversed(OPTIONS):
-        wrapped = _click_option(row)(wrapped)
+        wrapped = click_option(row)(wrapped)
     return wrapped
 
 
@@ -196,7 +181,15 @@ def main() -> None:
     "-j",
     type=click.IntRange(1, 256),
     default=None,
-    help="Analyse several files in parallel with this many processes (default: the machine's cores).",
+    help="Read the timeline with this many processes, each a shard of the connections of every capture (default: "
+    "the machine's cores from 64 MiB of captures on, else one); the report is the one process's, byte for byte. "
+    "With --separately: files in parallel.",
+)
+@click.option(
+    "--separately",
+    is_flag=True,
+    help="Judge each input file as its own timeline (unrelated captures): connections and per-client state "
+    "(fallback window, challenges, NTLM handshakes) end with each file. Default: the files are one timeline.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @click.option(
@@ -244,6 +237,7 @@ def analyze(
     output: Path | None,
     show_all: bool,
     jobs: int | None,
+    separately: bool,
     quiet: bool,
     keylogs: tuple[Path, ...],
     tls_keys: tuple[Path, ...],
@@ -267,7 +261,7 @@ def analyze(
     to the common parent of the inputs, then the exchange's number: sub/trace.har:3.
     """
     from inspector.report.progress import ProgressView
-    from inspector.run import run_parallel, run_sequential
+    from inspector.run import run_parallel, run_sequential, run_timeline_parallel
     from inspector.sources.dispatch import collect_inputs
     from inspector.sources.naming import input_labels
     from inspector.sources.opening import is_stream
@@ -305,7 +299,10 @@ def analyze(
     totals = Totals()
     # Standard input and pipes are read once, in this process.
     streams = any(is_stream(path) for path, _ in expanded)
-    workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
+    if separately:
+        workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
+    else:  # shards of the connections: worth their start-up on large captures, or when asked for
+        workers = 1 if streams else jobs or (os.cpu_count() or 1 if _capture_bytes(expanded) > SHARD_FROM else 1)
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
     labels = input_labels([path for path, _ in expanded])
@@ -328,7 +325,19 @@ def analyze(
         view = ProgressView(stderr) if show_progress else None
         with view if view is not None else nullcontext():
             update = view.update if view is not None else None
-            if workers > 1:
+            if workers > 1 and not separately:
+                outcome = run_timeline_parallel(
+                    expanded,
+                    settings.trust,
+                    settings.policy,
+                    writer,
+                    totals,
+                    jobs=workers,
+                    progress=update,
+                    keylog=keylog,
+                    selection=selection,
+                )
+            elif workers > 1:
                 outcome = run_parallel(
                     expanded,
                     settings.trust,
@@ -342,7 +351,14 @@ def analyze(
                 )
             else:
                 outcome = run_sequential(
-                    expanded, analyzer, writer, totals, progress=update, keylog=keylog, selection=selection
+                    expanded,
+                    analyzer,
+                    writer,
+                    totals,
+                    progress=update,
+                    keylog=keylog,
+                    selection=selection,
+                    separately=separately,
                 )
         for message in outcome.errors:
             error(message)
@@ -360,6 +376,22 @@ def analyze(
         tell_unread(writer, outcome.unread, collected.skipped)
         writer.close(totals, outcome.inventory)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
+
+
+SHARD_FROM = 64 << 20
+"""Capture bytes from which the default ``--jobs`` (the machine's cores) shards one timeline: below, starting
+worker processes costs more than it saves."""
+
+
+def _capture_bytes(inputs: Sequence[tuple[Path, str | None]]) -> int:
+    total = 0
+    for path, kind in inputs:
+        if kind == "pcap":
+            try:
+                total += path.stat().st_size
+            except OSError:
+                continue  # the reader says why
+    return total
 
 
 _EXTENSION_FORMATS = {
