@@ -188,8 +188,8 @@ def merge_by_time(streams: Sequence[Iterable[SourceItem]]) -> Iterator[SourceIte
 def _timed(index: int, stream: Iterable[SourceItem]) -> Iterator[tuple[datetime, int, int, SourceItem]]:
     at = _EARLIEST
     for serial, item in enumerate(stream):
-        if isinstance(item, HttpExchange):
-            at = item.time
+        if isinstance(item, HttpExchange) and item.time is not None:
+            at = item.time  # an exchange whose time is unknown keeps its place after the one before it
         yield at, index, serial, item
 
 

@@ -191,11 +191,12 @@ class OAuthInspector:
                         config.report.write_line(repeat.line)
                     annotate(f, repeat.metadata, repeat.comment, None)
                     return
-            item, spaced = self._item(f, names, rewritten=rewritten)
-            if spaced is not None:
-                # a name with whitespace before its colon: reported on its own, as analyze reports it; such a flow
-                # is never remembered as clean (a repeat would not report it again)
-                self._publish_findings(config, (Analyzer.notice_finding(spaced),))
+            item, notices = self._item(f, names, rewritten=rewritten)
+            if notices:
+                # what the source noticed (a name with whitespace before its colon, an unknown time): reported on
+                # its own, as analyze reports it; such a flow is never remembered as clean (a repeat would not
+                # report it again)
+                self._publish_findings(config, map(Analyzer.notice_finding, notices))
                 key = None
             result = config.analyzer.feed(item)
             chosen = config.selection.apply(result) if config.selection else result
@@ -228,11 +229,13 @@ class OAuthInspector:
         source = self._replay_source
         return FlowNames("mitm", source, make_exchange_id(source, number), number - 1)
 
-    def _item(self, f: http.HTTPFlow, names: FlowNames, *, rewritten: bool) -> tuple[SourceItem, Notice | None]:
-        """The flow as an exchange (or the notice why it is none), and the notice of header names it had to trim."""
+    def _item(self, f: http.HTTPFlow, names: FlowNames, *, rewritten: bool) -> tuple[SourceItem, list[Notice]]:
+        """The flow as an exchange (or the notice why it is none), and what the conversion noticed about it."""
         source, exchange_id = names.source, names.exchange_id
         try:
-            exchange, spaced = flow_items(f, exchange_id=exchange_id, source=source, entry=names.entry, kind=names.kind)
+            exchange, notices = flow_items(
+                f, exchange_id=exchange_id, source=source, entry=names.entry, kind=names.kind
+            )
         except _FLOW_PROBLEMS as exc:
             problem = f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
             notice = Notice(
@@ -242,7 +245,7 @@ class OAuthInspector:
                 exchange_id=exchange_id,
                 evidence={"flow": f.id, "reason": problem},
             )
-            return notice, None
+            return notice, []
         if rewritten:
             sni = client_sni(f)
             if not self._host_warned:
@@ -254,7 +257,7 @@ class OAuthInspector:
                     "(oauth-inspector proxy does)."
                 )
             exchange = with_client_host(exchange, sni)
-        return exchange, spaced
+        return exchange, notices
 
     def _publish(self, config: LiveConfig, f: http.HTTPFlow, result: ExchangeResult | Finding, key: Key | None) -> None:
         report, show_secrets = config.report, config.serializer.show_secrets

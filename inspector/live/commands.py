@@ -48,10 +48,10 @@ def judge_apart(settings: Settings | None, serializer: Serializer, f: http.HTTPF
         return None
     try:
         exchange_id = f"inspect:{str(f.id)[:8]}"
-        exchange, spaced = flow_items(f, exchange_id=exchange_id, source="inspect", entry=None, kind="live")
+        exchange, notices = flow_items(f, exchange_id=exchange_id, source="inspect", entry=None, kind="live")
         result = Analyzer(settings.trust, settings.policy).feed(exchange)
-        if spaced is not None and isinstance(result, ExchangeResult):
-            result = replace(result, findings=(*result.findings, Analyzer.notice_finding(spaced)))
+        if notices and isinstance(result, ExchangeResult):
+            result = replace(result, findings=(*result.findings, *map(Analyzer.notice_finding, notices)))
     except Exception as exc:
         return {"findings": [], "method": f.request.method, "target": f"(cannot judge: {type(exc).__name__})"}
     assert isinstance(result, ExchangeResult)

@@ -371,8 +371,8 @@ def _exchange(
         time, has_offset = parse_fiddler_time(timers.get(name, ""))
         if time is not None:
             break
-    if time is None:
-        raise _BadSession("its metadata (_m.xml) has no usable request time")
+    # no usable request time: the session is kept with its time unknown (unknown beats wrong; skipping it would hide
+    # its credentials), and a notice says what is therefore not judged
     response_time = None
     for name in ("ServerBeginResponse", "GotResponseHeaders", "ClientBeginResponse"):
         response_time, _ = parse_fiddler_time(timers.get(name, ""))
@@ -393,9 +393,21 @@ def _exchange(
         scheme=scheme,
         response_time=response_time if response is not None else None,
     )
+    notices: list[Notice] = []
     if request.spaced or response_spaced:
-        return exchange, has_offset, (spaced_names_notice(exchange, request.spaced, response_spaced),)
-    return exchange, has_offset, ()
+        notices.append(spaced_names_notice(exchange, request.spaced, response_spaced))
+    if time is None:
+        reason = "its metadata (_m.xml) has no usable request time"
+        notices.append(
+            _notice(
+                f"Session {number} ({exchange_id}): {reason}; its time is unknown, so token and certificate times "
+                "and the rules that compare exchanges over time (basic-fallback) are not judged for it; every other "
+                "check is",
+                source,
+                exchange_id,
+            )
+        )
+    return exchange, has_offset or time is None, tuple(notices)
 
 
 def _scheme_and_port(method: str, target: str, headers: Headers) -> tuple[str, int | None]:
