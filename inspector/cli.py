@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,8 +182,8 @@ def main() -> None:
     type=click.IntRange(1, 256),
     default=None,
     help="Read the timeline with this many processes, each a shard of the connections of every capture (default: "
-    "the machine's cores from 64 MiB of captures on, else one); the report is the one process's, byte for byte. "
-    "With --separately: files in parallel.",
+    "one); the report is the one process's, byte for byte. With --separately: files in parallel (default: the "
+    "machine's cores).",
 )
 @click.option(
     "--separately",
@@ -301,8 +301,8 @@ def analyze(
     streams = any(is_stream(path) for path, _ in expanded)
     if separately:
         workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
-    else:  # shards of the connections: worth their start-up on large captures, or when asked for
-        workers = 1 if streams else jobs or (os.cpu_count() or 1 if _capture_bytes(expanded) > SHARD_FROM else 1)
+    else:  # shards of the connections, when asked for: on two cores they do not pay yet (README, "--jobs N")
+        workers = 1 if streams else jobs or 1
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
     labels = input_labels([path for path, _ in expanded])
@@ -376,22 +376,6 @@ def analyze(
         tell_unread(writer, outcome.unread, collected.skipped)
         writer.close(totals, outcome.inventory)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
-
-
-SHARD_FROM = 64 << 20
-"""Capture bytes from which the default ``--jobs`` (the machine's cores) shards one timeline: below, starting
-worker processes costs more than it saves."""
-
-
-def _capture_bytes(inputs: Sequence[tuple[Path, str | None]]) -> int:
-    total = 0
-    for path, kind in inputs:
-        if kind == "pcap":
-            try:
-                total += path.stat().st_size
-            except OSError:
-                continue  # the reader says why
-    return total
 
 
 _EXTENSION_FORMATS = {
