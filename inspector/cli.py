@@ -40,7 +40,10 @@ from inspector.text import quoted
 from inspector.trust import Trust
 
 if TYPE_CHECKING:
+    from inspector.model import UnreadInput
     from inspector.rotation import Configuration
+    from inspector.run import RunOutcome
+    from inspector.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
 TABLE_ROWS = 500
@@ -216,6 +219,20 @@ def main() -> None:
     help="Saved service principal keyCredentials JSON (as verify-oauth reads it): signer-not-on-sp, "
     "next-cert-not-published.",
 )
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Watch the one folder given (a tcpdump -C/-G or dumpcap -b ring buffer): read each capture when it closes, "
+    "as one timeline, until Ctrl-C or SIGTERM (then the open files are read to their end). JSONL is appended as "
+    "results come; a JSON, SARIF or HTML -o file is rewritten whole after each capture.",
+)
+@click.option(
+    "--follow-interval",
+    type=click.FloatRange(0.05, 3600),
+    default=1.0,
+    show_default=True,
+    help="--follow: seconds between looks at the folder.",
+)
 def analyze(
     inputs: tuple[Path, ...],
     trust: TrustArguments,
@@ -235,6 +252,8 @@ def analyze(
     only_clients: tuple[str, ...],
     only_exchanges: tuple[str, ...],
     ignores: tuple[str, ...],
+    follow: bool,
+    follow_interval: float,
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them
     (- reads standard input).
@@ -266,6 +285,35 @@ def analyze(
         _warn_skipped(settings.trust)
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
+        if follow:
+            folder = _follow_folder(inputs)
+    if follow:
+        from inspector.cli_follow import follow_folder
+
+        def make_writer(out: IO[str], sources: list[dict[str, Any]]) -> ReportWriter:
+            return _writer(
+                settings.output_format or "table",
+                out,
+                sources,
+                show_secrets=trust.show_secrets,
+                verbose=show_all,
+                to_file=output is not None or out is not sys.stdout,
+                max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
+            )
+
+        with exit_on_error():
+            code = follow_folder(
+                folder,
+                settings=settings,
+                selection=selection,
+                keylog=keylog,
+                configuration=configuration,
+                output=output,
+                make_writer=make_writer,
+                interval=follow_interval,
+            )
+        sys.exit(code)
+    with exit_on_error(unreadable=(InputError,)):
         collected = collect_inputs(list(inputs))
         expanded = collected.inputs
     if settings.output_format != "table" or output is not None:  # the table's footer lists them itself
@@ -319,20 +367,40 @@ def analyze(
                 )
         for message in outcome.errors:
             error(message)
-        from inspector.inventory_rules import inventory_findings
-        from inspector.rotation import join_findings, rotation_timeline
-
-        judged = inventory_findings(outcome.inventory)
-        judged += join_findings(outcome.inventory, configuration, now=settings.policy.now)
-        outcome.inventory.rotation = [
-            entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
-        ]
-        for item in _selected(selection, judged):
-            totals.add(item)
-            writer.finding(item)
-        tell_unread(writer, outcome.unread, collected.skipped)
-        writer.close(totals, outcome.inventory)
+        finish_report(writer, totals, outcome, collected.skipped, selection, configuration, settings)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
+
+
+def finish_report(
+    writer: ReportWriter,
+    totals: Totals,
+    outcome: RunOutcome,
+    skipped: list[UnreadInput],
+    selection: Selection,
+    configuration: Configuration,
+    settings: Settings,
+) -> None:
+    """The end of an analysis report: what the run's trust inventory reveals, the inputs not read, then ``close``."""
+    from inspector.inventory_rules import inventory_findings
+    from inspector.rotation import join_findings, rotation_timeline
+
+    judged = inventory_findings(outcome.inventory)
+    judged += join_findings(outcome.inventory, configuration, now=settings.policy.now)
+    outcome.inventory.rotation = [
+        entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
+    ]
+    for item in _selected(selection, judged):
+        totals.add(item)
+        writer.finding(item)
+    tell_unread(writer, outcome.unread, skipped)
+    writer.close(totals, outcome.inventory)
+
+
+def _follow_folder(inputs: tuple[Path, ...]) -> Path:
+    """The folder ``--follow`` watches: the one input, a folder."""
+    if len(inputs) != 1 or not inputs[0].is_dir():
+        raise ConfigError("--follow watches one folder: give exactly one folder (the ring buffer's)")
+    return inputs[0]
 
 
 _EXTENSION_FORMATS = {

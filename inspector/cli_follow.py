@@ -1,0 +1,140 @@
+"""``analyze --follow DIR``: the command's side of following a ring buffer (the polling is :mod:`inspector.follow`).
+
+One analyzer and one report for the whole run, so the timeline's state carries from each file to the next. JSON
+Lines are appended as results come and flushed after every file; a whole-document format written to ``-o`` is
+rewritten atomically after every file (:mod:`inspector.report.snapshot`), so a reader of the file always finds a
+valid report of what was read so far; to standard output it is written once, at the stop. Ctrl-C and SIGTERM stop
+the loop after the file being read; a second Ctrl-C interrupts at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from inspector.analyze import Analyzer
+from inspector.cli import _output, _selected, exit_code, finish_report
+from inspector.cli_common import error
+from inspector.follow import Follower
+from inspector.report.snapshot import SnapshotReport
+from inspector.report.writers import ReportWriter
+from inspector.rotation import Configuration
+from inspector.run import RunOutcome, run_sequential
+from inspector.selection import Selection
+from inspector.settings import Settings
+from inspector.sources.detect import InputKind
+from inspector.sources.pcap.tls.keylog import KeyLog
+from inspector.tally import Totals
+
+MakeWriter = Callable[[IO[str], list[dict[str, Any]]], ReportWriter]
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` (the file being read is finished, the rest read, the report closed); a
+    second SIGINT raises KeyboardInterrupt as usual."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _Reading:
+    """Files read one after another into one analyzer and one report."""
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        writer: ReportWriter,
+        totals: Totals,
+        *,
+        keylog: KeyLog | None,
+        selection: Selection,
+        sources: list[dict[str, Any]],
+    ) -> None:
+        self.analyzer = analyzer
+        self.writer = writer
+        self.totals = totals
+        self.keylog = keylog
+        self.selection = selection
+        self.outcome = RunOutcome(totals)
+        self.sources = sources
+        """What the JSON and HTML reports list as their sources: the files read so far."""
+
+    def feed(self, path: Path, kind: InputKind) -> None:
+        label = path.name  # the folder is the common parent, as `analyze DIR` names its files
+        self.sources.append({"path": str(path), "kind": kind, "label": label})
+        part = run_sequential(
+            [(path, kind)], self.analyzer, self.writer, self.totals, keylog=self.keylog, selection=self.selection
+        )
+        self.outcome.errors += part.errors
+        self.outcome.unread += part.unread
+        self.outcome.inventory.merge(part.inventory)
+
+
+def follow_folder(
+    folder: Path,
+    *,
+    settings: Settings,
+    selection: Selection,
+    keylog: KeyLog | None,
+    configuration: Configuration,
+    output: Path | None,
+    make_writer: MakeWriter,
+    interval: float,
+    stop: threading.Event | None = None,
+) -> int:
+    """Follow ``folder`` until stopped; the exit code as ``analyze`` gives it."""
+    stop = stop or threading.Event()
+    analyzer = Analyzer(settings.trust, settings.policy)
+    totals = Totals()
+    streaming = settings.output_format == "jsonl"
+    with _output(output if streaming else None) as out:
+        sources: list[dict[str, Any]] = []
+        snapshot = None if streaming else SnapshotReport(lambda target: make_writer(target, sources))
+        writer: ReportWriter = make_writer(out, sources) if snapshot is None else snapshot
+        reading = _Reading(analyzer, writer, totals, keylog=keylog, selection=selection, sources=sources)
+        for item in _selected(selection, analyzer.trust_findings()):
+            totals.add(item)
+            writer.finding(item)
+        follower = Follower(folder, reading.feed, interval, stop)
+
+        def finish(target: ReportWriter, counted: Totals) -> None:
+            finish_report(target, counted, reading.outcome, follower.not_inputs, selection, configuration, settings)
+
+        def after_file() -> None:
+            if snapshot is None:
+                out.flush()
+            elif output is not None:
+                snapshot.write_file(output, lambda target: finish(target, copy.deepcopy(totals)))
+
+        follower.after_file = after_file
+        with _stop_on_signals(stop):
+            follower.run()
+        for message in reading.outcome.errors:
+            error(message)
+        if snapshot is None:
+            finish(writer, totals)
+        else:
+            end = functools.partial(finish, counted=totals)
+            if output is not None:
+                snapshot.write_file(output, end)
+            else:
+                snapshot.render(out, end)
+            snapshot.close(totals)
+    return exit_code(totals, settings.fail_on, bool(reading.outcome.errors))

@@ -1,0 +1,170 @@
+"""``analyze --follow DIR``: a ring-buffer folder watched by polling, each capture read when it closes.
+
+A capture writer that rotates (``tcpdump -C/-G -w name`` gives name, name1, name2…; ``dumpcap -b`` gives
+name_00001_YYYYMMDDhhmmss.pcapng) never says when a file is done, but it only ever writes the newest file of its
+ring: a file is *closed* once a newer file of the same ring exists. Files are read in capture-time order (the time
+of their first frame), so the ones already in the folder go first; at the stop (Ctrl-C, SIGTERM) the files still
+open are read to their current end.
+
+Polling (``os.scandir`` every interval) rather than inotify: it is stdlib on every platform, works on network
+shares where inotify sees nothing, and a ring rotates every few seconds at most, so a one-second poll loses nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inspector.model import InputError, UnreadInput
+from inspector.sources.detect import InputKind
+from inspector.sources.dispatch import first_frame_time, kind_of
+
+POLL_SECONDS = 1.0
+
+_DUMPCAP = re.compile(r"^(?P<prefix>.*)_(?P<number>\d{5,})_(?P<stamp>\d{14})(?P<ext>(\.[A-Za-z]+)*)$", re.ASCII)
+_DIGITS = re.compile(r"\d+", re.ASCII)
+_TRAILING = re.compile(r"(\d+)$", re.ASCII)
+NOT_AN_INPUT = "not a pcap/pcapng capture, HAR or mitmproxy flow file (the kind is detected from the content)"
+
+
+def ring_of(name: str) -> str:
+    """The ring a file name belongs to: the name with its counter and timestamps masked.
+
+    ``trace.pcap``, ``trace.pcap1``, ``trace.pcap12`` (tcpdump -C) → ``trace.pcap``; ``trace-20261207T0600.pcap``
+    (tcpdump -G with strftime) → ``trace-#T#.pcap``; ``ring_00001_20261207060000.pcapng`` (dumpcap -b) →
+    ``ring_#_#.pcapng``. Files of other rings (another server's capture in the same folder) stay apart.
+    """
+    return _TRAILING.sub("", _DIGITS.sub("#", name)).rstrip("#") or "#"
+
+
+def ring_number(name: str) -> int:
+    """The file's counter in its ring: dumpcap's ``_00001_``, tcpdump -C's trailing number (none: 0)."""
+    dumpcap = _DUMPCAP.match(name)
+    if dumpcap:
+        return int(dumpcap["number"])
+    trailing = _TRAILING.search(name)
+    return int(trailing[1]) if trailing else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A file in the folder at one poll."""
+
+    path: Path
+    kind: InputKind
+    first_frame: int | None
+    """Microseconds of the first frame (captures), ``None`` when it has none yet or is no capture."""
+
+    def order(self) -> tuple[float, int, str]:
+        """Position in its ring: capture time, then counter, then name (a file without frames is the newest)."""
+        first = math.inf if self.first_frame is None else float(self.first_frame)
+        return (first, ring_number(self.path.name), self.path.name)
+
+    @property
+    def identity(self) -> tuple[str, int | None]:
+        """What marks a file read: its name and first frame (``tcpdump -W`` reuses names when the ring wraps)."""
+        return (self.path.name, self.first_frame)
+
+
+_Looked = tuple[int, int, Candidate | UnreadInput]
+"""A file's size and modification time when it was last looked at, and what it was found to be."""
+
+
+def scan(folder: Path, cache: dict[str, _Looked] | None = None) -> tuple[list[Candidate], list[UnreadInput]]:
+    """The inputs in ``folder`` (not its sub-folders: rings are flat) and the files that are none.
+
+    A file of unknown kind is listed as not an input, but it is looked at again when it changes: a capture just
+    created may not have its header yet. ``cache`` keeps what unchanged files were found to be, so a poll of a
+    folder of many old files reads none of them again."""
+    cache = {} if cache is None else cache
+    found: list[Candidate] = []
+    others: list[UnreadInput] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise InputError(f"Cannot read folder {folder}: {exc.strerror or exc}") from exc
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        try:
+            stat = entry.stat()
+            known = cache.get(entry.name)
+            if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
+                looked = known[2]
+            else:
+                looked = _look(Path(entry.path))
+                cache[entry.name] = (stat.st_size, stat.st_mtime_ns, looked)
+        except OSError:
+            continue  # removed between the listing and the look (a ring deleting its oldest file)
+        if isinstance(looked, Candidate):
+            found.append(looked)
+        else:
+            others.append(looked)
+    return found, others
+
+
+def _look(path: Path) -> Candidate | UnreadInput:
+    try:
+        kind = kind_of(path)
+    except InputError as exc:
+        return UnreadInput(str(path), str(exc))
+    if kind is None:
+        return UnreadInput(str(path), NOT_AN_INPUT)
+    return Candidate(path, kind, first_frame_time(path) if kind == "pcap" else None)
+
+
+def closed_files(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates that are closed (a newer file of the same ring exists), in capture-time order.
+
+    Files that are not captures (HAR, flows, SAZ) are written whole by their tools: they count as closed."""
+    newest: dict[str, tuple[float, int, str]] = {}
+    for item in candidates:
+        if item.kind == "pcap":
+            ring = ring_of(item.path.name)
+            newest[ring] = max(newest.get(ring, item.order()), item.order())
+    done = [item for item in candidates if item.kind != "pcap" or item.order() < newest[ring_of(item.path.name)]]
+    return sorted(done, key=Candidate.order)
+
+
+Feed = Callable[[Path, InputKind], None]
+"""Reads one closed file into the run (the timeline keeps its state to the next)."""
+
+
+@dataclass(slots=True)
+class Follower:
+    """The polling loop: ``feed`` gets every file once, in order, as it closes; ``stop`` ends the loop after the
+    file being read, and the files still open are then read to their current end."""
+
+    folder: Path
+    feed: Feed
+    interval: float = POLL_SECONDS
+    stop: threading.Event = field(default_factory=threading.Event)
+    after_file: Callable[[], None] | None = None
+    """Called after each file is read (flush the report)."""
+    read: set[tuple[str, int | None]] = field(default_factory=set)
+    not_inputs: list[UnreadInput] = field(default_factory=list)
+    _looked: dict[str, _Looked] = field(default_factory=dict)
+
+    def poll(self, *, final: bool = False) -> int:
+        """Read the files closed since the last poll (every file left, when ``final``); how many were read."""
+        candidates, self.not_inputs = scan(self.folder, self._looked)
+        fresh = [item for item in candidates if item.identity not in self.read]
+        chosen = sorted(fresh, key=Candidate.order) if final else closed_files(fresh)
+        for item in chosen:
+            self.read.add(item.identity)
+            self.feed(item.path, item.kind)
+            if self.after_file is not None:
+                self.after_file()
+        return len(chosen)
+
+    def run(self) -> None:
+        """Poll until ``stop`` is set, then read what is left."""
+        while not self.stop.is_set():
+            self.poll()
+            self.stop.wait(self.interval)
+        self.poll(final=True)
