@@ -134,7 +134,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())  # str: --dask takes URLs (s3://…) too
 @trust_options
 @click.option(
     "--format", "output_format", type=click.Choice(FORMATS), default=None, help="Output format (default: table)."
@@ -233,8 +233,17 @@ def main() -> None:
     show_default=True,
     help="--follow: seconds between looks at the folder.",
 )
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Read the files on a Dask cluster (tcp://scheduler:8786) or on a local one (`local`: --jobs worker "
+    "processes on 127.0.0.1); inputs may be fsspec URLs (s3://, abfs://, file://). Needs the extra: "
+    "pip install 'oauth-inspector[dask]'.",
+)
 def analyze(
-    inputs: tuple[Path, ...],
+    inputs: tuple[str, ...],
     trust: TrustArguments,
     output_format: str | None,
     output: Path | None,
@@ -254,6 +263,7 @@ def analyze(
     ignores: tuple[str, ...],
     follow: bool,
     follow_interval: float,
+    dask_address: str | None,
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them
     (- reads standard input).
@@ -286,7 +296,30 @@ def analyze(
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
         if follow:
-            folder = _follow_folder(inputs)
+            folder = _follow_folder(inputs, dask_address)
+    if dask_address is not None:
+        from inspector.cli_dask import analyze_on_dask
+
+        with exit_on_error():
+            code = analyze_on_dask(
+                list(inputs),
+                dask_address,
+                jobs or os.cpu_count() or 1,
+                settings=settings,
+                selection=selection,
+                keylog=keylog,
+                configuration=configuration,
+                output=output,
+                make_writer=functools.partial(
+                    _writer,
+                    settings.output_format or "table",
+                    show_secrets=trust.show_secrets,
+                    verbose=show_all,
+                    to_file=output is not None,
+                    max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
+                ),
+            )
+        sys.exit(code)
     if follow:
         from inspector.cli_follow import follow_folder
 
@@ -314,7 +347,7 @@ def analyze(
             )
         sys.exit(code)
     with exit_on_error(unreadable=(InputError,)):
-        collected = collect_inputs(list(inputs))
+        collected = collect_inputs([Path(name) for name in inputs])
         expanded = collected.inputs
     if settings.output_format != "table" or output is not None:  # the table's footer lists them itself
         for unread in collected.skipped:
@@ -396,11 +429,13 @@ def finish_report(
     writer.close(totals, outcome.inventory)
 
 
-def _follow_folder(inputs: tuple[Path, ...]) -> Path:
+def _follow_folder(inputs: tuple[str, ...], dask_address: str | None) -> Path:
     """The folder ``--follow`` watches: the one input, a folder."""
-    if len(inputs) != 1 or not inputs[0].is_dir():
+    if dask_address is not None:
+        raise ConfigError("--follow reads files as they close, one after another: it does not take --dask")
+    if len(inputs) != 1 or not Path(inputs[0]).is_dir():
         raise ConfigError("--follow watches one folder: give exactly one folder (the ring buffer's)")
-    return inputs[0]
+    return Path(inputs[0])
 
 
 _EXTENSION_FORMATS = {
