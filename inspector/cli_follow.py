@@ -76,11 +76,12 @@ class _Reading:
         self.sources = sources
         """What the JSON and HTML reports list as their sources: the files read so far."""
 
-    def feed(self, path: Path, kind: InputKind) -> None:
-        label = path.name  # the folder is the common parent, as `analyze DIR` names its files
-        self.sources.append({"path": str(path), "kind": kind, "label": label})
+    def feed(self, files: list[tuple[Path, InputKind]]) -> None:
+        for path, kind in files:  # the folder is the common parent: labels are names, as `analyze DIR` gives them
+            self.sources.append({"path": str(path), "kind": kind, "label": path.name})
+        given: list[tuple[Path, InputKind | None]] = list(files)
         part = run_sequential(
-            [(path, kind)], self.analyzer, self.writer, self.totals, keylog=self.keylog, selection=self.selection
+            given, self.analyzer, self.writer, self.totals, keylog=self.keylog, selection=self.selection
         )
         self.outcome.errors += part.errors
         self.outcome.unread += part.unread
@@ -117,13 +118,13 @@ def follow_folder(
         def finish(target: ReportWriter, counted: Totals) -> None:
             finish_report(target, counted, reading.outcome, follower.not_inputs, selection, configuration, settings)
 
-        def after_file() -> None:
+        def after_read() -> None:
             if snapshot is None:
                 out.flush()
             elif output is not None:
                 snapshot.write_file(output, lambda target: finish(target, copy.deepcopy(totals)))
 
-        follower.after_file = after_file
+        follower.after_read = after_read
         with _stop_on_signals(stop):
             follower.run()
         for message in reading.outcome.errors:

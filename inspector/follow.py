@@ -131,21 +131,22 @@ def closed_files(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(done, key=Candidate.order)
 
 
-Feed = Callable[[Path, InputKind], None]
-"""Reads one closed file into the run (the timeline keeps its state to the next)."""
+Feed = Callable[[list[tuple[Path, InputKind]]], None]
+"""Reads the files that closed since the last look, given together (the timeline keeps its state to the next)."""
 
 
 @dataclass(slots=True)
 class Follower:
-    """The polling loop: ``feed`` gets every file once, in order, as it closes; ``stop`` ends the loop after the
-    file being read, and the files still open are then read to their current end."""
+    """The polling loop: ``feed`` gets every file once, in order, as it closes (the files that closed between two
+    looks together, so the files already in the folder at the start are read as ``analyze DIR`` reads them);
+    ``stop`` ends the loop after the files being read, and the files still open are then read to their end."""
 
     folder: Path
     feed: Feed
     interval: float = POLL_SECONDS
     stop: threading.Event = field(default_factory=threading.Event)
-    after_file: Callable[[], None] | None = None
-    """Called after each file is read (flush the report)."""
+    after_read: Callable[[], None] | None = None
+    """Called after each batch of files is read (flush the report)."""
     read: set[tuple[str, int | None]] = field(default_factory=set)
     not_inputs: list[UnreadInput] = field(default_factory=list)
     _looked: dict[str, _Looked] = field(default_factory=dict)
@@ -155,11 +156,11 @@ class Follower:
         candidates, self.not_inputs = scan(self.folder, self._looked)
         fresh = [item for item in candidates if item.identity not in self.read]
         chosen = sorted(fresh, key=Candidate.order) if final else closed_files(fresh)
-        for item in chosen:
-            self.read.add(item.identity)
-            self.feed(item.path, item.kind)
-            if self.after_file is not None:
-                self.after_file()
+        if chosen:
+            self.read.update(item.identity for item in chosen)
+            self.feed([(item.path, item.kind) for item in chosen])
+            if self.after_read is not None:
+                self.after_read()
         return len(chosen)
 
     def run(self) -> None:

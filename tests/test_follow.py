@@ -67,7 +67,7 @@ def test_the_loop_reads_closed_files_as_they_close_and_the_rest_at_the_stop(tmp_
     ring = tmp_path / "ring"
     ring.mkdir()
     read: list[str] = []
-    follower = Follower(ring, lambda path, kind: read.append(f"{path.name}:{kind}"))
+    follower = Follower(ring, lambda files: read.extend(f"{path.name}:{kind}" for path, kind in files))
     shutil.copy(parts[0], ring)
     (ring / "notes.txt").write_text("not a capture")
     assert follower.poll() == 0  # the only file of its ring is still being written
@@ -89,10 +89,12 @@ def test_files_already_there_are_read_first_in_capture_time_order(tmp_path: Path
     # tcpdump -C names: name, name1, name2; given out of name order to show that capture time decides.
     for index, part in enumerate(parts):
         shutil.copy(part, ring / ("trace.pcapng" + (str(index) if index else "")))
-    read: list[str] = []
     stop = threading.Event()
     stop.set()  # stopped before it starts: one final look reads everything, oldest first
-    Follower(ring, lambda path, _kind: read.append(path.name), stop=stop).run()
+    batches: list[list[str]] = []
+    Follower(ring, lambda files: batches.append([path.name for path, _ in files]), stop=stop).run()
+    read = [name for batch in batches for name in batch]
+    assert len(batches) == 1  # given together, as `analyze DIR` reads them
     assert read == ["trace.pcapng", "trace.pcapng1", "trace.pcapng2"]
 
 
@@ -101,7 +103,7 @@ def test_a_wrapped_ring_file_with_new_content_is_read_again(tmp_path: Path) -> N
     ring = tmp_path / "ring"
     ring.mkdir()
     read: list[str] = []
-    follower = Follower(ring, lambda path, _kind: read.append(path.name))
+    follower = Follower(ring, lambda files: read.extend(path.name for path, _ in files))
     shutil.copy(parts[0], ring / "w.pcapng0")
     shutil.copy(parts[1], ring / "w.pcapng1")
     follower.poll()
