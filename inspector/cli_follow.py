@@ -75,10 +75,13 @@ class _Reading:
         self.outcome = RunOutcome(totals)
         self.sources = sources
         """What the JSON and HTML reports list as their sources: the files read so far."""
+        self.original: Callable[[Path], Path] = lambda path: path
+        """The file in the folder a path given to :meth:`feed` stands for (a whole-record copy of an open file)."""
 
     def feed(self, files: list[tuple[Path, InputKind]]) -> None:
         for path, kind in files:  # the folder is the common parent: labels are names, as `analyze DIR` gives them
-            self.sources.append({"path": str(path), "kind": kind, "label": path.name})
+            shown = self.original(path)
+            self.sources.append({"path": str(shown), "kind": kind, "label": shown.name})
         given: list[tuple[Path, InputKind | None]] = list(files)
         part = run_sequential(
             given, self.analyzer, self.writer, self.totals, keylog=self.keylog, selection=self.selection
@@ -114,6 +117,7 @@ def follow_folder(
             totals.add(item)
             writer.finding(item)
         follower = Follower(folder, reading.feed, interval, stop)
+        reading.original = follower.original
 
         def finish(target: ReportWriter, counted: Totals) -> None:
             finish_report(target, counted, reading.outcome, follower.not_inputs, selection, configuration, settings)

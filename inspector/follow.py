@@ -13,8 +13,10 @@ shares where inotify sees nothing, and a ring rotates every few seconds at most,
 from __future__ import annotations
 
 import math
+import mmap
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from pathlib import Path
 from inspector.model import InputError, UnreadInput
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import first_frame_time, kind_of
+from inspector.sources.pcap.files import CaptureFormatError, iter_records
 
 POLL_SECONDS = 1.0
 
@@ -131,6 +134,21 @@ def closed_files(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(done, key=Candidate.order)
 
 
+def cut_at(path: Path) -> int | None:
+    """Where a capture still being written ends in a record its writer had only partly written (tcpdump writes
+    through a stdio buffer), or ``None`` when it ends on a whole record (or is no capture we can walk)."""
+    try:
+        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            try:
+                for _ in iter_records(mapped):
+                    pass
+            except CaptureFormatError as exc:
+                return exc.offset if exc.reason.startswith("truncated") else None
+    except (OSError, ValueError):  # gone, or empty (mmap of nothing)
+        return None
+    return None
+
+
 Feed = Callable[[list[tuple[Path, InputKind]]], None]
 """Reads the files that closed since the last look, given together (the timeline keeps its state to the next)."""
 
@@ -149,19 +167,47 @@ class Follower:
     """Called after each batch of files is read (flush the report)."""
     read: set[tuple[str, int | None]] = field(default_factory=set)
     not_inputs: list[UnreadInput] = field(default_factory=list)
+    copies: dict[Path, Path] = field(default_factory=dict)
+    """Whole-record copies of files still open at the stop, and the file each was copied from."""
     _looked: dict[str, _Looked] = field(default_factory=dict)
 
     def poll(self, *, final: bool = False) -> int:
         """Read the files closed since the last poll (every file left, when ``final``); how many were read."""
         candidates, self.not_inputs = scan(self.folder, self._looked)
         fresh = [item for item in candidates if item.identity not in self.read]
-        chosen = sorted(fresh, key=Candidate.order) if final else closed_files(fresh)
+        chosen = closed_files(fresh)
         if chosen:
-            self.read.update(item.identity for item in chosen)
-            self.feed([(item.path, item.kind) for item in chosen])
-            if self.after_read is not None:
-                self.after_read()
+            self._feed(chosen)
+        if final:
+            still_open = sorted((item for item in fresh if item not in chosen), key=Candidate.order)
+            with tempfile.TemporaryDirectory(prefix="oauth-inspector-follow-") as scratch:
+                for item in still_open:  # one by one: a whole-record copy of an open file is named as the file
+                    self._feed([self._whole_records(item, Path(scratch))])
+            chosen += still_open
         return len(chosen)
+
+    def _feed(self, items: list[Candidate]) -> None:
+        self.read.update(item.identity for item in items)
+        self.feed([(item.path, item.kind) for item in items])
+        if self.after_read is not None:
+            self.after_read()
+
+    def _whole_records(self, item: Candidate, scratch: Path) -> Candidate:
+        """An open capture up to its last whole record: the file itself, or a copy of its whole records (its
+        writer may be in the middle of one; the file is not damaged, it is not finished)."""
+        cut = cut_at(item.path) if item.kind == "pcap" else None
+        if cut is None:
+            return item
+        copy = scratch / str(len(self.copies)) / item.path.name
+        copy.parent.mkdir()
+        with item.path.open("rb") as source, copy.open("wb") as target:
+            target.write(source.read(cut))
+        self.copies[copy] = item.path
+        return Candidate(copy, item.kind, item.first_frame)
+
+    def original(self, path: Path) -> Path:
+        """The file in the folder that ``path`` (given to ``feed``) was read from."""
+        return self.copies.get(path, path)
 
     def run(self) -> None:
         """Poll until ``stop`` is set, then read what is left."""

@@ -148,3 +148,20 @@ def test_follow_takes_one_folder(tmp_path: Path, args: list[str], message: str) 
     result = CliRunner().invoke(main, ["analyze", "--follow", *given], catch_exceptions=False)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_a_capture_still_being_written_at_the_stop_is_no_error(tmp_path: Path) -> None:
+    parts = _ring(tmp_path, 200)
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    out = tmp_path / "follow.jsonl"
+    process = _follow(ring, out)
+    try:
+        shutil.copy(parts[0], ring)
+        (ring / parts[1].name).write_bytes(parts[1].read_bytes()[:-30])  # the writer is inside its last record
+        _wait_for(lambda: _lines(out) > 0, "the closed file's results")
+    finally:
+        code, err = _stop(process)
+    assert code == 1, err  # findings, not an unreadable input
+    kinds = [json.loads(line)["type"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert "error" not in kinds

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector.follow import Candidate, Follower, closed_files, ring_number, ring_of
+from inspector.follow import Candidate, Follower, closed_files, cut_at, ring_number, ring_of
 from tests.corpus import REPO
 
 LAB = REPO / "captures" / "lab"
@@ -93,9 +93,27 @@ def test_files_already_there_are_read_first_in_capture_time_order(tmp_path: Path
     stop.set()  # stopped before it starts: one final look reads everything, oldest first
     batches: list[list[str]] = []
     Follower(ring, lambda files: batches.append([path.name for path, _ in files]), stop=stop).run()
-    read = [name for batch in batches for name in batch]
-    assert len(batches) == 1  # given together, as `analyze DIR` reads them
-    assert read == ["trace.pcapng", "trace.pcapng1", "trace.pcapng2"]
+    # The closed files together, as `analyze DIR` reads them; then the one still open.
+    assert batches == [["trace.pcapng", "trace.pcapng1"], ["trace.pcapng2"]]
+
+
+def test_an_open_file_cut_in_a_record_is_read_to_its_last_whole_record(tmp_path: Path) -> None:
+    parts = _split(tmp_path)
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    shutil.copy(parts[0], ring / "live.pcapng")
+    whole = parts[1].read_bytes()
+    (ring / "live.pcapng1").write_bytes(whole[:-30])  # the writer is in the middle of the last record
+    assert cut_at(ring / "live.pcapng1") is not None
+    assert cut_at(ring / "live.pcapng") is None
+    given: list[tuple[Path, bytes, int | None]] = []
+    follower = Follower(ring, lambda files: given.extend((p, p.read_bytes(), cut_at(p)) for p, _ in files))
+    follower.poll(final=True)
+    assert [follower.original(path).name for path, _, _ in given] == ["live.pcapng", "live.pcapng1"]
+    copied, content, cut = given[1]
+    assert copied != ring / "live.pcapng1" and not copied.exists()  # a copy, removed after reading
+    assert cut is None  # whole records only
+    assert whole.startswith(content) and 0 < len(content) < len(whole) - 30
 
 
 def test_a_wrapped_ring_file_with_new_content_is_read_again(tmp_path: Path) -> None:
