@@ -24,7 +24,7 @@ from pathlib import Path
 
 from inspector.model import InputError, UnreadInput
 from inspector.sources.detect import InputKind
-from inspector.sources.dispatch import first_frame_time, kind_of
+from inspector.sources.dispatch import MAX_FOLDER_FILES, first_frame_time, kind_of
 from inspector.sources.pcap.files import CaptureFormatError, iter_records
 
 POLL_SECONDS = 1.0
@@ -94,6 +94,9 @@ def scan(folder: Path, cache: dict[str, _Looked] | None = None) -> tuple[list[Ca
     for entry in entries:
         if entry.name.startswith(".") or not entry.is_file():
             continue
+        if len(found) >= MAX_FOLDER_FILES:
+            others.append(UnreadInput(str(folder), f"more than {MAX_FOLDER_FILES} files; the rest were not read"))
+            break
         try:
             stat = entry.stat()
             known = cache.get(entry.name)

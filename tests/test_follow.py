@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from inspector import follow
 from inspector.follow import Candidate, Follower, closed_files, cut_at, ring_number, ring_of
 from tests.corpus import REPO
 
@@ -128,3 +129,14 @@ def test_a_wrapped_ring_file_with_new_content_is_read_again(tmp_path: Path) -> N
     shutil.copy(parts[2], ring / "w.pcapng0")  # tcpdump -W 2: the oldest name is written again
     follower.poll(final=True)
     assert read == ["w.pcapng0", "w.pcapng1", "w.pcapng0"]
+
+
+def test_a_folder_of_too_many_files_is_read_up_to_the_cap_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(follow, "MAX_FOLDER_FILES", 2)
+    for name in ("a.har", "b.har", "c.har"):
+        shutil.copy(LAB / "lab.har", tmp_path / name)
+    found, others = follow.scan(tmp_path)
+    assert [c.path.name for c in found] == ["a.har", "b.har"]
+    assert [u.reason for u in others] == ["more than 2 files; the rest were not read"]
