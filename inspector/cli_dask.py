@@ -1,4 +1,4 @@
-"""``analyze --dask ADDRESS``: the command's side of reading the files on a Dask cluster
+"""``analyze --dask ADDRESS``: the command's side of reading the inputs on a Dask cluster
 (:mod:`inspector.distributed` holds the tasks and the reduce). One analyzer and one writer in this process."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import IO, Any
 from inspector.analyze import Analyzer
 from inspector.cli import _output, _selected, exit_code, finish_report
 from inspector.cli_common import EXIT_UNREADABLE, error
-from inspector.distributed import dask_client, expand, gather_parts, require_dask, run_dask
+from inspector.distributed import dask_client, expand, gather_shards, require_dask, run_dask, shards_of
 from inspector.report.writers import ReportWriter
 from inspector.rotation import Configuration
 from inspector.selection import Selection
@@ -44,18 +44,19 @@ def analyze_on_dask(
         error("no capture, HAR or flow file found in " + ", ".join(names))
         return EXIT_UNREADABLE
     with dask_client(address, workers) as client:
-        parts = gather_parts(client, sources, keylog)
+        results = gather_shards(client, sources, keylog, shards_of(client))
     analyzer = Analyzer(settings.trust, settings.policy)
     totals = Totals()
-    listed = [{"path": part.url, "kind": part.kind, "label": part.label} for part in parts if part.skipped is None]
+    first = results[0]
+    listed = [{"path": url, "kind": kind, "label": label} for url, kind, label in first.read]
     with _output(output) as out:
         writer = make_writer(out, listed)
         for item in _selected(selection, analyzer.trust_findings()):
             totals.add(item)
             writer.finding(item)
-        outcome, found_skipped = run_dask(parts, analyzer, writer, totals, selection=selection)
+        outcome = run_dask(results, analyzer, writer, totals, selection=selection)
         for message in outcome.errors:
             error(message)
-        finish_report(writer, totals, outcome, [*skipped, *found_skipped], selection, configuration, settings)
+        finish_report(writer, totals, outcome, [*skipped, *first.skipped], selection, configuration, settings)
     sys.stdout.flush()
     return exit_code(totals, settings.fail_on, bool(outcome.errors))

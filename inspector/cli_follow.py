@@ -13,7 +13,7 @@ import copy
 import functools
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -23,15 +23,17 @@ from inspector.analyze import Analyzer
 from inspector.cli import _output, _selected, exit_code, finish_report
 from inspector.cli_common import error
 from inspector.follow import Follower
+from inspector.model import InputError, SourceItem
 from inspector.report.snapshot import SnapshotReport
 from inspector.report.writers import ReportWriter
 from inspector.rotation import Configuration
-from inspector.run import RunOutcome, run_sequential
+from inspector.run import RunOutcome, _chosen, _emit, _judged
 from inspector.selection import Selection
 from inspector.settings import Settings
 from inspector.sources.detect import InputKind
 from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.tally import Totals
+from inspector.timeline import Timeline, TimelineInput
 
 MakeWriter = Callable[[IO[str], list[dict[str, Any]]], ReportWriter]
 
@@ -55,7 +57,8 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 class _Reading:
-    """Files read one after another into one analyzer and one report."""
+    """Files read one after another as ONE timeline (:class:`inspector.timeline.Timeline`: connections and the
+    analyzer's per-client state carry from each file into the next) into one analyzer and one report."""
 
     def __init__(
         self,
@@ -70,25 +73,37 @@ class _Reading:
         self.analyzer = analyzer
         self.writer = writer
         self.totals = totals
-        self.keylog = keylog
         self.selection = selection
         self.outcome = RunOutcome(totals)
         self.sources = sources
         """What the JSON and HTML reports list as their sources: the files read so far."""
         self.original: Callable[[Path], Path] = lambda path: path
         """The file in the folder a path given to :meth:`feed` stands for (a whole-record copy of an open file)."""
+        self.timeline = Timeline(on_damage=self._damaged, keylog=keylog)
+        analyzer.new_input()
+
+    def _damaged(self, item: TimelineInput, exc: InputError, exchanges: int) -> None:
+        self.outcome.failed(item.label, exc, exchanges)
+
+    def _judge(self, items: Iterable[SourceItem]) -> None:
+        for result in _judged(self.analyzer, items, self.selection):
+            self.totals.add(result)
+            _emit(self.writer, result, self.outcome.inventory)
 
     def feed(self, files: list[tuple[Path, InputKind]]) -> None:
+        inputs = []
         for path, kind in files:  # the folder is the common parent: labels are names, as `analyze DIR` gives them
             shown = self.original(path)
             self.sources.append({"path": str(shown), "kind": kind, "label": shown.name})
-        given: list[tuple[Path, InputKind | None]] = list(files)
-        part = run_sequential(
-            given, self.analyzer, self.writer, self.totals, keylog=self.keylog, selection=self.selection
-        )
-        self.outcome.errors += part.errors
-        self.outcome.unread += part.unread
-        self.outcome.inventory.merge(part.inventory)
+            inputs.append(TimelineInput(path, kind, shown.name))
+        self._judge(self.timeline.read(inputs))
+
+    def finish(self) -> None:
+        """The end of the timeline: what is still open, the notices about each capture, unfinished handshakes."""
+        self._judge(self.timeline.finish())
+        for late in _chosen(self.selection, self.analyzer.end_input()):
+            self.totals.add(late)
+            self.writer.finding(late)
 
 
 def follow_folder(
@@ -130,7 +145,11 @@ def follow_folder(
 
         follower.after_read = after_read
         with _stop_on_signals(stop):
-            follower.run()
+            try:
+                follower.run()
+                reading.finish()
+            finally:
+                follower.close()
         for message in reading.outcome.errors:
             error(message)
         if snapshot is None:

@@ -1,14 +1,18 @@
-"""``analyze --dask``: the files read on a Dask cluster, judged in this process.
+"""``analyze --dask``: the inputs read on a Dask cluster, judged in this process.
 
-The unit of work is a file: a worker opens it (any fsspec URL), reads it — the expensive part: record walk, TCP
-reassembly, TLS decryption, HTTP parsing — and sends back its *part*: the exchanges and notices it holds, compact
-(heads, the bodies a rule needs), never packets. The client gathers the parts in input order and runs one analyzer
-and one writer over them, so the report is the one a single process gives. Dask does the scheduling and the wire
-(``client.map``); nothing here is a scheduler or a protocol.
+The unit of work is :func:`inspector.timeline.read_part`, the one ``--jobs`` runs: shard ``i`` of ``n`` of the
+timeline — every capture's frames walked (cheap), only the TCP connections whose 4-tuple hashes to the shard
+reassembled, decrypted and parsed (the expensive part), so a connection that runs from one ring file into the next
+is read whole by one task. A task sends back its *part*: the exchanges and notices with their order keys and what
+the end of each capture says, compact (heads, the bodies a rule needs), never packets. The client gathers the parts
+and runs :func:`inspector.timeline.join`, one analyzer and one writer, so the report is the one a single process
+writes, byte for byte. Dask does the scheduling and the wire (``client.map``); nothing here is a scheduler or a
+protocol.
 
-The pcap reader maps its file into memory, so a worker needs a local file: local paths and ``file://`` URLs are
-read where they are (on a remote cluster: a path every worker sees, such as a shared mount); any other URL
-(``s3://``, ``abfs://``, ``memory://``…) is copied by fsspec into a temporary file on the worker, removed when read.
+The pcap reader maps its file into memory, so a task needs local files: local paths and ``file://`` URLs are read
+where they are (on a remote cluster: a path every worker sees, such as a shared mount); any other URL (``s3://``,
+``abfs://``, ``memory://``…) is copied by fsspec into a temporary folder of the task, removed when it ends (every
+shard reads every file, so each task copies each remote file once).
 
 Dask is an optional extra (``pip install 'oauth-inspector[dask]'``); without it, ``--dask`` says how to get it.
 """
@@ -20,17 +24,17 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inspector.model import ConfigError, InputError, SourceItem, UnreadInput
+from inspector.model import ConfigError, InputError, UnreadInput
 from inspector.run import RunOutcome, _chosen, _emit, _judged
 from inspector.sources.detect import InputKind
-from inspector.sources.dispatch import first_frame_time, kind_of, read_input
+from inspector.sources.dispatch import first_frame_time, kind_of
 from inspector.sources.naming import input_labels
 from inspector.sources.pcap.tls.keylog import KeyLog
-from inspector.sources.timeorder import in_judged_order
+from inspector.timeline import PartDamage, PartSummary, Shard, TimelineInput, join, join_damages, read_part
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -75,17 +79,17 @@ class RemoteInput:
     """Which name given this file came from: the files of one folder URL are judged in capture-time order."""
 
 
-@dataclass(slots=True)
-class Part:
-    """What a worker sends back for one file: its items in judged order, or why it could not be read."""
+@dataclass(frozen=True, slots=True)
+class ShardResult:
+    """What one task sends back: its part of the timeline, and what it found the inputs to be (the same in every
+    task: the inputs read in timeline order with their kinds, the files of folder URLs that are no inputs, and the
+    URLs that could not be fetched)."""
 
-    url: str
-    label: str
-    kind: InputKind | None
-    items: list[SourceItem] = field(default_factory=list)
-    error: str | None = None
-    skipped: str | None = None
-    first_frame: int | None = None
+    part: PartSummary
+    read: list[tuple[str, InputKind | None, str]]
+    """(URL or path, kind, label) of each input given to the timeline, in its order."""
+    skipped: list[UnreadInput]
+    unfetched: list[PartDamage]
 
 
 def expand(names: list[str]) -> tuple[list[RemoteInput], list[UnreadInput]]:
@@ -121,54 +125,82 @@ def _expand_url(url: str) -> list[tuple[str, bool]]:
     except (ImportError, ValueError) as exc:  # an unknown protocol, or its backend is not installed
         raise ConfigError(f"Cannot open {url}: {exc}") from None
     except OSError:
-        pass  # the worker says why, as this input's error
-    return [(url, False)]
+        return [(url, False)]  # the task says why, as this input's error
+    return [(fs.unstrip_protocol(path), False)]
 
 
 def _url_labels(urls: list[str]) -> list[str]:
     """Labels for URLs as for paths: relative to their common parent (the file name for one)."""
     if not urls:
         return []
-    parts = [url.split("://", 1)[1] for url in urls]
+    parts = [url.split("://", 1)[1].lstrip("/") for url in urls]
     parent = posixpath.dirname(parts[0]) if len(set(parts)) == 1 else posixpath.commonpath(parts)
     return [posixpath.relpath(part, parent) if parent else part for part in parts]
 
 
-@contextmanager
-def local_copy(url: str) -> Iterator[Path]:
-    """A local file with the content of ``url``: the file itself for a local path, else a temporary copy."""
-    if not is_url(url) or url.startswith("file://"):
-        yield Path(url.removeprefix("file://"))
-        return
+def _fetch(source: RemoteInput, folder: Path) -> Path:
+    """A local file with the content of ``source``: the file itself for a local path, else a copy in ``folder``."""
+    if not is_url(source.url) or source.url.startswith("file://"):
+        return Path(source.url.removeprefix("file://"))
     import fsspec
 
-    with tempfile.TemporaryDirectory(prefix="oauth-inspector-dask-") as folder:
-        target = Path(folder) / (posixpath.basename(url.rstrip("/")) or "input")
-        try:
-            with fsspec.open(url, "rb") as source, target.open("wb") as out:
-                shutil.copyfileobj(source, out, 1 << 20)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"Cannot read {url}: {exc}") from exc
-        yield target
-
-
-def read_part(source: RemoteInput, keylog: KeyLog | None = None) -> Part:
-    """One file read on a worker (a Dask task: module-level, its arguments and result picklable)."""
+    target = folder / str(len(list(folder.iterdir()))) / (posixpath.basename(source.url.rstrip("/")) or "input")
+    target.parent.mkdir()
     try:
-        with local_copy(source.url) as path:
-            if not path.exists():
-                return Part(source.url, source.label, None, error=f"Cannot read {source.url}: no such file")
-            kind = kind_of(path)
-            if kind is None and source.found:
-                return Part(source.url, source.label, None, skipped=_NOT_AN_INPUT)
-            part = Part(source.url, source.label, kind, first_frame=first_frame_time(path) if kind == "pcap" else None)
+        with fsspec.open(source.url, "rb") as remote, target.open("wb") as out:
+            shutil.copyfileobj(remote, out, 1 << 20)
+    except FileNotFoundError:
+        raise InputError(f"Cannot read {source.url}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot read {source.url}: {exc}") from exc
+    return target
+
+
+def read_shard(sources: list[RemoteInput], shard: Shard, keylog: KeyLog | None = None) -> ShardResult:
+    """Shard ``shard`` of the timeline of ``sources``, read on a worker (a Dask task: module-level, its arguments
+    and result picklable)."""
+    with tempfile.TemporaryDirectory(prefix="oauth-inspector-dask-") as scratch:
+        local: list[tuple[RemoteInput, Path, InputKind | None]] = []
+        skipped: list[UnreadInput] = []
+        unfetched: list[PartDamage] = []
+        for source in sources:
             try:
-                part.items.extend(in_judged_order(read_input(path, kind, keylog=keylog, label=source.label), kind))
+                path = _fetch(source, Path(scratch))
+                kind = kind_of(path) if path.is_file() else None
             except InputError as exc:
-                part.error = str(exc).replace(str(path), source.url)
-            return part
-    except InputError as exc:
-        return Part(source.url, source.label, None, error=str(exc))
+                unfetched.append(PartDamage(source.label, str(exc), 0))
+                continue
+            if kind is None and source.found:
+                skipped.append(UnreadInput(source.url, _NOT_AN_INPUT))
+                continue
+            local.append((source, path, kind))
+        local.sort(key=lambda entry: (entry[0].group, _capture_order(entry[0], entry[1], entry[2])))
+        inputs = [TimelineInput(path, kind, source.label) for source, path, kind in local]
+        part = read_part(inputs, shard, keylog)
+    shown = {str(path): source.url for source, path, _ in local}
+    damages = [replace(d, message=_shown(d.message, shown)) for d in part.damages]
+    return ShardResult(
+        replace(part, damages=damages),
+        [(source.url, kind, source.label) for source, _, kind in local],
+        skipped,
+        unfetched,
+    )
+
+
+def _shown(message: str, shown: dict[str, str]) -> str:
+    """A message about a temporary copy, naming the URL it was copied from."""
+    for path, url in shown.items():
+        message = message.replace(path, url)
+    return message
+
+
+def _capture_order(source: RemoteInput, path: Path, kind: InputKind | None) -> tuple[int, int, str]:
+    """Local inputs keep the order ``analyze`` collected them in; a folder URL's files go by capture time, as
+    ``analyze`` orders a local folder."""
+    if not source.group or not source.found:
+        return (0, 0, "")
+    first = first_frame_time(path) if kind == "pcap" else None
+    return (0, first, source.label) if first is not None else (1, 0, source.label)
 
 
 @contextmanager
@@ -200,48 +232,43 @@ def dask_client(address: str, workers: int) -> Iterator[Client]:
         yield client
 
 
-def gather_parts(client: Client, sources: list[RemoteInput], keylog: KeyLog | None) -> list[Part]:
-    """Every file read on the cluster, in judged order: as given, the files of a folder URL in capture-time order
-    (their first frames are known only once read, as ``analyze`` orders a local folder)."""
-    futures: list[Any] = client.map(read_part, sources, keylog=keylog, pure=False)
+def shards_of(client: Client) -> int:
+    """One shard per worker thread of the cluster (at least one)."""
+    workers = client.scheduler_info()["workers"].values()
+    return max(1, sum(int(worker.get("nthreads", 1)) for worker in workers))
+
+
+def gather_shards(client: Client, sources: list[RemoteInput], keylog: KeyLog | None, shards: int) -> list[ShardResult]:
+    """Every shard of the timeline read on the cluster, in shard order."""
+    futures: list[Any] = client.map(
+        read_shard, [sources] * shards, [Shard(index, shards) for index in range(shards)], keylog=keylog, pure=False
+    )
     try:
-        parts: list[Part] = client.gather(futures)
+        results: list[ShardResult] = client.gather(futures)
     finally:
         client.cancel(futures)
-    order = sorted(range(len(parts)), key=lambda i: (sources[i].group, _capture_order(sources[i], parts[i]), i))
-    return [parts[i] for i in order]
-
-
-def _capture_order(source: RemoteInput, part: Part) -> tuple[int, int, str]:
-    if not source.group or not source.found:
-        return (0, 0, "")  # local inputs are already in order; a URL named alone keeps its place
-    return (0, part.first_frame, part.label) if part.first_frame is not None else (1, 0, part.label)
+    return results
 
 
 def run_dask(
-    parts: list[Part],
+    results: list[ShardResult],
     analyzer: Analyzer,
     writer: ReportWriter,
     totals: Totals,
     *,
     selection: Selection | None = None,
-) -> tuple[RunOutcome, list[UnreadInput]]:
-    """The parts judged by one analyzer into one report, as :func:`inspector.run.run_sequential` judges files;
-    also the files found in folder URLs that are no inputs."""
+) -> RunOutcome:
+    """The shards joined into one timeline and judged by one analyzer into one report, as
+    :func:`inspector.run.run_timeline_parallel` judges its shards."""
     outcome = RunOutcome(totals)
-    skipped: list[UnreadInput] = []
-    for part in parts:
-        if part.skipped is not None:
-            skipped.append(UnreadInput(part.url, part.skipped))
-            continue
-        before = totals.exchanges
-        analyzer.new_input()
-        for result in _judged(analyzer, part.items, selection):
-            totals.add(result)
-            _emit(writer, result, outcome.inventory)
-        if part.error is not None:
-            outcome.failed(part.label, InputError(part.error), totals.exchanges - before)
-        for late in _chosen(selection, analyzer.end_input()):
-            totals.add(late)
-            writer.finding(late)
-    return outcome, skipped
+    parts = [result.part for result in results]
+    analyzer.new_input()
+    for result in _judged(analyzer, join(parts), selection):
+        totals.add(result)
+        _emit(writer, result, outcome.inventory)
+    for late in _chosen(selection, analyzer.end_input()):
+        totals.add(late)
+        writer.finding(late)
+    for damage in [*results[0].unfetched, *join_damages(parts)]:
+        outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
+    return outcome

@@ -173,6 +173,7 @@ class Follower:
     copies: dict[Path, Path] = field(default_factory=dict)
     """Whole-record copies of files still open at the stop, and the file each was copied from."""
     _looked: dict[str, _Looked] = field(default_factory=dict)
+    _scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def poll(self, *, final: bool = False) -> int:
         """Read the files closed since the last poll (every file left, when ``final``); how many were read."""
@@ -183,11 +184,16 @@ class Follower:
             self._feed(chosen)
         if final:
             still_open = sorted((item for item in fresh if item not in chosen), key=Candidate.order)
-            with tempfile.TemporaryDirectory(prefix="oauth-inspector-follow-") as scratch:
-                for item in still_open:  # one by one: a whole-record copy of an open file is named as the file
-                    self._feed([self._whole_records(item, Path(scratch))])
+            if still_open:
+                self._feed([self._whole_records(item) for item in still_open])
             chosen += still_open
         return len(chosen)
+
+    def close(self) -> None:
+        """Remove the whole-record copies (after the run has finished reading: a timeline may hold them open)."""
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def _feed(self, items: list[Candidate]) -> None:
         self.read.update(item.identity for item in items)
@@ -195,13 +201,15 @@ class Follower:
         if self.after_read is not None:
             self.after_read()
 
-    def _whole_records(self, item: Candidate, scratch: Path) -> Candidate:
+    def _whole_records(self, item: Candidate) -> Candidate:
         """An open capture up to its last whole record: the file itself, or a copy of its whole records (its
         writer may be in the middle of one; the file is not damaged, it is not finished)."""
         cut = cut_at(item.path) if item.kind == "pcap" else None
         if cut is None:
             return item
-        copy = scratch / str(len(self.copies)) / item.path.name
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="oauth-inspector-follow-")
+        copy = Path(self._scratch.name) / str(len(self.copies)) / item.path.name
         copy.parent.mkdir()
         with item.path.open("rb") as source, copy.open("wb") as target:
             target.write(source.read(cut))
@@ -213,7 +221,7 @@ class Follower:
         return self.copies.get(path, path)
 
     def run(self) -> None:
-        """Poll until ``stop`` is set, then read what is left."""
+        """Poll until ``stop`` is set, then read what is left (call :meth:`close` when the reading is over)."""
         while not self.stop.is_set():
             self.poll()
             self.stop.wait(self.interval)

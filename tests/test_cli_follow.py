@@ -92,9 +92,13 @@ def test_follow_gives_what_analyze_gives_over_the_same_files(tmp_path: Path) -> 
     assert done.returncode == code, done.stderr
     assert out.read_text(encoding="utf-8") == together.read_text(encoding="utf-8")
     assert _lines(out) > first  # the open file was read at the stop
-    summary = json.loads(out.read_text(encoding="utf-8").splitlines()[-1])
-    assert summary["type"] == "summary"
-    assert summary["exchanges"] > 20
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines[-1]["type"] == "summary"
+    assert lines[-1]["exchanges"] > 20
+    # The Bearer 401 closed the first file, the Basic retry opened the second: one timeline sees the fallback.
+    exchanges = [line for line in lines if line["type"] == "exchange"]
+    fallbacks = [f for line in exchanges for f in line["findings"] if f["rule"] == "basic-fallback"]
+    assert fallbacks
 
 
 def test_a_sarif_report_is_a_valid_document_after_every_file(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import io
 import json
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,12 +25,10 @@ fsspec = pytest.importorskip("fsspec", reason="the dask extra is not installed")
 
 from inspector.analyze import Analyzer  # noqa: E402
 from inspector.distributed import (  # noqa: E402
-    RemoteInput,
     expand,
-    gather_parts,
+    gather_shards,
     is_url,
-    local_copy,
-    read_part,
+    read_shard,
     run_dask,
 )
 from inspector.policy import Policy  # noqa: E402
@@ -37,6 +36,7 @@ from inspector.report.writers import JsonWriter  # noqa: E402
 from inspector.run import run_sequential  # noqa: E402
 from inspector.sources.dispatch import expand_inputs  # noqa: E402
 from inspector.tally import Totals  # noqa: E402
+from inspector.timeline import Shard  # noqa: E402
 from inspector.trust import build_trust  # noqa: E402
 from tests.corpus import REPO  # noqa: E402
 
@@ -63,12 +63,12 @@ def client() -> Iterator[distributed.Client]:
 
 @pytest.fixture
 def split(tmp_path: Path) -> list[Path]:
-    """lab.pcapng in four ring files (one cut between a Bearer 401 and the Basic retry), and the HAR."""
+    """lab.pcapng in five ring files (one cut between a Bearer 401, frame 458, and the Basic retry, 466); the HAR."""
     if shutil.which("editcap") is None:
         pytest.skip("editcap (wireshark-common) is not installed")
     folder = tmp_path / "ring"
     folder.mkdir()
-    subprocess.run(["editcap", "-c", "150", str(SAMPLES / "lab.pcapng"), str(folder / "ring.pcapng")], check=True)
+    subprocess.run(["editcap", "-c", "115", str(SAMPLES / "lab.pcapng"), str(folder / "ring.pcapng")], check=True)
     shutil.copy(SAMPLES / "lab.har", folder)
     return sorted(folder.iterdir())
 
@@ -92,21 +92,21 @@ def test_urls_and_paths_are_told_apart() -> None:
     assert not is_url("/tmp/trace.pcap") and not is_url("C:\\trace.pcap") and not is_url("trace.pcap")
 
 
-def test_a_worker_reads_a_url_through_a_temporary_copy_it_removes(split: list[Path]) -> None:
-    capture = split[-1]
-    url = "memory://copies/" + capture.name
-    with fsspec.open(url, "wb") as out:
-        out.write(capture.read_bytes())
-    with local_copy(url) as path:
-        copied = path
-        assert path.read_bytes() == capture.read_bytes()
-    assert not copied.exists()
-    remote, local = read_part(RemoteInput(url, "a")), read_part(RemoteInput(str(capture), "a"))
-    assert remote.error is None and remote.kind == "pcap"
-    assert [getattr(i, "id", None) for i in remote.items] == [getattr(i, "id", None) for i in local.items]
-    assert remote.items
-    missing = read_part(RemoteInput("memory://copies/nothing.pcap", "nothing.pcap"))
-    assert missing.error is not None and "memory://copies/nothing.pcap" in missing.error
+def test_a_task_reads_urls_through_temporary_copies_and_names_them_by_url(split: list[Path]) -> None:
+    for path in split:
+        with fsspec.open(f"memory://copies/{path.name}", "wb") as out:
+            out.write(path.read_bytes())
+    sources, _ = expand(["memory://copies/*.pcapng", "memory://copies/nothing.pcap"])
+    remote = read_shard(sources, Shard(0, 1))
+    local_sources, _ = expand([str(p) for p in split if p.suffix == ".pcapng"])
+    local = read_shard(local_sources, Shard(0, 1))
+    assert [label for _, _, label in remote.read] == [label for _, _, label in local.read][: len(remote.read)]
+    assert [key for key, _ in remote.part.captures] == [key for key, _ in local.part.captures]
+    assert remote.part.captures
+    assert [d.label for d in remote.unfetched] == ["nothing.pcap"]
+    assert remote.unfetched[0].message == "Cannot read memory:///copies/nothing.pcap: no such file"
+    leftovers = list(Path(tempfile.gettempdir()).glob("oauth-inspector-dask-*"))
+    assert not leftovers  # the copies are removed when the task ends
 
 
 def test_the_cluster_gives_the_sequential_report(client: distributed.Client, split: list[Path]) -> None:
@@ -117,14 +117,14 @@ def test_the_cluster_gives_the_sequential_report(client: distributed.Client, spl
         out.write(b"not a capture")
     sources, skipped = expand(["memory://ring"])
     assert not skipped and len(sources) == len(split) + 1
-    parts = gather_parts(client, sources, None)
+    results = gather_shards(client, sources, None, shards=3)
     captures = [p.name for p in split if p.suffix == ".pcapng"]
-    assert [p.label for p in parts if p.skipped is None] == [*captures, "lab.har"]  # capture time, then the rest
+    assert [label for _, _, label in results[0].read] == [*captures, "lab.har"]  # capture time, then the rest
+    assert [s.file for s in results[0].skipped] == ["memory:///ring/notes.txt"]
+    assert len({len(r.part.captures) for r in results}) > 1  # the connections were shared out
 
     def on_dask(analyzer: Analyzer, writer: JsonWriter, totals: Totals):  # type: ignore[no-untyped-def]
-        outcome, found_skipped = run_dask(parts, analyzer, writer, totals)
-        assert [s.file for s in found_skipped] == ["memory:///ring/notes.txt"]
-        return outcome
+        return run_dask(results, analyzer, writer, totals)
 
     inputs = expand_inputs([split[0].parent])
 
@@ -134,6 +134,8 @@ def test_the_cluster_gives_the_sequential_report(client: distributed.Client, spl
     dask_report, sequential_report = _report(on_dask), _report(sequential)
     assert dask_report == sequential_report
     assert len(dask_report["exchanges"]) > 20  # type: ignore[arg-type]
+    fallbacks = [f for f in dask_report["findings"] if f["rule"] == "basic-fallback"]  # type: ignore[union-attr,index]
+    assert fallbacks  # the Bearer 401 and the Basic retry are in different files: one timeline joins them
 
 
 def test_local_paths_keep_analyze_order_and_a_broken_file_is_an_error(
@@ -143,7 +145,10 @@ def test_local_paths_keep_analyze_order_and_a_broken_file_is_an_error(
     broken.write_text('{"log": {"version": "1.2", "entries": [{"request": ', encoding="utf-8")
     sources, _ = expand([str(split[0].parent)])
     assert [s.url for s in sources] == [str(path) for path, _ in expand_inputs([split[0].parent])]
-    parts = gather_parts(client, sources, None)
-    assert [p.label for p in parts] == [Path(s.url).name for s in sources]
-    errors = [p for p in parts if p.error]
-    assert [p.label for p in errors] == ["broken.har"]
+    results = gather_shards(client, sources, None, shards=2)
+    assert [url for url, _, _ in results[0].read] == [s.url for s in sources]
+    out, totals = io.StringIO(), Totals()
+    writer = JsonWriter(out, [], show_secrets=False)
+    outcome = run_dask(results, Analyzer(_trust(), Policy()), writer, totals)
+    writer.close(totals)
+    assert [u.file for u in outcome.unread] == ["broken.har"]
