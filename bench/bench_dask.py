@@ -7,9 +7,9 @@ A capture of ``--packets`` packets is made by bench/pcap/make_capture.py (keep-a
 challenges, Basic, NTLM, reordering and retransmissions) and split by ``editcap -c`` into ``--files`` ring files.
 
 - *Dask*: two LocalClusters of worker processes on 127.0.0.1 (1 and 2 workers, one thread each) are started once
-  (their start-up time is printed apart: a long-lived cluster pays it once); a round reads all files on each
-  cluster and judges the parts in this process into a JSONL report on /dev/null (``gather_parts`` + ``run_dask``,
-  what ``analyze --dask`` runs between start-up and exit).
+  (their start-up time is printed apart: a long-lived cluster pays it once); a round reads the files' timeline on
+  each cluster (one shard per worker) and judges the joined parts in this process into a JSONL report on /dev/null
+  (``gather_shards`` + ``run_dask``, what ``analyze --dask`` runs between start-up and exit).
 - *--jobs*: the real ``oauth-inspector analyze DIR --jobs N`` process, timed from outside (its start-up included).
 
 Rounds are interleaved (1 worker, 2 workers, --jobs 1, --jobs 2, then again), so load that comes and goes on a
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from inspector.analyze import Analyzer
-from inspector.distributed import expand, gather_parts, run_dask
+from inspector.distributed import expand, gather_shards, run_dask, shards_of
 from inspector.policy import Policy
 from inspector.report.writers import JsonlWriter
 from inspector.tally import Totals
@@ -61,11 +61,11 @@ def make_files(folder: Path, packets: int, files: int) -> tuple[list[Path], Path
 def dask_round(client: object, folder: Path, cert: Path) -> float:
     start = time.perf_counter()
     sources, _ = expand([str(folder)])
-    parts = gather_parts(client, sources, None)  # type: ignore[arg-type]
+    results = gather_shards(client, sources, None, shards_of(client))  # type: ignore[arg-type]
     with open(os.devnull, "w", encoding="utf-8") as out:
         writer = JsonlWriter(out, show_secrets=False)
         totals = Totals()
-        outcome, _ = run_dask(parts, Analyzer(build_trust(certs=[cert]), Policy()), writer, totals)
+        outcome = run_dask(results, Analyzer(build_trust(certs=[cert]), Policy()), writer, totals)
         writer.close(totals, outcome.inventory)
     if outcome.errors or not totals.exchanges:
         raise SystemExit(f"the Dask run read nothing or failed: {outcome.errors}")
