@@ -130,12 +130,15 @@ def _expand_url(url: str) -> list[tuple[str, bool]]:
 
 
 def _url_labels(urls: list[str]) -> list[str]:
-    """Labels for URLs as for paths: relative to their common parent (the file name for one)."""
-    if not urls:
-        return []
-    parts = [url.split("://", 1)[1].lstrip("/") for url in urls]
-    parent = posixpath.dirname(parts[0]) if len(set(parts)) == 1 else posixpath.commonpath(parts)
-    return [posixpath.relpath(part, parent) if parent else part for part in parts]
+    """Labels for URLs as for paths: relative to their common parent folder (the file name for one), component by
+    component and never normalised (``a/./b`` and ``a/b`` are two objects in a bucket), so distinct URLs keep
+    distinct labels."""
+    parts = [url.split("://", 1)[-1].lstrip("/").split("/") for url in urls]
+    folders = [p[:-1] for p in parts]
+    common = 0
+    while folders and all(len(f) > common for f in folders) and len({f[common] for f in folders}) == 1:
+        common += 1
+    return ["/".join(p[common:]) or url for p, url in zip(parts, urls, strict=True)]
 
 
 def _fetch(source: RemoteInput, folder: Path) -> Path:
