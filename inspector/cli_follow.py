@@ -150,6 +150,8 @@ def follow_folder(
                 reading.finish()
             finally:
                 follower.close()
+        if follower.failed is not None:
+            reading.outcome.failed(str(folder), InputError(follower.failed), 0)
         for message in reading.outcome.errors:
             error(message)
         if snapshot is None:

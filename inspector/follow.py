@@ -119,6 +119,10 @@ def _look(path: Path) -> Candidate | UnreadInput:
         kind = kind_of(path)
     except InputError as exc:
         return UnreadInput(str(path), str(exc))
+    except FileNotFoundError:
+        raise  # removed since the listing: not there to report
+    except OSError as exc:  # no permission, an I/O error: said, and looked at again when it changes
+        return UnreadInput(str(path), f"Cannot read {path}: {exc.strerror or exc}")
     if kind is None:
         return UnreadInput(str(path), NOT_AN_INPUT)
     return Candidate(path, kind, first_frame_time(path) if kind == "pcap" else None)
@@ -170,6 +174,8 @@ class Follower:
     """Called after each batch of files is read (flush the report)."""
     read: set[tuple[str, int | None]] = field(default_factory=set)
     not_inputs: list[UnreadInput] = field(default_factory=list)
+    failed: str | None = None
+    """Why the folder could not be read any more, when it could not."""
     copies: dict[Path, Path] = field(default_factory=dict)
     """Whole-record copies of files still open at the stop, and the file each was copied from."""
     _looked: dict[str, _Looked] = field(default_factory=dict)
@@ -221,8 +227,12 @@ class Follower:
         return self.copies.get(path, path)
 
     def run(self) -> None:
-        """Poll until ``stop`` is set, then read what is left (call :meth:`close` when the reading is over)."""
-        while not self.stop.is_set():
-            self.poll()
-            self.stop.wait(self.interval)
-        self.poll(final=True)
+        """Poll until ``stop`` is set, then read what is left (call :meth:`close` when the reading is over). A
+        folder that cannot be read any more (removed, unmounted) ends the run: :attr:`failed` says why."""
+        try:
+            while not self.stop.is_set():
+                self.poll()
+                self.stop.wait(self.interval)
+            self.poll(final=True)
+        except InputError as exc:
+            self.failed = str(exc)

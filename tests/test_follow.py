@@ -142,3 +142,29 @@ def test_a_folder_of_too_many_files_is_read_up_to_the_cap_and_says_so(
     found, others = follow.scan(tmp_path)
     assert [c.path.name for c in found] == ["a.har", "b.har"]
     assert [u.reason for u in others] == ["more than 2 files; the rest were not read"]
+
+
+def test_a_folder_that_goes_away_ends_the_run_saying_why(tmp_path: Path) -> None:
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    shutil.copy(LAB / "lab.har", ring)
+    read: list[str] = []
+    follower = Follower(ring, lambda files: read.extend(path.name for path, _ in files), interval=0.01)
+    follower.poll()
+    shutil.rmtree(ring)
+    follower.run()  # returns at once: nothing to follow
+    assert read == ["lab.har"]
+    assert follower.failed is not None and "Cannot read folder" in follower.failed
+
+
+def test_a_file_that_cannot_be_read_is_listed_with_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = tmp_path / "locked.pcap"
+    shutil.copy(LAB / "lab.pcapng", locked)
+
+    def denied(path: Path) -> None:  # as open() fails on a file of mode 000 for anyone but root
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(follow, "kind_of", denied)
+    found, others = follow.scan(tmp_path)
+    assert not found
+    assert [u.file for u in others] == [str(locked)] and "Permission denied" in others[0].reason
