@@ -353,6 +353,7 @@ def analyze(
                 output=output,
                 make_writer=make_writer,
                 interval=follow_interval,
+                tell=None if quiet or not sys.stderr.isatty() else error,
             )
         sys.exit(code)
     with exit_on_error(unreadable=(InputError,)):

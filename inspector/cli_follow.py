@@ -79,6 +79,8 @@ class _Reading:
         """What the JSON and HTML reports list as their sources: the files read so far."""
         self.original: Callable[[Path], Path] = lambda path: path
         """The file in the folder a path given to :meth:`feed` stands for (a whole-record copy of an open file)."""
+        self.last: list[str] = []
+        """The names of the files read last."""
         self.timeline = Timeline(on_damage=self._damaged, keylog=keylog)
         analyzer.new_input()
 
@@ -92,6 +94,7 @@ class _Reading:
 
     def feed(self, files: list[tuple[Path, InputKind]]) -> None:
         inputs = []
+        self.last = [self.original(path).name for path, _ in files]
         for path, kind in files:  # the folder is the common parent: labels are names, as `analyze DIR` gives them
             shown = self.original(path)
             self.sources.append({"path": str(shown), "kind": kind, "label": shown.name})
@@ -117,8 +120,10 @@ def follow_folder(
     make_writer: MakeWriter,
     interval: float,
     stop: threading.Event | None = None,
+    tell: Callable[[str], None] | None = None,
 ) -> int:
-    """Follow ``folder`` until stopped; the exit code as ``analyze`` gives it."""
+    """Follow ``folder`` until stopped; the exit code as ``analyze`` gives it. ``tell`` hears a line per look that
+    read files (the progress of a run without end)."""
     stop = stop or threading.Event()
     analyzer = Analyzer(settings.trust, settings.policy)
     totals = Totals()
@@ -138,6 +143,9 @@ def follow_folder(
             finish_report(target, counted, reading.outcome, follower.not_inputs, selection, configuration, settings)
 
         def after_read() -> None:
+            if tell is not None:
+                findings = sum(totals.severities.values())
+                tell(f"read {', '.join(reading.last)}: {totals.exchanges} exchanges, {findings} findings so far")
             if snapshot is None:
                 out.flush()
             elif output is not None:

@@ -11,14 +11,20 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from inspector.cli import main
+from inspector.cli import load_configuration, main
+from inspector.cli_follow import follow_folder
+from inspector.report.writers import JsonlWriter
+from inspector.selection import build_selection
+from inspector.settings import TrustArguments, build_settings
 from tests.corpus import REPO
 
 SAMPLES = REPO / "captures" / "lab"
@@ -169,3 +175,32 @@ def test_a_capture_still_being_written_at_the_stop_is_no_error(tmp_path: Path) -
     assert code == 1, err  # findings, not an unreadable input
     kinds = [json.loads(line)["type"] for line in out.read_text(encoding="utf-8").splitlines()]
     assert "error" not in kinds
+
+
+def test_in_process_a_line_per_look_that_read_files_and_the_stop_reads_the_rest(tmp_path: Path) -> None:
+    parts = _ring(tmp_path, 200)
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    for part in parts:
+        shutil.copy(part, ring)
+    settings = build_settings(TrustArguments(), output_format="jsonl", now=datetime.now(UTC))
+    told: list[str] = []
+    stop = threading.Event()
+    stop.set()  # stopped before the first look: what is there is read, then the report is closed
+    code = follow_folder(
+        ring,
+        settings=settings,
+        selection=build_selection(),
+        keylog=None,
+        configuration=load_configuration(None, None),
+        output=tmp_path / "out.jsonl",
+        make_writer=lambda out, _sources: JsonlWriter(out, show_secrets=False),
+        interval=0.01,
+        stop=stop,
+        tell=told.append,
+    )
+    assert code == 1
+    closed = ", ".join(p.name for p in parts[:-1])
+    assert told[0].startswith(f"read {closed}: ") and told[1].startswith(f"read {parts[-1].name}: ")
+    assert told[1].endswith("findings so far") and len(told) == 2
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()[-1])["type"] == "summary"
