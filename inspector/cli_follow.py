@@ -93,12 +93,14 @@ class _Reading:
             _emit(self.writer, result, self.outcome.inventory)
 
     def feed(self, files: list[tuple[Path, InputKind]]) -> None:
-        inputs = []
-        self.last = [self.original(path).name for path, _ in files]
-        for path, kind in files:  # the folder is the common parent: labels are names, as `analyze DIR` gives them
-            shown = self.original(path)
-            self.sources.append({"path": str(shown), "kind": kind, "label": shown.name})
-            inputs.append(TimelineInput(path, kind, shown.name))
+        shown = [self.original(path) for path, _ in files]
+        self.last = [original.name for original in shown]
+        # The folder is the common parent: labels are file names, as `analyze DIR` gives them.
+        self.sources += [
+            {"path": str(original), "kind": kind, "label": original.name}
+            for original, (_, kind) in zip(shown, files, strict=True)
+        ]
+        inputs = [TimelineInput(path, kind, original.name) for original, (path, kind) in zip(shown, files, strict=True)]
         self._judge(self.timeline.read(inputs))
 
     def finish(self) -> None:
