@@ -99,17 +99,15 @@ def expand(names: list[str]) -> tuple[list[RemoteInput], list[UnreadInput]]:
 
     local = [name for name in names if not is_url(name) or name.startswith("file://")]
     paths = [Path(name.removeprefix("file://")) for name in local]
-    collected = collect_inputs(paths)
-    found_in_folders = {str(p) for p in paths if p.is_dir()}
-    out: list[RemoteInput] = []
-    for (path, _), label in zip(collected.inputs, input_labels([p for p, _ in collected.inputs]), strict=True):
-        out.append(RemoteInput(str(path), label, found=bool(found_in_folders)))
+    collected = collect_inputs(paths)  # a folder's files that are no inputs are in its skipped list already
+    labels = input_labels([p for p, _ in collected.inputs])
+    out = [RemoteInput(str(path), label) for (path, _), label in zip(collected.inputs, labels, strict=True)]
     remote = [name for name in names if name not in local]
     urls: list[tuple[str, bool, int]] = []
     for group, name in enumerate(remote, 1):
         urls += [(url, found, group) for url, found in _expand_url(name)]
-    labels = _url_labels([url for url, _, _ in urls])
-    out += [RemoteInput(url, label, found, group) for (url, found, group), label in zip(urls, labels, strict=True)]
+    named = _url_labels([url for url, _, _ in urls])
+    out += [RemoteInput(url, label, found, group) for (url, found, group), label in zip(urls, named, strict=True)]
     return out, collected.skipped
 
 

@@ -152,3 +152,18 @@ def test_local_paths_keep_analyze_order_and_a_broken_file_is_an_error(
     outcome = run_dask(results, Analyzer(_trust(), Policy()), writer, totals)
     writer.close(totals)
     assert [u.file for u in outcome.unread] == ["broken.har"]
+
+
+def test_a_file_named_that_is_no_input_is_an_error_as_with_analyze(client: distributed.Client, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a capture", encoding="utf-8")
+    sources, skipped = expand([str(notes), str(SAMPLES / "lab.har")])
+    assert not skipped
+    results = gather_shards(client, sources, None, shards=1)
+    out, totals = io.StringIO(), Totals()
+    writer = JsonWriter(out, [], show_secrets=False)
+    outcome = run_dask(results, Analyzer(_trust(), Policy()), writer, totals)
+    writer.close(totals)
+    [unread] = outcome.unread
+    assert unread.file.endswith("/notes.txt") and "its content is not" in unread.reason
+    assert not results[0].skipped
