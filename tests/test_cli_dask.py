@@ -4,6 +4,7 @@ are usage errors (exit 2) that say what to do, never a traceback."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -76,3 +77,10 @@ def test_an_unknown_url_scheme_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["analyze", "nosuchscheme://bucket/x.pcap", "--dask", "local"])
     assert result.exit_code == 2
     assert "nosuchscheme://bucket/x.pcap" in result.stderr
+
+
+def test_the_package_declares_the_dask_extra() -> None:
+    metadata = importlib.metadata.metadata("oauth-inspector")
+    assert "dask" in (metadata.get_all("Provides-Extra") or [])
+    extra = [r.split(";")[0] for r in metadata.get_all("Requires-Dist") or [] if "extra == 'dask'" in r]
+    assert sorted(r.split(">")[0] for r in extra) == ["dask[distributed]", "fsspec"]
