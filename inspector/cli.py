@@ -305,7 +305,9 @@ def analyze(
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
         if follow:
-            folder = _follow_folder(inputs, dask_address)
+            folder = _follow_folder(inputs, dask_address, separately=separately)
+        if dask_address is not None and separately:
+            raise ConfigError("--dask reads the inputs as one timeline: it does not take --separately")
     if dask_address is not None:
         from inspector.cli_dask import analyze_on_dask
 
@@ -461,10 +463,12 @@ def finish_report(
     writer.close(totals, outcome.inventory)
 
 
-def _follow_folder(inputs: tuple[str, ...], dask_address: str | None) -> Path:
+def _follow_folder(inputs: tuple[str, ...], dask_address: str | None, *, separately: bool) -> Path:
     """The folder ``--follow`` watches: the one input, a folder."""
     if dask_address is not None:
         raise ConfigError("--follow reads files as they close, one after another: it does not take --dask")
+    if separately:
+        raise ConfigError("--follow reads a ring buffer, one timeline by nature: it does not take --separately")
     if len(inputs) != 1 or not Path(inputs[0]).is_dir():
         raise ConfigError("--follow watches one folder: give exactly one folder (the ring buffer's)")
     return Path(inputs[0])

@@ -84,3 +84,9 @@ def test_the_package_declares_the_dask_extra() -> None:
     assert "dask" in (metadata.get_all("Provides-Extra") or [])
     extra = [r.split(";")[0] for r in metadata.get_all("Requires-Dist") or [] if "extra == 'dask'" in r]
     assert sorted(r.split(">")[0] for r in extra) == ["dask[distributed]", "fsspec"]
+
+
+def test_dask_does_not_take_separately() -> None:
+    result = CliRunner().invoke(main, ["analyze", str(SAMPLES / "lab.har"), "--dask", "local", "--separately"])
+    assert result.exit_code == 2
+    assert "does not take --separately" in result.stderr

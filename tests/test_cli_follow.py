@@ -151,6 +151,7 @@ def test_sigterm_stops_it_too_and_an_empty_folder_is_a_clean_run(tmp_path: Path)
         (["a", "b"], "exactly one folder"),
         ([os.devnull], "exactly one folder"),
         (["{folder}", "--dask", "local"], "does not take --dask"),
+        (["{folder}", "--separately"], "does not take --separately"),
     ],
 )
 def test_follow_takes_one_folder(tmp_path: Path, args: list[str], message: str) -> None:
