@@ -30,6 +30,17 @@ Finish = Callable[[ReportWriter], None]
 """What ends a report: the run's last findings, the unread inputs, then ``close`` (with totals of its own)."""
 
 
+def _mode_for(target: Path) -> int:
+    """The permissions the report would have if written in place: the target's own, else what the umask leaves of
+    rw-rw-rw- (a temporary file is made rw------- for anyone's safety, a report is not)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 class SnapshotReport:
     """A :class:`ReportWriter` that keeps its records, so the document can be rendered whole more than once."""
 
@@ -75,6 +86,7 @@ class SnapshotReport:
         try:
             with handle:
                 self.render(handle, finish)
+            os.chmod(handle.name, _mode_for(target))
             os.replace(handle.name, target)
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)

@@ -52,6 +52,9 @@ def test_it_takes_more_after_a_snapshot(lab_results: list[ExchangeResult], tmp_p
     assert counts == sorted(counts)
     assert counts[-1] == sum(len(r.findings) for r in lab_results[:5]) > 0
     assert [p.name for p in tmp_path.iterdir()] == ["report.sarif"]
+    plain = tmp_path / "plain"
+    plain.write_text("")  # as `analyze -o` creates a report: the umask's mode
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_a_failed_snapshot_leaves_the_last_good_file(lab_results: list[ExchangeResult], tmp_path: Path) -> None:
