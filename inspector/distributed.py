@@ -96,10 +96,14 @@ def expand(names: list[str]) -> tuple[list[RemoteInput], list[UnreadInput]]:
     """The files the names stand for: local paths as ``analyze`` collects them (folders searched, captures in
     capture-time order); URLs through fsspec (a folder URL or a glob gives every file under it, by name)."""
     from inspector.sources.dispatch import collect_inputs
+    from inspector.sources.opening import is_stream
 
     local = [name for name in names if not is_url(name) or name.startswith("file://")]
     paths = [Path(name.removeprefix("file://")) for name in local]
     collected = collect_inputs(paths)  # a folder's files that are no inputs are in its skipped list already
+    streams = [str(path) for path, _ in collected.inputs if is_stream(path)]
+    if streams:
+        raise ConfigError(f"--dask reads files where the workers are: not standard input or a pipe ({streams[0]})")
     labels = input_labels([p for p, _ in collected.inputs])
     out = [RemoteInput(str(path), label) for (path, _), label in zip(collected.inputs, labels, strict=True)]
     remote = [name for name in names if name not in local]

@@ -90,3 +90,10 @@ def test_dask_does_not_take_separately() -> None:
     result = CliRunner().invoke(main, ["analyze", str(SAMPLES / "lab.har"), "--dask", "local", "--separately"])
     assert result.exit_code == 2
     assert "does not take --separately" in result.stderr
+
+
+def test_standard_input_is_not_for_a_cluster() -> None:
+    pytest.importorskip("fsspec", reason="the dask extra is not installed")
+    result = CliRunner().invoke(main, ["analyze", "-", "--dask", "local"], input="")
+    assert result.exit_code == 2
+    assert "not standard input or a pipe" in result.stderr
