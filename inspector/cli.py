@@ -308,6 +308,19 @@ def analyze(
             folder = _follow_folder(inputs, dask_address, separately=separately)
         if dask_address is not None and separately:
             raise ConfigError("--dask reads the inputs as one timeline: it does not take --separately")
+
+    def make_writer(out: IO[str], sources: list[dict[str, Any]]) -> ReportWriter:
+        """The report's writer on ``out`` (for --follow and --dask, which know their sources only as they read)."""
+        return _writer(
+            settings.output_format or "table",
+            out,
+            sources,
+            show_secrets=trust.show_secrets,
+            verbose=show_all,
+            to_file=output is not None or out is not sys.stdout,
+            max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
+        )
+
     if dask_address is not None:
         from inspector.cli_dask import analyze_on_dask
 
@@ -321,29 +334,11 @@ def analyze(
                 keylog=keylog,
                 configuration=configuration,
                 output=output,
-                make_writer=functools.partial(
-                    _writer,
-                    settings.output_format or "table",
-                    show_secrets=trust.show_secrets,
-                    verbose=show_all,
-                    to_file=output is not None,
-                    max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
-                ),
+                make_writer=make_writer,
             )
         sys.exit(code)
     if follow:
         from inspector.cli_follow import follow_folder
-
-        def make_writer(out: IO[str], sources: list[dict[str, Any]]) -> ReportWriter:
-            return _writer(
-                settings.output_format or "table",
-                out,
-                sources,
-                show_secrets=trust.show_secrets,
-                verbose=show_all,
-                to_file=output is not None or out is not sys.stdout,
-                max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
-            )
 
         with exit_on_error():
             code = follow_folder(
