@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,7 +183,15 @@ def main() -> None:
     "-j",
     type=click.IntRange(1, 256),
     default=None,
-    help="Analyse several files in parallel with this many processes (default: the machine's cores).",
+    help="Read the timeline with this many processes, each a shard of the connections of every capture (default: "
+    "the machine's cores from 64 MiB of captures on, else one); the report is the one process's, byte for byte. "
+    "With --separately: files in parallel.",
+)
+@click.option(
+    "--separately",
+    is_flag=True,
+    help="Judge each input file as its own timeline (unrelated captures): connections and per-client state "
+    "(fallback window, challenges, NTLM handshakes) end with each file. Default: the files are one timeline.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display on stderr.")
 @click.option(
@@ -223,6 +231,7 @@ def analyze(
     output: Path | None,
     show_all: bool,
     jobs: int | None,
+    separately: bool,
     quiet: bool,
     keylogs: tuple[Path, ...],
     tls_keys: tuple[Path, ...],
@@ -245,7 +254,7 @@ def analyze(
     to the common parent of the inputs, then the exchange's number: sub/trace.har:3.
     """
     from inspector.report.progress import ProgressView
-    from inspector.run import run_parallel, run_sequential
+    from inspector.run import run_parallel, run_sequential, run_timeline_parallel
     from inspector.sources.dispatch import collect_inputs
     from inspector.sources.naming import input_labels
     from inspector.sources.opening import is_stream
@@ -278,7 +287,10 @@ def analyze(
     totals = Totals()
     # Standard input and pipes are read once, in this process.
     streams = any(is_stream(path) for path, _ in expanded)
-    workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
+    if separately:
+        workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
+    else:  # shards of the connections: worth their start-up on large captures, or when asked for
+        workers = 1 if streams else jobs or (os.cpu_count() or 1 if _capture_bytes(expanded) > SHARD_FROM else 1)
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
     labels = input_labels([path for path, _ in expanded])
@@ -301,7 +313,19 @@ def analyze(
         view = ProgressView(stderr) if show_progress else None
         with view if view is not None else nullcontext():
             update = view.update if view is not None else None
-            if workers > 1:
+            if workers > 1 and not separately:
+                outcome = run_timeline_parallel(
+                    expanded,
+                    settings.trust,
+                    settings.policy,
+                    writer,
+                    totals,
+                    jobs=workers,
+                    progress=update,
+                    keylog=keylog,
+                    selection=selection,
+                )
+            elif workers > 1:
                 outcome = run_parallel(
                     expanded,
                     settings.trust,
@@ -315,7 +339,14 @@ def analyze(
                 )
             else:
                 outcome = run_sequential(
-                    expanded, analyzer, writer, totals, progress=update, keylog=keylog, selection=selection
+                    expanded,
+                    analyzer,
+                    writer,
+                    totals,
+                    progress=update,
+                    keylog=keylog,
+                    selection=selection,
+                    separately=separately,
                 )
         for message in outcome.errors:
             error(message)
@@ -333,6 +364,22 @@ def analyze(
         tell_unread(writer, outcome.unread, collected.skipped)
         writer.close(totals, outcome.inventory)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
+
+
+SHARD_FROM = 64 << 20
+"""Capture bytes from which the default ``--jobs`` (the machine's cores) shards one timeline: below, starting
+worker processes costs more than it saves."""
+
+
+def _capture_bytes(inputs: Sequence[tuple[Path, str | None]]) -> int:
+    total = 0
+    for path, kind in inputs:
+        if kind == "pcap":
+            try:
+                total += path.stat().st_size
+            except OSError:
+                continue  # the reader says why
+    return total
 
 
 _EXTENSION_FORMATS = {

@@ -1,9 +1,13 @@
 """Running the analyzer over the inputs a user named: in this process, or over several processes (``--jobs``).
 
-With one process, every input streams through one analyzer into the report. With several, each input file is
-analysed by a worker with its own analyzer (the rules that span exchanges never span files), which spools its
-results to a temporary file in batches; the parent replays the spools in input order, so the report is the same
-as with one process and memory stays bounded by a batch, not by a file.
+By default the inputs are ONE timeline (:mod:`inspector.timeline`): in one process they stream through one
+analyzer into the report; with ``--jobs N``, N processes each read a shard of the connections of every capture
+and the parent joins them in the order one process reads them and judges them with one analyzer (same report).
+
+With ``--separately`` each input is its own timeline: in one process the analyzer forgets per-client state between
+them; with several, each input file is analysed by a worker with its own analyzer, which spools its results to a
+temporary file in batches; the parent replays the spools in input order, so the report is the same as with one
+process and memory stays bounded by a batch, not by a file.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from inspector.sources.pcap.reader import CaptureProgress
 from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.sources.timeorder import in_judged_order
 from inspector.tally import RunState, Totals
+from inspector.timeline import Shard, Timeline, TimelineInput, join, join_damages, read_part, timeline_inputs
 from inspector.trust import Trust
 
 BATCH = 2000
@@ -89,9 +94,14 @@ def run_sequential(
     progress: Progress | None = None,
     keylog: KeyLog | None = None,
     selection: Selection | None = None,
+    *,
+    separately: bool = False,
 ) -> RunOutcome:
-    """Every input through one analyzer into the report; ``totals`` counts what is written (``selection``: what
-    the filters keep, suppressions marked)."""
+    """Every input through one analyzer into the report, as ONE timeline (:mod:`inspector.timeline`), or with
+    ``separately`` each input on its own (per-client state forgotten between them); ``totals`` counts what is
+    written (``selection``: what the filters keep, suppressions marked)."""
+    if not separately:
+        return _run_timeline(inputs, analyzer, writer, totals, progress, keylog, selection)
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
     labels = input_labels([path for path, _ in inputs])
@@ -127,6 +137,93 @@ def run_sequential(
         state.findings = sum(totals.severities.values())
         if progress is not None:
             progress(state)
+    return outcome
+
+
+def _run_timeline(
+    inputs: list[Input],
+    analyzer: Analyzer,
+    writer: ReportWriter,
+    totals: Totals,
+    progress: Progress | None,
+    keylog: KeyLog | None,
+    selection: Selection | None,
+) -> RunOutcome:
+    outcome = RunOutcome(totals)
+    state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs" if len(inputs) > 1 else "")
+    if len(inputs) == 1:
+        state.current = inputs[0][0].name
+
+    def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
+        outcome.failed(item.label, exc, exchanges)
+
+    def on_capture(p: CaptureProgress) -> None:
+        state.bytes_read, state.bytes_total, state.packets = p.bytes_read, p.total_bytes, p.packets
+        state.findings = sum(totals.severities.values())
+        if progress is not None:
+            progress(state)
+
+    timeline = Timeline(on_damage=damaged, keylog=keylog, progress=on_capture if progress else None)
+    analyzer.new_input()
+    for count, result in enumerate(_judged(analyzer, timeline.read_all(timeline_inputs(inputs)), selection), 1):
+        totals.add(result)
+        _emit(writer, result, outcome.inventory)
+        if progress is not None and count % 512 == 0:
+            state.exchanges = totals.exchanges
+            progress(state)
+    for late in _chosen(selection, analyzer.end_input()):
+        totals.add(late)
+        writer.finding(late)
+    state.files_done = len(inputs)
+    state.exchanges = totals.exchanges
+    state.findings = sum(totals.severities.values())
+    if progress is not None:
+        progress(state)
+    return outcome
+
+
+def run_timeline_parallel(
+    inputs: list[Input],
+    trust: Trust,
+    policy: Policy,
+    writer: ReportWriter,
+    totals: Totals,
+    *,
+    jobs: int,
+    progress: Progress | None = None,
+    keylog: KeyLog | None = None,
+    selection: Selection | None = None,
+) -> RunOutcome:
+    """The inputs as ONE timeline, read by ``jobs`` processes, each a shard of the connections
+    (:func:`inspector.timeline.read_part`), joined in the order one process reads them and judged by ONE analyzer
+    here: the report is the one :func:`run_sequential` writes, byte for byte."""
+    outcome = RunOutcome(totals)
+    state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, {jobs} shards")
+    labelled = timeline_inputs(inputs)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(read_part, labelled, Shard(index, jobs), keylog) for index in range(jobs)]
+        parts = []
+        for future in futures:
+            parts.append(future.result())
+            state.files_done = len(inputs) * len(parts) // jobs
+            if progress is not None:
+                progress(state)
+    analyzer = Analyzer(trust, policy)
+    for count, result in enumerate(_judged(analyzer, join(parts), selection), 1):
+        totals.add(result)
+        _emit(writer, result, outcome.inventory)
+        if progress is not None and count % 512 == 0:
+            state.exchanges = totals.exchanges
+            progress(state)
+    for late in _chosen(selection, analyzer.end_input()):
+        totals.add(late)
+        writer.finding(late)
+    for damage in join_damages(parts):
+        outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
+    state.exchanges = totals.exchanges
+    state.findings = sum(totals.severities.values())
+    if progress is not None:
+        progress(state)
     return outcome
 
 

@@ -38,7 +38,9 @@ def test_one_process_and_several_give_the_same_report(tmp_path: Path) -> None:
     sequential_totals, parallel_totals = Totals(), Totals()
     writer = JsonWriter(sequential_out, [], show_secrets=False)
     states: list[RunState] = []
-    first = run_sequential(inputs, Analyzer(_trust(), policy), writer, sequential_totals, progress=states.append)
+    first = run_sequential(
+        inputs, Analyzer(_trust(), policy), writer, sequential_totals, progress=states.append, separately=True
+    )
     writer.close(sequential_totals)
     writer = JsonWriter(parallel_out, [], show_secrets=False)
     second = run_parallel(inputs, _trust(), policy, writer, parallel_totals, jobs=2)

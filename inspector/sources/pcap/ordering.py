@@ -34,6 +34,9 @@ _MAX_US = int((datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH).total_seconds()) * 1
 
 _FAST_US = (1 << 32) * 1_000_000
 
+OrderKey = tuple[int, int]
+"""``(frame, serial)``: where an exchange's request or a notice began in the timeline, then the order seen."""
+
 
 def capture_time(ts_us: int) -> datetime:
     """A capture timestamp as an aware UTC datetime (clamped to what ``datetime`` can hold)."""
@@ -53,6 +56,7 @@ class PendingExchange:
         "id",
         "key",
         "notes",
+        "origin",
         "request",
         "request_body",
         "response",
@@ -77,12 +81,16 @@ class PendingExchange:
         """Set when the exchange is output; later notices about it carry it."""
         self.tls: TlsInfo | None = None
         """The TLS session it was decrypted from, if any."""
+        self.origin = ("", "")
+        """``(stem, source)`` of the file whose frames began it (set by ``OrderedOutput.register``)."""
 
 
 class OrderedOutput:
     def __init__(self, stem: str, source: str, window: int = 1024) -> None:
         self._stem = stem
         self._source = source
+        self._numbered: dict[str, int] = {}
+        """Exchanges output per stem: several files of one timeline number their own (``stem:n``)."""
         self._window = window
         self._unfinished: list[tuple[int, int]] = []
         self._finished_keys: set[tuple[int, int]] = set()
@@ -92,12 +100,28 @@ class OrderedOutput:
         """Something was finished since the last ``release``."""
         self._serial = 0
         self._held = 0
-        self._per_rule: dict[RuleId, int] = {}
+        self._per_rule: dict[tuple[str, RuleId], int] = {}
         self.items: list[SourceItem] = []
         """Output ready to be yielded, in order."""
+        self.keys: list[OrderKey] | None = None
+        """When a list (a shard of a timeline, :mod:`inspector.timeline`), the order key of each item of ``items``,
+        so that shards read in parallel can be merged into the order one reader gives."""
+        self.cap = NOTICES_PER_RULE
+        """Notices of one rule listed per file (a shard lists all: the merge counts)."""
+        self._key: OrderKey = (0, 0)
         self.exchanges = 0
+        """Exchanges output, of every file."""
+
+    def switch(self, stem: str, source: str) -> None:
+        """The file being read changed (one timeline over several files): what begins now is named after it."""
+        self._stem, self._source = stem, source
+
+    def exchanges_of(self, stem: str) -> int:
+        """Exchanges output so far that began in the file ``stem``."""
+        return self._numbered.get(stem, 0)
 
     def register(self, pending: PendingExchange) -> None:
+        pending.origin = (self._stem, self._source)
         self._serial += 1
         pending.key = (pending.request.frames[0], self._serial)
         heapq.heappush(self._unfinished, pending.key)
@@ -130,40 +154,50 @@ class OrderedOutput:
                 and self._held <= HELD_BODY_BYTES
             ):
                 return
-            _, item = heapq.heappop(ready)
+            self._key, item = heapq.heappop(ready)
             if isinstance(item, Notice):
                 self._emit_notice(item)
             else:
                 self._emit_exchange(item)
 
-    def summaries(self) -> list[Notice]:
-        """One notice per rule whose notices were too many to list."""
+    def summaries(self, source: str | None = None) -> list[Notice]:
+        """One notice per rule whose notices were too many to list (in the file ``source``; default: every file
+        read, in the order they were first read)."""
         out = []
-        for rule, count in self._per_rule.items():
+        for (where, rule), count in self._per_rule.items():
             extra = count - NOTICES_PER_RULE
-            if extra > 0:
+            if extra > 0 and (source is None or where == source):
                 out.append(
                     Notice(
                         rule=rule,
                         message=f"{extra} more {rule} notices in this capture are not listed one by one",
-                        source=self._source,
+                        source=where,
                         evidence={"not_listed": extra},
                     )
                 )
         return out
 
+    def admit(self, notice: Notice) -> bool:
+        """Whether ``notice`` is listed (counted either way, for ``summaries``)."""
+        return self._admit(notice)
+
     def _admit(self, notice: Notice) -> bool:
-        count = self._per_rule.get(notice.rule, 0) + 1
-        self._per_rule[notice.rule] = count
-        return count <= NOTICES_PER_RULE
+        key = (notice.source, notice.rule)
+        count = self._per_rule.get(key, 0) + 1
+        self._per_rule[key] = count
+        return count <= self.cap
 
     def _emit_notice(self, notice: Notice) -> None:
         if self._admit(notice):
             self.items.append(notice)
+            if self.keys is not None:
+                self.keys.append(self._key)
 
     def _emit_exchange(self, pending: PendingExchange) -> None:
         self.exchanges += 1
-        exchange_id = make_exchange_id(self._stem, self.exchanges)
+        stem, source = pending.origin
+        number = self._numbered[stem] = self._numbered.get(stem, 0) + 1
+        exchange_id = make_exchange_id(stem, number)
         pending.id = exchange_id
         head = pending.request
         request = head.message
@@ -194,7 +228,7 @@ class OrderedOutput:
                 request,
                 response,
                 capture_time(head.ts),
-                Provenance("pcap", self._source, None, None, pending.connection, head.frames, response_frames),
+                Provenance("pcap", source, None, None, pending.connection, head.frames, response_frames),
                 pending.client,
                 pending.server,
                 "http" if pending.tls is None else "https",
@@ -202,6 +236,8 @@ class OrderedOutput:
                 pending.tls,
             )
         )
+        if self.keys is not None:
+            self.keys.append(self._key)
         if pending.notes:
             for note in pending.notes:
                 self._emit_notice(replace(note, exchange_id=exchange_id))

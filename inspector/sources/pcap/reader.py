@@ -11,26 +11,32 @@ including what the reassembler held when the damage was reached.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import mmap
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from inspector.model import InputError, Notice, SourceItem
 from inspector.sources.pcap.budget import MemoryBudget
-from inspector.sources.pcap.connections import ConnectionTable
+from inspector.sources.pcap.connections import CaptureStats, ConnectionTable, Key
 from inspector.sources.pcap.files import (
     TLS_SECRETS,
     UNKNOWN_LINKTYPE,
     CaptureFormatError,
+    Record,
     capture_format,
     iter_records,
 )
-from inspector.sources.pcap.ordering import OrderedOutput
-from inspector.sources.pcap.packets import PacketDecoder
+from inspector.sources.pcap.ip import Defragmenter
+from inspector.sources.pcap.ordering import OrderedOutput, OrderKey
+from inspector.sources.pcap.packets import PacketDecoder, Segment
 from inspector.sources.pcap.tls.facts import TlsFacts
 from inspector.sources.pcap.tls.keylog import KeyLog
+from inspector.sources.pcap.tls.tracker import TlsCounts, TlsTracker
 
 PROGRESS_EVERY = 1 << 16
 """Packets between progress reports and housekeeping (idle connections, dropped pages)."""
@@ -76,99 +82,429 @@ def read_capture(
     (decrypted or not) as it closes. Raises ``InputError`` when the
     file cannot be read, or after everything readable was yielded when it is damaged part way.
     """
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(
-            f"Cannot read capture {path}: {exc.strerror or exc}; check the path and its permissions"
-        ) from exc
-    with handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            raise InputError(f"Cannot read capture {path}: the file is empty")
-        try:
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"Cannot read capture {path}: it cannot be mapped into memory ({exc})") from exc
-        try:
-            yield from _read(path, mapped, size, progress, keep_bodies, keylog, on_tls, label or path.name)
-        finally:
-            mapped.close()
-
-
-def _read(
-    path: Path,
-    mapped: mmap.mmap,
-    size: int,
-    progress: Callable[[CaptureProgress], None] | None,
-    keep_bodies: bool,
-    keylog: KeyLog | None,
-    on_tls: Callable[[TlsFacts], None] | None,
-    label: str,
-) -> Iterator[SourceItem]:
-    source = label
-    out = OrderedOutput(label, source)
-    table = ConnectionTable(
-        out, source, keep_bodies=keep_bodies, budget=MemoryBudget(MEMORY_BUDGET), keylog=keylog, on_tls=on_tls
+    return read_captures(
+        [CaptureFile(path, label or path.name)],
+        progress=progress,
+        keep_bodies=keep_bodies,
+        keylog=keylog,
+        on_tls=on_tls,
     )
-    decoder = PacketDecoder()
-    decode = decoder.decode
-    segment_in = table.segment
-    try:
-        records = iter_records(mapped)
-    except CaptureFormatError as exc:
-        raise InputError(f"Cannot read capture {path}: {exc.reason}; only pcap and pcapng captures are read") from None
-    _advise(mapped, mmap.MADV_SEQUENTIAL if hasattr(mmap, "MADV_SEQUENTIAL") else None, 0, 0)
-    frame = 0
-    housekeeping = REAP_EVERY
-    read_to = 0
-    dropped_to = 0
-    damage: CaptureFormatError | None = None
-    try:
-        for linktype, ts, start, end in records:
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureFile:
+    """A capture of a timeline: the regular file to read, and its name in ids and ``source``."""
+
+    path: Path
+    label: str
+    shown: str | None = None
+    """The name in messages, where ``path`` is a temporary copy (a decompressed ring-buffer file)."""
+
+
+Damaged = Callable[[CaptureFile, InputError, int], None]
+"""Told of a file that could not be read, or not to its end, with the number of exchanges read from it."""
+KeepSegment = Callable[[Segment], bool]
+
+
+def read_captures(
+    files: Sequence[CaptureFile],
+    *,
+    progress: Callable[[CaptureProgress], None] | None = None,
+    keep_bodies: bool = False,
+    keylog: KeyLog | None = None,
+    on_tls: Callable[[TlsFacts], None] | None = None,
+    on_damage: Damaged | None = None,
+    keep: KeepSegment | None = None,
+) -> Iterator[SourceItem]:
+    """Several captures read as ONE timeline (see :class:`CaptureTimeline`), all given at once. Without
+    ``on_damage``, the first file that cannot be read raises ``InputError`` after every item was yielded."""
+    errors: list[InputError] = []
+
+    def collect(_file: CaptureFile, error: InputError, _exchanges: int) -> None:
+        errors.append(error)
+
+    timeline = CaptureTimeline(
+        progress=progress,
+        keep_bodies=keep_bodies,
+        keylog=keylog,
+        on_tls=on_tls,
+        on_damage=on_damage or collect,
+        keep=keep,
+    )
+    yield from timeline.read(files)
+    yield from timeline.finish()
+    if errors:
+        raise errors[0]
+
+
+class CaptureTimeline:
+    """Captures read as ONE timeline: the frames of files given together merged by timestamp (each file keeping
+    its own order), files given later read after them, all into one table of connections. A connection that
+    continues from one file into the next (ring buffers) or crosses captures made at once on several hosts is
+    reassembled whole; connections close when idle or at :meth:`finish`.
+
+    Frames are numbered through the timeline, as ``mergecap`` numbers the merged file (one file: its own numbers).
+    An exchange's id and ``source`` name the file where its request was read; notices about a file (gaps summary,
+    unread link types, encrypted connections) are per file. ``on_damage`` hears of a file that cannot be read (or
+    is damaged part way: after what was read of it) and the others are still read. ``keep`` (a shard of the
+    connections) drops the TCP segments it refuses before reassembly. ``keyed`` (a shard): every item comes with its
+    order key and notices are not capped per rule, so :func:`inspector.timeline.join` can merge shards into what
+    one reader gives.
+    """
+
+    def __init__(
+        self,
+        *,
+        progress: Callable[[CaptureProgress], None] | None = None,
+        keep_bodies: bool = False,
+        keylog: KeyLog | None = None,
+        on_tls: Callable[[TlsFacts], None] | None = None,
+        on_damage: Damaged,
+        keep: KeepSegment | None = None,
+        keyed: bool = False,
+    ) -> None:
+        self._progress = progress
+        self._keyed = keyed
+        self._keep_bodies = keep_bodies
+        self._keylog = keylog
+        self._on_tls = on_tls
+        self._on_damage = on_damage
+        self._keep = keep
+        self._files: list[_Open] = []
+        self._table: ConnectionTable | None = None
+        self._tables: list[ConnectionTable] = []
+        """The timeline's table first, then the tables of files read apart (:class:`_Views`)."""
+        self._out: OrderedOutput | None = None
+        self._defragmenter: Defragmenter | None = None
+        self._frame = 0
+        self._housekeeping = REAP_EVERY
+        self._bytes_done = 0
+        self._bytes_total = 0
+        self._last_ts = 0
+
+    def read(self, files: Sequence[CaptureFile]) -> Iterator[SourceItem]:
+        """The items the frames of ``files`` complete (exchanges still open wait for later files or ``finish``)."""
+        for _, item in self.read_keyed(files):
+            yield item
+
+    def finish(self) -> Iterator[SourceItem]:
+        """Close every connection still open and output what remains, then the notices about each file."""
+        for _, item in self.finish_keyed():
+            yield item
+        if self._out is not None:
+            yield from tail_notices(self.tails(), self._out.summaries)
+        if self._progress is not None and self._out is not None:
+            self._progress(CaptureProgress(self._bytes_done, self._bytes_total, self._frame, self._out.exchanges))
+
+    def read_keyed(self, files: Sequence[CaptureFile]) -> Iterator[tuple[OrderKey, SourceItem]]:
+        """``read``, each item with its order key (with ``keyed``; else ``(0, 0)``)."""
+        with ExitStack() as stack:
+            opened: list[_Open] = []
+            for file in files:
+                try:
+                    opened.append(_open(stack, file))
+                except InputError as exc:
+                    self._on_damage(file, exc, 0)
+            if opened:
+                self._bytes_total += sum(part.size for part in opened)
+                yield from self._walk(opened)
+                self._bytes_done += sum(part.size for part in opened)
+        for part in opened:
+            self._damaged(part)
+
+    def finish_keyed(self) -> Iterator[tuple[OrderKey, SourceItem]]:
+        """Close every connection still open and output what remains, each item with its order key; the notices
+        about each file are left to :meth:`tails`."""
+        out = self._out
+        if out is None:
+            return
+        for each in self._tables:
+            each.close_all(self._frame)
+        out.release(everything=True)
+        yield from self._take(out)
+
+    def tails(self) -> list[FileTail]:
+        """What the end says about each capture read (after ``finish``)."""
+        return [
+            FileTail(
+                part.file.label,
+                part.tls.counts() if part.tls is not None else None,
+                part.stats.unpaired_responses,
+                part.decoder.undecodable,
+                dict(part.decoder.unknown_links),
+                self._frame,
+            )
+            for part in self._files
+        ]
+
+    def _take(self, out: OrderedOutput) -> Iterator[tuple[OrderKey, SourceItem]]:
+        items, out.items = out.items, []
+        if out.keys is None:
+            return zip(_NO_KEYS, items, strict=False)
+        keys, out.keys = out.keys, []
+        return zip(keys, items, strict=True)
+
+    def _damaged(self, part: _Open) -> None:
+        damage = part.damage
+        if damage is None:
+            return
+        error = InputError(
+            f"Cannot read capture {part.shown}: {damage.reason} at offset {damage.offset} (after frame "
+            f"{part.last_frame}); the {part.last_frame} frames before it were analysed; the file is damaged or was "
+            "cut short, copy it again"
+        )
+        assert self._out is not None
+        self._on_damage(part.file, error, self._out.exchanges_of(part.file.label))
+
+    def _start(self, first: _Open) -> tuple[ConnectionTable, OrderedOutput]:
+        label = first.file.label
+        out = self._out = OrderedOutput(label, label)
+        if self._keyed:
+            out.keys, out.cap = [], 1 << 62
+        table = self._table = ConnectionTable(
+            out,
+            label,
+            keep_bodies=self._keep_bodies,
+            budget=MemoryBudget(MEMORY_BUDGET),
+            keylog=self._keylog,
+            on_tls=self._on_tls,
+        )
+        first.tls, table.stats = table.tls, first.stats
+        self._tables.append(table)
+        self._defragmenter = first.decoder.defragmenter
+        return table, out
+
+    def _walk(self, files: list[_Open]) -> Iterator[tuple[OrderKey, SourceItem]]:
+        table, out = (
+            (self._table, self._out) if self._table is not None and self._out is not None else self._start(files[0])
+        )
+        for part in files:
+            if self._defragmenter is not None:
+                part.decoder.defragmenter = self._defragmenter  # IP fragments may straddle a file edge too
+        self._files.extend(files)
+        # Heads of the files compared by (time, file index): equal times go to the file named first, and each
+        # file keeps its own order even where its timestamps step back.
+        records = (
+            _records(0, files[0]) if len(files) == 1 else heapq.merge(*(_records(i, p) for i, p in enumerate(files)))
+        )
+        views = _Views(table, self._private) if len(files) > 1 else None
+        current: _Open | None = None
+        mapped = files[0].mapped
+        decode = files[0].decoder.decode
+        segment_in = table.segment
+        keep = self._keep
+        progress = self._progress
+        frame = self._frame
+        housekeeping = self._housekeeping
+        ts = self._last_ts
+        for ts, index, linktype, start, end in records:
+            part = files[index]
+            if part is not current:
+                current, mapped, decode = part, part.mapped, part.decoder.decode
+                self._switch(part)
             frame += 1
             segment = decode(linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ)
             if segment is not None:
-                segment_in(segment, frame, ts)
-                if out.dirty:
-                    out.release()
-                    if out.items:
-                        items, out.items = out.items, []
-                        yield from items
+                if keep is None or keep(segment):
+                    if views is None:
+                        segment_in(segment, frame, ts)
+                    else:
+                        views.table_for(part, segment).segment(segment, frame, ts)
+                    if out.dirty:
+                        out.release()
+                        if out.items:
+                            yield from self._take(out)
             elif linktype == TLS_SECRETS:
                 frame -= 1  # not a frame: Wireshark does not number it
                 table.tls.add_secrets(bytes(mapped[start:end]))
+            part.last_frame = frame
             if frame >= housekeeping:
                 housekeeping += REAP_EVERY
-                read_to = end
-                table.reap(ts, frame)
-                if end - dropped_to > DROP_PAGES_EVERY:
-                    dropped_to = _drop_pages(mapped, dropped_to, start)
+                part.read_to = end
+                for each in self._tables:
+                    each.reap(ts, frame)
+                if end - part.dropped_to > DROP_PAGES_EVERY:
+                    part.dropped_to = _drop_pages(mapped, part.dropped_to, start)
                 if not frame % PROGRESS_EVERY:
-                    table.sweep(ts, frame)
+                    for each in self._tables:
+                        each.sweep(ts, frame)
                     if progress is not None:
-                        progress(CaptureProgress(read_to, size, frame, out.exchanges))
-    except CaptureFormatError as exc:
-        damage = exc
-    table.close_all(frame)
-    out.release(everything=True)
-    items, out.items = out.items, []
-    yield from items
-    encrypted = table.encrypted_notice()
-    if encrypted is not None:
-        yield encrypted
-    yield from out.summaries()
-    if table.stats.unpaired_responses:
-        yield _unpaired_notice(source, table.stats.unpaired_responses)
-    if decoder.undecodable:
-        yield _unread_links_notice(source, decoder.undecodable, decoder.unknown_links, frame)
-    if progress is not None:
-        progress(CaptureProgress(damage.offset if damage else size, size, frame, out.exchanges))
-    if damage is not None:
-        raise InputError(
-            f"Cannot read capture {path}: {damage.reason} at offset {damage.offset} (after frame {frame}); "
-            f"the {frame} frames before it were analysed; the file is damaged or was cut short, copy it again"
+                        done = self._bytes_done + sum(p.read_to for p in files)
+                        progress(CaptureProgress(done, self._bytes_total, frame, out.exchanges))
+        self._frame, self._housekeeping, self._last_ts = frame, housekeeping, ts
+
+    def _private(self, part: _Open) -> ConnectionTable:
+        """A table for the connections of ``part`` that another file, read at the same time, also holds."""
+        assert self._out is not None
+        if part.tls is None:
+            self._switch(part)
+        label = part.file.label
+        table = ConnectionTable(
+            self._out, label, keep_bodies=self._keep_bodies, budget=self._tables[0].budget, on_tls=self._on_tls
         )
+        assert part.tls is not None
+        table.stats, table.tls = part.stats, part.tls
+        self._tables.append(table)
+        return table
+
+    def _switch(self, part: _Open) -> None:
+        """The timeline moved to another file: what begins now is counted and named after it."""
+        table, out = self._table, self._out
+        assert table is not None
+        assert out is not None
+        label = part.file.label
+        out.switch(label, label)
+        table.source = label
+        table.stats = part.stats
+        if part.tls is None:
+            # The key log so far (the user's, and secrets blocks of files already read) opens this file's sessions.
+            part.tls = TlsTracker(out, label, table.tls.keylog, self._on_tls)
+        table.tls = part.tls
+
+
+class _Views:
+    """Which table a segment of a file read at the same time as others goes to.
+
+    A connection continues from one file into another only across a file edge: when the file that fed it last
+    has ended (ring buffers, and the files of each host when several hosts' ring buffers are read together). The
+    same addresses and ports in two files that are both still being read are two views of one connection (captured
+    at both ends) or captures that are not of one network (two runs of a lab): merged, their bytes would collide,
+    so the later file's copy is read apart, in a table of its own, as if that file were read alone.
+    """
+
+    def __init__(self, main: ConnectionTable, private: Callable[[_Open], ConnectionTable]) -> None:
+        self._main = main
+        self._make_private = private
+        self._owner: dict[Key, _Open] = {}
+        self._limit = MAX_OWNERS
+
+    def table_for(self, part: _Open, segment: Segment) -> ConnectionTable:
+        src, dst, sport, dport = segment[0], segment[1], segment[2], segment[3]
+        key = (src, dst, sport, dport) if (src, sport) <= (dst, dport) else (dst, src, dport, sport)
+        if part.private is not None and key in part.private_keys:
+            return part.private
+        owner = self._owner.get(key)
+        if owner is None or owner is part or owner.damage is not None or owner.ended:
+            self._owner[key] = part
+            if len(self._owner) > self._limit:
+                self._owner = {k: v for k, v in self._owner.items() if not v.ended}
+                self._limit = max(MAX_OWNERS, 2 * len(self._owner))
+            return self._main
+        part.private_keys.add(key)
+        if part.private is None:
+            part.private = self._make_private(part)
+        return part.private
+
+
+MAX_OWNERS = 1 << 18
+"""Connections remembered with the file that fed them; beyond this, those of files already read are forgotten."""
+
+
+@dataclass(slots=True)
+class _Open:
+    file: CaptureFile
+    mapped: mmap.mmap
+    size: int
+    records: Iterator[Record]
+    decoder: PacketDecoder
+    stats: CaptureStats = field(default_factory=CaptureStats)
+    tls: TlsTracker | None = None
+    read_to: int = 0
+    dropped_to: int = 0
+    last_frame: int = 0
+    damage: CaptureFormatError | None = None
+    ended: bool = False
+    private: ConnectionTable | None = None
+    """Its connections that another file read at the same time also holds (see :class:`_Views`)."""
+    private_keys: set[Key] = field(default_factory=set)
+
+    @property
+    def shown(self) -> str:
+        return self.file.shown or str(self.file.path)
+
+
+def _open(stack: ExitStack, file: CaptureFile) -> _Open:
+    path, shown = file.path, file.shown or str(file.path)
+    try:
+        handle = stack.enter_context(path.open("rb"))
+    except OSError as exc:
+        raise InputError(
+            f"Cannot read capture {shown}: {exc.strerror or exc}; check the path and its permissions"
+        ) from exc
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        raise InputError(f"Cannot read capture {shown}: the file is empty")
+    try:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot read capture {shown}: it cannot be mapped into memory ({exc})") from exc
+    stack.callback(mapped.close)
+    try:
+        records = iter_records(mapped)
+    except CaptureFormatError as exc:
+        raise InputError(f"Cannot read capture {shown}: {exc.reason}; only pcap and pcapng captures are read") from None
+    _advise(mapped, mmap.MADV_SEQUENTIAL if hasattr(mmap, "MADV_SEQUENTIAL") else None, 0, 0)
+    return _Open(file, mapped, size, records, PacketDecoder())
+
+
+Walked = tuple[int, int, int, int, int]
+"""``(ts_us, file index, linktype, start, end)``: a record of one file of the timeline."""
+
+
+def _records(index: int, part: _Open) -> Iterator[Walked]:
+    try:
+        for linktype, ts, start, end in part.records:
+            yield ts, index, linktype, start, end
+    except CaptureFormatError as exc:
+        part.damage = exc
+    part.ended = True
+
+
+_NO_KEYS = itertools.repeat((0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class FileTail:
+    """What the end of a timeline says about one of its captures (picklable; the tails of shards add up)."""
+
+    label: str
+    tls: TlsCounts | None
+    unpaired: int
+    undecodable: int
+    unknown_links: dict[int, int]
+    frames: int
+    """Frames of the whole timeline."""
+
+
+def merge_tails(shards: Sequence[Sequence[FileTail]]) -> list[FileTail]:
+    """One tail per file from the tails of shards that each read every frame but kept their own connections:
+    connection counts add up; frame counts are the same in every shard."""
+    out: list[FileTail] = []
+    for same in zip(*shards, strict=True):
+        first = same[0]
+        tls = [tail.tls for tail in same if tail.tls is not None]
+        merged = TlsCounts.merged(tls) if tls else None
+        out.append(
+            FileTail(
+                first.label, merged, sum(t.unpaired for t in same), first.undecodable, first.unknown_links, first.frames
+            )
+        )
+    return out
+
+
+def tail_notices(tails: Sequence[FileTail], summaries: Callable[[str], list[Notice]]) -> Iterator[Notice]:
+    """The notices about each capture that only its end can give, file by file."""
+    for tail in tails:
+        source = tail.label
+        if tail.tls is not None:
+            encrypted = tail.tls.encrypted_notice(source)
+            if encrypted is not None:
+                yield encrypted
+        yield from summaries(source)
+        if tail.unpaired:
+            yield _unpaired_notice(source, tail.unpaired)
+        if tail.undecodable:
+            yield _unread_links_notice(source, tail.undecodable, tail.unknown_links, tail.frames)
 
 
 def _unpaired_notice(source: str, count: int) -> Notice:

@@ -5,6 +5,7 @@ whoever asked for them (``oauth-inspector tls``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from inspector.model import Notice
@@ -26,6 +27,58 @@ _HINT = (
     "MITMPROXY_SSLKEYLOGFILE, a TLS-terminating load balancer's export), or "
     "run `oauth-inspector proxy` or capture behind the TLS terminator"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TlsCounts:
+    """A tracker's counts (picklable): what shards of one capture read in parallel add up into one notice."""
+
+    total: int
+    decrypted: int
+    undecrypted: int
+    by_status: dict[str, int]
+    snis: dict[str, int]
+    servers: dict[str, int]
+    missing_randoms: list[str]
+    missing: int
+    unsupported: dict[str, int]
+    secrets_blocks: int
+
+    @staticmethod
+    def merged(parts: Sequence[TlsCounts]) -> TlsCounts:
+        by_status: dict[str, int] = {}
+        snis: dict[str, int] = {}
+        servers: dict[str, int] = {}
+        unsupported: dict[str, int] = {}
+        randoms: list[str] = []
+        for part in parts:
+            for table, more in ((by_status, part.by_status), (snis, part.snis), (servers, part.servers)):
+                for key, n in more.items():
+                    if key in table or len(table) < MAX_NAMES:
+                        table[key] = table.get(key, 0) + n
+            for key, n in part.unsupported.items():
+                unsupported[key] = unsupported.get(key, 0) + n
+            randoms += part.missing_randoms[: LISTED - len(randoms)]
+        return TlsCounts(
+            sum(p.total for p in parts),
+            sum(p.decrypted for p in parts),
+            sum(p.undecrypted for p in parts),
+            by_status,
+            snis,
+            servers,
+            randoms,
+            sum(p.missing for p in parts),
+            unsupported,
+            max(p.secrets_blocks for p in parts),
+        )
+
+    def encrypted_notice(self, source: str) -> Notice | None:
+        """``capture-encrypted`` of the capture ``source`` from these counts alone."""
+        tracker = TlsTracker(OrderedOutput(source, source), source, None, None)
+        for name in TlsCounts.__slots__:
+            value = getattr(self, name)
+            setattr(tracker, name, value.copy() if isinstance(value, dict | list) else value)
+        return tracker.encrypted_notice()
 
 
 class TlsTracker:
@@ -52,6 +105,25 @@ class TlsTracker:
         self.missing = 0
         self.unsupported: dict[str, int] = {}
         self.secrets_blocks = 0
+
+    def counts(self) -> TlsCounts:
+        return TlsCounts(
+            self.total,
+            self.decrypted,
+            self.undecrypted,
+            dict(self.by_status),
+            dict(self.snis),
+            dict(self.servers),
+            list(self.missing_randoms),
+            self.missing,
+            dict(self.unsupported),
+            self.secrets_blocks,
+        )
+
+    @property
+    def keylog(self) -> KeyLog | None:
+        """The keys this tracker opens sessions with: the user's and the secrets blocks read so far."""
+        return self._keylog
 
     def session(self, conn: Connection, frame: int, ts: int) -> TlsSession:
         return TlsSession(conn, self._keylog, frame, ts, self._closed)

@@ -1,0 +1,291 @@
+"""Many inputs, one timeline: what the rules that span exchanges need when a capture is split into files.
+
+Ring buffers (``tcpdump -C/-G``, ``dumpcap -b``) and captures taken at once on several servers are one story told
+in several files: a Bearer challenge at the end of one file and the Basic retry at the start of the next is one
+fallback. A :class:`Timeline` reads inputs as one: the frames of all captures merged by timestamp into one table of
+connections (a TCP connection continuing into the next file is reassembled whole, see
+:class:`~inspector.sources.pcap.reader.CaptureTimeline`), and the exchanges of HAR, .mitm and .saz inputs merged
+into the same capture-time order. The caller feeds the items to ONE analyzer, without ``new_input`` between files.
+
+Ids stay per file (``<label>:<n>`` of the file where the request was read) and so do the notices about a file.
+"""
+
+from __future__ import annotations
+
+import heapq
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from inspector.model import HttpExchange, InputError, SourceItem
+from inspector.sources.detect import InputKind
+from inspector.sources.dispatch import read_input
+from inspector.sources.naming import exchange_id, input_labels
+from inspector.sources.opening import needs_spool, spooled
+from inspector.sources.pcap.ordering import OrderedOutput, OrderKey
+from inspector.sources.pcap.packets import Segment
+from inspector.sources.pcap.reader import (
+    CaptureFile,
+    CaptureProgress,
+    CaptureTimeline,
+    FileTail,
+    KeepSegment,
+    merge_tails,
+    tail_notices,
+)
+from inspector.sources.pcap.tls.keylog import KeyLog
+from inspector.sources.timeorder import in_judged_order
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineInput:
+    """One input of a timeline (picklable): where it is, its kind (``None``: detected when read, or unknown), and
+    its label (the name in ids and ``source``, :func:`inspector.sources.naming.input_labels`)."""
+
+    path: Path
+    kind: InputKind | None
+    label: str
+
+
+def timeline_inputs(inputs: Sequence[tuple[Path, InputKind | None]]) -> list[TimelineInput]:
+    """The inputs a user named (as ``collect_inputs`` found them), labelled for one run."""
+    labels = input_labels([path for path, _ in inputs])
+    return [TimelineInput(path, kind, label) for (path, kind), label in zip(inputs, labels, strict=True)]
+
+
+Damage = Callable[[TimelineInput, InputError, int], None]
+"""Told of an input that could not be read, or not to its end, with the exchanges read from it before."""
+
+
+class Timeline:
+    """Inputs read as one timeline, sequentially, in this process.
+
+    :meth:`read` takes inputs given together (their captures' frames and their exchanges are merged by time) and
+    yields what they complete; it may be called again with the next files (``--follow``: a ring-buffer file as it
+    closes), and state carries over: connections still open, and whatever the analyzer fed with the items holds.
+    :meth:`finish` closes what is still open at the end and yields the rest. An input that cannot be read is told to
+    ``on_damage`` (after what was read of it) and the others are read on.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_damage: Damage,
+        keylog: KeyLog | None = None,
+        progress: Callable[[CaptureProgress], None] | None = None,
+        keep: KeepSegment | None = None,
+        keyed: bool = False,
+    ) -> None:
+        self._on_damage = on_damage
+        self._keylog = keylog
+        self._inputs: dict[str, TimelineInput] = {}
+        self._captures = CaptureTimeline(
+            progress=progress, keylog=keylog, on_damage=self._capture_damaged, keep=keep, keyed=keyed
+        )
+
+    def read(self, inputs: Sequence[TimelineInput]) -> Iterator[SourceItem]:
+        """The items of ``inputs``, merged in capture-time order, as far as they are complete."""
+        yield from self._merged(inputs, finish=False)
+
+    def finish(self) -> Iterator[SourceItem]:
+        """What is still open (connections, requests waiting for their answer) and the notices about each capture."""
+        yield from self._captures.finish()
+
+    def read_all(self, inputs: Sequence[TimelineInput]) -> Iterator[SourceItem]:
+        """``read`` then ``finish``, the end of the captures merged in time with the other inputs' exchanges."""
+        yield from self._merged(inputs, finish=True)
+
+    def _merged(self, inputs: Sequence[TimelineInput], *, finish: bool) -> Iterator[SourceItem]:
+        for item in inputs:
+            self._inputs[item.label] = item
+        captures = [item for item in inputs if item.kind == "pcap"]
+        others = [item for item in inputs if item.kind != "pcap"]
+        with ExitStack() as stack:
+            streams: list[Iterator[SourceItem]] = []
+            if captures:
+                files = self._capture_files(stack, captures)
+                stream = self._captures.read(files)
+                streams.append(_chain(stream, self._captures.finish()) if finish else stream)
+            elif finish:
+                streams.append(self._captures.finish())
+            streams += [self._other(item) for item in others]
+            yield from merge_by_time(streams)
+
+    def captures_keyed(self, inputs: Sequence[TimelineInput]) -> Iterator[tuple[OrderKey, SourceItem]]:
+        """A shard's part: the captures among ``inputs`` read to their end, each item with its order key; the
+        notices about each file are left to :meth:`tails`."""
+        for item in inputs:
+            self._inputs[item.label] = item
+        with ExitStack() as stack:
+            files = self._capture_files(stack, [item for item in inputs if item.kind == "pcap"])
+            yield from self._captures.read_keyed(files)
+        yield from self._captures.finish_keyed()
+
+    def tails(self) -> list[FileTail]:
+        return self._captures.tails()
+
+    def others(self, inputs: Sequence[TimelineInput]) -> list[list[SourceItem]]:
+        """The items of the inputs that are not captures, each input's in its own list."""
+        for item in inputs:
+            self._inputs[item.label] = item
+        return [list(self._other(item)) for item in inputs if item.kind != "pcap"]
+
+    def _capture_files(self, stack: ExitStack, captures: Sequence[TimelineInput]) -> list[CaptureFile]:
+        files = []
+        for item in captures:
+            if not needs_spool(item.path):
+                files.append(CaptureFile(item.path, item.label))
+                continue
+            try:  # compressed (tcpdump -z gzip): decompressed to a temporary file first
+                plain = stack.enter_context(spooled(item.path, item.label))
+            except InputError as exc:
+                self._on_damage(item, exc, 0)
+                continue
+            files.append(CaptureFile(plain, item.label, shown=str(item.path)))
+        return files
+
+    def _capture_damaged(self, file: CaptureFile, error: InputError, exchanges: int) -> None:
+        self._on_damage(self._inputs[file.label], error, exchanges)
+
+    def _other(self, item: TimelineInput) -> Iterator[SourceItem]:
+        read = 0
+        try:
+            for entry in in_judged_order(read_input(item.path, item.kind, keylog=self._keylog, label=item.label), None):
+                if isinstance(entry, HttpExchange):
+                    read += 1
+                yield entry
+        except InputError as exc:
+            self._on_damage(item, exc, read)
+
+
+def _chain(*streams: Iterator[SourceItem]) -> Iterator[SourceItem]:
+    for stream in streams:
+        yield from stream
+
+
+def merge_by_time(streams: Sequence[Iterable[SourceItem]]) -> Iterator[SourceItem]:
+    """The items of several inputs in one capture-time order: each input keeps its own order, exchanges of
+    different inputs go by request time (equal times: the input named first), and a notice stays just after the
+    exchange that preceded it in its input."""
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    for _, _, _, item in heapq.merge(*(_timed(index, stream) for index, stream in enumerate(streams))):
+        yield item
+
+
+def _timed(index: int, stream: Iterable[SourceItem]) -> Iterator[tuple[datetime, int, int, SourceItem]]:
+    at = _EARLIEST
+    for serial, item in enumerate(stream):
+        if isinstance(item, HttpExchange):
+            at = item.time
+        yield at, index, serial, item
+
+
+# -- the unit of work of --jobs, --dask and whoever runs parts elsewhere ------------------------------------------
+
+
+_GOLDEN = 2654435761
+"""Knuth's multiplicative hash constant: neighbouring ports land in different shards."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Shard ``index`` of ``count``: the TCP connections whose 4-tuple hashes there (both directions alike, and
+    the same in every process: no salted ``hash``). Every shard walks every frame (cheap) and reassembles, decrypts
+    and parses only its own connections (the expensive part)."""
+
+    index: int
+    count: int
+
+    def keeps(self, segment: Segment) -> bool:
+        src, dst, sport, dport = segment[0], segment[1], segment[2], segment[3]
+        mixed = (zlib.crc32(src) ^ zlib.crc32(dst) ^ sport ^ dport) * _GOLDEN >> 16  # symmetric, then spread
+        return mixed % self.count == self.index
+
+
+@dataclass(frozen=True, slots=True)
+class PartDamage:
+    """An input that could not be read, or not to its end (``exchanges`` read from it by this part)."""
+
+    label: str
+    message: str
+    exchanges: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartSummary:
+    """What one part of a timeline read (picklable, no packets): the items of its connections with their order keys
+    (exchanges with ids numbered within the part: :func:`join` numbers them again), what the end says about each
+    capture, the items of the other inputs (shard 0 only), and the inputs it could not read."""
+
+    shard: Shard | None
+    captures: list[tuple[OrderKey, SourceItem]]
+    tails: list[FileTail]
+    others: list[list[SourceItem]]
+    damages: list[PartDamage]
+
+
+def read_part(inputs: Sequence[TimelineInput], shard: Shard | None = None, keylog: KeyLog | None = None) -> PartSummary:
+    """Read one part of the timeline of ``inputs``: with ``shard``, only its connections of every capture (and
+    the HAR/.mitm/.saz inputs when it is shard 0); without, everything. Runs anywhere the files can be read; the
+    result goes back to the process that calls :func:`join`, which feeds ONE analyzer."""
+    damages: list[PartDamage] = []
+
+    def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
+        damages.append(PartDamage(item.label, str(exc), exchanges))
+
+    timeline = Timeline(on_damage=damaged, keylog=keylog, keep=shard.keeps if shard else None, keyed=True)
+    captures = list(timeline.captures_keyed(inputs))
+    others = timeline.others(inputs) if shard is None or shard.index == 0 else []
+    return PartSummary(shard, captures, timeline.tails(), others, damages)
+
+
+def join(parts: Sequence[PartSummary]) -> Iterator[SourceItem]:
+    """The items of the parts of one timeline in the order one :class:`Timeline` gives them: the captures' items
+    merged by order key (ids numbered per file in that order, notices listed per file and rule as far as the cap
+    allows), then what the end says about each capture, all merged in time with the other inputs' exchanges."""
+    return merge_by_time([_joined_captures(parts), *(stream for part in parts for stream in part.others)])
+
+
+def join_damages(parts: Sequence[PartSummary]) -> list[PartDamage]:
+    """Each unreadable input once (every shard reads every capture), with the exchanges all parts read of it."""
+    by_label: dict[str, PartDamage] = {}
+    for part in parts:
+        for damage in part.damages:
+            seen = by_label.get(damage.label)
+            by_label[damage.label] = (
+                damage if seen is None else replace(seen, exchanges=seen.exchanges + damage.exchanges)
+            )
+    return list(by_label.values())
+
+
+def _joined_captures(parts: Sequence[PartSummary]) -> Iterator[SourceItem]:
+    listed = OrderedOutput("", "")  # counts notices per file and rule, and words the summaries, as one reader does
+    numbers: dict[str, int] = {}
+    ids: dict[tuple[int, str], str] = {}
+    # Equal keys (an exchange and its notes) stay in their part's order; across parts the part named first goes
+    # first (the reader breaks such ties, rare, by the order it met them).
+    merged = heapq.merge(*(_numbered(shard, part) for shard, part in enumerate(parts)))
+    for _, shard, _, item in merged:
+        if isinstance(item, HttpExchange):
+            label = item.provenance.source or ""
+            number = numbers[label] = numbers.get(label, 0) + 1
+            new = exchange_id(label, number)
+            ids[(shard, item.id)] = new
+            yield item if new == item.id else replace(item, id=new)
+        elif listed.admit(item):
+            about = item.exchange_id
+            yield item if about is None else replace(item, exchange_id=ids.get((shard, about), about))
+    tails = merge_tails([part.tails for part in parts]) if parts else []
+    yield from tail_notices(tails, listed.summaries)
+
+
+def _numbered(shard: int, part: PartSummary) -> Iterator[tuple[OrderKey, int, int, SourceItem]]:
+    for serial, (key, item) in enumerate(part.captures):
+        yield key, shard, serial, item

@@ -1,0 +1,173 @@
+"""Many captures, one timeline: a real lab capture split with editcap at awkward points (inside requests, between
+a 401 and its retry, inside TLS records) is judged as the unsplit file is.
+
+Compared with ids and sources normalised: where the unsplit file says ``lab.pcapng:7`` the split says
+``lab_00002_….pcapng:3``; each exchange is named by its place in the report instead, and ``source`` is left out.
+Frames are numbered through the timeline (as mergecap numbers the merged file), so they are compared as they are.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inspector.analyze import Analyzer
+from inspector.model import HttpExchange, InputError, SourceItem
+from inspector.policy import Policy
+from inspector.report.writers import JsonWriter
+from inspector.run import run_sequential, run_timeline_parallel
+from inspector.sources.dispatch import expand_inputs
+from inspector.tally import Totals
+from inspector.timeline import Shard, Timeline, TimelineInput, join, read_part, timeline_inputs
+from inspector.trust import build_trust
+from tests.corpus import REPO
+
+SAMPLES = REPO / "captures" / "lab"
+REALM = json.loads((SAMPLES / "expected.json").read_text())["realm"]
+
+needs_editcap = pytest.mark.skipif(shutil.which("editcap") is None, reason="editcap (Wireshark) is not installed")
+
+
+def split(capture: Path, folder: Path, packets: int) -> list[Path]:
+    """``capture`` cut every ``packets`` frames, as a ring buffer would be (editcap -c)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["editcap", "-c", str(packets), str(capture), str(folder / capture.name)], check=True)
+    return sorted(folder.iterdir())
+
+
+def report_text(paths: list[Path], *, separately: bool = False, jobs: int = 1) -> str:
+    out = io.StringIO()
+    totals = Totals()
+    writer = JsonWriter(out, [], show_secrets=False)
+    trust = build_trust(certs=[SAMPLES / "OAuthCert.cer"], metadata=[SAMPLES / "acs-metadata.json"])
+    policy = Policy(realms=frozenset({REALM}))
+    if jobs > 1:
+        run_timeline_parallel(expand_inputs(paths), trust, policy, writer, totals, jobs=jobs)
+    else:
+        run_sequential(expand_inputs(paths), Analyzer(trust, policy), writer, totals, separately=separately)
+    writer.close(totals)
+    return out.getvalue()
+
+
+def report(paths: list[Path], *, separately: bool = False) -> dict[str, Any]:
+    return dict(json.loads(report_text(paths, separately=separately)))
+
+
+def normalised(document: dict[str, Any]) -> dict[str, Any]:
+    """The report with each exchange id (wherever it is quoted) replaced by its place in the report, and without
+    the file names."""
+    places = {exchange["id"]: f"#{n}" for n, exchange in enumerate(document["exchanges"])}
+    ids = re.compile("|".join(re.escape(i) for i in sorted(places, key=len, reverse=True)) + r"(?!\d)")
+    exchanges = [{**e, "source": None} for e in document["exchanges"]]
+    findings = [
+        {**f, "evidence": {k: v for k, v in f["evidence"].items() if k != "source"}} for f in document["findings"]
+    ]
+    text = json.dumps({"exchanges": exchanges, "findings": findings, "summary": document["summary"]})
+    return dict(json.loads(ids.sub(lambda m: places[m.group(0)], text)))
+
+
+@needs_editcap
+@pytest.mark.parametrize(("capture", "packets"), [("lab.pcapng", 7), ("lab.pcapng", 45), ("lab-tls.pcapng", 13)])
+def test_a_capture_split_into_files_is_judged_as_the_whole(tmp_path: Path, capture: str, packets: int) -> None:
+    whole = report([SAMPLES / capture])
+    parts = split(SAMPLES / capture, tmp_path / "ring", packets)
+    assert len(parts) > 5
+    joined = report([tmp_path / "ring"])
+    assert normalised(joined) == normalised(whole)
+    assert whole["summary"]["exchanges"] > 20
+    # Ids name the file where each request was read, numbered in that file.
+    assert {e["source"] for e in joined["exchanges"]} <= {p.name for p in parts}
+    first = joined["exchanges"][0]
+    assert first["id"] == f"{first['source']}:1"
+
+
+@needs_editcap
+def test_read_separately_the_same_files_lose_what_spans_their_edges(tmp_path: Path) -> None:
+    """The comparison above can fail: judged file by file, connections cut at the edges lose exchanges (gaps)."""
+    whole = report([SAMPLES / "lab.pcapng"])
+    split(SAMPLES / "lab.pcapng", tmp_path / "ring", 7)
+    apart = report([tmp_path / "ring"], separately=True)
+    assert normalised(apart) != normalised(whole)
+    assert "capture-gap" in apart["summary"]["rules"]
+    assert "capture-gap" not in whole["summary"]["rules"]
+
+
+def test_captures_of_the_same_connections_at_the_same_time_are_read_apart() -> None:
+    """lab.pcapng and lab-tls.pcapng record two runs with the same addresses, ports and times: merged byte by byte
+    they would collide, so the later file's copy of each connection is read as if alone."""
+    both = [SAMPLES / "lab.pcapng", SAMPLES / "lab-tls.pcapng"]
+    together = report(both)
+    apart = report(both, separately=True)
+    assert [e["provenance"]["connection"] for e in together["exchanges"]] != []
+    assert sorted(e["id"] for e in together["exchanges"]) == sorted(e["id"] for e in apart["exchanges"])
+    assert "capture-gap" not in together["summary"]["rules"]
+    assert "tls-decrypt-failed" not in together["summary"]["rules"]
+
+
+def _items(timeline: Timeline, batches: list[list[TimelineInput]]) -> list[SourceItem]:
+    out: list[SourceItem] = []
+    for batch in batches:
+        out += timeline.read(batch)
+    out += timeline.finish()
+    return out
+
+
+@needs_editcap
+def test_files_appended_one_after_another_give_what_they_give_together(tmp_path: Path) -> None:
+    """``--follow`` appends ring files as they close: the state carries over, the items are the same."""
+    split(SAMPLES / "lab.pcapng", tmp_path / "ring", 40)
+    inputs = timeline_inputs(expand_inputs([tmp_path / "ring"]))
+    errors: list[str] = []
+
+    def damaged(item: TimelineInput, exc: InputError, _read: int) -> None:
+        errors.append(str(exc))
+
+    together = _items(Timeline(on_damage=damaged), [inputs])
+    one_by_one = _items(Timeline(on_damage=damaged), [[item] for item in inputs])
+    assert one_by_one == together
+    assert sum(isinstance(item, HttpExchange) for item in together) > 20
+    assert errors == []
+
+
+@needs_editcap
+def test_a_damaged_file_reports_what_was_read_and_the_run_goes_on(tmp_path: Path) -> None:
+    parts = split(SAMPLES / "lab.pcapng", tmp_path / "ring", 100)
+    damaged = parts[2]
+    damaged.write_bytes(damaged.read_bytes()[:-30])
+    inputs = timeline_inputs(expand_inputs([tmp_path / "ring"]))
+    errors: list[tuple[str, str, int]] = []
+    items = list(Timeline(on_damage=lambda i, e, n: errors.append((i.label, str(e), n))).read_all(inputs))
+    assert [label for label, _, _ in errors] == [damaged.name]
+    assert "damaged or was cut short" in errors[0][1]
+    sources = {item.provenance.source for item in items if isinstance(item, HttpExchange)}
+    assert parts[-1].name in sources  # files after the damaged one were read
+
+
+@needs_editcap
+@pytest.mark.parametrize("shards", [2, 3, 5])
+def test_shards_joined_give_what_one_reader_gives(tmp_path: Path, shards: int) -> None:
+    """The unit of work of --jobs (and of whoever runs parts elsewhere): shards of the connections of every file,
+    read apart and joined, are the sequential timeline item for item, ids included."""
+    split(SAMPLES / "lab-tls.pcapng", tmp_path / "ring", 13)
+    inputs = timeline_inputs(expand_inputs([tmp_path / "ring", SAMPLES / "lab.har"]))
+    sequential = list(Timeline(on_damage=lambda *_: None).read_all(inputs))
+    parts = [read_part(inputs, Shard(index, shards)) for index in range(shards)]
+    joined = list(join(parts))
+    assert joined == sequential
+    assert sum(isinstance(item, HttpExchange) for item in joined) == 46
+    assert sum(bool(part.captures) for part in parts) >= 2  # the connections were really spread
+
+
+@needs_editcap
+def test_jobs_write_the_report_one_process_writes_byte_for_byte(tmp_path: Path) -> None:
+    split(SAMPLES / "lab.pcapng", tmp_path / "ring", 45)
+    paths = [tmp_path / "ring", SAMPLES / "lab-tls.pcapng"]
+    assert report_text(paths, jobs=2) == report_text(paths)
+    assert report_text([SAMPLES / "lab-tls.pcapng"], jobs=2) == report_text([SAMPLES / "lab-tls.pcapng"])
