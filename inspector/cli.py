@@ -22,6 +22,7 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.cli_common import (
     EXIT_UNREADABLE,
     EXIT_USAGE,
+    click_option,
     error,
     exit_on_error,
     output_options,
@@ -34,7 +35,7 @@ from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter, tell_unread
 from inspector.rules import CATALOGUE, SEVERITIES, Finding, Rule, at_or_above, markdown_table
 from inspector.selection import Selection, build_selection
-from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
+from inspector.settings import FORMATS, OPTIONS, TrustArguments, build_settings
 from inspector.tally import Totals
 from inspector.text import quoted
 from inspector.trust import Trust
@@ -45,22 +46,6 @@ if TYPE_CHECKING:
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
 TABLE_ROWS = 500
 """The table's default row cap (a terminal is no place for 100,000 rows); ``--limit`` sets it, ``--all`` lifts it."""
-
-
-def _click_option(row: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The click spelling of one row of the option table."""
-    if row.kind == "flag":
-        return click.option(row.flag, row.param, is_flag=True, help=row.help)
-    kind: click.ParamType[Any] | None = None
-    if row.kind == "path":
-        kind = click.Path(path_type=Path, dir_okay=False) if row.file_only else click.Path(path_type=Path)
-    elif row.kind == "int" and row.bounds is not None:
-        kind = click.IntRange(*row.bounds)
-    elif row.kind == "choice":
-        kind = click.Choice(row.choices)
-    if row.repeatable:
-        return click.option(row.flag, row.param, multiple=True, type=kind, help=row.help)
-    return click.option(row.flag, row.param, type=kind, default=None, help=row.help)
 
 
 def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,7 +59,7 @@ def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapped: Callable[..., Any] = command
     for row in reversed(OPTIONS):
-        wrapped = _click_option(row)(wrapped)
+        wrapped = click_option(row)(wrapped)
     return wrapped
 
 
