@@ -526,7 +526,10 @@ class Http1Parser:
         room = BODY_LIMIT - len(body)
         if room <= 0:
             return
-        body += memoryview(data)[start : min(stop, start + room)]
+        if not start and stop == len(data) and stop <= room:  # the common case: a whole segment of the body
+            body += data
+        else:
+            body += memoryview(data)[start : min(stop, start + room)]
 
     def skip_body(self) -> None:
         """Do not keep the body of the message whose head was just reported (the sink does not read it)."""
