@@ -42,7 +42,26 @@ def crlf_fields(text: str) -> tuple[str, Headers, list[tuple[str, str]]] | None:
     This is the common case, and it is parsed with as few passes over the text as possible: a long token is
     most of a head, and every pass over it costs.
     """
-    lines = text.split("\n")  # one pass; each line must then end in CR (a bare LF is not plain)
+    lines = text.split("\r\n")
+    if len(lines) == 1 or len(lines) != text.count("\n") + 1:  # no line end, or a bare LF: checked line by line
+        return _crlf_fields_by_line(text)
+    headers = []
+    framing = []
+    for line in lines[1:-2]:
+        name, colon, value = line.partition(":")
+        if not colon or name[:1] in _NOT_A_NAME_START or name[-1:] in _NOT_A_NAME_START:
+            return None
+        field = (name, value.strip(" \t"))
+        headers.append(field)
+        if len(name) in _FRAMING_NAME_LENGTHS:
+            framing.append(field)
+    return lines[0], tuple(headers), framing
+
+
+def _crlf_fields_by_line(text: str) -> tuple[str, Headers, list[tuple[str, str]]] | None:
+    """:func:`crlf_fields` for a text with a bare LF: every line but the last two (the empty line's CR is not
+    checked) must end in CR, so a head whose only bare LF is in its final empty line is still plain."""
+    lines = text.split("\n")
     start_line = lines[0]
     if start_line[-1:] != "\r":
         return None
