@@ -90,6 +90,8 @@ class Timeline:
         self._on_damage = on_damage
         self._keylog = keylog
         self._inputs: dict[str, TimelineInput] = {}
+        self._cuts: dict[str, str] = {}
+        """Why the temporary copy of a compressed capture stopped early (``opening.Spool.cut``), by label."""
         self._captures = CaptureTimeline(
             progress=progress, keylog=keylog, on_damage=self._capture_damaged, keep=keep, keyed=keyed
         )
@@ -148,15 +150,19 @@ class Timeline:
                 files.append(CaptureFile(item.path, item.label))
                 continue
             try:  # compressed (tcpdump -z gzip): decompressed to a temporary file first
-                plain = stack.enter_context(spooled(item.path, item.label))
+                spool = stack.enter_context(spooled(item.path, item.label))
             except InputError as exc:
                 self._on_damage(item, exc, 0)
                 continue
-            files.append(CaptureFile(plain, item.label, shown=str(item.path)))
+            if spool.cut is not None:
+                self._cuts[item.label] = spool.cut
+            files.append(CaptureFile(spool.path, item.label, shown=str(item.path)))
         return files
 
     def _capture_damaged(self, file: CaptureFile, error: InputError, exchanges: int) -> None:
-        self._on_damage(self._inputs[file.label], error, exchanges)
+        # a copy stopped at the spool's bound ends mid-record: the bound is the reason, not the "damage"
+        cut = self._cuts.pop(file.label, None)
+        self._on_damage(self._inputs[file.label], InputError(cut) if cut is not None else error, exchanges)
 
     def _other(self, item: TimelineInput) -> Iterator[SourceItem]:
         read = 0
@@ -183,8 +189,8 @@ def merge_by_time(streams: Sequence[Iterable[SourceItem]]) -> Iterator[SourceIte
 def _timed(index: int, stream: Iterable[SourceItem]) -> Iterator[tuple[datetime, int, int, SourceItem]]:
     at = _EARLIEST
     for serial, item in enumerate(stream):
-        if isinstance(item, HttpExchange):
-            at = item.time
+        if isinstance(item, HttpExchange) and item.time is not None:
+            at = item.time  # an exchange whose time is unknown keeps its place after the one before it
         yield at, index, serial, item
 
 

@@ -214,7 +214,9 @@ class OrderedOutput:
         assert isinstance(request, HttpRequest)
         if pending.request_body is not None:
             self._held -= len(pending.request_body)
-            request = replace(request, body=pending.request_body)
+            request = HttpRequest(
+                request.method, request.target, request.version, request.headers, pending.request_body
+            )
         response: HttpResponse | None = None
         response_frames: tuple[int, ...] = ()
         response_time = None
@@ -225,7 +227,9 @@ class OrderedOutput:
             response = message
             if pending.response_body is not None:
                 self._held -= len(pending.response_body)
-                response = replace(response, body=pending.response_body)
+                response = HttpResponse(
+                    response.status, response.reason, response.version, response.headers, pending.response_body
+                )
             response_frames = answer.frames
             response_time = capture_time(answer.ts)
         self.items.append(
