@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.cli_common import (
     EXIT_UNREADABLE,
     EXIT_USAGE,
+    click_option,
     error,
     exit_on_error,
     output_options,
@@ -34,7 +35,7 @@ from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter, tell_unread
 from inspector.rules import CATALOGUE, SEVERITIES, Finding, Rule, at_or_above, markdown_table
 from inspector.selection import Selection, build_selection
-from inspector.settings import FORMATS, OPTIONS, Option, TrustArguments, build_settings
+from inspector.settings import FORMATS, OPTIONS, TrustArguments, build_settings
 from inspector.tally import Totals
 from inspector.text import quoted
 from inspector.trust import Trust
@@ -50,22 +51,6 @@ TABLE_ROWS = 500
 """The table's default row cap (a terminal is no place for 100,000 rows); ``--limit`` sets it, ``--all`` lifts it."""
 
 
-def _click_option(row: Option) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The click spelling of one row of the option table."""
-    if row.kind == "flag":
-        return click.option(row.flag, row.param, is_flag=True, help=row.help)
-    kind: click.ParamType[Any] | None = None
-    if row.kind == "path":
-        kind = click.Path(path_type=Path, dir_okay=False) if row.file_only else click.Path(path_type=Path)
-    elif row.kind == "int" and row.bounds is not None:
-        kind = click.IntRange(*row.bounds)
-    elif row.kind == "choice":
-        kind = click.Choice(row.choices)
-    if row.repeatable:
-        return click.option(row.flag, row.param, multiple=True, type=kind, help=row.help)
-    return click.option(row.flag, row.param, type=kind, default=None, help=row.help)
-
-
 def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by every command that judges tokens (the table in ``settings.OPTIONS``), handed to the
     command as one ``trust`` argument (a :class:`TrustArguments`)."""
@@ -77,7 +62,7 @@ def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapped: Callable[..., Any] = command
     for row in reversed(OPTIONS):
-        wrapped = _click_option(row)(wrapped)
+        wrapped = click_option(row)(wrapped)
     return wrapped
 
 
@@ -187,8 +172,8 @@ def main() -> None:
     type=click.IntRange(1, 256),
     default=None,
     help="Read the timeline with this many processes, each a shard of the connections of every capture (default: "
-    "the machine's cores from 64 MiB of captures on, else one); the report is the one process's, byte for byte. "
-    "With --separately: files in parallel.",
+    "one); the report is the one process's, byte for byte. With --separately: files in parallel (default: the "
+    "machine's cores).",
 )
 @click.option(
     "--separately",
@@ -368,8 +353,8 @@ def analyze(
     streams = any(is_stream(path) for path, _ in expanded)
     if separately:
         workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
-    else:  # shards of the connections: worth their start-up on large captures, or when asked for
-        workers = 1 if streams else jobs or (os.cpu_count() or 1 if _capture_bytes(expanded) > SHARD_FROM else 1)
+    else:  # shards of the connections, when asked for: on two cores they do not pay yet (README, "--jobs N")
+        workers = 1 if streams else jobs or 1
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
     labels = input_labels([path for path, _ in expanded])
@@ -467,22 +452,6 @@ def _follow_folder(inputs: tuple[str, ...], dask_address: str | None, *, separat
     if len(inputs) != 1 or not Path(inputs[0]).is_dir():
         raise ConfigError("--follow watches one folder: give exactly one folder (the ring buffer's)")
     return Path(inputs[0])
-
-
-SHARD_FROM = 64 << 20
-"""Capture bytes from which the default ``--jobs`` (the machine's cores) shards one timeline: below, starting
-worker processes costs more than it saves."""
-
-
-def _capture_bytes(inputs: Sequence[tuple[Path, str | None]]) -> int:
-    total = 0
-    for path, kind in inputs:
-        if kind == "pcap":
-            try:
-                total += path.stat().st_size
-            except OSError:
-                continue  # the reader says why
-    return total
 
 
 _EXTENSION_FORMATS = {

@@ -23,6 +23,8 @@ from inspector.text import safe
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from inspector.settings import Option
+
 PROG = "oauth-inspector"
 EXIT_USAGE, EXIT_UNREADABLE, EXIT_INTERNAL = 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -106,3 +108,21 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="Write the report to this file instead of standard output.",
     )(wrapped)
+
+
+def click_option(row: Option, program: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click spelling of one row of the trust/policy option table (``settings.OPTIONS``), as ``program`` takes
+    it (``verify-oauth``; None: oauth-inspector's commands)."""
+    help = row.help_in(program)
+    if row.kind == "flag":
+        return click.option(row.flag, row.param, is_flag=True, help=help)
+    kind: click.ParamType[Any] | None = None
+    if row.kind == "path":
+        kind = click.Path(path_type=Path, dir_okay=False) if row.file_only else click.Path(path_type=Path)
+    elif row.kind == "int" and row.bounds is not None:
+        kind = click.IntRange(*row.bounds)
+    elif row.kind == "choice":
+        kind = click.Choice(row.choices)
+    if row.repeatable:
+        return click.option(row.flag, row.param, multiple=True, type=kind, help=help)
+    return click.option(row.flag, row.param, type=kind, default=None, help=help)

@@ -141,8 +141,8 @@ def _print_banner(
     url: str, lab_dir: LabDir, folder: Path, host: str, offer_basic: bool, offer_ntlm: bool, faults: tuple[str, ...]
 ) -> None:
     from inspector.lab.folder import ACS_METADATA_FILE, AUTH_CERT_FILE
-    from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
     from inspector.lab.server import is_loopback
+    from inspector.policy import EWS_PATH, METADATA_PATH
 
     click.echo(f"oauth-inspector lab: Exchange-like server listening on {url}")
     click.echo(f"  EWS:       {url}{EWS_PATH}  (tokens for {lab_dir.host}, realm {lab_dir.realm})")

@@ -31,6 +31,10 @@ provision)."""
 MIN_RSA_BITS = 2048
 FALLBACK_WINDOW = 600
 """Seconds after a Bearer challenge within which Basic/NTLM/Negotiate from the same client is a fallback."""
+METADATA_PATH = "/autodiscover/metadata/json/1"
+"""Where Exchange publishes its auth metadata document (verify-oauth probes it; the lab server serves it)."""
+EWS_PATH = "/EWS/Exchange.asmx"
+"""Exchange's EWS endpoint: where S2S tokens are sent and the OAuth challenge is probed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,8 @@ class Option:
     flag: str
     """The command-line flag, e.g. ``--cert``; the addon's option is ``oauth_`` + the flag's name."""
     kind: OptionKind
-    help: str
+    meaning: str
+    """The help text without its last word on repetition (:attr:`help` adds it)."""
     repeatable: bool = False
     default: object = None
     """The effective default when neither the command line nor the configuration file gives a value."""
@@ -52,6 +53,10 @@ class Option:
     """A path that must not name a folder."""
     param: str = ""
     """The :class:`TrustArguments` field (filled in from the field's name)."""
+    once_in: tuple[str, ...] = ()
+    """Programs that take this repeatable option once (verify-oauth's ``--cert``: its checks are about the one
+    current auth certificate). Their help says so; their click option still collects repeats, so the program
+    refuses them by name rather than keeping the last."""
 
     @property
     def name(self) -> str:
@@ -60,6 +65,16 @@ class Option:
     @property
     def addon_name(self) -> str:
         return "oauth_" + self.name.replace("-", "_")
+
+    @property
+    def help(self) -> str:
+        return self.help_in(None)
+
+    def help_in(self, program: str | None) -> str:
+        """The one help text, as ``program`` (``verify-oauth``; None: the others) takes the option."""
+        if not self.repeatable:
+            return self.meaning
+        return f"{self.meaning} {'Given once.' if program in self.once_in else 'Repeatable.'}"
 
     def problem(self, value: object) -> str | None:
         """Why a single value given for this option is refused (with the addon's option name), or None."""
@@ -73,10 +88,10 @@ class Option:
         return None
 
 
-def _option(flag: str, kind: OptionKind, help: str, *, repeatable: bool = False, **spec: Any) -> Any:
+def _option(flag: str, kind: OptionKind, meaning: str, *, repeatable: bool = False, **spec: Any) -> Any:
     """A :class:`TrustArguments` field that is also a row of the option table."""
     given_default: object = () if repeatable else (False if kind == "flag" else None)
-    row = Option(flag, kind, help, repeatable=repeatable, **spec)
+    row = Option(flag, kind, meaning, repeatable=repeatable, **spec)
     return field(default=given_default, metadata={"option": row})
 
 
@@ -88,38 +103,37 @@ class TrustArguments:
     certs: tuple[Path, ...] = _option(
         "--cert",
         "path",
-        "Trusted certificate (.cer DER or PEM, PEM bundle), e.g. the exported OAuthCert.cer. "
-        "Trusted for any issuer. Repeatable.",
+        "Trusted certificate (.cer DER or PEM, PEM bundle), e.g. the exported OAuthCert.cer. Trusted for any issuer.",
         repeatable=True,
         config_key="cert",
+        once_in=("verify-oauth",),
     )
     metadata: tuple[Path, ...] = _option(
         "--metadata",
         "path",
         "Auth metadata document (Exchange /autodiscover/metadata/json/1, ACS or SfB "
-        "/metadata/json/1). Its keys are trusted only for the issuer it names. Repeatable.",
+        "/metadata/json/1). Its keys are trusted only for the issuer it names.",
         repeatable=True,
         config_key="metadata",
     )
     thumbprints: tuple[str, ...] = _option(
         "--thumbprint",
         "text",
-        "Expected auth certificate thumbprint (hex, as Get-AuthConfig prints it). Repeatable.",
+        "Expected auth certificate thumbprint (hex, as Get-AuthConfig prints it).",
         repeatable=True,
         config_key="thumbprint",
     )
     realms: tuple[str, ...] = _option(
         "--realm",
         "text",
-        "Expected realm: the tenant ID (SfB Online) or SIP domain (SfB Server). Repeatable.",
+        "Expected realm: the tenant ID (SfB Online) or SIP domain (SfB Server).",
         repeatable=True,
         config_key="realm",
     )
     issuers: tuple[str, ...] = _option(
         "--issuer",
         "text",
-        f"Expected calling principal (GUID or whole iss). Default {SFB_ONLINE} (Skype for Business Online). "
-        "Repeatable.",
+        f"Expected calling principal (GUID or whole iss). Default {SFB_ONLINE} (Skype for Business Online).",
         repeatable=True,
         config_key="issuer",
         default=(SFB_ONLINE,),
@@ -137,7 +151,7 @@ class TrustArguments:
         "--audience-principal",
         "text",
         "The service a host's tokens must be made for where the request path does not say: HOST=PRINCIPAL (a "
-        "GUID, or exchange, sharepoint, skype, lync). Repeatable.",
+        "GUID, or exchange, sharepoint, skype, lync).",
         repeatable=True,
         config_key="audience-principal",
     )

@@ -10,38 +10,33 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "inspector"
 TESTS = ROOT / "tests"
 
-# Modules tested from another test file (a higher-level entry, or a place with the fixtures they need): the module
-# and that file. Shrink it: a module that gets its own test file comes off (a test below says when).
+# Modules tested from another test file, each with the reason it has none of its own. Shrink it: a module that gets
+# its own test file comes off (a test below says when).
 ELSEWHERE: dict[str, str] = {
-    # command groups: driven as a user drives them, where their doubles and servers live
+    # `python -m inspector`: a subprocess, beside the console scripts it must equal
     "inspector/__main__.py": "tests/test_entry_points.py",
+    # command groups driven as a user drives them, where their servers and doubles live (tests/lab_live: real
+    # loopback servers; tests/provision: the PSRP and Graph doubles and their fixtures)
     "inspector/cli_lab.py": "tests/lab_live/test_server.py",
     "inspector/cli_provision.py": "tests/provision/test_cli.py",
+    # the proxy command and its mitmdump command line, tested with the addon's real mitmdump runs (tests/live)
     "inspector/cli_proxy.py": "tests/live/test_proxy.py",
     "inspector/proxy.py": "tests/live/test_proxy.py",
-    # the lab's live parts need real loopback servers (tests/lab_live)
+    # the lab's HTTP server and client only make sense against each other, over real loopback sockets
     "inspector/lab/client.py": "tests/lab_live/test_server.py",
     "inspector/lab/server.py": "tests/lab_live/test_server.py",
-    "inspector/lab/ntlm.py": "tests/lab_live/test_server.py",
+    # the `mitmdump -s` entry: only a real mitmdump loads it
     "inspector/live/mitm_script.py": "tests/lab_live/test_end_to_end.py",
+    # the reverse-proxy Host rewrite: an addon hook, tested on the addon's flows
     "inspector/live/host.py": "tests/live/test_addon.py",
-    # capture decoding below the reader: through crafted captures
+    # capture decoding below the reader: its input is a crafted capture, read through the reader
     "inspector/sources/pcap/budget.py": "tests/sources/pcap/test_tcp.py",
     "inspector/sources/pcap/ip.py": "tests/sources/pcap/test_links.py",
     "inspector/sources/pcap/packets.py": "tests/sources/pcap/test_links.py",
     "inspector/sources/pcap/tunnels.py": "tests/sources/pcap/test_links.py",
-    # verify-oauth's checks run together against a lab server and bundles
-    "inspector/verifyoauth/checks_cert.py": "tests/verifyoauth/test_checks.py",
-    "inspector/verifyoauth/checks_entra.py": "tests/verifyoauth/test_checks.py",
-    "inspector/verifyoauth/checks_exchange.py": "tests/verifyoauth/test_checks.py",
-    "inspector/verifyoauth/checks_traffic.py": "tests/verifyoauth/test_checks.py",
-    "inspector/verifyoauth/context.py": "tests/verifyoauth/test_checks.py",
-    "inspector/verifyoauth/prelude.py": "tests/verifyoauth/test_checks.py",
-    "inspector/verifyoauth/runner.py": "tests/verifyoauth/test_checks.py",
-    "inspector/verifyoauth/sources.py": "tests/verifyoauth/test_checks.py",
-    "inspector/verifyoauth/report.py": "tests/verifyoauth/test_cli.py",
-    "inspector/verifyoauth/collect.py": "tests/verifyoauth/test_cli.py",
-    "inspector/verifyoauth/export_script.py": "tests/verifyoauth/test_cli.py",
+    # the cmdlets and properties the export script reads: the script's own test holds it to them
+    "inspector/verifyoauth/collect.py": "tests/verifyoauth/test_export_script.py",
+    # the executors' plan/result records and the seed steps as data: tested through what executes and renders them
     "inspector/provision/state.py": "tests/provision/test_exchange.py",
     "inspector/provision/steps.py": "tests/provision/test_render.py",
 }

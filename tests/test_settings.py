@@ -91,3 +91,12 @@ def test_a_bad_fail_on_in_the_file_is_refused(tmp_path: Path, monkeypatch: pytes
 )
 def test_a_value_outside_the_rows_bounds_or_choices_is_named(param: str, value: object, problem: str | None) -> None:
     assert BY_PARAM[param].problem(value) == problem
+
+
+def test_repetition_is_said_once_as_each_program_takes_the_option() -> None:
+    cert = BY_PARAM["certs"]
+    assert cert.help == cert.meaning + " Repeatable."
+    assert cert.help_in("verify-oauth") == cert.meaning + " Given once."
+    assert BY_PARAM["realms"].help_in("verify-oauth") == BY_PARAM["realms"].help
+    assert BY_PARAM["skew"].help == BY_PARAM["skew"].meaning
+    assert not any("Repeatable" in row.meaning for row in OPTIONS)

@@ -5,30 +5,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from inspector.analyze import Analyzer
 from inspector.lab.certs import (
-    LabCert,
     acs_metadata,
-    exchange_auth_cert,
     exchange_metadata,
-    new_rsa_key,
     write_cer,
     write_metadata,
     write_pem,
 )
 from inspector.lab.tokens import TokenKit
 from inspector.model import ConfigError
-from inspector.policy import Policy
 from inspector.trust import (
     Trust,
-    build_trust,
     key_from_certificate,
     load_certificate_file,
     load_metadata_file,
@@ -37,7 +30,6 @@ from inspector.trust import (
     thumbprint_to_x5t,
     x5t_of,
 )
-from tests.builders import CLOCK
 
 
 def test_der_and_pem_give_the_same_key(tmp_path: Path, lab_kit: TokenKit) -> None:
@@ -144,30 +136,6 @@ def test_thumbprints_as_windows_prints_them(value: str) -> None:
 def test_bad_thumbprint_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="40 hex digits"):
         normalise_thumbprint("not-a-thumbprint")
-
-
-def _hygiene(cert: LabCert, tmp_path: Path) -> list[str]:
-    trust = build_trust(certs=[write_cer(tmp_path / "c.cer", cert)])
-    return [f.rule for f in Analyzer(trust, Policy(now=CLOCK)).trust_findings()]
-
-
-def test_certificate_hygiene(tmp_path: Path) -> None:
-    expired = exchange_auth_cert(now=CLOCK, not_before=CLOCK - timedelta(days=400), not_after=CLOCK - timedelta(days=1))
-    expiring = exchange_auth_cert(
-        now=CLOCK, not_before=CLOCK - timedelta(days=400), not_after=CLOCK + timedelta(days=30)
-    )
-    healthy = exchange_auth_cert(now=CLOCK)
-    weak = exchange_auth_cert(now=CLOCK, key=new_rsa_key(1024))
-    assert _hygiene(expired, tmp_path) == ["cert-expired"]
-    assert _hygiene(expiring, tmp_path) == ["cert-expiring"]
-    assert _hygiene(healthy, tmp_path) == []
-    assert _hygiene(weak, tmp_path) == ["cert-weak-key"]
-
-
-def test_hygiene_needs_a_moment_to_judge_expiry(tmp_path: Path) -> None:
-    expired = exchange_auth_cert(now=CLOCK, not_before=CLOCK - timedelta(days=400), not_after=CLOCK - timedelta(days=1))
-    trust = build_trust(certs=[write_cer(tmp_path / "c.cer", expired)])
-    assert Analyzer(trust, Policy(now=None)).trust_findings() == []
 
 
 def test_candidates_by_kid_equal_to_x5t(lab_kit: TokenKit) -> None:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from inspector.model import ConfigError
+from inspector.policy import METADATA_PATH
 from inspector.trust import parse_certificates, thumbprint_of, x5t_of
 
 EXCHANGE_AUTH_CN = "Microsoft Exchange Server Auth Certificate"
@@ -214,7 +215,7 @@ def exchange_metadata(certs: Sequence[LabCert], *, host: str = "mail.contoso.com
         ],
         "endpoints": [
             {
-                "location": f"https://{host}/autodiscover/metadata/json/1",
+                "location": f"https://{host}{METADATA_PATH}",
                 "protocol": "OAuth2",
                 "usage": "metadata",
             }

@@ -28,11 +28,12 @@ from inspector.http_auth import parse_ms_diagnostics, parse_www_authenticate
 from inspector.lab import ntlm
 from inspector.lab.certs import EXCHANGE_PRINCIPAL
 from inspector.lab.folder import LabDir
-from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH, METADATA_PATH, SOAP_REQUEST, USER_AGENT
+from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, SOAP_REQUEST, USER_AGENT
 from inspector.lab.server import is_loopback
 from inspector.lab.token_endpoint import entra_token_call
 from inspector.lab.tokens import TokenKit
 from inspector.model import ConfigError
+from inspector.policy import EWS_PATH, METADATA_PATH
 from inspector.rules import RuleId
 
 SCENARIO_HEADER = "X-Lab-Scenario"

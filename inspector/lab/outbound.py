@@ -23,6 +23,7 @@ from inspector.lab.token_endpoint import (
 )
 from inspector.lab.tokens import LAB_HOST, LAB_REALM
 from inspector.model import Endpoint, Headers, HttpExchange, HttpRequest, HttpResponse, Provenance
+from inspector.policy import EWS_PATH
 
 EXCHANGE_SERVER = Endpoint("10.0.0.9", 50100)
 ENTRA_ADDRESS = Endpoint("10.0.1.20", 443)
@@ -130,7 +131,7 @@ def token_exchange(number: int, call: TokenCall, status: int, body: bytes, at: d
 
 def _ews(number: int, body: str, at: datetime, source: str, status: int = 200) -> HttpExchange:
     payload = b'<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>'
-    request = HttpRequest("POST", "/EWS/Exchange.asmx", headers=_headers(LAB_HOST, _XML, payload), body=payload)
+    request = HttpRequest("POST", EWS_PATH, headers=_headers(LAB_HOST, _XML, payload), body=payload)
     answer = _answer(status, body.encode("utf-8"), _XML, at)
     return _exchange(number, request, answer, at, SFB_CLIENT, EWS_SERVER, source)
 

@@ -21,6 +21,7 @@ from inspector.lab.certs import ACS_PRINCIPAL, EXCHANGE_PRINCIPAL
 from inspector.lab.diagnostics import accepted, rejection, ssl_offloading
 from inspector.lab.tokens import SFB_PRINCIPAL, Minted, TokenKit
 from inspector.model import Endpoint, Headers, HttpExchange, HttpRequest, HttpResponse, Provenance
+from inspector.policy import EWS_PATH
 from inspector.rules import RuleId
 
 SERVER = Endpoint("10.0.0.9", 443)
@@ -28,8 +29,6 @@ S2S_CLIENT = Endpoint("10.0.0.10", 50110)
 BASIC_CLIENT = Endpoint("10.0.0.20", 50120)
 NTLM_CLIENT = Endpoint("10.0.0.30", 50130)
 
-EWS_PATH = "/EWS/Exchange.asmx"
-METADATA_PATH = "/autodiscover/metadata/json/1"
 """Where Exchange serves its auth metadata document (the lab server too)."""
 AUTHORIZATION_URI = "https://login.windows.net/common/oauth2/authorize"
 ASSERTED_TYPES = "app_asserted_user_v1 service_asserted_app_v1"

@@ -25,9 +25,9 @@ from typing import Any
 
 from inspector.lab.folder import LabDir
 from inspector.lab.responder import Answer, Responder, ServerOptions
-from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
 from inspector.lab.token_endpoint import is_token_path
 from inspector.model import ConfigError, Endpoint, HttpExchange, HttpRequest, Provenance
+from inspector.policy import EWS_PATH, METADATA_PATH
 
 MAX_BODY = 1 << 20
 IDLE_TIMEOUT = 30.0

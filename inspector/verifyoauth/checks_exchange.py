@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from inspector.http_auth import bearer_challenge_info, parse_ms_diagnostics, parse_www_authenticate
 from inspector.model import ConfigError
-from inspector.policy import ACS, EXCHANGE
+from inspector.policy import ACS, EWS_PATH, EXCHANGE, METADATA_PATH
 from inspector.remote.http import HttpResult
 from inspector.text import safe
 from inspector.tokens import Principal
@@ -13,7 +13,6 @@ from inspector.trust import parse_metadata, thumbprint_to_x5t
 from inspector.verifyoauth import remedies
 from inspector.verifyoauth.bundle import ExchangeConfig, LinkedAccount, PartnerApp
 from inspector.verifyoauth.context import Context
-from inspector.verifyoauth.http_probe import EWS_PATH, METADATA_PATH
 from inspector.verifyoauth.model import Check, failed, passed, skipped, warned
 from inspector.verifyoauth.prelude import exchange_config, section_absent
 

@@ -15,9 +15,17 @@ from typing import Any
 import click
 
 from inspector import __version__
-from inspector.cli_common import EXIT_USAGE, error, exit_on_error, output_options, report_console, run_console_script
+from inspector.cli_common import (
+    EXIT_USAGE,
+    click_option,
+    error,
+    exit_on_error,
+    output_options,
+    report_console,
+    run_console_script,
+)
 from inspector.model import ConfigError
-from inspector.policy import DEFAULT_SKEW, SFB_ONLINE
+from inspector.policy import DEFAULT_SKEW
 from inspector.remote.graph import CLOUDS, GRAPH_CLI_CLIENT_ID, msal_token_provider
 from inspector.remote.http import TlsOptions
 from inspector.remote.options import (
@@ -97,38 +105,11 @@ def _sp_source(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
 @click.version_option(__version__, prog_name="verify-oauth")
-@click.option(
-    "--cert",
-    "certs",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="The exported Exchange auth certificate (OAuthCert.cer, seed step 4). Given once: the checks are about "
-    "the one current auth certificate.",
-)
-@click.option(
-    "--thumbprint",
-    "thumbprints",
-    multiple=True,
-    help=BY_PARAM["thumbprints"].help,
-)
-@click.option(
-    "--realm",
-    "realms",
-    multiple=True,
-    help="Expected realm: the tenant ID. Default: the realm of Exchange's ACS auth server. Repeatable.",
-)
-@click.option(
-    "--issuer",
-    "issuers",
-    multiple=True,
-    help=f"Expected calling principal (default {SFB_ONLINE}, Skype for Business Online). Repeatable.",
-)
-@click.option(
-    "--metadata",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Auth metadata document to trust for traffic.s2s (e.g. the tenant's ACS metadata). Repeatable.",
-)
+@click_option(BY_PARAM["certs"], PROG)
+@click_option(BY_PARAM["thumbprints"], PROG)
+@click_option(BY_PARAM["realms"], PROG)
+@click_option(BY_PARAM["issuers"], PROG)
+@click_option(BY_PARAM["metadata"], PROG)
 @click.option(
     "--exchange",
     "exchange_url",
@@ -215,20 +196,15 @@ def _sp_source(
     help="CA certificates (PEM) to trust for HTTPS, e.g. an internal CA.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify Exchange's TLS certificate (probes and remoting).")
-@click.option("--skew", type=click.IntRange(0, 86400), default=None, help="Clock skew for token times (seconds).")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Configuration file (default: the nearest oauth-inspector.toml or [tool.oauth-inspector]).",
-)
+@click_option(BY_PARAM["skew"], PROG)
+@click_option(BY_PARAM["config_path"], PROG)
 @click.pass_context
 def main(ctx: click.Context, /, **options: Any) -> None:  # fmt: skip
     """Check that Exchange <-> Skype for Business Online OAuth is set up right and works.
 
     Runs named checks, one line each (PASS, WARN, FAIL or SKIP) with the reason and, for WARN/FAIL, the cmdlet
     or step that fixes it. Checks whose inputs are not given are skipped, naming the option that enables them.
+    --cert is the one current auth certificate; without --realm, the realm of Exchange's ACS auth server is expected.
     """
     if ctx.invoked_subcommand is not None:
         return

@@ -6,10 +6,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from inspector.model import ConfigError
+from inspector.policy import EWS_PATH, METADATA_PATH
 from inspector.remote.http import MAX_BODY, HttpResult, TlsOptions, request
-
-METADATA_PATH = "/autodiscover/metadata/json/1"
-EWS_PATH = "/EWS/Exchange.asmx"
 
 
 def exchange_base(url: str) -> str:

@@ -10,8 +10,9 @@ import pytest
 from inspector.http_auth import parse_ms_diagnostics
 from inspector.lab.folder import LabDir, prepare_lab_dir
 from inspector.lab.responder import FAULTS, Responder, ServerOptions
-from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER, EWS_PATH
+from inspector.lab.scenarios import BASIC_PASSWORD, BASIC_USER
 from inspector.model import Endpoint, HttpExchange, HttpRequest, Provenance
+from inspector.policy import EWS_PATH
 from tests.builders import basic
 from tests.lab.kit import ACCEPTED, DIAGNOSTIC_CODES
 

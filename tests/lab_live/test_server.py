@@ -23,8 +23,8 @@ from inspector.http_auth import bearer_challenge_info, parse_ms_diagnostics, par
 from inspector.lab.client import Exchanged, drive
 from inspector.lab.folder import AUTH_CERT_FILE, LabDir
 from inspector.lab.responder import ServerOptions
-from inspector.lab.scenarios import EWS_PATH, METADATA_PATH
 from inspector.lab.server import LabServer
+from inspector.policy import EWS_PATH, METADATA_PATH
 from inspector.trust import parse_metadata
 from tests.lab.kit import ACCEPTED, DIAGNOSTIC_CODES
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +23,9 @@ from inspector.lab.tokens import LAB_HOST, LAB_REALM
 from inspector.verifyoauth.context import Context, Request, gather
 from inspector.verifyoauth.model import Check
 from inspector.verifyoauth.runner import run_checks
+from inspector.verifyoauth.sources import BundleSource, FileSource
 from tests.doubles.loopback import Loopback
+from tests.verifyoauth.captures import write_capture
 
 DATA = Path(__file__).parent / "data"
 NOW = datetime.now(UTC)
@@ -179,3 +181,29 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def full_request(
+    material: Material,
+    cert_file: Path,
+    healthy_bundle: dict[str, Any],
+    healthy_sp: dict[str, Any],
+    lab_server: LabServer,
+    tmp_path: Path,
+) -> Callable[..., Request]:
+    """A Request with every input, healthy unless a test mutates the bundle or SP JSON it passes."""
+
+    def build(bundle: dict[str, Any] | None = None, sp: dict[str, Any] | None = None, **overrides: Any) -> Request:
+        kit = material.lab.kit(NOW)
+        fields: dict[str, Any] = {
+            "cert": cert_file,
+            "exchange_source": BundleSource(write_json(tmp_path / "bundle.json", bundle or healthy_bundle)),
+            "sp_source": FileSource(write_json(tmp_path / "sp.json", sp or healthy_sp)),
+            "exchange_url": lab_server.url,
+            "captures": (write_capture(tmp_path / "s2s.har", kit, [kit.healthy_user(), kit.app_only()]),),
+        }
+        fields.update(overrides)
+        return Request(**fields)
+
+    return build

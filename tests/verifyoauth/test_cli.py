@@ -8,12 +8,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from inspector.cli_common import EXIT_INTERNAL
+from inspector.settings import BY_PARAM
 from inspector.verifyoauth import cli
-from inspector.verifyoauth.collect import TOP_LEVEL, all_cmdlets
 from inspector.verifyoauth.export_script import export_script
 from inspector.verifyoauth.model import CHECK_IDS
 from tests.verifyoauth.conftest import DATA, Material, render, write_json
@@ -196,42 +197,6 @@ def test_run_never_shows_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: py
 # --- the export script ----------------------------------------------------------------------------------------
 
 
-def _code_lines(script: str) -> list[str]:
-    """The script without its comment-based help and comments."""
-    body = script.split("#>", 1)[1]
-    return [line for line in body.splitlines() if not line.strip().startswith("#")]
-
-
-def test_export_script_is_read_only_and_complete() -> None:
-    script = export_script()
-    code = "\n".join(_code_lines(script))
-    for cmdlet in all_cmdlets():
-        assert cmdlet in code
-    for query in TOP_LEVEL:
-        for name in query.properties:
-            assert f"'{name}'" in code
-    used = set(re.findall(r"\b([A-Z][a-z]+)-[A-Z][A-Za-z]+\b", code))
-    assert used <= {"Get", "Select", "ForEach", "Join", "New", "Invoke", "ConvertTo", "Write"}, used
-    assert re.findall(r"\bNew-[A-Z]\w+", code) == ["New-Object"] * code.count("New-Object")
-    assert "Errors" in code and "ConvertTo-Json -Depth 8" in code
-    assert "$ErrorActionPreference = 'Stop'" in code
-
-
-def test_export_script_brackets_balance() -> None:
-    """A cheap parse: outside quoted strings every bracket closes in order (no PowerShell here to run it)."""
-    stack: list[str] = []
-    pairs = {")": "(", "}": "{", "]": "["}
-    for line in _code_lines(export_script()):
-        text = re.sub(r"'[^']*'", "''", line)
-        text = re.sub(r'"(?:[^"`]|`.)*"', '""', text)
-        for char in text:
-            if char in "({[":
-                stack.append(char)
-            elif char in pairs:
-                assert stack and stack.pop() == pairs[char], line
-    assert stack == []
-
-
 @pytest.mark.parametrize(
     ("option", "message"),
     [
@@ -289,3 +254,12 @@ def test_an_invalid_format_in_the_configuration_file_is_refused(
     (tmp_path / "oauth-inspector.toml").write_text('format = "sarif"\n')  # analyze's: verify-oauth prints its table
     code, _, err = invoke()
     assert code != 2, err
+
+
+def test_the_trust_options_are_rows_of_the_one_table() -> None:
+    params = {param.name: param for param in cli.main.params}
+    for name in ("certs", "thumbprints", "realms", "issuers", "metadata", "skew", "config_path"):
+        row, option = BY_PARAM[name], params[name]
+        assert isinstance(option, click.Option)
+        assert (option.opts, option.help, option.multiple) == ([row.flag], row.help_in("verify-oauth"), row.repeatable)
+    assert "Given once." in params["certs"].help  # type: ignore[attr-defined]

@@ -91,6 +91,7 @@ class OrderedOutput:
         self._source = source
         self._numbered: dict[str, int] = {}
         """Exchanges output per stem: several files of one timeline number their own (``stem:n``)."""
+        self._begun: dict[str, int] = {}
         self._window = window
         self._unfinished: list[tuple[int, int]] = []
         self._finished_keys: set[tuple[int, int]] = set()
@@ -117,11 +118,13 @@ class OrderedOutput:
         self._stem, self._source = stem, source
 
     def exchanges_of(self, stem: str) -> int:
-        """Exchanges output so far that began in the file ``stem``."""
-        return self._numbered.get(stem, 0)
+        """Exchanges read so far whose request began in the file ``stem`` (each is output, at once or when its
+        connection closes)."""
+        return self._begun.get(stem, 0)
 
     def register(self, pending: PendingExchange) -> None:
         pending.origin = (self._stem, self._source)
+        self._begun[self._stem] = self._begun.get(self._stem, 0) + 1
         self._serial += 1
         pending.key = (pending.request.frames[0], self._serial)
         heapq.heappush(self._unfinished, pending.key)

@@ -4,13 +4,11 @@ normalised host within the window. Each clause has a case that fires and a close
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import timedelta
 from pathlib import Path
 
 from inspector.analyze import Analyzer, ExchangeResult
-from inspector.lab import ntlm
 from inspector.model import HttpExchange, Notice
 from inspector.policy import Policy
 from inspector.rules import Finding
@@ -18,30 +16,7 @@ from inspector.sources.har import read_har
 from inspector.sources.timeorder import in_capture_time_order
 from inspector.trust import Trust
 from tests.builders import BEARER_CHALLENGE, CLOCK, basic, exchange
-
-REFUSED = (("WWW-Authenticate", BEARER_CHALLENGE),)
-OFFERS_NTLM = (("WWW-Authenticate", BEARER_CHALLENGE), ("WWW-Authenticate", "NTLM"))
-TYPE1 = "NTLM " + base64.b64encode(ntlm.negotiate()).decode()
-_INFO = ntlm.target_info(netbios_domain="CONTOSO", netbios_computer="EXCH01", dns_domain="contoso.com", moment=CLOCK)
-TYPE2 = "NTLM " + base64.b64encode(ntlm.challenge(netbios_domain="CONTOSO", info=_INFO, seed="s")).decode()
-TYPE3 = (
-    "NTLM "
-    + base64.b64encode(
-        ntlm.authenticate(
-            domain="CONTOSO",
-            user="svc",
-            workstation="WS",
-            nt_response=ntlm.ntlmv2_response(info=_INFO, moment=CLOCK, spn="HTTP/x", seed="s"),
-            seed="s",
-        )
-    ).decode()
-)
-
-
-def _feed(*items: HttpExchange) -> tuple[Analyzer, list[ExchangeResult]]:
-    analyzer = Analyzer(Trust(), Policy())
-    results = [analyzer.feed(item) for item in items]
-    return analyzer, [r for r in results if isinstance(r, ExchangeResult)]
+from tests.checks.kit import OFFERS_NTLM, REFUSED, TYPE1, TYPE2, TYPE3, feed, rules_of, run
 
 
 def _fallbacks(results: list[ExchangeResult]) -> list[Finding]:
@@ -50,14 +25,14 @@ def _fallbacks(results: list[ExchangeResult]) -> list[Finding]:
 
 def test_a_host_with_the_default_port_or_a_trailing_dot_is_the_same_host() -> None:
     for spelled in ("mail.contoso.com:443", "MAIL.contoso.com.", "mail.contoso.com.:443"):
-        _, results = _feed(
+        _, results = feed(
             exchange("Bearer", status=401, response_headers=REFUSED, host="mail.contoso.com"),
             exchange(basic("alice", "pw"), host=spelled, after=1),
         )
         (fallback,) = _fallbacks(results)
         assert fallback.evidence["host"] == "mail.contoso.com", spelled
     # Another port is another origin.
-    _, results = _feed(
+    _, results = feed(
         exchange("Bearer", status=401, response_headers=REFUSED, host="mail.contoso.com"),
         exchange(basic("alice", "pw"), host="mail.contoso.com:8443", after=1),
     )
@@ -65,20 +40,20 @@ def test_a_host_with_the_default_port_or_a_trailing_dot_is_the_same_host() -> No
 
 
 def test_an_unanswered_oauth_attempt_then_basic_is_a_fallback() -> None:
-    _, results = _feed(exchange("Bearer eyJ.eyJ.sig", status=None), exchange(basic("alice", "pw"), after=2))
+    _, results = feed(exchange("Bearer eyJ.eyJ.sig", status=None), exchange(basic("alice", "pw"), after=2))
     (fallback,) = _fallbacks(results)
     assert fallback.evidence["oauth_outcome"] == "unanswered"
     assert "got no answer" in fallback.message
 
 
 def test_an_accepted_token_then_basic_is_not_a_fallback() -> None:
-    _, results = _feed(exchange("Bearer eyJ.eyJ.sig", status=200), exchange(basic("alice", "pw"), after=2))
+    _, results = feed(exchange("Bearer eyJ.eyJ.sig", status=200), exchange(basic("alice", "pw"), after=2))
     assert _fallbacks(results) == []
 
 
 def test_anonymous_401_then_ntlm_is_legacy_auth_not_a_fallback() -> None:
     # Every domain-joined client does this against a hybrid Exchange: it never tried OAuth.
-    _, results = _feed(
+    _, results = feed(
         exchange(None, status=401, response_headers=OFFERS_NTLM),
         exchange(TYPE1, status=401, response_headers=(("WWW-Authenticate", TYPE2),), after=1),
         exchange(TYPE3, status=200, after=2),
@@ -89,31 +64,11 @@ def test_anonymous_401_then_ntlm_is_legacy_auth_not_a_fallback() -> None:
 
 def test_basic_refused_then_basic_is_a_password_problem_not_a_fallback() -> None:
     offers_basic = (*REFUSED, ("WWW-Authenticate", 'Basic realm="x"'))
-    _, results = _feed(
+    _, results = feed(
         exchange(basic("alice", "wrong"), status=401, response_headers=offers_basic),
         exchange(basic("alice", "right"), after=1),
     )
     assert _fallbacks(results) == []
-
-
-def test_an_ntlm_handshake_without_type_3_is_reported_once_at_the_end_of_the_input() -> None:
-    analyzer, results = _feed(
-        exchange("Bearer", status=401, response_headers=OFFERS_NTLM),
-        exchange(TYPE1, status=401, response_headers=(("WWW-Authenticate", TYPE2),), after=1),
-        exchange(TYPE1, status=401, response_headers=(("WWW-Authenticate", TYPE2),), after=2),
-    )
-    assert [f.rule for f in results[1].findings] == ["basic-fallback"]  # it tried OAuth first
-    assert "legacy-auth" not in [f.rule for r in results for f in r.findings]
-    (late,) = analyzer.end_input()
-    assert late.rule == "legacy-auth"
-    assert late.exchange == results[1].exchange.id
-    assert late.evidence["handshake"] == "incomplete"
-    assert "Type 2 challenge" in late.message and "no Type 3" in late.message
-    assert analyzer.end_input() == []
-    # A handshake that completes is reported at its Type 3, and nothing is left for the end.
-    analyzer, results = _feed(exchange(TYPE1, status=401, response_headers=(("WWW-Authenticate", TYPE2),)))
-    analyzer.feed(exchange(TYPE3, status=200, after=1))
-    assert analyzer.end_input() == []
 
 
 def test_entries_are_judged_in_capture_time_order(tmp_path: Path) -> None:
@@ -123,7 +78,7 @@ def test_entries_are_judged_in_capture_time_order(tmp_path: Path) -> None:
     later_same_time = exchange(None, status=200, after=1)
     ordered = list(in_capture_time_order([retry, later_same_time, Notice("capture-gap", "n", "s"), probe]))
     assert [getattr(x, "id", "notice") for x in ordered] == [probe.id, retry.id, later_same_time.id, "notice"]
-    _, results = _feed(*[x for x in ordered if isinstance(x, HttpExchange)])
+    _, results = feed(*[x for x in ordered if isinstance(x, HttpExchange)])
     assert len(_fallbacks(results)) == 1
     # End to end through the CLI's run loop, with a HAR whose entries are out of order.
     har = {"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": []}}
@@ -169,13 +124,46 @@ def test_entries_are_judged_in_capture_time_order(tmp_path: Path) -> None:
     assert [f["rule"] for f in json.loads(out)["findings"]].count("basic-fallback") == 1
 
 
-def test_erspan_type_1s_without_type_3_are_one_legacy_auth(corpus: Path) -> None:
-    # erspan.pcap: one complete handshake (frames 100-102), then three connections that send a Type 1 (frames
-    # 175-177) and never a Type 3 (the server answered 200): one legacy-auth for the completed handshake, one for
-    # the client and host whose handshakes never completed.
-    from tests.test_cli import invoke
+def test_a_refused_bearer_probe_then_basic_from_the_same_client_is_a_fallback() -> None:
+    challenge = exchange("Bearer", status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
+    retry = exchange(basic("alice", "pw"), after=1)
+    results = run(challenge, retry)
+    assert rules_of(results[0]) == []
+    assert rules_of(results[1]) == ["basic-credentials", "basic-fallback"]
+    fallback = results[1].findings[1]
+    assert fallback.evidence["oauth_attempt"] == challenge.id
+    assert fallback.evidence["oauth_outcome"] == "refused"
 
-    _, out, _ = invoke("analyze", str(corpus / "pcap/auth/zeek/erspan.pcap"), "--format", "json")
-    legacy = [f for f in json.loads(out)["findings"] if f["rule"] == "legacy-auth"]
-    assert [f["evidence"].get("handshake") for f in legacy] == [None, "incomplete"]
-    assert "answered 200 without a Type 2 challenge" in legacy[1]["message"]
+
+def test_basic_from_another_client_or_host_is_not_a_fallback() -> None:
+    challenge = exchange("Bearer", status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
+    other_client = exchange(basic("alice", "pw"), client="10.0.0.8", after=1)
+    other_host = exchange(basic("alice", "pw"), host="autodiscover.contoso.com", after=1)
+    results = run(challenge, other_client, other_host)
+    assert "basic-fallback" not in rules_of(results[1]) + rules_of(results[2])
+
+
+def test_fallback_window_is_bounded() -> None:
+    challenge = exchange("Bearer", status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
+    much_later = exchange(basic("alice", "pw"), after=3600)
+    assert "basic-fallback" not in rules_of(run(challenge, much_later)[1])
+
+
+def test_fallback_to_negotiate_is_reported_once_per_challenge() -> None:
+    challenge = exchange("Bearer", status=401, response_headers=(("WWW-Authenticate", BEARER_CHALLENGE),))
+    first = exchange("Negotiate YIIBhgYGKwYBBQUCoIIBejCCAXag", after=1)
+    second = exchange("Negotiate YIIBhgYGKwYBBQUCoIIBejCCAXag", after=2)
+    results = run(challenge, first, second)
+    assert "basic-fallback" in rules_of(results[1])
+    assert "basic-fallback" not in rules_of(results[2])
+
+
+def test_client_state_is_bounded() -> None:
+    analyzer = Analyzer(Trust(), Policy(), max_state=100)
+    challenge = (("WWW-Authenticate", BEARER_CHALLENGE),)
+    for n in range(500):
+        analyzer.feed(exchange("Bearer", status=401, response_headers=challenge, client=f"10.0.{n // 256}.{n % 256}"))
+    assert len(analyzer._oauth_failed) == 100
+    # The most recent clients are the ones remembered: a fallback from the last one is still seen.
+    retry = analyzer.feed(exchange(basic("a", "b"), client="10.0.1.243", after=1))
+    assert isinstance(retry, ExchangeResult) and "basic-fallback" in rules_of(retry)
