@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from inspector.analyze import Analyzer
-from inspector.distributed import expand, gather_shards, run_dask, shards_of
+from inspector.distributed import expand, gather_shards, local_cluster, run_dask, shards_of
 from inspector.policy import Policy
 from inspector.report.writers import JsonlWriter
 from inspector.tally import Totals
@@ -91,7 +91,7 @@ def main() -> None:
         parser.error("at least 4 files and 3 rounds")
     if shutil.which("editcap") is None:
         raise SystemExit("editcap (wireshark-common) is needed to split the capture")
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines at start and close drown the figures
 
@@ -110,14 +110,7 @@ def main() -> None:
         try:
             for workers in (1, 2):
                 start = time.perf_counter()
-                clusters[workers] = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    silence_logs=40,
-                )
+                clusters[workers] = local_cluster(workers)
                 clients[workers] = Client(clusters[workers])
                 print(f"LocalCluster of {workers} worker(s) started in {time.perf_counter() - start:.1f} s")
             times: dict[str, list[float]] = {"dask 1 worker": [], "dask 2 workers": [], "--jobs 1": [], "--jobs 2": []}
