@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from inspector.analyze import Analyzer
-from inspector.distributed import expand, gather_shards, run_dask, shards_of
+from inspector.distributed import expand, gather_shards, local_cluster, run_dask, shards_of
 from inspector.policy import Policy
 from inspector.report.writers import JsonlWriter
 from inspector.tally import Totals
@@ -58,10 +58,12 @@ def make_files(folder: Path, packets: int, files: int) -> tuple[list[Path], Path
     return sorted(ring.iterdir()), cert, size
 
 
-def dask_round(client: object, folder: Path, cert: Path) -> float:
+def dask_round(client: object, folder: Path, cert: Path, phases: list[tuple[float, float]]) -> float:
+    """One run; ``phases`` gets (reading on the cluster, joining and judging here) in seconds."""
     start = time.perf_counter()
     sources, _ = expand([str(folder)])
     results = gather_shards(client, sources, None, shards_of(client))  # type: ignore[arg-type]
+    gathered = time.perf_counter()
     with open(os.devnull, "w", encoding="utf-8") as out:
         writer = JsonlWriter(out, show_secrets=False)
         totals = Totals()
@@ -69,7 +71,9 @@ def dask_round(client: object, folder: Path, cert: Path) -> float:
         writer.close(totals, outcome.inventory)
     if outcome.errors or not totals.exchanges:
         raise SystemExit(f"the Dask run read nothing or failed: {outcome.errors}")
-    return time.perf_counter() - start
+    end = time.perf_counter()
+    phases.append((gathered - start, end - gathered))
+    return end - start
 
 
 def jobs_round(folder: Path, cert: Path, jobs: int) -> float:
@@ -91,7 +95,7 @@ def main() -> None:
         parser.error("at least 4 files and 3 rounds")
     if shutil.which("editcap") is None:
         raise SystemExit("editcap (wireshark-common) is needed to split the capture")
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its INFO lines at start and close drown the figures
 
@@ -110,20 +114,14 @@ def main() -> None:
         try:
             for workers in (1, 2):
                 start = time.perf_counter()
-                clusters[workers] = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    silence_logs=40,
-                )
+                clusters[workers] = local_cluster(workers)
                 clients[workers] = Client(clusters[workers])
                 print(f"LocalCluster of {workers} worker(s) started in {time.perf_counter() - start:.1f} s")
             times: dict[str, list[float]] = {"dask 1 worker": [], "dask 2 workers": [], "--jobs 1": [], "--jobs 2": []}
+            phases: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
             for round_ in range(args.rounds):
-                times["dask 1 worker"].append(dask_round(clients[1], folder, cert))
-                times["dask 2 workers"].append(dask_round(clients[2], folder, cert))
+                times["dask 1 worker"].append(dask_round(clients[1], folder, cert, phases[1]))
+                times["dask 2 workers"].append(dask_round(clients[2], folder, cert, phases[2]))
                 times["--jobs 1"].append(jobs_round(folder, cert, 1))
                 times["--jobs 2"].append(jobs_round(folder, cert, 2))
                 print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()))
@@ -143,6 +141,10 @@ def main() -> None:
         )
     one, two = statistics.median(times["dask 1 worker"]), statistics.median(times["dask 2 workers"])
     print(f"dask: 2 workers / 1 worker speed-up {one / two:.2f}x")
+    for workers, measured in phases.items():
+        reading = statistics.median(r for r, _ in measured)
+        judging = statistics.median(j for _, j in measured)
+        print(f"dask {workers} worker(s): reading on the cluster {reading:.1f} s, joining and judging {judging:.1f} s")
 
 
 if __name__ == "__main__":

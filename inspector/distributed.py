@@ -37,7 +37,7 @@ from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.timeline import PartDamage, PartSummary, Shard, TimelineInput, join, join_damages, read_part
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
     from inspector.analyze import Analyzer
     from inspector.report.writers import ReportWriter
@@ -208,25 +208,33 @@ def _capture_order(source: RemoteInput, path: Path, kind: InputKind | None) -> t
     return (0, first, source.label) if first is not None else (1, 0, source.label)
 
 
+def local_cluster(workers: int, *, processes: bool = True, protocol: str | None = None) -> LocalCluster:
+    """A LocalCluster on 127.0.0.1 only: ``workers`` workers of one thread, no dashboard, and the scheduler's small
+    HTTP server (health routes) on an ephemeral loopback port rather than 8787 (two runs at once would clash).
+    ``processes=False`` runs the workers as threads (tests); ``protocol="tcp"`` keeps them on loopback sockets."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=processes,
+        host="127.0.0.1",
+        protocol=protocol,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        silence_logs=40,
+    )
+
+
 @contextmanager
 def dask_client(address: str, workers: int) -> Iterator[Client]:
     """A client of the cluster at ``address``, or of a local cluster of ``workers`` processes bound to 127.0.0.1
     (``local``). A scheduler that cannot be reached is a usage error."""
     require_dask()
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if address == LOCAL:
-        with (
-            LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=40,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+        with local_cluster(workers) as cluster, Client(cluster) as client:
             yield client
         return
     try:

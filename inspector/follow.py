@@ -62,11 +62,19 @@ class Candidate:
     kind: InputKind
     first_frame: int | None
     """Microseconds of the first frame (captures), ``None`` when it has none yet or is no capture."""
+    modified: int = 0
+    """Microseconds of its last modification (the file's time when it has no frame)."""
 
     def order(self) -> tuple[float, int, str]:
-        """Position in its ring: capture time, then counter, then name (a file without frames is the newest)."""
-        first = math.inf if self.first_frame is None else float(self.first_frame)
-        return (first, ring_number(self.path.name), self.path.name)
+        """Position in its ring: capture time, then counter, then name. A capture without frames stands at its
+        modification time: just created by its writer, it is the newest; left empty long ago (``tcpdump -G``
+        opens its first file before any packet comes), it is not, and must not hold the file being written up as
+        closed. Files that are no captures come after the captures, as ``analyze DIR`` orders them."""
+        if self.first_frame is not None:
+            at = float(self.first_frame)
+        else:
+            at = float(self.modified) if self.kind == "pcap" else math.inf
+        return (at, ring_number(self.path.name), self.path.name)
 
     @property
     def identity(self) -> tuple[str, int | None]:
@@ -103,7 +111,7 @@ def scan(folder: Path, cache: dict[str, _Looked] | None = None) -> tuple[list[Ca
             if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
                 looked = known[2]
             else:
-                looked = _look(Path(entry.path))
+                looked = _look(Path(entry.path), stat.st_mtime_ns // 1000)
                 cache[entry.name] = (stat.st_size, stat.st_mtime_ns, looked)
         except OSError:
             continue  # removed between the listing and the look (a ring deleting its oldest file)
@@ -114,7 +122,7 @@ def scan(folder: Path, cache: dict[str, _Looked] | None = None) -> tuple[list[Ca
     return found, others
 
 
-def _look(path: Path) -> Candidate | UnreadInput:
+def _look(path: Path, modified: int) -> Candidate | UnreadInput:
     try:
         kind = kind_of(path)
     except InputError as exc:
@@ -125,7 +133,7 @@ def _look(path: Path) -> Candidate | UnreadInput:
         return UnreadInput(str(path), f"Cannot read {path}: {exc.strerror or exc}")
     if kind is None:
         return UnreadInput(str(path), NOT_AN_INPUT)
-    return Candidate(path, kind, first_frame_time(path) if kind == "pcap" else None)
+    return Candidate(path, kind, first_frame_time(path) if kind == "pcap" else None, modified)
 
 
 def closed_files(candidates: list[Candidate]) -> list[Candidate]:
@@ -220,7 +228,7 @@ class Follower:
         with item.path.open("rb") as source, copy.open("wb") as target:
             target.write(source.read(cut))
         self.copies[copy] = item.path
-        return Candidate(copy, item.kind, item.first_frame)
+        return Candidate(copy, item.kind, item.first_frame, item.modified)
 
     def original(self, path: Path) -> Path:
         """The file in the folder that ``path`` (given to ``feed``) was read from."""

@@ -28,6 +28,7 @@ from inspector.distributed import (  # noqa: E402
     expand,
     gather_shards,
     is_url,
+    local_cluster,
     read_shard,
     run_dask,
 )
@@ -46,18 +47,8 @@ REALM = json.loads((SAMPLES / "expected.json").read_text())["realm"]
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[distributed.Client]:
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=False,
-            protocol="tcp",  # loopback sockets, as between machines (threads alone would talk in-process)
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=40,
-        ) as cluster,
-        distributed.Client(cluster) as made,
-    ):
+    # Worker threads on loopback sockets, as between machines (threads alone would talk in-process).
+    with local_cluster(2, processes=False, protocol="tcp") as cluster, distributed.Client(cluster) as made:
         yield made
 
 

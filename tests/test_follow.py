@@ -36,8 +36,8 @@ def test_the_counter_orders_files_that_start_at_the_same_time() -> None:
     assert ring_number("ring_00042_20261207060000.pcapng") == 42
 
 
-def _candidate(name: str, first: int | None, kind: str = "pcap") -> Candidate:
-    return Candidate(Path(name), kind, first)  # type: ignore[arg-type]
+def _candidate(name: str, first: int | None, kind: str = "pcap", modified: int = 0) -> Candidate:
+    return Candidate(Path(name), kind, first, modified)  # type: ignore[arg-type]
 
 
 def test_a_file_is_closed_when_a_newer_file_of_its_ring_exists() -> None:
@@ -46,11 +46,21 @@ def test_a_file_is_closed_when_a_newer_file_of_its_ring_exists() -> None:
         _candidate("a.pcap", 10),
         _candidate("a.pcap1", 20),
         _candidate("b_00001_20261207060000.pcapng", 15),
-        _candidate("b_00002_20261207060100.pcapng", None),  # just created: no frame yet, so the newest
+        _candidate("b_00002_20261207060100.pcapng", None, modified=40),  # just created: no frame yet, newest
         _candidate("session.har", None, "har"),  # written whole by its tool
     ]
     closed = [c.path.name for c in closed_files(files)]
     assert closed == ["a.pcap", "b_00001_20261207060000.pcapng", "a.pcap1", "session.har"]
+
+
+def test_an_empty_file_left_long_ago_does_not_pass_for_the_newest() -> None:
+    # tcpdump -G 1 opens its first file at start; the first packet, seconds later, goes to the next file.
+    files = [
+        _candidate("exch-1796627265.pcap", None, modified=1796627265_000000),
+        _candidate("exch-1796627271.pcap", 1796627271_100000, modified=1796627271_900000),
+        _candidate("exch-1796627272.pcap", 1796627272_000000, modified=1796627272_500000),  # being written
+    ]
+    assert [c.path.name for c in closed_files(files)] == ["exch-1796627265.pcap", "exch-1796627271.pcap"]
 
 
 def _split(tmp_path: Path) -> list[Path]:

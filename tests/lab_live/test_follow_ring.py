@@ -56,6 +56,10 @@ def test_follow_reads_a_tcpdump_ring_as_analyze_reads_the_finished_folder(
     )
     try:
         _wait_listening(capture)
+        deadline = time.monotonic() + 60
+        while not out.exists():  # the follower is up (its JSONL is open) before the first packet
+            assert time.monotonic() < deadline and follow.poll() is None, "the follower did not start"
+            time.sleep(0.05)
         sent = []
         for _ in range(ROUNDS):  # a pause of more than a second between rounds: tcpdump starts a new file
             sent += list(drive(lab_dir, target=lab_server.url, now=datetime.now(UTC)))
@@ -77,6 +81,9 @@ def test_follow_reads_a_tcpdump_ring_as_analyze_reads_the_finished_folder(
         check=False,
     )
     assert follow.returncode == together.returncode, err
-    assert out.read_text(encoding="utf-8") == together.stdout
+    followed = out.read_text(encoding="utf-8").splitlines()
+    expected = together.stdout.splitlines()
+    first = next((i for i, pair in enumerate(zip(followed, expected, strict=False)) if pair[0] != pair[1]), None)
+    assert followed == expected, (first, len(followed), len(expected), [f.name for f in files], err)
     lines = [json.loads(line) for line in together.stdout.splitlines()]
     assert len([line for line in lines if line["type"] == "exchange"]) == len(sent)
