@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,11 +41,46 @@ from inspector.text import quoted
 from inspector.trust import Trust
 
 if TYPE_CHECKING:
+    from inspector.model import UnreadInput
     from inspector.rotation import Configuration
+    from inspector.run import RunOutcome
+    from inspector.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS = 0, 1
 TABLE_ROWS = 500
 """The table's default row cap (a terminal is no place for 100,000 rows); ``--limit`` sets it, ``--all`` lifts it."""
+
+
+_SELECTION_OPTIONS = (
+    click.option("--rule", "only_rules", multiple=True, help="Report only findings of this rule ID. Repeatable."),
+    click.option(
+        "--severity",
+        "min_severity",
+        type=click.Choice(SEVERITIES),
+        default=None,
+        help="Report only findings at or above this severity.",
+    ),
+    click.option("--host", "only_hosts", multiple=True, help="Report only exchanges with this Host. Repeatable."),
+    click.option(
+        "--client", "only_clients", multiple=True, help="Report only exchanges from this client address. Repeatable."
+    ),
+    click.option(
+        "--ignore",
+        "ignores",
+        multiple=True,
+        metavar="RULE[:HOST]",
+        help="Suppress a rule (on one host): still reported, marked suppressed (SARIF suppressions), not counted "
+        "for --fail-on. The configuration file's [[ignore]] list does the same with a written reason. Repeatable.",
+    ),
+)
+
+
+def selection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--rule``, ``--severity``, ``--host``, ``--client`` and ``--ignore`` (``selection.build_selection``), the
+    same for ``analyze`` and the live ``proxy``."""
+    for option in reversed(_SELECTION_OPTIONS):
+        func = option(func)
+    return func
 
 
 def trust_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,7 +151,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())  # str: --dask takes URLs (s3://…) too
 @trust_options
 @click.option(
     "--format", "output_format", type=click.Choice(FORMATS), default=None, help="Output format (default: table)."
@@ -140,28 +175,9 @@ def main() -> None:
     default=None,
     help=f"Table format: at most this many rows (default {TABLE_ROWS}; --all lifts it). Other formats list all.",
 )
-@click.option("--rule", "only_rules", multiple=True, help="Report only findings of this rule ID. Repeatable.")
-@click.option(
-    "--severity",
-    "min_severity",
-    type=click.Choice(SEVERITIES),
-    default=None,
-    help="Report only findings at or above this severity.",
-)
-@click.option("--host", "only_hosts", multiple=True, help="Report only exchanges with this Host. Repeatable.")
-@click.option(
-    "--client", "only_clients", multiple=True, help="Report only exchanges from this client address. Repeatable."
-)
+@selection_options
 @click.option(
     "--exchange", "only_exchanges", multiple=True, help="Report only this exchange id (as listed). Repeatable."
-)
-@click.option(
-    "--ignore",
-    "ignores",
-    multiple=True,
-    metavar="RULE[:HOST]",
-    help="Suppress a rule (on one host): still reported, marked suppressed (SARIF suppressions), not counted for "
-    "--fail-on. The configuration file's [[ignore]] list does the same with a written reason. Repeatable.",
 )
 @click.option(
     "--jobs",
@@ -169,8 +185,8 @@ def main() -> None:
     type=click.IntRange(1, 256),
     default=None,
     help="Read the timeline with this many processes, each a shard of the connections of every capture (default: "
-    "the machine's cores from 64 MiB of captures on, else one); the report is the one process's, byte for byte. "
-    "With --separately: files in parallel.",
+    "one); the report is the one process's, byte for byte. With --separately: files in parallel (default: the "
+    "machine's cores).",
 )
 @click.option(
     "--separately",
@@ -209,8 +225,39 @@ def main() -> None:
     help="Saved service principal keyCredentials JSON (as verify-oauth reads it): signer-not-on-sp, "
     "next-cert-not-published.",
 )
+@click.option(
+    "--spool-limit",
+    metavar="SIZE",
+    default=None,
+    help="Standard input, pipes and compressed files are copied (decompressed) to a temporary file first: at most "
+    "this much (e.g. 500M, 64G; default 16G). What was copied is analysed and the input reported as not read to its "
+    "end. The copy also stops before TMPDIR's disk would keep less than 1 GiB (or 5%) free.",
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Watch the one folder given (a tcpdump -C/-G or dumpcap -b ring buffer): read each capture when it closes, "
+    "as one timeline, until Ctrl-C or SIGTERM (then the open files are read to their end). JSONL is appended as "
+    "results come; a JSON, SARIF or HTML -o file is rewritten whole after each capture.",
+)
+@click.option(
+    "--follow-interval",
+    type=click.FloatRange(0.05, 3600),
+    default=1.0,
+    show_default=True,
+    help="--follow: seconds between looks at the folder.",
+)
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Read the files on a Dask cluster (tcp://scheduler:8786) or on a local one (`local`: --jobs worker "
+    "processes on 127.0.0.1); inputs may be fsspec URLs (s3://, abfs://, file://). Needs the extra: "
+    "pip install 'oauth-inspector[dask]'.",
+)
 def analyze(
-    inputs: tuple[Path, ...],
+    inputs: tuple[str, ...],
     trust: TrustArguments,
     output_format: str | None,
     output: Path | None,
@@ -229,6 +276,10 @@ def analyze(
     only_clients: tuple[str, ...],
     only_exchanges: tuple[str, ...],
     ignores: tuple[str, ...],
+    spool_limit: str | None,
+    follow: bool,
+    follow_interval: float,
+    dask_address: str | None,
 ) -> None:
     """Analyse captures: pcap/pcapng, HAR, mitmproxy flow files and Fiddler archives (.saz), or folders of them
     (- reads standard input).
@@ -246,6 +297,11 @@ def analyze(
     from inspector.sources.pcap.tls.keylog import load_keys
 
     with exit_on_error(unreadable=(InputError,)):
+        if spool_limit is not None:
+            from inspector.sources.opening import SPOOL_LIMIT_ENV, parse_size
+
+            # kept in the environment, which the --jobs workers inherit whatever their start method
+            os.environ[SPOOL_LIMIT_ENV] = str(parse_size(spool_limit))
         output_format = format_for_output(output, output_format, FORMATS)
         settings = build_settings(trust, output_format=output_format, now=datetime.now(UTC))
         selection = build_selection(
@@ -260,7 +316,57 @@ def analyze(
         _warn_skipped(settings.trust)
         keylog = load_keys([*settings.keylogs, *keylogs], list(tls_keys), _tls_key_password(tls_keys))
         configuration = load_configuration(exchange_config, sp_credentials)
-        collected = collect_inputs(list(inputs))
+        if follow:
+            folder = _follow_folder(inputs, dask_address, separately=separately)
+        if dask_address is not None and separately:
+            raise ConfigError("--dask reads the inputs as one timeline: it does not take --separately")
+
+    def make_writer(out: IO[str], sources: list[dict[str, Any]]) -> ReportWriter:
+        """The report's writer on ``out`` (for --follow and --dask, which know their sources only as they read)."""
+        return _writer(
+            settings.output_format or "table",
+            out,
+            sources,
+            show_secrets=trust.show_secrets,
+            verbose=show_all,
+            to_file=output is not None or out is not sys.stdout,
+            max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
+        )
+
+    if dask_address is not None:
+        from inspector.cli_dask import analyze_on_dask
+
+        with exit_on_error():
+            code = analyze_on_dask(
+                list(inputs),
+                dask_address,
+                jobs or os.cpu_count() or 1,
+                settings=settings,
+                selection=selection,
+                keylog=keylog,
+                configuration=configuration,
+                output=output,
+                make_writer=make_writer,
+            )
+        sys.exit(code)
+    if follow:
+        from inspector.cli_follow import follow_folder
+
+        with exit_on_error():
+            code = follow_folder(
+                folder,
+                settings=settings,
+                selection=selection,
+                keylog=keylog,
+                configuration=configuration,
+                output=output,
+                make_writer=make_writer,
+                interval=follow_interval,
+                tell=None if quiet or not sys.stderr.isatty() else error,
+            )
+        sys.exit(code)
+    with exit_on_error(unreadable=(InputError,)):
+        collected = collect_inputs([Path(name) for name in inputs])
         expanded = collected.inputs
     if settings.output_format != "table" or output is not None:  # the table's footer lists them itself
         for unread in collected.skipped:
@@ -274,8 +380,8 @@ def analyze(
     streams = any(is_stream(path) for path, _ in expanded)
     if separately:
         workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
-    else:  # shards of the connections: worth their start-up on large captures, or when asked for
-        workers = 1 if streams else jobs or (os.cpu_count() or 1 if _capture_bytes(expanded) > SHARD_FROM else 1)
+    else:  # shards of the connections, when asked for: on two cores they do not pay yet (README, "--jobs N")
+        workers = 1 if streams else jobs or 1
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal
     labels = input_labels([path for path, _ in expanded])
@@ -335,36 +441,44 @@ def analyze(
                 )
         for message in outcome.errors:
             error(message)
-        from inspector.inventory_rules import inventory_findings
-        from inspector.rotation import join_findings, rotation_timeline
-
-        judged = inventory_findings(outcome.inventory)
-        judged += join_findings(outcome.inventory, configuration, now=settings.policy.now)
-        outcome.inventory.rotation = [
-            entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
-        ]
-        for item in _selected(selection, judged):
-            totals.add(item)
-            writer.finding(item)
-        tell_unread(writer, outcome.unread, collected.skipped)
-        writer.close(totals, outcome.inventory)
+        finish_report(writer, totals, outcome, collected.skipped, selection, configuration, settings)
     sys.exit(exit_code(totals, settings.fail_on, bool(outcome.errors)))
 
 
-SHARD_FROM = 64 << 20
-"""Capture bytes from which the default ``--jobs`` (the machine's cores) shards one timeline: below, starting
-worker processes costs more than it saves."""
+def finish_report(
+    writer: ReportWriter,
+    totals: Totals,
+    outcome: RunOutcome,
+    skipped: list[UnreadInput],
+    selection: Selection,
+    configuration: Configuration,
+    settings: Settings,
+) -> None:
+    """The end of an analysis report: what the run's trust inventory reveals, the inputs not read, then ``close``."""
+    from inspector.inventory_rules import inventory_findings
+    from inspector.rotation import join_findings, rotation_timeline
+
+    judged = inventory_findings(outcome.inventory)
+    judged += join_findings(outcome.inventory, configuration, now=settings.policy.now)
+    outcome.inventory.rotation = [
+        entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
+    ]
+    for item in _selected(selection, judged):
+        totals.add(item)
+        writer.finding(item)
+    tell_unread(writer, outcome.unread, skipped)
+    writer.close(totals, outcome.inventory)
 
 
-def _capture_bytes(inputs: Sequence[tuple[Path, str | None]]) -> int:
-    total = 0
-    for path, kind in inputs:
-        if kind == "pcap":
-            try:
-                total += path.stat().st_size
-            except OSError:
-                continue  # the reader says why
-    return total
+def _follow_folder(inputs: tuple[str, ...], dask_address: str | None, *, separately: bool) -> Path:
+    """The folder ``--follow`` watches: the one input, a folder."""
+    if dask_address is not None:
+        raise ConfigError("--follow reads files as they close, one after another: it does not take --dask")
+    if separately:
+        raise ConfigError("--follow reads a ring buffer, one timeline by nature: it does not take --separately")
+    if len(inputs) != 1 or not Path(inputs[0]).is_dir():
+        raise ConfigError("--follow watches one folder: give exactly one folder (the ring buffer's)")
+    return Path(inputs[0])
 
 
 _EXTENSION_FORMATS = {
@@ -572,13 +686,16 @@ def token(
     totals.add(result)
     findings = [*trust_findings, *result.findings]
     if (output_format or "table") == "json":
+        from inspector.inventory import Inventory
         from inspector.report.writers import JsonWriter as _Json
 
         writer = _Json(sys.stdout, [{"path": "token", "kind": "token"}], show_secrets=trust.show_secrets)
         for item in trust_findings:
             writer.finding(item)
         writer.exchange(result)
-        writer.close(totals)
+        inventory = Inventory()  # the same key as analyze's report: the token's signer, as one exchange saw it
+        inventory.observe(result)
+        writer.close(totals, inventory)
     else:
         print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
     sys.exit(exit_code(totals, settings.fail_on, unreadable=False))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from inspector.cli import trust_options
+from inspector.cli import selection_options, trust_options
 from inspector.cli_common import exit_on_error
 from inspector.model import ConfigError
 from inspector.settings import TrustArguments, build_settings
@@ -32,6 +32,7 @@ from inspector.settings import TrustArguments, build_settings
     default=None,
     help="Write a JSONL report: one line per exchange with its findings, flushed as it goes.",
 )
+@selection_options
 @click.option("--dry-run", is_flag=True, help="Print the mitmproxy command instead of running it.")
 @click.argument("mitmproxy_args", nargs=-1, type=click.UNPROCESSED)
 def proxy(
@@ -41,6 +42,11 @@ def proxy(
     web: bool,
     trust: TrustArguments,
     report: Path | None,
+    only_rules: tuple[str, ...],
+    min_severity: str | None,
+    only_hosts: tuple[str, ...],
+    only_clients: tuple[str, ...],
+    ignores: tuple[str, ...],
     dry_run: bool,
     mitmproxy_args: tuple[str, ...],
 ) -> None:
@@ -60,11 +66,14 @@ def proxy(
       oauth-inspector proxy --reverse https://exchange.contoso.com --cert OAuthCert.cer --realm <tenant id>
       oauth-inspector proxy --web --cert OAuthCert.cer --report oauth.jsonl -- -w flows.mitm
     """
-    from inspector.proxy import build_plan, check_port_free, launch
+    from inspector.proxy import build_plan, check_port_free, launch, selection_sets
+    from inspector.selection import build_selection
 
     with exit_on_error():
         # Refuse what the addon would refuse, before mitmproxy starts and buries the message in its log.
-        build_settings(trust, output_format=None, now=datetime.now(UTC))
+        settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
+        chosen = {"rules": only_rules, "hosts": only_hosts, "clients": only_clients, "ignores": ignores}
+        build_selection(**chosen, severity=min_severity, configured=list(settings.ignores))
         if report is not None and not report.expanduser().resolve().parent.is_dir():
             raise ConfigError(f"Cannot write the report {report}: its folder does not exist")
         plan = build_plan(
@@ -74,7 +83,7 @@ def proxy(
             web=web,
             trust=trust,
             report=report,
-            mitmproxy_args=mitmproxy_args,
+            mitmproxy_args=(*selection_sets(chosen, min_severity), *mitmproxy_args),
         )
     for line in plan.banner:
         click.echo(line)

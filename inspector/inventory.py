@@ -82,7 +82,11 @@ def _count(counts: dict[str, int], key: str, n: int = 1) -> None:
     counts[key] = counts.get(key, 0) + n
 
 
-def _span(first: datetime | None, last: datetime | None, at: datetime) -> tuple[datetime, datetime]:
+def _span(
+    first: datetime | None, last: datetime | None, at: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    if at is None:  # an exchange whose time is unknown counts, but does not move the span
+        return first, last
     return (at if first is None or at < first else first), (at if last is None or at > last else last)
 
 

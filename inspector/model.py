@@ -143,8 +143,11 @@ class HttpExchange:
     """Unique within one run, stable for the same input (e.g. ``har:3``, ``pcap:12``); findings point at it."""
     request: HttpRequest
     response: HttpResponse | None
-    time: datetime
-    """When the request was captured (tz-aware UTC). Token times are judged against this, never the wall clock."""
+    time: datetime | None
+    """When the request was captured (tz-aware UTC). Token times are judged against this, never the wall clock.
+    ``None`` when the source does not say (a HAR entry whose ``startedDateTime`` is unusable): unknown beats wrong,
+    so the time-dependent checks (token and certificate times, the rules that compare exchanges over time) are not
+    made for it, and every other check is."""
     provenance: Provenance
     client: Endpoint | None = None
     server: Endpoint | None = None

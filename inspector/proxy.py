@@ -89,6 +89,20 @@ def addon_options(trust: TrustArguments, report: Path | None) -> list[str]:
     return out
 
 
+def selection_sets(chosen: dict[str, tuple[str, ...]], severity: str | None) -> list[str]:
+    """``--set`` for what the report keeps (``--rule``, ``--host``, ``--client``, ``--ignore``, ``--severity``): the
+    addon's ``oauth_rule``... options, one ``--set`` per value (mitmproxy appends to a sequence option)."""
+    from inspector.live.options import SELECTION, SEVERITY
+
+    out: list[str] = []
+    for name, param, _ in SELECTION:
+        for value in chosen.get(param, ()):
+            out += _set(name, value)
+    if severity is not None:
+        out += _set(SEVERITY, severity)
+    return out
+
+
 def build_plan(
     *,
     reverse: str | None,

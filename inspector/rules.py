@@ -453,8 +453,10 @@ _RULES = (
         "input-malformed",
         "warning",
         "Malformed input entry",
-        "An entry of a HAR or flow file could not be read (not an object, missing request, bad time). The other "
-        "entries are still analysed.",
+        "An entry of a HAR or flow file could not be read (not an object, missing request), or part of it is "
+        "unusable: an entry whose time is not a time is still judged, with its time unknown (its token and "
+        "certificate times and the rules that compare exchanges over time are not). The other entries are still "
+        "analysed.",
     ),
     Rule(
         "auth-header-malformed",

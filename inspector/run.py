@@ -31,11 +31,22 @@ from inspector.selection import Selection
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.naming import input_labels
-from inspector.sources.pcap.reader import CaptureProgress
+from inspector.sources.pcap.reader import CaptureProgress, FileTail
 from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.sources.timeorder import in_judged_order
 from inspector.tally import RunState, Totals
-from inspector.timeline import Shard, Timeline, TimelineInput, join, join_damages, read_part, timeline_inputs
+from inspector.timeline import (
+    PartDamage,
+    PartSummary,
+    Shard,
+    Timeline,
+    TimelineInput,
+    join_damages,
+    join_streams,
+    read_part,
+    spooled_items,
+    timeline_inputs,
+)
 from inspector.trust import Trust
 
 BATCH = 2000
@@ -200,26 +211,41 @@ def run_timeline_parallel(
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, {jobs} shards")
     labelled = timeline_inputs(inputs)
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(read_part, labelled, Shard(index, jobs), keylog) for index in range(jobs)]
-        parts = []
-        for future in futures:
-            parts.append(future.result())
-            state.files_done = len(inputs) * len(parts) // jobs
-            if progress is not None:
+    others_damaged: list[PartDamage] = []
+
+    def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
+        others_damaged.append(PartDamage(item.label, str(exc), exchanges))
+
+    with (
+        tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
+        ProcessPoolExecutor(max_workers=jobs) as pool,
+    ):
+        spools = [os.path.join(spool_dir, f"shard{index}.part") for index in range(jobs)]
+        futures = [
+            pool.submit(read_part, labelled, Shard(index, jobs), keylog, spools[index], others=False)
+            for index in range(jobs)
+        ]
+        # The shards' items are merged as the workers spool them; HAR/.mitm/.saz inputs are read here meanwhile.
+        others = Timeline(on_damage=damaged, keylog=keylog).others(labelled)
+        keyed = [spooled_items(spool, future.done) for spool, future in zip(spools, futures, strict=True)]
+
+        def tails() -> list[list[FileTail]]:
+            return [future.result().tails for future in futures]  # a worker's failure is raised here
+
+        analyzer = Analyzer(trust, policy)
+        for count, result in enumerate(_judged(analyzer, join_streams(keyed, tails, others), selection), 1):
+            totals.add(result)
+            _emit(writer, result, outcome.inventory)
+            if progress is not None and count % 512 == 0:
+                state.exchanges = totals.exchanges
                 progress(state)
-    analyzer = Analyzer(trust, policy)
-    for count, result in enumerate(_judged(analyzer, join(parts), selection), 1):
-        totals.add(result)
-        _emit(writer, result, outcome.inventory)
-        if progress is not None and count % 512 == 0:
-            state.exchanges = totals.exchanges
-            progress(state)
+        parts = [future.result() for future in futures]
     for late in _chosen(selection, analyzer.end_input()):
         totals.add(late)
         writer.finding(late)
-    for damage in join_damages(parts):
+    for damage in join_damages([*parts, PartSummary(None, [], [], [], others_damaged)]):
         outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
+    state.files_done = len(inputs)
     state.exchanges = totals.exchanges
     state.findings = sum(totals.severities.values())
     if progress is not None:

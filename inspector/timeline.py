@@ -13,12 +13,18 @@ Ids stay per file (``<label>:<n>`` of the file where the request was read) and s
 from __future__ import annotations
 
 import heapq
+import itertools
+import os
+import pickle
+import struct
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.sources.detect import InputKind
@@ -84,6 +90,8 @@ class Timeline:
         self._on_damage = on_damage
         self._keylog = keylog
         self._inputs: dict[str, TimelineInput] = {}
+        self._cuts: dict[str, str] = {}
+        """Why the temporary copy of a compressed capture stopped early (``opening.Spool.cut``), by label."""
         self._captures = CaptureTimeline(
             progress=progress, keylog=keylog, on_damage=self._capture_damaged, keep=keep, keyed=keyed
         )
@@ -110,7 +118,7 @@ class Timeline:
             if captures:
                 files = self._capture_files(stack, captures)
                 stream = self._captures.read(files)
-                streams.append(_chain(stream, self._captures.finish()) if finish else stream)
+                streams.append(itertools.chain(stream, self._captures.finish()) if finish else stream)
             elif finish:
                 streams.append(self._captures.finish())
             streams += [self._other(item) for item in others]
@@ -142,15 +150,19 @@ class Timeline:
                 files.append(CaptureFile(item.path, item.label))
                 continue
             try:  # compressed (tcpdump -z gzip): decompressed to a temporary file first
-                plain = stack.enter_context(spooled(item.path, item.label))
+                spool = stack.enter_context(spooled(item.path, item.label))
             except InputError as exc:
                 self._on_damage(item, exc, 0)
                 continue
-            files.append(CaptureFile(plain, item.label, shown=str(item.path)))
+            if spool.cut is not None:
+                self._cuts[item.label] = spool.cut
+            files.append(CaptureFile(spool.path, item.label, shown=str(item.path)))
         return files
 
     def _capture_damaged(self, file: CaptureFile, error: InputError, exchanges: int) -> None:
-        self._on_damage(self._inputs[file.label], error, exchanges)
+        # a copy stopped at the spool's bound ends mid-record: the bound is the reason, not the "damage"
+        cut = self._cuts.pop(file.label, None)
+        self._on_damage(self._inputs[file.label], InputError(cut) if cut is not None else error, exchanges)
 
     def _other(self, item: TimelineInput) -> Iterator[SourceItem]:
         read = 0
@@ -161,11 +173,6 @@ class Timeline:
                 yield entry
         except InputError as exc:
             self._on_damage(item, exc, read)
-
-
-def _chain(*streams: Iterator[SourceItem]) -> Iterator[SourceItem]:
-    for stream in streams:
-        yield from stream
 
 
 def merge_by_time(streams: Sequence[Iterable[SourceItem]]) -> Iterator[SourceItem]:
@@ -182,8 +189,8 @@ def merge_by_time(streams: Sequence[Iterable[SourceItem]]) -> Iterator[SourceIte
 def _timed(index: int, stream: Iterable[SourceItem]) -> Iterator[tuple[datetime, int, int, SourceItem]]:
     at = _EARLIEST
     for serial, item in enumerate(stream):
-        if isinstance(item, HttpExchange):
-            at = item.time
+        if isinstance(item, HttpExchange) and item.time is not None:
+            at = item.time  # an exchange whose time is unknown keeps its place after the one before it
         yield at, index, serial, item
 
 
@@ -229,28 +236,130 @@ class PartSummary:
     tails: list[FileTail]
     others: list[list[SourceItem]]
     damages: list[PartDamage]
+    spool: str | None = None
+    """Where ``captures`` went instead, when the part was read with ``spool`` (a file the joining process reads
+    too: one machine); :func:`join` reads it lazily and removes it."""
+
+    def keyed(self) -> Iterator[tuple[OrderKey, SourceItem]]:
+        if self.spool is None:
+            return iter(self.captures)
+        return spooled_items(self.spool, lambda: True)
 
 
-def read_part(inputs: Sequence[TimelineInput], shard: Shard | None = None, keylog: KeyLog | None = None) -> PartSummary:
+SPOOL_BATCH = 2000
+"""Items pickled at once into a part's spool: memory stays bounded by a batch, not by the part."""
+_FRAME = struct.Struct("<Q")
+
+
+def read_part(
+    inputs: Sequence[TimelineInput],
+    shard: Shard | None = None,
+    keylog: KeyLog | None = None,
+    spool: str | None = None,
+    *,
+    others: bool = True,
+) -> PartSummary:
     """Read one part of the timeline of ``inputs``: with ``shard``, only its connections of every capture (and
-    the HAR/.mitm/.saz inputs when it is shard 0); without, everything. Runs anywhere the files can be read; the
-    result goes back to the process that calls :func:`join`, which feeds ONE analyzer."""
+    the HAR/.mitm/.saz inputs when it is shard 0 and ``others``); without, everything. Runs anywhere the files can
+    be read; the result goes back to the process that calls :func:`join`, which feeds ONE analyzer.
+
+    With ``spool`` (a path) the captures' items are written there in batches as they are read, each batch framed
+    by its length and the end by an empty frame, so the joining process may read them while this one still
+    writes (:func:`spooled_items`); memory stays bounded by a batch in both."""
     damages: list[PartDamage] = []
 
     def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
         damages.append(PartDamage(item.label, str(exc), exchanges))
 
     timeline = Timeline(on_damage=damaged, keylog=keylog, keep=shard.keeps if shard else None, keyed=True)
-    captures = list(timeline.captures_keyed(inputs))
-    others = timeline.others(inputs) if shard is None or shard.index == 0 else []
-    return PartSummary(shard, captures, timeline.tails(), others, damages)
+    captures: list[tuple[OrderKey, SourceItem]] = []
+    if spool is None:
+        captures = list(timeline.captures_keyed(inputs))
+    else:
+        with open(spool, "wb") as handle:
+            batch: list[tuple[OrderKey, SourceItem]] = []
+            for entry in timeline.captures_keyed(inputs):
+                batch.append(entry)
+                if len(batch) >= SPOOL_BATCH:
+                    _write_frame(handle, batch)
+                    batch = []
+            if batch:
+                _write_frame(handle, batch)
+            handle.write(_FRAME.pack(0))
+    read_others = others and (shard is None or shard.index == 0)
+    return PartSummary(
+        shard, captures, timeline.tails(), timeline.others(inputs) if read_others else [], damages, spool
+    )
+
+
+def _write_frame(handle: BinaryIO, batch: list[tuple[OrderKey, SourceItem]]) -> None:
+    blob = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+    handle.write(_FRAME.pack(len(blob)) + blob)
+    handle.flush()
+
+
+SPOOL_POLL = 0.005
+"""Seconds between looks at a spool that its writer has not finished yet."""
+
+
+def spooled_items(path: str, stopped: Callable[[], bool]) -> Iterator[tuple[OrderKey, SourceItem]]:
+    """The items of a part's spool, read as its writer writes them (``stopped``: the writer has ended, so what is
+    missing will not come: the caller then asks it why). The spool is removed once read."""
+    while not os.path.exists(path):
+        if stopped() and not os.path.exists(path):
+            return
+        time.sleep(SPOOL_POLL)
+    with open(path, "rb") as handle:
+        while True:
+            head = _read_exactly(handle, _FRAME.size, stopped)
+            size = _FRAME.unpack(head)[0] if len(head) == _FRAME.size else 0
+            if not size:
+                break
+            blob = _read_exactly(handle, size, stopped)
+            if len(blob) < size:
+                break
+            yield from pickle.loads(blob)  # noqa: S301 - our own spool, written by read_part in a worker we started
+    os.unlink(path)
+
+
+def _read_exactly(handle: BinaryIO, size: int, stopped: Callable[[], bool]) -> bytes:
+    chunks: list[bytes] = []
+    missing = size
+    while missing:
+        chunk = handle.read(missing)
+        if chunk:
+            chunks.append(chunk)
+            missing -= len(chunk)
+        elif stopped():
+            chunk = handle.read(missing)  # written just before the writer ended
+            if not chunk:
+                break
+            chunks.append(chunk)
+            missing -= len(chunk)
+        else:
+            time.sleep(SPOOL_POLL)
+    return b"".join(chunks)
 
 
 def join(parts: Sequence[PartSummary]) -> Iterator[SourceItem]:
     """The items of the parts of one timeline in the order one :class:`Timeline` gives them: the captures' items
     merged by order key (ids numbered per file in that order, notices listed per file and rule as far as the cap
     allows), then what the end says about each capture, all merged in time with the other inputs' exchanges."""
-    return merge_by_time([_joined_captures(parts), *(stream for part in parts for stream in part.others)])
+    return join_streams(
+        [part.keyed() for part in parts],
+        lambda: [part.tails for part in parts],
+        [stream for part in parts for stream in part.others],
+    )
+
+
+def join_streams(
+    keyed: Sequence[Iterable[tuple[OrderKey, SourceItem]]],
+    tails: Callable[[], Sequence[Sequence[FileTail]]],
+    others: Sequence[Iterable[SourceItem]],
+) -> Iterator[SourceItem]:
+    """:func:`join` over the parts' keyed items as they come (spools still being written), the tails asked for
+    once every item is out, and the other inputs' items."""
+    return merge_by_time([_joined_captures(keyed, tails), *others])
 
 
 def join_damages(parts: Sequence[PartSummary]) -> list[PartDamage]:
@@ -265,27 +374,42 @@ def join_damages(parts: Sequence[PartSummary]) -> list[PartDamage]:
     return list(by_label.values())
 
 
-def _joined_captures(parts: Sequence[PartSummary]) -> Iterator[SourceItem]:
+def _joined_captures(
+    keyed: Sequence[Iterable[tuple[OrderKey, SourceItem]]], tails: Callable[[], Sequence[Sequence[FileTail]]]
+) -> Iterator[SourceItem]:
     listed = OrderedOutput("", "")  # counts notices per file and rule, and words the summaries, as one reader does
     numbers: dict[str, int] = {}
     ids: dict[tuple[int, str], str] = {}
+    """A part's id of each exchange -> the final id, for the notices about it (the most recent ``RENAMED``)."""
     # Equal keys (an exchange and its notes) stay in their part's order; across parts the part named first goes
     # first (the reader breaks such ties, rare, by the order it met them).
-    merged = heapq.merge(*(_numbered(shard, part) for shard, part in enumerate(parts)))
+    merged = heapq.merge(*(_numbered(shard, items) for shard, items in enumerate(keyed)))
     for _, shard, _, item in merged:
         if isinstance(item, HttpExchange):
             label = item.provenance.source or ""
             number = numbers[label] = numbers.get(label, 0) + 1
             new = exchange_id(label, number)
+            if new == item.id:
+                yield item
+                continue
             ids[(shard, item.id)] = new
-            yield item if new == item.id else replace(item, id=new)
+            if len(ids) > RENAMED:
+                del ids[next(iter(ids))]
+            yield replace(item, id=new)
         elif listed.admit(item):
             about = item.exchange_id
             yield item if about is None else replace(item, exchange_id=ids.get((shard, about), about))
-    tails = merge_tails([part.tails for part in parts]) if parts else []
-    yield from tail_notices(tails, listed.summaries)
+    shards = tails()
+    yield from tail_notices(merge_tails(shards) if shards else [], listed.summaries)
 
 
-def _numbered(shard: int, part: PartSummary) -> Iterator[tuple[OrderKey, int, int, SourceItem]]:
-    for serial, (key, item) in enumerate(part.captures):
+RENAMED = 1 << 18
+"""Renamed exchanges remembered for the notices that name them: such a notice follows its exchange closely (its
+connection's gaps and ends), never by this many exchanges."""
+
+
+def _numbered(
+    shard: int, items: Iterable[tuple[OrderKey, SourceItem]]
+) -> Iterator[tuple[OrderKey, int, int, SourceItem]]:
+    for serial, (key, item) in enumerate(items):
         yield key, shard, serial, item

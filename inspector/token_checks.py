@@ -435,15 +435,16 @@ def judge_use(
     assessment: TokenAssessment,
     *,
     policy: Policy,
-    at: datetime,
+    at: datetime | None,
     host: str | None,
     exchange: str | None,
     target: str = "",
 ) -> list[Finding]:
     """The findings of one use of an assessed token: its own, plus times and audience at that use (the host
-    the request went to, and the service its ``target`` path names: ``inspector.audience``)."""
+    the request went to, and the service its ``target`` path names: ``inspector.audience``). ``at`` is ``None``
+    when the use's time is unknown: then its times (and the signing certificate's validity then) are not judged."""
     out = [replace(f, exchange=exchange) for f in assessment.findings] if assessment.findings else []
-    if assessment.timed:
+    if assessment.timed and at is not None:
         moment, skew = int(at.timestamp()), policy.skew
         # Nearly every use falls inside every token's window: one comparison instead of each token's claims.
         if not assessment.times_quiet(moment, skew):
@@ -465,7 +466,7 @@ def judge_use(
                 )
             )
     validity = assessment.key_validity
-    if validity is not None and not (validity[0] <= at <= validity[1]):
+    if validity is not None and at is not None and not (validity[0] <= at <= validity[1]):
         key = assessment.report.key
         assert key is not None  # a validity is only kept for the key that verified the signature
         out.append(
@@ -526,22 +527,28 @@ def judge_client_assertion(
     *,
     verifier: Verifier,
     policy: Policy,
-    at: datetime,
+    at: datetime | None,
     client_id: str | None,
     endpoint_host: str | None,
     exchange: str | None,
 ) -> tuple[TokenReport, list[Finding]]:
     """A token request's ``client_assertion``, judged like an actor token: header, RS256 signature against the
-    trust, times at capture time, ``iss``/``sub`` equal to the client id, ``aud`` naming the token endpoint."""
+    trust, times at capture time (not judged when that is unknown: ``at`` is ``None``), ``iss``/``sub`` equal to
+    the client id, ``aud`` naming the token endpoint."""
     which = "client-assertion"
     found = _header_findings(jwt, which, exchange)
     iss = jwt.claim_str("iss")
     result = verifier.verify(jwt, iss)
     found += _signature_findings(result, jwt, which, exchange)
-    moment = int(at.timestamp())
-    found += _time_findings(
-        which, numeric_time(jwt.claims.get("nbf")), numeric_time(jwt.claims.get("exp")), moment, policy.skew, exchange
-    )
+    if at is not None:
+        found += _time_findings(
+            which,
+            numeric_time(jwt.claims.get("nbf")),
+            numeric_time(jwt.claims.get("exp")),
+            int(at.timestamp()),
+            policy.skew,
+            exchange,
+        )
     sub = jwt.claim_str("sub")
     # iss must name the client; sub too where the assertion carries one (ACS-style assertions may name the client
     # in iss and nameid only: a missing sub is not judged).
@@ -573,7 +580,7 @@ def judge_client_assertion(
         )
     key = result.key if result.verdict == "valid" else None
     start, end = (key.not_before, key.not_after) if key is not None else (None, None)
-    if key is not None and start is not None and end is not None and not (start <= at <= end):
+    if key is not None and start is not None and end is not None and at is not None and not (start <= at <= end):
         found.append(
             finding(
                 "signed-with-expired-cert",

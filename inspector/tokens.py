@@ -241,11 +241,13 @@ def decode_jwt(value: str, *, any_payload: bool = False) -> Jwt:
 
 def _looks_like_jwt(value: str) -> bool:
     """A JWT attempt: its first segment decodes to something that starts like a JSON object."""
-    first = value.split(".", 1)[0]
-    if not first or len(first) > MAX_TOKEN_LENGTH:
+    first = value.find(".")  # the length of the first segment, without splitting a long token
+    if first < 0:
+        first = len(value)
+    if not first or first > MAX_TOKEN_LENGTH:
         return False
     try:
-        return b64url_decode(first[:8]).lstrip()[:1] == b"{" if len(first) >= 8 else False
+        return b64url_decode(value[:8]).lstrip()[:1] == b"{" if first >= 8 else False
     except TokenProblem:
         return False
 

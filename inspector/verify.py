@@ -74,11 +74,13 @@ class Verifier:
         return SignatureResult("invalid", key=usable[0], expected_thumbprint=expected)
 
 
-_RSA_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "RS256": hashes.SHA256,
-    "RS384": hashes.SHA384,
-    "RS512": hashes.SHA512,
+_RSA_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "RS256": hashes.SHA256(),
+    "RS384": hashes.SHA384(),
+    "RS512": hashes.SHA512(),
 }
+"""Made once: the hash and padding objects hold no state (this runs once per distinct signature)."""
+_PKCS1V15 = padding.PKCS1v15()
 
 
 def rs_verify(key: TrustedKey, alg: str, signing_input: bytes, signature: bytes) -> bool:
@@ -88,7 +90,7 @@ def rs_verify(key: TrustedKey, alg: str, signing_input: bytes, signature: bytes)
     if not isinstance(public_key, rsa.RSAPublicKey):
         return False
     try:
-        public_key.verify(signature, signing_input, padding.PKCS1v15(), _RSA_HASHES[alg]())
+        public_key.verify(signature, signing_input, _PKCS1V15, _RSA_HASHES[alg])
     except InvalidSignature:
         return False
     return True

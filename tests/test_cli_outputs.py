@@ -84,6 +84,19 @@ def test_a_suppressed_error_does_not_count_for_fail_on() -> None:
     assert code == 0 and summary["suppressed"] == 1 and summary["findings"]["error"] == 0
 
 
+def test_fail_on_judges_what_the_filters_report() -> None:
+    """ruff's model: a filter narrows the report and the exit code alike; the close case is the same capture
+    unfiltered, whose errors fail the run."""
+    assert run("--format", "json")[0] == 1
+    code, out = run("--format", "json", "--rule", "signing-key-unknown")
+    summary = json.loads(out)["summary"]
+    assert (code, summary["findings"]["error"], summary["rules"]) == (0, 0, {"signing-key-unknown": 1})
+    assert run("--format", "json", "--rule", "signing-key-unknown", "--fail-on", "warning")[0] == 1
+    assert run("--format", "json", "--severity", "warning", "--fail-on", "info")[0] == 1  # errors stay in
+    assert run("--format", "json", "--exchange", "lab.har:1")[0] == 0  # a clean exchange alone
+    assert run("--format", "json", "--exchange", "lab.har:1", "--exchange", "lab.har:20")[0] == 1
+
+
 def test_the_configuration_ignore_list_needs_a_reason_and_reports_it(tmp_path: Path) -> None:
     config = tmp_path / "oauth-inspector.toml"
     config.write_text('[[ignore]]\nrule = "basic-fallback"\nreason = "legacy app, retired in 2027"\n')

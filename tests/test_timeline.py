@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from inspector.analyze import Analyzer
 from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.policy import Policy
-from inspector.report.writers import JsonWriter
+from inspector.report.writers import JsonWriter, tell_unread
 from inspector.run import run_sequential, run_timeline_parallel
 from inspector.sources.dispatch import expand_inputs
 from inspector.tally import Totals
@@ -42,17 +43,20 @@ def split(capture: Path, folder: Path, packets: int) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def report_text(paths: list[Path], *, separately: bool = False, jobs: int = 1) -> str:
+def report_text(paths: list[Path], *, separately: bool = False, jobs: int = 1, errors: list[str] | None = None) -> str:
     out = io.StringIO()
     totals = Totals()
     writer = JsonWriter(out, [], show_secrets=False)
     trust = build_trust(certs=[SAMPLES / "OAuthCert.cer"], metadata=[SAMPLES / "acs-metadata.json"])
     policy = Policy(realms=frozenset({REALM}))
     if jobs > 1:
-        run_timeline_parallel(expand_inputs(paths), trust, policy, writer, totals, jobs=jobs)
+        outcome = run_timeline_parallel(expand_inputs(paths), trust, policy, writer, totals, jobs=jobs)
     else:
-        run_sequential(expand_inputs(paths), Analyzer(trust, policy), writer, totals, separately=separately)
+        outcome = run_sequential(expand_inputs(paths), Analyzer(trust, policy), writer, totals, separately=separately)
+    tell_unread(writer, outcome.unread, [])
     writer.close(totals)
+    if errors is not None:
+        errors += outcome.errors
     return out.getvalue()
 
 
@@ -171,3 +175,55 @@ def test_jobs_write_the_report_one_process_writes_byte_for_byte(tmp_path: Path) 
     paths = [tmp_path / "ring", SAMPLES / "lab-tls.pcapng"]
     assert report_text(paths, jobs=2) == report_text(paths)
     assert report_text([SAMPLES / "lab-tls.pcapng"], jobs=2) == report_text([SAMPLES / "lab-tls.pcapng"])
+
+
+@needs_editcap
+def test_jobs_report_a_damaged_file_as_one_process_does(tmp_path: Path) -> None:
+    parts = split(SAMPLES / "lab.pcapng", tmp_path / "ring", 100)
+    parts[2].write_bytes(parts[2].read_bytes()[:-30])
+    one: list[str] = []
+    two: list[str] = []
+    assert report_text([tmp_path / "ring"], jobs=2, errors=two) == report_text([tmp_path / "ring"], errors=one)
+    assert one == two
+    assert len(one) == 1
+    assert parts[2].name in one[0]
+
+
+@needs_editcap
+def test_a_fallback_whose_401_and_retry_fall_in_two_files_is_found(tmp_path: Path) -> None:
+    """lab.pcapng: the Bearer attempt of 10.0.0.20 is refused (401, frames 437-458) and the Basic retry begins at
+    frame 460. Cut between them, the fallback spans the two files: one timeline finds it; judged separately, the
+    second file's Basic request has no refused attempt before it, and the first file's never sees the retry."""
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    for name, frames in (("a.pcapng", "1-459"), ("b.pcapng", "460-100000")):
+        subprocess.run(["editcap", "-r", str(SAMPLES / "lab.pcapng"), str(folder / name), frames], check=True)
+    whole = report([SAMPLES / "lab.pcapng"])
+    joined = report([folder])
+    apart = report([folder], separately=True)
+    assert normalised(joined) == normalised(whole)
+    fallbacks = [f for f in joined["findings"] if f["rule"] == "basic-fallback"]
+    assert [(f["exchange"], f["evidence"]["oauth_attempt"]) for f in fallbacks] == [("b.pcapng:1", "a.pcapng:19")]
+    assert not [f for f in apart["findings"] if f["rule"] == "basic-fallback"]
+
+
+@needs_editcap
+def test_a_ring_of_hundreds_of_files_keeps_few_open(tmp_path: Path) -> None:
+    """564 one-frame files read under a limit of 48 open descriptors: files are opened as the timeline reaches
+    them and closed when read, so the run reads them all and reports what the whole capture reports."""
+    split(SAMPLES / "lab.pcapng", tmp_path / "ring", 1)
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (48, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+        "from inspector.cli import main\n"
+        "main()\n"
+    )
+    command = [sys.executable, "-c", script, "analyze", str(tmp_path / "ring"), "--format", "json", "-q"]
+    done = subprocess.run([*command, "--fail-on", "never"], capture_output=True, text=True, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["errors"] == []
+    whole_command = [sys.executable, "-m", "inspector", "analyze", str(SAMPLES / "lab.pcapng"), "--format", "json"]
+    whole_run = subprocess.run([*whole_command, "-q", "--fail-on", "never"], capture_output=True, text=True, check=True)
+    whole = json.loads(whole_run.stdout)
+    assert document["summary"] == whole["summary"]

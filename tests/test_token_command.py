@@ -26,3 +26,17 @@ def test_at_judges_the_certificate_at_that_time_too(lab_kit: TokenKit, tmp_path:
     # At the token's own time the certificate is years from expiry: nothing about it.
     _, out, _ = invoke("token", token, "--cert", str(cer), "--at", "2026-11-02T09:31:00Z", "--format", "json")
     assert not {"cert-expired", "cert-expiring"} & {f["rule"] for f in json.loads(out)["findings"]}
+
+
+def test_json_has_the_inventory_key_as_analyze_writes_it(lab_kit: TokenKit, tmp_path: Path) -> None:
+    cer = write_cer(tmp_path / "OAuthCert.cer", lab_kit.auth_cert)
+    token = lab_kit.healthy_user().value
+    _, out, _ = invoke("token", token, "--cert", str(cer), "--at", "2026-11-02T09:31:00Z", "--format", "json")
+    document = json.loads(out)
+    [signer] = document["inventory"]["signers"]
+    assert signer["exchanges"] == 1
+    assert signer["x5t"] and signer["signatures"] == {"valid": 1}
+    assert document["inventory"]["challenges"] == []
+    # a token that is not a JWT names no signer: the key is there, empty
+    _, out, _ = invoke("token", "Bearer not-a-jwt", "--format", "json")
+    assert json.loads(out)["inventory"]["signers"] == []

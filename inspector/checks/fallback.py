@@ -21,7 +21,8 @@ RULES: tuple[RuleId, ...] = ("basic-fallback",)
 class OAuthFailed:
     """A client's attempt at OAuth on a host that was refused (401) or never answered."""
 
-    at: datetime
+    at: datetime | None
+    """``None`` when the attempt's time is unknown: then no later exchange falls in its window."""
     exchange: str
     outcome: str
     """``refused`` or ``unanswered``."""
@@ -60,7 +61,7 @@ def fallback_findings(
         return []
     key = client_key(exchange, host)
     previous = failed.get(key)
-    if previous is None or not 0 <= (exchange.time - previous.at).total_seconds() <= FALLBACK_WINDOW:
+    if previous is None or not _within(previous.at, exchange.time, FALLBACK_WINDOW):
         return []
     del failed[key]
     how = "was refused" if previous.outcome == "refused" else "got no answer"
@@ -77,3 +78,9 @@ def fallback_findings(
             scheme=scheme,
         )
     ]
+
+
+def _within(earlier: datetime | None, later: datetime | None, seconds: float) -> bool:
+    """Whether ``later`` comes at most ``seconds`` after ``earlier``; never when either time is unknown (a rule that
+    compares exchanges over time is not applied to an exchange whose time is unknown: unknown beats wrong)."""
+    return earlier is not None and later is not None and 0 <= (later - earlier).total_seconds() <= seconds

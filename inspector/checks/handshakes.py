@@ -19,7 +19,8 @@ RULES: tuple[RuleId, ...] = ("legacy-auth",)
 class Handshake:
     """An NTLM handshake begun (Type 1) and not yet completed (Type 3) by one client on one host."""
 
-    at: datetime
+    at: datetime | None
+    """``None`` when the Type 1's time is unknown."""
     exchange: str
     scheme: str
     host: str

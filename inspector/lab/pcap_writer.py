@@ -173,7 +173,9 @@ def _delivery(ranges: list[tuple[int, int]], rng: random.Random) -> list[tuple[i
 # -- connections ---------------------------------------------------------------------------------------------
 
 
-def micros(moment: datetime) -> int:
+def micros(moment: datetime | None) -> int:
+    if moment is None:  # an exchange whose time is unknown (read from a damaged HAR) cannot become packets
+        raise ValueError("a capture needs the time of every exchange")
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 

@@ -65,7 +65,7 @@ def _mime(headers: Headers) -> str:
 
 
 def _milliseconds(exchange: HttpExchange) -> float:
-    if exchange.response_time is None:
+    if exchange.response_time is None or exchange.time is None:
         return 0.0
     return (exchange.response_time - exchange.time) / timedelta(milliseconds=1)
 
@@ -90,7 +90,7 @@ def _har_entry(exchange: HttpExchange) -> dict[str, Any]:
         }
     elapsed = _milliseconds(exchange)
     entry: dict[str, Any] = {
-        "startedDateTime": _iso(exchange.time),
+        "startedDateTime": _iso(exchange.time) if exchange.time is not None else "",  # unknown, as it was read
         "time": elapsed,
         "request": har_request,
         "response": _har_response(exchange.response),
@@ -161,6 +161,8 @@ def flow_from_exchange(exchange: HttpExchange) -> http.HTTPFlow:
     """A mitmproxy HTTP flow for the exchange, as mitmproxy records one in reverse-proxy mode with
     ``keep_host_header`` (the Host header is the client's). Ids and timestamps come from the exchange."""
     request = exchange.request
+    if exchange.time is None:
+        raise ValueError(f"a mitmproxy flow needs a time, and exchange {exchange.id} has none")
     timestamp = exchange.time.timestamp()
     tls = exchange.scheme == "https"
     authority = _authority(exchange)

@@ -13,14 +13,15 @@ Token times are judged at the flow's capture time (``request.timestamp_start``),
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mitmproxy import contentviews, ctx, flow, http
 from mitmproxy.addonmanager import Loader
 
 from inspector.analyze import Analyzer, ExchangeResult
+from inspector.inventory import Inventory
+from inspector.inventory_rules import inventory_findings
 from inspector.live import options as addon_options
 from inspector.live.annotate import (
     Serializer,
@@ -32,21 +33,22 @@ from inspector.live.annotate import (
     worst,
 )
 from inspector.live.commands import inspect_text, judge_apart
+from inspector.live.configuration import LiveConfig, build_config
 from inspector.live.contentview import TokenContentview
 from inspector.live.host import client_sni, host_rewritten, with_client_host
 from inspector.live.logs import InternalErrors, announce, log_findings
-from inspector.live.options import options_error
 from inspector.live.render import summary_text
 from inspector.live.repeats import FlowNames, Key, RepeatedFlows, flow_key
 from inspector.live.report_file import ReportFile
-from inspector.model import ConfigError, HttpExchange, Notice
+from inspector.model import Notice, SourceItem
 from inspector.rules import Finding
-from inspector.settings import Settings, build_settings
-from inspector.sources.mitmflows import exchange_from_flow
+from inspector.settings import Settings
+from inspector.sources.mitmflows import flow_items
 from inspector.sources.naming import exchange_id as make_exchange_id
 from inspector.tally import Totals
 
 logger = logging.getLogger(__name__)
+_UNCONFIGURED_SERIALIZER = Serializer(show_secrets=False)
 
 # Conversion failures on a flow that lacks what an exchange needs: the flow's problem, reported as analyze does.
 _FLOW_PROBLEMS = (AttributeError, TypeError, ValueError, OverflowError, OSError)
@@ -56,14 +58,12 @@ class OAuthInspector:
     """Judges the OAuth traffic that passes through mitmproxy. Load it with ``-s`` (see ``mitm_script.py``)."""
 
     def __init__(self) -> None:
-        self.settings: Settings | None = None
-        self.analyzer: Analyzer | None = None
+        self.config: LiveConfig | None = None
+        """What the options give (settings, analyzer, report, selection, repeats), replaced whole by ``configure``."""
         self.totals = Totals()
         """What was published, over every configuration (a reconfigure keeps counting)."""
-        self.show_secrets = False
-        self.serializer = Serializer(show_secrets=False)
-        self.fail_on = "error"
-        self._report: ReportFile | None = None
+        self.inventory = Inventory()
+        """The trust inventory of what was published (as ``analyze`` builds it), over every configuration."""
         self._counter = 0
         self._host_warned = False
         self._unconfigured_warned = False
@@ -71,13 +71,42 @@ class OAuthInspector:
         self._replay_source = "flows"
         self.repeats_enabled = True
         """Publish flows that repeat a clean exchange without judging them again (see ``repeats.py``)."""
-        self.repeats: RepeatedFlows | None = None
         self._errors = InternalErrors()
+        self._done = False
 
     @property
     def internal_errors(self) -> int:
         """The addon's own failures so far (each also an ``inspector-error`` finding)."""
         return self._errors.count
+
+    # The configuration's parts, as the commands, the tests and the benchmarks read them.
+    @property
+    def settings(self) -> Settings | None:
+        return self.config.settings if self.config is not None else None
+
+    @property
+    def analyzer(self) -> Analyzer | None:
+        return self.config.analyzer if self.config is not None else None
+
+    @property
+    def repeats(self) -> RepeatedFlows | None:
+        return self.config.repeats if self.config is not None else None
+
+    @property
+    def serializer(self) -> Serializer:
+        return self.config.serializer if self.config is not None else _UNCONFIGURED_SERIALIZER
+
+    @property
+    def show_secrets(self) -> bool:
+        return self.serializer.show_secrets
+
+    @property
+    def fail_on(self) -> str:
+        return self.config.fail_on if self.config is not None else "error"
+
+    @property
+    def _report(self) -> ReportFile | None:
+        return self.config.report if self.config is not None else None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -93,58 +122,43 @@ class OAuthInspector:
         self._keep_host_header = bool(getattr(options, "keep_host_header", False))
         rfile = getattr(options, "rfile", None)
         self._replay_source = Path(rfile).name if rfile else "flows"
-        if self.settings is not None and not (updated & addon_options.NAMES):
+        previous = self.config
+        if previous is not None and not (updated & addon_options.NAMES):
             return
-        try:
-            given = addon_options.given(options)
-            # certificate hygiene is judged now; tokens at their capture time
-            settings = build_settings(given, output_format=None, now=datetime.now(UTC))
-        except ConfigError as exc:
-            raise options_error(f"oauth-inspector: {exc}") from None
-        show_secrets = given.show_secrets
-        path: str | None = options.oauth_report or None
-        report = self._report
-        if (report.path if report is not None else None) != path:
-            report = ReportFile(path, show_secrets=show_secrets) if path else None
+        config = build_config(options, previous, self.totals, repeats_enabled=self.repeats_enabled)
         # Nothing below can fail: commit.
-        if report is not self._report and self._report is not None:
-            self._report.close(self._totals_if_judging())
-        if report is not None:
-            report.writer.show_secrets = show_secrets
-        analyzer = Analyzer(settings.trust, settings.policy)
-        self.settings, self.analyzer, self._report = settings, analyzer, report
-        repeats = RepeatedFlows(analyzer, self.totals) if self.repeats_enabled else None
-        if repeats is not None and self.repeats is not None:
-            repeats.published = self.repeats.published  # the totals carry over too
-        self.repeats = repeats
-        self.show_secrets, self.fail_on = show_secrets, settings.fail_on
-        self.serializer = Serializer(show_secrets=show_secrets)
-        announce(settings, report.path if report is not None else None)
-        for item in analyzer.trust_findings():
-            self.totals.add(item)
-            log_findings((item,), None)
-            if report is not None:
-                report.write(item)
+        if previous is not None and previous.report is not None and previous.report is not config.report:
+            previous.report.close(self.totals, self.inventory)
+        self.config = config
+        announce(config.settings, config.report.path if config.report is not None else None)
+        self._publish_findings(config, config.analyzer.trust_findings())
+
+    def _publish_findings(self, config: LiveConfig, items: Iterable[Finding]) -> None:
+        """Findings of no one flow (trust, the end of input, the inventory's), as the selection reports them."""
+        for item in items:
+            chosen = config.selection.apply(item) if config.selection else item
+            if not isinstance(chosen, Finding):
+                continue
+            self.totals.add(chosen)
+            log_findings((chosen,), None)
+            if config.report is not None:
+                config.report.write(chosen)
 
     def _summary_text(self) -> str:
         repeats = self.repeats.published if self.repeats is not None else 0
         return summary_text(self.totals, fail_on=self.fail_on, internal_errors=self.internal_errors, repeats=repeats)
 
-    def _totals_if_judging(self) -> Totals | None:
-        return self.totals if self.analyzer is not None else None
-
     def done(self) -> None:
-        if self.analyzer is not None:
-            # What only the end shows (an NTLM handshake that never reached its Type 3), said once.
-            for late in self.analyzer.end_input():
-                self.totals.add(late)
-                log_findings((late,), None)
-                if self._report is not None:
-                    self._report.write(late)
-            logger.info(self._summary_text())
-        if self._report is not None:
-            self._report.close(self._totals_if_judging())
-            self._report = None
+        config = self.config
+        if config is None or self._done:
+            return
+        self._done = True
+        # What only the end shows (an NTLM handshake that never reached its Type 3, the inventory's rules), said once.
+        self._publish_findings(config, config.analyzer.end_input())
+        self._publish_findings(config, inventory_findings(self.inventory))
+        logger.info(self._summary_text())
+        if config.report is not None:
+            config.report.close(self.totals, self.inventory)
 
     # --- hooks -------------------------------------------------------------------------------------------------
 
@@ -157,14 +171,14 @@ class OAuthInspector:
 
     def _judge(self, f: http.HTTPFlow) -> None:
         try:
-            analyzer = self.analyzer
-            if analyzer is None:
+            config = self.config
+            if config is None:
                 if not self._unconfigured_warned:
                     self._unconfigured_warned = True
                     logger.warning("oauth-inspector is not configured (see the error above); flows pass unjudged")
                 return
             names = self._names(f)
-            repeats = self.repeats
+            repeats = config.repeats
             rewritten = host_rewritten(f, keep_host_header=self._keep_host_header)
             # a flow id that is not text (a crafted file can carry one) is left to the full path, which reports it
             candidate = repeats is not None and not rewritten and type(f.id) is str
@@ -172,13 +186,24 @@ class OAuthInspector:
             if key is not None and repeats is not None:
                 repeat = repeats.publish(f, key, names)
                 if repeat is not None:  # a clean exchange again: published as the full path would
-                    if self._report is not None:
-                        self._report.write_line(repeat.line)
+                    self.inventory.observe(repeat.observed)
+                    if config.report is not None:
+                        config.report.write_line(repeat.line)
                     annotate(f, repeat.metadata, repeat.comment, None)
                     return
-            result = analyzer.feed(self._item(f, names, rewritten=rewritten))
-            self.totals.add(result)
-            self._publish(f, result, key)
+            item, notices = self._item(f, names, rewritten=rewritten)
+            if notices:
+                # what the source noticed (a name with whitespace before its colon, an unknown time): reported on
+                # its own, as analyze reports it; such a flow is never remembered as clean (a repeat would not
+                # report it again)
+                self._publish_findings(config, map(Analyzer.notice_finding, notices))
+                key = None
+            result = config.analyzer.feed(item)
+            chosen = config.selection.apply(result) if config.selection else result
+            if chosen is None:
+                return  # the filters leave it out of every output, as analyze does
+            self.totals.add(chosen)
+            self._publish(config, f, chosen, key)
         except Exception as exc:  # the addon's own failure must never reach mitmproxy or the flow
             self._internal_failure(f, exc)
 
@@ -186,7 +211,7 @@ class OAuthInspector:
         """The addon's own failure on a flow: logged, counted, reported; the flow passes untouched."""
         try:
             item = self._errors.failed(getattr(f, "id", "?"), exc)
-            if self.analyzer is not None:
+            if self.config is not None:
                 self.totals.add(item)
             comment = f"oauth-inspector: {item.severity}: {item.rule}"
             annotate(f, error_record(item, comment), comment, item.severity)
@@ -204,19 +229,23 @@ class OAuthInspector:
         source = self._replay_source
         return FlowNames("mitm", source, make_exchange_id(source, number), number - 1)
 
-    def _item(self, f: http.HTTPFlow, names: FlowNames, *, rewritten: bool) -> HttpExchange | Notice:
+    def _item(self, f: http.HTTPFlow, names: FlowNames, *, rewritten: bool) -> tuple[SourceItem, list[Notice]]:
+        """The flow as an exchange (or the notice why it is none), and what the conversion noticed about it."""
         source, exchange_id = names.source, names.exchange_id
         try:
-            exchange = exchange_from_flow(f, exchange_id=exchange_id, source=source, entry=names.entry, kind=names.kind)
+            exchange, notices = flow_items(
+                f, exchange_id=exchange_id, source=source, entry=names.entry, kind=names.kind
+            )
         except _FLOW_PROBLEMS as exc:
             problem = f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
-            return Notice(
+            notice = Notice(
                 rule="input-malformed",
                 message=f"Skipped flow {f.id}: {problem}",
                 source=source,
                 exchange_id=exchange_id,
                 evidence={"flow": f.id, "reason": problem},
             )
+            return notice, []
         if rewritten:
             sni = client_sni(f)
             if not self._host_warned:
@@ -228,31 +257,33 @@ class OAuthInspector:
                     "(oauth-inspector proxy does)."
                 )
             exchange = with_client_host(exchange, sni)
-        return exchange
+        return exchange, notices
 
-    def _publish(self, f: http.HTTPFlow, result: ExchangeResult | Finding, key: Key | None) -> None:
+    def _publish(self, config: LiveConfig, f: http.HTTPFlow, result: ExchangeResult | Finding, key: Key | None) -> None:
+        report, show_secrets = config.report, config.serializer.show_secrets
         if isinstance(result, Finding):  # the flow could not become an exchange
-            log_findings((result,), f, show_secrets=self.serializer.show_secrets)
+            log_findings((result,), f, show_secrets=show_secrets)
             comment = f"oauth-inspector: {result.severity}: {result.rule}"
             annotate(f, error_record(result, comment), comment, result.severity)
-            if self._report is not None:
-                self._report.write(result)
+            if report is not None:
+                report.write(result)
             return
+        self.inventory.observe(result)
         if result.findings:
-            log_findings(result.findings, f, show_secrets=self.serializer.show_secrets)
+            log_findings(result.findings, f, show_secrets=show_secrets)
         annotated = relevant(result)
-        if not annotated and self._report is None:
+        if not annotated and report is None:
             return  # nothing about authentication and no report: nothing to write
-        encoded = self.serializer.exchange(result)
-        if self._report is not None:
-            self._report.write_line(encoded.line)
+        encoded = config.serializer.exchange(result)
+        if report is not None:
+            report.write_line(encoded.line)
         if annotated:
             comment = verdict_line(result)
             severity = worst(result.findings)
             annotate(f, flow_metadata(encoded.data, verdict=severity or "ok", comment=comment), comment, severity)
-            if key is not None and self.repeats is not None:
+            if key is not None and config.repeats is not None:
                 try:
-                    self.repeats.remember(key, result, encoded, comment)
+                    config.repeats.remember(key, result, encoded, comment)
                 except Exception:  # the flow is published already: a repeat just takes the full path
                     logger.debug("oauth-inspector: exchange %s not remembered", result.exchange.id, exc_info=True)
 

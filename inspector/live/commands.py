@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from mitmproxy import flow, http
@@ -12,7 +13,7 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.live.annotate import METADATA_KEY, Serializer, flow_metadata, verdict_line, worst
 from inspector.live.render import flow_text
 from inspector.settings import Settings
-from inspector.sources.mitmflows import exchange_from_flow
+from inspector.sources.mitmflows import flow_items
 from inspector.text import safe
 
 
@@ -47,8 +48,10 @@ def judge_apart(settings: Settings | None, serializer: Serializer, f: http.HTTPF
         return None
     try:
         exchange_id = f"inspect:{str(f.id)[:8]}"
-        exchange = exchange_from_flow(f, exchange_id=exchange_id, source="inspect", entry=None, kind="live")
+        exchange, notices = flow_items(f, exchange_id=exchange_id, source="inspect", entry=None, kind="live")
         result = Analyzer(settings.trust, settings.policy).feed(exchange)
+        if notices and isinstance(result, ExchangeResult):
+            result = replace(result, findings=(*result.findings, *map(Analyzer.notice_finding, notices)))
     except Exception as exc:
         return {"findings": [], "method": f.request.method, "target": f"(cannot judge: {type(exc).__name__})"}
     assert isinstance(result, ExchangeResult)

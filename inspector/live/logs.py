@@ -50,8 +50,13 @@ def log_findings(items: Sequence[Finding], f: http.HTTPFlow | None, *, show_secr
         request = f.request
         path = request.path if show_secrets else redact_target(request.path)
         where = f" (flow {str(f.id)[:8]}, {request.method} {request.pretty_host}{path[:80]})"
-    level = logging.INFO if all(item.severity == "info" for item in items) else logging.WARNING
-    lines = [f"oauth-inspector [{item.rule}] {item.severity}: {safe(item.message, 300)}" for item in items]
+    # a suppressed finding is still said (never silently dropped), but as what it is: accepted, not a warning
+    level = logging.INFO if all(item.severity == "info" or item.suppressed for item in items) else logging.WARNING
+    lines = [
+        f"oauth-inspector [{item.rule}] {item.severity}{' (suppressed)' if item.suppressed else ''}: "
+        f"{safe(item.message, 300)}"
+        for item in items
+    ]
     lines[0] += safe(where)
     try:
         logger.log(level, "%s", "\n  ".join(lines))

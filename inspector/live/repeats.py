@@ -11,7 +11,9 @@ work on a proxy's busiest path. Anything else, and any flow the check is unsure 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from mitmproxy import http
@@ -54,6 +56,11 @@ class _Clean:
     """The tail's keys whose values are dicts or lists: copied per flow, so each flow's metadata is its own."""
     comment: str
     signature: str | None
+    result: ExchangeResult
+    """The judged exchange: a repeat is observed by the trust inventory as this one at the repeat's moment, from
+    its client, answered by its server."""
+    servers: tuple[tuple[Any, Any], ...]
+    """The judged exchange's X-FEServer/X-BEServer fields, as bytes (``_servers``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,8 @@ class Repeat:
     line: str
     metadata: dict[str, Any]
     comment: str
+    observed: ExchangeResult
+    """What the trust inventory observes of this flow (``Inventory.observe``), as the full path would give it."""
 
 
 def flow_key(f: http.HTTPFlow) -> Key | None:
@@ -143,7 +152,8 @@ class RepeatedFlows:
         tail = {name: _copy(value) for name, value in encoded.tail.items()}
         containers = tuple(name for name, value in tail.items() if isinstance(value, dict | list))
         assessment = self.analyzer.assess(auth.credentials.credentials)
-        clean = _Clean(assessment, encoded.tail_text, tail, containers, comment, auth.token.signature)
+        servers = tuple((n.encode("latin-1"), v.encode("latin-1")) for n, v in _servers(response.headers))
+        clean = _Clean(assessment, encoded.tail_text, tail, containers, comment, auth.token.signature, result, servers)
         self._clean.put(key, clean)
 
     def publish(self, f: http.HTTPFlow, key: Key, names: FlowNames) -> Repeat | None:
@@ -173,7 +183,7 @@ class RepeatedFlows:
         line = head_text(head) + clean.tail_text
         self.totals.count_exchange("bearer", clean.signature, ())
         self.published += 1
-        return Repeat(line, metadata, clean.comment)
+        return Repeat(line, metadata, clean.comment, _observed(clean, f, names.exchange_id, at))
 
     def _address(self, address: object) -> str | None:
         """An address as the report shows it, remembered: a keep-alive connection's flows share theirs.
@@ -190,6 +200,36 @@ class RepeatedFlows:
                 self._addresses.clear()
             self._addresses[address] = text
         return text
+
+
+def _servers(fields: Sequence[tuple[Any, Any]]) -> tuple[tuple[Any, Any], ...]:
+    """The X-FEServer/X-BEServer fields of a head (the inventory's servers), raw: compared, not read."""
+    return tuple(field for field in fields if len(field[0]) == 10 and field[0].lower() in _SERVER_NAMES)
+
+
+_SERVER_NAMES = (b"x-feserver", b"x-beserver", "x-feserver", "x-beserver")
+
+
+def _observed(clean: _Clean, f: http.HTTPFlow, exchange_id: str, at: datetime) -> ExchangeResult:
+    """The remembered result with this flow's id, time and endpoints, and its response headers where its
+    X-FEServer/X-BEServer differ (the inventory reads which server answered; the key leaves them out)."""
+    result = clean.result
+    exchange = result.exchange
+    response = exchange.response
+    if response is not None and f.response is not None:
+        fields = f.response.data.headers.fields
+        if _servers(fields) != clean.servers:
+            headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in fields])
+            response = replace(response, headers=headers)
+    moved = replace(
+        exchange,
+        id=exchange_id,
+        time=at,
+        client=endpoint_of(f.client_conn.peername),
+        server=endpoint_of(f.server_conn.peername or f.server_conn.address),
+        response=response,
+    )
+    return replace(result, exchange=moved)
 
 
 def _plain(address: object) -> bool:

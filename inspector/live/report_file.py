@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from inspector.inventory import Inventory
 from inspector.live.options import options_error
 from inspector.report.writers import JsonlWriter
 from inspector.rules import Finding
@@ -65,13 +66,14 @@ class ReportFile:
         logger.warning("oauth-inspector: cannot write the report %s (%s); reporting stops", self.path, exc)
         self._close_quietly()
 
-    def close(self, totals: Totals | None) -> None:
-        """Finish the report: its summary line from ``totals`` (none when the addon never judged), then close."""
+    def close(self, totals: Totals | None, inventory: Inventory | None = None) -> None:
+        """Finish the report: its inventory line and summary line from ``totals`` (none when the addon never
+        judged), then close."""
         if self.file is None:
             return
         try:
             if totals is not None:
-                self.writer.close(totals)
+                self.writer.close(totals, inventory)
         except (OSError, ValueError) as exc:
             logger.warning("oauth-inspector: cannot finish the report %s (%s)", self.path, exc)
         self._close_quietly()

@@ -175,8 +175,8 @@ class ConsoleReport:
     def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         console = self.console
         if self.rows:
-            days = sorted({r.exchange.time.strftime("%Y-%m-%d") for r in self.rows})
-            span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+            days = sorted({r.exchange.time.strftime("%Y-%m-%d") for r in self.rows if r.exchange.time is not None})
+            span = "time unknown" if not days else days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
             table = Table(title=f"Exchanges with authentication ({span}, UTC)", title_justify="left")
             table.add_column("id", no_wrap=True)
             table.add_column("time", no_wrap=True)
@@ -189,8 +189,13 @@ class ConsoleReport:
                 exchange = result.exchange
                 status = exchange.response.status if exchange.response else None
                 client = exchange.client.host if exchange.client else "?"
+                when = exchange.time
                 stamp = (
-                    exchange.time.strftime("%H:%M:%S") if len(days) == 1 else exchange.time.strftime("%m-%d %H:%M:%S")
+                    "unknown"
+                    if when is None
+                    else when.strftime("%H:%M:%S")
+                    if len(days) == 1
+                    else when.strftime("%m-%d %H:%M:%S")
                 )
                 table.add_row(
                     Text(safe(exchange.id, 40)),

@@ -73,7 +73,8 @@ def script_json(text: str) -> str:
 class HtmlExchange(Record):
     """One exchange as the page needs it: where it falls on the timeline and its row (redacted JSON text)."""
 
-    epoch: float
+    epoch: float | None
+    """``None`` when the exchange's time is unknown: listed, not placed on the timeline."""
     verdict: str
     rejected: bool
     fallback: bool
@@ -108,7 +109,7 @@ class HtmlRecords:
         data["findings"] = [{k: v for k, v in f.items() if k not in ("title", "exchange")} for f in findings]
         response = result.exchange.response
         return HtmlExchange(
-            result.exchange.time.timestamp(),
+            result.exchange.time.timestamp() if result.exchange.time is not None else None,
             verdict_class(result.auth.scheme, report.signature if report else None),
             response is not None and response.status == 401,
             any(f.rule == "basic-fallback" for f in result.findings),
@@ -192,7 +193,8 @@ class HtmlWriter:
             return
         if not isinstance(record, HtmlExchange):
             raise TypeError(f"not an HTML record: {record!r}")
-        self.bins.add(record.epoch, record.verdict, rejected=record.rejected, fallback=record.fallback)
+        if record.epoch is not None:
+            self.bins.add(record.epoch, record.verdict, rejected=record.rejected, fallback=record.fallback)
         position = self.exchanges.count
         for item in record.findings:
             self._example(item, position)

@@ -148,12 +148,16 @@ def _read_spooled(
     label: str | None,
 ) -> Iterator[SourceItem]:
     display = "standard input" if str(path) == STDIN else str(path)
-    with spooled(path, label or display) as plain:
+    with spooled(path, label or display) as spool:
+        plain = spool.path
         try:
             kind = detect_kind(plain)
             yield from _read_plain(plain, kind, keep_bodies, progress, keylog, label or display)
         except InputError as exc:
-            raise InputError(str(exc).replace(str(plain), display)) from None
+            # a copy stopped at the spool's bound ends mid-record: the bound is the reason, not the "damage"
+            raise InputError(spool.cut or str(exc).replace(str(plain), display)) from None
+        if spool.cut is not None:
+            raise InputError(spool.cut)
 
 
 def _read_plain(

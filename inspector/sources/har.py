@@ -35,6 +35,7 @@ from inspector.model import (
 from inspector.rules import RuleId
 from inspector.sources.json_stream import Cut, JsonText, TextDamage
 from inspector.sources.naming import exchange_id
+from inspector.sources.pcap.http_heads import with_trimmed_names
 from inspector.text import quoted
 
 MAX_HAR_BYTES = 1 << 40
@@ -86,9 +87,25 @@ class _Reader:
 
     def entry_items(self, index: int, entry: object) -> Iterator[SourceItem]:
         try:
-            yield _exchange(entry, index, self)
+            exchange, unknown_time = _exchange(entry, index, self)
         except _BadEntry as exc:
             yield from self.skipped(index, str(exc))
+            return
+        exchange, spaced = with_trimmed_names(exchange)
+        yield exchange
+        if unknown_time is not None:
+            yield self.unknown_time(index, unknown_time)
+        if spaced is not None:  # "Authorization " as a name: judged as the header grammar reads it, and reported
+            yield spaced
+
+    def unknown_time(self, index: int, reason: str) -> Notice:
+        """The entry is kept with its time unknown (unknown beats wrong; skipping it would hide its credentials)."""
+        return self.notice(
+            f"Entry {index} of {self.name}: {reason}; its time is unknown, so token and certificate times and the "
+            "rules that compare exchanges over time (basic-fallback) are not judged for it; every other check is",
+            entry=index,
+            reason=f"{reason}; time unknown",
+        )
 
     def skipped(self, index: int, reason: str) -> Iterator[Notice]:
         if self.notices >= MAX_ENTRY_NOTICES:
@@ -360,13 +377,14 @@ _JSON_KINDS.update(dict.fromkeys("-0123456789", "number"))
 # --- one entry -------------------------------------------------------------------------------------------------
 
 
-def _exchange(entry: object, index: int, reader: _Reader) -> HttpExchange:
+def _exchange(entry: object, index: int, reader: _Reader) -> tuple[HttpExchange, str | None]:
+    """The entry's exchange, and why its time is unknown (``None`` when it is known)."""
     if not isinstance(entry, dict):
         raise _BadEntry(f"the entry is a JSON {_json_type(entry)}, not an object")
     request = entry.get("request")
     if not isinstance(request, dict):
         raise _BadEntry("it has no 'request' object")
-    time = _started(entry.get("startedDateTime"))
+    time, unknown_time = _started(entry.get("startedDateTime"))
     method = request.get("method")
     url = request.get("url")
     if not isinstance(method, str) or not method:
@@ -381,12 +399,12 @@ def _exchange(entry: object, index: int, reader: _Reader) -> HttpExchange:
     scheme = "https" if parts.scheme.lower() in ("https", "wss") else "http"
     authority = parts.netloc.rpartition("@")[2]  # never carry user:password from the URL
     headers = _headers(request.get("headers"), "request")
-    if authority and not any(name.lower() == "host" for name, _ in headers):
+    if authority and not any(name.rstrip(" \t").lower() == "host" for name, _ in headers):
         # HAR records an absolute URL; the Host header (HTTP/2 exports have only :authority) is synthesized from
         # it so that the audience checks see the name the client addressed.
         headers = (("Host", _wire(authority)), *headers)
     response = _response(entry.get("response"), reader)
-    return HttpExchange(
+    exchange = HttpExchange(
         id=exchange_id(reader.label, index + 1),
         request=HttpRequest(
             method=_wire(method),
@@ -401,23 +419,25 @@ def _exchange(entry: object, index: int, reader: _Reader) -> HttpExchange:
         client=_endpoint(entry.get("_clientIPAddress"), entry.get("_clientPort")),
         server=_endpoint(entry.get("serverIPAddress"), _server_port(entry, port, scheme)),
         scheme=scheme,
-        response_time=_response_time(time, entry.get("time")) if response is not None else None,
+        response_time=_response_time(time, entry.get("time")) if response is not None and time else None,
     )
+    return exchange, unknown_time
 
 
-def _started(value: object) -> datetime:
+def _started(value: object) -> tuple[datetime | None, str | None]:
+    """The entry's time, or ``None`` and why it is unknown."""
     if not isinstance(value, str):
-        raise _BadEntry("it has no startedDateTime")
+        return None, "it has no startedDateTime"
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise _BadEntry(f"startedDateTime {quoted(value, 64)} is not an ISO 8601 time") from None
+        return None, f"startedDateTime {quoted(value, 64)} is not an ISO 8601 time"
     if moment.tzinfo is None:
-        raise _BadEntry(f"startedDateTime {quoted(value, 64)} has no UTC offset, so the moment is unknown")
+        return None, f"startedDateTime {quoted(value, 64)} has no UTC offset"
     try:
-        return moment.astimezone(UTC)
+        return moment.astimezone(UTC), None
     except OverflowError:
-        raise _BadEntry(f"startedDateTime {quoted(value, 64)} is out of range") from None
+        return None, f"startedDateTime {quoted(value, 64)} is out of range"
 
 
 def _wire(value: str) -> str:

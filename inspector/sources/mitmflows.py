@@ -33,6 +33,7 @@ from inspector.model import (
 )
 from inspector.rules import RuleId
 from inspector.sources.naming import exchange_id
+from inspector.sources.pcap.http_heads import with_trimmed_names
 
 MAX_FLOW_BYTES = 1 << 40
 """A single flow larger than this is skipped with a notice (larger flows than ``BIG_FLOW_BYTES`` are read bounded)."""
@@ -99,14 +100,16 @@ def _read_frames(fo: BinaryIO, path: Path, keep_bodies: bool, max_flow_bytes: in
         problem: str | None
         if isinstance(frame, str):
             problem = frame
-            item: SourceItem | None = None
+            item: HttpExchange | None = None
         elif isinstance(frame, int):
             problem = f"the flow is {frame} bytes, over the {max_flow_bytes} byte limit"
             item = None
         else:
             item, problem = _item_from_frame(frame, label, position, keep_bodies)
         if item is not None:
-            yield item
+            exchange, noticed = checked(item)
+            yield exchange
+            yield from noticed
         elif problem is not None and notices >= MAX_FLOW_NOTICES:
             suppressed += 1
         elif problem is not None:
@@ -224,7 +227,7 @@ def _bounded_children(fo: BinaryIO, end: int, *, depth: int, values: list[int]) 
 
 def _item_from_frame(
     frame: bytes, label: str, position: int, keep_bodies: bool
-) -> tuple[SourceItem | None, str | None]:
+) -> tuple[HttpExchange | None, str | None]:
     """The exchange a frame holds, or ``(None, reason)``; ``(None, None)`` for a flow that is not HTTP."""
     if not frame.endswith(b"}"):
         return None, "it is not a flow (a tnetstring that is not a dict)"
@@ -289,6 +292,41 @@ def _shape_problem(frame: bytes) -> str | None:
     return None
 
 
+def flow_items(
+    flow: http.HTTPFlow,
+    *,
+    exchange_id: str,
+    source: str,
+    entry: int | None,
+    kind: Literal["mitm", "live"],
+) -> tuple[HttpExchange, list[Notice]]:
+    """:func:`exchange_from_flow`, then :func:`checked`."""
+    return checked(exchange_from_flow(flow, exchange_id=exchange_id, source=source, entry=entry, kind=kind))
+
+
+def checked(exchange: HttpExchange) -> tuple[HttpExchange, list[Notice]]:
+    """A flow's exchange with header names read as the HTTP head grammar reads them, and the notices that say what
+    was wrong: mitmproxy keeps ``"Authorization "`` (whitespace before the colon) as the name, which would hide the
+    credential, so it is trimmed and an ``http-malformed`` notice says so (as a capture of the same bytes does); a
+    flow without a usable request time is kept with its time unknown, and an ``input-malformed`` notice says what
+    is not judged for it."""
+    exchange, spaced = with_trimmed_names(exchange)
+    notices = [spaced] if spaced is not None else []
+    if exchange.time is None:
+        reason = "the request has no usable timestamp"
+        notices.append(
+            Notice(
+                rule=_RULE,
+                message=f"{exchange.id}: {reason}; its time is unknown, so token and certificate times and the rules "
+                "that compare exchanges over time (basic-fallback) are not judged for it; every other check is",
+                source=exchange.provenance.source,
+                exchange_id=exchange.id,
+                evidence={"entry": exchange.provenance.entry, "reason": f"{reason}; time unknown"},
+            )
+        )
+    return exchange, notices
+
+
 def exchange_from_flow(
     flow: http.HTTPFlow,
     *,
@@ -298,10 +336,8 @@ def exchange_from_flow(
     kind: Literal["mitm", "live"],
     keep_bodies: bool = False,
 ) -> HttpExchange:
-    """The exchange as the client sent it: wire header values, never mitmproxy's rewritten upstream host.
-
-    Raises ``ValueError`` when the flow carries no usable request time.
-    """
+    """The exchange as the client sent it: wire header values, never mitmproxy's rewritten upstream host. Its time
+    is ``None`` when the flow carries no usable request time (a crafted or damaged file)."""
     request = flow.request
     data = request.data
     headers = _headers(data.headers.fields)
@@ -331,7 +367,7 @@ def exchange_from_flow(
             body=_body(data.content) if keep_bodies else kept_body(headers, data.content, request=True),
         ),
         response=_response(response, keep_bodies) if response is not None else None,
-        time=_moment(request.timestamp_start),
+        time=moment_or_none(request.timestamp_start),
         provenance=Provenance(kind=kind, source=source, entry=entry, flow_id=flow.id),
         client=endpoint_of(flow.client_conn.peername),
         server=endpoint_of(flow.server_conn.peername or flow.server_conn.address),
@@ -360,13 +396,6 @@ def _response(response: http.Response, keep_bodies: bool) -> HttpResponse:
 def _body(content: bytes | None) -> bytes | None:
     # The raw body as sent (still content-encoded): decoding gzip from a hostile peer is not bounded.
     return None if content is None else content[:MAX_BODY_BYTES]
-
-
-def _moment(timestamp: object) -> datetime:
-    moment = moment_or_none(timestamp)
-    if moment is None:
-        raise ValueError(f"the request has no usable timestamp ({str(timestamp)[:40]})")
-    return moment
 
 
 def moment_or_none(timestamp: object) -> datetime | None:

@@ -1,25 +1,30 @@
 """Inputs that are not plain regular files: standard input, pipes (``<(zcat ...)``), and gzip/zstd/xz-compressed
 captures and HARs, recognised by their magic number, never by their name.
 
-The readers work on regular files (the pcap reader maps them into memory), so such an input is streamed once, in
-chunks, into a temporary file (decompressed on the way) that is removed when its reading ends. Memory stays bounded
-by a chunk; disk holds the decompressed size.
+The readers work on regular files (the pcap reader maps them into memory and slices frames in place; a .saz is a
+zip archive, read by seeking), so such an input is streamed once, in chunks, into a temporary file (decompressed on
+the way) that is removed when its reading ends. Memory stays bounded by a chunk. Disk is bounded too: the copy
+stops at the spool limit (``--spool-limit``, default 16 GiB) and before the temporary folder's file system would
+keep less than 1 GiB (or 5 %) free; what was copied is still analysed, and the input is reported as not read to its
+end, saying which bound stopped it and what to do.
 """
 
 from __future__ import annotations
 
 import io
 import lzma
-import shutil
+import os
+import re
 import sys
 import tempfile
 import zlib
 from collections.abc import Buffer, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
-from inspector.model import InputError
+from inspector.model import ConfigError, InputError
 from inspector.sources.naming import STDIN
 
 Compression = Literal["gzip", "zstd", "xz"]
@@ -168,11 +173,58 @@ def needs_spool(path: Path) -> bool:
         return False
 
 
+SPOOL_LIMIT_ENV = "OAUTH_INSPECTOR_SPOOL_LIMIT"
+"""Where ``--spool-limit`` is kept for this process and the ``--jobs`` workers (they inherit the environment)."""
+DEFAULT_SPOOL_LIMIT = 16 << 30
+KEEP_FREE = 1 << 30
+KEEP_FREE_SHARE = 0.05
+"""The spool stops before the temporary folder's file system would keep less than this much free, or this share
+of its size (whichever is less): filling a disk breaks more than this run."""
+_CHECK_DISK_EVERY = 16 * _CHUNK
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``16G``, ``500M``, ``1024``, ``2GiB`` (binary units) as bytes; ``ConfigError`` otherwise."""
+    match = re.fullmatch(r"\s*([0-9]{1,15})\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
+    if match is None or int(match.group(1)) == 0:
+        raise ConfigError(f"--spool-limit {text[:40]!r} is not a size such as 16G, 500M or 1048576")
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def spool_limit() -> int:
+    """The spool limit this process was given (``--spool-limit`` sets it), else the default."""
+    given = os.environ.get(SPOOL_LIMIT_ENV)
+    if not given:
+        return DEFAULT_SPOOL_LIMIT
+    try:
+        return parse_size(given)
+    except ConfigError:
+        return DEFAULT_SPOOL_LIMIT
+
+
+def size_text(size: int) -> str:
+    for unit, name in ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if size >= unit:
+            return f"{size / unit:.3g} {name}"
+    return f"{size} bytes"
+
+
+@dataclass(slots=True)
+class Spool:
+    """The regular file a stream or compressed input was copied to, and why the copy stopped early, if it did."""
+
+    path: Path
+    cut: str | None = None
+
+
 @contextmanager
-def spooled(path: Path, display: str) -> Iterator[Path]:
+def spooled(path: Path, display: str, *, limit: int | None = None, keep_free: int | None = None) -> Iterator[Spool]:
     """A regular, uncompressed file with the content of ``path`` (``-`` is standard input), removed afterwards.
 
-    The temporary file keeps the input's name (without the compression suffix) so messages stay recognisable.
+    The temporary file keeps the input's name (without the compression suffix) so messages stay recognisable. The
+    copy stops at ``limit`` bytes (default: :func:`spool_limit`) or when the file system would keep less than
+    ``keep_free`` bytes free (default: 1 GiB or 5 % of it, whichever is less); ``Spool.cut`` then says so.
     """
     name = Path(display).name or "stdin"
     for suffix in (".gz", ".zst", ".zstd", ".xz"):
@@ -185,30 +237,91 @@ def spooled(path: Path, display: str) -> Iterator[Path]:
             raise InputError(
                 f"Cannot read {display}: {exc.strerror or exc}; check the path and its permissions"
             ) from exc
+        bounds = _Bounds(target, display, limit if limit is not None else spool_limit(), keep_free)
         try:
-            _copy(raw, target, display)
+            cut = _copy(raw, target, display, bounds)
         finally:
             if raw is not sys.stdin.buffer:
                 raw.close()
-        yield target
+        yield Spool(target, cut)
 
 
-def _copy(raw: BinaryIO, target: Path, display: str) -> None:
+class _Cut(Exception):
+    """The spool reached a bound; the message says which, for the report."""
+
+
+@dataclass(slots=True)
+class _Bounds:
+    target: Path
+    display: str
+    limit: int
+    keep_free: int | None
+    written: int = 0
+    checked: int = 0
+
+    def write(self, out: BinaryIO, data: bytes) -> None:
+        room = self.limit - self.written
+        if len(data) > room:
+            out.write(data[:room])
+            self.written = self.limit
+            raise _Cut(
+                f"Cannot read {self.display} to its end: it is over the spool limit of {size_text(self.limit)} "
+                "(standard input, pipes and compressed files are copied, decompressed, to a temporary file first); "
+                f"the first {size_text(self.limit)} were analysed; give a larger --spool-limit, or save the input "
+                "(decompressed) to a file and name that file"
+            )
+        if self.written + len(data) - self.checked >= _CHECK_DISK_EVERY or not self.checked:
+            self._check_disk(len(data))
+        out.write(data)
+        self.written += len(data)
+
+    def _check_disk(self, coming: int) -> None:
+        self.checked = self.written + coming
+        try:
+            stats = os.statvfs(self.target.parent)
+        except OSError:
+            return  # no answer about free space: the limit still bounds the copy
+        free = stats.f_bavail * stats.f_frsize
+        keep = self.keep_free
+        if keep is None:
+            keep = min(KEEP_FREE, int(stats.f_blocks * stats.f_frsize * KEEP_FREE_SHARE))
+        if free - coming - _CHECK_DISK_EVERY < keep:
+            raise _Cut(
+                f"Cannot read {self.display} to its end: copying it to a temporary file would leave less than "
+                f"{size_text(keep)} free in {self.target.parent.parent} (standard input, pipes and compressed files "
+                f"are copied, decompressed, first); the first {size_text(self.written)} were analysed; set TMPDIR "
+                "to a folder with more room, or save the input (decompressed) to a file and name that file"
+            )
+
+
+def _copy(raw: BinaryIO, target: Path, display: str, bounds: _Bounds) -> str | None:
+    """Copy (decompressing) into ``target``; the reason the copy stopped at a bound, or ``None``."""
     head = raw.read(8)
     kind = compression_of(head)
     with target.open("wb") as out:
-        if kind is None:
-            out.write(head)
-            shutil.copyfileobj(raw, out, _CHUNK)
-            return
         try:
-            for chunk in decompressed_chunks(_prefixed(head, raw), kind):
-                out.write(chunk)
-        except (Truncated, InputError) as exc:
-            # Cut short or damaged part way: what came before is read, and the reader reports the cut where it
-            # finds it. Damaged from the start: nothing to read.
-            if out.tell() == 0:
-                raise InputError(f"Cannot read {display}: {exc}") from exc
+            if kind is None:
+                data = head
+                while data:
+                    bounds.write(out, data)
+                    data = raw.read(_CHUNK)
+                return None
+            try:
+                for chunk in decompressed_chunks(_prefixed(head, raw), kind):
+                    bounds.write(out, chunk)
+            except (Truncated, InputError) as exc:
+                # Cut short or damaged part way: what came before is read, and the reader reports the cut where it
+                # finds it. Damaged from the start: nothing to read.
+                if out.tell() == 0:
+                    raise InputError(f"Cannot read {display}: {exc}") from exc
+        except _Cut as cut:
+            return str(cut)
+        except OSError as exc:  # the disk filled all the same (another writer), or the folder went away
+            raise InputError(
+                f"Cannot read {display}: its temporary copy in {target.parent.parent} could not be written "
+                f"({exc.strerror or exc}); set TMPDIR to a folder with more room, or save the input to a file"
+            ) from None
+    return None
 
 
 class _Prefixed(io.RawIOBase):

@@ -45,6 +45,7 @@ from inspector.model import (
     first_header,
 )
 from inspector.sources.naming import exchange_id as make_exchange_id
+from inspector.sources.pcap.http_heads import parse_head, spaced_names_notice
 
 MAX_SESSIONS = 100_000
 MAX_ENTRIES = 4 * MAX_SESSIONS + 16
@@ -121,6 +122,8 @@ class _Message:
     headers: Headers
     body: bytes | None
     problem: str | None = None
+    spaced: tuple[str, ...] = ()
+    """Header names that had whitespace before their colon (``http_heads.parse_head``), reported as a capture's."""
 
 
 def read_saz(path: Path, *, label: str | None = None) -> Iterator[SourceItem]:
@@ -163,7 +166,7 @@ def read_saz(path: Path, *, label: str | None = None) -> Iterator[SourceItem]:
         notices = 0
         naive = 0
         for number in sorted(sessions):
-            item, offset_known = _session_item(archive, sessions[number], path, source)
+            item, offset_known, noticed = _session_item(archive, sessions[number], path, source)
             if item is None:
                 continue
             if isinstance(item, Notice):
@@ -173,6 +176,7 @@ def read_saz(path: Path, *, label: str | None = None) -> Iterator[SourceItem]:
             elif not offset_known:
                 naive += 1
             yield item
+            yield from noticed
         if notices > MAX_NOTICES:
             yield Notice(
                 "input-malformed",
@@ -197,12 +201,13 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
 
 def _session_item(
     archive: zipfile.ZipFile, session: _Session, path: Path, source: str
-) -> tuple[SourceItem | None, bool]:
-    """The session's exchange (or a notice saying why it was skipped), and whether its time carried a UTC offset."""
+) -> tuple[SourceItem | None, bool, tuple[Notice, ...]]:
+    """The session's exchange (or a notice saying why it was skipped), whether its time carried a UTC offset, and
+    what was noticed about the exchange (names with whitespace before their colon)."""
     exchange_id = make_exchange_id(source, session.number)
     request_info = session.members.get("c")
     if request_info is None:
-        return None, True  # a session without a request (Fiddler never writes one): nothing to show
+        return None, True, ()  # a session without a request (Fiddler never writes one): nothing to show
     try:
         raw_request = _read(archive, request_info, MAX_MEMBER_READ)
         response_info = session.members.get("s")
@@ -211,11 +216,11 @@ def _session_item(
         metadata = _read(archive, metadata_info, MAX_METADATA) if metadata_info is not None else b""
     except _MEMBER_ERRORS as exc:
         # RuntimeError: an encrypted member; NotImplementedError: a compression method zipfile lacks.
-        return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id), True
+        return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id), True, ()
     try:
         return _exchange(session.number, raw_request, raw_response, metadata, source, exchange_id)
     except _BadSession as exc:
-        return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id), True
+        return _notice(f"Skipped session {session.number} of {path.name}: {exc}", source, exchange_id), True, ()
 
 
 def _notice(message: str, source: str, exchange_id: str) -> Notice:
@@ -235,19 +240,16 @@ def _message(raw: bytes, *, is_request: bool, tunnel: bool) -> _Message:
         if len(raw) >= HEAD_LIMIT:
             raise _BadSession("the message head is longer than 1 MiB")
         end, cut = len(raw), 0  # a head without its blank line (cut short): headers as far as they go
-    lines = raw[:end].decode("latin-1").replace("\r\n", "\n").split("\n")
-    start = lines[0].strip()
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if colon and name.strip():
-            headers.append((name.strip(), value.strip()))
+    # the one header grammar every source shares: obs-fold, bare LF, whitespace before a colon (kept and reported)
+    start_line, fields = parse_head(raw[:end].decode("latin-1"))
+    start = start_line.strip()
+    headers = fields.headers
     what = "request" if is_request else "response"
     if not start:
         raise _BadSession(f"the {what} has no start line")
     body_bytes = raw[end + cut :] if cut else b""
-    body = None if tunnel else _body(tuple(headers), body_bytes, request=is_request)
-    return _Message(start, tuple(headers), body)
+    body = None if tunnel else _body(headers, body_bytes, request=is_request)
+    return _Message(start, headers, body, spaced=fields.spaced_names)
 
 
 def _body(headers: Headers, data: bytes, *, request: bool) -> bytes | None:
@@ -338,7 +340,7 @@ def _exchange(
     metadata_bytes: bytes,
     source: str,
     exchange_id: str,
-) -> tuple[HttpExchange, bool]:
+) -> tuple[HttpExchange, bool, tuple[Notice, ...]]:
     request_line_end = raw_request.find(b"\n", 0, HEAD_LIMIT)
     first = raw_request[: request_line_end if request_line_end >= 0 else 256].decode("latin-1")
     tunnel = first.upper().startswith("CONNECT ")
@@ -348,8 +350,10 @@ def _exchange(
         raise _BadSession(f"broken request line {request.start[:80]!r}")
     method, target, version = parts
     response: HttpResponse | None = None
+    response_spaced: tuple[str, ...] = ()
     if raw_response:
         answer = _message(raw_response, is_request=False, tunnel=tunnel)
+        response_spaced = answer.spaced
         status_parts = answer.start.split(" ", 2)
         if len(status_parts) >= 2 and status_parts[1].isdigit() and len(status_parts[1]) == 3:
             response = HttpResponse(
@@ -367,8 +371,8 @@ def _exchange(
         time, has_offset = parse_fiddler_time(timers.get(name, ""))
         if time is not None:
             break
-    if time is None:
-        raise _BadSession("its metadata (_m.xml) has no usable request time")
+    # no usable request time: the session is kept with its time unknown (unknown beats wrong; skipping it would hide
+    # its credentials), and a notice says what is therefore not judged
     response_time = None
     for name in ("ServerBeginResponse", "GotResponseHeaders", "ClientBeginResponse"):
         response_time, _ = parse_fiddler_time(timers.get(name, ""))
@@ -389,7 +393,21 @@ def _exchange(
         scheme=scheme,
         response_time=response_time if response is not None else None,
     )
-    return exchange, has_offset
+    notices: list[Notice] = []
+    if request.spaced or response_spaced:
+        notices.append(spaced_names_notice(exchange, request.spaced, response_spaced))
+    if time is None:
+        reason = "its metadata (_m.xml) has no usable request time"
+        notices.append(
+            _notice(
+                f"Session {number} ({exchange_id}): {reason}; its time is unknown, so token and certificate times "
+                "and the rules that compare exchanges over time (basic-fallback) are not judged for it; every other "
+                "check is",
+                source,
+                exchange_id,
+            )
+        )
+    return exchange, has_offset or time is None, tuple(notices)
 
 
 def _scheme_and_port(method: str, target: str, headers: Headers) -> tuple[str, int | None]:

@@ -25,10 +25,10 @@ def in_capture_time_order(items: Iterable[SourceItem], window: int = REORDER_WIN
     heap: list[tuple[datetime, int, SourceItem]] = []
     previous = _EARLIEST
     for serial, item in enumerate(items):
-        if isinstance(item, HttpExchange):
+        if isinstance(item, HttpExchange) and item.time is not None:
             at = previous = item.time
         else:
-            at = previous  # just after the exchange before it (its serial is larger)
+            at = previous  # just after the item before it (its serial is larger): a notice, or an unknown time
         heapq.heappush(heap, (at, serial, item))
         if len(heap) > window:
             yield heapq.heappop(heap)[2]

@@ -89,7 +89,7 @@ def token_refusals(ctx: Context, thumbprint: str) -> list[dict[str, object]]:
                 out.append(
                     {
                         "exchange": f"{exchange.id} ({exchange.provenance.describe()})",
-                        "time": exchange.time.isoformat(),
+                        "time": exchange.time.isoformat() if exchange.time is not None else None,
                         "endpoint": safe(request.endpoint, 200),
                         "codes": list(request.codes),
                         "client_id": safe(request.client_id or "?", 120),

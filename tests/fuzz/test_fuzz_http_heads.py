@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.http1 import Http1Parser, MessageHead
+from inspector.sources.pcap.http_heads import parse_head, trimmed_names
 from tests.fuzz.harness import Timed, fuzz
 
 _LINES = st.sampled_from(
@@ -103,3 +104,22 @@ def test_random_bytes(data: bytes, midstream: bool) -> None:
     with Timed():
         parser.data(data, 1, 1, -1)
         parser.finish(2)
+
+
+_NAME = st.text(alphabet=st.sampled_from("Aa-: \t\x00\xff"), max_size=12)
+
+
+@fuzz(300)
+@given(st.lists(st.tuples(_NAME, st.text(max_size=8)), max_size=8))
+def test_trimmed_names_read_split_fields_as_parse_head_reads_a_head(fields: list[tuple[str, str]]) -> None:
+    """Fields a source got already split (HAR, mitmproxy, .saz): names lose the whitespace before their colon, as
+    parse_head takes it off, every field is kept in order, and the trimmed names are listed."""
+    headers, spaced = trimmed_names(tuple(fields))
+    assert len(headers) == len(fields)
+    assert [value for _, value in headers] == [value for _, value in fields]
+    assert all(name == original.rstrip(" \t") for (name, _), (original, _) in zip(headers, fields, strict=True))
+    assert list(spaced) == [n.rstrip(" \t") for n, _ in fields if n[-1:] in (" ", "\t")]
+    for name, _ in fields:
+        if name and name[0] not in " \t" and ":" not in name and name.rstrip(" \t") and "\n" not in name:
+            _, parsed = parse_head(f"GET / HTTP/1.1\r\n{name}: v\r\n\r\n")
+            assert [n for n, _ in parsed.headers] == [name.rstrip(" \t")]

@@ -11,8 +11,9 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inspector.model import InputError
+from inspector.model import ConfigError, InputError
 from inspector.sources.dispatch import collect_inputs, read_input
+from inspector.sources.opening import parse_size
 
 MAGICS = [b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\xfd7zXZ\x00"]
 
@@ -43,3 +44,15 @@ def test_any_compressed_bytes_are_read_or_refused(data: bytes) -> None:
                 list(read_input(candidate, kind))
         except InputError:
             pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.from_regex(r"\s*[0-9]{1,16}\s*[kKmMgGtTxX]?(i?[bB])?\s*", fullmatch=True)))
+def test_spool_limits_parse_or_are_refused_clearly(text: str) -> None:
+    """``--spool-limit`` of anything: a positive size, or a ConfigError that names the option."""
+    try:
+        size = parse_size(text)
+    except ConfigError as exc:
+        assert "--spool-limit" in str(exc)
+    else:
+        assert size > 0

@@ -178,7 +178,7 @@ def test_report_keeps_the_writer_records_and_the_addon_lines_in_order(
                 addon.response(_healthy_flow(lab_kit))
         addon.done()
     types = [line["type"] for line in report_lines(report)]
-    assert types == ["finding", "exchange", "exchange", "exchange", "summary"] * 2
+    assert types == ["finding", "exchange", "exchange", "exchange", "inventory", "summary"] * 2
 
 
 def test_a_flow_findings_make_one_log_record(
@@ -309,7 +309,7 @@ def test_the_report_can_append(addon: OAuthInspector, trust_files: TrustFiles, t
     with addon_context(addon) as context:
         configure(context, addon, **trust_files.options(), oauth_report=f"+{path}")
         addon.done()
-    assert [line["type"] for line in report_lines(path)] == ["earlier", "summary"]
+    assert [line["type"] for line in report_lines(path)] == ["earlier", "inventory", "summary"]
 
 
 def test_a_report_that_cannot_be_written_stops_reporting_not_judging(
@@ -411,13 +411,21 @@ def test_an_internal_failure_becomes_an_inspector_error_finding(
     assert "internal errors: 105" in addon.summary()
 
 
-def test_a_flow_that_cannot_be_converted_is_an_input_finding(
-    addon: OAuthInspector, tctx: taddons.context, lab_kit: TokenKit
+def test_a_flow_without_a_usable_time_is_judged_with_its_time_unknown(
+    addon: OAuthInspector, tctx: taddons.context, lab_kit: TokenKit, tmp_path: Path
 ) -> None:
+    """As analyze reads the same flow from a file: judged (its token's times are not), and an input-malformed
+    finding says its time is unknown."""
     flow = _healthy_flow(lab_kit)
     flow.request.timestamp_start = float("nan")
     addon.response(flow)
-    assert _rules(flow) == {"input-malformed"}
+    assert METADATA_KEY in flow.metadata and _rules(flow) == set()
+    addon.done()
+    lines = report_lines(tmp_path / "report.jsonl")
+    [judged] = [line for line in lines if line["type"] == "exchange"]
+    assert judged["time"] is None
+    [notice] = [line for line in lines if line.get("rule") == "input-malformed"]
+    assert notice["exchange"] == judged["id"] and "time is unknown" in notice["message"]
 
 
 def _bearer_flow(value: bytes, *, client: str = "10.1.1.1") -> http.HTTPFlow:

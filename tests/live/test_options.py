@@ -19,7 +19,11 @@ def test_the_addon_declares_every_row_with_the_same_help() -> None:
             option = context.options._options[row.addon_name]
             assert option.help == row.help
         assert addon_options.REPORT in context.options._options
-    assert {row.addon_name for row in OPTIONS} | {addon_options.REPORT} == addon_options.NAMES
+        for name, _, help_text in addon_options.SELECTION:
+            assert context.options._options[name].help == help_text
+        assert addon_options.SEVERITY in context.options._options
+    selection = {name for name, _, _ in addon_options.SELECTION} | {addon_options.SEVERITY}
+    assert {row.addon_name for row in OPTIONS} | {addon_options.REPORT} | selection == addon_options.NAMES
 
 
 def test_the_set_list_round_trips_through_the_addon(trust_files: TrustFiles, tmp_path: Path) -> None:

@@ -172,13 +172,35 @@ def test_bodies_kept_on_request_and_bounded(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("started", "reason"),
+    [
+        ("yesterday", "not an ISO 8601 time"),
+        ("2025-06-02T09:30:00", "no UTC offset"),
+        (None, "no startedDateTime"),
+        ("9999-12-31T23:59:59-23:59", "out of range"),
+    ],
+)
+def test_an_entry_with_an_unusable_time_is_kept_with_its_time_unknown(
+    tmp_path: Path, started: object, reason: str
+) -> None:
+    """Unknown beats wrong: skipping the entry would hide what it carries (a Basic password), so it is kept, its
+    time unknown, and a notice says why and what is therefore not judged."""
+    items = list(read_har(_write(tmp_path, _har(_entry(), _entry(startedDateTime=started), _entry()))))
+    assert [type(i) for i in items] == [HttpExchange, HttpExchange, Notice, HttpExchange]
+    kept, notice = items[1], items[2]
+    assert isinstance(kept, HttpExchange) and isinstance(notice, Notice)
+    assert (kept.id, kept.time, kept.response_time) == ("capture.har:2", None, None)
+    assert kept.response is not None and kept.request.header("host")
+    assert notice.rule == "input-malformed" and notice.exchange_id == "capture.har:2"
+    assert reason in notice.message and "time is unknown" in notice.message
+    assert notice.evidence["entry"] == 1
+
+
+@pytest.mark.parametrize(
     ("entry", "reason"),
     [
         ("not an entry", "not an object"),
         ({"startedDateTime": "2025-06-02T09:30:00Z"}, "no 'request'"),
-        (_entry(startedDateTime="yesterday"), "not an ISO 8601 time"),
-        (_entry(startedDateTime="2025-06-02T09:30:00"), "no UTC offset"),
-        (_entry(startedDateTime=None), "no startedDateTime"),
         (_entry(request={"method": "GET", "url": "https://[::1/"}), "not a URL"),
         (_entry(request={"method": "GET", "url": "https://h:99999/"}), "not a URL"),
         (_entry(request={"url": "https://h/"}), "no method"),

@@ -119,6 +119,68 @@ def test_a_named_pipe_and_process_substitution_are_streamed(tmp_path: Path) -> N
     assert json.loads(out)["summary"]["exchanges"] == 23
 
 
+_ENDLESS = (
+    "import sys\n"
+    "data = open(sys.argv[1], 'rb').read()\n"
+    "out = sys.stdout.buffer\n"
+    "out.write(data[:24])\n"
+    "while True:\n"
+    "    out.write(data[24:] * 64)\n"
+)
+"""A pcap stream that never ends: the header of a small capture, then its records again and again."""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pipes and a POSIX shell")
+@pytest.mark.parametrize("through", ["plain", "gzip"])
+def test_an_endless_pipe_stops_at_the_spool_limit(through: str, tmp_path: Path) -> None:
+    """A hostile endless stream (plain, or through ``gzip -c``: a bomb with no end) fills neither memory nor disk:
+    the copy stops at --spool-limit, what came before is analysed, and the input is reported as not read to its
+    end (exit 3). The temporary copy is gone afterwards."""
+    one = tmp_path / "one.pcap"
+    one.write_bytes(_capture_at(1_800_000_000))
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    squeeze = " | gzip -1 -c" if through == "gzip" else ""
+    script = (
+        f'"{sys.executable}" -c "$ENDLESS" "{one}" 2>/dev/null{squeeze} | '
+        f'"{sys.executable}" -m inspector analyze - --spool-limit 8M --format json -q'
+    )
+    env = {**os.environ, "ENDLESS": _ENDLESS, "TMPDIR": str(spool)}
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, timeout=180, check=False, env=env)
+    assert proc.returncode == 3, proc.stderr
+    report = json.loads(proc.stdout)
+    [failure] = report["errors"]
+    assert failure["file"] == "stdin"
+    assert "over the spool limit of 8 MiB" in failure["reason"] and "--spool-limit" in failure["reason"]
+    assert failure["exchanges_read"] >= 1 and report["summary"]["exchanges"] >= 1  # what came before: analysed
+    assert b"Traceback" not in proc.stderr
+    assert list(spool.iterdir()) == []
+
+
+def test_a_stream_under_the_limit_is_read_whole(tmp_path: Path) -> None:
+    """The close case: the same kind of pipe, finite and under the limit, is read to its end (exit 1: its
+    findings), with no error."""
+    packed = gzip.compress(SAMPLES.joinpath("lab.pcapng").read_bytes())
+    proc = subprocess.run(
+        [sys.executable, "-m", "inspector", "analyze", "-", "--spool-limit", "64M", "--format", "json", "-q"],
+        input=packed,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["errors"] == [] and report["summary"]["exchanges"] == 23
+    bad = subprocess.run(
+        [sys.executable, "-m", "inspector", "analyze", "-", "--spool-limit", "lots"],
+        input=packed,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 2 and b"--spool-limit 'lots' is not a size" in bad.stderr
+
+
 def _capture_at(seconds: int) -> bytes:
     packets = conversation(REQUEST, CHALLENGE).packets()
     return write_pcap(frames_of(packets, start_us=seconds * 1_000_000))

@@ -262,12 +262,15 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
         list(read_flows(tmp_path / "absent.mitm"))
 
 
-def test_a_flow_without_usable_time_is_a_notice(tmp_path: Path) -> None:
+def test_a_flow_without_usable_time_is_kept_with_its_time_unknown(tmp_path: Path) -> None:
     flow = _flow()
     flow.request.timestamp_start = float("inf")
     items = list(read_flows(_write(tmp_path / "t.mitm", flow, _flow())))
-    assert [type(i) for i in items] == [Notice, HttpExchange]
-    assert isinstance(items[0], Notice) and "timestamp" in items[0].message
+    assert [type(i) for i in items] == [HttpExchange, Notice, HttpExchange]
+    kept, notice = items[0], items[1]
+    assert isinstance(kept, HttpExchange) and kept.time is None
+    assert isinstance(notice, Notice) and notice.rule == "input-malformed" and notice.exchange_id == kept.id
+    assert "timestamp" in notice.message and "time is unknown" in notice.message
 
 
 def test_round_trip_of_an_exchange_through_a_flow() -> None:

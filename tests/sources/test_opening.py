@@ -5,12 +5,15 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 import zstandard
 
-from inspector.model import InputError
-from inspector.sources.opening import Truncated, compression_of, decompressed_chunks
+from inspector.model import ConfigError, InputError
+from inspector.sources.opening import Truncated, compression_of, decompressed_chunks, parse_size, spooled
 
 
 def test_magic_numbers_decide() -> None:
@@ -58,3 +61,41 @@ def test_a_bomb_comes_out_in_bounded_chunks(kind: str) -> None:
     sizes = [len(chunk) for chunk in decompressed_chunks(io.BytesIO(packed), kind)]  # type: ignore[arg-type]
     assert sum(sizes) == len(plain)
     assert max(sizes) <= 4 << 20
+
+
+def test_sizes_are_read_in_binary_units() -> None:
+    assert [parse_size(t) for t in ("1024", "500M", "16G", "2GiB", "1 kb", "1T")] == [
+        1024,
+        500 << 20,
+        16 << 30,
+        2 << 30,
+        1 << 10,
+        1 << 40,
+    ]
+    for bad in ("", "0", "-1", "1.5G", "12 parsecs", "9" * 20):
+        with pytest.raises(ConfigError, match="is not a size"):
+            parse_size(bad)
+
+
+def test_the_spool_stops_at_its_limit_and_says_so(tmp_path: Path) -> None:
+    packed = tmp_path / "zeros.gz"
+    packed.write_bytes(gzip.compress(bytes(8 << 20), compresslevel=1))  # 8 MiB inside a few KiB
+    with spooled(packed, "zeros.gz", limit=3 << 20) as spool:
+        assert spool.path.stat().st_size == 3 << 20
+        assert spool.cut is not None and "over the spool limit of 3 MiB" in spool.cut and "--spool-limit" in spool.cut
+    assert not spool.path.exists()  # removed after reading
+    with spooled(packed, "zeros.gz", limit=16 << 20) as spool:  # the close case: under the limit, read whole
+        assert (spool.path.stat().st_size, spool.cut) == (8 << 20, None)
+
+
+def test_the_spool_keeps_the_disk_from_filling(tmp_path: Path) -> None:
+    """The free-space floor, against this machine's real file system: asking to keep more free than it has stops
+    the copy before its first byte; the default floor lets a small input through."""
+    plain = tmp_path / "capture.pcap.gz"
+    plain.write_bytes(gzip.compress(b"\xd4\xc3\xb2\xa1" + bytes(1 << 20)))
+    stats = os.statvfs(tempfile.gettempdir())
+    with spooled(plain, "capture.pcap.gz", keep_free=stats.f_bavail * stats.f_frsize + (1 << 30)) as spool:
+        assert spool.path.stat().st_size == 0
+        assert spool.cut is not None and "less than" in spool.cut and "TMPDIR" in spool.cut
+    with spooled(plain, "capture.pcap.gz") as spool:
+        assert spool.cut is None and spool.path.stat().st_size == 4 + (1 << 20)

@@ -163,7 +163,10 @@ def test_damaged_sessions_are_notices_and_the_rest_is_read(tmp_path: Path) -> No
     notices = [i for i in items if isinstance(i, Notice)]
     assert [n.exchange_id for n in notices] == ["damaged.saz:1", "damaged.saz:2"]
     assert all(n.rule == "input-malformed" for n in notices)
-    (third,) = [i for i in items if isinstance(i, HttpExchange)]
+    # session 2 has no usable time: kept with its time unknown (unknown beats wrong), and its notice says so
+    assert "time is unknown" in notices[1].message
+    second, third = [i for i in items if isinstance(i, HttpExchange)]
+    assert (second.id, second.time) == ("damaged.saz:2", None)
     assert third.response is None  # a status line that is not one is no response
 
 

@@ -20,6 +20,7 @@ from inspector.bodies import keeps, kept_prefix
 from inspector.model import Endpoint, Notice, TlsInfo
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.http1 import REQUEST, GapEffect, Http1Parser, MessageHead
+from inspector.sources.pcap.http_heads import spaced_names_reason
 from inspector.sources.pcap.ordering import OrderedOutput, PendingExchange
 from inspector.sources.pcap.packets import Segment
 from inspector.sources.pcap.tcp import HALF, MASK, TcpStream
@@ -189,13 +190,7 @@ class Connection:
             reason = f"{head.bad_lines} header line(s) without a colon ignored"
             self._note(pending, self._malformed_notice(side, reason, frame), frame)
         if head.spaced_names:
-            names = ", ".join(dict.fromkeys(head.spaced_names))
-            reason = (
-                f"whitespace between a header name and its colon ({names}): servers must reject such a message "
-                "(RFC 9112 section 5.1), and one that does not may read the field differently than a proxy in "
-                "front of it (a request-smuggling shape); the field is judged as if the whitespace were absent"
-            )
-            notice = self._malformed_notice(side, reason, frame)
+            notice = self._malformed_notice(side, spaced_names_reason(head.spaced_names), frame)
             notice.evidence["spaced_header_names"] = list(dict.fromkeys(head.spaced_names))
             self._note(pending, notice, frame)
 
@@ -213,7 +208,7 @@ class Connection:
             if pending is not None and not pending.finished:
                 head = pending.request
                 if parser.frame not in head.frames:  # named by its last frame too, as Wireshark shows it
-                    pending.request = head._replace(frames=(*head.frames, parser.frame))
+                    pending.request = MessageHead._make((*head[:3], (*head.frames, parser.frame), *head[4:]))
                 if body is not None:
                     pending.request_body = self._kept(pending.request, body)
             return

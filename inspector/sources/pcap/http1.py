@@ -354,10 +354,13 @@ class Http1Parser:
         if not 0x41 <= data[start] <= 0x5A:
             return False
         line_end = data.find(b"\n", start, stop) + 1
-        if REQUEST_LINE.fullmatch(data, start, line_end):
-            kind = REQUEST
-        elif STATUS_LINE.fullmatch(data, start, line_end):
+        # A status line starts with "HTTP/", which is no request method (no "/" in one): one match decides.
+        if data.startswith(b"HTTP/", start):
+            if not STATUS_LINE.fullmatch(data, start, line_end):
+                return False
             kind = RESPONSE
+        elif REQUEST_LINE.fullmatch(data, start, line_end):
+            kind = REQUEST
         else:
             return False
         if self.role and kind != self.role:
@@ -523,7 +526,10 @@ class Http1Parser:
         room = BODY_LIMIT - len(body)
         if room <= 0:
             return
-        body += memoryview(data)[start : min(stop, start + room)]
+        if not start and stop == len(data) and stop <= room:  # the common case: a whole segment of the body
+            body += data
+        else:
+            body += memoryview(data)[start : min(stop, start + room)]
 
     def skip_body(self) -> None:
         """Do not keep the body of the message whose head was just reported (the sink does not read it)."""

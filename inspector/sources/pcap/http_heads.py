@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import NamedTuple
 
-from inspector.model import Headers
+from inspector.model import Headers, HttpExchange, Notice
 
 REQUEST = 1
 RESPONSE = 2
@@ -41,7 +42,26 @@ def crlf_fields(text: str) -> tuple[str, Headers, list[tuple[str, str]]] | None:
     This is the common case, and it is parsed with as few passes over the text as possible: a long token is
     most of a head, and every pass over it costs.
     """
-    lines = text.split("\n")  # one pass; each line must then end in CR (a bare LF is not plain)
+    lines = text.split("\r\n")
+    if len(lines) == 1 or len(lines) != text.count("\n") + 1:  # no line end, or a bare LF: checked line by line
+        return _crlf_fields_by_line(text)
+    headers = []
+    framing = []
+    for line in lines[1:-2]:
+        name, colon, value = line.partition(":")
+        if not colon or name[:1] in _NOT_A_NAME_START or name[-1:] in _NOT_A_NAME_START:
+            return None
+        field = (name, value.strip(" \t"))
+        headers.append(field)
+        if len(name) in _FRAMING_NAME_LENGTHS:
+            framing.append(field)
+    return lines[0], tuple(headers), framing
+
+
+def _crlf_fields_by_line(text: str) -> tuple[str, Headers, list[tuple[str, str]]] | None:
+    """:func:`crlf_fields` for a text with a bare LF: every line but the last two (the empty line's CR is not
+    checked) must end in CR, so a head whose only bare LF is in its final empty line is still plain."""
+    lines = text.split("\n")
     start_line = lines[0]
     if start_line[-1:] != "\r":
         return None
@@ -102,11 +122,66 @@ def _parse_header_lines(lines: list[str]) -> ParsedFields:
             bad += 1
             continue
         name = line[:colon]
-        if name[-1] in " \t":
+        if name[-1] in _BLANKS:
             name = name.rstrip(" \t")
             spaced.append(name)
         headers.append((name, line[colon + 1 :].strip(" \t")))
     return ParsedFields(tuple(headers), bad, tuple(spaced))
+
+
+_BLANKS = frozenset((" ", "\t"))
+"""The whitespace the grammar allows around a field value (and a lenient server around a name): SP and HTAB."""
+
+
+def spaced_names_reason(names: Sequence[str]) -> str:
+    """Why a field with whitespace before its colon is reported, for every source's ``http-malformed`` notice."""
+    listed = ", ".join(dict.fromkeys(names))
+    return (
+        f"whitespace between a header name and its colon ({listed}): servers must reject such a message "
+        "(RFC 9112 section 5.1), and one that does not may read the field differently than a proxy in "
+        "front of it (a request-smuggling shape); the field is judged as if the whitespace were absent"
+    )
+
+
+def trimmed_names(headers: Headers) -> tuple[Headers, tuple[str, ...]]:
+    """Fields that a source got already split (HAR, mitmproxy, which keep ``"Authorization "`` as the name) in the
+    form :func:`parse_head` gives them: whitespace before the colon removed, and the names it was removed from."""
+    spaced = tuple(name.rstrip(" \t") for name, _ in headers if name[-1:] in _BLANKS)
+    if not spaced:
+        return headers, ()
+    return tuple((name.rstrip(" \t"), value) for name, value in headers), spaced
+
+
+def with_trimmed_names(exchange: HttpExchange) -> tuple[HttpExchange, Notice | None]:
+    """The exchange with :func:`trimmed_names` applied to both heads, and the ``http-malformed`` notice that says so
+    (``None`` when no name had whitespace before its colon: the common case costs one pass over the names)."""
+    request_headers, request_spaced = trimmed_names(exchange.request.headers)
+    response = exchange.response
+    response_headers, response_spaced = trimmed_names(response.headers) if response is not None else ((), ())
+    if not request_spaced and not response_spaced:
+        return exchange, None
+    if request_spaced:
+        exchange = replace(exchange, request=replace(exchange.request, headers=request_headers))
+    if response is not None and response_spaced:
+        exchange = replace(exchange, response=replace(response, headers=response_headers))
+    return exchange, spaced_names_notice(exchange, request_spaced, response_spaced)
+
+
+def spaced_names_notice(
+    exchange: HttpExchange, request_spaced: Sequence[str], response_spaced: Sequence[str]
+) -> Notice:
+    """The ``http-malformed`` notice of an exchange whose heads had names with whitespace before the colon (also
+    for sources that parse heads with :func:`parse_head` themselves: a .saz)."""
+    names = [*request_spaced, *response_spaced]
+    what = " and ".join(part for part, spaced in (("request", request_spaced), ("response", response_spaced)) if spaced)
+    reason = spaced_names_reason(names)
+    return Notice(
+        rule="http-malformed",
+        message=f"Malformed HTTP {what} in {exchange.id}: {reason}",
+        source=exchange.provenance.source,
+        exchange_id=exchange.id,
+        evidence={"reason": reason, "spaced_header_names": list(dict.fromkeys(names))},
+    )
 
 
 def body_framing(headers: Sequence[tuple[str, str]]) -> int | str | None:

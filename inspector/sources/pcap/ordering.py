@@ -91,6 +91,7 @@ class OrderedOutput:
         self._source = source
         self._numbered: dict[str, int] = {}
         """Exchanges output per stem: several files of one timeline number their own (``stem:n``)."""
+        self._begun: dict[str, int] = {}
         self._window = window
         self._unfinished: list[tuple[int, int]] = []
         self._finished_keys: set[tuple[int, int]] = set()
@@ -117,11 +118,13 @@ class OrderedOutput:
         self._stem, self._source = stem, source
 
     def exchanges_of(self, stem: str) -> int:
-        """Exchanges output so far that began in the file ``stem``."""
-        return self._numbered.get(stem, 0)
+        """Exchanges read so far whose request began in the file ``stem`` (each is output, at once or when its
+        connection closes)."""
+        return self._begun.get(stem, 0)
 
     def register(self, pending: PendingExchange) -> None:
         pending.origin = (self._stem, self._source)
+        self._begun[self._stem] = self._begun.get(self._stem, 0) + 1
         self._serial += 1
         pending.key = (pending.request.frames[0], self._serial)
         heapq.heappush(self._unfinished, pending.key)
@@ -204,7 +207,9 @@ class OrderedOutput:
         assert isinstance(request, HttpRequest)
         if pending.request_body is not None:
             self._held -= len(pending.request_body)
-            request = replace(request, body=pending.request_body)
+            request = HttpRequest(
+                request.method, request.target, request.version, request.headers, pending.request_body
+            )
         response: HttpResponse | None = None
         response_frames: tuple[int, ...] = ()
         response_time = None
@@ -215,7 +220,9 @@ class OrderedOutput:
             response = message
             if pending.response_body is not None:
                 self._held -= len(pending.response_body)
-                response = replace(response, body=pending.response_body)
+                response = HttpResponse(
+                    response.status, response.reason, response.version, response.headers, pending.response_body
+                )
             response_frames = answer.frames
             response_time = capture_time(answer.ts)
         self.items.append(

@@ -198,17 +198,14 @@ class CaptureTimeline:
 
     def read_keyed(self, files: Sequence[CaptureFile]) -> Iterator[tuple[OrderKey, SourceItem]]:
         """``read``, each item with its order key (with ``keyed``; else ``(0, 0)``)."""
-        with ExitStack() as stack:
-            opened: list[_Open] = []
-            for file in files:
-                try:
-                    opened.append(_open(stack, file))
-                except InputError as exc:
-                    self._on_damage(file, exc, 0)
-            if opened:
-                self._bytes_total += sum(part.size for part in opened)
-                yield from self._walk(opened)
-                self._bytes_done += sum(part.size for part in opened)
+        opened: list[_Open] = []
+        merge = _LazyMerge(files, opened, self._on_damage)
+        try:
+            if merge.start():
+                self._bytes_total += merge.total_size
+                yield from self._walk(opened, merge)
+        finally:
+            merge.close()
         for part in opened:
             self._damaged(part)
 
@@ -250,7 +247,7 @@ class CaptureTimeline:
             return
         error = InputError(
             f"Cannot read capture {part.shown}: {damage.reason} at offset {damage.offset} (after frame "
-            f"{part.last_frame}); the {part.last_frame} frames before it were analysed; the file is damaged or was "
+            f"{part.last_frame}); the {part.frames} frames before it were analysed; the file is damaged or was "
             "cut short, copy it again"
         )
         assert self._out is not None
@@ -274,64 +271,76 @@ class CaptureTimeline:
         self._defragmenter = first.decoder.defragmenter
         return table, out
 
-    def _walk(self, files: list[_Open]) -> Iterator[tuple[OrderKey, SourceItem]]:
+    def _walk(self, files: list[_Open], merge: _LazyMerge) -> Iterator[tuple[OrderKey, SourceItem]]:
+        """Feed the records of ``files`` (opened by ``merge`` as the timeline reaches them) to the table."""
         table, out = (
             (self._table, self._out) if self._table is not None and self._out is not None else self._start(files[0])
         )
-        for part in files:
-            if self._defragmenter is not None:
-                part.decoder.defragmenter = self._defragmenter  # IP fragments may straddle a file edge too
-        self._files.extend(files)
-        # Heads of the files compared by (time, file index): equal times go to the file named first, and each
-        # file keeps its own order even where its timestamps step back.
-        records = (
-            _records(0, files[0]) if len(files) == 1 else heapq.merge(*(_records(i, p) for i, p in enumerate(files)))
+        single = merge.single
+        merge.defragmenter = self._defragmenter
+        records: Iterator[Walked] = (
+            zip(_ZEROS, _ZEROS, files[0].records, strict=False)  # C-level: one file, no merge
+            if single
+            else merge.records()
         )
-        views = _Views(table, self._private) if len(files) > 1 else None
-        current: _Open | None = None
-        mapped = files[0].mapped
-        decode = files[0].decoder.decode
+        views = None if single else _Views(table, self._private)
+        current = files[0]
+        self._switch(current)
+        at = 0  # the file being read
+        entered = self._frame  # the frame before its first, this time
+        mapped = current.mapped
+        decode = current.decoder.decode
         segment_in = table.segment
         keep = self._keep
         progress = self._progress
         frame = self._frame
         housekeeping = self._housekeeping
         ts = self._last_ts
-        for ts, index, linktype, start, end in records:
-            part = files[index]
-            if part is not current:
-                current, mapped, decode = part, part.mapped, part.decoder.decode
-                self._switch(part)
-            frame += 1
-            segment = decode(linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ)
-            if segment is not None:
-                if keep is None or keep(segment):
-                    if views is None:
-                        segment_in(segment, frame, ts)
-                    else:
-                        views.table_for(part, segment).segment(segment, frame, ts)
-                    if out.dirty:
-                        out.release()
-                        if out.items:
-                            yield from self._take(out)
-            elif linktype == TLS_SECRETS:
-                frame -= 1  # not a frame: Wireshark does not number it
-                table.tls.add_secrets(bytes(mapped[start:end]))
-            part.last_frame = frame
-            if frame >= housekeeping:
-                housekeeping += REAP_EVERY
-                part.read_to = end
-                for each in self._tables:
-                    each.reap(ts, frame)
-                if end - part.dropped_to > DROP_PAGES_EVERY:
-                    part.dropped_to = _drop_pages(mapped, part.dropped_to, start)
-                if not frame % PROGRESS_EVERY:
+        try:
+            for _, index, (linktype, ts, start, end) in records:
+                if index != at:
+                    current.frames += frame - entered
+                    current.last_frame, entered, at = frame, frame, index
+                    current = files[index]
+                    mapped, decode = current.mapped, current.decoder.decode
+                    self._switch(current)
+                frame += 1
+                segment = decode(
+                    linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ
+                )
+                if segment is not None:
+                    if keep is None or keep(segment):
+                        if views is None:
+                            segment_in(segment, frame, ts)
+                        else:
+                            views.table_for(current, segment).segment(segment, frame, ts)
+                        if out.dirty:
+                            out.release()
+                            if out.items:
+                                yield from self._take(out)
+                elif linktype == TLS_SECRETS:
+                    frame -= 1  # not a frame: Wireshark does not number it
+                    table.tls.add_secrets(bytes(mapped[start:end]))
+                if frame >= housekeeping:
+                    housekeeping += REAP_EVERY
+                    current.read_to = end
                     for each in self._tables:
-                        each.sweep(ts, frame)
-                    if progress is not None:
-                        done = self._bytes_done + sum(p.read_to for p in files)
-                        progress(CaptureProgress(done, self._bytes_total, frame, out.exchanges))
+                        each.reap(ts, frame)
+                    if end - current.dropped_to > DROP_PAGES_EVERY:
+                        current.dropped_to = _drop_pages(mapped, current.dropped_to, start)
+                    if not frame % PROGRESS_EVERY:
+                        for each in self._tables:
+                            each.sweep(ts, frame)
+                        if progress is not None:
+                            done = self._bytes_done + sum(p.read_to for p in files)
+                            progress(CaptureProgress(done, self._bytes_total, frame, out.exchanges))
+        except CaptureFormatError as exc:  # one file read alone: its damage ends the walk (merged: see _LazyMerge)
+            current.damage = exc
+        current.frames += frame - entered
+        current.last_frame = frame
         self._frame, self._housekeeping, self._last_ts = frame, housekeeping, ts
+        self._bytes_done += sum(part.size for part in files)
+        self._files.extend(files)
 
     def _private(self, part: _Open) -> ConnectionTable:
         """A table for the connections of ``part`` that another file, read at the same time, also holds."""
@@ -412,6 +421,9 @@ class _Open:
     read_to: int = 0
     dropped_to: int = 0
     last_frame: int = 0
+    """The timeline's number of its last frame read."""
+    frames: int = 0
+    """Its frames read."""
     damage: CaptureFormatError | None = None
     ended: bool = False
     private: ConnectionTable | None = None
@@ -421,6 +433,134 @@ class _Open:
     @property
     def shown(self) -> str:
         return self.file.shown or str(self.file.path)
+
+
+class _LazyMerge:
+    """The records of several captures in timestamp order, each file opened only when the timeline reaches its
+    first frame and closed when read: a folder of thousands of ring-buffer files keeps only the files that overlap
+    in time open (plus the next one), never thousands of descriptors and mappings. Files are taken in the order
+    given, sorted by their first frame; each keeps its own order, and equal times
+    go to the file that began first."""
+
+    def __init__(self, files: Sequence[CaptureFile], opened: list[_Open], on_damage: Damaged) -> None:
+        if len(files) > 1:
+            # By first frame, so that a file is opened before the merge passes its first frame (stable: equal
+            # starts keep the order given; a file whose first frame cannot be read goes last and says why then).
+            files = sorted(files, key=lambda file: _first_frame(file.path))
+        self._files = iter(files)
+        self._opened = opened
+        self._on_damage = on_damage
+        self.single = len(files) == 1
+        self._stacks: list[ExitStack | None] = []
+        self._next: tuple[int, int, Record] | None = None
+        self.total_size = sum(_size(file.path) for file in files)
+        self._defragmenter: Defragmenter | None = None
+
+    @property
+    def defragmenter(self) -> Defragmenter | None:
+        return self._defragmenter
+
+    @defragmenter.setter
+    def defragmenter(self, shared: Defragmenter | None) -> None:
+        """The timeline's: IP fragments may straddle a file edge too. Files opened from now on use it."""
+        self._defragmenter = shared
+        if shared is not None:
+            for part in self._opened:
+                part.decoder.defragmenter = shared
+
+    def start(self) -> bool:
+        """Open the first readable file (a single file: without reading it); whether there is one."""
+        if self.single:
+            return self._open_next() is not None
+        self._next = self._peek()
+        return bool(self._opened)
+
+    def records(self) -> Iterator[Walked]:
+        heap: list[Walked] = []
+        while True:
+            upcoming = self._next
+            if upcoming is not None and (not heap or upcoming[0] < heap[0][0]):
+                heapq.heappush(heap, upcoming)
+                self._next = self._peek()
+                continue
+            if not heap:
+                return
+            walked = heap[0]
+            index = walked[1]
+            yield walked
+            record = self._advance(index)
+            if record is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (record[1], index, record))
+
+    def _peek(self) -> tuple[int, int, Record] | None:
+        """The first record of the next file that has one (its file opened)."""
+        while True:
+            index = self._open_next()
+            if index is None:
+                return None
+            record = self._advance(index)
+            if record is not None:
+                return record[1], index, record
+
+    def _open_next(self) -> int | None:
+        for file in self._files:
+            stack = ExitStack()
+            try:
+                part = _open(stack, file)
+            except InputError as exc:
+                stack.close()
+                self._on_damage(file, exc, 0)
+                continue
+            if self._defragmenter is not None:
+                part.decoder.defragmenter = self._defragmenter
+            self._opened.append(part)
+            self._stacks.append(stack)
+            return len(self._opened) - 1
+        return None
+
+    def _advance(self, index: int) -> Record | None:
+        part = self._opened[index]
+        try:
+            return next(part.records)
+        except StopIteration:
+            pass
+        except CaptureFormatError as exc:
+            part.damage = exc
+        part.ended = True
+        self._close(index)
+        return None
+
+    def _close(self, index: int) -> None:
+        stack = self._stacks[index]
+        if stack is not None:
+            self._stacks[index] = None
+            self._opened[index].records = iter(())
+            stack.close()
+
+    def close(self) -> None:
+        for index in range(len(self._stacks)):
+            self._close(index)
+
+
+def _first_frame(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+        for linktype, ts, _start, _end in iter_records(head):
+            if linktype >= 0:
+                return ts
+    except (OSError, CaptureFormatError):
+        pass
+    return 1 << 62
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _open(stack: ExitStack, file: CaptureFile) -> _Open:
@@ -447,17 +587,9 @@ def _open(stack: ExitStack, file: CaptureFile) -> _Open:
     return _Open(file, mapped, size, records, PacketDecoder())
 
 
-Walked = tuple[int, int, int, int, int]
-"""``(ts_us, file index, linktype, start, end)``: a record of one file of the timeline."""
-
-
-def _records(index: int, part: _Open) -> Iterator[Walked]:
-    try:
-        for linktype, ts, start, end in part.records:
-            yield ts, index, linktype, start, end
-    except CaptureFormatError as exc:
-        part.damage = exc
-    part.ended = True
+Walked = tuple[int, int, Record]
+"""``(ts_us, file index, record)``: a record of one file of the timeline (``ts_us`` only orders the merge)."""
+_ZEROS = itertools.repeat(0)
 
 
 _NO_KEYS = itertools.repeat((0, 0))

@@ -7,10 +7,12 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inspector.model import InputError
 from inspector.sources.pcap import http1, read_capture
-from inspector.sources.pcap.http_heads import crlf_fields, parse_head
+from inspector.sources.pcap.http_heads import _crlf_fields_by_line, crlf_fields, parse_head
 from tests.corpus import corpus_dir
 from tests.sources.pcap.capture_builder import capture
 from tests.sources.pcap.test_http1 import parse
@@ -81,6 +83,18 @@ def test_both_parsers_agree_on_every_corpus_head() -> None:
         assert full.bad_lines == 0
         assert full.spaced_names == ()
     assert plain > 300
+
+
+_PIECES = st.sampled_from(
+    ["\r", "\n", "\r\n", ":", " ", "\t", "a", "Content-Length", "GET / HTTP/1.1", "x: y", "\r\n\r\n"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=14).map("".join))
+def test_the_split_on_crlf_answers_as_the_line_by_line_checks(text: str) -> None:
+    # crlf_fields splits on CRLF when every LF follows a CR; the line-by-line form is the definition.
+    assert crlf_fields(text) == _crlf_fields_by_line(text)
 
 
 def test_a_bare_lf_head_with_its_body_in_the_same_segment_is_found() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from inspector.model import Endpoint, HttpExchange, HttpRequest, HttpResponse, Notice
@@ -83,3 +84,23 @@ def test_capture_times_are_exact_and_aware() -> None:
     assert capture_time(-5) == datetime(1969, 12, 31, 23, 59, 59, 999995, tzinfo=UTC)
     assert capture_time(10**20).year == 9999  # clamped, not an error
     assert capture_time(-(10**20)).year == 1
+
+
+def test_kept_bodies_are_added_to_messages_that_are_otherwise_unchanged() -> None:
+    # The output builds the message with its body field by field (faster than dataclasses.replace): a field
+    # added to HttpRequest or HttpResponse must be carried there too, which this comparison would show.
+    out = OrderedOutput("cap", "cap.pcap")
+    request = HttpRequest("POST", "/token", "HTTP/1.0", (("Content-Type", "application/x-www-form-urlencoded"),))
+    response = HttpResponse(400, "Bad Request", "HTTP/1.0", (("Content-Type", "application/json"),))
+    exchange = PendingExchange(
+        MessageHead(request, "POST", 0, (1,), 1_000_000, -1, 0, 0), "10.0.0.1:50000 -> 10.0.0.2:80", CLIENT, SERVER
+    )
+    exchange.response = MessageHead(response, "", 400, (2,), 2_000_000, -1, 0, 0)
+    exchange.request_body, exchange.response_body = b"grant_type=x", b'{"error":"invalid_grant"}'
+    out.register(exchange)
+    out.finish(exchange)
+    out.release()
+    (item,) = out.items
+    assert isinstance(item, HttpExchange) and item.response is not None
+    assert item.request == replace(request, body=b"grant_type=x")
+    assert item.response == replace(response, body=b'{"error":"invalid_grant"}')

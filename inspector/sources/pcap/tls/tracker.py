@@ -4,6 +4,7 @@ whoever asked for them (``oauth-inspector tls``)."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,7 +59,7 @@ class TlsCounts:
                         table[key] = table.get(key, 0) + n
             for key, n in part.unsupported.items():
                 unsupported[key] = unsupported.get(key, 0) + n
-            randoms += part.missing_randoms[: LISTED - len(randoms)]
+            randoms = sorted({*randoms, *part.missing_randoms})[:LISTED]
         return TlsCounts(
             sum(p.total for p in parts),
             sum(p.decrypted for p in parts),
@@ -161,8 +162,11 @@ class TlsTracker:
                 _count(self.snis, facts.sni)
             if status == "no-keys" and facts.client_random:
                 self.missing += 1
-                if len(self.missing_randoms) < LISTED:
-                    self.missing_randoms.append(facts.client_random)
+                # The first few in order of value, not of closing: what shards of one capture keep is the same.
+                randoms = self.missing_randoms
+                if len(randoms) < LISTED or facts.client_random < randoms[-1]:
+                    bisect.insort(randoms, facts.client_random)
+                    del randoms[LISTED:]
             if status == "unsupported-suite" and facts.cipher:
                 _count(self.unsupported, facts.cipher)
         for notice in self._audit.judge(facts):
@@ -179,10 +183,11 @@ class TlsTracker:
         count = self.undecrypted + len(hidden_open)
         if not count:
             return None
-        servers = list(self.servers)[:LISTED]
+        # Most hidden first, then by name: the same list whichever order the connections closed in (shards).
+        servers = [name for name, _ in sorted(self.servers.items(), key=lambda item: (-item[1], item[0]))][:LISTED]
         parts = [f"servers: {', '.join(servers)}{', ...' if len(self.servers) > len(servers) else ''}"]
         if self.snis:
-            named = sorted(self.snis.items(), key=lambda item: -item[1])[:LISTED]
+            named = sorted(self.snis.items(), key=lambda item: (-item[1], item[0]))[:LISTED]
             parts.append("SNI " + ", ".join(f"{name} ({n})" for name, n in named))
         if self.missing:
             listed = ", ".join(r[:16] + "…" for r in self.missing_randoms)
@@ -208,11 +213,11 @@ class TlsTracker:
                 "tls_total": self.total + len(still_open),
                 "decrypted": self.decrypted,
                 "servers": servers,
-                "snis": dict(self.snis),
+                "snis": dict(sorted(self.snis.items())),
                 "missing_keys": self.missing,
                 "missing_client_randoms": list(self.missing_randoms),
-                "unsupported_suites": dict(self.unsupported),
-                "by_status": dict(self.by_status),
+                "unsupported_suites": dict(sorted(self.unsupported.items())),
+                "by_status": dict(sorted(self.by_status.items())),
                 "hint": _HINT,
             },
         )
