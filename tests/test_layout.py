@@ -3,6 +3,7 @@ same place under ``tests/`` that imports it, or is on the short list below that 
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 
@@ -112,3 +113,20 @@ def test_every_test_folder_mirrors_a_package_folder() -> None:
         if relative.parts[0] in helpers or {"golden", "data"} & set(relative.parts):
             continue
         assert (PACKAGE / relative).is_dir(), f"tests/{relative} mirrors no inspector/{relative}"
+
+
+def test_the_readme_layout_names_every_top_level_module_and_package() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    globs = re.findall(r"\b\w+\*\.py\b", block)  # "cli_*.py" names a family of modules
+    missing = [
+        path.name
+        for path in sorted(PACKAGE.glob("*.py"))
+        if path.name != "__init__.py"
+        and path.name not in block
+        and not any(fnmatch.fnmatch(path.name, pattern) for pattern in globs)
+    ]
+    missing += [
+        f"{p.name}/" for p in sorted(PACKAGE.iterdir()) if (p / "__init__.py").is_file() and f"{p.name}/" not in block
+    ]
+    assert not missing, f"README's Layout section does not name {missing}"
