@@ -3,7 +3,7 @@ equals the sequential run over the same files; a worker's temporary copy is remo
 error.
 
 The cluster here runs its two workers as threads of this process (``processes=False``): it starts in a fraction of
-a second instead of seconds, and ``memory://`` files (fsspec's in-process file system, the stand-in for s3://) are
+a second instead of seconds, and ``objects://`` files (fsspec's in-process file system, the stand-in for s3://) are
 visible to its workers. Scheduling, serialisation of the tasks and the gather are Dask's, as with processes; the
 command's ``--dask local`` with worker processes is run end to end in tests/test_cli_dask.py.
 """
@@ -22,6 +22,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 fsspec = pytest.importorskip("fsspec", reason="the dask extra is not installed")
+
+from fsspec.implementations.memory import MemoryFileSystem  # noqa: E402
 
 from inspector.analyze import Analyzer  # noqa: E402
 from inspector.distributed import (  # noqa: E402
@@ -42,6 +44,26 @@ from inspector.trust import build_trust  # noqa: E402
 from tests.corpus import REPO  # noqa: E402
 
 SAMPLES = REPO / "captures" / "lab"
+
+
+class ObjectStore(MemoryFileSystem):  # type: ignore[misc]
+    """``objects://``: fsspec's in-memory file system with the one property of an object store it lacks — each open
+    for reading is a reader of its own. MemoryFileSystem hands every reader the one stored buffer (seeking it to 0),
+    so two worker threads copying the same file at once interleave their reads and get corrupt copies, which S3 or
+    Azure never give."""
+
+    protocol = "objects"
+    store: dict[str, object] = {}  # noqa: RUF012 (fsspec's own layout: a class-level store)
+    pseudo_dirs: list[str] = [""]  # noqa: RUF012
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: object) -> object:
+        stored = self.store.get(self._strip_protocol(path)) if mode == "rb" else None
+        if stored is not None:
+            return io.BytesIO(stored.getvalue())  # type: ignore[attr-defined]
+        return super()._open(path, mode, **kwargs)
+
+
+fsspec.register_implementation("objects", ObjectStore, clobber=True)
 REALM = json.loads((SAMPLES / "expected.json").read_text())["realm"]
 
 
@@ -85,9 +107,9 @@ def test_urls_and_paths_are_told_apart() -> None:
 
 def test_a_task_reads_urls_through_temporary_copies_and_names_them_by_url(split: list[Path]) -> None:
     for path in split:
-        with fsspec.open(f"memory://copies/{path.name}", "wb") as out:
+        with fsspec.open(f"objects://copies/{path.name}", "wb") as out:
             out.write(path.read_bytes())
-    sources, _ = expand(["memory://copies/*.pcapng", "memory://copies/nothing.pcap"])
+    sources, _ = expand(["objects://copies/*.pcapng", "objects://copies/nothing.pcap"])
     remote = read_shard(sources, Shard(0, 1))
     local_sources, _ = expand([str(p) for p in split if p.suffix == ".pcapng"])
     local = read_shard(local_sources, Shard(0, 1))
@@ -95,23 +117,23 @@ def test_a_task_reads_urls_through_temporary_copies_and_names_them_by_url(split:
     assert [key for key, _ in remote.part.captures] == [key for key, _ in local.part.captures]
     assert remote.part.captures
     assert [d.label for d in remote.unfetched] == ["nothing.pcap"]
-    assert remote.unfetched[0].message == "Cannot read memory:///copies/nothing.pcap: no such file"
+    assert remote.unfetched[0].message == "Cannot read objects://copies/nothing.pcap: no such file"
     leftovers = list(Path(tempfile.gettempdir()).glob("oauth-inspector-dask-*"))
     assert not leftovers  # the copies are removed when the task ends
 
 
 def test_the_cluster_gives_the_sequential_report(client: distributed.Client, split: list[Path]) -> None:
     for path in split:
-        with fsspec.open(f"memory://ring/{path.name}", "wb") as out:
+        with fsspec.open(f"objects://ring/{path.name}", "wb") as out:
             out.write(path.read_bytes())
-    with fsspec.open("memory://ring/notes.txt", "wb") as out:
+    with fsspec.open("objects://ring/notes.txt", "wb") as out:
         out.write(b"not a capture")
-    sources, skipped = expand(["memory://ring"])
+    sources, skipped = expand(["objects://ring"])
     assert not skipped and len(sources) == len(split) + 1
     results = gather_shards(client, sources, None, shards=3)
     captures = [p.name for p in split if p.suffix == ".pcapng"]
     assert [label for _, _, label in results[0].read] == [*captures, "lab.har"]  # capture time, then the rest
-    assert [s.file for s in results[0].skipped] == ["memory:///ring/notes.txt"]
+    assert [s.file for s in results[0].skipped] == ["objects://ring/notes.txt"]
     assert len({len(r.part.captures) for r in results}) > 1  # the connections were shared out
 
     def on_dask(analyzer: Analyzer, writer: JsonWriter, totals: Totals):  # type: ignore[no-untyped-def]
