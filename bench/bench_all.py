@@ -32,6 +32,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pycache import use_bytecode_cache  # bench/ is this script's folder, first on sys.path
+
 BENCH = Path(__file__).resolve().parent
 
 
@@ -45,6 +47,7 @@ def spread(values: list[float], fmt: str = ",.0f") -> str:
 
 
 def main() -> int:
+    use_bytecode_cache()  # every child inherits it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--capture", type=Path, help="a capture made by make_capture.py (its .cer beside it)")

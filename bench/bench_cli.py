@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pycache import use_bytecode_cache  # bench/ is this script's folder, first on sys.path
+
 from inspector.lab.certs import acs_metadata, acs_signing_cert, exchange_auth_cert
 from inspector.lab.scenarios import lab_exchanges
 from inspector.lab.tokens import TokenKit
@@ -104,6 +106,7 @@ def load() -> str:
 
 
 def main() -> None:
+    use_bytecode_cache()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=3000)
     parser.add_argument("--entries", type=int, default=100_000)

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pycache import use_bytecode_cache  # bench/ is this script's folder, first on sys.path
+
 from inspector.analyze import Analyzer
 from inspector.distributed import expand, gather_shards, local_cluster, run_dask, shards_of
 from inspector.policy import Policy
@@ -86,6 +88,7 @@ def jobs_round(folder: Path, cert: Path, jobs: int) -> float:
 
 
 def main() -> None:
+    use_bytecode_cache()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--packets", type=int, default=160_000)
     parser.add_argument("--files", type=int, default=4)

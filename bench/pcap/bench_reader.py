@@ -35,6 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shared pycache helper
+from pycache import use_bytecode_cache
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -198,6 +201,7 @@ def _spread(values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_bytecode_cache()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("capture", type=Path)
     parser.add_argument("--tools", default="analyze,reader,tshark-ooo,tshark,jobs1,scapy,jobs")

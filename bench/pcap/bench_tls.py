@@ -27,6 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the shared pycache helper
+from pycache import use_bytecode_cache
+
 
 def _child_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -101,6 +104,7 @@ def measure(tool: str, folder: Path, *extra: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_bytecode_cache()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="what make_tls_capture.py wrote")
     parser.add_argument("--rounds", type=int, default=3)
