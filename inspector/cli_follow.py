@@ -13,7 +13,7 @@ import copy
 import functools
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -23,11 +23,11 @@ from inspector.analyze import Analyzer
 from inspector.cli import _output, _selected, exit_code, finish_report
 from inspector.cli_common import error
 from inspector.follow import Follower
-from inspector.model import InputError, SourceItem
+from inspector.model import InputError
 from inspector.report.snapshot import SnapshotReport
 from inspector.report.writers import ReportWriter
 from inspector.rotation import Configuration
-from inspector.run import RunOutcome, _chosen, _emit, _judged
+from inspector.run import Publisher, RunOutcome
 from inspector.selection import Selection
 from inspector.settings import Settings
 from inspector.sources.detect import InputKind
@@ -82,15 +82,11 @@ class _Reading:
         self.last: list[str] = []
         """The names of the files read last."""
         self.timeline = Timeline(on_damage=self._damaged, keylog=keylog)
+        self.publisher = Publisher(analyzer, writer, totals, self.outcome.inventory, selection)
         analyzer.new_input()
 
     def _damaged(self, item: TimelineInput, exc: InputError, exchanges: int) -> None:
         self.outcome.failed(item.label, exc, exchanges)
-
-    def _judge(self, items: Iterable[SourceItem]) -> None:
-        for result in _judged(self.analyzer, items, self.selection):
-            self.totals.add(result)
-            _emit(self.writer, result, self.outcome.inventory)
 
     def feed(self, files: list[tuple[Path, InputKind]]) -> None:
         shown = [self.original(path) for path, _ in files]
@@ -101,14 +97,12 @@ class _Reading:
             for original, (_, kind) in zip(shown, files, strict=True)
         ]
         inputs = [TimelineInput(path, kind, original.name) for original, (path, kind) in zip(shown, files, strict=True)]
-        self._judge(self.timeline.read(inputs))
+        self.publisher.items(self.timeline.read(inputs))
 
     def finish(self) -> None:
         """The end of the timeline: what is still open, the notices about each capture, unfinished handshakes."""
-        self._judge(self.timeline.finish())
-        for late in _chosen(self.selection, self.analyzer.end_input()):
-            self.totals.add(late)
-            self.writer.finding(late)
+        self.publisher.items(self.timeline.finish())
+        self.publisher.end()
 
 
 def follow_folder(

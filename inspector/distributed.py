@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inspector.model import ConfigError, InputError, UnreadInput
-from inspector.run import RunOutcome, _chosen, _emit, _judged
+from inspector.run import Publisher, RunOutcome
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import first_frame_time, kind_of
 from inspector.sources.naming import input_labels
@@ -275,13 +275,10 @@ def run_dask(
     :func:`inspector.run.run_timeline_parallel` judges its shards."""
     outcome = RunOutcome(totals)
     parts = [result.part for result in results]
+    publisher = Publisher(analyzer, writer, totals, outcome.inventory, selection)
     analyzer.new_input()
-    for result in _judged(analyzer, join(parts), selection):
-        totals.add(result)
-        _emit(writer, result, outcome.inventory)
-    for late in _chosen(selection, analyzer.end_input()):
-        totals.add(late)
-        writer.finding(late)
+    publisher.items(join(parts))
+    publisher.end()
     for damage in [*results[0].unfetched, *join_damages(parts)]:
         outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
     return outcome

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, Protocol
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.inventory import Inventory
@@ -70,31 +70,62 @@ class RunOutcome:
 Progress = Callable[[RunState], None]
 
 
-def _chosen(selection: Selection | None, items: Iterable[Finding]) -> Iterator[Finding]:
-    """Findings as the filters and suppressions report them."""
-    for item in items:
-        chosen = selection.apply(item) if selection else item
-        if isinstance(chosen, Finding):
-            yield chosen
+class Sink(Protocol):
+    """Where published results go: a report writer, or a worker's batch of the writer's records."""
+
+    def exchange(self, result: ExchangeResult) -> None: ...
+    def finding(self, item: Finding) -> None: ...
 
 
-def _judged(
-    analyzer: Analyzer, items: Iterable[SourceItem], selection: Selection | None
-) -> Iterator[ExchangeResult | Finding]:
-    """Each item judged, as the filters and suppressions report it (left out when a filter drops it)."""
-    for item in items:
-        result = analyzer.feed(item)
-        chosen = selection.apply(result) if selection else result
-        if chosen is not None:
-            yield chosen
+class Publisher:
+    """One analyzer's results as a run reports them: kept or marked by the selection (filters and suppressions),
+    counted in the totals, observed by the inventory, written. Every way of running (one process, ``--jobs``,
+    ``--follow``, Dask) publishes through one, so they cannot differ in what they report."""
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        sink: Sink,
+        totals: Totals,
+        inventory: Inventory,
+        selection: Selection | None = None,
+        on_progress: Callable[[], None] | None = None,
+    ) -> None:
+        self.analyzer, self.sink, self.totals, self.inventory = analyzer, sink, totals, inventory
+        self.selection = selection
+        self.on_progress = on_progress
+        """Called every ``PROGRESS_EVERY`` published results (the progress bar)."""
+        self._published = 0
+
+    def items(self, items: Iterable[SourceItem]) -> None:
+        """Each item judged and published."""
+        selection, feed = self.selection, self.analyzer.feed
+        for item in items:
+            result = feed(item)
+            chosen = selection.apply(result) if selection else result
+            if chosen is not None:
+                self._publish(chosen)
+
+    def end(self) -> None:
+        """The end of the input: the findings only it can give (handshakes never finished, …)."""
+        for late in self.analyzer.end_input():
+            chosen = self.selection.apply(late) if self.selection else late
+            if isinstance(chosen, Finding):
+                self._publish(chosen)
+
+    def _publish(self, item: ExchangeResult | Finding) -> None:
+        self.totals.add(item)
+        if isinstance(item, Finding):
+            self.sink.finding(item)
+        else:
+            self.inventory.observe(item)
+            self.sink.exchange(item)
+        self._published += 1
+        if self.on_progress is not None and self._published % PROGRESS_EVERY == 0:
+            self.on_progress()
 
 
-def _emit(writer: ReportWriter, item: ExchangeResult | Finding, inventory: Inventory) -> None:
-    if isinstance(item, Finding):
-        writer.finding(item)
-    else:
-        inventory.observe(item)
-        writer.exchange(item)
+PROGRESS_EVERY = 512
 
 
 def run_sequential(
@@ -115,6 +146,7 @@ def run_sequential(
         return _run_timeline(inputs, analyzer, writer, totals, progress, keylog, selection)
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
+    publisher = Publisher(analyzer, writer, totals, outcome.inventory, selection, _reporter(progress, state, totals))
     labels = input_labels([path for path, _ in inputs])
     for (path, kind), label in zip(inputs, labels, strict=True):
         before = totals.exchanges
@@ -132,17 +164,10 @@ def run_sequential(
             items = in_judged_order(
                 read_input(path, kind, progress=on_capture if progress else None, keylog=keylog, label=label), kind
             )
-            for count, result in enumerate(_judged(analyzer, items, selection), 1):
-                totals.add(result)
-                _emit(writer, result, outcome.inventory)
-                if progress is not None and count % 512 == 0:
-                    state.exchanges = totals.exchanges
-                    progress(state)
+            publisher.items(items)
         except InputError as exc:
             outcome.failed(label, exc, totals.exchanges - before)
-        for late in _chosen(selection, analyzer.end_input()):
-            totals.add(late)
-            writer.finding(late)
+        publisher.end()
         state.files_done += 1
         state.exchanges = totals.exchanges
         state.findings = sum(totals.severities.values())
@@ -175,16 +200,10 @@ def _run_timeline(
             progress(state)
 
     timeline = Timeline(on_damage=damaged, keylog=keylog, progress=on_capture if progress else None)
+    publisher = Publisher(analyzer, writer, totals, outcome.inventory, selection, _reporter(progress, state, totals))
     analyzer.new_input()
-    for count, result in enumerate(_judged(analyzer, timeline.read_all(timeline_inputs(inputs)), selection), 1):
-        totals.add(result)
-        _emit(writer, result, outcome.inventory)
-        if progress is not None and count % 512 == 0:
-            state.exchanges = totals.exchanges
-            progress(state)
-    for late in _chosen(selection, analyzer.end_input()):
-        totals.add(late)
-        writer.finding(late)
+    publisher.items(timeline.read_all(timeline_inputs(inputs)))
+    publisher.end()
     state.files_done = len(inputs)
     state.exchanges = totals.exchanges
     state.findings = sum(totals.severities.values())
@@ -232,17 +251,11 @@ def run_timeline_parallel(
         def tails() -> list[list[FileTail]]:
             return [future.result().tails for future in futures]  # a worker's failure is raised here
 
-        analyzer = Analyzer(trust, policy)
-        for count, result in enumerate(_judged(analyzer, join_streams(keyed, tails, others), selection), 1):
-            totals.add(result)
-            _emit(writer, result, outcome.inventory)
-            if progress is not None and count % 512 == 0:
-                state.exchanges = totals.exchanges
-                progress(state)
+        reporter = _reporter(progress, state, totals)
+        publisher = Publisher(Analyzer(trust, policy), writer, totals, outcome.inventory, selection, reporter)
+        publisher.items(join_streams(keyed, tails, others))
         parts = [future.result() for future in futures]
-    for late in _chosen(selection, analyzer.end_input()):
-        totals.add(late)
-        writer.finding(late)
+    publisher.end()
     for damage in join_damages([*parts, PartSummary(None, [], [], [], others_damaged)]):
         outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
     state.files_done = len(inputs)
@@ -251,6 +264,42 @@ def run_timeline_parallel(
     if progress is not None:
         progress(state)
     return outcome
+
+
+def _reporter(progress: Progress | None, state: RunState, totals: Totals) -> Callable[[], None] | None:
+    """The progress bar's refresh while results are published."""
+    if progress is None:
+        return None
+
+    def report() -> None:
+        state.exchanges = totals.exchanges
+        progress(state)
+
+    return report
+
+
+class _SpooledBatch:
+    """A worker's sink: the writer's records of what it publishes, pickled to its spool every ``BATCH``."""
+
+    def __init__(self, records: Records, handle: IO[bytes]) -> None:
+        self.records, self.handle = records, handle
+        self.batch: list[Record] = []
+
+    def exchange(self, result: ExchangeResult) -> None:
+        self._add(self.records.exchange(result))
+
+    def finding(self, item: Finding) -> None:
+        self._add(self.records.finding(item))
+
+    def _add(self, record: Record) -> None:
+        self.batch.append(record)
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            pickle.dump(self.batch, self.handle, protocol=pickle.HIGHEST_PROTOCOL)
+            self.batch = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,26 +330,14 @@ def _analyse_file(
     handle = tempfile.NamedTemporaryFile(dir=spool_dir, suffix=".spool", delete=False)  # noqa: SIM115
     error: str | None = None
     with handle:
-        batch: list[Record] = []
+        batch = _SpooledBatch(records, handle)
+        publisher = Publisher(analyzer, batch, totals, inventory, selection)
         try:
-            items = in_judged_order(read_input(path, kind, keylog=keylog, label=label), kind)
-            for result in _judged(analyzer, items, selection):
-                totals.add(result)
-                if isinstance(result, Finding):
-                    batch.append(records.finding(result))
-                else:
-                    inventory.observe(result)
-                    batch.append(records.exchange(result))
-                if len(batch) >= BATCH:
-                    pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                    batch = []
+            publisher.items(in_judged_order(read_input(path, kind, keylog=keylog, label=label), kind))
         except InputError as exc:
             error = str(exc)
-        for late in _chosen(selection, analyzer.end_input()):
-            totals.add(late)
-            batch.append(records.finding(late))
-        if batch:
-            pickle.dump(batch, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        publisher.end()
+        batch.flush()
     return _WorkerResult(handle.name, totals, error, inventory, label or path.name)
 
 

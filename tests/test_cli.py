@@ -30,6 +30,19 @@ TRUST = [
 ]
 
 
+def lab_sample(name: str, folder: Path) -> Path:
+    """A bundled sample; ``lab.saz`` is the bundled HAR's exchanges written into ``folder`` as a Fiddler archive (the
+    lab bundles .saz files of the outbound leg only)."""
+    if name != "lab.saz":
+        return SAMPLES / name
+    from inspector.lab.saz_writer import write_saz
+    from inspector.model import HttpExchange
+    from inspector.sources.har import read_har
+
+    exchanges = [item for item in read_har(SAMPLES / "lab.har") if isinstance(item, HttpExchange)]
+    return write_saz(exchanges, folder / "lab.saz")
+
+
 def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from tests.builders import unsigned_jwt
-from tests.test_cli import EXPECTED, SAMPLES, TRUST, invoke
+from tests.test_cli import EXPECTED, SAMPLES, TRUST, invoke, lab_sample
 
 SFB = "00000004-0000-0ff1-ce00-000000000000"
 
 
-def _document(name: str, *extra: str) -> dict[str, Any]:
-    _, out, _ = invoke("analyze", str(SAMPLES / name), *TRUST, "--format", "json", *extra)
+def _document(path: Path, *extra: str) -> dict[str, Any]:
+    _, out, _ = invoke("analyze", str(path), *TRUST, "--format", "json", *extra)
     document: dict[str, Any] = json.loads(out)
     return document
 
@@ -26,10 +26,10 @@ def _without_ids(inventory: dict[str, Any]) -> dict[str, Any]:
     return inventory
 
 
-@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
-def test_every_source_gives_the_same_inventory(name: str) -> None:
-    inventory = _without_ids(_document(name)["inventory"])
-    assert inventory == _without_ids(_document("lab.har")["inventory"])
+@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng", "lab.saz"])
+def test_every_source_gives_the_same_inventory(name: str, tmp_path: Path) -> None:
+    inventory = _without_ids(_document(lab_sample(name, tmp_path))["inventory"])
+    assert inventory == _without_ids(_document(SAMPLES / "lab.har")["inventory"])
     healthy = inventory["signers"][0]
     assert healthy["issuer"] == f"{SFB}@{EXPECTED['realm']}"
     assert healthy["hosts"] == [EXPECTED["host"]]
@@ -45,9 +45,9 @@ def test_every_source_gives_the_same_inventory(name: str) -> None:
     assert challenge["authorization_uri"]
 
 
-@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
-def test_the_samples_wrong_issuers_are_not_trusted_by_the_server(name: str) -> None:
-    document = _document(name)
+@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng", "lab.saz"])
+def test_the_samples_wrong_issuers_are_not_trusted_by_the_server(name: str, tmp_path: Path) -> None:
+    document = _document(lab_sample(name, tmp_path))
     run_level = [(f["rule"], f["evidence"]["issuer"]) for f in document["findings"] if f["exchange"] is None]
     assert sorted(run_level) == [
         ("issuer-not-trusted-by-server", "00000003-0000-0ff1-ce00-000000000000@" + EXPECTED["realm"]),
@@ -62,7 +62,8 @@ def test_parallel_workers_merge_their_inventories() -> None:
     two = json.loads(invoke("analyze", *inputs, *TRUST, "--format", "json", "--jobs", "2")[1])
     assert one["inventory"] == two["inventory"]
     assert (
-        one["inventory"]["signers"][0]["exchanges"] == 2 * _document("lab.har")["inventory"]["signers"][0]["exchanges"]
+        one["inventory"]["signers"][0]["exchanges"]
+        == 2 * _document(SAMPLES / "lab.har")["inventory"]["signers"][0]["exchanges"]
     )
 
 
@@ -94,12 +95,13 @@ def test_hostile_wire_text_in_the_inventory_is_inert(tmp_path: Path) -> None:
     assert "[link=x]y" in out
 
 
-@pytest.mark.parametrize("kind", ["har", "mitm", "pcapng"])
+@pytest.mark.parametrize("kind", ["har", "mitm", "pcapng", "saz"])
 def test_a_fleet_with_one_stale_server_through_every_source(kind: str, tmp_path: Path, lab_kit) -> None:  # type: ignore[no-untyped-def]
     """Healthy tokens accepted by two back-end servers and refused by a third, whose challenge (like the others')
     lacks authorization_uri: both rules come out of every kind of input."""
     from inspector.lab.certs import write_cer
     from inspector.lab.pcap_writer import write_lab_pcapng
+    from inspector.lab.saz_writer import write_saz
     from inspector.lab.writers import write_flows, write_har
     from tests.builders import exchange
 
@@ -112,7 +114,7 @@ def test_a_fleet_with_one_stale_server_through_every_source(kind: str, tmp_path:
             headers.insert(0, ("WWW-Authenticate", challenge))
         items.append(exchange(value, status=status, response_headers=tuple(headers), after=n))
     path = tmp_path / f"fleet.{kind}"
-    {"har": write_har, "mitm": write_flows, "pcapng": write_lab_pcapng}[kind](items, path)
+    {"har": write_har, "mitm": write_flows, "pcapng": write_lab_pcapng, "saz": write_saz}[kind](items, path)
     cert = write_cer(tmp_path / "OAuthCert.cer", lab_kit.auth_cert)
     code, out, err = invoke(
         "analyze", str(path), "--cert", str(cert), "--realm", lab_kit.realm, "--format", "json", "--fail-on", "never"

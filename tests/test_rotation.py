@@ -17,7 +17,7 @@ from inspector.remote.spkeys import KeyCredential, ServicePrincipalKeys
 from inspector.rotation import Configuration, join_findings, rotation_timeline, x5t_thumbprint
 from inspector.trust import Trust, load_certificate_file, thumbprint_to_x5t
 from inspector.verifyoauth.bundle import AuthConfig, ExchangeConfig
-from tests.test_cli import SAMPLES, TRUST, invoke
+from tests.test_cli import SAMPLES, TRUST, invoke, lab_sample
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 CURRENT = "A" * 40
@@ -152,20 +152,22 @@ def _lab_thumbprint() -> str:
     return key.thumbprint
 
 
-def _run_level(name: str, *extra: str) -> tuple[list[str], dict[str, Any]]:
-    code, out, err = invoke("analyze", str(SAMPLES / name), *TRUST, "--format", "json", *extra)
+def _run_level(path: Path, *extra: str) -> tuple[list[str], dict[str, Any]]:
+    code, out, err = invoke("analyze", str(path), *TRUST, "--format", "json", *extra)
     assert code == 1, err
     document = json.loads(out)
     rules = sorted(f["rule"] for f in document["findings"] if f["exchange"] is None)
     return [r for r in rules if r != "issuer-not-trusted-by-server"], document
 
 
-@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
+@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng", "lab.saz"])
 def test_every_source_joins_with_the_configuration(name: str, tmp_path: Path) -> None:
     lab = _lab_thumbprint()
     soon = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
     bundle = _bundle(tmp_path, current=NEXT, previous=lab, next_=CURRENT, effective=soon)
-    rules, document = _run_level(name, "--exchange-config", str(bundle), "--sp-credentials", str(_sp(tmp_path, NEXT)))
+    rules, document = _run_level(
+        lab_sample(name, tmp_path), "--exchange-config", str(bundle), "--sp-credentials", str(_sp(tmp_path, NEXT))
+    )
     assert rules == ["next-cert-not-published", "signer-not-current", "signer-not-on-sp"]
     rotation = {e["thumbprint"]: e for e in document["inventory"]["rotation"]}
     assert rotation[lab]["roles"][:2] == ["auth config previous", "trusted (OAuthCert.cer)"]
@@ -173,11 +175,13 @@ def test_every_source_joins_with_the_configuration(name: str, tmp_path: Path) ->
     assert rotation[CURRENT]["effective"] is not None
 
 
-@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng"])
+@pytest.mark.parametrize("name", ["lab.har", "lab.mitm", "lab.pcapng", "lab.saz"])
 def test_a_healthy_configuration_adds_nothing(name: str, tmp_path: Path) -> None:
     lab = _lab_thumbprint()
     bundle = _bundle(tmp_path, current=lab)
-    rules, _ = _run_level(name, "--exchange-config", str(bundle), "--sp-credentials", str(_sp(tmp_path, lab)))
+    rules, _ = _run_level(
+        lab_sample(name, tmp_path), "--exchange-config", str(bundle), "--sp-credentials", str(_sp(tmp_path, lab))
+    )
     assert rules == []
 
 
