@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 
 from inspector import __version__
-from inspector.analyze import Analyzer, ExchangeResult
+from inspector.analyze import Analyzer
 from inspector.cli_common import (
     EXIT_UNREADABLE,
     EXIT_USAGE,
@@ -33,7 +33,7 @@ from inspector.model import ConfigError, InputError
 from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter, tell_unread
-from inspector.rules import CATALOGUE, SEVERITIES, Finding, Rule, at_or_above, markdown_table
+from inspector.rules import CATALOGUE, SEVERITIES, Rule, at_or_above, markdown_table
 from inspector.selection import Selection, build_selection
 from inspector.settings import FORMATS, OPTIONS, TrustArguments, build_settings
 from inspector.tally import Totals
@@ -290,7 +290,7 @@ def analyze(
     to the common parent of the inputs, then the exchange's number: sub/trace.har:3.
     """
     from inspector.report.progress import ProgressView
-    from inspector.run import run_parallel, run_sequential, run_timeline_parallel
+    from inspector.run import run_parallel, run_sequential, run_timeline_parallel, selected
     from inspector.sources.dispatch import collect_inputs
     from inspector.sources.naming import input_labels
     from inspector.sources.opening import is_stream
@@ -398,26 +398,15 @@ def analyze(
             to_file=output is not None,
             max_rows=None if show_all and limit is None else (limit or TABLE_ROWS),
         )
-        for item in _selected(selection, analyzer.trust_findings()):
+        for item in selected(selection, analyzer.trust_findings()):
             totals.add(item)
             writer.finding(item)
         view = ProgressView(stderr) if show_progress else None
         with view if view is not None else nullcontext():
             update = view.update if view is not None else None
-            if workers > 1 and not separately:
-                outcome = run_timeline_parallel(
-                    expanded,
-                    settings.trust,
-                    settings.policy,
-                    writer,
-                    totals,
-                    jobs=workers,
-                    progress=update,
-                    keylog=keylog,
-                    selection=selection,
-                )
-            elif workers > 1:
-                outcome = run_parallel(
+            if workers > 1:
+                # One timeline sharded by connection, or (--separately) whole files in parallel.
+                outcome = (run_parallel if separately else run_timeline_parallel)(
                     expanded,
                     settings.trust,
                     settings.policy,
@@ -457,13 +446,14 @@ def finish_report(
     """The end of an analysis report: what the run's trust inventory reveals, the inputs not read, then ``close``."""
     from inspector.inventory_rules import inventory_findings
     from inspector.rotation import join_findings, rotation_timeline
+    from inspector.run import selected
 
     judged = inventory_findings(outcome.inventory)
     judged += join_findings(outcome.inventory, configuration, now=settings.policy.now)
     outcome.inventory.rotation = [
         entry.data() for entry in rotation_timeline(outcome.inventory, configuration, settings.trust)
     ]
-    for item in _selected(selection, judged):
+    for item in selected(selection, judged):
         totals.add(item)
         writer.finding(item)
     tell_unread(writer, outcome.unread, skipped)
@@ -509,15 +499,6 @@ def format_for_output(output: Path | None, given: str | None, allowed: tuple[str
     return given
 
 
-def _selected(selection: Selection, items: Iterable[Finding]) -> list[Finding]:
-    out: list[Finding] = []
-    for item in items:
-        chosen = selection.apply(item) if selection else item
-        if isinstance(chosen, Finding):
-            out.append(chosen)
-    return out
-
-
 def _tls_key_password(paths: tuple[Path, ...]) -> bytes | None:
     """The password of PFX/P12 (or encrypted PEM) server keys: the environment's, else asked for at a terminal."""
     from inspector.sources.pcap.tls.server_keys import PASSWORD_ENV
@@ -550,13 +531,6 @@ def load_configuration(exchange_config: Path | None, sp_credentials: Path | None
     except SourceError as exc:
         raise ConfigError(str(exc)) from exc
     return configuration
-
-
-def _emit(writer: ReportWriter, result: ExchangeResult | Finding) -> None:
-    if isinstance(result, Finding):
-        writer.finding(result)
-    else:
-        writer.exchange(result)
 
 
 def _writer(

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from inspector.analyze import Analyzer
-from inspector.cli import _output, _selected, exit_code, finish_report
+from inspector.cli import _output, exit_code, finish_report
 from inspector.cli_common import EXIT_UNREADABLE, error
 from inspector.distributed import dask_client, expand, gather_shards, require_dask, run_dask, shards_of
 from inspector.report.writers import ReportWriter
 from inspector.rotation import Configuration
+from inspector.run import selected
 from inspector.selection import Selection
 from inspector.settings import Settings
 from inspector.sources.pcap.tls.keylog import KeyLog
@@ -51,7 +52,7 @@ def analyze_on_dask(
     listed = [{"path": url, "kind": kind, "label": label} for url, kind, label in first.read]
     with _output(output) as out:
         writer = make_writer(out, listed)
-        for item in _selected(selection, analyzer.trust_findings()):
+        for item in selected(selection, analyzer.trust_findings()):
             totals.add(item)
             writer.finding(item)
         outcome = run_dask(results, analyzer, writer, totals, selection=selection)

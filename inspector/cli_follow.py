@@ -20,14 +20,14 @@ from types import FrameType
 from typing import IO, Any
 
 from inspector.analyze import Analyzer
-from inspector.cli import _output, _selected, exit_code, finish_report
+from inspector.cli import _output, exit_code, finish_report
 from inspector.cli_common import error
 from inspector.follow import Follower
 from inspector.model import InputError
 from inspector.report.snapshot import SnapshotReport
 from inspector.report.writers import ReportWriter
 from inspector.rotation import Configuration
-from inspector.run import Publisher, RunOutcome
+from inspector.run import Publisher, RunOutcome, selected
 from inspector.selection import Selection
 from inspector.settings import Settings
 from inspector.sources.detect import InputKind
@@ -129,7 +129,7 @@ def follow_folder(
         snapshot = None if streaming else SnapshotReport(lambda target: make_writer(target, sources))
         writer: ReportWriter = make_writer(out, sources) if snapshot is None else snapshot
         reading = _Reading(analyzer, writer, totals, keylog=keylog, selection=selection, sources=sources)
-        for item in _selected(selection, analyzer.trust_findings()):
+        for item in selected(selection, analyzer.trust_findings()):
             totals.add(item)
             writer.finding(item)
         follower = Follower(folder, reading.feed, interval, stop)

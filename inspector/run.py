@@ -77,6 +77,14 @@ class Sink(Protocol):
     def finding(self, item: Finding) -> None: ...
 
 
+def selected(selection: Selection | None, findings: Iterable[Finding]) -> Iterator[Finding]:
+    """Findings as the filters and suppressions report them (a suppressed one marked, a filtered one left out)."""
+    for item in findings:
+        chosen = selection.apply(item) if selection else item
+        if isinstance(chosen, Finding):
+            yield chosen
+
+
 class Publisher:
     """One analyzer's results as a run reports them: kept or marked by the selection (filters and suppressions),
     counted in the totals, observed by the inventory, written. Every way of running (one process, ``--jobs``,
@@ -108,10 +116,8 @@ class Publisher:
 
     def end(self) -> None:
         """The end of the input: the findings only it can give (handshakes never finished, …)."""
-        for late in self.analyzer.end_input():
-            chosen = self.selection.apply(late) if self.selection else late
-            if isinstance(chosen, Finding):
-                self._publish(chosen)
+        for late in selected(self.selection, self.analyzer.end_input()):
+            self._publish(late)
 
     def _publish(self, item: ExchangeResult | Finding) -> None:
         self.totals.add(item)
