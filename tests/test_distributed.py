@@ -42,6 +42,7 @@ from inspector.tally import Totals  # noqa: E402
 from inspector.timeline import Shard  # noqa: E402
 from inspector.trust import build_trust  # noqa: E402
 from tests.corpus import REPO  # noqa: E402
+from tests.test_timeline import normalised  # noqa: E402
 
 SAMPLES = REPO / "captures" / "lab"
 
@@ -144,8 +145,13 @@ def test_the_cluster_gives_the_sequential_report(client: distributed.Client, spl
     def sequential(analyzer: Analyzer, writer: JsonWriter, totals: Totals):  # type: ignore[no-untyped-def]
         return run_sequential(inputs, analyzer, writer, totals)
 
+    def unsplit(analyzer: Analyzer, writer: JsonWriter, totals: Totals):  # type: ignore[no-untyped-def]
+        return run_sequential(expand_inputs([SAMPLES / "lab.pcapng", SAMPLES / "lab.har"]), analyzer, writer, totals)
+
     dask_report, sequential_report = _report(on_dask), _report(sequential)
     assert dask_report == sequential_report
+    # ... and the single-file run's report, but for the ids and sources that name the ring files
+    assert normalised(dask_report) == normalised(_report(unsplit))
     assert len(dask_report["exchanges"]) > 20  # type: ignore[arg-type]
     fallbacks = [f for f in dask_report["findings"] if f["rule"] == "basic-fallback"]  # type: ignore[union-attr,index]
     assert fallbacks  # the Bearer 401 and the Basic retry are in different files: one timeline joins them

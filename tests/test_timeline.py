@@ -176,6 +176,9 @@ def test_jobs_write_the_report_one_process_writes_byte_for_byte(tmp_path: Path) 
     split(SAMPLES / "lab.pcapng", tmp_path / "ring", 45)
     paths = [tmp_path / "ring", SAMPLES / "lab-tls.pcapng"]
     assert report_text(paths, jobs=2) == report_text(paths)
+    # ... and so the single-file run's report, but for the ids and sources that name the ring files
+    split_by_jobs = dict(json.loads(report_text([tmp_path / "ring"], jobs=2)))
+    assert normalised(split_by_jobs) == normalised(report([SAMPLES / "lab.pcapng"]))
     assert report_text([SAMPLES / "lab-tls.pcapng"], jobs=2) == report_text([SAMPLES / "lab-tls.pcapng"])
 
 
