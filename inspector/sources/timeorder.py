@@ -12,7 +12,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from inspector.model import HttpExchange, SourceItem
+from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.sources.detect import InputKind
 
 REORDER_WINDOW = 4096
@@ -24,14 +24,20 @@ _EARLIEST = datetime.min.replace(tzinfo=UTC)
 def in_capture_time_order(items: Iterable[SourceItem], window: int = REORDER_WINDOW) -> Iterator[SourceItem]:
     heap: list[tuple[datetime, int, SourceItem]] = []
     previous = _EARLIEST
-    for serial, item in enumerate(items):
-        if isinstance(item, HttpExchange) and item.time is not None:
-            at = previous = item.time
-        else:
-            at = previous  # just after the item before it (its serial is larger): a notice, or an unknown time
-        heapq.heappush(heap, (at, serial, item))
-        if len(heap) > window:
+    try:
+        for serial, item in enumerate(items):
+            if isinstance(item, HttpExchange) and item.time is not None:
+                at = previous = item.time
+            else:
+                at = previous  # just after the item before it (its serial is larger): a notice, or an unknown time
+            heapq.heappush(heap, (at, serial, item))
+            if len(heap) > window:
+                yield heapq.heappop(heap)[2]
+    except InputError:
+        # The input broke off (damage, a spool limit): what was read before it is still reported, then the error.
+        while heap:
             yield heapq.heappop(heap)[2]
+        raise
     while heap:
         yield heapq.heappop(heap)[2]
 

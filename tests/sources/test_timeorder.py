@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 from inspector.model import HttpExchange, Notice
 from inspector.sources.timeorder import in_capture_time_order
 from tests.builders import exchange
@@ -28,3 +31,41 @@ def test_the_window_bounds_what_is_held() -> None:
     out = _ids(list(in_capture_time_order(items, window=3)))
     assert sorted(out) == sorted(_ids(list(items)))
     assert out[0] == "x3" and out[-1] == "x0"
+
+
+def test_an_input_that_breaks_off_still_gives_what_was_held_then_the_error() -> None:
+    """A damaged HAR or flow file, or a capture on standard input cut by --spool-limit: the exchanges read before
+    the damage are released in time order before the error (they were held in the window and lost)."""
+    import pytest
+
+    from inspector.model import InputError
+
+    def broken() -> Iterator[HttpExchange | Notice]:
+        yield exchange(exchange_id="second", after=2)
+        yield exchange(exchange_id="first", after=1)
+        raise InputError("truncated")
+
+    released: list[HttpExchange | Notice] = []
+    with pytest.raises(InputError, match="truncated"):
+        released.extend(in_capture_time_order(broken()))  # extend keeps what came before the error
+    assert _ids(released) == ["first", "second"]
+
+
+def test_the_command_reports_what_a_cut_flow_file_or_piped_capture_held(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    lab = REPO / "captures" / "lab"
+    cut_flows, cut_capture = tmp_path / "cut.mitm", tmp_path / "cut.pcapng"
+    cut_flows.write_bytes((lab / "lab.mitm").read_bytes()[:60000])
+    cut_capture.write_bytes((lab / "lab.pcapng").read_bytes()[:60000])
+    command = [sys.executable, "-m", "inspector", "analyze", "--format", "json", "-q"]
+    for args, stdin in (([str(cut_flows)], None), (["-"], cut_capture.read_bytes())):
+        done = subprocess.run([*command, *args], input=stdin, capture_output=True, check=False)
+        assert done.returncode == 3, done.stderr
+        document = json.loads(done.stdout)
+        (error,) = document["errors"]
+        assert len(document["exchanges"]) == error["exchanges_read"] > 5  # were 0: dropped with the window
