@@ -30,19 +30,33 @@ from inspector.sources.pcap.files import CaptureFormatError, iter_records
 POLL_SECONDS = 1.0
 
 _DUMPCAP = re.compile(r"^(?P<prefix>.*)_(?P<number>\d{5,})_(?P<stamp>\d{14})(?P<ext>(\.[A-Za-z]+)*)$", re.ASCII)
-_DIGITS = re.compile(r"\d+", re.ASCII)
+_LONG_DIGITS = re.compile(r"\d{4,}", re.ASCII)
+_EXTENSION_END = re.compile(r"\.[A-Za-z]+$", re.ASCII)
 _TRAILING = re.compile(r"(\d+)$", re.ASCII)
 NOT_AN_INPUT = "not a pcap/pcapng capture, HAR or mitmproxy flow file (the kind is detected from the content)"
 
 
 def ring_of(name: str) -> str:
-    """The ring a file name belongs to: the name with its counter and timestamps masked.
+    """The ring a file name belongs to: the name without tcpdump's counter and with its long numbers masked.
 
-    ``trace.pcap``, ``trace.pcap1``, ``trace.pcap12`` (tcpdump -C) → ``trace.pcap``; ``trace-20261207T0600.pcap``
-    (tcpdump -G with strftime) → ``trace-#T#.pcap``; ``ring_00001_20261207060000.pcapng`` (dumpcap -b) →
-    ``ring_#_#.pcapng``. Files of other rings (another server's capture in the same folder) stay apart.
+    - tcpdump -C: ``trace.pcap``, ``trace.pcap1``, ``trace.pcap12`` (with -W zero-padded, from 0) → ``trace.pcap``;
+    - tcpdump -G with strftime: ``trace-20261207T0600.pcap`` → ``trace-#T#.pcap``;
+    - dumpcap -b: ``ring_00001_20261207060000.pcapng`` → ``ring_#_#.pcapng``.
+
+    Only runs of four or more digits (dates, times, dumpcap's counter) are masked, so the captures of two servers in
+    one folder stay apart: ``exch01.pcap`` and ``exch02.pcap``, or ``ex01_00001_….pcapng`` and
+    ``ex02_00001_….pcapng``, are two rings. Taking two rings for one would read a file still being written as
+    closed; the other mistake (a ``-G`` name with only ``%H`` in it, each file a ring of its own) only leaves a file
+    to be read at the stop.
     """
-    return _TRAILING.sub("", _DIGITS.sub("#", name)).rstrip("#") or "#"
+    counter = _TRAILING.search(name)
+    if counter is not None:
+        head = name[: counter.start()]
+        # tcpdump -C/-W append their counter to the whole name: after an extension (trace.pcap1, w.pcapng00), or
+        # unpadded to a bare name (ring1); a zero-padded number ending a bare name is part of it (exch01).
+        if _EXTENSION_END.search(head) or not counter[1].startswith("0"):
+            name = head
+    return _LONG_DIGITS.sub("#", name) or "#"
 
 
 def ring_number(name: str) -> int:

@@ -24,6 +24,12 @@ LAB = REPO / "captures" / "lab"
         (["ring_00001_20261207060000.pcapng", "ring_00002_20261207060105.pcapng"], True),  # dumpcap -b
         (["cap-20261207-0600.pcap", "cap-20261207-0601.pcap"], True),  # tcpdump -G -w cap-%Y%m%d-%H%M.pcap
         (["exch1.pcap", "other.pcap"], False),
+        (["exch01.pcap", "exch02.pcap"], False),  # two servers' captures in one folder (found by review)
+        (["ex01_00001_20261207060000.pcapng", "ex02_00001_20261207060000.pcapng"], False),  # two servers' dumpcap rings
+        (["exch01.pcap", "exch01.pcap1", "exch01.pcap2"], True),  # one server's tcpdump -C ring
+        (["w.pcapng00", "w.pcapng01", "w.pcapng10"], True),  # tcpdump -C -W 100: zero-padded, from 0
+        (["ring", "ring1", "ring2"], True),  # tcpdump -C -w ring
+        (["exch01", "exch02"], False),
         (["ring_00001_20261207060000.pcapng", "ring_00001_20261207060000.pcap"], False),
     ],
 )
