@@ -212,8 +212,9 @@ class Follower:
             self._feed(chosen)
         if final:
             still_open = sorted((item for item in fresh if item not in chosen), key=Candidate.order)
-            if still_open:
-                self._feed([self._whole_records(item) for item in still_open])
+            whole = [made for made in map(self._whole_records, still_open) if made is not None]
+            if whole:
+                self._feed(whole)
             chosen += still_open
         return len(chosen)
 
@@ -229,12 +230,15 @@ class Follower:
         if self.after_read is not None:
             self.after_read()
 
-    def _whole_records(self, item: Candidate) -> Candidate:
+    def _whole_records(self, item: Candidate) -> Candidate | None:
         """An open capture up to its last whole record: the file itself, or a copy of its whole records (its
-        writer may be in the middle of one; the file is not damaged, it is not finished)."""
+        writer may be in the middle of one; the file is not damaged, it is not finished); ``None`` when not even
+        its file header is whole yet (nothing to read)."""
         cut = cut_at(item.path) if item.kind == "pcap" else None
         if cut is None:
             return item
+        if cut == 0:
+            return None
         if self._scratch is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="oauth-inspector-follow-")
         copy = Path(self._scratch.name) / str(len(self.copies)) / item.path.name

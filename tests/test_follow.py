@@ -114,6 +114,19 @@ def test_files_already_there_are_read_first_in_capture_time_order(tmp_path: Path
     assert batches == [["trace.pcapng", "trace.pcapng1"], ["trace.pcapng2"]]
 
 
+@pytest.mark.parametrize("size", [0, 12, 30])
+def test_an_open_file_without_a_whole_header_is_not_read_at_the_stop(tmp_path: Path, size: int) -> None:
+    """The writer has just opened its next file (found by review: read as an empty copy, exit 3, a temp name)."""
+    parts = _split(tmp_path)
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    shutil.copy(parts[0], ring / "live.pcapng")
+    (ring / "live.pcapng1").write_bytes(parts[1].read_bytes()[:size])
+    given: list[str] = []
+    Follower(ring, lambda files: given.extend(path.name for path, _ in files)).poll(final=True)
+    assert given == ["live.pcapng"]
+
+
 def test_an_open_file_cut_in_a_record_is_read_to_its_last_whole_record(tmp_path: Path) -> None:
     parts = _split(tmp_path)
     ring = tmp_path / "ring"
