@@ -23,7 +23,7 @@ from inspector.analyze import Analyzer
 from inspector.cli import _output, exit_code, finish_report
 from inspector.cli_common import error
 from inspector.follow import Follower
-from inspector.model import InputError
+from inspector.model import ConfigError, InputError
 from inspector.report.snapshot import SnapshotReport
 from inspector.report.writers import ReportWriter
 from inspector.rotation import Configuration
@@ -121,6 +121,8 @@ def follow_folder(
     """Follow ``folder`` until stopped; the exit code as ``analyze`` gives it. ``tell`` hears a line per look that
     read files (the progress of a run without end)."""
     stop = stop or threading.Event()
+    if output is not None and not output.parent.is_dir():  # found now, not after the first file is read
+        raise ConfigError(f"Cannot write {output}: its folder {output.parent} does not exist")
     analyzer = Analyzer(settings.trust, settings.policy)
     totals = Totals()
     streaming = settings.output_format == "jsonl"

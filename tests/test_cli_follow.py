@@ -152,6 +152,9 @@ def test_sigterm_stops_it_too_and_an_empty_folder_is_a_clean_run(tmp_path: Path)
         ([os.devnull], "exactly one folder"),
         (["{folder}", "--dask", "local"], "does not take --dask"),
         (["{folder}", "--separately"], "does not take --separately"),
+        # found at the start, not as an internal error after the first file is read (found by review)
+        (["{folder}", "-o", "{folder}/missing/report.json"], "/missing does not exist"),
+        (["{folder}", "-o", "{folder}/missing/report.jsonl"], "Cannot write"),
     ],
 )
 def test_follow_takes_one_folder(tmp_path: Path, args: list[str], message: str) -> None:

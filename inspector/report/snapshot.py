@@ -19,6 +19,7 @@ from typing import IO
 
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
+from inspector.model import ConfigError
 from inspector.report.writers import Record, Records, ReportWriter
 from inspector.rules import Finding
 from inspector.tally import Totals
@@ -79,15 +80,21 @@ class SnapshotReport:
         finish(writer)
 
     def write_file(self, target: Path, finish: Finish) -> None:
-        """:meth:`render` into ``target``, replaced atomically."""
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
-            "w", encoding="utf-8", newline="\n", dir=target.parent, prefix=f".{target.name}.", delete=False
-        )
+        """:meth:`render` into ``target``, replaced atomically (a :class:`ConfigError` when it cannot be written)."""
+        try:
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
+                "w", encoding="utf-8", newline="\n", dir=target.parent, prefix=f".{target.name}.", delete=False
+            )
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {target}: {exc.strerror or exc}") from exc
         try:
             with handle:
                 self.render(handle, finish)
             os.chmod(handle.name, _mode_for(target))
             os.replace(handle.name, target)
+        except OSError as exc:
+            Path(handle.name).unlink(missing_ok=True)
+            raise ConfigError(f"Cannot write {target}: {exc.strerror or exc}") from exc
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)
             raise

@@ -73,3 +73,15 @@ def test_a_failed_snapshot_leaves_the_last_good_file(lab_results: list[ExchangeR
     snapshot.close(Totals())
     assert target.read_text(encoding="utf-8") == good
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_a_report_that_cannot_be_written_is_a_usage_error(lab_results: list[ExchangeResult], tmp_path: Path) -> None:
+    """The folder of ``-o`` gone while following: a clear message (exit 2 in the command), not an internal error."""
+    from inspector.model import ConfigError
+
+    snapshot = SnapshotReport(lambda target: JsonWriter(target, [], show_secrets=False))
+    for result in lab_results:
+        snapshot.exchange(result)
+    with pytest.raises(ConfigError, match=r"Cannot write .*gone/report\.json"):
+        snapshot.write_file(tmp_path / "gone" / "report.json", lambda writer: writer.close(Totals()))
+    snapshot.close(Totals())
