@@ -19,6 +19,7 @@ Dask is an optional extra (``pip install 'oauth-inspector[dask]'``); without it,
 
 from __future__ import annotations
 
+import glob
 import posixpath
 import shutil
 import tempfile
@@ -99,7 +100,14 @@ def expand(names: list[str]) -> tuple[list[RemoteInput], list[UnreadInput]]:
     from inspector.sources.opening import is_stream
 
     local = [name for name in names if not is_url(name) or name.startswith("file://")]
-    paths = [Path(name.removeprefix("file://")) for name in local]
+    paths: list[Path] = []
+    for name in local:
+        path = name.removeprefix("file://")
+        if path != name and any(ch in path for ch in "*?[") and not Path(path).exists():
+            # a file:// glob stands for its files, as any other URL's does; none matched: the name is reported
+            paths += [Path(found) for found in sorted(glob.glob(path))] or [Path(path)]
+        else:
+            paths.append(Path(path))
     collected = collect_inputs(paths)  # a folder's files that are no inputs are in its skipped list already
     streams = [str(path) for path, _ in collected.inputs if is_stream(path)]
     if streams:

@@ -106,6 +106,15 @@ def test_urls_and_paths_are_told_apart() -> None:
     assert not is_url("/tmp/trace.pcap") and not is_url("C:\\trace.pcap") and not is_url("trace.pcap")
 
 
+def test_a_file_url_glob_stands_for_its_files(tmp_path: Path) -> None:
+    for name in ("b.har", "a.har", "c.txt"):
+        shutil.copy(SAMPLES / "lab.har", tmp_path / name)
+    sources, _ = expand([f"file://{tmp_path}/*.har"])  # found by review: read as one missing file
+    assert [Path(s.url).name for s in sources] == ["a.har", "b.har"]
+    missing, _ = expand([f"file://{tmp_path}/*.pcap"])
+    assert [s.url for s in missing] == [f"{tmp_path}/*.pcap"]  # nothing matched: reported as not found
+
+
 def test_a_task_reads_urls_through_temporary_copies_and_names_them_by_url(split: list[Path]) -> None:
     for path in split:
         with fsspec.open(f"objects://copies/{path.name}", "wb") as out:
