@@ -67,10 +67,15 @@ def run_console_script(main: click.Command, *, prog: str = PROG) -> None:
     """Run ``main`` with a last safety net, so a bug ends in one clear line (exit 4), not a traceback; Ctrl-C
     ends with 130. ``OAUTH_INSPECTOR_DEBUG`` set lets the traceback through."""
     try:
-        main(standalone_mode=True)
-    except KeyboardInterrupt:
+        # Not click's standalone mode: it turns Ctrl-C inside a command into "Aborted!" and exit 1, which is the
+        # exit code of findings; its usage errors are shown here as it would show them.
+        code = main(standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
         error("interrupted", prog=prog)
         sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except Exception as exc:
         if os.environ.get(DEBUG_ENV):
             raise
@@ -80,6 +85,7 @@ def run_console_script(main: click.Command, *, prog: str = PROG) -> None:
             prog=prog,
         )
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)  # --help and --version end in click's Exit(0)
 
 
 def output_options(func: Callable[..., Any]) -> Callable[..., Any]:

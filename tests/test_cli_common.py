@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pytest
 
@@ -85,3 +87,28 @@ def test_error_escapes_and_bounds_the_message(capsys: pytest.CaptureFixture[str]
     error("[bold]x[/bold]\x07" + "y" * 5000, prog="p")
     err = capsys.readouterr().err
     assert err.startswith("p: [bold]x[/bold]") and "\x07" not in err and len(err) < 2100
+
+
+def test_ctrl_c_inside_a_command_ends_with_130_not_clicks_aborted_1(tmp_path: Path) -> None:
+    """A real process waiting on a pipe, interrupted (found by review: click's "Aborted!" gave exit 1, the exit code
+    of findings)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    with subprocess.Popen(["sleep", "60"], stdout=subprocess.PIPE) as writer:
+        command = [sys.executable, "-m", "inspector", "analyze", "-", "--format", "json"]
+        with subprocess.Popen(
+            command, stdin=writer.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        ) as run:
+            deadline = time.monotonic() + 45
+            while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+                time.sleep(0.05)  # its spool of standard input appears: it is inside the command, reading
+            run.send_signal(signal.SIGINT)
+            _, err = run.communicate(timeout=30)
+        writer.kill()
+    assert run.returncode == EXIT_INTERRUPTED, err
+    assert err.decode().strip().endswith("oauth-inspector: interrupted") and "Aborted" not in err.decode()
