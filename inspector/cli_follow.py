@@ -135,6 +135,8 @@ def follow_folder(
             totals.add(item)
             writer.finding(item)
         follower = Follower(folder, reading.feed, interval, stop)
+        if output is not None and output.parent.resolve() == folder.resolve():
+            follower.leave_out = frozenset({output.name})  # the report written into the ring folder is not a capture
         reading.original = follower.original
 
         def finish(target: ReportWriter, counted: Totals) -> None:

@@ -100,7 +100,9 @@ _Looked = tuple[int, int, Candidate | UnreadInput]
 """A file's size and modification time when it was last looked at, and what it was found to be."""
 
 
-def scan(folder: Path, cache: dict[str, _Looked] | None = None) -> tuple[list[Candidate], list[UnreadInput]]:
+def scan(
+    folder: Path, cache: dict[str, _Looked] | None = None, leave_out: frozenset[str] = frozenset()
+) -> tuple[list[Candidate], list[UnreadInput]]:
     """The inputs in ``folder`` (not its sub-folders: rings are flat) and the files that are none.
 
     A file of unknown kind is listed as not an input, but it is looked at again when it changes: a capture just
@@ -114,7 +116,7 @@ def scan(folder: Path, cache: dict[str, _Looked] | None = None) -> tuple[list[Ca
     except OSError as exc:
         raise InputError(f"Cannot read folder {folder}: {exc.strerror or exc}") from exc
     for entry in entries:
-        if entry.name.startswith(".") or not entry.is_file():
+        if entry.name.startswith(".") or entry.name in leave_out or not entry.is_file():
             continue
         if len(found) >= MAX_FOLDER_FILES:
             others.append(UnreadInput(str(folder), f"more than {MAX_FOLDER_FILES} files; the rest were not read"))
@@ -202,10 +204,12 @@ class Follower:
     """Whole-record copies of files still open at the stop, and the file each was copied from."""
     _looked: dict[str, _Looked] = field(default_factory=dict)
     _scratch: tempfile.TemporaryDirectory[str] | None = None
+    leave_out: frozenset[str] = frozenset()
+    """Names of files in the folder that are not part of the ring (the report being written there)."""
 
     def poll(self, *, final: bool = False) -> int:
         """Read the files closed since the last poll (every file left, when ``final``); how many were read."""
-        candidates, self.not_inputs = scan(self.folder, self._looked)
+        candidates, self.not_inputs = scan(self.folder, self._looked, self.leave_out)
         fresh = [item for item in candidates if item.identity not in self.read]
         chosen = closed_files(fresh)
         if chosen:

@@ -197,3 +197,13 @@ def test_a_file_that_cannot_be_read_is_listed_with_why(tmp_path: Path, monkeypat
     found, others = follow.scan(tmp_path)
     assert not found
     assert [u.file for u in others] == [str(locked)] and "Permission denied" in others[0].reason
+
+
+def test_the_report_written_into_the_folder_is_not_listed_as_a_skipped_file(tmp_path: Path) -> None:
+    shutil.copy(LAB / "lab.har", tmp_path)
+    (tmp_path / "report.json").write_text("{}", encoding="utf-8")
+    follower = Follower(tmp_path, lambda _: None, leave_out=frozenset({"report.json"}))
+    follower.poll(final=True)
+    assert follower.not_inputs == []  # found by review: it was "not a pcap/pcapng capture, HAR or ..."
+    _, others = follow.scan(tmp_path)
+    assert [Path(u.file).name for u in others] == ["report.json"]
