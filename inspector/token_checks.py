@@ -9,10 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from inspector.audience import expected_audience, principal_name, resource_principal
+from inspector.checks.principals import as_list, caller_principal, principal_findings_of
 from inspector.hosts import bare_host
-from inspector.policy import ACS, Policy
+from inspector.policy import Policy
 from inspector.rules import Finding, finding
-from inspector.text import quoted
 from inspector.tokens import DecodedBearer, Jwt, Principal, TokenKind, iso, numeric_time
 from inspector.trust import TrustedKey
 from inspector.verify import SignatureResult, SignatureVerdict, Verifier
@@ -63,27 +63,6 @@ def audience_principal(aud: object) -> str | None:
         return aud.strip().lower()
     host = audience_host(aud)
     return resource_principal(host) if host else None
-
-
-def _as_list(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, str)]
-    return []
-
-
-def caller_principal(token: DecodedBearer) -> str | None:
-    """The ``iss`` that names the calling application: for an ACS-issued app-only token, its ``nameid``."""
-    outer = token.outer
-    if outer is None:
-        return None
-    iss = outer.claim_str("iss")
-    if token.kind == "s2s-app":
-        parsed = Principal.parse(iss)
-        if parsed is not None and parsed.principal == ACS:
-            return outer.claim_str("nameid") or iss
-    return iss
 
 
 def _header_findings(jwt: Jwt, which: str, exchange: str | None) -> list[Finding]:
@@ -211,98 +190,6 @@ def _signature_findings(result: SignatureResult, signed: Jwt, which: str, exchan
     return []
 
 
-def _principal_findings(token: DecodedBearer, policy: Policy, exchange: str | None) -> tuple[list[Finding], str | None]:
-    """Issuer, realm, nameid and audience consistency. Returns the findings and the token's realm."""
-    out: list[Finding] = []
-    outer = token.outer
-    assert outer is not None
-    actor = token.actor
-    caller = caller_principal(token)
-    parsed_caller = Principal.parse(caller)
-    caller_id = parsed_caller.principal if parsed_caller else (caller or "")
-    if caller_id.lower() not in policy.expected_issuers and (caller or "").lower() not in policy.expected_issuers:
-        expected = ", ".join(sorted(policy.expected_issuers))
-        out.append(
-            finding(
-                "issuer-unexpected",
-                f"The calling principal is {caller or '(no iss)'}; expected {expected}",
-                exchange,
-                issuer=caller,
-                expected=sorted(policy.expected_issuers),
-            )
-        )
-    places: list[tuple[str, object]] = [("outer iss", outer.claims.get("iss"))]
-    places += [("outer aud", a) for a in _as_list(outer.claims.get("aud"))]
-    if actor is not None:
-        places += [("actor iss", actor.claims.get("iss")), ("actor nameid", actor.claims.get("nameid"))]
-        places += [("actor aud", a) for a in _as_list(actor.claims.get("aud"))]
-    elif token.kind == "s2s-app":
-        places.append(("nameid", outer.claims.get("nameid")))
-    realms: dict[str, str] = {}
-    for where, value in places:
-        parsed = Principal.parse(value)
-        if parsed is not None and parsed.realm and parsed.realm != "*":
-            realms.setdefault(parsed.realm.lower(), where)
-    realm = Principal.parse(outer.claims.get("iss"))
-    token_realm = realm.realm if realm else next(iter(realms), None)
-    if len(realms) > 1:
-        listing = ", ".join(f"{where}: {r}" for r, where in realms.items())
-        out.append(
-            finding(
-                "realm-mismatch",
-                f"The token names more than one realm ({listing})",
-                exchange,
-                realms=sorted(realms),
-            )
-        )
-    elif policy.realms and realms and not set(realms) & policy.realms:
-        out.append(
-            finding(
-                "realm-mismatch",
-                f"The token's realm {token_realm} is not the configured realm ({', '.join(sorted(policy.realms))})",
-                exchange,
-                realm=token_realm,
-                expected=sorted(policy.realms),
-            )
-        )
-    if actor is not None:
-        outer_iss = outer.claim_str("iss")
-        nameid = actor.claim_str("nameid")
-        if (outer_iss or "").lower() != (nameid or "").lower():
-            out.append(
-                finding(
-                    "issuer-nameid-mismatch",
-                    f"The outer iss {outer_iss} is not the actor's nameid {nameid}",
-                    exchange,
-                    outer_iss=outer_iss,
-                    actor_nameid=nameid,
-                )
-            )
-        delegation = actor.claims.get("trustedfordelegation")
-        if str(delegation).lower() != "true":
-            out.append(
-                finding(
-                    "delegation-not-trusted",
-                    f"The outer token speaks for a user but the actor's trustedfordelegation is {quoted(delegation)}",
-                    exchange,
-                    trustedfordelegation=delegation,
-                )
-            )
-        outer_aud = sorted(a.lower() for a in _as_list(outer.claims.get("aud")))
-        actor_aud = sorted(a.lower() for a in _as_list(actor.claims.get("aud")))
-        if outer_aud != actor_aud:
-            out.append(
-                finding(
-                    "audience-mismatch",
-                    f"The outer aud {outer.claims.get('aud')} differs from the actor aud {actor.claims.get('aud')}",
-                    exchange,
-                    outer_aud=outer.claims.get("aud"),
-                    actor_aud=actor.claims.get("aud"),
-                )
-            )
-    return out, token_realm
-
-
 @dataclass(frozen=True, slots=True)
 class TimedToken:
     """A token whose ``nbf``/``exp`` (as Unix seconds, read once) are judged at each use, and its name in messages."""
@@ -380,7 +267,7 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
         result = verifier.verify(signed, signed.claim_str("iss"))
         verdict, key = result.verdict, result.key
         findings += _signature_findings(result, signed, which, None)
-    principal_findings, realm = _principal_findings(token, policy, None)
+    principal_findings, realm = principal_findings_of(token, policy, None)
     findings += principal_findings
     aud: Any = outer.claims.get("aud")
     report = TokenReport(
@@ -388,15 +275,15 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
         decoded=token,
         issuer=caller_principal(token),
         realm=realm,
-        audience=aud if isinstance(aud, str) else ", ".join(_as_list(aud)) or None,
+        audience=aud if isinstance(aud, str) else ", ".join(as_list(aud)) or None,
         signature=verdict,
         key=key,
     )
     timed = [_timed(outer_name, outer)]
     if token.actor is not None:
         timed.append(_timed("actor", token.actor))
-    hosts = frozenset(h for h in (audience_host(a) for a in _as_list(aud)) if h)
-    principals = frozenset(p for p in (audience_principal(a) for a in _as_list(aud)) if p)
+    hosts = frozenset(h for h in (audience_host(a) for a in as_list(aud)) if h)
+    principals = frozenset(p for p in (audience_principal(a) for a in as_list(aud)) if p)
     validity = None
     if verdict == "valid" and key is not None and key.not_before is not None and key.not_after is not None:
         validity = (key.not_before, key.not_after)
@@ -517,7 +404,7 @@ _ENTRA_HOSTS = frozenset({"login.microsoftonline.com", "login.windows.net", "log
 
 
 def _aud_names_host(aud: object, host: str) -> bool:
-    hosts = {h.lower() for h in (audience_host(a) for a in _as_list(aud)) if h}
+    hosts = {h.lower() for h in (audience_host(a) for a in as_list(aud)) if h}
     wanted = bare_host(host)
     return wanted in hosts or (wanted in _ENTRA_HOSTS and bool(hosts & _ENTRA_HOSTS))
 
@@ -596,7 +483,7 @@ def judge_client_assertion(
         kind="client-assertion",
         decoded=DecodedBearer(kind="client-assertion", outer=jwt),
         issuer=iss,
-        audience=aud if isinstance(aud, str) else ", ".join(_as_list(aud)) or None,
+        audience=aud if isinstance(aud, str) else ", ".join(as_list(aud)) or None,
         signature=result.verdict,
         key=result.key,
     )

@@ -40,6 +40,7 @@ def test_the_families_are_found() -> None:
         "credentials",
         "fallback",
         "handshakes",
+        "principals",
         "responses",
         "trust_store",
     }
