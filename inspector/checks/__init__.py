@@ -5,5 +5,6 @@ which calls them in a fixed order (the order findings appear in reports).
 
 ``principals`` is the bearer token's issuer, realm, nameid and audience consistency, called by ``token_checks``
 when it assesses a token. Families elsewhere, each already a module of its own: the bearer token's shape,
-signature, audience and times (``token_checks``), token requests to Entra/ACS (``token_requests``), error bodies (``body_errors``).
+signature, audience and times (``token_checks``), token requests to Entra/ACS (``token_requests``), error bodies
+(``body_errors``).
 """
