@@ -72,6 +72,9 @@ class Repeat:
     """What the trust inventory observes of this flow (``Inventory.observe``), as the full path would give it."""
 
 
+_SPACE = (b" ", b"\t")
+
+
 def flow_key(f: http.HTTPFlow) -> Key | None:
     """What decides a clean flow's judgement besides its time, read from the raw headers; ``None`` when the flow
     is not a candidate (no single Authorization, no response, a 401, a challenge or diagnostics in the answer)."""
@@ -89,11 +92,15 @@ def flow_key(f: http.HTTPFlow) -> Key | None:
             return None
         if size == 12 and name.lower() == b"content-type":
             typed = True
+        if name[-1:] in _SPACE:
+            return None  # whitespace before the colon: the full path reads the name trimmed and reports it
     request = f.request.data
     authorization: bytes | None = None
     hosts: list[bytes] = []
     for name, value in request.headers.fields:
         size = len(name)
+        if name[-1:] in _SPACE:
+            return None
         if size == 13 and name.lower() == b"authorization":
             if authorization is not None:
                 return None  # more than one: the full path reports it
