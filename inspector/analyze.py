@@ -98,6 +98,14 @@ class Analyzer:
         self._handshakes.clear()
         self._reported_once.clear()
 
+    def continue_from(self, previous: Analyzer) -> None:
+        """Go on judging the conversation ``previous`` was judging (the live proxy reconfigured): its per-client
+        state (refused OAuth attempts, open NTLM handshakes, what was reported once) carries over; its token
+        verdicts do not, since the trust or the policy may have changed."""
+        self._oauth_failed = previous._oauth_failed
+        self._handshakes = previous._handshakes
+        self._reported_once = previous._reported_once
+
     def end_input(self) -> list[Finding]:
         """What only the end of an input shows: NTLM handshakes that never reached their Type 3 (each is still
         an attempt at legacy authentication, reported once). The caller counts and writes them like any finding."""

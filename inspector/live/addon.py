@@ -73,6 +73,7 @@ class OAuthInspector:
         """Publish flows that repeat a clean exchange without judging them again (see ``repeats.py``)."""
         self._errors = InternalErrors()
         self._done = False
+        self._trust_published: set[tuple[str, str]] = set()
 
     @property
     def internal_errors(self) -> int:
@@ -131,7 +132,10 @@ class OAuthInspector:
             previous.report.close(self.totals, self.inventory)
         self.config = config
         announce(config.settings, config.report.path if config.report is not None else None)
-        self._publish_findings(config, config.analyzer.trust_findings())
+        # the trust store's findings once each: a reconfigure that keeps the certificates does not repeat them
+        fresh = [f for f in config.analyzer.trust_findings() if (f.rule, f.message) not in self._trust_published]
+        self._trust_published.update((f.rule, f.message) for f in fresh)
+        self._publish_findings(config, fresh)
 
     def _publish_findings(self, config: LiveConfig, items: Iterable[Finding]) -> None:
         """Findings of no one flow (trust, the end of input, the inventory's), as the selection reports them."""

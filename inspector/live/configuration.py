@@ -62,6 +62,8 @@ def build_config(options: Any, previous: LiveConfig | None, totals: Totals, *, r
     if report is not None:
         report.writer.show_secrets = show_secrets
     analyzer = Analyzer(settings.trust, settings.policy)
+    if previous is not None:
+        analyzer.continue_from(previous.analyzer)  # a fallback or a handshake spanning the change is still seen
     repeats = RepeatedFlows(analyzer, totals) if repeats_enabled and not selection.narrows_exchanges else None
     if repeats is not None and previous is not None and previous.repeats is not None:
         repeats.published = previous.repeats.published

@@ -145,3 +145,54 @@ def test_narrowing_by_host_turns_the_repeat_shortcut_off(trust_files: TrustFiles
         assert addon.repeats is not None
         configure(context, addon, oauth_client=["10.0.0.1"])
         assert addon.repeats is None
+
+
+def _lab_flows() -> list[Any]:
+    from mitmproxy import io
+
+    with (REPO / "captures" / "lab" / "lab.mitm").open("rb") as handle:
+        return list(io.FlowReader(handle).stream())
+
+
+@pytest.mark.parametrize("reconfigured", [False, True])
+def test_a_reconfigure_keeps_judging_the_same_conversation(trust_files: TrustFiles, reconfigured: bool) -> None:
+    """The lab's refused Bearer attempts (flows 0-18), then its Basic retry (19) and an NTLM handshake that never
+    finishes (20-21): a reconfigure between them (found by review: a fresh analyzer forgot both) changes nothing."""
+    flows = _lab_flows()
+    addon = OAuthInspector()
+    with addon_context(addon) as context:
+        configure(context, addon, **trust_files.options())
+        for flow in flows[:19]:
+            addon.response(flow)
+        if reconfigured:
+            configure(context, addon, oauth_skew=60)
+        for flow in flows[19:22]:
+            addon.response(flow)
+        addon.done()
+    assert addon.totals.rules.get("basic-fallback") == 1
+    assert addon.totals.rules.get("legacy-auth") == 1  # the NTLM handshake that never finished, reported at the end
+
+
+def test_the_trust_stores_findings_are_published_once_over_reconfigures(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired")])
+    now = datetime.now(UTC)
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    builder = builder.serial_number(1).not_valid_before(now - timedelta(days=400))
+    certificate = builder.not_valid_after(now - timedelta(days=10)).sign(key, hashes.SHA256())
+    cert = tmp_path / "expired.cer"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.DER))
+    addon = OAuthInspector()
+    with addon_context(addon) as context:
+        configure(context, addon, oauth_cert=[str(cert)])
+        configure(context, addon, oauth_skew=100)
+        configure(context, addon, oauth_skew=200)
+        addon.done()
+    assert addon.totals.rules.get("cert-expired") == 1  # was 3: published again at every reconfigure
