@@ -132,19 +132,25 @@ class OAuthInspector:
             previous.report.close(self.totals, self.inventory)
         self.config = config
         announce(config.settings, config.report.path if config.report is not None else None)
-        # the trust store's findings once each: a reconfigure that keeps the certificates does not repeat them
-        fresh = [f for f in config.analyzer.trust_findings() if (f.rule, f.message) not in self._trust_published]
+        # The trust store's findings are published once each: a reconfigure that keeps the certificates does not
+        # count or log them again; a new report file still states them.
+        trust = config.analyzer.trust_findings()
+        fresh = [f for f in trust if (f.rule, f.message) not in self._trust_published]
         self._trust_published.update((f.rule, f.message) for f in fresh)
         self._publish_findings(config, fresh)
+        if previous is not None and config.report is not None and config.report is not previous.report:
+            self._publish_findings(config, [f for f in trust if f not in fresh], written_only=True)
 
-    def _publish_findings(self, config: LiveConfig, items: Iterable[Finding]) -> None:
-        """Findings of no one flow (trust, the end of input, the inventory's), as the selection reports them."""
+    def _publish_findings(self, config: LiveConfig, items: Iterable[Finding], *, written_only: bool = False) -> None:
+        """Findings of no one flow (trust, the end of input, the inventory's), as the selection reports them
+        (``written_only``: into the report file only, already counted and logged)."""
         for item in items:
             chosen = config.selection.apply(item) if config.selection else item
             if not isinstance(chosen, Finding):
                 continue
-            self.totals.add(chosen)
-            log_findings((chosen,), None)
+            if not written_only:
+                self.totals.add(chosen)
+                log_findings((chosen,), None)
             if config.report is not None:
                 config.report.write(chosen)
 
