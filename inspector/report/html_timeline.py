@@ -87,8 +87,13 @@ class TimelineBins:
         return start, end, columns
 
 
+_LAST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+_FIRST = datetime.min.replace(tzinfo=UTC).timestamp()
+
+
 def _stamp(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # the end of the last bin may lie past the last representable second (an exchange in late 9999)
+    return datetime.fromtimestamp(min(max(epoch, _FIRST), _LAST), UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def timeline_svg(bins: TimelineBins) -> str:

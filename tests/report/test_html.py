@@ -154,3 +154,15 @@ def test_the_script_writes_wire_text_only_as_text() -> None:
         assert unsafe not in SCRIPT, unsafe
     assert "textContent" in SCRIPT
     assert "url(" not in STYLE and "@import" not in STYLE  # the style fetches nothing either
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_exchanges_at_the_ends_of_the_calendar_draw_a_timeline(tmp_path: Path, stamp: str) -> None:
+    """Found by review: the last bin's end lay past 9999-12-31 and the report failed (exit 4)."""
+    har = json.loads((SAMPLES / "lab.har").read_text(encoding="utf-8"))
+    har["log"]["entries"][0]["startedDateTime"] = stamp
+    path = tmp_path / "edge.har"
+    path.write_text(json.dumps(har), encoding="utf-8")
+    code, _, err = invoke("analyze", str(path), *TRUST, "--format", "html", "-o", str(tmp_path / "r.html"))
+    assert code == 1, err  # the sample's findings, not an internal error
+    assert "<svg" in (tmp_path / "r.html").read_text(encoding="utf-8")
