@@ -168,6 +168,12 @@ class OAuthInspector:
         self._publish_findings(config, inventory_findings(self.inventory))
         logger.info(self._summary_text())
         if config.report is not None:
+            from inspector.rotation import Configuration, rotation_timeline  # at the end only: verify-oauth's readers
+
+            # every certificate seen or trusted, on one rotation timeline, as analyze writes it (no configuration
+            # files are joined here: the proxy takes no --exchange-config)
+            timeline = rotation_timeline(self.inventory, Configuration(), config.settings.trust)
+            self.inventory.rotation = [entry.data() for entry in timeline]
             config.report.close(self.totals, self.inventory)
 
     # --- hooks -------------------------------------------------------------------------------------------------

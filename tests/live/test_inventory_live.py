@@ -48,6 +48,7 @@ def test_the_live_inventory_counts_repeats_as_analyze_counts_them(tmp_path: Path
     document = json.loads(analyzed.stdout)
     assert inventory["signers"] == document["inventory"]["signers"]
     assert inventory["challenges"] == document["inventory"]["challenges"]
+    assert inventory["rotation"] == document["inventory"]["rotation"] != []  # found by review: it was always []
     assert sum(signer["exchanges"] for signer in inventory["signers"]) > int(repeats.group(1))
 
     # The inventory's own rules, at shutdown, as analyze raises them.
