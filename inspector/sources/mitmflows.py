@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from mitmproxy import http
-from mitmproxy.io import FlowReader
+from mitmproxy.io import FlowReader, tnetstring
 
 from inspector.bodies import kept_body
 from inspector.model import (
@@ -235,7 +235,7 @@ def _item_from_frame(
     if problem is not None:
         return None, problem
     try:
-        flows = list(FlowReader(io.BytesIO(frame)).stream())
+        flows = _load(frame)
     # Flow data is hostile input and mitmproxy's loader can fail in many ways on it (KeyError, TypeError,
     # RecursionError...). Any failure is confined to this one flow.
     except Exception as exc:
@@ -258,6 +258,29 @@ def _item_from_frame(
     except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
         return None, f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
     return exchange, None
+
+
+def _load(frame: bytes) -> list[object]:
+    """The flows mitmproxy loads from one frame. A request or response whose time is missing (``null``, which
+    mitmproxy's loader refuses) is loaded with its time not a number, so the flow is kept with its time unknown
+    and judged, as one whose time is unusable in any other way."""
+    try:
+        return list(FlowReader(io.BytesIO(frame)).stream())
+    except Exception as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        if not (isinstance(cause, TypeError) and "timestamp" in str(cause)):
+            raise
+        state = tnetstring.loads(frame)
+        patched = False
+        for part in ("request", "response"):
+            message = state.get(part) if isinstance(state, dict) else None
+            for key in ("timestamp_start", "timestamp_end"):
+                if isinstance(message, dict) and key in message and message[key] is None:
+                    message[key] = math.nan
+                    patched = True
+        if not patched:
+            raise
+        return list(FlowReader(io.BytesIO(tnetstring.dumps(state))).stream())
 
 
 def _shape_problem(frame: bytes) -> str | None:

@@ -60,3 +60,24 @@ def test_the_time_dependent_rules_are_not_applied_and_the_others_are(tmp_path: P
     assert not {"token-expired", "basic-fallback"} & rules
     _, known = _analyze(_har(tmp_path, (refused, None), (fallback, None)))
     assert {"token-expired", "basic-fallback", "basic-credentials"} <= {f["rule"] for f in known["findings"]}
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_a_flow_whose_request_time_is_missing_is_kept_and_judged(tmp_path: Path, missing: float | None) -> None:
+    """A .mitm flow with ``timestamp_start`` null (mitmproxy's own loader refuses it; found by review: the flow was
+    dropped and a Basic password in it gave exit 0) or NaN."""
+    from mitmproxy import io
+
+    from inspector.lab.writers import flow_from_exchange
+
+    flow = flow_from_exchange(exchange(basic("CONTOSO\\svc", "Secret1!")))
+    flow.request.timestamp_start = missing  # type: ignore[assignment]
+    path = tmp_path / "no-time.mitm"
+    with path.open("wb") as out:
+        io.FlowWriter(out).add(flow)
+    result = CliRunner().invoke(main, ["analyze", str(path), "--format", "json", "-q"])
+    assert result.exit_code == 1, result.stderr
+    document = json.loads(result.stdout)
+    (only,) = document["exchanges"]
+    assert only["time"] is None
+    assert {"basic-credentials", "input-malformed"} <= set(document["summary"]["rules"])
