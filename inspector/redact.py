@@ -8,6 +8,7 @@ its value (DESIGN.md "Secrets stay secret"). ``--show-secrets`` shows them.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_plus
 
 REDACTED = "[redacted]"
 
@@ -25,14 +26,19 @@ SECRET_PARAMETERS = frozenset(
 _USERINFO = re.compile(r"\A([A-Za-z][A-Za-z0-9+.\-]*://)([^?#]*)@")
 """Up to the last ``@`` before the query: a password with an unencoded ``/`` or ``@`` is still all redacted (a path
 with an ``@`` after a ``:`` loses some text to the redaction, never a secret to the output)."""
-_PARAMETER = re.compile(r"([?&;])([^=&;#?]*)=([^&;#?]*)")
+_PARAMETER = re.compile(r"([?&#])([^=&;#?]*)=([^&;#]*)|(;)([^=&;#?]*)=([^&;#?]*)")
+"""A parameter of the query or of the fragment (``#access_token=…`` of OAuth's implicit grant), whose value runs to
+the next separator (a ``?`` inside a secret does not end the redaction), or a path parameter (``;jsessionid=…``),
+whose value ends where the query begins."""
 # A signed JWT as any parameter's value, whatever its name (``?t=eyJ…``).
 _SIGNED_JWT = re.compile(r"eyJ[A-Za-z0-9_\-%]*\.[A-Za-z0-9_\-%]+\.[A-Za-z0-9_\-%]+")
 
 
 def _parameter(match: re.Match[str]) -> str:
-    separator, name, value = match.groups()
-    if value and (name.strip().lower() in SECRET_PARAMETERS or _SIGNED_JWT.search(value) or _JOSE.search(value)):
+    groups = match.groups()
+    separator, name, value = groups[:3] if groups[0] is not None else groups[3:]
+    named = unquote_plus(name).strip().lower()  # access%5Ftoken is access_token to the server that reads it
+    if value and (named in SECRET_PARAMETERS or _SIGNED_JWT.search(value) or _JOSE.search(value)):
         return f"{separator}{name}={REDACTED}"
     return match.group()
 

@@ -65,3 +65,18 @@ def test_every_header_value_is_redacted_in_header_lists_unless_show_secrets() ->
     ]
     assert JWT.rsplit(".", 1)[1] not in str(redacted)
     assert header_list(headers, show_secrets=True) == [list(h) for h in headers]
+
+
+@pytest.mark.parametrize(
+    ("target", "secret"),
+    [
+        ("/owa/?access%5Ftoken=OPAQUESECRET", "OPAQUESECRET"),  # a name percent-encoded
+        ("/owa/?%61ccess_token=OPAQUESECRET", "OPAQUESECRET"),
+        ("https://app.contoso.com/cb#access_token=OPAQUESECRET&state=1", "OPAQUESECRET"),  # the implicit grant
+        ("/token?client_secret=abc?OPAQUESECRET&x=1", "OPAQUESECRET"),  # a ? inside the value
+    ],
+)
+def test_credential_parameters_in_every_spelling_are_redacted(target: str, secret: str) -> None:
+    """Found by review: these came back whole."""
+    assert secret not in redact_target(target)
+    assert "[redacted]" in redact_target(target)
