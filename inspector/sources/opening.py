@@ -102,9 +102,12 @@ def decompressed_chunks(raw: BinaryIO, kind: Compression) -> Iterator[bytes]:
                 raise Truncated(f"the {kind} stream ends before its end marker")
             return
         data, pending = pending[:step], pending[step:]
+        before = _copy_of(decompressor)
         try:
             out = decompressor.decompress(data)
         except Exception as exc:  # zlib.error, lzma.LZMAError, zstandard.ZstdError: not a valid stream
+            if before is not None and (salvaged := _salvaged(before, data)):
+                yield salvaged  # what this step held before the damage (a gzip trailer's check, say) is not lost
             raise InputError(f"it is {kind}-compressed but damaged ({_reason(exc)})") from exc
         step = min(step * 2, _MAX_STEP) if len(out) < _OUTPUT_GOAL else max(step // 2, _MIN_STEP)
         if out:
@@ -115,6 +118,29 @@ def decompressed_chunks(raw: BinaryIO, kind: Compression) -> Iterator[bytes]:
                 return  # trailing garbage after the last member is ignored, as gzip -d does
             decompressor = _decompressor(kind)
             pending = rest
+
+
+def _copy_of(decompressor: _Decompressor) -> _Decompressor | None:
+    """A copy of the decompressor's state, where the library offers one (zlib's; lzma's has none)."""
+    copy = getattr(decompressor, "copy", None)
+    return copy() if callable(copy) else None
+
+
+def _salvaged(before: _Decompressor, data: bytes) -> bytes:
+    """What the longest prefix of ``data`` that decompresses cleanly gives, from the state ``before`` it (a
+    damaged stream stays damaged once it is, so the prefixes that fail are the longer ones)."""
+    good, bad, out = 0, len(data), b""
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        trial = _copy_of(before)
+        assert trial is not None
+        try:
+            found = trial.decompress(data[:middle])
+        except Exception:  # any library error: the damage lies in this prefix
+            bad = middle
+        else:
+            good, out = middle, found
+    return out
 
 
 def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
@@ -310,10 +336,13 @@ def _copy(raw: BinaryIO, target: Path, display: str, bounds: _Bounds) -> str | N
                 for chunk in decompressed_chunks(_prefixed(head, raw), kind):
                     bounds.write(out, chunk)
             except (Truncated, InputError) as exc:
-                # Cut short or damaged part way: what came before is read, and the reader reports the cut where it
-                # finds it. Damaged from the start: nothing to read.
+                # Cut short or damaged part way: what came before is read; a cut is reported by the reader where it
+                # finds it, damage as the reason the copy stopped (the reader may find nothing amiss: a damaged
+                # gzip trailer after whole content). Damaged from the start: nothing to read.
                 if out.tell() == 0:
                     raise InputError(f"Cannot read {display}: {exc}") from exc
+                if isinstance(exc, InputError):
+                    return f"Cannot read {display} to its end: {exc}; what came before the damage was analysed"
         except _Cut as cut:
             return str(cut)
         except OSError as exc:  # the disk filled all the same (another writer), or the folder went away

@@ -99,3 +99,34 @@ def test_the_spool_keeps_the_disk_from_filling(tmp_path: Path) -> None:
         assert spool.cut is not None and "less than" in spool.cut and "TMPDIR" in spool.cut
     with spooled(plain, "capture.pcap.gz") as spool:
         assert spool.cut is None and spool.path.stat().st_size == 4 + (1 << 20)
+
+
+@pytest.mark.parametrize("flipped", [-8, -1])  # the CRC, and the length (ISIZE)
+def test_a_damaged_gzip_trailer_loses_nothing_before_it(flipped: int) -> None:
+    """Found by review: the last step's output was dropped with the error (flows 10-23 of lab.mitm lost)."""
+    content = os.urandom(40_000) * 4
+    damaged = bytearray(gzip.compress(content))
+    damaged[flipped] ^= 0xFF
+    given: list[bytes] = []
+    with pytest.raises(InputError, match="damaged"):
+        given.extend(decompressed_chunks(io.BytesIO(bytes(damaged)), "gzip"))  # keeps what came before the error
+    assert b"".join(given) == content
+
+
+def test_a_damaged_compressed_input_is_analysed_whole_and_reported(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    damaged = bytearray(gzip.compress((REPO / "captures" / "lab" / "lab.mitm").read_bytes()))
+    damaged[-1] ^= 0xFF
+    path = tmp_path / "lab.mitm.gz"
+    path.write_bytes(bytes(damaged))
+    command = [sys.executable, "-m", "inspector", "analyze", str(path), "--format", "json", "-q"]
+    done = subprocess.run(command, capture_output=True, check=False)
+    assert done.returncode == 3, done.stderr
+    document = json.loads(done.stdout)
+    assert len(document["exchanges"]) == 23  # every flow, though the trailer's check failed
+    assert "gzip-compressed but damaged" in document["errors"][0]["reason"]
