@@ -30,7 +30,7 @@ from inspector.settings import TrustArguments, build_settings
     "--report",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Write a JSONL report: one line per exchange with its findings, flushed as it goes.",
+    help="Write a JSONL report: one line per exchange with its findings, flushed as it goes (+FILE appends).",
 )
 @selection_options
 @click.option("--dry-run", is_flag=True, help="Print the mitmproxy command instead of running it.")
@@ -66,7 +66,7 @@ def proxy(
       oauth-inspector proxy --reverse https://exchange.contoso.com --cert OAuthCert.cer --realm <tenant id>
       oauth-inspector proxy --web --cert OAuthCert.cer --report oauth.jsonl -- -w flows.mitm
     """
-    from inspector.proxy import build_plan, check_port_free, launch, selection_sets
+    from inspector.proxy import build_plan, check_port_free, launch, report_target, selection_sets
     from inspector.selection import build_selection
 
     with exit_on_error():
@@ -74,7 +74,7 @@ def proxy(
         settings = build_settings(trust, output_format=None, now=datetime.now(UTC))
         chosen = {"rules": only_rules, "hosts": only_hosts, "clients": only_clients, "ignores": ignores}
         build_selection(**chosen, severity=min_severity, configured=list(settings.ignores))
-        if report is not None and not report.expanduser().resolve().parent.is_dir():
+        if report is not None and not report_target(report)[1].parent.is_dir():
             raise ConfigError(f"Cannot write the report {report}: its folder does not exist")
         plan = build_plan(
             reverse=reverse,

@@ -85,8 +85,17 @@ def addon_options(trust: TrustArguments, report: Path | None) -> list[str]:
     for name, value in addon_arguments(trust):
         out += _set(name, value)
     if report is not None:
-        out += _set("oauth_report", str(report.expanduser().resolve()))
+        append, path = report_target(report)
+        out += _set("oauth_report", ("+" if append else "") + str(path))
     return out
+
+
+def report_target(report: Path) -> tuple[bool, Path]:
+    """Whether the report is appended to (``+FILE``, as the addon's ``oauth_report`` reads it), and its absolute
+    path."""
+    text = str(report)
+    append = text.startswith("+")
+    return append, Path(text[1:] if append else text).expanduser().resolve()
 
 
 def selection_sets(chosen: dict[str, tuple[str, ...]], severity: str | None) -> list[str]:

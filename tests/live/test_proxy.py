@@ -119,6 +119,15 @@ def test_dry_run_prints_the_banner_and_command(trust_files: TrustFiles) -> None:
     assert result.output.rstrip().endswith("-w f.mitm")
 
 
+def test_a_report_appended_to_with_plus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--report +FILE`` appends, as the addon's oauth_report reads it (found by review: refused, "folder does not
+    exist", as a file named "+FILE")."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["proxy", "--report", "+oauth.jsonl", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"oauth_report=+{tmp_path / 'oauth.jsonl'}" in result.output
+
+
 def test_every_trust_option_reaches_the_addon(trust_files: TrustFiles, tmp_path: Path) -> None:
     config = tmp_path / "oauth-inspector.toml"
     config.write_text("skew = 30\n", encoding="utf-8")
