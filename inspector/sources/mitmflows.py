@@ -340,7 +340,8 @@ def checked(exchange: HttpExchange) -> tuple[HttpExchange, list[Notice]]:
         notices.append(
             Notice(
                 rule=_RULE,
-                message=f"{exchange.id}: {reason}; its time is unknown, so token and certificate times and the rules "
+                # the notice names its exchange (the table puts the id in front): the message does not again
+                message=f"The flow: {reason}; its time is unknown, so token and certificate times and the rules "
                 "that compare exchanges over time (basic-fallback) are not judged for it; every other check is",
                 source=exchange.provenance.source,
                 exchange_id=exchange.id,
