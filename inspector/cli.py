@@ -646,7 +646,7 @@ def token(
         at = _parse_time(at_time) if at_time else datetime.now(UTC)
         settings = build_settings(trust, output_format=None, now=at)  # certificates judged then too
     _warn_skipped(settings.trust)
-    text = sys.stdin.read(1024 * 1024 + 1) if value == "-" else value
+    text = _pasted_from_stdin() if value == "-" else value
     if len(text) > 1024 * 1024:
         error("the token given is over 1 MiB; that is not an S2S token")
         sys.exit(EXIT_UNREADABLE)
@@ -673,6 +673,21 @@ def token(
     else:
         print_token(_stdout_console(), result, findings, show_secrets=trust.show_secrets)
     sys.exit(exit_code(totals, settings.fail_on, unreadable=False))
+
+
+def _pasted_from_stdin() -> str:
+    """What ``token -`` reads; a capture file given there is refused (exit 2), pointing at ``analyze``."""
+    from inspector.sources.detect import detect_kind_of_head
+
+    raw = sys.stdin.buffer.read(1024 * 1024 + 1)
+    kind = detect_kind_of_head(raw[:4096])
+    if kind is not None or raw.startswith((b"PK\x03\x04", b"\x1f\x8b", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")):
+        what = {"pcap": "a pcap/pcapng capture", "har": "a HAR file", "mitm": "a mitmproxy flow file"}.get(
+            kind or "", "an archive or a compressed file"
+        )
+        error(f"standard input is {what}, not a token; to judge the traffic in it: oauth-inspector analyze - < FILE")
+        sys.exit(EXIT_USAGE)
+    return raw.decode("utf-8", errors="replace")
 
 
 def _warn_skipped(trust: Trust) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from inspector.lab.certs import write_cer
 from inspector.lab.tokens import TokenKit
 from tests.test_cli import invoke
@@ -40,3 +42,18 @@ def test_json_has_the_inventory_key_as_analyze_writes_it(lab_kit: TokenKit, tmp_
     # a token that is not a JWT names no signer: the key is there, empty
     _, out, _ = invoke("token", "Bearer not-a-jwt", "--format", "json")
     assert json.loads(out)["inventory"]["signers"] == []
+
+
+@pytest.mark.parametrize("name", ["lab.har", "lab.pcapng", "lab.mitm"])
+def test_a_capture_on_standard_input_is_refused_pointing_at_analyze(name: str) -> None:
+    """Found by review: judged as one opaque bearer value, exit 0."""
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    data = (REPO / "captures" / "lab" / name).read_bytes()
+    command = [sys.executable, "-m", "inspector", "token", "-"]
+    done = subprocess.run(command, input=data, capture_output=True, check=False)
+    assert done.returncode == 2
+    assert b"not a token" in done.stderr and b"analyze -" in done.stderr
