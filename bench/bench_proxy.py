@@ -195,16 +195,21 @@ def milliseconds(values: list[float]) -> str:
     )
 
 
+def addon_sets(lab: LabDir, report: Path) -> list[str]:
+    """``--set`` for the addon as ``oauth-inspector proxy`` sets it: the lab's trust, and a JSONL report."""
+    sets = {
+        "oauth_cert": lab.path / AUTH_CERT_FILE,
+        "oauth_metadata": lab.path / ACS_METADATA_FILE,
+        "oauth_realm": lab.realm,
+        "oauth_report": report,
+    }
+    return [arg for name, value in sets.items() for arg in ("--set", f"{name}={value}")]
+
+
 def latency_part(args: argparse.Namespace, work: Path) -> None:
     lab_process, upstream = start_lab(work / "lab")
     lab = read_lab_dir(work / "lab")
-    trust = [
-        "--set",
-        f"oauth_cert={lab.path / AUTH_CERT_FILE}",
-        "--set",
-        f"oauth_metadata={lab.path / ACS_METADATA_FILE}",
-    ]
-    trust += ["--set", f"oauth_realm={lab.realm}", "--set", f"oauth_report={work / 'report.jsonl'}"]
+    trust = addon_sets(lab, work / "report.jsonl")
     ports = {"mitmdump": free_port(), "mitmdump + addon": free_port()}
     plain = start_mitmdump(upstream, ports["mitmdump"], [], work / "plain.log")
     inspected = start_mitmdump(

@@ -19,10 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_proxy import Client, cpu_seconds, start_lab, start_mitmdump, stop, tokens
+from bench_proxy import Client, addon_sets, cpu_seconds, start_lab, start_mitmdump, stop, tokens
 from pycache import use_bytecode_cache
 
-from inspector.lab.folder import ACS_METADATA_FILE, AUTH_CERT_FILE, read_lab_dir
+from inspector.lab.folder import read_lab_dir
 from inspector.lab.server import free_port
 
 ADDON = Path(__file__).resolve().parent.parent / "addons" / "oauth_inspector.py"  # imports inspector.live.addon
@@ -40,12 +40,6 @@ def main() -> None:
         work = Path(tmp)
         lab_process, upstream = start_lab(work / "lab")
         lab = read_lab_dir(work / "lab")
-        trust = [
-            "--set",
-            f"oauth_cert={lab.path / AUTH_CERT_FILE}",
-            "--set",
-            f"oauth_metadata={lab.path / ACS_METADATA_FILE}",
-        ]
         proxies = {}
         try:
             for name, tree in [("plain", None), *trees.items()]:
@@ -54,8 +48,7 @@ def main() -> None:
                     extra: list[str] = []
                 else:
                     os.environ["PYTHONPATH"] = str(Path(tree).resolve())
-                    report = ["--set", f"oauth_report={work / (name + '.jsonl')}"]
-                    extra = ["-s", str(ADDON), *trust, *report]
+                    extra = ["-s", str(ADDON), *addon_sets(lab, work / f"{name}.jsonl")]
                 port = free_port()
                 proxies[name] = (start_mitmdump(upstream, port, extra, work / f"{name}.log"), port)
             os.environ.pop("PYTHONPATH", None)
