@@ -677,11 +677,12 @@ def token(
 
 def _pasted_from_stdin() -> str:
     """What ``token -`` reads; a capture file given there is refused (exit 2), pointing at ``analyze``."""
-    from inspector.sources.detect import detect_kind_of_head
+    from inspector.sources.detect import ZIP_MAGICS, detect_kind_of_head
+    from inspector.sources.opening import compression_of
 
     raw = sys.stdin.buffer.read(1024 * 1024 + 1)
     kind = detect_kind_of_head(raw[:4096])
-    if kind is not None or raw.startswith((b"PK\x03\x04", b"\x1f\x8b", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")):
+    if kind is not None or raw.startswith(ZIP_MAGICS) or compression_of(raw) is not None:
         what = {"pcap": "a pcap/pcapng capture", "har": "a HAR file", "mitm": "a mitmproxy flow file"}.get(
             kind or "", "an archive or a compressed file"
         )

@@ -38,6 +38,10 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)|[{}\[\]:,]', re.DOTALL
 _TNETSTRING_DICT_HEAD = re.compile(rb"\A([0-9]{1,12}):([0-9]{1,12}):")
 
 
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+"""A zip archive's start (a Fiddler .saz is one)."""
+
+
 def detect_kind(path: Path) -> InputKind | None:
     """The kind of capture in ``path``, or ``None`` when it is none of pcap/pcapng, HAR, mitmproxy flows or a
     Fiddler session archive (a zip with ``raw/NN_c.txt`` members).
@@ -53,7 +57,7 @@ def detect_kind(path: Path) -> InputKind | None:
                 return "har"
             if _is_tnetstring_dict(head, fo):
                 return "mitm"
-        if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        if head.startswith(ZIP_MAGICS):
             from inspector.sources.saz import looks_like_saz
 
             return "saz" if looks_like_saz(path) else None
