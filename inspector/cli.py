@@ -34,7 +34,7 @@ from inspector.report.console import ConsoleReport
 from inspector.report.token_view import print_token
 from inspector.report.writers import JsonlWriter, JsonWriter, ReportWriter, SarifWriter, tell_unread
 from inspector.rules import CATALOGUE, SEVERITIES, Rule, at_or_above, markdown_table
-from inspector.selection import Selection, build_selection
+from inspector.selection import Selection, build_selection, selected
 from inspector.settings import FORMATS, OPTIONS, TrustArguments, build_settings
 from inspector.tally import Totals
 from inspector.text import quoted
@@ -290,7 +290,7 @@ def analyze(
     to the common parent of the inputs, then the exchange's number: sub/trace.har:3.
     """
     from inspector.report.progress import ProgressView
-    from inspector.run import run_parallel, run_sequential, run_timeline_parallel, selected
+    from inspector.run import run_parallel, run_sequential, run_timeline_parallel
     from inspector.sources.dispatch import collect_inputs
     from inspector.sources.naming import input_labels
     from inspector.sources.opening import is_stream
@@ -446,7 +446,6 @@ def finish_report(
     """The end of an analysis report: what the run's trust inventory reveals, the inputs not read, then ``close``."""
     from inspector.inventory_rules import inventory_findings
     from inspector.rotation import join_findings, rotation_timeline
-    from inspector.run import selected
 
     judged = inventory_findings(outcome.inventory)
     judged += join_findings(outcome.inventory, configuration, now=settings.policy.now)

@@ -14,8 +14,7 @@ from inspector.cli_common import EXIT_UNREADABLE, error
 from inspector.distributed import dask_client, expand, gather_shards, require_dask, run_dask, shards_of
 from inspector.report.writers import ReportWriter
 from inspector.rotation import Configuration
-from inspector.run import selected
-from inspector.selection import Selection
+from inspector.selection import Selection, selected
 from inspector.settings import Settings
 from inspector.sources.pcap.tls.keylog import KeyLog
 from inspector.tally import Totals

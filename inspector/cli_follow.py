@@ -27,8 +27,8 @@ from inspector.model import ConfigError, InputError
 from inspector.report.snapshot import SnapshotReport
 from inspector.report.writers import ReportWriter
 from inspector.rotation import Configuration
-from inspector.run import Publisher, RunOutcome, selected
-from inspector.selection import Selection
+from inspector.run import Publisher, RunOutcome
+from inspector.selection import Selection, selected
 from inspector.settings import Settings
 from inspector.sources.detect import InputKind
 from inspector.sources.pcap.tls.keylog import KeyLog

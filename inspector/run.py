@@ -27,7 +27,7 @@ from inspector.model import InputError, SourceItem, UnreadInput
 from inspector.policy import Policy
 from inspector.report.writers import Record, Records, ReportWriter
 from inspector.rules import Finding
-from inspector.selection import Selection
+from inspector.selection import Selection, selected
 from inspector.sources.detect import InputKind
 from inspector.sources.dispatch import read_input
 from inspector.sources.naming import input_labels
@@ -75,14 +75,6 @@ class Sink(Protocol):
 
     def exchange(self, result: ExchangeResult) -> None: ...
     def finding(self, item: Finding) -> None: ...
-
-
-def selected(selection: Selection | None, findings: Iterable[Finding]) -> Iterator[Finding]:
-    """Findings as the filters and suppressions report them (a suppressed one marked, a filtered one left out)."""
-    for item in findings:
-        chosen = selection.apply(item) if selection else item
-        if isinstance(chosen, Finding):
-            yield chosen
 
 
 class Publisher:

@@ -9,6 +9,7 @@ towards ``--fail-on``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -144,3 +145,11 @@ def build_selection(
         exchanges=frozenset(e.strip() for e in exchanges),
         suppressions=(*(configured or []), *(parse_ignore(v) for v in ignores)),
     )
+
+
+def selected(selection: Selection | None, findings: Iterable[Finding]) -> Iterator[Finding]:
+    """Findings as the filters and suppressions report them (a suppressed one marked, a filtered one left out)."""
+    for item in findings:
+        chosen = selection.apply(item) if selection else item
+        if isinstance(chosen, Finding):
+            yield chosen

@@ -42,6 +42,7 @@ from inspector.live.repeats import FlowNames, Key, RepeatedFlows, flow_key
 from inspector.live.report_file import ReportFile
 from inspector.model import Notice, SourceItem
 from inspector.rules import Finding
+from inspector.selection import selected
 from inspector.settings import Settings
 from inspector.sources.mitmflows import flow_items
 from inspector.sources.naming import exchange_id as make_exchange_id
@@ -144,10 +145,7 @@ class OAuthInspector:
     def _publish_findings(self, config: LiveConfig, items: Iterable[Finding], *, written_only: bool = False) -> None:
         """Findings of no one flow (trust, the end of input, the inventory's), as the selection reports them
         (``written_only``: into the report file only, already counted and logged)."""
-        for item in items:
-            chosen = config.selection.apply(item) if config.selection else item
-            if not isinstance(chosen, Finding):
-                continue
+        for chosen in selected(config.selection, items):
             if not written_only:
                 self.totals.add(chosen)
                 log_findings((chosen,), None)
