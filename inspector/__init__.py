@@ -1,8 +1,4 @@
 """oauth-inspector: see from the wire whether Microsoft server-to-server OAuth really works."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("oauth-inspector")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"
+"""The one definition of the version (pyproject.toml reads it from here at build time)."""
