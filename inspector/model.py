@@ -7,10 +7,12 @@ survives the round trip and nothing on the wire can make decoding fail. Headers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import copyreg
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal
 
 from inspector.jsonable import json_native
 from inspector.rules import RuleId
@@ -217,3 +219,16 @@ class ConfigError(Exception):
 
 
 SourceItem = HttpExchange | Notice
+
+
+def _pickled_by_constructor(cls: type[Any]) -> None:
+    """Pickle ``cls`` as a call of its constructor with its fields. A frozen dataclass with slots is otherwise
+    pickled through the ``__getstate__``/``__setstate__`` dataclasses writes in Python, which walk ``fields()`` for
+    every object; items cross between processes by the ten thousand (``--jobs``, ``--separately``, Dask), and this
+    makes their pickling and unpickling about a third cheaper."""
+    values: Callable[[Any], tuple[object, ...]] = attrgetter(*(each.name for each in fields(cls)))
+    copyreg.pickle(cls, lambda item: (cls, values(item)))
+
+
+for _cls in (Endpoint, Provenance, HttpRequest, HttpResponse, TlsInfo, HttpExchange):
+    _pickled_by_constructor(_cls)
