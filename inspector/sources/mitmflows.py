@@ -2,7 +2,8 @@
 
 A flow file is a sequence of tnetstring dicts, one per flow. This module frames them itself, so that each flow is
 bounded in size and every problem can name the flow and its byte offset, and hands each frame to
-``mitmproxy.io.FlowReader`` to become a flow. A flow that frames but does not load becomes an ``input-malformed``
+mitmproxy's loader to become a flow (a plain frame parsed in one bounded pass by ``inspector.sources.tnetstring``,
+any other through ``mitmproxy.io.FlowReader``). A flow that frames but does not load becomes an ``input-malformed``
 notice; a file that stops framing (truncated, corrupt) ends with ``InputError`` after the flows before it.
 """
 
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from mitmproxy import http
-from mitmproxy.io import FlowReader, tnetstring
+from mitmproxy.flow import Flow
+from mitmproxy.io import FlowReader, compat, tnetstring
 
 from inspector.bodies import kept_body
 from inspector.model import (
@@ -34,6 +36,7 @@ from inspector.model import (
 from inspector.rules import RuleId
 from inspector.sources.naming import exchange_id
 from inspector.sources.pcap.http_heads import with_trimmed_names
+from inspector.sources.tnetstring import plain_value
 
 MAX_FLOW_BYTES = 1 << 40
 """A single flow larger than this is skipped with a notice (larger flows than ``BIG_FLOW_BYTES`` are read bounded)."""
@@ -231,19 +234,21 @@ def _item_from_frame(
     """The exchange a frame holds, or ``(None, reason)``; ``(None, None)`` for a flow that is not HTTP."""
     if not frame.endswith(b"}"):
         return None, "it is not a flow (a tnetstring that is not a dict)"
-    problem = _shape_problem(frame)
-    if problem is not None:
-        return None, problem
-    try:
-        flows = _load(frame)
-    # Flow data is hostile input and mitmproxy's loader can fail in many ways on it (KeyError, TypeError,
-    # RecursionError...). Any failure is confined to this one flow.
-    except Exception as exc:
-        cause = exc.__cause__ if exc.__cause__ is not None else exc
-        return None, f"mitmproxy cannot load it ({type(cause).__name__}: {str(cause)[:200]})"
-    if len(flows) != 1:
-        return None, "it is not one flow"
-    flow = flows[0]
+    flow = _quick_flow(frame)
+    if flow is None:  # the careful path: the same loader, each step bounded and its failure worded
+        problem = _shape_problem(frame)
+        if problem is not None:
+            return None, problem
+        try:
+            flows = _load(frame)
+        # Flow data is hostile input and mitmproxy's loader can fail in many ways on it (KeyError, TypeError,
+        # RecursionError...). Any failure is confined to this one flow.
+        except Exception as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            return None, f"mitmproxy cannot load it ({type(cause).__name__}: {str(cause)[:200]})"
+        if len(flows) != 1:
+            return None, "it is not one flow"
+        flow = flows[0]
     if not isinstance(flow, http.HTTPFlow):
         return None, None
     try:
@@ -258,6 +263,20 @@ def _item_from_frame(
     except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
         return None, f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
     return exchange, None
+
+
+def _quick_flow(frame: bytes) -> object | None:
+    """The flow of a plain frame as ``FlowReader`` makes it (its parse done by :func:`plain_value`, then mitmproxy's
+    own migration and ``from_state``), or ``None`` for the careful path to decide (which then words any failure)."""
+    state = plain_value(
+        frame, max_values=MAX_FLOW_VALUES, max_depth=MAX_FLOW_DEPTH, max_prefix_digits=_MAX_PREFIX_DIGITS
+    )
+    if type(state) is not dict:
+        return None
+    try:
+        return Flow.from_state(compat.migrate_flow(state))
+    except Exception:  # hostile state: the careful path loads the frame again and says what is wrong
+        return None
 
 
 def _load(frame: bytes) -> list[object]:
