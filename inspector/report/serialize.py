@@ -11,8 +11,11 @@ import json
 import re
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder as _C_MAKE_ENCODER  # type: ignore[attr-defined]  # None without the C speedups
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from inspector.analyze import ExchangeResult
@@ -429,6 +432,17 @@ def _tail_text(tail: dict[str, Any], token_text: str) -> str:
 
 _ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"), allow_nan=False)
 """Made once: ``json.dumps`` with options builds a new encoder per call, and this runs several times per exchange."""
+
+
+def _c_encode(value: Any) -> str:
+    """``_ENCODER.encode(value)``, calling the C encoder that ``encode`` builds per call directly: its Python-level
+    setup (``iterencode``'s closures and checks) was half the cost of encoding an exchange. The circular-reference
+    markers are a new dict per call, as ``encode`` makes them (one shared dict would keep stale marks after an
+    exception, and is not safe across threads)."""
+    return "".join(_C_MAKE_ENCODER({}, str, encode_basestring_ascii, None, ":", ",", False, False, False)(value, 0))
+
+
+_encode: Callable[[Any], str] = _c_encode if _C_MAKE_ENCODER is not None else _ENCODER.encode
 _LONE_SURROGATE_ESCAPE = re.compile(
     r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}"
 )
@@ -440,11 +454,11 @@ def dump_json(value: Any) -> str:
     decoded as latin-1) stays inert in any consumer. The careful walk runs only when the fast encoding is not
     strict."""
     try:
-        text = _ENCODER.encode(value)
+        text = _encode(value)
     except ValueError:  # a non-finite float
-        return _ENCODER.encode(json_native(value))
+        return _encode(json_native(value))
     if "\\ud" in text and _LONE_SURROGATE_ESCAPE.search(text):
-        return _ENCODER.encode(json_native(value))
+        return _encode(json_native(value))
     return text
 
 
