@@ -182,6 +182,36 @@ def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> 
     return out
 
 
+class HeaderText:
+    """Header lists as the JSON text ``dump_json(header_list(headers, ...))`` writes, each header redacted and
+    encoded once while it keeps coming: most of a capture's headers repeat (``Host``, ``User-Agent``, a
+    ``WWW-Authenticate`` challenge, whose redaction runs a regex per parameter).
+
+    Encoding a list item by item gives the text of the list (strictness is per string: a lone surrogate is made
+    text in its own string either way). Only short headers are remembered, and the memo is emptied when full, so
+    its memory stays small whatever the input."""
+
+    def __init__(self, *, show_secrets: bool, size: int = 4096, longest: int = 512) -> None:
+        self.show_secrets = show_secrets
+        self._size = size
+        self._longest = longest
+        self._memo: dict[tuple[str, str], str] = {}
+
+    def text(self, headers: tuple[tuple[str, str], ...]) -> str:
+        memo = self._memo
+        parts = []
+        for pair in headers:
+            text = memo.get(pair)
+            if text is None:
+                text = dump_json(header_list((pair,), show_secrets=self.show_secrets)[0])
+                if len(pair[0]) + len(pair[1]) <= self._longest:
+                    if len(memo) >= self._size:
+                        memo.clear()
+                    memo[pair] = text
+            parts.append(text)
+        return "[" + ",".join(parts) + "]"
+
+
 def exchange_head(exchange: HttpExchange) -> dict[str, Any]:
     """The first part of an exchange's data: what is the flow's own (which exchange, where and when). Two flows
     that repeat one exchange differ only here (``live/repeats.py``)."""
