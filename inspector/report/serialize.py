@@ -466,7 +466,8 @@ _ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"
 
 def _c_encode(value: Any) -> str:
     """``_ENCODER.encode(value)``, calling the C encoder that ``encode`` builds per call directly: its Python-level
-    setup (``iterencode``'s closures and checks) was half the cost of encoding an exchange. The circular-reference
+    setup (``iterencode``'s closures and checks) is about 4,000 of the 67,000 instructions of encoding an
+    exchange's JSON object, and this runs several times per exchange. The circular-reference
     markers are a new dict per call, as ``encode`` makes them (one shared dict would keep stale marks after an
     exception, and is not safe across threads)."""
     return "".join(_C_MAKE_ENCODER({}, str, encode_basestring_ascii, None, ":", ",", False, False, False)(value, 0))
