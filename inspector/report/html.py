@@ -32,7 +32,14 @@ from inspector.inventory import Inventory
 from inspector.model import UnreadInput
 from inspector.report.html_assets import SCRIPT, STYLE
 from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_svg, verdict_class
-from inspector.report.serialize import ExchangeEncoder, dump_json, exchange_data, finding_data
+from inspector.report.serialize import (
+    ExchangeEncoder,
+    HeaderText,
+    dump_json,
+    exchange_data,
+    finding_data,
+    header_list,
+)
 from inspector.report.writers import TOOL_NAME, Record, Records
 from inspector.rules import CATALOGUE, SEVERITIES, SEVERITY_ORDER, Finding
 from inspector.tally import Totals
@@ -95,15 +102,50 @@ class HtmlRecords:
     def __init__(self, *, show_secrets: bool) -> None:
         self.show_secrets = show_secrets
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
+        self.headers = HeaderText(show_secrets=show_secrets)
+        # Hold the header lists' places in the row encoded whole; random, so no wire text can spell them.
+        marker = f"oauth-inspector-headers-{secrets.token_hex(16)}"
+        self._request_marker, self._response_marker = f"{marker}-request", f"{marker}-response"
+        self._request_text, self._response_text = dump_json(self._request_marker), dump_json(self._response_marker)
+        self._token_texts: tuple[str, str] = ("", "")
+        """The last token's JSON text and its ``script_json``: a token is reused for hours."""
 
     def _token_text(self, report: TokenReport) -> str:
-        return script_json(self.encoder.token_text(report))
+        text = self.encoder.token_text(report)
+        if text is not self._token_texts[0]:
+            self._token_texts = (text, script_json(text))
+        return self._token_texts[1]
+
+    def _row(self, result: ExchangeResult) -> dict[str, Any]:
+        """The exchange's row data with the header lists (``request_headers``, ``response_headers``) as markers."""
+        report = result.auth.token
+        data = exchange_data(result, show_secrets=self.show_secrets, token_value="")
+        data["request_headers"] = self._request_marker
+        data["response_headers"] = self._response_marker if result.exchange.response is not None else None
+        data["auth"].pop("token", None)
+        data["auth"]["token_summary"] = f"{report.kind} {report.signature or ''}".strip() if report else None
+        return data
+
+    def _row_text(self, data: dict[str, Any], result: ExchangeResult) -> str:
+        """``dump_json`` of the row with the header lists in it, each header's text made once while it keeps
+        coming (:class:`HeaderText`) and put in the place of its marker."""
+        text = dump_json(data)
+        exchange = result.exchange
+        request, response = self._request_text, self._response_text
+        if text.count(request) != 1 or text.count(response) != int(exchange.response is not None):
+            # cannot happen (the markers are random); be exact all the same
+            data["request_headers"] = header_list(exchange.request.headers, show_secrets=self.show_secrets)
+            if exchange.response is not None:
+                data["response_headers"] = header_list(exchange.response.headers, show_secrets=self.show_secrets)
+            return dump_json(data)
+        text = text.replace(request, self.headers.text(exchange.request.headers), 1)
+        if exchange.response is not None:
+            text = text.replace(response, self.headers.text(exchange.response.headers), 1)
+        return text
 
     def exchange(self, result: ExchangeResult) -> Record:
         report = result.auth.token
-        data = exchange_data(result, show_secrets=self.show_secrets, with_headers=True, token_value="")
-        data["auth"].pop("token", None)
-        data["auth"]["token_summary"] = f"{report.kind} {report.signature or ''}".strip() if report else None
+        data = self._row(result)
         findings = [finding_data(f) for f in result.findings]
         # The title comes from the catalogue and the exchange is the row itself: not repeated per row.
         data["findings"] = [{k: v for k, v in f.items() if k not in ("title", "exchange")} for f in findings]
@@ -113,7 +155,7 @@ class HtmlRecords:
             verdict_class(result.auth.scheme, report.signature if report else None),
             response is not None and response.status == 401,
             any(f.rule == "basic-fallback" for f in result.findings),
-            script_json(dump_json(data)),
+            script_json(self._row_text(data, result)),
             self._token_text(report) if report is not None else None,
             tuple(findings),
         )
@@ -170,6 +212,8 @@ class HtmlWriter:
         self.flagged = _Blocks("f", FLAGGED_BLOCK)
         """Positions of the exchanges with findings (the list's "only exchanges with findings" view)."""
         self._token_index: dict[bytes, int] = {}
+        self._last_token: tuple[str | None, int | None] = (None, None)
+        """The last token text absorbed and its index (``None``: stored inline, the index being full)."""
         self.bins = TimelineBins()
         self.examples: dict[str, list[dict[str, Any]]] = {}
 
@@ -202,10 +246,14 @@ class HtmlWriter:
             self.flagged.add(str(position))
         row, token = record.row, record.token
         if token is not None:
-            digest = hashlib.blake2b(token.encode("ascii"), digest_size=16).digest()
-            index = self._token_index.get(digest)
-            if index is None and len(self._token_index) < MAX_TOKENS:
-                index = self._token_index[digest] = self.tokens.add(token)
+            if token is self._last_token[0]:  # the same text object as the last exchange's: its place is known
+                index = self._last_token[1]
+            else:
+                digest = hashlib.blake2b(token.encode("ascii"), digest_size=16).digest()
+                index = self._token_index.get(digest)
+                if index is None and len(self._token_index) < MAX_TOKENS:
+                    index = self._token_index[digest] = self.tokens.add(token)
+                self._last_token = (token, index)
             row = row[:-1] + (f',"token_index":{index}}}' if index is not None else f',"token_inline":{token}}}')
         self.exchanges.add(row)
 

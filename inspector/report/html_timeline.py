@@ -12,6 +12,7 @@ from typing import Any
 
 CLASSES = ("valid", "bad", "unknown", "legacy", "none")
 """Verdict classes, in drawing order (bottom up)."""
+_CLASS_INDEX = {verdict: index for index, verdict in enumerate(CLASSES)}
 COLOURS = {
     "valid": "#2e7d32",
     "bad": "#c62828",
@@ -57,7 +58,7 @@ class TimelineBins:
         counts = self.bins.get(key)
         if counts is None:
             counts = self.bins[key] = [0] * (len(CLASSES) + 2)
-        counts[CLASSES.index(verdict)] += 1
+        counts[_CLASS_INDEX[verdict]] += 1
         counts[-2] += rejected
         counts[-1] += fallback
         if len(self.bins) > MAX_BINS:

@@ -315,21 +315,41 @@ def _whole_entry(text: JsonText) -> tuple[object] | None:
     """The entry at the read position parsed in one call of the ``json`` module's C scanner, when it is an object
     that lies wholly in the buffer and that the careful walk would keep whole (no string cut at ``STRING_KEEP``,
     not nested past ``MAX_ENTRY_DEPTH``): then its text is exactly what the walk would take, and ``json.loads`` of
-    that text gives this value. ``None`` otherwise (cut by the chunk's end, invalid, too big or too deep), and the
-    walk reads the entry as it always did; what was scanned here is at most the buffer, so the cost stays linear."""
+    that text gives this value. ``None`` otherwise (invalid, too big, too deep, or cut by the file's end), and the
+    walk reads the entry as it always did; what was scanned here is at most the buffer and one more chunk, so the
+    cost stays linear."""
     buf, pos = text.buf, text.pos
     if buf[pos : pos + 1] != "{":
         return None
     try:
         value, end = _DECODER.raw_decode(buf, pos)
-    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError, as is an integer too long
+    except RecursionError:
         return None
+    except ValueError as exc:  # JSONDecodeError is a ValueError, as is an integer too long
+        # Cut by the chunk's end (one entry in a few hundred): read the next chunk and parse again, once, rather
+        # than walk the entry character by character. Only for text short enough to be taken here, so the buffer
+        # stays bounded (STRING_KEEP and a chunk) and the walk would have read that chunk all the same.
+        if not (_cut_at_end(exc, len(buf)) and len(buf) - pos <= STRING_KEEP and text.more()):
+            return None
+        buf, pos = text.buf, text.pos
+        try:
+            value, end = _DECODER.raw_decode(buf, pos)
+        except (ValueError, RecursionError):
+            return None
     if end - pos > STRING_KEEP:  # shorter text cannot hold a string the walk would cut
         return None
     if buf.count("{", pos, end) + buf.count("[", pos, end) > MAX_ENTRY_DEPTH and _too_deep(value):
         return None
     text.pos = end
     return (value,)
+
+
+def _cut_at_end(exc: ValueError, size: int) -> bool:
+    """The parse failed where the buffer ends: inside a string running to the end, or at the last few characters
+    (a number, literal or escape cut short); not at damage in the middle of the text."""
+    if not isinstance(exc, json.JSONDecodeError):
+        return False
+    return exc.msg.startswith("Unterminated string") or exc.pos >= size - 16
 
 
 def _too_deep(value: object) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -477,3 +478,41 @@ def test_entries_read_in_one_call_are_what_the_careful_walk_reads(
     assert len(_split(fast)[0]) == 5  # nested 64 deep is read, 65 deep is not; the cut comment is read
     if chunk == 1 << 20:  # everything in one buffer: only the entries the walk must judge are left to it
         assert taken == [True, True, False, False, False, True, True, False, False]
+
+
+def test_an_entry_cut_by_the_chunks_end_is_read_in_one_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Entries of about a kilobyte in chunks of 4 KiB: most chunks end inside an entry, which is parsed again with
+    # the next chunk rather than walked; a damaged entry in the middle of a chunk reads no chunk early.
+    entries: list[object] = [_entry(comment="é" * n) for n in range(0, 600, 37)]
+    path = _write(tmp_path, _har(*entries))
+    monkeypatch.setattr("inspector.sources.json_stream.CHUNK", 4096)
+    careful_calls: list[int] = []
+    careful_entry = har._careful_entry
+
+    def counted(text: JsonText, reader: Any, index: int, start: str) -> Iterator[SourceItem]:
+        careful_calls.append(index)
+        return careful_entry(text, reader, index, start)
+
+    monkeypatch.setattr(har, "_careful_entry", counted)
+    fast = list(read_har(path))
+    assert careful_calls == [] and len(fast) == len(entries)
+    monkeypatch.setattr(har, "_whole_entry", lambda _text: None)
+    assert list(read_har(path)) == fast
+
+    damaged = tmp_path / "damaged.har"
+    damaged.write_text('{"log": {"entries": [{"a": 1 2}, ' + " " * 10_000 + "{}]}}", encoding="utf-8")
+    monkeypatch.setattr(har, "_whole_entry", _whole_entry_reads_nothing_early(har._whole_entry))
+    with pytest.raises(InputError, match="invalid JSON in entry 0"):
+        list(read_har(damaged))
+
+
+def _whole_entry_reads_nothing_early(
+    whole_entry: Callable[[JsonText], tuple[object] | None],
+) -> Callable[[JsonText], tuple[object] | None]:
+    def checked(text: JsonText) -> tuple[object] | None:
+        size = len(text.buf)
+        value = whole_entry(text)
+        assert len(text.buf) == size, "a chunk was read for damage in the middle of the buffer"
+        return value
+
+    return checked
