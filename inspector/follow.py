@@ -29,10 +29,13 @@ from inspector.sources.pcap.files import CaptureFormatError, iter_records
 
 POLL_SECONDS = 1.0
 
-_DUMPCAP = re.compile(r"^(?P<prefix>.*)_(?P<number>\d{5,})_(?P<stamp>\d{14})(?P<ext>(\.[A-Za-z]+)*)$", re.ASCII)
+# \Z, not $: $ also matches before a final newline, and a file name may end in one.
+_DUMPCAP = re.compile(
+    r"^(?P<prefix>.*)_(?P<number>\d{5,})_(?P<stamp>\d{14})(?P<ext>(\.[A-Za-z]+)*)\Z", re.ASCII | re.DOTALL
+)
 _LONG_DIGITS = re.compile(r"\d{4,}", re.ASCII)
-_EXTENSION_END = re.compile(r"\.[A-Za-z]+$", re.ASCII)
-_TRAILING = re.compile(r"(\d+)$", re.ASCII)
+_EXTENSION_END = re.compile(r"\.[A-Za-z]+\Z", re.ASCII)
+_TRAILING = re.compile(r"(\d+)\Z", re.ASCII)
 NOT_AN_INPUT = "not a pcap/pcapng capture, HAR or mitmproxy flow file (the kind is detected from the content)"
 
 

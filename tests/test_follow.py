@@ -31,10 +31,19 @@ LAB = REPO / "captures" / "lab"
         (["ring", "ring1", "ring2"], True),  # tcpdump -C -w ring
         (["exch01", "exch02"], False),
         (["ring_00001_20261207060000.pcapng", "ring_00001_20261207060000.pcap"], False),
+        # a name ending in a newline: its counter is after it (found by the fuzz harness: "$" matched before it)
+        (["1\n", "1\n1", "1\n2"], True),
+        (["cap\n_00001_20261207060000.pcapng", "cap\n_00002_20261207060105.pcapng"], True),
     ],
 )
 def test_files_of_one_ring_share_its_name(names: list[str], same: bool) -> None:
     assert (len({ring_of(name) for name in names}) == 1) is same
+
+
+def test_a_counter_is_the_end_of_the_name_not_the_end_of_a_line() -> None:
+    assert ring_number("trace\n7") == 7
+    assert ring_number("trace7\n") == 0
+    assert ring_number("ring\n_00003_20261207060000.pcapng") == 3
 
 
 def test_the_counter_orders_files_that_start_at_the_same_time() -> None:
