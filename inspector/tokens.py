@@ -258,6 +258,9 @@ def _looks_like_jwt(value: str) -> bool:
         first = len(value)
     if not first or first > MAX_TOKEN_LENGTH:
         return False
+    head = value[:8]
+    if first >= 8 and head.startswith("eyJ") and head.isascii() and head.isalnum():
+        return True  # base64url of '{"' and six more letters or digits: decodes, and starts like an object
     try:
         return b64url_decode(value[:8]).lstrip()[:1] == b"{" if first >= 8 else False
     except TokenProblem:
@@ -290,7 +293,7 @@ def decode_bearer(value: str) -> DecodedBearer:
             return DecodedBearer(
                 kind="s2s-user", outer=outer, actor=actor, actor_problem="the actor token nests another actor token"
             )
-        return DecodedBearer(kind="s2s-user", outer=outer, actor=actor)
+        return DecodedBearer("s2s-user", outer, actor)
     if Principal.parse(outer.claims.get("iss")) is not None:
         return DecodedBearer(kind="s2s-app", outer=outer)
     return DecodedBearer(kind="jwt", outer=outer)
