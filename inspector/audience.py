@@ -8,6 +8,7 @@ request path with the table below (the longest matching prefix wins), or given p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from inspector.hosts import bare_host
@@ -40,6 +41,13 @@ SERVICE_PATHS: tuple[tuple[str, str], ...] = (
     ("/passiveauth/", SFB_ONLINE),
 )
 """Path prefixes (lower-case) of each service, and the principal its tokens must be made for."""
+
+_LONGEST_PREFIX = re.compile("|".join(re.escape(p) for p, _ in sorted(SERVICE_PATHS, key=lambda row: -len(row[0]))))
+"""Every prefix, longest first (a stable sort: the table's order among equal lengths), so the first alternative that
+matches is the longest matching prefix: one match per request instead of a test per prefix."""
+_PREFIX_PRINCIPAL: dict[str, str] = {}
+for _prefix, _principal in SERVICE_PATHS:
+    _PREFIX_PRINCIPAL.setdefault(_prefix, _principal)
 
 MICROSOFT_GRAPH = "00000003-0000-0000-c000-000000000000"
 AAD_GRAPH = "00000002-0000-0000-c000-000000000000"
@@ -100,14 +108,11 @@ def expected_audience(overrides: tuple[tuple[str, str], ...], host: str | None, 
     path = target.split("?", 1)[0]
     if "://" in path:  # absolute form (through a proxy)
         path = "/" + path.split("://", 1)[1].partition("/")[2]
-    path = path.lower()
-    best: tuple[str, str] | None = None
-    for prefix, principal in SERVICE_PATHS:
-        if path.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
-            best = (prefix, principal)
-    if best is None:
+    found = _LONGEST_PREFIX.match(path.lower())
+    if found is None:
         return None
-    return ExpectedAudience(best[1], f"path {best[0]}")
+    prefix = found.group()
+    return ExpectedAudience(_PREFIX_PRINCIPAL[prefix], f"path {prefix}")
 
 
 def resource_principal(host: str) -> str | None:

@@ -16,13 +16,14 @@ from typing import Any, TypeVar, cast
 
 from inspector.analyze import ExchangeResult
 from inspector.hosts import bare_host
-from inspector.http_auth import BearerChallengeInfo, bearer_challenge_info
+from inspector.http_auth import BearerChallengeInfo, Challenge, bearer_challenge_info
 from inspector.model import HttpExchange
 from inspector.report.serialize import utc_iso
 from inspector.token_checks import TokenReport
 from inspector.tokens import Principal
 
 _T = TypeVar("_T")
+_O = TypeVar("_O")
 
 MAX_SIGNERS = 512
 MAX_CHALLENGES = 512
@@ -205,6 +206,10 @@ def _signer_key(token: TokenReport) -> SignerKey:
     )
 
 
+def _bearer_infos(challenges: tuple[Challenge, ...]) -> list[BearerChallengeInfo]:
+    return [bearer_challenge_info(c) for c in challenges if c.scheme == "bearer"]
+
+
 def _otherwise_valid(result: ExchangeResult) -> bool:
     """A verified token the analyzer found nothing wrong with, apart from the server refusing it."""
     token = result.auth.token
@@ -230,13 +235,13 @@ class Inventory:
         state["_recent"] = {}  # a cache of this process's objects: never sent to another
         return state
 
-    def _remembered(self, thing: object, make: Callable[[], _T]) -> _T:
-        """``make()`` for an object the analyzer hands out again and again (a token's report, a parsed challenge
-        tuple: both come from its caches), computed once while the object is recent."""
+    def _remembered(self, thing: _O, make: Callable[[_O], _T]) -> _T:
+        """``make(thing)`` for an object the analyzer hands out again and again (a token's report, a parsed
+        challenge tuple: both come from its caches), computed once while the object is recent."""
         found = self._recent.get(id(thing))
         if found is not None and found[0] is thing:
             return cast(_T, found[1])
-        value = make()
+        value = make(thing)
         if len(self._recent) >= RECENT:
             self._recent.clear()
         self._recent[id(thing)] = (thing, value)
@@ -258,14 +263,10 @@ class Inventory:
         backend = be or fe or (exchange.server.host[:MAX_TEXT] if exchange.server else None)
         host = host_of(exchange)
         if token is not None and token.decoded.outer is not None:
-            key = self._remembered(token, lambda: _signer_key(token))
+            key = self._remembered(token, _signer_key)
             self._observe_signer(result, key, host, fe, be, backend)
         if result.challenges:
-            infos = self._remembered(
-                result.challenges,
-                lambda: [bearer_challenge_info(c) for c in result.challenges if c.scheme == "bearer"],
-            )
-            for info in infos:
+            for info in self._remembered(result.challenges, _bearer_infos):
                 self._observe_challenge(exchange, info, host, backend)
 
     def _observe_signer(
@@ -280,15 +281,27 @@ class Inventory:
                 self.signers_dropped += 1
                 return
             stats = self.signers[key] = SignerStats(key, exchange.id[:MAX_TEXT])
-        stats.first_seen, stats.last_seen = _span(stats.first_seen, stats.last_seen, exchange.time)
+        at = exchange.time
+        if at is not None:  # as _span, written out: this runs for every exchange with a token
+            first, last = stats.first_seen, stats.last_seen
+            if first is None or at < first:
+                stats.first_seen = at
+            if last is None or at > last:
+                stats.last_seen = at
         stats.exchanges += 1
-        stats.clients.add(exchange.client.host[:MAX_TEXT] if exchange.client else None)
+        client = exchange.client
+        stats.clients.add(client.host[:MAX_TEXT] if client else None)
         stats.hosts.add(host)
-        stats.fe_servers.add(fe)
-        stats.be_servers.add(be)
+        if fe is not None:
+            stats.fe_servers.add(fe)
+        if be is not None:
+            stats.be_servers.add(be)
         response = exchange.response
-        _count(stats.verdicts, token.signature or "none")
-        _count(stats.statuses, str(response.status) if response is not None else "none")
+        verdict = token.signature or "none"
+        status = str(response.status) if response is not None else "none"
+        verdicts, statuses = stats.verdicts, stats.statuses
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        statuses[status] = statuses.get(status, 0) + 1
         if response is not None and backend is not None and _otherwise_valid(result):
             counts = stats._backend(backend)
             if counts is not None:

@@ -33,9 +33,18 @@ class LruCache[K: Hashable, V]:
             self._items.popitem(last=False)
 
     def get_or_make(self, key: K, make: Callable[[K], V]) -> V:
-        value = self.get(key)
-        if value is None:
-            self.misses += 1
-            value = make(key)
-            self.put(key, value)
+        # get() and put() written out: the analyzer calls this for every header and token it sees.
+        items = self._items
+        value = items.get(key)
+        if value is not None:
+            items.move_to_end(key)
+            self.hits += 1
+            return value
+        self.misses += 1
+        value = make(key)
+        if self.size > 0:
+            items[key] = value
+            items.move_to_end(key)
+            if len(items) > self.size:
+                items.popitem(last=False)
         return value

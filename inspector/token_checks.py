@@ -119,9 +119,6 @@ def _time_findings(
 
 
 def _signature_findings(result: SignatureResult, signed: Jwt, which: str, exchange: str | None) -> list[Finding]:
-    x5t = signed.header.get("x5t")
-    kid = signed.header.get("kid")
-    named = f"x5t {x5t}" if isinstance(x5t, str) else f"kid {kid}" if isinstance(kid, str) else "no key hint"
     if result.verdict == "unsigned":
         what = "actor token inside the outer token" if which == "actor" else "token"
         return [
@@ -154,6 +151,9 @@ def _signature_findings(result: SignatureResult, signed: Jwt, which: str, exchan
             )
         ]
     if result.verdict == "unknown-key":
+        x5t = signed.header.get("x5t")
+        kid = signed.header.get("kid")
+        named = f"x5t {x5t}" if isinstance(x5t, str) else f"kid {kid}" if isinstance(kid, str) else "no key hint"
         out = []
         if result.wrong_issuer_keys:
             other = result.wrong_issuer_keys[0]
@@ -267,39 +267,104 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
         result = verifier.verify(signed, signed.claim_str("iss"))
         verdict, key = result.verdict, result.key
         findings += _signature_findings(result, signed, which, None)
-    principal_findings, realm = principal_findings_of(token, policy, None)
-    findings += principal_findings
-    aud: Any = outer.claims.get("aud")
-    report = TokenReport(
-        kind=token.kind,
-        decoded=token,
-        issuer=caller_principal(token),
-        realm=realm,
-        audience=aud if isinstance(aud, str) else ", ".join(as_list(aud)) or None,
-        signature=verdict,
-        key=key,
-    )
-    timed = [_timed(outer_name, outer)]
-    if token.actor is not None:
-        timed.append(_timed("actor", token.actor))
-    hosts = frozenset(h for h in (audience_host(a) for a in as_list(aud)) if h)
-    principals = frozenset(p for p in (audience_principal(a) for a in as_list(aud)) if p)
+    claims = _claims_view(token, policy)
+    findings += claims.findings
+    report = TokenReport(token.kind, token, claims.issuer, claims.realm, claims.audience, verdict, key)
+    actor = token.actor
+    outer_nbf, outer_exp = numeric_time(outer.claims.get("nbf")), numeric_time(outer.claims.get("exp"))
+    if actor is None:
+        timed: tuple[TimedToken, ...] = (TimedToken(outer_name, outer_nbf, outer_exp),)
+        nbfs = [outer_nbf] if outer_nbf is not None else []
+        exps = [outer_exp] if outer_exp is not None else []
+    else:
+        actor_nbf, actor_exp = numeric_time(actor.claims.get("nbf")), numeric_time(actor.claims.get("exp"))
+        timed = (TimedToken(outer_name, outer_nbf, outer_exp), TimedToken("actor", actor_nbf, actor_exp))
+        nbfs = [t for t in (outer_nbf, actor_nbf) if t is not None]
+        exps = [t for t in (outer_exp, actor_exp) if t is not None]
     validity = None
-    if verdict == "valid" and key is not None and key.not_before is not None and key.not_after is not None:
-        validity = (key.not_before, key.not_after)
-    nbfs = [t.nbf for t in timed if t.nbf is not None]
-    exps = [t.exp for t in timed if t.exp is not None]
+    if verdict == "valid" and key is not None:
+        start, end = key.not_before, key.not_after
+        if start is not None and end is not None:
+            validity = (start, end)
     return TokenAssessment(
         report,
         tuple(findings),
-        tuple(timed),
-        hosts,
-        principals,
+        timed,
+        claims.hosts,
+        claims.principals,
         which,
-        key_validity=validity,
-        valid_from=max(nbfs) if nbfs else None,
-        valid_until=min(exps) if exps else None,
+        validity,
+        max(nbfs) if nbfs else None,
+        min(exps) if exps else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimsView:
+    """What a token's ``iss``, ``aud``, ``nameid`` and ``trustedfordelegation`` (outer and actor) say under a
+    policy: the principal findings (``exchange=None``), and the report's issuer, realm and audience."""
+
+    findings: tuple[Finding, ...]
+    issuer: str | None
+    realm: str | None
+    audience: str | None
+    hosts: frozenset[str]
+    principals: frozenset[str]
+
+
+MAX_CLAIMS_VIEWS = 1024
+"""Claims views remembered. Distinct tokens of one signer (a new one per user, or per hour) repeat these claims, so
+each set is judged once; past the limit the memory starts again (a hostile capture only costs the judging)."""
+_MAX_VIEW_TEXT = 512
+"""Longer claim values are judged every time, never kept."""
+_claims_views: dict[tuple[object, ...], _ClaimsView] = {}
+
+
+def _claims_view(token: DecodedBearer, policy: Policy) -> _ClaimsView:
+    outer, actor = token.outer, token.actor
+    assert outer is not None
+    claims = outer.claims
+    # Exactly the claims the principal checks read (``nameid`` of the outer token only for an app-only one: a
+    # user's differs per user), and only when each is a string or absent, so that equal keys mean equal answers.
+    values: list[object] = [
+        claims.get("iss"),
+        claims.get("aud"),
+        claims.get("nameid") if token.kind == "s2s-app" else None,
+    ]
+    if actor is not None:
+        theirs = actor.claims
+        values += (theirs.get("iss"), theirs.get("nameid"), theirs.get("aud"), theirs.get("trustedfordelegation"))
+    memo_key: tuple[object, ...] | None = (
+        token.kind,
+        actor is not None,
+        *values,
+        policy.expected_issuers,
+        policy.realms,
+    )
+    for value in values:
+        if value is not None and (type(value) is not str or len(value) > _MAX_VIEW_TEXT):
+            memo_key = None
+            break
+    if memo_key is not None:
+        known = _claims_views.get(memo_key)
+        if known is not None:
+            return known
+    principal_findings, realm = principal_findings_of(token, policy, None)
+    aud: Any = claims.get("aud")
+    auds = as_list(aud)
+    view = _ClaimsView(
+        tuple(principal_findings),
+        caller_principal(token),
+        realm,
+        aud if isinstance(aud, str) else ", ".join(auds) or None,
+        frozenset(h for h in (audience_host(a) for a in auds) if h),
+        frozenset(p for p in (audience_principal(a) for a in auds) if p),
+    )
+    if memo_key is not None:
+        if len(_claims_views) >= MAX_CLAIMS_VIEWS:
+            _claims_views.clear()
+        _claims_views[memo_key] = view
+    return view
 
 
 def _assess_jws(token: DecodedBearer, jws: Jwt, verifier: Verifier) -> TokenAssessment:
@@ -312,10 +377,6 @@ def _assess_jws(token: DecodedBearer, jws: Jwt, verifier: Verifier) -> TokenAsse
         findings += _signature_findings(result, jws, "bearer", None)
     report = TokenReport(kind=token.kind, decoded=token, signature=result.verdict, key=result.key)
     return TokenAssessment(report, tuple(findings))
-
-
-def _timed(which: str, jwt: Jwt) -> TimedToken:
-    return TimedToken(which, numeric_time(jwt.claims.get("nbf")), numeric_time(jwt.claims.get("exp")))
 
 
 def judge_use(

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -51,6 +51,9 @@ class TrustedKey:
     kid: str | None = None
     issuer: str | None = None
     """``None``: any issuer (an exported certificate). Else ``<principal>@<realm>`` where ``*`` means any realm."""
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """What is read from the certificate once (validity, label): cryptography builds a new object at each read, and
+    every distinct token that verifies reads them. Filled on first use, so reading fails where it always did."""
 
     @property
     def thumbprint(self) -> str | None:
@@ -61,11 +64,15 @@ class TrustedKey:
 
     @property
     def not_before(self) -> datetime | None:
-        return self.certificate.not_valid_before_utc if self.certificate else None
+        if "not_before" not in self._memo:
+            self._memo["not_before"] = self.certificate.not_valid_before_utc if self.certificate else None
+        return cast(datetime | None, self._memo["not_before"])
 
     @property
     def not_after(self) -> datetime | None:
-        return self.certificate.not_valid_after_utc if self.certificate else None
+        if "not_after" not in self._memo:
+            self._memo["not_after"] = self.certificate.not_valid_after_utc if self.certificate else None
+        return cast(datetime | None, self._memo["not_after"])
 
     @property
     def rsa_bits(self) -> int | None:
@@ -85,8 +92,12 @@ class TrustedKey:
         return want.principal == got.principal and (want.realm == "*" or want.realm.lower() == got.realm.lower())
 
     def label(self) -> str:
-        name = self.subject or "key"
-        return f"{name} (x5t {self.x5t}, from {self.source})" if self.x5t else f"{name} (from {self.source})"
+        label = self._memo.get("label")
+        if label is None:
+            name = self.subject or "key"
+            label = f"{name} (x5t {self.x5t}, from {self.source})" if self.x5t else f"{name} (from {self.source})"
+            self._memo["label"] = label
+        return cast(str, label)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # cryptography's key and certificate objects cannot be pickled; results cross process boundaries

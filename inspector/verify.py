@@ -45,27 +45,37 @@ class Verifier:
         self.verifications = 0
 
     def _check(self, token: Jwt, key: TrustedKey) -> bool:
+        cache = self._cache
+        if cache.size <= 0:  # no cache (nothing is kept): no key to build and look up
+            self.verifications += 1
+            return rs_verify(key, "RS256", token.signing_input, token.signature)
         cache_key = (token.signing_input, token.signature, id(key))
-        cached = self._cache.get(cache_key)
+        cached = cache.get(cache_key)
         if cached is not None:
             self.cache_hits += 1
             return cached
         self.verifications += 1
         ok = rs_verify(key, "RS256", token.signing_input, token.signature)
-        self._cache.put(cache_key, ok)
+        cache.put(cache_key, ok)
         return ok
 
     def verify(self, token: Jwt, issuer: str | None) -> SignatureResult:
         """Verify ``token`` as signed on behalf of ``issuer`` (its own ``iss``)."""
-        if token.is_unsigned:
-            return SignatureResult("unsigned")
-        if token.alg not in ALLOWED_ALGORITHMS:
-            return SignatureResult("not-allowed")
-        expected = self.trust.thumbprint_expected(token.header.get("x5t"))
-        usable: list[TrustedKey] = []
-        wrong_issuer: list[TrustedKey] = []
-        for key in self.trust.candidates(token.header):
-            (usable if key.trusted_for(issuer) else wrong_issuer).append(key)
+        alg = token.alg
+        if alg not in ALLOWED_ALGORITHMS:  # RS256 is not "none": an allowed alg never reads as unsigned
+            return SignatureResult("unsigned" if token.is_unsigned else "not-allowed")
+        header = token.header
+        trust = self.trust
+        expected = trust.thumbprint_expected(header.get("x5t")) if trust.expected_thumbprints else None
+        candidates = trust.candidates(header)
+        if len(candidates) == 1 and candidates[0].issuer is None:
+            # The usual case (one certificate given with --cert, trusted for any issuer): nothing to sort.
+            usable: list[TrustedKey] | tuple[TrustedKey, ...] = candidates
+            wrong_issuer: list[TrustedKey] = []
+        else:
+            usable, wrong_issuer = [], []
+            for key in candidates:
+                (usable if key.trusted_for(issuer) else wrong_issuer).append(key)
         if not usable:
             return SignatureResult("unknown-key", wrong_issuer_keys=tuple(wrong_issuer), expected_thumbprint=expected)
         for key in usable:

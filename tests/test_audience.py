@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.audience import expected_audience, parse_audience_principal
@@ -134,3 +136,49 @@ def test_the_addon_and_the_proxy_have_the_option_from_the_one_table() -> None:
     assert row.config_key == "audience-principal"
     given = TrustArguments(audience_principals=("pool.contoso.com=skype",))
     assert ("oauth_audience_principal", "pool.contoso.com=skype") in addon_arguments(given)
+
+
+def _longest_prefix_slowly(target: str) -> tuple[str, str] | None:
+    """The rule spelled out: of the prefixes the lower-cased path starts with, the longest (the table's first on a
+    tie)."""
+    from inspector.audience import SERVICE_PATHS
+
+    path = target.split("?", 1)[0]
+    if "://" in path:
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    best: tuple[str, str] | None = None
+    for prefix, principal in SERVICE_PATHS:
+        if path.lower().startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, principal)
+    return best
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/EWS/Exchange.asmx",
+        "/Autodiscover/AutodiscoverService.svc/root",
+        "/autodiscover/autodiscover.xml",
+        "/AUTODISCOVER/AUTODISCOVERSERVICE.SVC",
+        "/powershell?serializationLevel=Full",
+        "/PowerShell-LiveID",
+        "/_api/web",
+        "https://mail.contoso.com/ucwa/v1/applications",
+        "/ews",
+        "/",
+        "",
+        "/unknown/path",
+    ],
+)
+def test_the_service_is_the_longest_prefix_the_path_starts_with(target: str) -> None:
+    slow = _longest_prefix_slowly(target)
+    found = expected_audience((), "mail.contoso.com", target)
+    assert (found.principal, found.why) == (slow[1], f"path {slow[0]}") if slow else found is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="/_-.?:aeiouswcdpltmrvgnbhkAEWSX", max_size=40))
+def test_any_path_gets_the_service_the_slow_rule_gives(target: str) -> None:
+    slow = _longest_prefix_slowly(target)
+    found = expected_audience((), None, target)
+    assert (found.principal, found.why) == (slow[1], f"path {slow[0]}") if slow else found is None

@@ -33,3 +33,17 @@ def test_size_zero_remembers_nothing() -> None:
     cache.put("a", 1)
     assert cache.get("a") is None
     assert len(cache) == 0
+
+
+def test_get_or_make_keeps_the_most_recent_and_counts_each_miss() -> None:
+    cache: LruCache[str, str] = LruCache(2)
+    assert [cache.get_or_make(k, str.upper) for k in ("a", "b", "a", "c", "b")] == ["A", "B", "A", "C", "B"]
+    # a was used after b, so c pushed b out and b was made again (pushing a out).
+    assert (cache.hits, cache.misses, len(cache)) == (1, 4, 2)
+    assert (cache.get("a"), cache.get("c")) == (None, "C")
+
+
+def test_get_or_make_with_size_zero_makes_every_time() -> None:
+    cache: LruCache[str, str] = LruCache(0)
+    assert [cache.get_or_make("x", str.upper) for _ in range(3)] == ["X", "X", "X"]
+    assert (cache.hits, cache.misses, len(cache)) == (0, 3, 0)

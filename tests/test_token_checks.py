@@ -105,3 +105,57 @@ def test_each_minted_scenario_raises_what_it_declares(lab_kit: TokenKit, name: s
 )
 def test_audience_host(aud: object, host: str | None) -> None:
     assert audience_host(aud) == host
+
+
+def test_tokens_with_the_same_claims_are_judged_under_each_policy(lab_kit: TokenKit) -> None:
+    # The principal checks are remembered per set of claims, and per policy: a realm fine under one is not under
+    # another, in either order.
+    value = _minted(lab_kit, "healthy-user").value
+    right, wrong = Policy(realms=frozenset({lab_kit.realm})), Policy(realms=frozenset({"another-realm"}))
+    for policy, rules in ((right, []), (wrong, ["realm-mismatch"]), (right, []), (wrong, ["realm-mismatch"])):
+        assert _rules(list(_assess(lab_kit, value, policy).findings)) == rules
+
+
+def test_claims_that_are_not_text_are_judged_as_they_are(lab_kit: TokenKit) -> None:
+    # True, 1 and 1.0 are equal as keys but not as claims: each is judged and reported as it came, in any order.
+    for delegation in (True, 1, 1.0, "true", 1, True, 1.0):
+        minted = lab_kit.user_token(
+            "delegation", "", (), actor_claims=lab_kit.actor_claims() | {"trustedfordelegation": delegation}
+        )
+        found = [f for f in _assess(lab_kit, minted.value).findings if f.rule == "delegation-not-trusted"]
+        if str(delegation).lower() == "true":
+            assert found == [], delegation
+        else:
+            assert [type(f.evidence["trustedfordelegation"]) for f in found] == [type(delegation)], delegation
+
+
+def test_the_memory_of_claims_is_bounded_and_judges_alike_when_full(
+    lab_kit: TokenKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inspector import token_checks
+
+    monkeypatch.setattr(token_checks, "MAX_CLAIMS_VIEWS", 2)
+    monkeypatch.setattr(token_checks, "_claims_views", {})
+    policy = Policy(realms=frozenset({lab_kit.realm}))
+    first = [_assess(lab_kit, m.value, policy) for m in lab_kit.scenarios()]
+    assert len(token_checks._claims_views) <= 2
+    again = [_assess(lab_kit, m.value, policy) for m in lab_kit.scenarios()]
+    assert [(a.findings, a.report.realm, a.report.issuer, a.audience_hosts) for a in first] == [
+        (a.findings, a.report.realm, a.report.issuer, a.audience_hosts) for a in again
+    ]
+
+
+def test_long_claims_are_judged_but_not_remembered(lab_kit: TokenKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspector import token_checks
+
+    monkeypatch.setattr(token_checks, "_claims_views", {})
+    long_aud = f"00000002-0000-0ff1-ce00-000000000000/{'h' * 600}@{lab_kit.realm}"
+    minted = lab_kit.user_token(
+        "long-aud",
+        "",
+        (),
+        actor_claims=lab_kit.actor_claims(aud=long_aud),
+        outer_claims=lambda actor: lab_kit.outer_claims(actor, aud=long_aud),
+    )
+    assessment = _assess(lab_kit, minted.value, Policy(realms=frozenset({lab_kit.realm})))
+    assert assessment.audience_hosts == frozenset({"h" * 600}) and token_checks._claims_views == {}

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from inspector.tokens import (
     Principal,
     TokenProblem,
     _loads,
+    _looks_like_jwt,
     b64url_decode,
     decode_bearer,
     decode_jwt,
@@ -270,3 +272,70 @@ def test_corpus_hightrust_actor_with_string_times(corpus: Path) -> None:
     assert decoded.outer is not None
     assert numeric_time(decoded.outer.claims["nbf"]) == 1444780800
     assert numeric_time(decoded.outer.claims["exp"]) == 1444824000
+
+
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [("eyJhbGciOiJub25lIn0", 1), ("eyJhbGciOiJub25lIn0.e30", 2), ("eyJhbGciOiJub25lIn0.e30..", 4), ("a.b.c.d.e", 5)],
+)
+def test_a_wrong_segment_count_is_named(value: str, count: int) -> None:
+    with pytest.raises(TokenProblem, match=f"this value has {count}$"):
+        decode_jwt(value)
+
+
+def test_the_signing_input_is_the_first_two_segments_as_sent() -> None:
+    header, payload = b64({"alg": "RS256"}), b64({"iss": "a"})
+    jwt = decode_jwt(f"{header}.{payload}.{b64(b'sig')}")
+    assert (jwt.signing_input, jwt.signature, jwt.signature_segment) == (
+        f"{header}.{payload}".encode(),
+        b"sig",
+        b64(b"sig"),
+    )
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    # More brackets than the depth limit, all in a string: the walk runs and finds the object flat.
+    decoded = decode_bearer(f"{b64({'alg': 'none'})}.{b64({'a': '{[' * 40, 'b': [{'c': 1}]})}.")
+    assert decoded.problem is None and decoded.outer is not None and decoded.outer.claims["a"] == "{[" * 40
+
+
+_TIME_TEXT = re.compile(r"[ \t]*-?[0-9]{1,19}[ \t]*")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789 -\t²١x", max_size=22))
+def test_numeric_time_reads_text_as_the_pattern_says(value: str) -> None:
+    assert numeric_time(value) == (int(value) if _TIME_TEXT.fullmatch(value) else None)
+
+
+def _slow_looks_like_jwt(value: str) -> bool:
+    """The first segment's first 8 characters decode to something that starts like a JSON object."""
+    first = value.find(".")
+    first = len(value) if first < 0 else first
+    if first < 8:
+        return False
+    try:
+        return b64url_decode(value[:8]).lstrip()[:1] == b"{"
+    except TokenProblem:
+        return False
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="eyJICB7ab09-_=.+é", min_size=0, max_size=12))
+def test_a_jwt_attempt_is_told_as_the_slow_rule_tells_it(value: str) -> None:
+    assert _looks_like_jwt(value) == _slow_looks_like_jwt(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["1" * 19, "1" * 20, "0012", "-5", " 7\t", "²", "١٢", "", "12x", "9223372036854775807", "+5"]
+)
+def test_numeric_time_reads_these_texts_as_the_pattern_says(value: str) -> None:
+    assert numeric_time(value) == (int(value) if _TIME_TEXT.fullmatch(value) else None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["eyJhbGci.x", "eyJé1234.x", "eyJ\u0661234.x", "ICB7ImFs.x", "eyJhbG=i.x", "eyJhb.c.d", "eyJ-_abc.x", "eyJ"],
+)
+def test_these_are_told_as_jwt_attempts_as_the_slow_rule_tells_it(value: str) -> None:
+    assert _looks_like_jwt(value) == _slow_looks_like_jwt(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,15 @@ def test_thumbprint_and_x5t_name_one_certificate_the_two_ways_windows_and_tokens
     assert thumbprint_to_x5t(thumbprint_of(der).lower()) == x5t_of(der)
     key = key_from_certificate(lab_kit.auth_cert.certificate, "OAuthCert.cer")
     assert (key.x5t, key.thumbprint) == (x5t_of(der), thumbprint_of(der))
+
+
+def test_a_keys_label_and_validity_are_read_once_and_survive_a_copy(lab_kit: TokenKit) -> None:
+    key = key_from_certificate(lab_kit.auth_cert.certificate, "OAuthCert.cer")
+    cert = lab_kit.auth_cert.certificate
+    expected = f"{cert.subject.rfc4514_string()} (x5t {key.x5t}, from OAuthCert.cer)"
+    assert key.label() == expected and key.label() is key.label()
+    assert (key.not_before, key.not_after) == (cert.not_valid_before_utc, cert.not_valid_after_utc)
+    fresh = key_from_certificate(cert, "OAuthCert.cer")
+    assert fresh == key  # what was read is no part of the key's identity
+    copied = pickle.loads(pickle.dumps(key))  # noqa: S301 - as a --jobs worker sends it
+    assert (copied.label(), copied.not_after) == (expected, key.not_after)

@@ -61,3 +61,26 @@ def test_rs_verify_is_false_for_a_wrong_key_or_text(lab_kit: TokenKit) -> None:
     assert rs_verify(right, "RS256", signed.signing_input, signed.signature)
     assert not rs_verify(wrong, "RS256", signed.signing_input, signed.signature)
     assert not rs_verify(right, "RS256", signed.signing_input + b"x", signed.signature)
+
+
+def test_without_a_cache_every_call_verifies(lab_kit: TokenKit) -> None:
+    key = key_from_certificate(lab_kit.auth_cert.certificate, "OAuthCert.cer")
+    verifier = Verifier(Trust.of([key]), cache_size=0)
+    signed = _signed(lab_kit)
+    forged = dataclasses.replace(signed, signature=signed.signature[:-1] + bytes([signed.signature[-1] ^ 1]))
+    verdicts = [verifier.verify(token, token.claim_str("iss")).verdict for token in (signed, signed, forged)]
+    assert verdicts == ["valid", "valid", "invalid"]
+    assert (verifier.verifications, verifier.cache_hits) == (3, 0)
+
+
+def test_an_unsigned_token_is_unsigned_whatever_the_case_of_none(lab_kit: TokenKit) -> None:
+    verifier = Verifier(Trust.of([key_from_certificate(lab_kit.auth_cert.certificate, "OAuthCert.cer")]))
+    signed = _signed(lab_kit)
+    for alg, verdict in (
+        ("none", "unsigned"),
+        ("NONE", "unsigned"),
+        ("HS256", "not-allowed"),
+        ("rs256", "not-allowed"),
+    ):
+        token = dataclasses.replace(signed, header={**signed.header, "alg": alg})
+        assert verifier.verify(token, signed.claim_str("iss")).verdict == verdict, alg
