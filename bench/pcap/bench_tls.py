@@ -10,7 +10,10 @@ Tools (each in a process of its own; its peak RSS is ``ru_maxrss`` of that child
   Authorization header counted from the report).
 * ``analyze-plain``: the same command on ``plain.pcap`` (the same requests without TLS).
 * ``tshark-tls``: ``tshark -o tls.keylog_file:keys.log -o tcp.reassemble_out_of_order:TRUE -Y http.authorization
-  -T fields -e http.authorization`` (one line per header).
+  -T fields -e http.authorization`` (one line per header): the yardstick of issue 13.
+* ``tshark-tls-heuristic``: the same with ``-o tcp.try_heuristic_first:TRUE``. tshark picks a dissector by the lower
+  port of a connection first, so a connection whose client port is registered to another protocol (44818,
+  EtherNet/IP, say) is not read as TLS and its requests are missed; with the heuristics first it finds every header.
 * ``scapy-tls`` (``--scapy``): scapy's TLS layer with ``conf.tls_nss_filename`` over the first
   ``--scapy-packets`` packets (cut with editcap), Authorization headers counted in the decrypted application data.
 """
@@ -55,8 +58,10 @@ def run_analyze(capture: Path, keylog: Path | None) -> dict[str, float]:
     }
 
 
-def run_tshark(capture: Path, keylog: Path) -> dict[str, float]:
+def run_tshark(capture: Path, keylog: Path, *, heuristics_first: bool = False) -> dict[str, float]:
     command = ["tshark", "-n", "-r", str(capture), "-o", f"tls.keylog_file:{keylog}"]
+    if heuristics_first:
+        command += ["-o", "tcp.try_heuristic_first:TRUE"]
     command += ["-o", "tcp.reassemble_out_of_order:TRUE", "-Y", "http.authorization", "-T", "fields"]
     command += ["-e", "http.authorization"]
     start = time.perf_counter()
@@ -119,12 +124,13 @@ def main(argv: list[str] | None = None) -> int:
             "analyze-tls": lambda: run_analyze(tls, keys),
             "analyze-plain": lambda: run_analyze(plain, None),
             "tshark-tls": lambda: run_tshark(tls, keys),
+            "tshark-tls-heuristic": lambda: run_tshark(tls, keys, heuristics_first=True),
             "analyze-tls-cut": lambda: run_analyze(args.cut, keys),
             "scapy-tls-cut": lambda: run_scapy(args.cut, keys),
         }
         print(json.dumps(runners[args.one]()))
         return 0
-    tools = ["analyze-tls", "tshark-tls", "analyze-plain"]
+    tools = ["analyze-tls", "tshark-tls", "tshark-tls-heuristic", "analyze-plain"]
     runs: dict[str, list[dict[str, float]]] = {tool: [] for tool in tools}
     for _ in range(args.rounds):  # interleaved: a busy moment of the machine hits every tool alike
         for tool in tools:
@@ -144,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
             for tool in ("analyze-tls-cut", "scapy-tls-cut"):
                 result = measure(tool, args.folder, "--cut", str(cut))
                 summary[tool] = {k: round(v, 2) for k, v in result.items()}
+    for peer in ("tshark-tls", "tshark-tls-heuristic"):  # tshark's time / ours, round by round (same load)
+        ratios = sorted(t["seconds"] / a["seconds"] for a, t in zip(runs["analyze-tls"], runs[peer], strict=True))
+        summary[f"x {peer}"] = {
+            "median": round(statistics.median(ratios), 2),
+            "min": round(ratios[0], 2),
+            "max": round(ratios[-1], 2),
+        }
     print(json.dumps(summary, indent=2))
     ours, theirs = summary["analyze-tls"], summary["tshark-tls"]
     print(

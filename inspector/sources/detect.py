@@ -100,11 +100,12 @@ def json_text_head(head: bytes) -> str | None:
 
 def _is_har(head: bytes) -> bool:
     text = json_text_head(head)
-    return text is not None and "log" in _top_level_keys(text)
+    return text is not None and "log" in _top_level_keys(text, until="log")
 
 
-def _top_level_keys(text: str) -> set[str]:
-    """Keys of the outermost JSON object that appear in ``text`` (which may be cut anywhere). Linear time."""
+def _top_level_keys(text: str, *, until: str | None = None) -> set[str]:
+    """Keys of the outermost JSON object that appear in ``text`` (which may be cut anywhere), up to the key ``until``
+    (the rest of a 1 MiB window is not walked once the answer is known). Linear time."""
     keys: set[str] = set()
     depth = 0
     pending: str | None = None  # a string at depth 1 that may turn out to be a key
@@ -113,6 +114,8 @@ def _top_level_keys(text: str) -> set[str]:
         if lexeme == ":":
             if depth == 1 and pending is not None:
                 keys.add(pending)
+                if pending == until:
+                    break
         elif lexeme in "{[":
             depth += 1
         elif lexeme in "}]":

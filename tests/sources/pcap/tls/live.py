@@ -252,6 +252,13 @@ def s_client(port: int, keylog: Path, args: list[str], lines: list[bytes]) -> st
         return process.stdout.read().decode(errors="replace")
 
 
+TSHARK_TLS = ("-o", "tcp.reassemble_out_of_order:TRUE", "-o", "tcp.try_heuristic_first:TRUE")
+"""tshark's options for these captures. The servers listen on random ports, and tshark picks a dissector by the lower
+port of a connection first: a client port that happens to be registered (44818 is EtherNet/IP) made it read the
+whole connection as that protocol and find no HTTP (a flaky failure); trying the heuristics (TLS among them) first
+reads the bytes for what they are, as this reader does."""
+
+
 def tshark() -> str:
     found = shutil.which("tshark")
     if found is None:
@@ -262,7 +269,7 @@ def tshark() -> str:
 def tshark_http(path: Path, keylog: Path | None) -> list[tuple[str, ...]]:
     """HTTP messages as tshark decrypts them: requests as (method, target, header lines...), responses as
     (status, header lines...)."""
-    command = [tshark(), "-n", "-r", str(path), "-o", "tcp.reassemble_out_of_order:TRUE"]
+    command = [tshark(), "-n", "-r", str(path), *TSHARK_TLS]
     if keylog is not None:
         command += ["-o", f"tls.keylog_file:{keylog}"]
     command += ["-Y", "http", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x01"]

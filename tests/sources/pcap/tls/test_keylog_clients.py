@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.sources.pcap.tls.live import (
+    TSHARK_TLS,
     Client,
     Request,
     capture,
@@ -91,7 +92,7 @@ def test_mitmproxy_keylog_decrypts_both_legs(tmp_path: Path) -> None:
 
 def _tshark_h2(path: Path, keylog: Path) -> list[tuple[str, str, str]]:
     command = [tshark(), "-n", "-r", str(path), "-o", f"tls.keylog_file:{keylog}", "-Y", "http2.headers.method"]
-    command += ["-o", "tcp.reassemble_out_of_order:TRUE"]
+    command += [*TSHARK_TLS]
     command += ["-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x01"]
     command += ["-e", "http2.headers.method", "-e", "http2.headers.path", "-e", "http2.headers.authorization"]
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout

@@ -16,6 +16,7 @@ from inspector.sources.pcap.tls.keylog import load_keylogs
 from tests.sources.pcap.tls.live import (
     OP_NO_ENCRYPT_THEN_MAC,
     TOKEN,
+    TSHARK_TLS,
     Client,
     Request,
     capture,
@@ -121,7 +122,7 @@ def test_tls12_suites_decrypt_like_tshark(case: str, tmp_path: Path) -> None:
 
 
 def _extensions_in_server_hello(path: Path) -> set[str]:
-    command = [tshark(), "-n", "-r", str(path), "-o", "tcp.reassemble_out_of_order:TRUE"]
+    command = [tshark(), "-n", "-r", str(path), *TSHARK_TLS]
     command += ["-Y", "tls.handshake.type == 2", "-T", "fields"]
     command += ["-e", "tls.handshake.extension.type"]
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout
@@ -251,7 +252,7 @@ def test_secrets_embedded_by_editcap_are_used(tmp_path: Path) -> None:
     # tshark reads the embedded secrets too, with no key log option.
     assert ours(exchanges) == theirs(embedded, None)
     # Frames are numbered as Wireshark numbers them (the secrets block is not a frame).
-    command = [tshark(), "-n", "-r", str(embedded), "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", "http.request"]
+    command = [tshark(), "-n", "-r", str(embedded), *TSHARK_TLS, "-Y", "http.request"]
     command += ["-T", "fields", "-e", "frame.number"]
     frame = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60).stdout.split()
     assert [str(exchanges[0].provenance.request_frames[0])] == frame
