@@ -84,6 +84,7 @@ class Analyzer:
         self._assessments: LruCache[str, TokenAssessment] = LruCache(TOKEN_CACHE)
         self._parsed_credentials: LruCache[str, Credentials] = LruCache(HEADER_CACHE)
         self._parsed_challenges: LruCache[tuple[str, ...], tuple[Challenge, ...]] = LruCache(HEADER_CACHE)
+        self._parsed_diagnostics: LruCache[str, Diagnostics] = LruCache(HEADER_CACHE)
 
     # --- trust store -------------------------------------------------------------------------------------------
 
@@ -144,6 +145,11 @@ class Analyzer:
             return parse_authorization(value)
         return self._parsed_credentials.get_or_make(value, parse_authorization)
 
+    def _diagnostics(self, value: str) -> Diagnostics:
+        if len(value) > CACHEABLE_HEADER:
+            return parse_ms_diagnostics(value)
+        return self._parsed_diagnostics.get_or_make(value, parse_ms_diagnostics)
+
     def _challenges(self, values: list[str]) -> tuple[Challenge, ...]:
         if not values:
             return ()
@@ -184,7 +190,7 @@ class Analyzer:
         if response is not None and fields is None:  # a token endpoint's 401 is judged by its body, not challenges
             challenges = self._challenges(response.header_all("www-authenticate"))
             raw_diag = response.header("x-ms-diagnostics")
-            diagnostics = parse_ms_diagnostics(raw_diag) if raw_diag is not None else None
+            diagnostics = self._diagnostics(raw_diag) if raw_diag is not None else None
             found += response_findings(
                 exchange,
                 host,

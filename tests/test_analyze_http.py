@@ -64,3 +64,26 @@ def test_notices_become_catalogue_findings() -> None:
     assert (out.rule, out.severity, out.evidence["source"]) == ("capture-gap", "warning", "x.pcap")
     with pytest.raises(KeyError, match="no-such-rule"):  # a bug in the source (mypy rejects it), never renamed
         analyzer.feed(Notice("no-such-rule", "?", "x.pcap"))  # type: ignore[arg-type]
+
+
+def test_a_repeated_header_is_parsed_once_and_judged_the_same_each_time() -> None:
+    # Servers repeat their challenge and x-ms-diagnostics verbatim: each distinct value is parsed once per analyzer
+    # (the parse results are immutable), and every exchange is judged alike; an over-long value is never kept.
+    analyzer = Analyzer(Trust(), Policy())
+    headers = (
+        ("WWW-Authenticate", 'Bearer client_id="00000002-0000-0ff1-ce00-000000000000"'),
+        ("x-ms-diagnostics", '2000001;reason="The token has an invalid signature.";error_category="invalid_token"'),
+    )
+    token = "Bearer " + unsigned_jwt({"iss": "x"})
+    first, second = (analyzer.analyse(exchange(token, status=401, response_headers=headers)) for _ in range(2))
+    assert first.diagnostics is second.diagnostics is not None
+    assert first.challenges is second.challenges
+    assert [f.rule for f in first.findings] == [f.rule for f in second.findings]
+    assert first.diagnostics.code == 2000001
+    long_value = "2000001;reason=" + "x" * 20_000
+    third, fourth = (
+        analyzer.analyse(exchange(token, status=401, response_headers=(("x-ms-diagnostics", long_value),)))
+        for _ in range(2)
+    )
+    assert third.diagnostics == fourth.diagnostics
+    assert third.diagnostics is not fourth.diagnostics
