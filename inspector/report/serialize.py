@@ -308,6 +308,45 @@ def finding_data(item: Finding) -> dict[str, Any]:
     return data
 
 
+class FindingEncoder:
+    """Findings as the JSON text ``dump_json(finding_data(item))`` writes, the text around the exchange id made once
+    per distinct finding. A token's findings are copies of its assessment's (``judge_use`` replaces only the
+    exchange), so for every exchange that carries the token only the id is encoded: the evidence, most of the text,
+    once. Other findings cost one lookup more than before."""
+
+    def __init__(self, *, size: int = 512) -> None:
+        self._size = size
+        self._cache: OrderedDict[int, tuple[Finding, str, str]] = OrderedDict()
+        # Holds the exchange's place in a finding encoded whole; random, so no wire text can spell it.
+        self._marker = f"oauth-inspector-exchange-{secrets.token_hex(16)}"
+        self._marker_text = dump_json(self._marker)
+
+    def text(self, item: Finding) -> str:
+        key = id(item.evidence)
+        cached = self._cache.get(key)
+        if cached is not None:
+            seen, before, after = cached
+            if (
+                seen.evidence is item.evidence
+                and seen.rule == item.rule
+                and seen.message == item.message
+                and seen.severity == item.severity
+                and seen.suppressed == item.suppressed
+            ):
+                return before + dump_json(item.exchange) + after
+        # Per string strict (dump_json's careful path is per value), so the parts joined are the text of the whole.
+        data = finding_data(item)
+        data["exchange"] = self._marker
+        template = dump_json(data)
+        before, marker, after = template.partition(self._marker_text)
+        if not marker or self._marker_text in after:  # cannot happen (the marker is random); be exact all the same
+            return dump_json(finding_data(item))
+        self._cache[key] = (item, before, after)  # the item holds its evidence: its id is not reused meanwhile
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return before + dump_json(item.exchange) + after
+
+
 def summary_data(totals: Totals) -> dict[str, Any]:
     return {
         "exchanges": totals.exchanges,

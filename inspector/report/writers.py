@@ -19,7 +19,14 @@ from inspector import __version__
 from inspector.analyze import ExchangeResult
 from inspector.inventory import Inventory
 from inspector.model import UnreadInput
-from inspector.report.serialize import ExchangeEncoder, dump_json, dumps_strict, finding_data, summary_data
+from inspector.report.serialize import (
+    ExchangeEncoder,
+    FindingEncoder,
+    dump_json,
+    dumps_strict,
+    finding_data,
+    summary_data,
+)
 from inspector.rules import CATALOGUE, Finding
 from inspector.tally import Totals
 
@@ -115,13 +122,14 @@ class _RecordWriter:
 class JsonRecords:
     def __init__(self, *, show_secrets: bool) -> None:
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
+        self.findings = FindingEncoder()
 
     def exchange(self, result: ExchangeResult) -> Record:
         text = self.encoder.line(result, line_type=None)
-        return ExchangeText(text, tuple(_dump(finding_data(f)) for f in result.findings))
+        return ExchangeText(text, tuple(map(self.findings.text, result.findings)))
 
     def finding(self, item: Finding) -> Record:
-        return FindingText(_dump(finding_data(item)))
+        return FindingText(self.findings.text(item))
 
 
 class _Spool:
@@ -184,9 +192,12 @@ class JsonWriter(_RecordWriter):
 class JsonlRecords:
     def __init__(self, *, show_secrets: bool) -> None:
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
+        self.findings = FindingEncoder()
 
     def exchange(self, result: ExchangeResult) -> Record:
-        return Line(self.encoder.line(result, findings=[finding_data(f) for f in result.findings]))
+        # "findings" is the line's last member: its texts (each distinct finding encoded once) close the object.
+        line = self.encoder.line(result)
+        return Line(f'{line[:-1]},"findings":[{",".join(map(self.findings.text, result.findings))}]}}')
 
     def finding(self, item: Finding) -> Record:
         return Line(_dump({"type": "finding", **finding_data(item)}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -13,6 +14,7 @@ from inspector.policy import Policy
 from inspector.report.serialize import (
     REDACTED,
     ExchangeEncoder,
+    FindingEncoder,
     dump_json,
     exchange_data,
     exchange_head,
@@ -163,3 +165,21 @@ def test_every_findings_evidence_is_json_native_as_the_engine_made_it(lab_result
         assert dump_json(json_native(item.evidence)) == dump_json(item.evidence)
         assert json_native(item.evidence) == item.evidence
         assert repr(json_native(item.evidence)) == repr(item.evidence), item.rule  # no tuples, no subclasses
+
+
+def test_a_finding_encoder_writes_what_dump_json_writes_and_encodes_shared_evidence_once() -> None:
+    encoder = FindingEncoder(size=2)
+    base = finding("token-expired", "The token expired \ud800 at 10:00", None, exp="2026\udfff", at=[1.5, None])
+    copies = [
+        replace(base, exchange="cap.pcap:1"),
+        replace(base, exchange="cap.pcap:2"),  # a token's finding for another exchange: the same evidence object
+        replace(base, exchange=None),
+        replace(base, exchange="x", message="Another message"),  # the same evidence, another message
+        replace(base, exchange="x", suppressed="known \x1b[31m"),
+        finding("basic-credentials", "Basic", "h:1", user="u"),
+        finding("basic-credentials", "Basic", "h:2", user="u"),  # equal evidence, another object
+        replace(base, exchange='quote " and \\ backslash'),
+    ]
+    for item in copies * 2:  # the second time from the cache (at most two remembered: some evicted)
+        assert encoder.text(item) == dump_json(finding_data(item))
+    assert copies[0].evidence is copies[1].evidence
