@@ -159,3 +159,13 @@ def test_long_claims_are_judged_but_not_remembered(lab_kit: TokenKit, monkeypatc
     )
     assessment = _assess(lab_kit, minted.value, Policy(realms=frozenset({lab_kit.realm})))
     assert assessment.audience_hosts == frozenset({"h" * 600}) and token_checks._claims_views == {}
+
+
+def test_a_use_copies_every_field_of_the_assessments_findings() -> None:
+    # judge_use copies a token's findings per use with Finding's constructor (not dataclasses.replace, which is
+    # slower): a field added to Finding must be copied there too.
+    from dataclasses import fields
+
+    from inspector.rules import Finding
+
+    assert [f.name for f in fields(Finding)] == ["rule", "severity", "message", "exchange", "evidence", "suppressed"]
