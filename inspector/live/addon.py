@@ -295,9 +295,9 @@ class OAuthInspector:
             comment = verdict_line(result)
             severity = worst(result.findings)
             annotate(f, flow_metadata(encoded.data, verdict=severity or "ok", comment=comment), comment, severity)
-            if key is not None and config.repeats is not None:
+            if key is not None and config.repeats is not None and f.response is not None:
                 try:
-                    config.repeats.remember(key, result, encoded, comment)
+                    config.repeats.remember(key, result, encoded, comment, f.response.data)
                 except Exception:  # the flow is published already: a repeat just takes the full path
                     logger.debug("oauth-inspector: exchange %s not remembered", result.exchange.id, exc_info=True)
 

@@ -12,8 +12,9 @@ work on a proxy's busiest path. Anything else, and any flow the check is unsure 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from mitmproxy import http
@@ -22,6 +23,7 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.bodies import wants_body
 from inspector.body_errors import raw_answer_has_error
 from inspector.lru import LruCache
+from inspector.model import Endpoint, Headers, HttpExchange
 from inspector.report.serialize import EncodedExchange, head_text, utc_iso
 from inspector.sources.mitmflows import endpoint_of, moment_or_none
 from inspector.tally import Totals
@@ -31,8 +33,12 @@ REMEMBERED = 256
 """Distinct clean exchanges kept (token, URL and status): a proxy's steady traffic is a handful of them."""
 MAX_ADDRESSES = 4096
 MAX_CACHED_HOST = 64
+MAX_CONTENT_TYPES = 64
+MAX_ANSWER = 8192
+"""Longest answer body remembered with a clean exchange (``_Clean.answer``): 2 MiB for all of them at most."""
 
 Key = tuple[bytes, tuple[bytes, ...], bytes, bytes, bytes, bytes, bytes, int]
+_Answer = tuple[bytes | None, bytes | None, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,9 @@ class _Clean:
     its client, answered by its server."""
     servers: tuple[tuple[Any, Any], ...]
     """The judged exchange's X-FEServer/X-BEServer fields, as bytes (``_servers``)."""
+    answer: _Answer | None
+    """Its Content-Type, Content-Encoding and body as received, when the body is short: a repeat answered with the
+    same bytes (and status, by the key) holds no error either, so its body is not read again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,22 +85,20 @@ _SPACE = (b" ", b"\t")
 
 
 def flow_key(f: http.HTTPFlow) -> Key | None:
-    """What decides a clean flow's judgement besides its time, read from the raw headers; ``None`` when the flow
-    is not a candidate (no single Authorization, no response, a 401, a challenge or diagnostics in the answer)."""
+    """What decides a clean flow's judgement besides its time and its body, read from the raw headers; ``None`` when
+    the flow is not a candidate (no single Authorization, no response, a 401, a challenge or diagnostics in the
+    answer). Its body is read only once it matches a remembered exchange (``RepeatedFlows.publish``): an error
+    inside it (EWS answers 200 with one) sends it to the full path."""
     response = f.response
     if response is None:
         return None
     answer = response.data
     if answer.status_code == 401:
         return None
-    typed = False
     for name, _ in answer.headers.fields:
         # www-authenticate and x-ms-diagnostics are both 16 characters: the length test skips nearly every header
-        size = len(name)
-        if size == 16 and name.lower() in (b"www-authenticate", b"x-ms-diagnostics"):
+        if len(name) == 16 and name.lower() in (b"www-authenticate", b"x-ms-diagnostics"):
             return None
-        if size == 12 and name.lower() == b"content-type":
-            typed = True
         if name[-1:] in _SPACE:
             return None  # whitespace before the colon: the full path reads the name trimmed and reports it
     request = f.request.data
@@ -109,8 +116,6 @@ def flow_key(f: http.HTTPFlow) -> Key | None:
             hosts.append(value)
     if authorization is None:
         return None
-    if typed and _error_in_body(answer):
-        return None  # an error inside the body (EWS answers 200 with one) is judged on the full path
     return (
         authorization,
         tuple(hosts),
@@ -123,9 +128,41 @@ def flow_key(f: http.HTTPFlow) -> Key | None:
     )
 
 
-def _error_in_body(answer: http.ResponseData) -> bool:
-    headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in answer.headers.fields)
-    return wants_body(headers) and raw_answer_has_error(answer.status_code, headers, answer.content)
+def _body_headers(answer: http.ResponseData) -> tuple[bytes | None, bytes | None]:
+    """The first Content-Type and Content-Encoding, raw: what the body-error check reads of the head."""
+    content_type: bytes | None = None
+    coding: bytes | None = None
+    for name, value in answer.headers.fields:
+        size = len(name)
+        if size == 12 and content_type is None and name.lower() == b"content-type":
+            content_type = value
+        elif size == 16 and coding is None and name.lower() == b"content-encoding":
+            coding = value
+    return content_type, coding
+
+
+def _error_in(status: int, content_type: bytes | None, coding: bytes | None, raw: bytes | None) -> bool:
+    """Whether the answer's body holds an error the full path reports: ``body_errors.raw_answer_has_error`` given
+    the only two headers it reads rather than the whole head decoded, and a Content-Type whose kind it does not
+    read settled once per distinct value."""
+    if content_type is None:
+        return False
+    readable = _READABLE.get(content_type)
+    if readable is None:
+        readable = wants_body((("Content-Type", content_type.decode("latin-1")),))
+        if len(_READABLE) >= MAX_CONTENT_TYPES:
+            _READABLE.clear()
+        _READABLE[content_type] = readable
+    if not readable:
+        return False
+    headers: Headers = (("Content-Type", content_type.decode("latin-1")),)
+    if coding is not None:
+        headers += (("Content-Encoding", coding.decode("latin-1")),)
+    return raw_answer_has_error(status, headers, raw)
+
+
+_READABLE: dict[bytes, bool] = {}
+"""Raw Content-Type values, and whether the body-error check reads bodies of their kind (XML and JSON)."""
 
 
 class RepeatedFlows:
@@ -134,12 +171,15 @@ class RepeatedFlows:
         self.totals = totals
         """The run's tally: a repeat published is counted as the full path counts a clean bearer exchange."""
         self._clean: LruCache[Key, _Clean] = LruCache(size)
-        self._addresses: dict[object, str] = {}
+        self._addresses: dict[int, tuple[object, tuple[Endpoint | None, str | None]]] = {}
         self.published = 0
         """Flows published the short way (for tests and benchmarks)."""
 
-    def remember(self, key: Key, result: ExchangeResult, encoded: EncodedExchange, comment: str) -> None:
-        """Keep a clean bearer exchange the full path just published (``encoded`` as it wrote it)."""
+    def remember(
+        self, key: Key, result: ExchangeResult, encoded: EncodedExchange, comment: str, answer: http.ResponseData
+    ) -> None:
+        """Keep a clean bearer exchange the full path just published (``encoded`` as it wrote it; ``answer`` the
+        flow's response, whose body is checked here as ``publish`` checks a repeat's)."""
         auth, exchange = result.auth, result.exchange
         response = exchange.response
         if (
@@ -156,11 +196,17 @@ class RepeatedFlows:
         provenance = encoded.head["provenance"]
         if type(provenance.get("flow_id")) is not str:
             return  # only flows with a text id are published the short way (see flow_key's caller)
+        content_type, coding = _body_headers(answer)
+        raw = answer.content
+        if _error_in(answer.status_code, content_type, coding, raw):
+            return  # its error was left out of the report by the filters: a repeat would not be judged for it
+        same = (content_type, coding, raw) if raw is not None and len(raw) <= MAX_ANSWER else None
         tail = {name: _copy(value) for name, value in encoded.tail.items()}
         containers = tuple(name for name, value in tail.items() if isinstance(value, dict | list))
         assessment = self.analyzer.assess(auth.credentials.credentials)
         servers = tuple((n.encode("latin-1"), v.encode("latin-1")) for n, v in _servers(response.headers))
-        clean = _Clean(assessment, encoded.tail_text, tail, containers, comment, auth.token.signature, result, servers)
+        signature = auth.token.signature
+        clean = _Clean(assessment, encoded.tail_text, tail, containers, comment, signature, result, servers, same)
         self._clean.put(key, clean)
 
     def publish(self, f: http.HTTPFlow, key: Key, names: FlowNames) -> Repeat | None:
@@ -171,6 +217,16 @@ class RepeatedFlows:
         at = moment_or_none(f.request.timestamp_start)
         if at is None or not clean.assessment.quiet_at(at, self.analyzer.policy.skew):
             return None
+        response = f.response
+        if response is None:
+            return None
+        data = response.data
+        content_type, coding = _body_headers(data)
+        raw = data.content
+        if (content_type, coding, raw) != clean.answer and _error_in(data.status_code, content_type, coding, raw):
+            return None
+        client, client_text = self._endpoint(f.client_conn.peername)
+        server, server_text = self._endpoint(f.server_conn.peername or f.server_conn.address)
         provenance: dict[str, Any] = {"kind": names.kind}
         if names.entry is not None:
             provenance["entry"] = names.entry
@@ -181,8 +237,8 @@ class RepeatedFlows:
             "source": names.source,
             "provenance": provenance,
             "time": utc_iso(at),
-            "client": self._address(f.client_conn.peername),
-            "server": self._address(f.server_conn.peername or f.server_conn.address),
+            "client": client_text,
+            "server": server_text,
         }
         metadata: dict[str, Any] = {"verdict": "ok", "comment": clean.comment, **head, **clean.tail}
         for name in clean.containers:
@@ -190,53 +246,66 @@ class RepeatedFlows:
         line = head_text(head) + clean.tail_text
         self.totals.count_exchange("bearer", clean.signature, ())
         self.published += 1
-        return Repeat(line, metadata, clean.comment, _observed(clean, f, names.exchange_id, at))
+        observed = _observed(clean, data.headers.fields, names.exchange_id, at, client, server)
+        return Repeat(line, metadata, clean.comment, observed)
 
-    def _address(self, address: object) -> str | None:
-        """An address as the report shows it, remembered: a keep-alive connection's flows share theirs.
+    def _endpoint(self, address: object) -> tuple[Endpoint | None, str | None]:
+        """An address as an endpoint and as the report shows it, remembered for the address object: the flows of a
+        keep-alive connection share their connections' address tuples.
 
-        Only plain ``(host, port, ...)`` tuples of exact ``str``/``int`` with a short host are remembered: equal
-        is not the same (``443.0 == 443``, ``True == 1``), and a host from a replayed file can be of any length."""
-        remembered = self._addresses.get(address) if _plain(address) else None
-        if remembered is not None:
-            return remembered
+        Only plain ``(host, port, ...)`` tuples of exact ``str``/``int`` with a short host are remembered: a host
+        from a replayed file can be of any length, and odder addresses are made afresh each time."""
+        found = self._addresses.get(id(address))
+        if found is not None and found[0] is address:
+            return found[1]
         endpoint = endpoint_of(address)
-        text = str(endpoint) if endpoint else None
-        if text is not None and _plain(address):
+        made = (endpoint, str(endpoint) if endpoint else None)
+        if _plain(address):
             if len(self._addresses) >= MAX_ADDRESSES:
                 self._addresses.clear()
-            self._addresses[address] = text
-        return text
+            self._addresses[id(address)] = (address, made)  # the address held: its id is not reused meanwhile
+        return made
 
 
 def _servers(fields: Sequence[tuple[Any, Any]]) -> tuple[tuple[Any, Any], ...]:
     """The X-FEServer/X-BEServer fields of a head (the inventory's servers), raw: compared, not read."""
-    return tuple(field for field in fields if len(field[0]) == 10 and field[0].lower() in _SERVER_NAMES)
+    return tuple([field for field in fields if len(field[0]) == 10 and field[0].lower() in _SERVER_NAMES])
 
 
 _SERVER_NAMES = (b"x-feserver", b"x-beserver", "x-feserver", "x-beserver")
 
+# dataclasses.replace for the two objects every repeat remakes, without its walk over their fields on each call:
+# every field is read at once and passed by position (tests/live/test_repeats.py holds this to replace()).
+_EXCHANGE_FIELDS = tuple(item.name for item in fields(HttpExchange))
+_exchange_values = attrgetter(*_EXCHANGE_FIELDS)
+_ID, _RESPONSE, _TIME, _CLIENT, _SERVER = (
+    _EXCHANGE_FIELDS.index(name) for name in ("id", "response", "time", "client", "server")
+)
+_RESULT_FIELDS = tuple(item.name for item in fields(ExchangeResult))
+_result_values = attrgetter(*_RESULT_FIELDS)
+_EXCHANGE = _RESULT_FIELDS.index("exchange")
 
-def _observed(clean: _Clean, f: http.HTTPFlow, exchange_id: str, at: datetime) -> ExchangeResult:
-    """The remembered result with this flow's id, time and endpoints, and its response headers where its
-    X-FEServer/X-BEServer differ (the inventory reads which server answered; the key leaves them out)."""
+
+def _observed(
+    clean: _Clean,
+    fields: Sequence[tuple[bytes, bytes]],
+    exchange_id: str,
+    at: datetime,
+    client: Endpoint | None,
+    server: Endpoint | None,
+) -> ExchangeResult:
+    """The remembered result with this flow's id, time and endpoints, and its response headers (``fields``) where
+    its X-FEServer/X-BEServer differ (the inventory reads which server answered; the key leaves them out)."""
     result = clean.result
-    exchange = result.exchange
-    response = exchange.response
-    if response is not None and f.response is not None:
-        fields = f.response.data.headers.fields
-        if _servers(fields) != clean.servers:
-            headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in fields])
-            response = replace(response, headers=headers)
-    moved = replace(
-        exchange,
-        id=exchange_id,
-        time=at,
-        client=endpoint_of(f.client_conn.peername),
-        server=endpoint_of(f.server_conn.peername or f.server_conn.address),
-        response=response,
-    )
-    return replace(result, exchange=moved)
+    values = list(_exchange_values(result.exchange))
+    response = values[_RESPONSE]
+    if response is not None and _servers(fields) != clean.servers:
+        headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in fields])
+        values[_RESPONSE] = replace(response, headers=headers)
+    values[_ID], values[_TIME], values[_CLIENT], values[_SERVER] = exchange_id, at, client, server
+    parts = list(_result_values(result))
+    parts[_EXCHANGE] = HttpExchange(*values)
+    return ExchangeResult(*parts)
 
 
 def _plain(address: object) -> bool:

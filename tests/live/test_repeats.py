@@ -4,10 +4,12 @@ the full path gives, in the report and on the flow, whatever changes between the
 from __future__ import annotations
 
 import copy
+import gzip
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,16 @@ import pytest
 from mitmproxy import http
 from mitmproxy.log import MitmLogHandler
 
+from inspector.analyze import ExchangeResult
+from inspector.body_errors import raw_answer_has_error
+from inspector.lab.outbound import EWS_ERROR_TEMPLATE, EWS_SUCCESS
 from inspector.lab.scenarios import lab_exchanges
 from inspector.lab.tokens import TokenKit
 from inspector.lab.writers import flow_from_exchange
+from inspector.live import repeats
 from inspector.live.addon import OAuthInspector
 from inspector.live.annotate import METADATA_KEY
+from inspector.model import Endpoint
 from inspector.policy import DEFAULT_SKEW
 from inspector.tokens import decode_bearer, numeric_time
 from tests.live.conftest import TrustFiles, addon_context, configure
@@ -242,3 +249,165 @@ def test_the_summary_says_how_many_flows_were_repeats(
         summary = addon.summary()
         addon.done()
     assert "5 exchanges judged (3 of them repeats of a clean exchange, published from its verdict)" in summary
+
+
+def _body(content: bytes, content_type: str | None = "text/xml; charset=utf-8", coding: str | None = None) -> Variation:
+    def vary(flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        headers = flow.response.headers
+        del headers["Content-Type"]
+        if content_type is not None:
+            headers.add("Content-Type", content_type)
+        if coding is not None:
+            headers["Content-Encoding"] = coding
+        flow.response.raw_content = gzip.compress(content) if coding == "gzip" else content
+
+    return vary
+
+
+def _two_codings(content: bytes) -> Variation:
+    def vary(flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        flow.response.headers.add("Content-Encoding", "gzip")
+        flow.response.headers.add("content-encoding", "identity")
+        flow.response.raw_content = gzip.compress(content)
+
+    return vary
+
+
+def _two_types(first: str, second: str, content: bytes) -> Variation:
+    def vary(flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        del flow.response.headers["Content-Type"]
+        flow.response.headers.add("content-type", first)
+        flow.response.headers.add("Content-Type", second)
+        flow.response.raw_content = content
+
+    return vary
+
+
+_EWS_ERROR = EWS_ERROR_TEMPLATE.format(text="The remote server returned an error: (401) Unauthorized.", code="x")
+_EWS_ERROR_BYTES = _EWS_ERROR.encode()
+_JSON_ERROR = b'{"error":{"code":"-2147024891, System.UnauthorizedAccessException","message":"3000003; invalid"}}'
+
+
+def _body_variations() -> Iterator[tuple[str, Variation]]:
+    yield "same", _same
+    yield "another clean body", _body(EWS_SUCCESS.encode())
+    yield "an EWS error", _body(_EWS_ERROR_BYTES)
+    yield "an EWS error, gzip", _body(_EWS_ERROR_BYTES, coding="gzip")
+    yield "an EWS error, identity coding", _body(_EWS_ERROR_BYTES, coding="identity")
+    yield "an EWS error under an upper-case type", _body(_EWS_ERROR_BYTES, "TEXT/XML; Charset=UTF-8")
+    yield "an EWS error under a type no rule reads", _body(_EWS_ERROR_BYTES, "text/html")
+    yield "an EWS error without a type", _body(_EWS_ERROR_BYTES, None)
+    yield "an EWS error after a first type no rule reads", _two_types("text/plain", "text/xml", _EWS_ERROR_BYTES)
+    yield "a clean body after a first type no rule reads", _two_types("text/plain", "text/xml", b"<a/>")
+    yield "an EWS error after a first XML type", _two_types("application/xml", "text/html", _EWS_ERROR_BYTES)
+    yield "an EWS error, gzip, then identity", _two_codings(_EWS_ERROR_BYTES)
+    yield "a JSON error", _body(_JSON_ERROR, "application/json")
+    yield "a JSON error under a +json type", _body(_JSON_ERROR, "application/problem+json")
+    yield "an empty body", _body(b"")
+    yield "same at the end", _same
+
+
+def test_a_repeat_body_is_read_as_the_full_path_reads_it(
+    lab_kit: TokenKit, trust_files: TrustFiles, tmp_path: Path
+) -> None:
+    """The repeat path reads only a body's first Content-Type and Content-Encoding, and a body the same as the
+    remembered one not at all: every flow still gets what the full path gives it."""
+    flows: list[http.HTTPFlow] = []
+    named: list[str] = []
+    for name, vary in _body_variations():
+        for _ in range(2):
+            flow = _healthy(lab_kit)
+            flow.id = str(uuid.UUID(int=len(flows) + 1))
+            vary(flow)
+            flows.append(flow)
+            named.append(name)
+    full_lines, full_annotations, _ = _run(copy.deepcopy(flows), trust_files, tmp_path / "full.jsonl", repeats=False)
+    fast_lines, fast_annotations, published = _run(flows, trust_files, tmp_path / "fast.jsonl", repeats=True)
+    errors = sum(1 for line in full_lines if '"response-error-in-body"' in line)
+    assert errors >= 10  # the error bodies were read, on both paths
+    assert published >= len(flows) - errors - 2, "the repeats were not taken the short way"
+    for name, fast, full in zip(named, fast_lines, full_lines, strict=False):
+        assert fast == full, name
+    assert fast_lines == full_lines
+    assert fast_annotations == full_annotations
+
+
+def test_an_answer_with_the_remembered_bytes_is_not_read_again(
+    lab_kit: TokenKit, trust_files: TrustFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[bytes | None] = []
+
+    def counted(status: int, headers: Any, raw: bytes | None) -> bool:
+        reads.append(raw)
+        return raw_answer_has_error(status, headers, raw)
+
+    monkeypatch.setattr(repeats, "raw_answer_has_error", counted)
+    flows = [_healthy(lab_kit) for _ in range(4)]
+    _body(EWS_SUCCESS.encode())(flows[-1])
+    for number, flow in enumerate(flows):
+        flow.id = str(uuid.UUID(int=number + 1))
+    _, _, published = _run(flows, trust_files, tmp_path / "report.jsonl", repeats=True)
+    assert published == 3
+    # read when the first was remembered, and for the last, whose body differs; not for the two in between
+    assert reads == [flows[0].response.raw_content, EWS_SUCCESS.encode()]  # type: ignore[union-attr]
+
+
+def test_an_error_the_filters_leave_out_is_not_remembered(
+    lab_kit: TokenKit, trust_files: TrustFiles, tmp_path: Path
+) -> None:
+    """With the body's finding filtered out, the flow looks clean to the report; it is still not the clean exchange
+    a repeat may be published from (as before, when the key itself read the body)."""
+    flows = [_healthy(lab_kit) for _ in range(3)]
+    _body(_EWS_ERROR_BYTES)(flows[0])
+    for number, flow in enumerate(flows):
+        flow.id = str(uuid.UUID(int=number + 1))
+    addon = OAuthInspector()
+    with addon_context(addon) as context:
+        configure(context, addon, **trust_files.options(), oauth_rule=["token-expired"])
+        published = []
+        for flow in flows:
+            addon.response(flow)
+            assert addon.repeats is not None
+            published.append(addon.repeats.published)
+        addon.done()
+    assert published == [0, 0, 1]  # the second is judged in full and remembered; the third repeats it
+
+
+def test_a_repeat_is_observed_as_the_judged_exchange_moved_to_its_flow(
+    lab_kit: TokenKit, trust_files: TrustFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the inventory observes of a repeat is dataclasses.replace() of the remembered result (the repeat path
+    builds it by position)."""
+    flows = [_healthy(lab_kit), _healthy(lab_kit)]
+    flows[1].id = str(uuid.uuid4())
+    _client("10.0.0.77", 61000)(flows[1])
+    _at(flows[0].request.timestamp_start + 60)(flows[1])
+    flows[1].server_conn.peername = ("10.9.9.9", 8443)
+    addon = OAuthInspector()
+    seen: list[ExchangeResult] = []
+    with addon_context(addon) as context:
+        configure(context, addon, **trust_files.options())
+        monkeypatch.setattr(addon.inventory, "observe", seen.append)
+        for flow in flows:
+            addon.response(flow)
+        assert addon.repeats is not None and addon.repeats.published == 1
+    judged, observed = seen
+    expected = replace(
+        judged.exchange,
+        id="live:2",
+        time=datetime.fromtimestamp(flows[1].request.timestamp_start, UTC),
+        client=Endpoint("10.0.0.77", 61000),
+        server=Endpoint("10.9.9.9", 8443),
+    )
+    assert observed == replace(judged, exchange=expected)
+    assert observed.exchange.response is judged.exchange.response  # the same servers answered: not remade
+
+
+def test_the_content_types_settled_are_bounded() -> None:
+    for number in range(repeats.MAX_CONTENT_TYPES * 2):
+        assert not repeats._error_in(200, f"text/x-{number}".encode(), None, _EWS_ERROR_BYTES)
+        assert len(repeats._READABLE) <= repeats.MAX_CONTENT_TYPES
+    assert repeats._error_in(200, b"text/xml", None, _EWS_ERROR_BYTES)
