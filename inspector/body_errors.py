@@ -135,6 +135,8 @@ def _search(pattern: re.Pattern[str], text: str, start: int) -> str | None:
 
 def soap_errors(text: str) -> list[BodyError]:
     """EWS ``ResponseClass="Error"`` messages, SOAP faults and Autodiscover error codes in ``text``."""
+    if "Error" not in text and "Fault" not in text:  # every pattern below holds one of them: most answers end here
+        return []
     found: list[BodyError] = []
     seen: set[tuple[str, str | None, str | None]] = set()
 
