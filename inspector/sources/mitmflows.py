@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 from mitmproxy import http
 from mitmproxy.flow import Flow
@@ -36,7 +36,7 @@ from inspector.model import (
 from inspector.rules import RuleId
 from inspector.sources.naming import exchange_id
 from inspector.sources.pcap.http_heads import with_trimmed_names
-from inspector.sources.tnetstring import plain_value
+from inspector.sources.tnetstring import read_frame
 
 MAX_FLOW_BYTES = 1 << 40
 """A single flow larger than this is skipped with a notice (larger flows than ``BIG_FLOW_BYTES`` are read bounded)."""
@@ -234,11 +234,13 @@ def _item_from_frame(
     """The exchange a frame holds, or ``(None, reason)``; ``(None, None)`` for a flow that is not HTTP."""
     if not frame.endswith(b"}"):
         return None, "it is not a flow (a tnetstring that is not a dict)"
-    flow = _quick_flow(frame)
-    if flow is None:  # the careful path: the same loader, each step bounded and its failure worded
-        problem = _shape_problem(frame)
-        if problem is not None:
-            return None, problem
+    state, problem = read_frame(
+        frame, max_values=MAX_FLOW_VALUES, max_depth=MAX_FLOW_DEPTH, max_prefix_digits=_MAX_PREFIX_DIGITS
+    )
+    if problem is not None:
+        return None, problem
+    flow = _from_state(state) if state is not None else None
+    if flow is None:  # not plainly read, or refused: mitmproxy's reader loads the frame and its failure is worded
         try:
             flows = _load(frame)
         # Flow data is hostile input and mitmproxy's loader can fail in many ways on it (KeyError, TypeError,
@@ -265,17 +267,14 @@ def _item_from_frame(
     return exchange, None
 
 
-def _quick_flow(frame: bytes) -> object | None:
-    """The flow of a plain frame as ``FlowReader`` makes it (its parse done by :func:`plain_value`, then mitmproxy's
-    own migration and ``from_state``), or ``None`` for the careful path to decide (which then words any failure)."""
-    state = plain_value(
-        frame, max_values=MAX_FLOW_VALUES, max_depth=MAX_FLOW_DEPTH, max_prefix_digits=_MAX_PREFIX_DIGITS
-    )
+def _from_state(state: list[Any] | dict[Any, Any]) -> object | None:
+    """The flow a plainly read frame holds, made as ``FlowReader`` makes it (mitmproxy's own migration and
+    ``from_state``), or ``None`` for mitmproxy's reader to load the frame again and word what is wrong."""
     if type(state) is not dict:
         return None
     try:
         return Flow.from_state(compat.migrate_flow(state))
-    except Exception:  # hostile state: the careful path loads the frame again and says what is wrong
+    except Exception:  # hostile state
         return None
 
 
@@ -300,38 +299,6 @@ def _load(frame: bytes) -> list[object]:
         if not patched:
             raise
         return list(FlowReader(io.BytesIO(tnetstring.dumps(state))).stream())
-
-
-def _shape_problem(frame: bytes) -> str | None:
-    """Walk the tnetstring structure without building it: too many values, too deep, or malformed."""
-    ends: list[int] = []  # where each open container's type tag sits
-    pos = 0
-    values = 0
-    while pos < len(frame):
-        while ends and pos == ends[-1]:
-            pos += 1
-            ends.pop()
-        if pos == len(frame):
-            break
-        colon = frame.find(b":", pos, pos + _MAX_PREFIX_DIGITS + 1)
-        digits = frame[pos:colon]
-        if colon < 0 or not digits.isdigit():
-            return f"a malformed tnetstring at byte {pos} of the flow"
-        start = colon + 1
-        end = start + int(digits)
-        if end >= len(frame) or (ends and end >= ends[-1]):
-            return f"a tnetstring at byte {pos} of the flow overruns its container"
-        values += 1
-        if values > MAX_FLOW_VALUES:
-            return f"it holds more than {MAX_FLOW_VALUES} values"
-        if frame[end] in b"]}":
-            ends.append(end)
-            if len(ends) > MAX_FLOW_DEPTH:
-                return f"it is nested more than {MAX_FLOW_DEPTH} levels deep"
-            pos = start
-        else:
-            pos = end + 1
-    return None
 
 
 def flow_items(

@@ -1,30 +1,36 @@
 """A flow's tnetstring parsed in one bounded pass, exactly as mitmproxy's reader would parse it, or not at all.
 
 mitmproxy's own reader (``mitmproxy.io.tnetstring``) is pure Python and finds each length prefix one byte at a time;
-with the walk that bounds a flow before it is handed over (``mitmflows._shape_problem``), reading a flow file cost
-about 40 % of ``analyze`` on it. :func:`plain_value` does both in one pass with C-level searches. It answers only for
-values it reads exactly as mitmproxy does (the same ``int``, ``float`` and UTF-8 conversions, the same dict
-semantics) and within the limits the walk enforces; for anything else (a malformed or oversized value, a length
-prefix mitmproxy would read more leniently, a key that is not a string) it declines with ``None`` and the careful
-path decides, with its own messages.
+with a separate walk that bounded a flow before it was handed over, reading a flow file cost about 40 % of
+``analyze`` on it. :func:`read_frame` does both in one pass with C-level searches: it checks the frame's
+structure against the bounds (and says what is wrong), and builds the value only where it reads it exactly as
+mitmproxy does (the same ``int``, ``float`` and UTF-8 conversions, the same dict semantics); for anything else (a
+length prefix mitmproxy would read more leniently, a key that is not a string, a scalar alone) it builds nothing and
+mitmproxy's own reader decides.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 _LIST, _DICT = 0x5D, 0x7D  # "]" and "}"
 _NO_KEY: Any = object()
 """A dict's next item is a key."""
 
 
-def plain_value(
-    frame: bytes, *, max_values: int, max_depth: int, max_prefix_digits: int
-) -> list[Any] | dict[Any, Any] | None:
-    """The list or dict ``frame`` holds, whole (nothing after it), or ``None`` (see the module)."""
+class FrameRead(NamedTuple):
+    value: list[Any] | dict[Any, Any] | None
+    """The list or dict the frame holds, whole, when it is read exactly as mitmproxy reads it; else ``None``."""
+    problem: str | None
+    """What is wrong with the frame's structure (a bound passed, a malformed or overrunning value), or ``None``."""
+
+
+def read_frame(frame: bytes, *, max_values: int, max_depth: int, max_prefix_digits: int) -> FrameRead:
+    """One pass over a frame: its structure checked against the bounds (``problem``) and, where every value in it
+    is plain, its value built (see the module). A value that is not plain only stops the building: the rest of the
+    frame is still checked."""
     size = len(frame)
-    if size < 3 or frame[-1] not in (_LIST, _DICT):
-        return None
+    building = size >= 3 and frame[-1] in (_LIST, _DICT)
     # Each open container: [the container, the index of its type tag, the key waiting for its value].
     open_: list[list[Any]] = []
     root: list[Any] | dict[Any, Any] | None = None
@@ -34,64 +40,64 @@ def plain_value(
     while pos < size:
         while open_ and pos == open_[-1][1]:
             if open_.pop()[2] is not _NO_KEY:
-                return None  # a key without its value
+                building = False  # a key without its value
             pos += 1
         if pos == size:
             break
         if not open_ and root is not None:
-            return None  # something after the value
+            building = False  # something after the value
         colon = find(b":", pos, pos + max_prefix_digits + 1)
         digits = frame[pos:colon]
         if colon < 0 or not digits.isdigit():
-            return None
+            return FrameRead(None, f"a malformed tnetstring at byte {pos} of the flow")
         start = colon + 1
         end = start + int(digits)
         if end >= size or (open_ and end >= open_[-1][1]):
-            return None
+            return FrameRead(None, f"a tnetstring at byte {pos} of the flow overruns its container")
         values += 1
         if values > max_values:
-            return None
+            return FrameRead(None, f"it holds more than {max_values} values")
         tag = frame[end]
-        value: Any
         if tag in (_LIST, _DICT):
-            value = [] if tag == _LIST else {}
+            container: list[Any] | dict[Any, Any] = [] if tag == _LIST else {}
             if root is None:
-                root = value
-            elif not _attach(open_[-1], value):
-                return None
-            open_.append([value, end, _NO_KEY])
+                root = container
+            elif building and open_:
+                building = _attach(open_[-1], container)
+            open_.append([container, end, _NO_KEY])
             if len(open_) > max_depth:
-                return None
+                return FrameRead(None, f"it is nested more than {max_depth} levels deep")
             pos = start
             continue
-        payload = frame[start:end]
-        if tag == 0x2C:  # ","
-            value = payload
-        elif tag == 0x3B:  # ";"
-            try:
-                value = payload.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-        elif tag == 0x23:  # "#"
-            try:
-                value = int(payload)
-            except ValueError:
-                return None
-        elif tag == 0x5E:  # "^"
-            try:
-                value = float(payload)
-            except ValueError:
-                return None
-        elif tag == 0x21 and payload in (b"true", b"false"):  # "!"
-            value = payload == b"true"
-        elif tag == 0x7E and not payload:  # "~"
-            value = None
-        else:
-            return None
-        if root is None or not _attach(open_[-1], value):
-            return None  # a scalar alone is no flow; or a key mitmproxy would choke on
+        if building:
+            value = _scalar(tag, frame[start:end])
+            # a scalar alone is no flow; a value read otherwise, or a key mitmproxy would choke on, stops building
+            building = value is not _NOT_PLAIN and bool(open_) and _attach(open_[-1], value)
         pos = end + 1
-    return root if not open_ else None
+    return FrameRead(root if building and not open_ else None, None)
+
+
+_NOT_PLAIN: Any = object()
+
+
+def _scalar(tag: int, payload: bytes) -> Any:
+    """A scalar as mitmproxy's reader reads it (the same conversions), or ``_NOT_PLAIN``."""
+    try:
+        if tag == 0x2C:  # ","
+            return payload
+        if tag == 0x3B:  # ";"
+            return payload.decode("utf-8")
+        if tag == 0x23:  # "#"
+            return int(payload)
+        if tag == 0x5E:  # "^"
+            return float(payload)
+    except ValueError:  # UnicodeDecodeError is one
+        return _NOT_PLAIN
+    if tag == 0x21 and payload in (b"true", b"false"):  # "!"
+        return payload == b"true"
+    if tag == 0x7E and not payload:  # "~"
+        return None
+    return _NOT_PLAIN
 
 
 def _attach(top: list[Any], value: Any) -> bool:

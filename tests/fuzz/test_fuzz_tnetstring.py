@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mitmproxy.io import tnetstring
 
-from inspector.sources.tnetstring import plain_value
+from inspector.sources.tnetstring import read_frame
 from tests.fuzz.harness import CAPTURES, Timed, fuzz, mutated, seeds
 from tests.sources.test_tnetstring import LIMITS, same
 
@@ -18,7 +18,7 @@ LAB = seeds(CAPTURES / "lab.mitm")
 
 def _agrees(data: bytes) -> None:
     with Timed():
-        ours = plain_value(data, **LIMITS)
+        ours = read_frame(data, **LIMITS).value
     if ours is None:
         return
     theirs: Any = tnetstring.loads(data)  # where this reader answers, mitmproxy's must answer the same

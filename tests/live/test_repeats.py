@@ -167,18 +167,25 @@ def _run(
     return report.read_text(encoding="utf-8").splitlines(), annotations, published
 
 
-def test_repeats_get_exactly_what_the_full_path_gives(
-    lab_kit: TokenKit, trust_files: TrustFiles, tmp_path: Path
-) -> None:
+def _twice(kit: TokenKit, variations: Iterator[tuple[str, Variation]]) -> tuple[list[http.HTTPFlow], list[str]]:
+    """Healthy flows, each variation applied to two of them (the second may come from the remembered first), with
+    distinct ids, and each flow's variation name."""
     flows: list[http.HTTPFlow] = []
     named: list[str] = []
-    for name, vary in _variations(lab_kit):
-        for _ in range(2):  # each variation twice: the second may come from the remembered first
-            flow = _healthy(lab_kit)
+    for name, vary in variations:
+        for _ in range(2):
+            flow = _healthy(kit)
             flow.id = str(uuid.UUID(int=len(flows) + 1))
             vary(flow)
             flows.append(flow)
             named.append(name)
+    return flows, named
+
+
+def test_repeats_get_exactly_what_the_full_path_gives(
+    lab_kit: TokenKit, trust_files: TrustFiles, tmp_path: Path
+) -> None:
+    flows, named = _twice(lab_kit, _variations(lab_kit))
     full_lines, full_annotations, none = _run(copy.deepcopy(flows), trust_files, tmp_path / "full.jsonl", repeats=False)
     fast_lines, fast_annotations, published = _run(flows, trust_files, tmp_path / "fast.jsonl", repeats=True)
     assert none == 0
@@ -315,15 +322,7 @@ def test_a_repeat_body_is_read_as_the_full_path_reads_it(
 ) -> None:
     """The repeat path reads only a body's first Content-Type and Content-Encoding, and a body the same as the
     remembered one not at all: every flow still gets what the full path gives it."""
-    flows: list[http.HTTPFlow] = []
-    named: list[str] = []
-    for name, vary in _body_variations():
-        for _ in range(2):
-            flow = _healthy(lab_kit)
-            flow.id = str(uuid.UUID(int=len(flows) + 1))
-            vary(flow)
-            flows.append(flow)
-            named.append(name)
+    flows, named = _twice(lab_kit, _body_variations())
     full_lines, full_annotations, _ = _run(copy.deepcopy(flows), trust_files, tmp_path / "full.jsonl", repeats=False)
     fast_lines, fast_annotations, published = _run(flows, trust_files, tmp_path / "fast.jsonl", repeats=True)
     errors = sum(1 for line in full_lines if '"response-error-in-body"' in line)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mitmproxy.io import tnetstring
 
-from inspector.sources.tnetstring import plain_value
+from inspector.sources.tnetstring import read_frame
 from tests.fuzz.harness import CAPTURES
 
 LIMITS = {"max_values": 100_000, "max_depth": 32, "max_prefix_digits": 12}
@@ -51,7 +51,7 @@ def same(ours: Any, theirs: Any) -> bool:
 @given(containers)
 def test_what_mitmproxy_writes_is_read_as_mitmproxy_reads_it(value: list[Any] | dict[str, Any]) -> None:
     frame = tnetstring.dumps(value)
-    ours = plain_value(frame, **LIMITS)
+    ours = read_frame(frame, **LIMITS).value
     assert ours is not None
     assert same(ours, tnetstring.loads(frame))
 
@@ -60,7 +60,7 @@ def test_the_lab_flows_are_read_whole() -> None:
     data = (CAPTURES / "lab.mitm").read_bytes()
     first_length = int(data[: data.index(b":")])
     frame = data[: data.index(b":") + 1 + first_length + 1]
-    ours = plain_value(frame, **LIMITS)
+    ours = read_frame(frame, **LIMITS).value
     assert isinstance(ours, dict)
     assert same(ours, tnetstring.loads(frame))
     assert ours["type"] == "http"
@@ -84,21 +84,47 @@ def test_the_lab_flows_are_read_whole() -> None:
     ],
 )
 def test_what_is_not_plainly_a_container_is_declined(frame: bytes, why: str) -> None:
-    assert plain_value(frame, **LIMITS) is None, why
+    assert read_frame(frame, **LIMITS).value is None, why
 
 
 def test_empty_containers_are_read() -> None:
-    assert plain_value(b"0:]", **LIMITS) == []
-    assert plain_value(b"0:}", **LIMITS) == {}
-    assert plain_value(b"6:0:]0:]]", **LIMITS) == [[], []]
+    assert read_frame(b"0:]", **LIMITS).value == []
+    assert read_frame(b"0:}", **LIMITS).value == {}
+    assert read_frame(b"6:0:]0:]]", **LIMITS).value == [[], []]
 
 
 def test_the_limits_decline_before_mitmproxy_is_asked() -> None:
     deep = b"0:]"
     for _ in range(40):
         deep = str(len(deep)).encode() + b":" + deep + b"]"
-    assert plain_value(deep, **LIMITS) is None
-    assert plain_value(deep, **{**LIMITS, "max_depth": 64}) is not None
+    assert read_frame(deep, **LIMITS).value is None
+    assert read_frame(deep, **{**LIMITS, "max_depth": 64}).value is not None
     many = tnetstring.dumps(list(range(200)))
-    assert plain_value(many, **{**LIMITS, "max_values": 100}) is None
-    assert plain_value(many, **LIMITS) == list(range(200))
+    assert read_frame(many, **{**LIMITS, "max_values": 100}).value is None
+    assert read_frame(many, **LIMITS).value == list(range(200))
+
+
+@pytest.mark.parametrize(
+    ("frame", "problem"),
+    [
+        (b"x:0:]", "a malformed tnetstring at byte 0 of the flow"),
+        (b"4:1:a,", "a tnetstring at byte 0 of the flow overruns its container"),
+        (b"6:4:abc,]", "a tnetstring at byte 2 of the flow overruns its container"),
+        (b"9:1:a,x:0:]]", "a malformed tnetstring at byte 6 of the flow"),
+    ],
+)
+def test_a_broken_structure_is_named_with_its_place(frame: bytes, problem: str) -> None:
+    assert read_frame(frame, **LIMITS) == (None, problem)
+
+
+def test_a_value_not_read_plainly_still_has_its_structure_checked() -> None:
+    # "1_0" is read by mitmproxy's int() and not taken here; the overrun after it is found all the same.
+    assert read_frame(b"13:3:1_0#9:1:a,]]", **LIMITS) == (
+        None,
+        "a tnetstring at byte 9 of the flow overruns its container",
+    )
+    assert read_frame(b"6:3:1_0#]", **LIMITS) == (None, None)
+    assert read_frame(b"6:3:100#]", **LIMITS) == ([100], None)
+    assert read_frame(b"1:a,", **LIMITS) == (None, None)  # a scalar alone: no problem, nothing built
+    over = read_frame(tnetstring.dumps(list(range(200))), **{**LIMITS, "max_values": 100})
+    assert over == (None, "it holds more than 100 values")
