@@ -281,13 +281,7 @@ class Inventory:
                 self.signers_dropped += 1
                 return
             stats = self.signers[key] = SignerStats(key, exchange.id[:MAX_TEXT])
-        at = exchange.time
-        if at is not None:  # as _span, written out: this runs for every exchange with a token
-            first, last = stats.first_seen, stats.last_seen
-            if first is None or at < first:
-                stats.first_seen = at
-            if last is None or at > last:
-                stats.last_seen = at
+        stats.first_seen, stats.last_seen = _span(stats.first_seen, stats.last_seen, exchange.time)
         stats.exchanges += 1
         client = exchange.client
         stats.clients.add(client.host[:MAX_TEXT] if client else None)
@@ -297,11 +291,8 @@ class Inventory:
         if be is not None:
             stats.be_servers.add(be)
         response = exchange.response
-        verdict = token.signature or "none"
-        status = str(response.status) if response is not None else "none"
-        verdicts, statuses = stats.verdicts, stats.statuses
-        verdicts[verdict] = verdicts.get(verdict, 0) + 1
-        statuses[status] = statuses.get(status, 0) + 1
+        _count(stats.verdicts, token.signature or "none")
+        _count(stats.statuses, str(response.status) if response is not None else "none")
         if response is not None and backend is not None and _otherwise_valid(result):
             counts = stats._backend(backend)
             if counts is not None:

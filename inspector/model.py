@@ -221,12 +221,20 @@ class ConfigError(Exception):
 SourceItem = HttpExchange | Notice
 
 
+def field_values(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A reader of a dataclass's field values, in the constructor's order, in one C call (``dataclasses.replace``
+    and a frozen class's pickling walk ``fields()`` in Python for every object). ``cls`` has two fields or more."""
+    names = [each.name for each in fields(cls)]
+    assert len(names) > 1, "attrgetter of one name returns the value, not a tuple"
+    return attrgetter(*names)
+
+
 def _pickled_by_constructor(cls: type[Any]) -> None:
-    """Pickle ``cls`` as a call of its constructor with its fields. A frozen dataclass with slots is otherwise
-    pickled through the ``__getstate__``/``__setstate__`` dataclasses writes in Python, which walk ``fields()`` for
-    every object; items cross between processes by the ten thousand (``--jobs``, ``--separately``, Dask), and this
-    makes their pickling and unpickling about a third cheaper."""
-    values: Callable[[Any], tuple[object, ...]] = attrgetter(*(each.name for each in fields(cls)))
+    """Pickle ``cls`` as a call of its constructor with its fields, not through the ``__getstate__``/
+    ``__setstate__`` dataclasses writes in Python for a frozen class with slots: items cross between processes by
+    the ten thousand (``--jobs``, ``--separately``, Dask), and this makes their pickling and unpickling about a
+    third cheaper."""
+    values = field_values(cls)
     copyreg.pickle(cls, lambda item: (cls, values(item)))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from operator import attrgetter
 from typing import Any, Literal
 
 from mitmproxy import http
@@ -23,7 +22,7 @@ from inspector.analyze import Analyzer, ExchangeResult
 from inspector.bodies import wants_body
 from inspector.body_errors import raw_answer_has_error
 from inspector.lru import LruCache
-from inspector.model import Endpoint, Headers, HttpExchange
+from inspector.model import Endpoint, Headers, HttpExchange, field_values
 from inspector.report.serialize import EncodedExchange, head_text, utc_iso
 from inspector.sources.mitmflows import endpoint_of, moment_or_none
 from inspector.tally import Totals
@@ -276,14 +275,13 @@ _SERVER_NAMES = (b"x-feserver", b"x-beserver", "x-feserver", "x-beserver")
 
 # dataclasses.replace for the two objects every repeat remakes, without its walk over their fields on each call:
 # every field is read at once and passed by position (tests/live/test_repeats.py holds this to replace()).
-_EXCHANGE_FIELDS = tuple(item.name for item in fields(HttpExchange))
-_exchange_values = attrgetter(*_EXCHANGE_FIELDS)
+_EXCHANGE_FIELDS = [item.name for item in fields(HttpExchange)]
+_exchange_values = field_values(HttpExchange)
 _ID, _RESPONSE, _TIME, _CLIENT, _SERVER = (
     _EXCHANGE_FIELDS.index(name) for name in ("id", "response", "time", "client", "server")
 )
-_RESULT_FIELDS = tuple(item.name for item in fields(ExchangeResult))
-_result_values = attrgetter(*_RESULT_FIELDS)
-_EXCHANGE = _RESULT_FIELDS.index("exchange")
+_result_values = field_values(ExchangeResult)
+_EXCHANGE = [item.name for item in fields(ExchangeResult)].index("exchange")
 
 
 def _observed(

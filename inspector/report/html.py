@@ -35,6 +35,7 @@ from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_
 from inspector.report.serialize import (
     ExchangeEncoder,
     HeaderText,
+    Placeholder,
     dump_json,
     exchange_data,
     finding_data,
@@ -103,10 +104,7 @@ class HtmlRecords:
         self.show_secrets = show_secrets
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
         self.headers = HeaderText(show_secrets=show_secrets)
-        # Hold the header lists' places in the row encoded whole; random, so no wire text can spell them.
-        marker = f"oauth-inspector-headers-{secrets.token_hex(16)}"
-        self._request_marker, self._response_marker = f"{marker}-request", f"{marker}-response"
-        self._request_text, self._response_text = dump_json(self._request_marker), dump_json(self._response_marker)
+        self._request_headers, self._response_headers = Placeholder("request-headers"), Placeholder("response-headers")
         self._token_texts: tuple[str, str] = ("", "")
         """The last token's JSON text and its ``script_json``: a token is reused for hours."""
 
@@ -120,28 +118,26 @@ class HtmlRecords:
         """The exchange's row data with the header lists (``request_headers``, ``response_headers``) as markers."""
         report = result.auth.token
         data = exchange_data(result, show_secrets=self.show_secrets, token_value="")
-        data["request_headers"] = self._request_marker
-        data["response_headers"] = self._response_marker if result.exchange.response is not None else None
+        data["request_headers"] = self._request_headers.value
+        data["response_headers"] = self._response_headers.value if result.exchange.response is not None else None
         data["auth"].pop("token", None)
         data["auth"]["token_summary"] = f"{report.kind} {report.signature or ''}".strip() if report else None
         return data
 
     def _row_text(self, data: dict[str, Any], result: ExchangeResult) -> str:
         """``dump_json`` of the row with the header lists in it, each header's text made once while it keeps
-        coming (:class:`HeaderText`) and put in the place of its marker."""
-        text = dump_json(data)
+        coming (:class:`HeaderText`) and put in the place of its placeholder."""
         exchange = result.exchange
-        request, response = self._request_text, self._response_text
-        if text.count(request) != 1 or text.count(response) != int(exchange.response is not None):
-            # cannot happen (the markers are random); be exact all the same
-            data["request_headers"] = header_list(exchange.request.headers, show_secrets=self.show_secrets)
-            if exchange.response is not None:
-                data["response_headers"] = header_list(exchange.response.headers, show_secrets=self.show_secrets)
-            return dump_json(data)
-        text = text.replace(request, self.headers.text(exchange.request.headers), 1)
+        text: str | None = self._request_headers.put(dump_json(data), self.headers.text(exchange.request.headers))
+        if text is not None and exchange.response is not None:
+            text = self._response_headers.put(text, self.headers.text(exchange.response.headers))
+        if text is not None:
+            return text
+        # cannot happen (the placeholders are random); be exact all the same
+        data["request_headers"] = header_list(exchange.request.headers, show_secrets=self.show_secrets)
         if exchange.response is not None:
-            text = text.replace(response, self.headers.text(exchange.response.headers), 1)
-        return text
+            data["response_headers"] = header_list(exchange.response.headers, show_secrets=self.show_secrets)
+        return dump_json(data)
 
     def exchange(self, result: ExchangeResult) -> Record:
         report = result.auth.token

@@ -182,6 +182,27 @@ def header_list(headers: tuple[tuple[str, str], ...], *, show_secrets: bool) -> 
     return out
 
 
+class Placeholder:
+    """A random string that holds a place in a value encoded whole, so that a text made once (a token's, a header
+    list's) is put there afterwards; random, so no wire text can spell it."""
+
+    def __init__(self, what: str) -> None:
+        self.value = f"oauth-inspector-{what}-{secrets.token_hex(16)}"
+        self.text = dump_json(self.value)
+        """How the value reads in the encoded text."""
+
+    def split(self, encoded: str) -> tuple[str, str] | None:
+        """The text before and after the placeholder's one place in ``encoded``; ``None`` when it is not there
+        exactly once (which cannot happen: the value is random; the caller then encodes the whole again)."""
+        before, found, after = encoded.partition(self.text)
+        return (before, after) if found and self.text not in after else None
+
+    def put(self, encoded: str, text: str) -> str | None:
+        """``encoded`` with ``text`` in the placeholder's one place, or ``None`` (see :meth:`split`)."""
+        parts = self.split(encoded)
+        return None if parts is None else parts[0] + text + parts[1]
+
+
 class HeaderText:
     """Header lists as the JSON text ``dump_json(header_list(headers, ...))`` writes, each header redacted and
     encoded once while it keeps coming: most of a capture's headers repeat (``Host``, ``User-Agent``, a
@@ -317,9 +338,7 @@ class FindingEncoder:
     def __init__(self, *, size: int = 512) -> None:
         self._size = size
         self._cache: OrderedDict[int, tuple[Finding, str, str]] = OrderedDict()
-        # Holds the exchange's place in a finding encoded whole; random, so no wire text can spell it.
-        self._marker = f"oauth-inspector-exchange-{secrets.token_hex(16)}"
-        self._marker_text = dump_json(self._marker)
+        self._exchange = Placeholder("exchange")
 
     def text(self, item: Finding) -> str:
         key = id(item.evidence)
@@ -336,11 +355,11 @@ class FindingEncoder:
                 return before + dump_json(item.exchange) + after
         # Per string strict (dump_json's careful path is per value), so the parts joined are the text of the whole.
         data = finding_data(item)
-        data["exchange"] = self._marker
-        template = dump_json(data)
-        before, marker, after = template.partition(self._marker_text)
-        if not marker or self._marker_text in after:  # cannot happen (the marker is random); be exact all the same
+        data["exchange"] = self._exchange.value
+        parts = self._exchange.split(dump_json(data))
+        if parts is None:
             return dump_json(finding_data(item))
+        before, after = parts
         self._cache[key] = (item, before, after)  # the item holds its evidence: its id is not reused meanwhile
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
@@ -403,9 +422,7 @@ class ExchangeEncoder:
         self.show_secrets = show_secrets
         self._cache: OrderedDict[int, _EncodedToken] = OrderedDict()
         self._cache_size = cache_size
-        # Holds the token's place in an exchange encoded whole; random, so no wire text can spell it.
-        self._marker = f"oauth-inspector-token-{secrets.token_hex(16)}"
-        self._marker_text = dump_json(self._marker)
+        self._token_place = Placeholder("token")
 
     def _encoded(self, report: TokenReport) -> _EncodedToken:
         cached = self._cache.get(id(report))
@@ -461,13 +478,11 @@ class ExchangeEncoder:
             if findings is not None:
                 whole["findings"] = findings
             return dump_json(whole)
-        whole.update(exchange_tail(result, show_secrets=self.show_secrets, token_value=self._marker))
+        whole.update(exchange_tail(result, show_secrets=self.show_secrets, token_value=self._token_place.value))
         if findings is not None:
             whole["findings"] = findings
-        text = dump_json(whole)
-        if text.count(self._marker_text) != 1:  # cannot happen (the marker is random); be exact all the same
-            return self.encode(result, line_type=line_type, findings=findings).line
-        return text.replace(self._marker_text, self._encoded(report).text, 1)
+        text = self._token_place.put(dump_json(whole), self._encoded(report).text)
+        return text if text is not None else self.encode(result, line_type=line_type, findings=findings).line
 
 
 @dataclass(slots=True)

@@ -100,22 +100,19 @@ def json_text_head(head: bytes) -> str | None:
 
 def _is_har(head: bytes) -> bool:
     text = json_text_head(head)
-    return text is not None and "log" in _top_level_keys(text, until="log")
+    return text is not None and _has_top_level_key(text, "log")
 
 
-def _top_level_keys(text: str, *, until: str | None = None) -> set[str]:
-    """Keys of the outermost JSON object that appear in ``text`` (which may be cut anywhere), up to the key ``until``
-    (the rest of a 1 MiB window is not walked once the answer is known). Linear time."""
-    keys: set[str] = set()
+def _has_top_level_key(text: str, wanted: str) -> bool:
+    """Whether the outermost JSON object in ``text`` (which may be cut anywhere) has the key ``wanted`` among the
+    keys that appear: the walk stops there (the rest of a 1 MiB window is not read). Linear time."""
     depth = 0
     pending: str | None = None  # a string at depth 1 that may turn out to be a key
     for match in _JSON_TOKEN.finditer(text):
         lexeme = match.group()
         if lexeme == ":":
-            if depth == 1 and pending is not None:
-                keys.add(pending)
-                if pending == until:
-                    break
+            if depth == 1 and pending == wanted:
+                return True
         elif lexeme in "{[":
             depth += 1
         elif lexeme in "}]":
@@ -127,7 +124,7 @@ def _top_level_keys(text: str, *, until: str | None = None) -> set[str]:
         ):
             break  # a string the window cut: nothing more to learn
         pending = lexeme[1:-1] if depth == 1 and lexeme.startswith('"') else None
-    return keys
+    return False
 
 
 def _cut(lexeme: str) -> bool:

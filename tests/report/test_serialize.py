@@ -15,6 +15,7 @@ from inspector.report.serialize import (
     REDACTED,
     ExchangeEncoder,
     FindingEncoder,
+    Placeholder,
     dump_json,
     exchange_data,
     exchange_head,
@@ -183,3 +184,13 @@ def test_a_finding_encoder_writes_what_dump_json_writes_and_encodes_shared_evide
     for item in copies * 2:  # the second time from the cache (at most two remembered: some evicted)
         assert encoder.text(item) == dump_json(finding_data(item))
     assert copies[0].evidence is copies[1].evidence
+
+
+def test_a_placeholder_is_filled_only_where_it_stands_once() -> None:
+    place = Placeholder("test")
+    encoded = dump_json({"a": 1, "here": place.value, "z": "\u2028"})
+    assert place.put(encoded, '{"made":"once"}') == '{"a":1,"here":{"made":"once"},"z":"\\u2028"}'
+    assert place.split(encoded) == ('{"a":1,"here":', ',"z":"\\u2028"}')
+    assert place.put(dump_json({"a": 1}), "x") is None  # not there
+    assert place.put(dump_json([place.value, place.value]), "x") is None  # twice
+    assert Placeholder("test").value != place.value  # random: no wire text can spell it
