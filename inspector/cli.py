@@ -184,9 +184,9 @@ def main() -> None:
     "-j",
     type=click.IntRange(1, 256),
     default=None,
-    help="Read the timeline with this many processes, each a shard of the connections of every capture (default: "
-    "one); the report is the one process's, byte for byte. With --separately: files in parallel (default: the "
-    "machine's cores).",
+    help="Run the timeline in this many processes (default: one): this one analyses and writes while the others "
+    "read (two or more readers: each a shard of the connections of every capture); the report is the one "
+    "process's, byte for byte. With --separately: files in parallel (default: the machine's cores).",
 )
 @click.option(
     "--separately",
@@ -380,7 +380,7 @@ def analyze(
     streams = any(is_stream(path) for path, _ in expanded)
     if separately:
         workers = 1 if streams else min(jobs or os.cpu_count() or 1, len(expanded))
-    else:  # shards of the connections, when asked for: on two cores they do not pay yet (README, "--jobs N")
+    else:  # readers beside this process, when asked for (README, "--jobs N")
         workers = 1 if streams else jobs or 1
     stderr = Console(stderr=True, highlight=False)
     show_progress = not quiet and stderr.is_terminal

@@ -210,6 +210,13 @@ def _run_timeline(
     return outcome
 
 
+def readers(jobs: int) -> int:
+    """The processes that read one timeline when ``jobs`` run it. This process is one of the ``jobs``: it joins,
+    analyses and writes, about half of what one process does, so the other ``jobs - 1`` read (one reader: the
+    whole timeline, a pipeline of two stages; more: shards of the connections, each walking every frame)."""
+    return max(1, jobs - 1)
+
+
 def run_timeline_parallel(
     inputs: list[Input],
     trust: Trust,
@@ -222,11 +229,13 @@ def run_timeline_parallel(
     keylog: KeyLog | None = None,
     selection: Selection | None = None,
 ) -> RunOutcome:
-    """The inputs as ONE timeline, read by ``jobs`` processes, each a shard of the connections
-    (:func:`inspector.timeline.read_part`), joined in the order one process reads them and judged by ONE analyzer
-    here: the report is the one :func:`run_sequential` writes, byte for byte."""
+    """The inputs as ONE timeline in ``jobs`` processes: :func:`readers` of them read it, each a shard of the
+    connections (:func:`inspector.timeline.read_part`), and this one joins their items in the order one process
+    reads them and judges them with ONE analyzer: the report is the one :func:`run_sequential` writes, byte for
+    byte."""
     outcome = RunOutcome(totals)
-    state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, {jobs} shards")
+    shards = readers(jobs)
+    state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, {shards} readers")
     labelled = timeline_inputs(inputs)
     others_damaged: list[PartDamage] = []
 
@@ -235,12 +244,14 @@ def run_timeline_parallel(
 
     with (
         tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
-        ProcessPoolExecutor(max_workers=jobs) as pool,
+        ProcessPoolExecutor(max_workers=shards) as pool,
     ):
-        spools = [os.path.join(spool_dir, f"shard{index}.part") for index in range(jobs)]
+        spools = [os.path.join(spool_dir, f"shard{index}.part") for index in range(shards)]
         futures = [
-            pool.submit(read_part, labelled, Shard(index, jobs), keylog, spools[index], others=False)
-            for index in range(jobs)
+            pool.submit(
+                read_part, labelled, Shard(index, shards) if shards > 1 else None, keylog, spools[index], others=False
+            )
+            for index in range(shards)
         ]
         # The shards' items are merged as the workers spool them; HAR/.mitm/.saz inputs are read here meanwhile.
         others = Timeline(on_damage=damaged, keylog=keylog).others(labelled)

@@ -24,7 +24,7 @@ from inspector.analyze import Analyzer
 from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.policy import Policy
 from inspector.report.writers import JsonWriter, tell_unread
-from inspector.run import run_sequential, run_timeline_parallel
+from inspector.run import readers, run_sequential, run_timeline_parallel
 from inspector.sources.dispatch import expand_inputs
 from inspector.tally import Totals
 from inspector.timeline import Shard, Timeline, TimelineInput, join, read_part, timeline_inputs
@@ -171,24 +171,30 @@ def test_shards_joined_give_what_one_reader_gives(tmp_path: Path, shards: int) -
     assert sum(bool(part.captures) for part in parts) >= 2  # the connections were really spread
 
 
+def test_this_process_is_one_of_the_jobs_and_the_others_read() -> None:
+    assert [readers(jobs) for jobs in (1, 2, 3, 8)] == [1, 1, 2, 7]
+
+
 @needs_editcap
-def test_jobs_write_the_report_one_process_writes_byte_for_byte(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [2, 3], ids=["one-reader", "two-shards"])
+def test_jobs_write_the_report_one_process_writes_byte_for_byte(tmp_path: Path, jobs: int) -> None:
     split(SAMPLES / "lab.pcapng", tmp_path / "ring", 45)
     paths = [tmp_path / "ring", SAMPLES / "lab-tls.pcapng"]
-    assert report_text(paths, jobs=2) == report_text(paths)
+    assert report_text(paths, jobs=jobs) == report_text(paths)
     # ... and so the single-file run's report, but for the ids and sources that name the ring files
-    split_by_jobs = dict(json.loads(report_text([tmp_path / "ring"], jobs=2)))
+    split_by_jobs = dict(json.loads(report_text([tmp_path / "ring"], jobs=jobs)))
     assert normalised(split_by_jobs) == normalised(report([SAMPLES / "lab.pcapng"]))
-    assert report_text([SAMPLES / "lab-tls.pcapng"], jobs=2) == report_text([SAMPLES / "lab-tls.pcapng"])
+    assert report_text([SAMPLES / "lab-tls.pcapng"], jobs=jobs) == report_text([SAMPLES / "lab-tls.pcapng"])
 
 
 @needs_editcap
-def test_jobs_report_a_damaged_file_as_one_process_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [2, 3], ids=["one-reader", "two-shards"])
+def test_jobs_report_a_damaged_file_as_one_process_does(tmp_path: Path, jobs: int) -> None:
     parts = split(SAMPLES / "lab.pcapng", tmp_path / "ring", 100)
     parts[2].write_bytes(parts[2].read_bytes()[:-30])
     one: list[str] = []
     two: list[str] = []
-    assert report_text([tmp_path / "ring"], jobs=2, errors=two) == report_text([tmp_path / "ring"], errors=one)
+    assert report_text([tmp_path / "ring"], jobs=jobs, errors=two) == report_text([tmp_path / "ring"], errors=one)
     assert one == two
     assert len(one) == 1
     assert parts[2].name in one[0]
