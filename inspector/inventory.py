@@ -248,8 +248,11 @@ class Inventory:
         return value
 
     def observe(self, result: ExchangeResult) -> None:
-        exchange = result.exchange
         token = result.auth.token
+        signed = token is not None and token.decoded.outer is not None
+        if not signed and not result.challenges:
+            return  # neither a signer nor a challenge: nothing to list (most Basic/NTLM exchanges, answers of 200)
+        exchange = result.exchange
         response = exchange.response
         fe = be = None
         if response is not None:
@@ -262,7 +265,8 @@ class Inventory:
                         be = _cut(value.strip())
         backend = be or fe or (exchange.server.host[:MAX_TEXT] if exchange.server else None)
         host = host_of(exchange)
-        if token is not None and token.decoded.outer is not None:
+        if signed:
+            assert token is not None
             key = self._remembered(token, _signer_key)
             self._observe_signer(result, key, host, fe, be, backend)
         if result.challenges:

@@ -173,3 +173,13 @@ def test_bodies_of_other_kinds_are_not_scanned() -> None:
     body = EWS_ERROR_TEMPLATE.format(text="x", code="ErrorServerBusy").encode()
     assert errors_in(200, (("Content-Type", "text/html"),), body) == []
     assert errors_in(200, XML, None) == []
+
+
+def test_a_utf16_answer_is_scanned_though_its_bytes_do_not_spell_the_words() -> None:
+    """An XML answer is looked at only when its bytes hold "Error" or "Fault"; UTF-16 text spells them with zero
+    bytes between the letters, so it is always decoded and scanned."""
+    body = SOAP_FAULT.encode("utf-16")
+    assert b"Fault" not in body and b"Error" not in body
+    (error,) = errors_in(500, XML, body)
+    assert (error.kind, error.code) == ("soap-fault", "ErrorServerBusy")
+    assert errors_in(200, XML, EWS_SUCCESS.encode("utf-16")) == errors_in(200, XML, EWS_SUCCESS.encode()) == []
