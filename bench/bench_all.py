@@ -74,7 +74,7 @@ def main() -> int:
             "--rounds",
             rounds,
             "--tools",
-            "analyze,jobs1,reader,tshark-ooo",
+            "analyze,jobs1,jobs3,reader,tshark-ooo",
             "--formats",
             "json,jsonl,table",
         ]
@@ -138,6 +138,10 @@ def main() -> int:
         "x",
         ".2f",
     )
+    shards = [float(r["seconds"]) for r in reader["runs"].get("analyze --jobs 3 (one file)", [])]
+    if shards:  # two reading shards beside the analysing process: the other way to spend two cores
+        ratios = [s / d for s, d in zip(single, shards, strict=True)]
+        rows.append(("capture: --jobs 3 on one file vs one job (no goal)", f"{spread(ratios, '.2f')} x", "-", True))
     on_capture = {n.removeprefix("analyze --format "): v for n, v in reader["runs"].items() if "--format" in n}
     cpu_medians = [statistics.median(float(r["cpu_seconds"]) for r in v) for v in on_capture.values()]
     gap = max(cpu_medians) / min(cpu_medians) - 1

@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             "reader": lambda: run_reader(args.capture),
             "analyze": lambda: run_analyze([args.capture], 1, args.format),
             "analyze-jobs-2": lambda: run_analyze([args.capture], 2, args.format),
+            "analyze-jobs-3": lambda: run_analyze([args.capture], 3, args.format),
             "analyze-2-files-jobs-1": lambda: run_analyze([args.capture, args.sample], 1, "json", "--separately"),
             "analyze-2-files-jobs-2": lambda: run_analyze([args.capture, args.sample], 2, "json", "--separately"),
             "scapy": lambda: run_scapy(args.capture),
@@ -245,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             jobs[f"analyze --format {fmt}"] = ("analyze", ["--format", fmt])
     if "jobs1" in tools:
         jobs["analyze --jobs 2 (one file)"] = ("analyze-jobs-2", [])
+    if "jobs3" in tools:  # two readers (shards) beside the analysing process: three processes
+        jobs["analyze --jobs 3 (one file)"] = ("analyze-jobs-3", [])
     if "reader" in tools:
         jobs["reader alone"] = ("reader", [])
     for tool in ("tshark-ooo", "tshark"):
