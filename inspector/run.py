@@ -44,7 +44,9 @@ from inspector.timeline import (
     join_damages,
     join_streams,
     read_part,
+    read_timeline,
     spooled_items,
+    spooled_timeline,
     timeline_inputs,
 )
 from inspector.trust import Trust
@@ -211,9 +213,10 @@ def _run_timeline(
 
 
 def readers(jobs: int) -> int:
-    """The processes that read one timeline when ``jobs`` run it. This process is one of the ``jobs``: it joins,
-    analyses and writes, about half of what one process does, so the other ``jobs - 1`` read (one reader: the
-    whole timeline, a pipeline of two stages; more: shards of the connections, each walking every frame)."""
+    """The processes that read one timeline when ``jobs`` run it. This process is one of the ``jobs``: it analyses
+    and writes, about half of what one process does, so the other ``jobs - 1`` read (one reader: the whole
+    timeline, every input, a pipeline of two stages; more: shards of the captures' connections, each walking every
+    frame, and this process reads the HAR/.mitm/.saz inputs and joins)."""
     return max(1, jobs - 1)
 
 
@@ -229,14 +232,16 @@ def run_timeline_parallel(
     keylog: KeyLog | None = None,
     selection: Selection | None = None,
 ) -> RunOutcome:
-    """The inputs as ONE timeline in ``jobs`` processes: :func:`readers` of them read it, each a shard of the
-    connections (:func:`inspector.timeline.read_part`), and this one joins their items in the order one process
-    reads them and judges them with ONE analyzer: the report is the one :func:`run_sequential` writes, byte for
-    byte."""
-    outcome = RunOutcome(totals)
+    """The inputs as ONE timeline in ``jobs`` processes: :func:`readers` of them read it and this one judges it with
+    ONE analyzer: the report is the one :func:`run_sequential` writes, byte for byte. One reader reads the whole
+    timeline (:func:`_run_pipeline`); several read a shard of the connections each
+    (:func:`inspector.timeline.read_part`), and their items are joined here in the order one process reads them."""
     shards = readers(jobs)
-    state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, {shards} readers")
     labelled = timeline_inputs(inputs)
+    if shards == 1:
+        return _run_pipeline(labelled, trust, policy, writer, totals, progress, keylog, selection)
+    outcome = RunOutcome(totals)
+    state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, {shards} readers")
     others_damaged: list[PartDamage] = []
 
     def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
@@ -248,9 +253,7 @@ def run_timeline_parallel(
     ):
         spools = [os.path.join(spool_dir, f"shard{index}.part") for index in range(shards)]
         futures = [
-            pool.submit(
-                read_part, labelled, Shard(index, shards) if shards > 1 else None, keylog, spools[index], others=False
-            )
+            pool.submit(read_part, labelled, Shard(index, shards), keylog, spools[index], others=False)
             for index in range(shards)
         ]
         # The shards' items are merged as the workers spool them; HAR/.mitm/.saz inputs are read here meanwhile.
@@ -266,6 +269,43 @@ def run_timeline_parallel(
         parts = [future.result() for future in futures]
     publisher.end()
     for damage in join_damages([*parts, PartSummary(None, [], [], [], others_damaged)]):
+        outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
+    state.files_done = len(inputs)
+    state.exchanges = totals.exchanges
+    state.findings = sum(totals.severities.values())
+    if progress is not None:
+        progress(state)
+    return outcome
+
+
+def _run_pipeline(
+    inputs: list[TimelineInput],
+    trust: Trust,
+    policy: Policy,
+    writer: ReportWriter,
+    totals: Totals,
+    progress: Progress | None,
+    keylog: KeyLog | None,
+    selection: Selection | None,
+) -> RunOutcome:
+    """One reader: the timeline read in a worker exactly as :func:`run_sequential` reads it here
+    (:func:`inspector.timeline.read_timeline`), and judged here as its batches arrive, so reading and judging
+    overlap and nothing has to be joined."""
+    outcome = RunOutcome(totals)
+    state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, 1 reader")
+    with (
+        tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
+        ProcessPoolExecutor(max_workers=1) as pool,
+    ):
+        spool = os.path.join(spool_dir, "timeline.part")
+        future = pool.submit(read_timeline, inputs, keylog, spool)
+        publisher = Publisher(
+            Analyzer(trust, policy), writer, totals, outcome.inventory, selection, _reporter(progress, state, totals)
+        )
+        publisher.items(spooled_timeline(spool, future.done))
+        damages = future.result()  # the reader's failure is raised here
+    publisher.end()
+    for damage in damages:
         outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
     state.files_done = len(inputs)
     state.exchanges = totals.exchanges

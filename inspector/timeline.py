@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.sources.detect import InputKind
@@ -278,23 +278,44 @@ def read_part(
     if spool is None:
         captures = list(timeline.captures_keyed(inputs))
     else:
-        with open(spool, "wb") as handle:
-            batch: list[tuple[OrderKey, SourceItem]] = []
-            for entry in timeline.captures_keyed(inputs):
-                batch.append(entry)
-                if len(batch) >= SPOOL_BATCH:
-                    _write_frame(handle, batch)
-                    batch = []
-            if batch:
-                _write_frame(handle, batch)
-            handle.write(_FRAME.pack(0))
+        _spool_all(spool, timeline.captures_keyed(inputs))
     read_others = others and (shard is None or shard.index == 0)
     return PartSummary(
         shard, captures, timeline.tails(), timeline.others(inputs) if read_others else [], damages, spool
     )
 
 
-def _write_frame(handle: BinaryIO, batch: list[tuple[OrderKey, SourceItem]]) -> None:
+def read_timeline(inputs: Sequence[TimelineInput], keylog: KeyLog | None, spool: str) -> list[PartDamage]:
+    """The first stage of a pipeline (``--jobs 2``): the whole timeline of ``inputs`` read here as one
+    :class:`Timeline` gives it (ids final, the other inputs merged in, the captures' notices at the end), and
+    spooled to ``spool`` in batches as it is read, for :func:`spooled_timeline` in the process that judges it.
+    Returns the inputs it could not read (or not to their end), in the order it met them, as one process reports
+    them."""
+    damages: list[PartDamage] = []
+
+    def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
+        damages.append(PartDamage(item.label, str(exc), exchanges))
+
+    _spool_all(spool, Timeline(on_damage=damaged, keylog=keylog).read_all(inputs))
+    return damages
+
+
+def _spool_all(path: str, entries: Iterable[object]) -> None:
+    """``entries`` pickled to ``path`` in batches of ``SPOOL_BATCH``, each framed by its length, then an empty
+    frame: the end (a reader of the spool can tell it from a writer that is still writing)."""
+    with open(path, "wb") as handle:
+        batch: list[object] = []
+        for entry in entries:
+            batch.append(entry)
+            if len(batch) >= SPOOL_BATCH:
+                _write_frame(handle, batch)
+                batch = []
+        if batch:
+            _write_frame(handle, batch)
+        handle.write(_FRAME.pack(0))
+
+
+def _write_frame(handle: BinaryIO, batch: list[object]) -> None:
     blob = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
     handle.write(_FRAME.pack(len(blob)) + blob)
     handle.flush()
@@ -305,8 +326,17 @@ SPOOL_POLL = 0.005
 
 
 def spooled_items(path: str, stopped: Callable[[], bool]) -> Iterator[tuple[OrderKey, SourceItem]]:
-    """The items of a part's spool, read as its writer writes them (``stopped``: the writer has ended, so what is
-    missing will not come: the caller then asks it why). The spool is removed once read."""
+    """The items of a part's spool with their order keys, read as its writer writes them (``stopped``: the writer
+    has ended, so what is missing will not come: the caller then asks it why). The spool is removed once read."""
+    return cast(Iterator[tuple[OrderKey, SourceItem]], _spooled(path, stopped))
+
+
+def spooled_timeline(path: str, stopped: Callable[[], bool]) -> Iterator[SourceItem]:
+    """The items :func:`read_timeline` spools, in its order, read as they are written (as :func:`spooled_items`)."""
+    return cast(Iterator[SourceItem], _spooled(path, stopped))
+
+
+def _spooled(path: str, stopped: Callable[[], bool]) -> Iterator[object]:
     while not os.path.exists(path):
         if stopped() and not os.path.exists(path):
             return

@@ -179,7 +179,7 @@ def test_this_process_is_one_of_the_jobs_and_the_others_read() -> None:
 @pytest.mark.parametrize("jobs", [2, 3], ids=["one-reader", "two-shards"])
 def test_jobs_write_the_report_one_process_writes_byte_for_byte(tmp_path: Path, jobs: int) -> None:
     split(SAMPLES / "lab.pcapng", tmp_path / "ring", 45)
-    paths = [tmp_path / "ring", SAMPLES / "lab-tls.pcapng"]
+    paths = [tmp_path / "ring", SAMPLES / "lab-tls.pcapng", SAMPLES / "lab.har"]
     assert report_text(paths, jobs=jobs) == report_text(paths)
     # ... and so the single-file run's report, but for the ids and sources that name the ring files
     split_by_jobs = dict(json.loads(report_text([tmp_path / "ring"], jobs=jobs)))
@@ -198,6 +198,21 @@ def test_jobs_report_a_damaged_file_as_one_process_does(tmp_path: Path, jobs: in
     assert one == two
     assert len(one) == 1
     assert parts[2].name in one[0]
+
+
+@pytest.mark.parametrize("jobs", [2, 3], ids=["one-reader", "two-shards"])
+def test_jobs_report_a_cut_har_beside_a_capture_as_one_process_does(tmp_path: Path, jobs: int) -> None:
+    """A HAR cut short is read as far as it goes and named once; with one reader it is read in the reader, with
+    shards here."""
+    cut = tmp_path / "cut.har"
+    whole = (SAMPLES / "lab.har").read_bytes()
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    paths = [SAMPLES / "lab.pcapng", cut]
+    one: list[str] = []
+    many: list[str] = []
+    assert report_text(paths, jobs=jobs, errors=many) == report_text(paths, errors=one)
+    assert one == many
+    assert len(one) == 1 and "cut.har" in one[0]
 
 
 @needs_editcap
