@@ -117,6 +117,12 @@ def main() -> int:
     }
     for fmt, values in formats.items():
         row(f"CLI, {cli['entries']:,}-entry HAR, --format {fmt} (cpu)", values, 20_000, "exchanges/s")
+    if "har2:json" in runs and "har:json" in runs:
+        two = [cli["entries"] / r["wall"] for r in runs["har2:json"]]
+        row(f"CLI, {cli['entries']:,}-entry HAR, --format json --jobs 2 (wall)", two, 20_000, "exchanges/s")
+        one = [r["wall"] for r in runs["har:json"]]
+        ratios = [o / r["wall"] for o, r in zip(one, runs["har2:json"], strict=True)]
+        rows.append(("CLI, HAR json: --jobs 2 vs one job (wall, no goal)", f"{spread(ratios, '.2f')} x", "-", True))
     if "mitm:jsonl" in runs:
         mitm = [cli["mitm_entries"] / r["cpu"] for r in runs["mitm:jsonl"]]
         row(f"CLI, {cli['mitm_entries']:,}-flow .mitm, --format jsonl (cpu)", mitm, 20_000, "exchanges/s")

@@ -143,6 +143,10 @@ def main() -> None:
                 out = folder / f"out.{fmt}"
                 jobs[f"har:{fmt}"] = [*CLI, "analyze", str(inputs["big"]), *trust, "--format", fmt, "-o", str(out)]
                 jobs[f"har:{fmt}"].append("-q")
+            # The same HAR as a pipeline of two processes (one reads, one judges): wall clock is its measure.
+            out = folder / "out.jobs2.json"
+            jobs["har2:json"] = [*CLI, "analyze", str(inputs["big"]), *trust, "--format", "json", "-o", str(out)]
+            jobs["har2:json"] += ["--jobs", "2", "-q"]
             if args.mitm_entries:
                 out = folder / "out.mitm.jsonl"
                 jobs["mitm:jsonl"] = [*CLI, "analyze", str(inputs["mitm"]), *trust, "--format", "jsonl", "-o", str(out)]
