@@ -22,7 +22,7 @@ from inspector.checks.credentials import (
 )
 from inspector.checks.fallback import FailedOAuth, fallback_findings, remember_oauth
 from inspector.checks.handshakes import OpenHandshakes, incomplete_handshake, track_handshake
-from inspector.checks.responses import ReportedOnce, response_findings
+from inspector.checks.responses import ReportedOnce, bearer_rejected, response_findings
 from inspector.checks.trust_store import trust_store_findings
 from inspector.http_auth import (
     Challenge,
@@ -85,6 +85,9 @@ class Analyzer:
         self._parsed_credentials: LruCache[str, Credentials] = LruCache(HEADER_CACHE)
         self._parsed_challenges: LruCache[tuple[str, ...], tuple[Challenge, ...]] = LruCache(HEADER_CACHE)
         self._parsed_diagnostics: LruCache[str, Diagnostics] = LruCache(HEADER_CACHE)
+        self._rejections: dict[tuple[int, int], tuple[tuple[Challenge, ...], Diagnostics | None, Finding]] = {}
+        """The ``bearer-rejected`` finding by the identity of its challenges and diagnostics (the parsed headers'
+        caches hand the same objects out while a server keeps answering alike)."""
 
     # --- trust store -------------------------------------------------------------------------------------------
 
@@ -158,6 +161,21 @@ class Analyzer:
             return tuple(parse_www_authenticate(values))
         return self._parsed_challenges.get_or_make(key, lambda k: tuple(parse_www_authenticate(k)))
 
+    def _rejected(
+        self, exchange: HttpExchange, challenges: tuple[Challenge, ...], diagnostics: Diagnostics | None
+    ) -> Finding:
+        """:func:`bearer_rejected`, made once per challenges and diagnostics and copied for each refusal: a server
+        refusing a token answers alike, and the finding's evidence (the explained code) is the costly part."""
+        key = (id(challenges), id(diagnostics))
+        seen = self._rejections.get(key)
+        if seen is not None and seen[0] is challenges and seen[1] is diagnostics:
+            return seen[2].about(exchange.id)
+        made = bearer_rejected(exchange, challenges, diagnostics)
+        if len(self._rejections) >= HEADER_CACHE:
+            self._rejections.clear()
+        self._rejections[key] = (challenges, diagnostics, made)
+        return made
+
     def analyse(self, exchange: HttpExchange) -> ExchangeResult:
         found: list[Finding] = []
         request = exchange.request
@@ -199,6 +217,7 @@ class Analyzer:
                 diagnostics,
                 reported=self._reported_once,
                 max_state=self.max_state,
+                rejected=self._rejected,
             )
         remember_oauth(self._oauth_failed, exchange, host, credentials, self.max_state)
         token_request: TokenRequestReport | None = None

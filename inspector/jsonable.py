@@ -23,6 +23,8 @@ def _escaped(match: re.Match[str]) -> str:
 def strict_text(text: str) -> str:
     """``text`` with lone surrogates (what a JSON ``\\ud800`` escape decodes to) as the text ``\\ud800``, as the
     console shows them: strict JSON parsers refuse an unpaired surrogate, and no encoder can write one."""
+    if text.isascii():  # no surrogate is ASCII: nearly every text ends here, without the pattern's walk
+        return text
     return _SURROGATE.sub(_escaped, text) if _SURROGATE.search(text) else text
 
 

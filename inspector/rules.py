@@ -90,6 +90,12 @@ class Finding:
     """Why it is suppressed (``--ignore`` or the configuration's ``ignore`` list): reported, not counted towards
     ``--fail-on`` (inspector/selection.py)."""
 
+    def about(self, exchange: str | None) -> Finding:
+        """The same finding about another exchange, its evidence shared (a finding made once and reported for every
+        exchange that shows it: a token's, a refusal's). The constructor, not ``dataclasses.replace``, which walks
+        the fields in Python: this runs per exchange."""
+        return Finding(self.rule, self.severity, self.message, exchange, self.evidence, self.suppressed)
+
 
 _RULES = (
     # --- errors --------------------------------------------------------------------------------------------------

@@ -391,12 +391,7 @@ def judge_use(
     """The findings of one use of an assessed token: its own, plus times and audience at that use (the host
     the request went to, and the service its ``target`` path names: ``inspector.audience``). ``at`` is ``None``
     when the use's time is unknown: then its times (and the signing certificate's validity then) are not judged."""
-    # The constructor, not dataclasses.replace (which walks the fields in Python): this runs per use of a token.
-    out = (
-        [Finding(f.rule, f.severity, f.message, exchange, f.evidence, f.suppressed) for f in assessment.findings]
-        if assessment.findings
-        else []
-    )
+    out = [f.about(exchange) for f in assessment.findings] if assessment.findings else []
     if assessment.timed and at is not None:
         moment, skew = int(at.timestamp()), policy.skew
         # Nearly every use falls inside every token's window: one comparison instead of each token's claims.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from inspector.analyze import Analyzer
+from inspector.checks.responses import bearer_rejected
 from inspector.model import Notice
 from inspector.policy import Policy
 from inspector.rules import Finding
@@ -87,3 +88,28 @@ def test_a_repeated_header_is_parsed_once_and_judged_the_same_each_time() -> Non
     )
     assert third.diagnostics == fourth.diagnostics
     assert third.diagnostics is not fourth.diagnostics
+
+
+def test_a_refusal_repeated_alike_is_the_finding_bearer_rejected_makes_for_each_exchange() -> None:
+    # The analyzer makes the bearer-rejected finding once per (challenges, diagnostics) and copies it per refusal:
+    # each copy is what bearer_rejected gives for that exchange, and a refusal said differently is its own.
+    analyzer = Analyzer(Trust(), Policy())
+    token = "Bearer " + unsigned_jwt({"iss": "x"})
+    said = ("x-ms-diagnostics", '2000003;reason="The audience claim value is invalid.";error_category="invalid_token"')
+    other = ("x-ms-diagnostics", '2000001;reason="The token has an invalid signature.";error_category="invalid_token"')
+    challenge = ("WWW-Authenticate", 'Bearer client_id="00000002-0000-0ff1-ce00-000000000000"')
+    for headers in ((challenge, said), (challenge, said), (challenge, other), (said,), (said,), ()):
+        probe = exchange(token, status=401, response_headers=headers)
+        result = analyzer.analyse(probe)
+        (rejected,) = [f for f in result.findings if f.rule == "bearer-rejected"]
+        assert rejected == bearer_rejected(probe, result.challenges, result.diagnostics)
+        assert rejected.exchange == probe.id
+    copies = [
+        next(
+            f
+            for f in analyzer.analyse(exchange(token, status=401, response_headers=(said,))).findings
+            if f.rule == "bearer-rejected"
+        )
+        for _ in range(2)
+    ]
+    assert copies[0].evidence is copies[1].evidence and copies[0].exchange != copies[1].exchange

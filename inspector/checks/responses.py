@@ -3,6 +3,8 @@ its decoded ``x-ms-diagnostics``. Offers are reported once per client, host and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from inspector.checks.clients import client_key
 from inspector.http_auth import Challenge, Credentials, Diagnostics
 from inspector.model import HttpExchange
@@ -10,6 +12,8 @@ from inspector.rules import Finding, RuleId, finding
 
 RULES: tuple[RuleId, ...] = ("basic-offered", "oauth-not-offered", "bearer-rejected")
 
+Rejection = Callable[[HttpExchange, tuple[Challenge, ...], Diagnostics | None], Finding]
+"""What makes a ``bearer-rejected`` finding: :func:`bearer_rejected` or a cache of it."""
 ReportedOnce = set[tuple[str, str, str, str]]
 """(rule, client, host, path) already reported; bounded by the caller's ``max_state``."""
 
@@ -35,7 +39,9 @@ def response_findings(
     *,
     reported: ReportedOnce,
     max_state: int,
+    rejected: Rejection | None = None,
 ) -> list[Finding]:
+    """``rejected``: makes the ``bearer-rejected`` finding (:func:`bearer_rejected`, or a cache of it)."""
     response = exchange.response
     assert response is not None
     out: list[Finding] = []
@@ -68,14 +74,15 @@ def response_findings(
             )
         )
     if credentials is not None and credentials.scheme in ("bearer", "bare") and credentials.credentials:
-        out.append(bearer_rejected(exchange, challenges, diagnostics))
+        out.append((rejected or bearer_rejected)(exchange, challenges, diagnostics))
     return out
 
 
 def bearer_rejected(
     exchange: HttpExchange, challenges: tuple[Challenge, ...], diagnostics: Diagnostics | None
 ) -> Finding:
-    """A token refused with 401, with what the server said why (``x-ms-diagnostics``, the challenge's ``error``)."""
+    """A token refused with 401, with what the server said why (``x-ms-diagnostics``, the challenge's ``error``):
+    made of the challenges and diagnostics alone, and the exchange's id."""
     evidence: dict[str, object] = {"status": 401}
     reason = ""
     if diagnostics is not None:
