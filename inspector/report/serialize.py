@@ -352,7 +352,7 @@ class FindingEncoder:
                 and seen.severity == item.severity
                 and seen.suppressed == item.suppressed
             ):
-                return before + dump_json(item.exchange) + after
+                return before + _dump_id(item.exchange) + after
         # Per string strict (dump_json's careful path is per value), so the parts joined are the text of the whole.
         data = finding_data(item)
         data["exchange"] = self._exchange.value
@@ -363,7 +363,16 @@ class FindingEncoder:
         self._cache[key] = (item, before, after)  # the item holds its evidence: its id is not reused meanwhile
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
-        return before + dump_json(item.exchange) + after
+        return before + _dump_id(item.exchange) + after
+
+
+def _dump_id(value: str | None) -> str:
+    """``dump_json(value)`` for an exchange id, without an encoder made for one string (every finding's text puts
+    one in): the encoder's own string function, and :func:`dump_json` only where it could escape a surrogate."""
+    if value is None:
+        return "null"
+    text: str = encode_basestring_ascii(value)
+    return text if "\\ud" not in text else dump_json(value)
 
 
 def summary_data(totals: Totals) -> dict[str, Any]:
@@ -528,10 +537,6 @@ def _c_encode(value: Any) -> str:
 
 
 _encode: Callable[[Any], str] = _c_encode if _C_MAKE_ENCODER is not None else _ENCODER.encode
-_LONE_SURROGATE_ESCAPE = re.compile(
-    r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}"
-)
-"""A JSON escape of a surrogate that is not half of a pair (a few false alarms only cost the careful path)."""
 
 
 def dump_json(value: Any) -> str:
@@ -542,7 +547,7 @@ def dump_json(value: Any) -> str:
         text = _encode(value)
     except ValueError:  # a non-finite float
         return _encode(json_native(value))
-    if "\\ud" in text and _LONE_SURROGATE_ESCAPE.search(text):
+    if "\\ud" in text:  # a surrogate, or a character beyond the BMP: only the walk tells them apart
         return _encode(json_native(value))
     return text
 

@@ -180,6 +180,9 @@ def test_a_finding_encoder_writes_what_dump_json_writes_and_encodes_shared_evide
         finding("basic-credentials", "Basic", "h:1", user="u"),
         finding("basic-credentials", "Basic", "h:2", user="u"),  # equal evidence, another object
         replace(base, exchange='quote " and \\ backslash'),
+        replace(base, exchange="caf\xe9 \u2028.pcap:3"),  # ids are made of file names: any text
+        replace(base, exchange="bad\udc80name.pcap:4"),  # an undecodable file name byte (surrogateescape)
+        replace(base, exchange="\ud83d\ude00.pcap:5"),  # a pair, read from a JSON escape
     ]
     for item in copies * 2:  # the second time from the cache (at most two remembered: some evicted)
         assert encoder.text(item) == dump_json(finding_data(item))
@@ -194,3 +197,14 @@ def test_a_placeholder_is_filled_only_where_it_stands_once() -> None:
     assert place.put(dump_json({"a": 1}), "x") is None  # not there
     assert place.put(dump_json([place.value, place.value]), "x") is None  # twice
     assert Placeholder("test").value != place.value  # random: no wire text can spell it
+
+
+def test_two_surrogate_halves_are_text_wherever_they_stand() -> None:
+    from inspector.jsonable import json_native
+
+    # In a Python str, "\ud83d\ude00" is two lone halves (a character beyond the BMP is one code point): text, as
+    # json_native makes it, whether the value also holds something else that needs the careful walk or not.
+    halves, emoji = "\ud83d\ude00", "\U0001f600"
+    assert dump_json(halves) == '"\\\\ud83d\\\\ude00"'
+    assert dump_json({"a": halves, "b": "\udfff"}) == '{"a":"\\\\ud83d\\\\ude00","b":"\\\\udfff"}'
+    assert dump_json(emoji) == '"\\ud83d\\ude00"' == dump_json(json_native(emoji))
