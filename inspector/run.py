@@ -214,7 +214,7 @@ def _run_timeline(
 
 def readers(jobs: int) -> int:
     """The processes that read one timeline when ``jobs`` run it. This process is one of the ``jobs``: it analyses
-    and writes, about half of what one process does, so the other ``jobs - 1`` read (one reader: the whole
+    and writes, some 40 % of what one process does, so the other ``jobs - 1`` read (one reader: the whole
     timeline, every input, a pipeline of two stages; more: shards of the captures' connections, each walking every
     frame, and this process reads the HAR/.mitm/.saz inputs and joins)."""
     return max(1, jobs - 1)
