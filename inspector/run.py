@@ -204,11 +204,7 @@ def _run_timeline(
     analyzer.new_input()
     publisher.items(timeline.read_all(timeline_inputs(inputs)))
     publisher.end()
-    state.files_done = len(inputs)
-    state.exchanges = totals.exchanges
-    state.findings = sum(totals.severities.values())
-    if progress is not None:
-        progress(state)
+    _report_end(state, totals, progress)
     return outcome
 
 
@@ -270,11 +266,7 @@ def run_timeline_parallel(
     publisher.end()
     for damage in join_damages([*parts, PartSummary(None, [], [], [], others_damaged)]):
         outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
-    state.files_done = len(inputs)
-    state.exchanges = totals.exchanges
-    state.findings = sum(totals.severities.values())
-    if progress is not None:
-        progress(state)
+    _report_end(state, totals, progress)
     return outcome
 
 
@@ -307,12 +299,17 @@ def _run_pipeline(
     publisher.end()
     for damage in damages:
         outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
-    state.files_done = len(inputs)
+    _report_end(state, totals, progress)
+    return outcome
+
+
+def _report_end(state: RunState, totals: Totals, progress: Progress | None) -> None:
+    """The progress display's last refresh: every input done, the totals as written."""
+    state.files_done = state.files_total
     state.exchanges = totals.exchanges
     state.findings = sum(totals.severities.values())
     if progress is not None:
         progress(state)
-    return outcome
 
 
 def _reporter(progress: Progress | None, state: RunState, totals: Totals) -> Callable[[], None] | None:
