@@ -249,7 +249,7 @@ def run_timeline_parallel(
     ):
         spools = [os.path.join(spool_dir, f"shard{index}.part") for index in range(shards)]
         futures = [
-            pool.submit(read_part, labelled, Shard(index, shards), keylog, spools[index], others=False)
+            pool.submit(read_part, labelled, Shard(index, shards), keylog, spools[index], others=False, paced=True)
             for index in range(shards)
         ]
         # The shards' items are merged as the workers spool them; HAR/.mitm/.saz inputs are read here meanwhile.
@@ -261,7 +261,11 @@ def run_timeline_parallel(
 
         reporter = _reporter(progress, state, totals)
         publisher = Publisher(Analyzer(trust, policy), writer, totals, outcome.inventory, selection, reporter)
-        publisher.items(join_streams(keyed, tails, others))
+        try:
+            publisher.items(join_streams(keyed, tails, others))
+        finally:  # an early stop (a failure) releases the readers, which wait while they are far ahead
+            for stream in keyed:
+                stream.close()
         parts = [future.result() for future in futures]
     publisher.end()
     for damage in join_damages([*parts, PartSummary(None, [], [], [], others_damaged)]):
@@ -294,7 +298,11 @@ def _run_pipeline(
         publisher = Publisher(
             Analyzer(trust, policy), writer, totals, outcome.inventory, selection, _reporter(progress, state, totals)
         )
-        publisher.items(spooled_timeline(spool, future.done))
+        stream = spooled_timeline(spool, future.done)
+        try:
+            publisher.items(stream)
+        finally:  # an early stop (a failure) releases the reader, which waits while it is far ahead
+            stream.close()
         damages = future.result()  # the reader's failure is raised here
     publisher.end()
     for damage in damages:

@@ -19,7 +19,7 @@ import pickle
 import struct
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -261,6 +261,7 @@ def read_part(
     spool: str | None = None,
     *,
     others: bool = True,
+    paced: bool = False,
 ) -> PartSummary:
     """Read one part of the timeline of ``inputs``: with ``shard``, only its connections of every capture (and
     the HAR/.mitm/.saz inputs when it is shard 0 and ``others``); without, everything. Runs anywhere the files can
@@ -268,7 +269,8 @@ def read_part(
 
     With ``spool`` (a path) the captures' items are written there in batches as they are read, each batch framed
     by its length and the end by an empty frame, so the joining process may read them while this one still
-    writes (:func:`spooled_items`); memory stays bounded by a batch in both."""
+    writes (:func:`spooled_items`); memory stays bounded by a batch in both. ``paced``: a reader is reading it
+    meanwhile, so the writing waits while it is ``SPOOL_AHEAD`` behind (a spool read only afterwards is not)."""
     damages: list[PartDamage] = []
 
     def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
@@ -279,7 +281,7 @@ def read_part(
     if spool is None:
         captures = list(timeline.captures_keyed(inputs))
     else:
-        _spool_all(spool, timeline.captures_keyed(inputs))
+        _spool_all(spool, timeline.captures_keyed(inputs), paced=paced)
     read_others = others and (shard is None or shard.index == 0)
     return PartSummary(
         shard, captures, timeline.tails(), timeline.others(inputs) if read_others else [], damages, spool
@@ -297,62 +299,107 @@ def read_timeline(inputs: Sequence[TimelineInput], keylog: KeyLog | None, spool:
     def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
         damages.append(PartDamage(item.label, str(exc), exchanges))
 
-    _spool_all(spool, Timeline(on_damage=damaged, keylog=keylog).read_all(inputs))
+    _spool_all(spool, Timeline(on_damage=damaged, keylog=keylog).read_all(inputs), paced=True)
     return damages
 
 
-def _spool_all(path: str, entries: Iterable[object]) -> None:
+def _spool_all(path: str, entries: Iterator[object], *, paced: bool) -> None:
     """``entries`` pickled to ``path`` in batches of ``SPOOL_BATCH``, each framed by its length, then an empty
-    frame: the end (a reader of the spool can tell it from a writer that is still writing)."""
+    frame: the end (a reader of the spool can tell it from a writer that is still writing). ``paced``: wait while
+    the reader is ``SPOOL_AHEAD`` behind, and stop reading ``entries`` once it reads no more."""
+    parent = os.getppid()
+    written = 0
     with open(path, "wb") as handle:
         batch: list[object] = []
         for entry in entries:
             batch.append(entry)
             if len(batch) >= SPOOL_BATCH:
-                _write_frame(handle, batch)
+                written += _write_frame(handle, batch)
                 batch = []
+                if paced and written > SPOOL_AHEAD and not _reader_keeps_up(path, written, parent):
+                    return  # the reader is gone (the run failed): what is left would be read for nothing
         if batch:
             _write_frame(handle, batch)
         handle.write(_FRAME.pack(0))
 
 
-def _write_frame(handle: BinaryIO, batch: list[object]) -> None:
+def _write_frame(handle: BinaryIO, batch: list[object]) -> int:
     blob = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
     handle.write(_FRAME.pack(len(blob)) + blob)
     handle.flush()
+    return _FRAME.size + len(blob)
+
+
+SPOOL_AHEAD = 64 << 20
+"""Bytes a paced spool's writer may be ahead of its reader before it waits: a reader faster than the process that
+judges (a HAR read faster than it is judged) must not fill the temporary folder, often memory (tmpfs), with the
+whole input."""
+_MARK = struct.Struct("<q")
+_RELEASED = (1 << 63) - 1
+"""The reader's mark once it reads no more (the end, or the run failed)."""
+
+
+def _reader_keeps_up(path: str, written: int, parent: int) -> bool:
+    """Wait until the spool's reader is at most ``SPOOL_AHEAD`` behind ``written``: ``True`` then, ``False`` if it
+    reads no more (its mark says so, or the process that started this one is gone)."""
+    while True:
+        read = _read_mark(path)
+        if read == _RELEASED or os.getppid() != parent:
+            return False
+        if written - read <= SPOOL_AHEAD:
+            return True
+        time.sleep(SPOOL_POLL)
+
+
+def _read_mark(path: str) -> int:
+    """How far the reader of the spool at ``path`` has read (0 before it starts)."""
+    try:
+        with open(path + ".read", "rb") as handle:
+            data = handle.read(_MARK.size)
+    except FileNotFoundError:
+        return 0
+    return int(_MARK.unpack(data)[0]) if len(data) == _MARK.size else 0
 
 
 SPOOL_POLL = 0.005
 """Seconds between looks at a spool that its writer has not finished yet."""
 
 
-def spooled_items(path: str, stopped: Callable[[], bool]) -> Iterator[tuple[OrderKey, SourceItem]]:
+def spooled_items(path: str, stopped: Callable[[], bool]) -> Generator[tuple[OrderKey, SourceItem]]:
     """The items of a part's spool with their order keys, read as its writer writes them (``stopped``: the writer
-    has ended, so what is missing will not come: the caller then asks it why). The spool is removed once read."""
-    return cast(Iterator[tuple[OrderKey, SourceItem]], _spooled(path, stopped))
+    has ended, so what is missing will not come: the caller then asks it why). The spool is removed once read. How
+    far it has read is marked for a paced writer; close the generator when the run stops early, so that the writer
+    stops too."""
+    return cast(Generator[tuple[OrderKey, SourceItem]], _spooled(path, stopped))
 
 
-def spooled_timeline(path: str, stopped: Callable[[], bool]) -> Iterator[SourceItem]:
+def spooled_timeline(path: str, stopped: Callable[[], bool]) -> Generator[SourceItem]:
     """The items :func:`read_timeline` spools, in its order, read as they are written (as :func:`spooled_items`)."""
-    return cast(Iterator[SourceItem], _spooled(path, stopped))
+    return cast(Generator[SourceItem], _spooled(path, stopped))
 
 
-def _spooled(path: str, stopped: Callable[[], bool]) -> Iterator[object]:
-    while not os.path.exists(path):
-        if stopped() and not os.path.exists(path):
-            return
-        time.sleep(SPOOL_POLL)
-    with open(path, "rb") as handle:
-        while True:
-            head = _read_exactly(handle, _FRAME.size, stopped)
-            size = _FRAME.unpack(head)[0] if len(head) == _FRAME.size else 0
-            if not size:
-                break
-            blob = _read_exactly(handle, size, stopped)
-            if len(blob) < size:
-                break
-            yield from pickle.loads(blob)  # noqa: S301 - our own spool, written by read_part in a worker we started
-    os.unlink(path)
+def _spooled(path: str, stopped: Callable[[], bool]) -> Generator[object]:
+    mark = os.open(path + ".read", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while not os.path.exists(path):
+            if stopped() and not os.path.exists(path):
+                return
+            time.sleep(SPOOL_POLL)
+        with open(path, "rb") as handle:
+            while True:
+                head = _read_exactly(handle, _FRAME.size, stopped)
+                size = _FRAME.unpack(head)[0] if len(head) == _FRAME.size else 0
+                if not size:
+                    break
+                blob = _read_exactly(handle, size, stopped)
+                if len(blob) < size:
+                    break
+                os.pwrite(mark, _MARK.pack(handle.tell()), 0)
+                yield from pickle.loads(blob)  # noqa: S301 - our own spool, written by a worker we started
+        os.unlink(path)
+    finally:
+        os.pwrite(mark, _MARK.pack(_RELEASED), 0)
+        os.close(mark)
 
 
 def _read_exactly(handle: BinaryIO, size: int, stopped: Callable[[], bool]) -> bytes:

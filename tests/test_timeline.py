@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from inspector import timeline
 from inspector.analyze import Analyzer
 from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.policy import Policy
@@ -280,3 +284,66 @@ def test_a_request_head_in_several_segments_keeps_its_place_across_shards(tmp_pa
     joined = list(join([read_part(inputs, Shard(index, 2)) for index in range(2)]))
     assert [item.request.target for item in one if isinstance(item, HttpExchange)] == ["/b", "/a"]
     assert joined == one
+
+
+def _spool_in_thread(path: Path, count: int) -> tuple[threading.Thread, list[bool]]:
+    """A paced writer of ``count`` entries in a thread (a worker process in a run); ``done`` says it returned."""
+    done: list[bool] = []
+
+    def write() -> None:
+        timeline._spool_all(str(path), iter(range(count)), paced=True)
+        done.append(True)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread, done
+
+
+def test_a_paced_spool_waits_for_its_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer faster than its reader stays at most SPOOL_AHEAD (and the frame that crossed it) ahead, so a HAR read
+    faster than it is judged never sits in the temporary folder whole; the reader still gets every entry."""
+    monkeypatch.setattr(timeline, "SPOOL_BATCH", 10)
+    monkeypatch.setattr(timeline, "SPOOL_AHEAD", 200)
+    path = tmp_path / "part"
+    thread, done = _spool_in_thread(path, 2000)
+    got: list[object] = []
+    ahead = 0
+    for value in timeline.spooled_timeline(str(path), lambda: bool(done)):
+        got.append(value)
+        if len(got) % 10 == 0:
+            time.sleep(0.001)  # a slow judge
+            ahead = max(ahead, path.stat().st_size - timeline._read_mark(str(path)) if path.exists() else 0)
+    thread.join(5)
+    assert got == list(range(2000))
+    frame = len(pickle.dumps(list(range(1990, 2000)), protocol=pickle.HIGHEST_PROTOCOL)) + 8
+    assert 0 < ahead <= 200 + 2 * frame
+
+
+def test_a_reader_that_stops_early_releases_its_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that fails while judging closes its spools: the writer, waiting while it is ahead, ends instead of
+    waiting for ever (the pool's shutdown waits for it)."""
+    monkeypatch.setattr(timeline, "SPOOL_BATCH", 10)
+    monkeypatch.setattr(timeline, "SPOOL_AHEAD", 200)
+    path = tmp_path / "part"
+    thread, done = _spool_in_thread(path, 100_000)
+    stream = timeline.spooled_timeline(str(path), lambda: bool(done))
+    assert [next(stream) for _ in range(25)] == list(range(25))
+    stream.close()
+    thread.join(5)
+    assert done and not thread.is_alive()
+    assert path.stat().st_size < 100_000  # it stopped: nowhere near every entry was written
+
+
+@needs_editcap
+def test_a_paced_pipeline_and_paced_shards_report_as_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers that keep waiting for the judge (a tiny SPOOL_AHEAD, inherited by the forked workers) change nothing
+    in the report."""
+    monkeypatch.setattr(timeline, "SPOOL_BATCH", 4)
+    monkeypatch.setattr(timeline, "SPOOL_AHEAD", 1)
+    split(SAMPLES / "lab.pcapng", tmp_path / "ring", 45)
+    paths = [tmp_path / "ring", SAMPLES / "lab.har"]
+    one = report_text(paths)
+    assert report_text(paths, jobs=2) == one
+    assert report_text(paths, jobs=3) == one
