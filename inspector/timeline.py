@@ -316,7 +316,7 @@ def _spool_all(path: str, entries: Iterator[object], *, paced: bool) -> None:
             if len(batch) >= SPOOL_BATCH:
                 written += _write_frame(handle, batch)
                 batch = []
-                if paced and written > SPOOL_AHEAD and not _reader_keeps_up(path, written, parent):
+                if paced and not _reader_keeps_up(path, written, parent):
                     return  # the reader is gone (the run failed): what is left would be read for nothing
         if batch:
             _write_frame(handle, batch)

@@ -9,6 +9,7 @@ Frames are numbered through the timeline (as mergecap numbers the merged file), 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import pickle
 import re
@@ -332,6 +333,23 @@ def test_a_reader_that_stops_early_releases_its_writer(tmp_path: Path, monkeypat
     thread.join(5)
     assert done and not thread.is_alive()
     assert path.stat().st_size < 100_000  # it stopped: nowhere near every entry was written
+
+
+def test_a_reader_that_stops_early_stops_a_writer_that_is_not_ahead(tmp_path: Path) -> None:
+    """Below the bound too: a failed run does not wait for its readers to read everything for nothing."""
+    path = tmp_path / "part"
+    endless = itertools.count()
+    done: list[bool] = []
+    thread = threading.Thread(
+        target=lambda: (timeline._spool_all(str(path), endless, paced=True), done.append(True)), daemon=True
+    )
+    thread.start()
+    stream = timeline.spooled_timeline(str(path), lambda: bool(done))
+    assert next(stream) == 0
+    stream.close()
+    thread.join(5)
+    assert done and not thread.is_alive()
+    assert path.stat().st_size < timeline.SPOOL_AHEAD // 8  # it stopped at once, not at the bound
 
 
 @needs_editcap
