@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
 from typing import Literal, NamedTuple, Protocol
 
 from inspector.model import Headers, HttpRequest, HttpResponse
@@ -142,6 +141,7 @@ class Http1Parser:
         "ignore",
         "messages",
         "midstream",
+        "named",
         "offset",
         "role",
         "side",
@@ -164,6 +164,9 @@ class Http1Parser:
         """The frame that carried the latest bytes: where a message that ends now ended."""
         self.ignore = False
         """Set once the direction is not (or no longer) HTTP: reassembly can stop feeding it."""
+        self.named: Headers = ()
+        """The latest head's fields that the reader looks up by name (``crlf_fields``; every field of a head that
+        was not plain), in wire order: the sink reads the content type here rather than in all the headers."""
         self._keep_bodies = keep_bodies
         self._buf = bytearray()
         self._buf_start = 0
@@ -438,7 +441,7 @@ class Http1Parser:
         start_line: str,
         headers: Headers,
         bad_lines: int,
-        framing_fields: Sequence[tuple[str, str]],
+        named: Headers,
         end: int,
         frame: int,
         spaced_names: tuple[str, ...] = (),
@@ -469,7 +472,8 @@ class Http1Parser:
         self.messages += 1
         self._body = bytearray() if self._keep_bodies else None
         self._body_complete = True
-        framing = body_framing(framing_fields) if framing_fields else None
+        self.named = named
+        framing = body_framing(named) if named else None
         if is_request:
             self.sink.on_request(self, head)
             if framing in {"chunked", "chunked-last"}:
