@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from inspector.bodies import keeps, kept_prefix
+from inspector.bodies import kept_prefix, wants_body
 from inspector.model import Endpoint, Notice, TlsInfo
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.http1 import REQUEST, GapEffect, Http1Parser, MessageHead
@@ -141,12 +141,13 @@ class Connection:
             self.on_malformed(parser, "a request sent by the server side; the direction is skipped", head.frames[0])
             parser.stop()
             return
-        pending = PendingExchange(head, self.label(), self.endpoints[side], self.endpoints[1 - side])
+        pending = PendingExchange(head, self._label or self.label(), self.endpoints[side], self.endpoints[1 - side])
         if self.tls_session is not None:
             pending.tls = self.exchange_tls()
         self.table.out.register(pending)
-        self._head_notes(pending, side, head)
-        if not self._keeps(head):
+        if head.bad_lines or head.spaced_names:
+            self._head_notes(pending, side, head)
+        if not self._keeps(parser):
             parser.skip_body()
         self.unanswered.append(pending)
         self.last_request = pending
@@ -177,8 +178,9 @@ class Connection:
             self.desync = True  # its request may still be parsed later, out of turn
             return None
         pending.response = head
-        self._head_notes(pending, side, head)
-        if not self._keeps(head):
+        if head.bad_lines or head.spaced_names:
+            self._head_notes(pending, side, head)
+        if not self._keeps(parser):
             parser.skip_body()
             self._finish(pending)
         return pending.request.method
@@ -194,8 +196,9 @@ class Connection:
             notice.evidence["spaced_header_names"] = list(dict.fromkeys(head.spaced_names))
             self._note(pending, notice, frame)
 
-    def _keeps(self, head: MessageHead) -> bool:
-        return keeps(head.message, keep_all=self.table.keep_bodies)
+    def _keeps(self, parser: Http1Parser) -> bool:
+        """``bodies.keeps`` of the head just parsed, asked of the fields that may be its content type alone."""
+        return self.table.keep_bodies or wants_body(parser.named, request=parser.role == REQUEST)
 
     def _kept(self, head: MessageHead, body: bytes) -> bytes | None:
         # Only bodies _keeps accepted at the head reach here: their kind is not checked again.

@@ -125,21 +125,39 @@ class _Interface:
     def micros(self, ticks: int) -> int:
         return ((ticks * self.mul) >> self.shift) // self.div + self.offset_us
 
+    @property
+    def in_micros(self) -> bool:
+        """Its ticks are microseconds (the default resolution): ``micros`` only adds the offset."""
+        return self.mul == self.div == 1 and not self.shift
+
+
+# Compiled once per byte order: a format string given to ``struct.unpack_from`` is looked up in a cache per call.
+# The first is a block header with, if the block is an enhanced packet block, the fields before its packet data.
+_BLOCK_STRUCTS = {endian: (struct.Struct(endian + "IIIIIII"), struct.Struct(endian + "I")) for endian in "<>"}
+
 
 def iter_pcapng(buf: Buffer) -> Iterator[Record]:
     size = len(buf)
     off = 0
     endian = "<"
+    header, word = _BLOCK_STRUCTS[endian]
     interfaces: list[_Interface] = []
+    # Per interface: its link type, and the offset to add to ticks in microseconds (None: ``micros`` converts).
+    plain: list[tuple[int, int | None]] = []
     last_ts = 0
     while off < size:
-        if off + 12 > size:
+        if off + 28 <= size:
+            btype, blen, ifid, hi, lo, caplen, _orig = header.unpack_from(buf, off)
+        elif off + 12 > size:
             raise CaptureFormatError(off, "truncated block header")
-        (btype,) = struct.unpack_from(endian + "I", buf, off)
-        if btype == _SHB:
+        else:  # too short for an enhanced packet block: its fields are not read
+            btype, blen = struct.unpack_from(endian + "II", buf, off)
+            ifid = hi = lo = caplen = 0
+        if btype == _SHB:  # the same in either byte order: the section says which follows
             endian = _section_endian(buf, off, size)
-            interfaces = []
-        btype, blen = struct.unpack_from(endian + "II", buf, off)
+            header, word = _BLOCK_STRUCTS[endian]
+            interfaces, plain = [], []
+            btype, blen = struct.unpack_from(endian + "II", buf, off)
         if blen < 12 or blen % 4:
             raise CaptureFormatError(off, f"invalid block length {blen}")
         if blen > MAX_RECORD:
@@ -147,7 +165,7 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
         end = off + blen
         if end > size:
             raise CaptureFormatError(off, f"truncated block ({blen} bytes claimed, {size - off} left)")
-        (trailer,) = struct.unpack_from(endian + "I", buf, end - 4)
+        (trailer,) = word.unpack_from(buf, end - 4)
         if trailer != blen:
             raise CaptureFormatError(off, f"block length {blen} does not match its trailer {trailer}")
         body = off + 8
@@ -155,20 +173,21 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
         if btype == _EPB:
             if body + 20 > body_end:
                 raise CaptureFormatError(off, "enhanced packet block too short")
-            ifid, hi, lo, caplen, _orig = struct.unpack_from(endian + "IIIII", buf, body)
+            # Its fields were read with the header (the block is long enough to hold them).
             start = body + 20
             if start + caplen > body_end:
                 raise CaptureFormatError(off, f"packet data ({caplen} bytes) overruns its block")
-            if ifid < len(interfaces):
-                iface = interfaces[ifid]
-                last_ts = iface.micros((hi << 32) | lo)
-                yield iface.linktype, last_ts, start, start + caplen
+            if ifid < len(plain):
+                linktype, offset_us = plain[ifid]
+                ticks = (hi << 32) | lo
+                last_ts = ticks + offset_us if offset_us is not None else interfaces[ifid].micros(ticks)
+                yield linktype, last_ts, start, start + caplen
             else:
                 yield UNKNOWN_LINKTYPE, last_ts, start, start + caplen
         elif btype == _SPB:
             if body + 4 > body_end:
                 raise CaptureFormatError(off, "simple packet block too short")
-            (orig,) = struct.unpack_from(endian + "I", buf, body)
+            (orig,) = word.unpack_from(buf, body)
             start = body + 4
             # The block is padded to 32 bits: the frame is the original length unless the snapshot cut it.
             caplen = min(orig, body_end - start)
@@ -193,7 +212,9 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
                 raise CaptureFormatError(off, "interface description block too short")
             if len(interfaces) >= MAX_INTERFACES:
                 raise CaptureFormatError(off, f"more than {MAX_INTERFACES} interfaces in one section")
-            interfaces.append(_interface(buf, endian, body, body_end))
+            iface = _interface(buf, endian, body, body_end)
+            interfaces.append(iface)
+            plain.append((iface.linktype, iface.offset_us if iface.in_micros else None))
         elif btype in _FRAME_LIKE_BLOCKS:
             yield NOT_A_PACKET, last_ts, body, body
         elif btype == _DSB and body + 8 <= body_end:

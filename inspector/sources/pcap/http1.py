@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
 from typing import Literal, NamedTuple, Protocol
 
 from inspector.model import Headers, HttpRequest, HttpResponse
@@ -142,6 +141,7 @@ class Http1Parser:
         "ignore",
         "messages",
         "midstream",
+        "named",
         "offset",
         "role",
         "side",
@@ -164,6 +164,9 @@ class Http1Parser:
         """The frame that carried the latest bytes: where a message that ends now ended."""
         self.ignore = False
         """Set once the direction is not (or no longer) HTTP: reassembly can stop feeding it."""
+        self.named: Headers = ()
+        """The latest head's fields that the reader looks up by name (``crlf_fields``; every field of a head that
+        was not plain), in wire order: the sink reads the content type here rather than in all the headers."""
         self._keep_bodies = keep_bodies
         self._buf = bytearray()
         self._buf_start = 0
@@ -172,7 +175,8 @@ class Http1Parser:
         self._term_scan = 0
         self._lf_only = False
         self._verified = False
-        self._frames: list[int] = []
+        self._frames: tuple[int, ...] = ()
+        """Frames that carried the head being read (a tuple, as the head takes it: most heads have one frame)."""
         self._chunks: deque[tuple[int, int, int, int]] = deque()
         self._last_nl = -1
         self._msg_frame = 0
@@ -192,10 +196,17 @@ class Http1Parser:
     def data(self, data: bytes, frame: int, ts: int, ack: int) -> None:
         n = len(data)
         self.frame = frame
-        if self.state == _BODY and n < self._remaining and self._body is None:  # the bulk of a body
-            self._remaining -= n
-            self.offset += n
-            return
+        if self.state == _BODY and n < self._remaining:  # the bulk of a body: skipped, or kept whole
+            body = self._body
+            if body is None:
+                self._remaining -= n
+                self.offset += n
+                return
+            if len(body) + n <= BODY_LIMIT:
+                body += data
+                self._remaining -= n
+                self.offset += n
+                return
         pos = 0
         while pos < n:
             state = self.state
@@ -279,7 +290,7 @@ class Http1Parser:
             self._msg_ts = ts
             self._msg_ack = ack
             self._msg_start = self.offset + pos
-            self._frames = [frame]
+            self._frames = (frame,)
             end = data.find(b"\r\n\r\n", pos)
             if end >= 0:
                 if self._whole_head(data, pos, end + 4, frame):
@@ -288,7 +299,7 @@ class Http1Parser:
             else:  # not in these bytes: the search resumes after them
                 self._term_scan = max(0, n - pos - 3)
         elif self._frames[-1] != frame and len(self._frames) < MAX_HEAD_FRAMES:
-            self._frames.append(frame)
+            self._frames = (*self._frames, frame)
         consumed_from = pos
         buf += memoryview(data)[pos:]
         return self._scan_head(n, n - consumed_from, frame)
@@ -438,7 +449,7 @@ class Http1Parser:
         start_line: str,
         headers: Headers,
         bad_lines: int,
-        framing_fields: Sequence[tuple[str, str]],
+        named: Headers,
         end: int,
         frame: int,
         spaced_names: tuple[str, ...] = (),
@@ -458,7 +469,7 @@ class Http1Parser:
             message,
             method,
             status,
-            tuple(self._frames),
+            self._frames,
             self._msg_ts,
             self._msg_ack,
             end,
@@ -469,7 +480,8 @@ class Http1Parser:
         self.messages += 1
         self._body = bytearray() if self._keep_bodies else None
         self._body_complete = True
-        framing = body_framing(framing_fields) if framing_fields else None
+        self.named = named
+        framing = body_framing(named) if named else None
         if is_request:
             self.sink.on_request(self, head)
             if framing in {"chunked", "chunked-last"}:
@@ -671,7 +683,7 @@ class Http1Parser:
                 later.append(chunk[1])
         _, self._msg_frame, self._msg_ts, self._msg_ack = first
         self._msg_start = at
-        self._frames = list(dict.fromkeys([first[1], *later]))
+        self._frames = tuple(dict.fromkeys([first[1], *later]))
         self._chunks.clear()
         buf = self._buf
         del buf[:start]
