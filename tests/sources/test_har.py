@@ -521,3 +521,29 @@ def _whole_entry_reads_nothing_early(
         return value
 
     return checked
+
+
+@pytest.mark.parametrize("damage", ["", ' "after": 1 2', ' "after": [1, '])
+def test_text_dropped_near_the_buffers_end_changes_nothing(
+    tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each chunk's last entries are parsed after the text before them is dropped: the same items, and the same
+    # lines and columns in what the damage after the entries is reported with.
+    entries = json.dumps([_entry(comment="é\n" * n) for n in range(0, 900, 37)], indent=1)
+    path = tmp_path / "capture.har"
+    path.write_text('{"log": {"entries": ' + entries + ("," + damage if damage else "") + "}}", encoding="utf-8")
+    monkeypatch.setattr("inspector.sources.json_stream.CHUNK", 4096)
+
+    def read() -> tuple[list[SourceItem], str]:
+        items: list[SourceItem] = []
+        try:
+            items.extend(read_har(path))
+        except InputError as exc:
+            return items, str(exc)
+        return items, ""
+
+    monkeypatch.setattr(har, "NEAR_END", 1 << 30)  # never near: nothing dropped early
+    kept = read()
+    monkeypatch.setattr(har, "NEAR_END", 900)
+    assert read() == kept
+    assert len(_split(kept[0])[0]) == len(range(0, 900, 37))
