@@ -15,6 +15,8 @@ import math
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain, compress, repeat
+from operator import is_
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -360,17 +362,25 @@ def _cut_at_end(exc: ValueError, size: int) -> bool:
 
 
 def _too_deep(value: object) -> bool:
-    """Containers nested more than ``MAX_ENTRY_DEPTH`` deep, the entry itself at depth 1 (as the walk counts)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_ENTRY_DEPTH:
-            return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
-    return False
+    """Containers nested more than ``MAX_ENTRY_DEPTH`` deep, the entry itself at depth 1 (as the walk counts).
+
+    One level at a time, each level's children gathered and filtered by C iterators rather than a Python step per
+    value (a browser's entry, with its dozens of header objects, always has more brackets than the limit, so this
+    runs for each of them). The value is the ``json`` module's: its containers are plain dicts and lists."""
+    level: list[Any] = [value] if type(value) in _CONTAINERS else []
+    for _ in range(MAX_ENTRY_DEPTH):
+        if not level:
+            return False
+        kinds = list(map(type, level))
+        children = [
+            *chain.from_iterable(map(dict.values, compress(level, map(is_, kinds, repeat(dict))))),
+            *chain.from_iterable(compress(level, map(is_, kinds, repeat(list)))),
+        ]
+        level = list(compress(children, map(_CONTAINERS.__contains__, map(type, children))))
+    return bool(level)
+
+
+_CONTAINERS = frozenset({dict, list})
 
 
 def _entry_from_text(raw: str, index: int, start: str, reader: _Reader) -> Iterator[SourceItem]:
