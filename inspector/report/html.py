@@ -52,6 +52,8 @@ TOKEN_BLOCK = 64
 FLAGGED_BLOCK = 20_000
 MAX_TOKENS = 100_000
 """Distinct tokens stored once; past this many, a token is stored with its exchange."""
+RECENT_TOKENS = 64
+"""Token texts whose place the writer remembers by identity (see ``HtmlWriter._recent_tokens``)."""
 EXAMPLES_PER_RULE = 50
 BLOCK_TYPE = "application/x-gzip-base64"
 
@@ -73,8 +75,9 @@ def script_json(text: str) -> str:
     """JSON text made safe inside a ``<script>`` element: no ``<`` can end the element or open a comment (the JSON
     is ASCII already; ``<`` only occurs inside strings, where ``\\u003c`` means the same). Needed for the plain
     ``application/json`` block; rows get it too although their blocks are base64, so no later change of block
-    encoding can open a hole."""
-    return text.replace("<", "\\u003c")
+    encoding can open a hole. Asked first, as nearly no row has one: ``in`` finds a character at memory speed,
+    ``replace`` counts them one by one even when there is none."""
+    return text.replace("<", "\\u003c") if "<" in text else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +211,10 @@ class HtmlWriter:
         self.flagged = _Blocks("f", FLAGGED_BLOCK)
         """Positions of the exchanges with findings (the list's "only exchanges with findings" view)."""
         self._token_index: dict[bytes, int] = {}
-        self._last_token: tuple[str | None, int | None] = (None, None)
-        """The last token text absorbed and its index (``None``: stored inline, the index being full)."""
+        self._recent_tokens: dict[int, tuple[str, int | None]] = {}
+        """Token texts absorbed lately, by identity, and their index (``None``: stored inline, the index being
+        full, which it stays): a capture alternates between a few tokens, each of whose texts is one object made
+        once (in this process), so most rows find their token's place without hashing its text."""
         self.bins = TimelineBins()
         self.examples: dict[str, list[dict[str, Any]]] = {}
 
@@ -242,14 +247,17 @@ class HtmlWriter:
             self.flagged.add(str(position))
         row, token = record.row, record.token
         if token is not None:
-            if token is self._last_token[0]:  # the same text object as the last exchange's: its place is known
-                index = self._last_token[1]
+            recent = self._recent_tokens.get(id(token))
+            if recent is not None and recent[0] is token:  # a text object seen lately: its place is known
+                index = recent[1]
             else:
                 digest = hashlib.blake2b(token.encode("ascii"), digest_size=16).digest()
                 index = self._token_index.get(digest)
                 if index is None and len(self._token_index) < MAX_TOKENS:
                     index = self._token_index[digest] = self.tokens.add(token)
-                self._last_token = (token, index)
+                if len(self._recent_tokens) >= RECENT_TOKENS:
+                    self._recent_tokens.clear()
+                self._recent_tokens[id(token)] = (token, index)  # holds the text: its id is not reused meanwhile
             row = row[:-1] + (f',"token_index":{index}}}' if index is not None else f',"token_inline":{token}}}')
         self.exchanges.add(row)
 

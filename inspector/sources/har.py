@@ -15,11 +15,13 @@ import math
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain, compress, repeat
+from operator import is_
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from inspector.bodies import kept_body
+from inspector.bodies import body_prefix, wants_body
 from inspector.model import (
     BODY_KEEP_LIMIT,
     Endpoint,
@@ -266,12 +268,12 @@ def _entries(text: JsonText, reader: _Reader) -> Generator[SourceItem, None, int
                 f"the file ends at {text.where()} before entry {index} ({index} entries were read)",
                 "export the file again; the entries before the damage were analysed",
             )
-        start = f"character {text.offset()}"  # (a line number would cost a count over the buffer per entry)
-        fast = _whole_entry(text)
+        fast = _whole_entry(text)  # which leaves the read position where it was when it gives up
         if fast is not None:
             yield from reader.entry_items(index, fast[0])
         else:
-            yield from _careful_entry(text, reader, index, start)
+            # (a line number would cost a count over the buffer per entry)
+            yield from _careful_entry(text, reader, index, f"character {text.offset()}")
         index += 1
         char = text.peek()
         if char == ",":
@@ -309,6 +311,8 @@ def _careful_entry(text: JsonText, reader: _Reader, index: int, start: str) -> I
 
 
 _DECODER = json.JSONDecoder()
+NEAR_END = 64 * 1024
+"""Text this close to the buffer's end is parsed with what was read before it dropped (see ``_whole_entry``)."""
 
 
 def _whole_entry(text: JsonText) -> tuple[object] | None:
@@ -321,6 +325,11 @@ def _whole_entry(text: JsonText) -> tuple[object] | None:
     buf, pos = text.buf, text.pos
     if buf[pos : pos + 1] != "{":
         return None
+    if len(buf) - pos < NEAR_END < pos:
+        # Near the buffer's end, where one entry in a chunk is cut: the text before is dropped first, for the
+        # error that says so counts the lines of the text it was given up to the cut (a megabyte each time).
+        text.drop(pos)
+        buf, pos = text.buf, text.pos
     try:
         value, end = _DECODER.raw_decode(buf, pos)
     except RecursionError:
@@ -353,17 +362,25 @@ def _cut_at_end(exc: ValueError, size: int) -> bool:
 
 
 def _too_deep(value: object) -> bool:
-    """Containers nested more than ``MAX_ENTRY_DEPTH`` deep, the entry itself at depth 1 (as the walk counts)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_ENTRY_DEPTH:
-            return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
-    return False
+    """Containers nested more than ``MAX_ENTRY_DEPTH`` deep, the entry itself at depth 1 (as the walk counts).
+
+    One level at a time, each level's children gathered and filtered by C iterators rather than a Python step per
+    value (a browser's entry, with its dozens of header objects, always has more brackets than the limit, so this
+    runs for each of them). The value is the ``json`` module's: its containers are plain dicts and lists."""
+    level: list[Any] = [value] if type(value) in _CONTAINERS else []
+    for _ in range(MAX_ENTRY_DEPTH):
+        if not level:
+            return False
+        kinds = list(map(type, level))
+        children = [
+            *chain.from_iterable(map(dict.values, compress(level, map(is_, kinds, repeat(dict))))),
+            *chain.from_iterable(compress(level, map(is_, kinds, repeat(list)))),
+        ]
+        level = list(compress(children, map(_CONTAINERS.__contains__, map(type, children))))
+    return bool(level)
+
+
+_CONTAINERS = frozenset({dict, list})
 
 
 def _entry_from_text(raw: str, index: int, start: str, reader: _Reader) -> Iterator[SourceItem]:
@@ -523,14 +540,15 @@ def _response(value: object, reader: _Reader) -> HttpResponse | None:
         return None
     reason = value.get("statusText")
     headers = _headers(value.get("headers"), "response")
-    body = _response_body(value.get("content"))
+    body = _response_body(value.get("content")) if reader.keep_bodies or wants_body(headers) else None
     return HttpResponse(
         status=status,
         reason=_wire(reason) if isinstance(reason, str) else "",
         version=_version(value.get("httpVersion")),
         headers=headers,
-        # HAR content text is already decoded (no chunking, no content coding left to undo).
-        body=body if reader.keep_bodies else kept_body(headers, body, decoded=True),
+        # HAR content text is already decoded (no chunking, no content coding left to undo); a body of a kind not
+        # kept was not decoded at all.
+        body=body if reader.keep_bodies or body is None else body_prefix(headers, body, decoded=True),
     )
 
 
@@ -564,8 +582,12 @@ def _text_bytes(text: str) -> bytes:
 
 
 def _kept_request_body(headers: Headers, request: dict[str, Any]) -> bytes | None:
-    # HAR postData text is already decoded (no chunking, no content coding left to undo).
-    return kept_body(headers, _request_body(request), request=True, decoded=True)
+    # Decided before the text is encoded (most bodies are not kept). HAR postData text is already decoded (no
+    # chunking, no content coding left to undo).
+    if not wants_body(headers, request=True):
+        return None
+    raw = _request_body(request)
+    return None if raw is None else body_prefix(headers, raw, decoded=True)
 
 
 def _request_body(request: dict[str, Any]) -> bytes | None:

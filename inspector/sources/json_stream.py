@@ -65,17 +65,7 @@ class JsonText:
         """Read another chunk; text before ``keep_from`` (default: the position) is dropped. False at the end."""
         if self.eof:
             return False
-        keep = self.pos if keep_from is None else keep_from
-        dropped = self.buf[:keep]
-        newlines = dropped.count("\n")
-        if newlines:
-            self._base_lines += newlines
-            self._base_column = len(dropped) - dropped.rfind("\n") - 1
-        else:
-            self._base_column += len(dropped)
-        self._base_chars += keep
-        self.buf = self.buf[keep:]
-        self.pos -= keep
+        self.drop(self.pos if keep_from is None else keep_from)
         data = self._pending + self._fo.read(CHUNK)
         self._pending = b""
         final = not data
@@ -95,6 +85,19 @@ class JsonText:
         if final:
             self.eof = True
         return bool(text) or not final
+
+    def drop(self, keep: int) -> None:
+        """Forget the text of ``buf`` before ``keep`` (positions move with it); nothing is read."""
+        dropped = self.buf[:keep]
+        newlines = dropped.count("\n")
+        if newlines:
+            self._base_lines += newlines
+            self._base_column = len(dropped) - dropped.rfind("\n") - 1
+        else:
+            self._base_column += len(dropped)
+        self._base_chars += keep
+        self.buf = self.buf[keep:]
+        self.pos -= keep
 
     def where(self, pos: int | None = None) -> str:
         """``line L column C (character P)`` of a position in ``buf`` (default: the read position)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +168,32 @@ def test_exchanges_at_the_ends_of_the_calendar_draw_a_timeline(tmp_path: Path, s
     code, _, err = invoke("analyze", str(path), *TRUST, "--format", "html", "-o", str(tmp_path / "r.html"))
     assert code == 1, err  # the sample's findings, not an internal error
     assert "<svg" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_alternating_tokens_are_found_by_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A capture alternates between a few tokens: each text is hashed once, then found by identity; a cycle longer
+    # than the memory (emptied when full) is hashed again, and every text still finds its one place.
+    from inspector.report import html
+
+    hashed: list[bytes] = []
+    blake2b = html.hashlib.blake2b
+
+    def counted(data: bytes, **options: int) -> Any:
+        hashed.append(data)
+        return blake2b(data, **options)
+
+    monkeypatch.setattr(html.hashlib, "blake2b", counted)
+    writer = html.HtmlWriter(io.StringIO(), [], show_secrets=False)
+    few = [json.dumps({"token": n}) for n in range(3)]
+    many = [json.dumps({"token": n}) for n in range(3, 3 + html.RECENT_TOKENS + 6)]
+    order = few * 4 + many + many
+    for token in order:
+        writer.absorb(html.HtmlExchange(None, "none", False, False, '{"row":0}', token, ()))
+    assert len(hashed) == len(few) + 2 * len(many)  # the few once in four rounds; a longer cycle every round
+    assert writer.tokens.count == len(few) + len(many)
+    stored = io.StringIO()
+    for spool in (writer.exchanges, writer.tokens, writer.flagged):
+        spool.drain(stored)
+    rows = blocks(stored.getvalue(), "x")[0]
+    places = {token: n for n, token in enumerate(dict.fromkeys(order))}
+    assert [row["token_index"] for row in rows] == [places[token] for token in order]

@@ -521,3 +521,53 @@ def _whole_entry_reads_nothing_early(
         return value
 
     return checked
+
+
+@pytest.mark.parametrize("damage", ["", ' "after": 1 2', ' "after": [1, '])
+def test_text_dropped_near_the_buffers_end_changes_nothing(
+    tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each chunk's last entries are parsed after the text before them is dropped: the same items, and the same
+    # lines and columns in what the damage after the entries is reported with.
+    entries = json.dumps([_entry(comment="é\n" * n) for n in range(0, 900, 37)], indent=1)
+    path = tmp_path / "capture.har"
+    path.write_text('{"log": {"entries": ' + entries + ("," + damage if damage else "") + "}}", encoding="utf-8")
+    monkeypatch.setattr("inspector.sources.json_stream.CHUNK", 4096)
+
+    def read() -> tuple[list[SourceItem], str]:
+        items: list[SourceItem] = []
+        try:
+            items.extend(read_har(path))
+        except InputError as exc:
+            return items, str(exc)
+        return items, ""
+
+    monkeypatch.setattr(har, "NEAR_END", 1 << 30)  # never near: nothing dropped early
+    kept = read()
+    monkeypatch.setattr(har, "NEAR_END", 900)
+    assert read() == kept
+    assert len(_split(kept[0])[0]) == len(range(0, 900, 37))
+
+
+def _depth(value: object) -> int:
+    """Containers' nesting depth as the careful walk counts it (a scalar entry is depth 1 too)."""
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return 1 + max((_depth(child) for child in children if isinstance(child, dict | list)), default=0)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(_JSON_VALUES, st.integers(0, 4), st.integers(56, 66))
+def test_too_deep_is_nesting_past_the_limit(value: object, siblings: int, depth: int) -> None:
+    # A random value, also buried at depths around the limit beside shallow siblings.
+    buried: object = value
+    for level in range(depth):
+        buried = [buried, *range(siblings)] if level % 2 else {"k": buried, **{f"s{n}": {} for n in range(siblings)}}
+    for each in (value, buried):
+        assert har._too_deep(each) == (_depth(each) > har.MAX_ENTRY_DEPTH)
