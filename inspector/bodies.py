@@ -104,15 +104,10 @@ def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
         return b""
 
 
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-"""A body that starts with one of these is UTF-16 text; any other is read as UTF-8, whose bytes below 0x80 are
-always the ASCII characters they spell (so ASCII can be looked for in the bytes, before decoding)."""
-
-
 def body_text(body: bytes) -> str:
     """A kept body as text for the rules' scans: UTF-8 (BOM dropped) or UTF-16 with BOM, undecodable bytes replaced,
     so that no body can make decoding fail."""
-    if body.startswith(UTF16_BOMS):
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
         return body.decode("utf-16", errors="replace")
     try:
         return body.removeprefix(b"\xef\xbb\xbf").decode("utf-8")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from inspector.bodies import UTF16_BOMS, body_text, kept_body, media_type
+from inspector.bodies import body_text, kept_body, media_type
 from inspector.model import Headers, HttpExchange
 from inspector.ms_diagnostics import lookup
 from inspector.rules import Finding, finding
@@ -248,8 +248,6 @@ def errors_in(status: int, headers: Headers, body: bytes | None) -> list[BodyErr
         return []
     kind = media_type(headers) or ""
     if kind.endswith("xml"):
-        if b"Error" not in body and b"Fault" not in body and not body.startswith(UTF16_BOMS):
-            return []  # soap_errors' own first test, on the bytes: most answers end here, without being decoded
         return soap_errors(body_text(body))
     if kind.endswith("json"):
         return json_errors(body_text(body), status)

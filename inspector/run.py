@@ -45,6 +45,7 @@ from inspector.timeline import (
     join_streams,
     read_part,
     read_timeline,
+    release_spool,
     spooled_items,
     spooled_timeline,
     timeline_inputs,
@@ -243,6 +244,8 @@ def run_timeline_parallel(
     def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
         others_damaged.append(PartDamage(item.label, str(exc), exchanges))
 
+    reporter = _reporter(progress, state, totals)
+    publisher = Publisher(Analyzer(trust, policy), writer, totals, outcome.inventory, selection, reporter)
     with (
         tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
         ProcessPoolExecutor(max_workers=shards) as pool,
@@ -252,20 +255,18 @@ def run_timeline_parallel(
             pool.submit(read_part, labelled, Shard(index, shards), keylog, spools[index], others=False, paced=True)
             for index in range(shards)
         ]
-        # The shards' items are merged as the workers spool them; HAR/.mitm/.saz inputs are read here meanwhile.
-        others = Timeline(on_damage=damaged, keylog=keylog).others(labelled)
-        keyed = [spooled_items(spool, future.done) for spool, future in zip(spools, futures, strict=True)]
 
         def tails() -> list[list[FileTail]]:
             return [future.result().tails for future in futures]  # a worker's failure is raised here
 
-        reporter = _reporter(progress, state, totals)
-        publisher = Publisher(Analyzer(trust, policy), writer, totals, outcome.inventory, selection, reporter)
         try:
+            # The shards' items are merged as the workers spool them; HAR/.mitm/.saz inputs are read here meanwhile.
+            others = Timeline(on_damage=damaged, keylog=keylog).others(labelled)
+            keyed = [spooled_items(spool, future.done) for spool, future in zip(spools, futures, strict=True)]
             publisher.items(join_streams(keyed, tails, others))
-        finally:  # an early stop (a failure) releases the readers, which wait while they are far ahead
-            for stream in keyed:
-                stream.close()
+        finally:  # done, or failed: the readers, which wait while they are far ahead, stop (the pool waits for them)
+            for spool in spools:
+                release_spool(spool)
         parts = [future.result() for future in futures]
     publisher.end()
     for damage in join_damages([*parts, PartSummary(None, [], [], [], others_damaged)]):
@@ -289,20 +290,18 @@ def _run_pipeline(
     overlap and nothing has to be joined."""
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, 1 reader")
+    reporter = _reporter(progress, state, totals)
+    publisher = Publisher(Analyzer(trust, policy), writer, totals, outcome.inventory, selection, reporter)
     with (
         tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
         ProcessPoolExecutor(max_workers=1) as pool,
     ):
         spool = os.path.join(spool_dir, "timeline.part")
         future = pool.submit(read_timeline, inputs, keylog, spool)
-        publisher = Publisher(
-            Analyzer(trust, policy), writer, totals, outcome.inventory, selection, _reporter(progress, state, totals)
-        )
-        stream = spooled_timeline(spool, future.done)
         try:
-            publisher.items(stream)
-        finally:  # an early stop (a failure) releases the reader, which waits while it is far ahead
-            stream.close()
+            publisher.items(spooled_timeline(spool, future.done))
+        finally:  # done, or failed: the reader, which waits while it is far ahead, stops (the pool waits for it)
+            release_spool(spool)
         damages = future.result()  # the reader's failure is raised here
     publisher.end()
     for damage in damages:

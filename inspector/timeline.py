@@ -351,6 +351,17 @@ def _reader_keeps_up(path: str, written: int, parent: int) -> bool:
         time.sleep(SPOOL_POLL)
 
 
+def release_spool(path: str) -> None:
+    """Tell the paced writer of the spool at ``path`` that nothing more will be read (the run is over, or failed):
+    it stops instead of waiting. The process that started the readers calls this for each spool whatever happened,
+    also when its stream of the spool was never started (a failure before the first item)."""
+    mark = os.open(path + ".read", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(mark, _MARK.pack(_RELEASED), 0)
+    finally:
+        os.close(mark)
+
+
 def _read_mark(path: str) -> int:
     """How far the reader of the spool at ``path`` has read (0 before it starts)."""
     try:
@@ -368,8 +379,8 @@ SPOOL_POLL = 0.005
 def spooled_items(path: str, stopped: Callable[[], bool]) -> Generator[tuple[OrderKey, SourceItem]]:
     """The items of a part's spool with their order keys, read as its writer writes them (``stopped``: the writer
     has ended, so what is missing will not come: the caller then asks it why). The spool is removed once read. How
-    far it has read is marked for a paced writer; close the generator when the run stops early, so that the writer
-    stops too."""
+    far it has read is marked for a paced writer, which the caller releases (:func:`release_spool`) when it is done
+    with the spool, early or not."""
     return cast(Generator[tuple[OrderKey, SourceItem]], _spooled(path, stopped))
 
 
@@ -379,12 +390,12 @@ def spooled_timeline(path: str, stopped: Callable[[], bool]) -> Generator[Source
 
 
 def _spooled(path: str, stopped: Callable[[], bool]) -> Generator[object]:
+    while not os.path.exists(path):
+        if stopped() and not os.path.exists(path):
+            return
+        time.sleep(SPOOL_POLL)
     mark = os.open(path + ".read", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        while not os.path.exists(path):
-            if stopped() and not os.path.exists(path):
-                return
-            time.sleep(SPOOL_POLL)
         with open(path, "rb") as handle:
             while True:
                 head = _read_exactly(handle, _FRAME.size, stopped)
@@ -398,7 +409,6 @@ def _spooled(path: str, stopped: Callable[[], bool]) -> Generator[object]:
                 yield from pickle.loads(blob)  # noqa: S301 - our own spool, written by a worker we started
         os.unlink(path)
     finally:
-        os.pwrite(mark, _MARK.pack(_RELEASED), 0)
         os.close(mark)
 
 

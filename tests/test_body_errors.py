@@ -176,8 +176,8 @@ def test_bodies_of_other_kinds_are_not_scanned() -> None:
 
 
 def test_a_utf16_answer_is_scanned_though_its_bytes_do_not_spell_the_words() -> None:
-    """An XML answer is looked at only when its bytes hold "Error" or "Fault"; UTF-16 text spells them with zero
-    bytes between the letters, so it is always decoded and scanned."""
+    """UTF-16 text spells "Error" and "Fault" with zero bytes between the letters: the answer is decoded before the
+    scan looks for them, so a fault in it is found."""
     body = SOAP_FAULT.encode("utf-16")
     assert b"Fault" not in body and b"Error" not in body
     (error,) = errors_in(500, XML, body)

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 
 from inspector import timeline
-from inspector.analyze import Analyzer
+from inspector.analyze import Analyzer, ExchangeResult
 from inspector.model import HttpExchange, InputError, SourceItem
 from inspector.policy import Policy
-from inspector.report.writers import JsonWriter, tell_unread
+from inspector.report.writers import JsonlWriter, JsonWriter, tell_unread
 from inspector.run import readers, run_sequential, run_timeline_parallel
 from inspector.sources.dispatch import expand_inputs
 from inspector.tally import Totals
@@ -320,16 +320,18 @@ def test_a_paced_spool_waits_for_its_reader(tmp_path: Path, monkeypatch: pytest.
     assert 0 < ahead <= 200 + 2 * frame
 
 
-def test_a_reader_that_stops_early_releases_its_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run that fails while judging closes its spools: the writer, waiting while it is ahead, ends instead of
-    waiting for ever (the pool's shutdown waits for it)."""
+@pytest.mark.parametrize("read", [25, 0], ids=["reading", "never-started"])
+def test_a_released_spool_stops_its_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read: int) -> None:
+    """A run that fails releases its spools: the writer, waiting while it is ahead, ends instead of waiting for ever
+    (the pool's shutdown waits for it), also when the failure came before the spool's stream was started."""
     monkeypatch.setattr(timeline, "SPOOL_BATCH", 10)
     monkeypatch.setattr(timeline, "SPOOL_AHEAD", 200)
     path = tmp_path / "part"
     thread, done = _spool_in_thread(path, 100_000)
     stream = timeline.spooled_timeline(str(path), lambda: bool(done))
-    assert [next(stream) for _ in range(25)] == list(range(25))
-    stream.close()
+    assert [next(stream) for _ in range(read)] == list(range(read))
+    time.sleep(0.05)  # the writer gets ahead and waits
+    timeline.release_spool(str(path))
     thread.join(5)
     assert done and not thread.is_alive()
     assert path.stat().st_size < 100_000  # it stopped: nowhere near every entry was written
@@ -346,7 +348,7 @@ def test_a_reader_that_stops_early_stops_a_writer_that_is_not_ahead(tmp_path: Pa
     thread.start()
     stream = timeline.spooled_timeline(str(path), lambda: bool(done))
     assert next(stream) == 0
-    stream.close()
+    timeline.release_spool(str(path))
     thread.join(5)
     assert done and not thread.is_alive()
     assert path.stat().st_size < timeline.SPOOL_AHEAD // 8  # it stopped at once, not at the bound
@@ -365,3 +367,45 @@ def test_a_paced_pipeline_and_paced_shards_report_as_one_process_does(
     one = report_text(paths)
     assert report_text(paths, jobs=2) == one
     assert report_text(paths, jobs=3) == one
+
+
+class _FailingWriter(JsonlWriter):
+    """A writer that fails on the fifth exchange, as a full disk would."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO(), show_secrets=False)
+        self.seen = 0
+
+    def exchange(self, result: ExchangeResult) -> None:
+        self.seen += 1
+        if self.seen == 5:
+            raise OSError("no space left on device")
+        super().exchange(result)
+
+
+@needs_editcap
+@pytest.mark.parametrize("jobs", [2, 3], ids=["one-reader", "two-shards"])
+def test_a_run_that_fails_while_its_readers_wait_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """The judging process fails while its readers wait for it (a tiny SPOOL_AHEAD): the failure is raised, not a
+    pool that waits for readers that wait for it."""
+    monkeypatch.setattr(timeline, "SPOOL_BATCH", 4)
+    monkeypatch.setattr(timeline, "SPOOL_AHEAD", 1)
+    split(SAMPLES / "lab.pcapng", tmp_path / "ring", 45)
+    trust = build_trust(certs=[SAMPLES / "OAuthCert.cer"])
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_timeline_parallel(
+                expand_inputs([tmp_path / "ring"]), trust, Policy(), _FailingWriter(), Totals(), jobs=jobs
+            )
+        except OSError as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the run hung"
+    assert [str(exc) for exc in raised] == ["no space left on device"]
