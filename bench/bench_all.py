@@ -9,7 +9,8 @@ It runs, each in processes of its own and in interleaved rounds:
   100,000-entry HAR in every output format;
 - ``bench/pcap/bench_reader.py``: the whole ``analyze`` against ``tshark -o tcp.reassemble_out_of_order:TRUE``
   on one capture (made by ``bench/pcap/make_capture.py`` when ``--capture`` is not given), ``--jobs 2`` on that
-  one file, and the reader alone.
+  one file, the reader alone, and where a C compiler is at hand the same with the capture reader compiled as a
+  regular install compiles it (``bench/compiled.py``).
 
 ``--extra`` also runs the benchmarks that need more than this (``bench_html.py`` with Chromium,
 ``bench_proxy.py`` with mitmdump) and prints their own output after the table; ``bench/pcap/bench_tls.py`` needs a
@@ -74,10 +75,16 @@ def main() -> int:
             "--rounds",
             rounds,
             "--tools",
-            "analyze,jobs1,jobs3,reader,tshark-ooo",
+            "analyze,jobs1,jobs3,compiled,compiled-jobs1,reader,tshark-ooo",
             "--formats",
             "json,jsonl,table",
         ]
+        # The capture reader as a regular install gets it where a C compiler is at hand (compiled by mypyc), from
+        # a copy of the tree: a row of its own beside the pure-Python one (``uv run``, the quick start).
+        compiled = folder / "compiled"
+        made = subprocess.run([sys.executable, str(BENCH / "compiled.py"), str(compiled)], check=False)
+        if made.returncode == 0:
+            reader_args += ["--compiled", str(compiled)]
         run(BENCH / "pcap" / "bench_reader.py", str(capture), *reader_args, "--json-out", str(reader_out))
         engine: dict[str, list[float]] = json.loads(engine_out.read_text())
         cli: dict[str, Any] = json.loads(cli_out.read_text())
@@ -131,7 +138,7 @@ def main() -> int:
     rows.append(("output formats, slowest vs fastest (cpu)", f"{gap:.0%}", "<= 15%", gap <= 0.15))
     tshark = [float(r["seconds"]) for r in reader["runs"]["tshark-ooo"]]
     for name, results in reader["runs"].items():
-        if not name.startswith("analyze"):
+        if not name.startswith(("analyze", "compiled")):
             continue
         ratios = [t / float(r["seconds"]) for r, t in zip(results, tshark, strict=True)]
         row(f"capture: {name}, x tshark-ooo (wall)", ratios, 5.0, "x", ".2f")
@@ -144,6 +151,16 @@ def main() -> int:
         "x",
         ".2f",
     )
+    compiled_one = [float(r["seconds"]) for r in reader["runs"].get("compiled: analyze --format json", [])]
+    compiled_two = [float(r["seconds"]) for r in reader["runs"].get("compiled: --jobs 2 (one file)", [])]
+    if compiled_one and compiled_two:
+        pairs = zip(compiled_one, compiled_two, strict=True)
+        row("capture, compiled reader: --jobs 2 on one file vs one job", [s / d for s, d in pairs], 1.7, "x", ".2f")
+    if compiled_one:
+        ratios = [s / c for s, c in zip(single, compiled_one, strict=True)]
+        rows.append(
+            ("capture: compiled reader vs pure Python, json (no goal)", f"{spread(ratios, '.2f')} x", "-", True)
+        )
     shards = [float(r["seconds"]) for r in reader["runs"].get("analyze --jobs 3 (one file)", [])]
     if shards:  # two reading shards beside the analysing process: the other way to spend two cores
         ratios = [s / d for s, d in zip(single, shards, strict=True)]

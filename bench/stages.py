@@ -27,8 +27,8 @@ from inspector.trust import Trust
 
 
 def read(capture: Path, spool: Path) -> None:
-    read_timeline(timeline_inputs([(capture, "pcap")]), None, str(spool))
-    Path(f"{spool}.read").unlink(missing_ok=True)
+    # Not paced: nothing reads the spool meanwhile (a paced writer would wait for ever past SPOOL_AHEAD).
+    read_timeline(timeline_inputs([(capture, "pcap")]), None, str(spool), paced=False)
 
 
 def judge(spool: Path) -> None:

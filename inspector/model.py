@@ -229,14 +229,15 @@ def field_values(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
     return attrgetter(*names)
 
 
-def _pickled_by_constructor(cls: type[Any]) -> None:
+def pickled_by_constructor(cls: type[Any]) -> None:
     """Pickle ``cls`` as a call of its constructor with its fields, not through the ``__getstate__``/
     ``__setstate__`` dataclasses writes in Python for a frozen class with slots: items cross between processes by
     the ten thousand (``--jobs``, ``--separately``, Dask), and this makes their pickling and unpickling about a
-    third cheaper."""
+    third cheaper. Every frozen class that crosses processes needs it in a compiled build (mypyc), whose own
+    unpickling assigns the fields one by one, which a frozen class refuses."""
     values = field_values(cls)
     copyreg.pickle(cls, lambda item: (cls, values(item)))
 
 
-for _cls in (Endpoint, Provenance, HttpRequest, HttpResponse, TlsInfo, HttpExchange):
-    _pickled_by_constructor(_cls)
+for _cls in (Endpoint, Provenance, HttpRequest, HttpResponse, TlsInfo, HttpExchange, Notice, UnreadInput):
+    pickled_by_constructor(_cls)

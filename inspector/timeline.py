@@ -288,18 +288,20 @@ def read_part(
     )
 
 
-def read_timeline(inputs: Sequence[TimelineInput], keylog: KeyLog | None, spool: str) -> list[PartDamage]:
+def read_timeline(
+    inputs: Sequence[TimelineInput], keylog: KeyLog | None, spool: str, *, paced: bool = True
+) -> list[PartDamage]:
     """The first stage of a pipeline (``--jobs 2``): the whole timeline of ``inputs`` read here as one
     :class:`Timeline` gives it (ids final, the other inputs merged in, the captures' notices at the end), and
     spooled to ``spool`` in batches as it is read, for :func:`spooled_timeline` in the process that judges it.
     Returns the inputs it could not read (or not to their end), in the order it met them, as one process reports
-    them."""
+    them. ``paced=False`` only where nothing reads the spool meanwhile (it would wait for ever)."""
     damages: list[PartDamage] = []
 
     def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
         damages.append(PartDamage(item.label, str(exc), exchanges))
 
-    _spool_all(spool, Timeline(on_damage=damaged, keylog=keylog).read_all(inputs), paced=True)
+    _spool_all(spool, Timeline(on_damage=damaged, keylog=keylog).read_all(inputs), paced=paced)
     return damages
 
 

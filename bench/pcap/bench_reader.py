@@ -122,19 +122,26 @@ def run_tshark(path: Path, out_of_order: bool) -> dict[str, float | int]:
     }
 
 
-def run_analyze(paths: list[Path], jobs: int, fmt: str = "json", *extra: str) -> dict[str, float | int]:
+def run_analyze(
+    paths: list[Path], jobs: int, fmt: str = "json", *extra: str, tree: Path | None = None
+) -> dict[str, float | int]:
     """The whole ``oauth-inspector analyze`` (tokens decoded and verified against the certificate written beside
-    the capture, rules run, the report written in ``fmt``), as a user runs it."""
-    executable = Path(sys.executable).with_name("oauth-inspector")
+    the capture, rules run, the report written in ``fmt``), as a user runs it. ``tree``: run from that copy of the
+    tree (``bench/compiled.py`` makes one with the capture reader compiled, as a wheel installs it)."""
+    executable = (
+        [str(Path(sys.executable).with_name("oauth-inspector"))]
+        if tree is None
+        else [sys.executable, "-m", "inspector"]
+    )
     certs = sorted(str(c) for c in paths[0].parent.glob("*.cer"))  # make_capture.py writes it beside the capture
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / f"report.{fmt}"
-        command = [str(executable), "analyze", *map(str, paths), "--format", fmt, "-o", str(report)]
+        command = [*executable, "analyze", *map(str, paths), "--format", fmt, "-o", str(report)]
         command += ["--fail-on", "never", "--quiet", "--jobs", str(jobs), *extra]
         for cert in certs[:1]:
             command += ["--cert", cert]
         start = time.perf_counter()
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, cwd=tree)
         seconds = time.perf_counter() - start
         text = report.read_text()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -212,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--format", default="json", help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compiled",
+        type=Path,
+        help="a copy of the tree with the capture reader compiled (bench/compiled.py DIR): the tools compiled and"
+        " compiled-jobs1 run analyze from it",
+    )
     args = parser.parse_args(argv)
 
     if args.one:
@@ -220,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             "analyze": lambda: run_analyze([args.capture], 1, args.format),
             "analyze-jobs-2": lambda: run_analyze([args.capture], 2, args.format),
             "analyze-jobs-3": lambda: run_analyze([args.capture], 3, args.format),
+            "compiled": lambda: run_analyze([args.capture], 1, args.format, tree=args.compiled),
+            "compiled-jobs-2": lambda: run_analyze([args.capture], 2, args.format, tree=args.compiled),
             "analyze-2-files-jobs-1": lambda: run_analyze([args.capture, args.sample], 1, "json", "--separately"),
             "analyze-2-files-jobs-2": lambda: run_analyze([args.capture, args.sample], 2, "json", "--separately"),
             "scapy": lambda: run_scapy(args.capture),
@@ -248,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         jobs["analyze --jobs 2 (one file)"] = ("analyze-jobs-2", [])
     if "jobs3" in tools:  # two readers (shards) beside the analysing process: three processes
         jobs["analyze --jobs 3 (one file)"] = ("analyze-jobs-3", [])
+    if args.compiled is not None and "compiled" in tools:
+        jobs["compiled: analyze --format json"] = ("compiled", ["--compiled", str(args.compiled)])
+    if args.compiled is not None and "compiled-jobs1" in tools:
+        jobs["compiled: --jobs 2 (one file)"] = ("compiled-jobs-2", ["--compiled", str(args.compiled)])
     if "reader" in tools:
         jobs["reader alone"] = ("reader", [])
     for tool in ("tshark-ooo", "tshark"):

@@ -201,7 +201,7 @@ def test_http2_frames_of_any_shape_are_survived(client: bytes, server: bytes, st
     from inspector.sources.pcap.http2 import PREFACE, Http2Reader
 
     conn = _FakeConnection()
-    reader = Http2Reader(conn, 0)  # type: ignore[arg-type]
+    reader = Http2Reader(conn, 0)
     stream = PREFACE + client
     for start in range(0, len(stream), step):
         reader.data(0, stream[start : start + step], 1, 0)

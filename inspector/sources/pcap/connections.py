@@ -62,6 +62,8 @@ class CaptureStats:
 class Connection:
     """Side 0 sent the first packet seen; side 1 is its peer."""
 
+    __deletable__ = ("parsers", "streams")
+    """Deleted on close (see :meth:`close`); a compiled build (mypyc) allows ``del`` only of attributes named here."""
     __slots__ = (
         "_label",
         "_malformed",

@@ -9,19 +9,41 @@ compression state is lost (a gap, a broken block) cannot be read further and sto
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import hpack
 from hyperframe.exceptions import HyperframeError
 from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame, RstStreamFrame, SettingsFrame
 
 from inspector.bodies import keeps, kept_prefix
-from inspector.model import HttpRequest, HttpResponse
+from inspector.model import Endpoint, HttpRequest, HttpResponse, TlsInfo
 from inspector.sources.pcap.http1 import MessageHead
-from inspector.sources.pcap.ordering import PendingExchange, stopped_notice
+from inspector.sources.pcap.ordering import OrderedOutput, PendingExchange, stopped_notice
 
-if TYPE_CHECKING:
-    from inspector.sources.pcap.connections import Connection
+
+class Http2Table(Protocol):
+    """What the reader asks of its connection's table: where exchanges and notices go."""
+
+    @property
+    def out(self) -> OrderedOutput: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def keep_bodies(self) -> bool: ...
+
+
+class Http2Connection(Protocol):
+    """What the reader asks of its capture connection (``connections.Connection``): its table and its names. A
+    protocol, not that class: a compiled build checks a parameter's class at run time, and tests feed fakes."""
+
+    @property
+    def table(self) -> Http2Table: ...
+    @property
+    def endpoints(self) -> tuple[Endpoint, Endpoint]: ...
+    def label(self) -> str: ...
+    def direction(self, side: int) -> str: ...
+    def exchange_tls(self) -> TlsInfo | None: ...
+
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_FRAME = 1 << 20
@@ -57,7 +79,7 @@ class _Direction:
 class Http2Reader:
     """Both directions of one HTTP/2 connection; ``client`` is the side that sent the preface."""
 
-    def __init__(self, conn: Connection, client: int) -> None:
+    def __init__(self, conn: Http2Connection, client: int) -> None:
         self.conn = conn
         self.client = client
         self.directions = {client: _Direction(preface=True), 1 - client: _Direction(preface=False)}

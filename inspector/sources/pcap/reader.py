@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inspector.model import InputError, Notice, SourceItem
+from inspector.model import InputError, Notice, SourceItem, pickled_by_constructor
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.connections import CaptureStats, ConnectionTable, Key
 from inspector.sources.pcap.files import (
@@ -697,3 +697,7 @@ def _advise(mapped: mmap.mmap, option: int | None, start: int, length: int) -> N
             mapped.madvise(option)
     except (OSError, ValueError):  # advice is only advice
         return
+
+
+for _cls in (CaptureProgress, CaptureFile, FileTail):  # they cross processes (--jobs, --separately, Dask)
+    pickled_by_constructor(_cls)

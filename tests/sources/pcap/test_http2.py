@@ -63,7 +63,7 @@ def _conversation() -> tuple[bytes, bytes]:
 
 def _read(client: bytes, server: bytes, step: int, keep_bodies: bool = False) -> list[SourceItem]:
     conn = _Connection(keep_bodies)
-    reader = Http2Reader(conn, 0)  # type: ignore[arg-type]
+    reader = Http2Reader(conn, 0)
     # The client's bytes, then the server's: a response never travels before its request.
     for start in range(0, len(client), step):
         reader.data(0, client[start : start + step], 1 + start, start)

@@ -276,6 +276,7 @@ def test_custom_blocks_and_readable_frames_raise_no_link_notice(tmp_path: Path) 
     assert notices == []
 
 
+@pytest.mark.pure_python  # counts the table's size by replacing ConnectionTable.sweep
 def test_idle_and_excess_connections_are_closed_and_their_exchanges_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,117 @@
+"""The wheel's build hook: the capture reader compiled by mypyc where it can be (issue 15, lever 4), pure Python where
+it cannot.
+
+A regular wheel (``uv tool install``, ``pip install``, ``uv build``) gets ``COMPILED_PACKAGE``'s modules as extension
+modules beside their sources when a C compiler and the Python headers are at hand; without them, or when anything in
+the build fails, a line on stderr says so and the wheel is the pure-Python one. An editable install (``uv sync``, the
+quick start) is never compiled: an extension module beside its ``.py`` is imported first, so a stale one would run
+instead of an edit. ``OAUTH_INSPECTOR_PURE=1`` builds the pure wheel on purpose.
+
+The modules are compiled in a temporary copy of the package, never in the source tree. ``bench/compiled.py`` uses
+the same functions for a compiled copy of a whole tree (benchmarks, ``tests/test_compiled.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+from typing import Any
+
+try:
+    from hatchling.builders.hooks.plugin.interface import BuildHookInterface  # type: ignore[import-not-found]
+except ImportError:  # imported outside a build (bench/compiled.py): only the functions are used
+    BuildHookInterface = object
+
+COMPILED_PACKAGE = "inspector/sources/pcap"
+"""The capture reader's walk from record to exchange: where a capture's time goes (not its TLS decryption, whose
+cost is in ``cryptography``, in the ``tls`` subpackage left out)."""
+GROUP = "inspector.sources.pcap.compiled"
+"""The compiled modules' shared library, ``<GROUP>__mypyc``, lives inside the package it serves (mypyc's default
+puts it at the top level of site-packages under a hash name, where an addon loaded from a file cannot import it)."""
+PURE = "OAUTH_INSPECTOR_PURE"
+_MYPY_CONFIG = "[mypy]\nignore_missing_imports = True\n"
+"""For a copy without the project's configuration: third-party types are not needed to compile (they become ``Any``),
+so the build environment needs no runtime dependency."""
+
+
+def compiled_modules(tree: Path) -> list[str]:
+    """The module files compiled, relative to ``tree``: the package's modules, not its ``__init__``."""
+    package = tree / COMPILED_PACKAGE
+    return sorted(path.relative_to(tree).as_posix() for path in package.glob("*.py") if path.name != "__init__.py")
+
+
+def compiler_missing() -> str | None:
+    """Why no extension can be built here (checked before mypy's minute of work), or ``None``."""
+    command = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
+    if not command or shutil.which(command[0]) is None:
+        return f"no C compiler ({command[0] if command else 'CC is empty'})"
+    include = sysconfig.get_paths()["include"]
+    if not (Path(include) / "Python.h").is_file():
+        return f"no Python headers ({include}/Python.h)"
+    return None
+
+
+def compile_in_place(tree: Path, *, jobs: int = 2) -> list[Path]:
+    """Compile ``compiled_modules(tree)`` where they are (``tree`` is a copy); the extension modules made. Raises
+    ``RuntimeError`` saying why when it cannot."""
+    missing = compiler_missing()
+    if missing:
+        raise RuntimeError(missing)
+    script = (
+        "from setuptools import setup\n"
+        "from mypyc.build import mypycify\n"
+        f"setup(name='oauth-inspector-compiled', packages=[], script_args=['build_ext', '--inplace', '-j', '{jobs}'],"
+        f" ext_modules=mypycify({compiled_modules(tree)!r}, opt_level='3', group_name={GROUP!r}))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tree, env=env, capture_output=True, text=True, check=False, timeout=1800
+    )
+    shutil.rmtree(tree / "build", ignore_errors=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"mypyc failed: {(done.stderr or done.stdout)[-2000:]}")
+    made = sorted((tree / COMPILED_PACKAGE).glob("*.so")) + sorted((tree / COMPILED_PACKAGE).glob("*.pyd"))
+    if len(made) != len(compiled_modules(tree)) + 1:  # one per module, and the group's shared library
+        raise RuntimeError(f"mypyc made {len(made)} extension modules, not {len(compiled_modules(tree)) + 1}")
+    return made
+
+
+class CompiledReaderHook(BuildHookInterface):  # type: ignore[misc]
+    """Adds the compiled modules to a regular wheel (see the module's docstring)."""
+
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel" or version == "editable" or os.environ.get(PURE):
+            return
+        work = Path(tempfile.mkdtemp(prefix="oauth-inspector-mypyc-"))
+        self._work = work
+        try:
+            shutil.copytree(Path(self.root) / "inspector", work / "inspector", ignore=_not_sources)
+            (work / "mypy.ini").write_text(_MYPY_CONFIG)
+            made = compile_in_place(work)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            print(
+                f"oauth-inspector: the capture reader is not compiled ({exc}); the wheel is pure Python",
+                file=sys.stderr,
+            )
+            return
+        build_data["pure_python"] = False
+        build_data["infer_tag"] = True
+        for path in made:
+            build_data["force_include"][str(path)] = f"{COMPILED_PACKAGE}/{path.name}"
+        print(f"oauth-inspector: the capture reader is compiled ({len(made)} extension modules)", file=sys.stderr)
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:  # noqa: ARG002
+        work = getattr(self, "_work", None)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _not_sources(_folder: str, names: list[str]) -> list[str]:
+    return [name for name in names if name == "__pycache__" or name.endswith((".so", ".pyd", ".pyc"))]

@@ -1,0 +1,163 @@
+"""The capture reader compiled by mypyc (``hatch_build.py``, the wheel's build hook) reads as the pure-Python one
+does: with the compiled modules of a wheel built as an install builds it, a copy of the tree gives byte-identical
+reports for every capture of the corpus and the lab (in one process, and with ``--jobs``, whose items cross processes
+pickled), and the reader's own tests pass against it; without a C compiler the wheel is pure Python. Skips, saying
+why, where uv or a C compiler is absent (the pure-Python path is what every other test runs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hatch_build import COMPILED_PACKAGE, compiler_missing
+from tests.corpus import REPO, corpus_dir
+
+pytestmark = pytest.mark.slow
+
+_SUBSET = [
+    "tests/sources/pcap",
+    "tests/fuzz/test_fuzz_pcap.py",
+    "tests/fuzz/test_fuzz_tls.py",
+    "tests/fuzz/test_fuzz_http_heads.py",
+    "tests/fuzz/test_fuzz_timeline.py",
+    "tests/test_timeline.py",
+    # Not the TLS tests that drive real TLS stacks (a minute, and the TLS code is not compiled): the corpus's TLS
+    # capture, decrypted both ways, is compared below.
+    "--ignore-glob=*_live.py",
+    "--ignore=tests/sources/pcap/tls/test_keylog_clients.py",
+]
+"""The tests of the compiled modules and of what feeds them, run again inside the compiled copy."""
+
+
+UV = os.environ.get("UV") or shutil.which("uv")
+
+
+def _build(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    assert UV is not None
+    return subprocess.run(
+        [UV, "build", "--wheel", "--out-dir", str(out), str(REPO)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1200,
+    )
+
+
+@pytest.fixture(scope="module")
+def compiled_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tree with the compiled modules of the wheel a regular install builds (``uv build``, as
+    ``uv tool install`` and ``pip install`` build it), put beside their sources as installing the wheel puts them."""
+    if UV is None:
+        pytest.skip("uv is not on PATH: the wheel is built with it")
+    if compiler_missing() is not None:
+        pytest.skip(f"the compiled reader cannot be built here: {compiler_missing()}")
+    out = tmp_path_factory.mktemp("wheel")
+    done = _build(out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "the capture reader is compiled" in done.stderr
+    (wheel,) = out.glob("*.whl")
+    assert "-cp312-cp312-" in wheel.name  # a platform wheel, not py3-none-any
+    tree = tmp_path_factory.mktemp("compiled") / "tree"
+    copied = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "compiled.py"), str(tree), "--wheel", str(wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert copied.returncode == 0, copied.stderr
+    return tree
+
+
+def test_without_a_compiler_the_wheel_is_pure_python(tmp_path: Path) -> None:
+    if UV is None:
+        pytest.skip("uv is not on PATH: the wheel is built with it")
+    done = _build(tmp_path, CC=str(tmp_path / "no-such-cc"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "the capture reader is not compiled (no C compiler" in done.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    assert wheel.name.endswith("-py3-none-any.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert not [name for name in archive.namelist() if name.endswith((".so", ".pyd"))]
+        assert f"{COMPILED_PACKAGE}/http1.py" in archive.namelist()
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Run from ``cwd`` with ``-m``: its ``inspector`` comes first on the path, ahead of the installed (editable) one.
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=600
+    )
+
+
+def _captures() -> list[Path]:
+    found = [REPO / "captures" / "lab" / "lab.pcapng"]
+    corpus = corpus_dir()
+    if corpus is not None:
+        found += sorted(p for p in (corpus / "pcap").rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
+    return found
+
+
+def test_the_copy_runs_the_compiled_modules(compiled_tree: Path) -> None:
+    probe = "from inspector.sources.pcap import http1, reader\nprint(http1.__file__, reader.__file__)"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=compiled_tree, capture_output=True, text=True, check=True)
+    files = done.stdout.split()
+    assert len(files) == 2
+    assert all(name.startswith(str(compiled_tree)) and name.endswith(".so") for name in files), files
+
+
+def test_every_capture_gives_the_pure_report(compiled_tree: Path) -> None:
+    captures = _captures()
+    if len(captures) == 1:
+        pytest.skip("the shared corpus (../shared/corpus or $OAUTH_INSPECTOR_CORPUS) is absent: only the lab is read")
+    assert len(captures) > 40
+    # One run over all of them (one timeline; damaged files included), and each file on its own timeline.
+    for mode in ([], ["--separately"]):
+        pure = _run(REPO, "analyze", *map(str, captures), "--format", "json", *mode)
+        compiled = _run(compiled_tree, "analyze", *map(str, captures), "--format", "json", *mode)
+        assert pure.returncode in (1, 3), pure.stderr
+        assert '"exchanges":[\n{' in pure.stdout
+        assert (compiled.returncode, compiled.stdout, compiled.stderr) == (pure.returncode, pure.stdout, pure.stderr)
+
+
+def test_a_tls_capture_decrypts_to_the_pure_report(compiled_tree: Path) -> None:
+    corpus = corpus_dir()
+    if corpus is None:
+        pytest.skip("the shared corpus (../shared/corpus or $OAUTH_INSPECTOR_CORPUS) is absent")
+    tls = corpus / "tls" / "wireshark-notes"
+    args = ["analyze", str(tls / "tls12-cbc-suites.pcapng"), "--keylog", str(tls / "tls12-cbc-suites.keys")]
+    pure = _run(REPO, *args, "--format", "json")
+    compiled = _run(compiled_tree, *args, "--format", "json")
+    assert '"tls":{' in pure.stdout
+    assert (compiled.returncode, compiled.stdout, compiled.stderr) == (pure.returncode, pure.stdout, pure.stderr)
+
+
+def test_jobs_pickle_the_compiled_items_across_processes(compiled_tree: Path) -> None:
+    lab = REPO / "captures" / "lab" / "lab.pcapng"
+    pure = _run(REPO, "analyze", str(lab), "--format", "jsonl")
+    for jobs in ("2", "3"):
+        compiled = _run(compiled_tree, "analyze", str(lab), "--format", "jsonl", "--jobs", jobs)
+        assert (compiled.returncode, compiled.stdout) == (pure.returncode, pure.stdout), compiled.stderr
+
+
+def test_the_readers_tests_pass_against_the_compiled_modules(compiled_tree: Path) -> None:
+    env = dict(os.environ)
+    corpus = corpus_dir()
+    if corpus is not None:
+        env["OAUTH_INSPECTOR_CORPUS"] = str(corpus)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not pure_python", *_SUBSET],
+        cwd=compiled_tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout[-6000:]
+    assert " passed" in done.stdout.splitlines()[-1]
