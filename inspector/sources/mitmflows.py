@@ -1,17 +1,19 @@
 """Read mitmproxy flow files (``.mitm``/``.flow``, written by ``mitmdump -w``) into ``HttpExchange``s.
 
 A flow file is a sequence of tnetstring dicts, one per flow. This module frames them itself, so that each flow is
-bounded in size and every problem can name the flow and its byte offset, and hands each frame to
+bounded in size and every problem can name the flow and its byte offset. A frame of the current format is read
+straight into the parts an exchange is made of (``inspector.sources.mitm_state``); any other frame is handed to
 mitmproxy's loader to become a flow (a plain frame parsed in one bounded pass by ``inspector.sources.tnetstring``,
-any other through ``mitmproxy.io.FlowReader``). A flow that frames but does not load becomes an ``input-malformed``
-notice; a file that stops framing (truncated, corrupt) ends with ``InputError`` after the flows before it.
+any other through ``mitmproxy.io.FlowReader``). Both come to the one mapping, :func:`exchange_from_parts`, which the
+live addon's flows come to as well. A flow that frames but does not load becomes an ``input-malformed`` notice; a
+file that stops framing (truncated, corrupt) ends with ``InputError`` after the flows before it.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -34,6 +36,7 @@ from inspector.model import (
     SourceItem,
 )
 from inspector.rules import RuleId
+from inspector.sources.mitm_state import FlowParts, RequestParts, ResponseParts, read_parts
 from inspector.sources.naming import exchange_id
 from inspector.sources.pcap.http_heads import with_trimmed_names
 from inspector.sources.tnetstring import read_frame
@@ -234,6 +237,31 @@ def _item_from_frame(
     """The exchange a frame holds, or ``(None, reason)``; ``(None, None)`` for a flow that is not HTTP."""
     if not frame.endswith(b"}"):
         return None, "it is not a flow (a tnetstring that is not a dict)"
+    parts = read_parts(
+        frame, max_values=MAX_FLOW_VALUES, max_depth=MAX_FLOW_DEPTH, max_prefix_digits=_MAX_PREFIX_DIGITS
+    )
+    try:
+        if parts is None:  # not the current format read plainly: mitmproxy makes the flow
+            flow, problem = _flow_from_frame(frame)
+            if flow is None:
+                return None, problem
+            parts = parts_of_flow(flow)
+        exchange = exchange_from_parts(
+            parts,
+            exchange_id=exchange_id(label, position + 1),
+            source=label,
+            entry=position,
+            kind="mitm",
+            keep_bodies=keep_bodies,
+        )
+    except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
+        return None, f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
+    return exchange, None
+
+
+def _flow_from_frame(frame: bytes) -> tuple[http.HTTPFlow | None, str | None]:
+    """The HTTP flow mitmproxy makes of a frame, or ``(None, reason)``; ``(None, None)`` for a flow that is not
+    HTTP."""
     state, problem = read_frame(
         frame, max_values=MAX_FLOW_VALUES, max_depth=MAX_FLOW_DEPTH, max_prefix_digits=_MAX_PREFIX_DIGITS
     )
@@ -253,18 +281,7 @@ def _item_from_frame(
         flow = flows[0]
     if not isinstance(flow, http.HTTPFlow):
         return None, None
-    try:
-        exchange = exchange_from_flow(
-            flow,
-            exchange_id=exchange_id(label, position + 1),
-            source=label,
-            entry=position,
-            kind="mitm",
-            keep_bodies=keep_bodies,
-        )
-    except (AttributeError, TypeError, ValueError, OverflowError, OSError) as exc:
-        return None, f"the HTTP flow is incomplete ({type(exc).__name__}: {str(exc)[:200]})"
-    return exchange, None
+    return flow, None
 
 
 def _from_state(state: list[Any] | dict[Any, Any]) -> object | None:
@@ -346,11 +363,54 @@ def exchange_from_flow(
     kind: Literal["mitm", "live"],
     keep_bodies: bool = False,
 ) -> HttpExchange:
+    """The exchange as the client sent it (see :func:`exchange_from_parts`)."""
+    return exchange_from_parts(
+        parts_of_flow(flow), exchange_id=exchange_id, source=source, entry=entry, kind=kind, keep_bodies=keep_bodies
+    )
+
+
+def parts_of_flow(flow: http.HTTPFlow) -> FlowParts:
+    """What an exchange reads of a flow: the same parts a flow file's frame is read into (``mitm_state``)."""
+    data = flow.request.data
+    request = RequestParts(
+        data.method,
+        data.scheme,
+        data.authority,
+        data.path,
+        data.http_version,
+        data.headers.fields,
+        data.content,
+        data.timestamp_start,
+    )
+    response = None
+    if flow.response is not None:
+        answer = flow.response.data
+        response = ResponseParts(
+            answer.status_code,
+            answer.reason,
+            answer.http_version,
+            answer.headers.fields,
+            answer.content,
+            answer.timestamp_start,
+        )
+    server = flow.server_conn
+    return FlowParts(flow.id, request, response, flow.client_conn.peername, server.peername, server.address)
+
+
+def exchange_from_parts(
+    parts: FlowParts,
+    *,
+    exchange_id: str,
+    source: str,
+    entry: int | None,
+    kind: Literal["mitm", "live"],
+    keep_bodies: bool = False,
+) -> HttpExchange:
     """The exchange as the client sent it: wire header values, never mitmproxy's rewritten upstream host. Its time
-    is ``None`` when the flow carries no usable request time (a crafted or damaged file)."""
-    request = flow.request
-    data = request.data
-    headers = _headers(data.headers.fields)
+    is ``None`` when the flow carries no usable request time (a crafted or damaged file). The one mapping from a
+    flow to an exchange: a live flow and a flow file's frame both come here."""
+    data = parts.request
+    headers = _headers(data.fields)
     method = data.method.decode("latin-1")
     authority = data.authority.decode("latin-1")
     path = data.path.decode("latin-1")
@@ -366,7 +426,7 @@ def exchange_from_flow(
         # HTTP/2 and 3 carry the host in :authority, which mitmproxy keeps apart from the headers; it is
         # synthesized as Host so that the audience checks see the name the client addressed.
         headers = (("Host", authority), *headers)
-    response = flow.response
+    response = parts.response
     return HttpExchange(
         id=exchange_id,
         request=HttpRequest(
@@ -377,23 +437,22 @@ def exchange_from_flow(
             body=_body(data.content) if keep_bodies else kept_body(headers, data.content, request=True),
         ),
         response=_response(response, keep_bodies) if response is not None else None,
-        time=moment_or_none(request.timestamp_start),
-        provenance=Provenance(kind=kind, source=source, entry=entry, flow_id=flow.id),
-        client=endpoint_of(flow.client_conn.peername),
-        server=endpoint_of(flow.server_conn.peername or flow.server_conn.address),
+        time=moment_or_none(data.timestamp_start),
+        provenance=Provenance(kind=kind, source=source, entry=entry, flow_id=parts.id),
+        client=endpoint_of(parts.client_peername),
+        server=endpoint_of(parts.server_peername or parts.server_address),
         scheme=scheme,
         response_time=moment_or_none(response.timestamp_start) if response is not None else None,
     )
 
 
-def _headers(fields: tuple[tuple[bytes, bytes], ...]) -> Headers:
+def _headers(fields: Sequence[tuple[bytes, bytes]]) -> Headers:
     # A list comprehension, then a tuple: quicker than a generator for the few headers of every flow.
     return tuple([(name.decode("latin-1"), value.decode("latin-1")) for name, value in fields])
 
 
-def _response(response: http.Response, keep_bodies: bool) -> HttpResponse:
-    data = response.data
-    headers = _headers(data.headers.fields)
+def _response(data: ResponseParts, keep_bodies: bool) -> HttpResponse:
+    headers = _headers(data.fields)
     return HttpResponse(
         status=int(data.status_code),
         reason=data.reason.decode("latin-1"),

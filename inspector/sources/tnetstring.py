@@ -70,18 +70,19 @@ def read_frame(frame: bytes, *, max_values: int, max_depth: int, max_prefix_digi
             pos = start
             continue
         if building:
-            value = _scalar(tag, frame[start:end])
+            value = scalar(tag, frame[start:end])
             # a scalar alone is no flow; a value read otherwise, or a key mitmproxy would choke on, stops building
-            building = value is not _NOT_PLAIN and bool(open_) and _attach(open_[-1], value)
+            building = value is not NOT_PLAIN and bool(open_) and _attach(open_[-1], value)
         pos = end + 1
     return FrameRead(root if building and not open_ else None, None)
 
 
-_NOT_PLAIN: Any = object()
+NOT_PLAIN: Any = object()
+"""What :func:`scalar` answers for a payload it does not read exactly as mitmproxy does (or a container's tag)."""
 
 
-def _scalar(tag: int, payload: bytes) -> Any:
-    """A scalar as mitmproxy's reader reads it (the same conversions), or ``_NOT_PLAIN``."""
+def scalar(tag: int, payload: bytes) -> Any:
+    """A scalar as mitmproxy's reader reads it (the same conversions), or ``NOT_PLAIN``."""
     try:
         if tag == 0x2C:  # ","
             return payload
@@ -92,12 +93,12 @@ def _scalar(tag: int, payload: bytes) -> Any:
         if tag == 0x5E:  # "^"
             return float(payload)
     except ValueError:  # UnicodeDecodeError is one
-        return _NOT_PLAIN
+        return NOT_PLAIN
     if tag == 0x21 and payload in (b"true", b"false"):  # "!"
         return payload == b"true"
     if tag == 0x7E and not payload:  # "~"
         return None
-    return _NOT_PLAIN
+    return NOT_PLAIN
 
 
 def _attach(top: list[Any], value: Any) -> bool:
