@@ -91,6 +91,15 @@ class _Decline(Exception):
 
 # The fields mitmproxy 12 writes (a test holds them to mitmproxy's get_state): each message field with the types
 # mitmproxy writes it as (list: the header list), each connection field.
+_MESSAGE: dict[bytes, tuple[type, ...]] = {
+    b"http_version": (bytes,),
+    b"headers": (list,),
+    b"content": (bytes, _NONE),
+    b"trailers": (_NONE,),
+    b"timestamp_start": _TIME,
+    b"timestamp_end": (*_TIME, _NONE),
+}
+"""The fields a request and a response share."""
 _REQUEST: dict[bytes, tuple[type, ...]] = {
     b"host": (str,),
     b"port": (int,),
@@ -98,23 +107,9 @@ _REQUEST: dict[bytes, tuple[type, ...]] = {
     b"scheme": (bytes,),
     b"authority": (bytes,),
     b"path": (bytes,),
-    b"http_version": (bytes,),
-    b"headers": (list,),
-    b"content": (bytes, _NONE),
-    b"trailers": (_NONE,),
-    b"timestamp_start": _TIME,
-    b"timestamp_end": (*_TIME, _NONE),
+    **_MESSAGE,
 }
-_RESPONSE: dict[bytes, tuple[type, ...]] = {
-    b"http_version": (bytes,),
-    b"status_code": (int,),
-    b"reason": (bytes,),
-    b"headers": (list,),
-    b"content": (bytes, _NONE),
-    b"trailers": (_NONE,),
-    b"timestamp_start": _TIME,
-    b"timestamp_end": (*_TIME, _NONE),
-}
+_RESPONSE: dict[bytes, tuple[type, ...]] = {b"status_code": (int,), b"reason": (bytes,), **_MESSAGE}
 _ADDRESSES = frozenset((b"peername", b"address"))
 _FLOW = frozenset(
     b"backup client_conn comment error id intercepted is_replay marked metadata request response server_conn "
