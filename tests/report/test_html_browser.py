@@ -82,3 +82,12 @@ def test_the_list_narrows_to_exchanges_with_findings_and_jumps_to_one(tmp_path: 
     opened = [a for t, a in tags(seen.dom) if t == "details" and "open" in a]
     assert [a["data-row"] for a in opened if a.get("class") == "ex"] == [str(row)]
     assert json.dumps(rows[row]["id"])[1:-1] in seen.dom
+
+
+def test_the_trap_sees_a_page_that_fetches(tmp_path: Path) -> None:
+    """The control of the offline checks above: a page that does fetch is seen, so an empty list means none was
+    made (a connection that sends nothing, Chromium's preconnect, is not counted: tests/browser.py)."""
+    page = tmp_path / "fetches.html"
+    page.write_text('<!doctype html><img src="http://canary.oauth-inspector.test/pixel.png">', encoding="utf-8")
+    seen = visit(page)
+    assert any("canary.oauth-inspector.test/pixel.png" in request for request in seen.requests), seen.requests
