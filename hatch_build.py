@@ -30,9 +30,11 @@ except ImportError:  # imported outside a build (bench/compiled.py): only the fu
 COMPILED_PACKAGE = "inspector/sources/pcap"
 """The capture reader's walk from record to exchange: where a capture's time goes (not its TLS decryption, whose
 cost is in ``cryptography``, in the ``tls`` subpackage left out)."""
-GROUP = "inspector.sources.pcap.compiled"
-"""The compiled modules' shared library, ``<GROUP>__mypyc``, lives inside the package it serves (mypyc's default
-puts it at the top level of site-packages under a hash name, where an addon loaded from a file cannot import it)."""
+GROUP = "inspector.compiled"
+"""The compiled modules' shared library, ``<GROUP>__mypyc``, lives in the top package (mypyc's default puts it at
+the top level of site-packages under a hash name, where an addon loaded from a file cannot import it). Not inside
+``COMPILED_PACKAGE``: every compiled module imports the library, and so its package first; a compiled module outside
+that package (the model, say) would then run the reader package's ``__init__`` in the middle of its own import."""
 PURE = "OAUTH_INSPECTOR_PURE"
 _MYPY_CONFIG = "[mypy]\nignore_missing_imports = True\n"
 """For a copy without the project's configuration: third-party types are not needed to compile (they become ``Any``),
@@ -75,9 +77,12 @@ def compile_in_place(tree: Path, *, jobs: int = 2) -> list[Path]:
     shutil.rmtree(tree / "build", ignore_errors=True)
     if done.returncode != 0:
         raise RuntimeError(f"mypyc failed: {(done.stderr or done.stdout)[-2000:]}")
-    made = sorted((tree / COMPILED_PACKAGE).glob("*.so")) + sorted((tree / COMPILED_PACKAGE).glob("*.pyd"))
-    if len(made) != len(compiled_modules(tree)) + 1:  # one per module, and the group's shared library
-        raise RuntimeError(f"mypyc made {len(made)} extension modules, not {len(compiled_modules(tree)) + 1}")
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    names = [*compiled_modules(tree), GROUP.replace(".", "/") + "__mypyc.py"]  # each module, and the group's library
+    made = [tree / (name.removesuffix(".py") + suffix) for name in names]
+    absent = [path.name for path in made if not path.is_file()]
+    if absent:
+        raise RuntimeError(f"mypyc did not make {', '.join(absent)}")
     return made
 
 
@@ -104,7 +109,7 @@ class CompiledReaderHook(BuildHookInterface):  # type: ignore[misc]
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         for path in made:
-            build_data["force_include"][str(path)] = f"{COMPILED_PACKAGE}/{path.name}"
+            build_data["force_include"][str(path)] = path.relative_to(work).as_posix()
         print(f"oauth-inspector: the capture reader is compiled ({len(made)} extension modules)", file=sys.stderr)
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:  # noqa: ARG002

@@ -45,7 +45,7 @@ def unpack_compiled(wheel: Path, dest: Path) -> list[Path]:
     made = []
     with zipfile.ZipFile(wheel) as archive:
         for name in archive.namelist():
-            if name.startswith(f"{COMPILED_PACKAGE}/") and name.endswith((".so", ".pyd")):
+            if name.startswith("inspector/") and name.endswith((".so", ".pyd")):
                 target = dest / name
                 target.write_bytes(archive.read(name))
                 made.append(target)
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         except RuntimeError as exc:
             print(f"not compiled: {exc}", file=sys.stderr)
             return 1
-    print(f"{len(made)} compiled modules in {args.dest / COMPILED_PACKAGE}")
+    print(f"{len(made)} extension modules in {args.dest} (the compiled package: {COMPILED_PACKAGE})")
     return 0
 
 
