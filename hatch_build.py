@@ -76,7 +76,7 @@ def compile_in_place(tree: Path, *, jobs: int = 2) -> list[Path]:
     )
     shutil.rmtree(tree / "build", ignore_errors=True)
     if done.returncode != 0:
-        raise RuntimeError(f"mypyc failed: {(done.stderr or done.stdout)[-2000:]}")
+        raise RuntimeError(f"mypyc failed: {(done.stdout + done.stderr)[-2000:]}")  # mypy reports on stdout
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     names = [*compiled_modules(tree), GROUP.replace(".", "/") + "__mypyc.py"]  # each module, and the group's library
     made = [tree / (name.removesuffix(".py") + suffix) for name in names]

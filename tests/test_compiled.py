@@ -7,7 +7,6 @@ why, where uv or a C compiler is absent (the pure-Python path is what every othe
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from hatch_build import COMPILED_PACKAGE, compiler_missing
+from hatch_build import COMPILED_PACKAGE, PURE, compiler_missing
 from tests.corpus import REPO, corpus_dir
+from tests.test_install import UV
 
 pytestmark = pytest.mark.slow
 
@@ -35,14 +35,12 @@ _SUBSET = [
 """The tests of the compiled modules and of what feeds them, run again inside the compiled copy."""
 
 
-UV = os.environ.get("UV") or shutil.which("uv")
-
-
 def _build(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
     assert UV is not None
+    inherited = {name: value for name, value in os.environ.items() if name != PURE}  # compiled unless told here
     return subprocess.run(
         [UV, "build", "--wheel", "--out-dir", str(out), str(REPO)],
-        env={**os.environ, **env},
+        env={**inherited, **env},
         capture_output=True,
         text=True,
         check=False,

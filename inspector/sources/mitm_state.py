@@ -274,34 +274,17 @@ def _message(frame: bytes, pos: int, end: int, types: dict[bytes, tuple[type, ..
 def _headers(frame: bytes, pos: int, end: int, digits: int) -> list[tuple[bytes, bytes]]:
     """A header list: ``[name, value]`` byte string pairs, as tuples (mitmproxy's ``Headers.fields``)."""
     pairs: list[tuple[bytes, bytes]] = []
-    find, lengths = frame.index, _LENGTHS
     while pos < end:
-        # three values' heads, written out (see _entry): the pair, its name, its value
-        colon = find(b":", pos)
-        length = lengths.get(frame[pos:colon])
-        if length is None:
-            length = _length(frame, pos, colon, digits)
-        pair_end = colon + 1 + length
-        if pair_end >= end or frame[pair_end] != _LIST:
+        start, pair_end, tag = _head(frame, pos, end, digits)
+        if tag != _LIST:
             raise _Decline
-        pos = colon + 1
-        colon = find(b":", pos)
-        length = lengths.get(frame[pos:colon])
-        if length is None:
-            length = _length(frame, pos, colon, digits)
-        name_end = colon + 1 + length
-        if name_end >= pair_end or frame[name_end] != _BYTES:
+        name_start, name_end, tag = _head(frame, start, pair_end, digits)
+        if tag != _BYTES:
             raise _Decline
-        name = frame[colon + 1 : name_end]
-        pos = name_end + 1
-        colon = find(b":", pos)
-        length = lengths.get(frame[pos:colon])
-        if length is None:
-            length = _length(frame, pos, colon, digits)
-        value_end = colon + 1 + length
-        if value_end + 1 != pair_end or frame[value_end] != _BYTES:  # the pair holds these two only
+        value_start, value_end, tag = _head(frame, name_end + 1, pair_end, digits)
+        if tag != _BYTES or value_end + 1 != pair_end:  # the pair holds these two only
             raise _Decline
-        pairs.append((name, frame[colon + 1 : value_end]))
+        pairs.append((frame[name_start:name_end], frame[value_start:value_end]))
         pos = pair_end + 1
     return pairs
 
