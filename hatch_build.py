@@ -1,7 +1,7 @@
-"""The wheel's build hook: the capture reader compiled by mypyc where it can be (issue 15, lever 4), pure Python where
-it cannot.
+"""The wheel's build hook: the readers and the analyzer compiled by mypyc where they can be (issue 15, lever 4), pure
+Python where they cannot.
 
-A regular wheel (``uv tool install``, ``pip install``, ``uv build``) gets ``COMPILED_PACKAGE``'s modules as extension
+A regular wheel (``uv tool install``, ``pip install``, ``uv build``) gets the ``COMPILED`` modules as extension
 modules beside their sources when a C compiler and the Python headers are at hand; without them, or when anything in
 the build fails, a line on stderr says so and the wheel is the pure-Python one. An editable install (``uv sync``, the
 quick start) is never compiled: an extension module beside its ``.py`` is imported first, so a stale one would run
@@ -27,24 +27,56 @@ try:
 except ImportError:  # imported outside a build (bench/compiled.py): only the functions are used
     BuildHookInterface = object
 
-COMPILED_PACKAGE = "inspector/sources/pcap"
-"""The capture reader's walk from record to exchange: where a capture's time goes (not its TLS decryption, whose
-cost is in ``cryptography``, in the ``tls`` subpackage left out)."""
+COMPILED = (
+    # The capture reader's walk from record to exchange: where a capture's time goes (not its TLS decryption, whose
+    # cost is in ``cryptography``, in the ``tls`` subpackage left out).
+    "inspector/sources/pcap/*.py",
+    # The other readers' walk from entry to exchange.
+    "inspector/sources/har.py",
+    "inspector/sources/json_stream.py",
+    "inspector/sources/mitm_state.py",
+    "inspector/sources/mitmflows.py",
+    "inspector/sources/tnetstring.py",
+    # The judge: every exchange of every source passes through these.
+    "inspector/analyze.py",
+    "inspector/checks/*.py",
+    "inspector/audience.py",
+    "inspector/bodies.py",
+    "inspector/body_errors.py",
+    "inspector/hosts.py",
+    "inspector/http_auth.py",
+    "inspector/inventory.py",
+    "inspector/jsonable.py",
+    "inspector/lru.py",
+    "inspector/redact.py",
+    "inspector/rules.py",
+    "inspector/tally.py",
+    "inspector/token_checks.py",
+    "inspector/tokens.py",
+    "inspector/trust.py",
+    "inspector/verify.py",
+)
+"""The modules compiled (globs relative to the tree; a package's ``__init__`` never is). Not the model
+(``inspector/model.py``): its classes are made by every reader from values it has not checked yet, and a compiled
+class refuses at run time a value its annotation does not allow, where the pure one carries it to a clear
+verdict."""
 GROUP = "inspector.compiled"
 """The compiled modules' shared library, ``<GROUP>__mypyc``, lives in the top package (mypyc's default puts it at
 the top level of site-packages under a hash name, where an addon loaded from a file cannot import it). Not inside
-``COMPILED_PACKAGE``: every compiled module imports the library, and so its package first; a compiled module outside
+a package of them: every compiled module imports the library, and so its package first; a compiled module outside
 that package (the model, say) would then run the reader package's ``__init__`` in the middle of its own import."""
 PURE = "OAUTH_INSPECTOR_PURE"
-_MYPY_CONFIG = "[mypy]\nignore_missing_imports = True\n"
-"""For a copy without the project's configuration: third-party types are not needed to compile (they become ``Any``),
-so the build environment needs no runtime dependency."""
+_MYPY_CONFIG = "[mypy]\nno_site_packages = True\nignore_missing_imports = True\n"
+"""Third-party types are never read, wherever the build runs (they become ``Any``): the build environment needs no
+runtime dependency, and the compiled code checks at run time only our own annotations. A third party's own can be
+narrower than what it hands out (mitmproxy's ``peername`` is annotated ``tuple[str, int]``; an IPv6 socket gives four
+items, a crafted flow file anything), and compiled code would refuse such a value where the pure code reads it."""
 
 
 def compiled_modules(tree: Path) -> list[str]:
-    """The module files compiled, relative to ``tree``: the package's modules, not its ``__init__``."""
-    package = tree / COMPILED_PACKAGE
-    return sorted(path.relative_to(tree).as_posix() for path in package.glob("*.py") if path.name != "__init__.py")
+    """The module files compiled, relative to ``tree``."""
+    found = {path.relative_to(tree).as_posix() for pattern in COMPILED for path in tree.glob(pattern)}
+    return sorted(name for name in found if not name.endswith("/__init__.py"))
 
 
 def compiler_missing() -> str | None:
@@ -64,6 +96,7 @@ def compile_in_place(tree: Path, *, jobs: int = 2) -> list[Path]:
     missing = compiler_missing()
     if missing:
         raise RuntimeError(missing)
+    (tree / "mypy.ini").write_text(_MYPY_CONFIG)  # read ahead of the project's pyproject.toml
     script = (
         "from setuptools import setup\n"
         "from mypyc.build import mypycify\n"
@@ -98,11 +131,10 @@ class CompiledReaderHook(BuildHookInterface):  # type: ignore[misc]
         self._work = work
         try:
             shutil.copytree(Path(self.root) / "inspector", work / "inspector", ignore=_not_sources)
-            (work / "mypy.ini").write_text(_MYPY_CONFIG)
             made = compile_in_place(work)
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             print(
-                f"oauth-inspector: the capture reader is not compiled ({exc}); the wheel is pure Python",
+                f"oauth-inspector: the readers and the analyzer are not compiled ({exc}); the wheel is pure Python",
                 file=sys.stderr,
             )
             return
@@ -110,7 +142,10 @@ class CompiledReaderHook(BuildHookInterface):  # type: ignore[misc]
         build_data["infer_tag"] = True
         for path in made:
             build_data["force_include"][str(path)] = path.relative_to(work).as_posix()
-        print(f"oauth-inspector: the capture reader is compiled ({len(made)} extension modules)", file=sys.stderr)
+        print(
+            f"oauth-inspector: the readers and the analyzer are compiled ({len(made)} extension modules)",
+            file=sys.stderr,
+        )
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:  # noqa: ARG002
         work = getattr(self, "_work", None)

@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,59 @@ from pycache import use_bytecode_cache  # bench/ is this script's folder, first 
 BENCH = Path(__file__).resolve().parent
 
 
-def run(script: Path, *argv: str) -> None:
-    print(f"$ {Path(sys.executable).name} {script.relative_to(BENCH.parent)} {' '.join(argv)}", flush=True)
-    subprocess.run([sys.executable, str(script), *argv], check=True)
+def run(script: Path, *argv: str, pythonpath: Path | None = None) -> None:
+    shown = f"PYTHONPATH={pythonpath} " if pythonpath else ""
+    print(f"$ {shown}{Path(sys.executable).name} {script.relative_to(BENCH.parent)} {' '.join(argv)}", flush=True)
+    env = dict(os.environ, PYTHONPATH=str(pythonpath)) if pythonpath else None
+    subprocess.run([sys.executable, str(script), *argv], check=True, env=env)
 
 
 def spread(values: list[float], fmt: str = ",.0f") -> str:
     return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
+
+
+def cli_rows(
+    row: Callable[[str, list[float], float, str], None],
+    rows: list[tuple[str, str, str, bool]],
+    cli: dict[str, Any],
+    prefix: str,
+) -> None:
+    """The command line's rows (bench_cli.py), for the pure-Python tree or (``prefix``) the compiled copy."""
+    runs = {name.removeprefix(prefix): rs for name, rs in cli["runs"].items() if name.startswith(prefix)}
+    if not prefix:
+        runs = {name: rs for name, rs in runs.items() if not name.startswith("compiled: ")}
+    extra = cli["tokens"] - 1
+    for clock in ("wall", "cpu"):
+        pairs = list(zip(runs["tokens:distinct"], runs["tokens:one"], strict=True))
+        what = f"{prefix}CLI, HAR of {cli['tokens']:,} distinct tokens, jsonl, beyond a HAR of one ({clock})"
+        # The cost is a difference of two runs: unless it stands well above the start-up time both runs share,
+        # it is noise, and a rate made from it proves nothing.
+        if statistics.median(d[clock] - o[clock] for d, o in pairs) < 0.5 * statistics.median(
+            o[clock] for _, o in pairs
+        ):
+            rows.append((what, "difference within the noise", ">= 10,000 exchanges/s", False))
+            continue
+        per = [extra / (d[clock] - o[clock]) for d, o in pairs if d[clock] > o[clock]]
+        row(what, per or [0.0], 10_000, "exchanges/s")
+    formats = {
+        name.split(":")[1]: [cli["entries"] / r["cpu"] for r in rs] for name, rs in runs.items() if "har:" in name
+    }
+    for fmt, values in formats.items():
+        row(f"{prefix}CLI, {cli['entries']:,}-entry HAR, --format {fmt} (cpu)", values, 20_000, "exchanges/s")
+    if "har2:json" in runs and "har:json" in runs:
+        two = [cli["entries"] / r["wall"] for r in runs["har2:json"]]
+        row(f"{prefix}CLI, {cli['entries']:,}-entry HAR, --format json --jobs 2 (wall)", two, 20_000, "exchanges/s")
+        one = [r["wall"] for r in runs["har:json"]]
+        ratios = [o / r["wall"] for o, r in zip(one, runs["har2:json"], strict=True)]
+        rows.append(
+            (f"{prefix}CLI, HAR json: --jobs 2 vs one job (wall, no goal)", f"{spread(ratios, '.2f')} x", "-", True)
+        )
+    if "mitm:jsonl" in runs:
+        mitm = [cli["mitm_entries"] / r["cpu"] for r in runs["mitm:jsonl"]]
+        row(f"{prefix}CLI, {cli['mitm_entries']:,}-flow .mitm, --format jsonl (cpu)", mitm, 20_000, "exchanges/s")
+    medians = [statistics.median(v) for v in formats.values()]
+    gap = max(medians) / min(medians) - 1
+    rows.append((f"{prefix}output formats on the HAR, slowest vs fastest (cpu)", f"{gap:.0%}", "<= 15%", gap <= 0.15))
 
 
 def main() -> int:
@@ -66,27 +113,35 @@ def main() -> int:
         if capture is None:
             capture = folder / "bench.pcap"
             run(BENCH / "pcap" / "make_capture.py", str(capture), "--packets", str(args.packets))
+        # The readers and the analyzer as a regular install gets them where a C compiler is at hand (compiled by
+        # mypyc), from a copy of the tree: rows of their own beside the pure-Python ones (``uv run``, the quick start).
+        compiled: Path | None = folder / "compiled"
+        made = subprocess.run([sys.executable, str(BENCH / "compiled.py"), str(compiled)], check=False)
+        if made.returncode != 0:
+            compiled = None
         engine_out, cli_out, reader_out = folder / "engine.json", folder / "cli.json", folder / "reader.json"
-        engine_args = ["--tokens", "1000", "--exchanges", "20000", "--rounds", rounds, "--json-out", str(engine_out)]
-        run(BENCH / "bench_engine.py", *engine_args)
+        engine_args = ["--tokens", "1000", "--exchanges", "20000", "--rounds", rounds]
+        run(BENCH / "bench_engine.py", *engine_args, "--json-out", str(engine_out))
+        compiled_engine_out = folder / "engine-compiled.json"
+        if compiled:
+            run(BENCH / "bench_engine.py", *engine_args, "--json-out", str(compiled_engine_out), pythonpath=compiled)
         cli_args = ["--tokens", str(args.tokens), "--entries", str(args.entries), "--rounds", rounds]
+        cli_args += ["--compiled", str(compiled)] if compiled else []
         run(BENCH / "bench_cli.py", *cli_args, "--json-out", str(cli_out))
         reader_args = [
             "--rounds",
             rounds,
             "--tools",
-            "analyze,jobs1,jobs3,compiled,compiled-jobs1,reader,tshark-ooo",
+            "analyze,jobs1,jobs3,compiled,compiled-jobs1,reader,tshark-ooo"
+            if compiled
+            else "analyze,jobs1,jobs3,reader,tshark-ooo",
             "--formats",
             "json,jsonl,table",
         ]
-        # The capture reader as a regular install gets it where a C compiler is at hand (compiled by mypyc), from
-        # a copy of the tree: a row of its own beside the pure-Python one (``uv run``, the quick start).
-        compiled = folder / "compiled"
-        made = subprocess.run([sys.executable, str(BENCH / "compiled.py"), str(compiled)], check=False)
-        if made.returncode == 0:
-            reader_args += ["--compiled", str(compiled)]
+        reader_args += ["--compiled", str(compiled)] if compiled else []
         run(BENCH / "pcap" / "bench_reader.py", str(capture), *reader_args, "--json-out", str(reader_out))
         engine: dict[str, list[float]] = json.loads(engine_out.read_text())
+        compiled_engine = json.loads(compiled_engine_out.read_text()) if compiled else None
         cli: dict[str, Any] = json.loads(cli_out.read_text())
         reader: dict[str, Any] = json.loads(reader_out.read_text())
         if args.extra:
@@ -96,46 +151,19 @@ def main() -> int:
     end_load = os.getloadavg()
     cores = os.cpu_count() or 1
     quiet = max(start_load[0], end_load[0]) < cores
-    rows: list[tuple[str, str, str, bool]] = []
+    rows: list[Row] = []
 
     def row(what: str, values: list[float], goal: float, unit: str, fmt: str = ",.0f") -> None:
         rows.append(
             (what, f"{spread(values, fmt)} {unit}", f">= {goal:{fmt}} {unit}", statistics.median(values) >= goal)
         )
 
-    row("token decode+verify, cold (wall)", engine["decode+verify, cold"], 20_000, "/s")
-    row("token decode+verify, cold (cpu)", engine["decode+verify, cold (cpu)"], 20_000, "/s")
-    runs = cli["runs"]
-    extra = cli["tokens"] - 1
-    for clock in ("wall", "cpu"):
-        pairs = list(zip(runs["tokens:distinct"], runs["tokens:one"], strict=True))
-        what = f"CLI, HAR of {cli['tokens']:,} distinct tokens, jsonl, beyond a HAR of one ({clock})"
-        # The cost is a difference of two runs: unless it stands well above the start-up time both runs share,
-        # it is noise, and a rate made from it proves nothing.
-        if statistics.median(d[clock] - o[clock] for d, o in pairs) < 0.5 * statistics.median(
-            o[clock] for _, o in pairs
-        ):
-            rows.append((what, "difference within the noise", ">= 10,000 exchanges/s", False))
-            continue
-        per = [extra / (d[clock] - o[clock]) for d, o in pairs if d[clock] > o[clock]]
-        row(what, per or [0.0], 10_000, "exchanges/s")
-    formats = {
-        name.split(":")[1]: [cli["entries"] / r["cpu"] for r in rs] for name, rs in runs.items() if "har:" in name
-    }
-    for fmt, values in formats.items():
-        row(f"CLI, {cli['entries']:,}-entry HAR, --format {fmt} (cpu)", values, 20_000, "exchanges/s")
-    if "har2:json" in runs and "har:json" in runs:
-        two = [cli["entries"] / r["wall"] for r in runs["har2:json"]]
-        row(f"CLI, {cli['entries']:,}-entry HAR, --format json --jobs 2 (wall)", two, 20_000, "exchanges/s")
-        one = [r["wall"] for r in runs["har:json"]]
-        ratios = [o / r["wall"] for o, r in zip(one, runs["har2:json"], strict=True)]
-        rows.append(("CLI, HAR json: --jobs 2 vs one job (wall, no goal)", f"{spread(ratios, '.2f')} x", "-", True))
-    if "mitm:jsonl" in runs:
-        mitm = [cli["mitm_entries"] / r["cpu"] for r in runs["mitm:jsonl"]]
-        row(f"CLI, {cli['mitm_entries']:,}-flow .mitm, --format jsonl (cpu)", mitm, 20_000, "exchanges/s")
-    medians = [statistics.median(v) for v in formats.values()]
-    gap = max(medians) / min(medians) - 1
-    rows.append(("output formats, slowest vs fastest (cpu)", f"{gap:.0%}", "<= 15%", gap <= 0.15))
+    for prefix, figures in (("", engine), ("compiled: ", compiled_engine)):
+        if figures is not None:
+            row(f"{prefix}token decode+verify, cold (wall)", figures["decode+verify, cold"], 20_000, "/s")
+            row(f"{prefix}token decode+verify, cold (cpu)", figures["decode+verify, cold (cpu)"], 20_000, "/s")
+    for prefix in ("", "compiled: ") if compiled_engine is not None else ("",):
+        cli_rows(row, rows, cli, prefix)
     tshark = [float(r["seconds"]) for r in reader["runs"]["tshark-ooo"]]
     for name, results in reader["runs"].items():
         if not name.startswith(("analyze", "compiled")):

@@ -49,9 +49,9 @@ class Run:
     peak_mb: float
 
 
-def run_once(argv: list[str]) -> Run:
+def run_once(argv: list[str], cwd: Path | None = None) -> Run:
     start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -117,6 +117,9 @@ def main() -> None:
     parser.add_argument("--make", type=Path, help=argparse.SUPPRESS)  # internal: write the inputs and stop
     parser.add_argument("--keep", type=Path, help="make the inputs in this folder and keep them")
     parser.add_argument("--json-out", type=Path, help="also write every run's figures to this file")
+    parser.add_argument(
+        "--compiled", type=Path, help="also run every job from this tree (bench/compiled.py), named 'compiled: JOB'"
+    )
     args = parser.parse_args()
     tokens = args.tokens if args.only != "formats" else 1
     entries = args.entries if args.only != "tokens" else 1
@@ -151,35 +154,43 @@ def main() -> None:
                 out = folder / "out.mitm.jsonl"
                 jobs["mitm:jsonl"] = [*CLI, "analyze", str(inputs["mitm"]), *trust, "--format", "jsonl", "-o", str(out)]
                 jobs["mitm:jsonl"].append("-q")
+        places: dict[str, Path | None] = dict.fromkeys(jobs)
+        if args.compiled:  # the same jobs run from the compiled copy: its modules come first on the path
+            for name in list(jobs):
+                jobs[f"compiled: {name}"] = jobs[name]
+                places[f"compiled: {name}"] = args.compiled.resolve()
         runs: dict[str, list[Run]] = {name: [] for name in jobs}
         for _ in range(args.rounds):  # interleaved: outside load hits every job of a round alike
             for name, argv in jobs.items():
-                runs[name].append(run_once(argv))
+                runs[name].append(run_once(argv, places[name]))
         print(f"load average at the end {load()}; {args.rounds} rounds, median [min-max]")
-        print(f"{'job':22s} {'wall s':>24s} {'cpu s':>24s} {'per second (cpu)':>18s} {'peak MB':>8s}")
+        print(f"{'job':32s} {'wall s':>24s} {'cpu s':>24s} {'per second (cpu)':>18s} {'peak MB':>8s}")
         for name, results in runs.items():
             wall = summary([r.wall for r in results])
             cpu = summary([r.cpu for r in results])
             mitm = min(args.mitm_entries, args.entries)
-            count = {"tokens:distinct": args.tokens, "tokens:one": 1, "mitm:jsonl": mitm}.get(name, args.entries)
+            counts = {"tokens:distinct": args.tokens, "tokens:one": 1, "mitm:jsonl": mitm}
+            count = counts.get(name.removeprefix("compiled: "), args.entries)
             print(
-                f"{name:22s} {wall[0]:8.2f} [{wall[1]:6.2f}-{wall[2]:6.2f}] {cpu[0]:8.2f} [{cpu[1]:6.2f}-{cpu[2]:6.2f}]"
+                f"{name:32s} {wall[0]:8.2f} [{wall[1]:6.2f}-{wall[2]:6.2f}] {cpu[0]:8.2f} [{cpu[1]:6.2f}-{cpu[2]:6.2f}]"
                 f" {count / cpu[0]:18,.0f} {max(r.peak_mb for r in results):8.0f}"
             )
-        if args.only != "formats":
-            extra = args.tokens - 1
-            pairs = list(zip(runs["tokens:distinct"], runs["tokens:one"], strict=True))  # the same round's runs
-            wall_per = [(d.wall - o.wall) / extra for d, o in pairs]
-            cpu_per = [(d.cpu - o.cpu) / extra for d, o in pairs]
-            w, c = summary(wall_per), summary(cpu_per)
-            print(
-                f"distinct tokens: {1 / w[0]:,.0f} exchanges/s wall [{1 / w[2]:,.0f}-{1 / w[1]:,.0f}], "
-                f"{1 / c[0]:,.0f}/s cpu [{1 / c[2]:,.0f}-{1 / c[1]:,.0f}] beyond a HAR of one"
-            )
-        if args.only != "tokens":
-            rates = {n: args.entries / statistics.median(r.cpu for r in rs) for n, rs in runs.items() if "har:" in n}
-            fastest, slowest = max(rates.values()), min(rates.values())
-            print(f"formats: slowest is {fastest / slowest - 1:.0%} slower than the fastest (cpu medians)")
+        for prefix in ("", "compiled: ") if args.compiled else ("",):
+            if args.only != "formats":
+                extra = args.tokens - 1
+                pairs = list(zip(runs[f"{prefix}tokens:distinct"], runs[f"{prefix}tokens:one"], strict=True))
+                wall_per = [(d.wall - o.wall) / extra for d, o in pairs]  # the same round's runs
+                cpu_per = [(d.cpu - o.cpu) / extra for d, o in pairs]
+                w, c = summary(wall_per), summary(cpu_per)
+                print(
+                    f"{prefix}distinct tokens: {1 / w[0]:,.0f} exchanges/s wall [{1 / w[2]:,.0f}-{1 / w[1]:,.0f}], "
+                    f"{1 / c[0]:,.0f}/s cpu [{1 / c[2]:,.0f}-{1 / c[1]:,.0f}] beyond a HAR of one"
+                )
+            if args.only != "tokens":
+                har = [n for n in runs if n.removeprefix(prefix).startswith("har:") and n.startswith(prefix)]
+                rates = {n: args.entries / statistics.median(r.cpu for r in runs[n]) for n in har}
+                fastest, slowest = max(rates.values()), min(rates.values())
+                print(f"{prefix}formats: slowest is {fastest / slowest - 1:.0%} slower than the fastest (cpu medians)")
         if args.json_out:
             figures = {
                 name: [{"wall": r.wall, "cpu": r.cpu, "peak_mb": r.peak_mb} for r in rs] for name, rs in runs.items()

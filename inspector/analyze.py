@@ -24,6 +24,7 @@ from inspector.checks.fallback import FailedOAuth, fallback_findings, remember_o
 from inspector.checks.handshakes import OpenHandshakes, incomplete_handshake, track_handshake
 from inspector.checks.responses import ReportedOnce, bearer_rejected, response_findings
 from inspector.checks.trust_store import trust_store_findings
+from inspector.frozen import pickled_by_constructor
 from inspector.http_auth import (
     Challenge,
     Credentials,
@@ -235,3 +236,7 @@ class Analyzer:
             token=token_report,
         )
         return ExchangeResult(exchange, auth, tuple(found), challenges, diagnostics, token_request)
+
+
+for _cls in (AuthSummary, ExchangeResult):  # cross processes (--jobs, --separately, Dask); see the function
+    pickled_by_constructor(_cls)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from inspector.frozen import pickled_by_constructor
 from inspector.hosts import bare_host
 from inspector.policy import EXCHANGE, SFB_ONLINE, SHAREPOINT, WELL_KNOWN_PRINCIPALS
 
@@ -121,3 +122,7 @@ def resource_principal(host: str) -> str | None:
         if host == suffix or (suffix.startswith(".") and host.endswith(suffix)):
             return principal
     return None
+
+
+for _cls in (ExpectedAudience,):  # cross processes (--jobs, --separately, Dask); see the function
+    pickled_by_constructor(_cls)

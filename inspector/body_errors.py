@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from inspector.bodies import body_text, kept_body, media_type
+from inspector.frozen import pickled_by_constructor
 from inspector.model import Headers, HttpExchange
 from inspector.ms_diagnostics import lookup
 from inspector.rules import Finding, finding
@@ -284,3 +285,7 @@ def raw_answer_has_error(status: int, headers: Headers, raw: bytes | None) -> bo
     """Whether an answer as captured (content coding not yet undone) holds an error this module reports: the
     live proxy's repeat path asks before publishing a flow as a repeat of a clean one."""
     return bool(errors_in(status, headers, kept_body(headers, raw)))
+
+
+for _cls in (KnownBodyError, BodyError):  # cross processes (--jobs, --separately, Dask); see the function
+    pickled_by_constructor(_cls)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote
 
+from inspector.frozen import pickled_by_constructor
 from inspector.ms_diagnostics import KnownDiagnostic, lookup
 from inspector.ntlm import (
     NegotiateToken,
@@ -438,3 +439,12 @@ def parse_ms_diagnostics(value: str) -> Diagnostics:
         reason = _wire_text(reason)
     category = fields.get("error_category", fields.get("category"))
     return Diagnostics(value, code, reason, category, lookup(code, reason, category))
+
+
+for _cls in (
+    Credentials,
+    Challenge,
+    BearerChallengeInfo,
+    Diagnostics,
+):  # cross processes (--jobs, --separately, Dask); see the function
+    pickled_by_constructor(_cls)

@@ -10,7 +10,7 @@ the table and is then only counted). Sans-IO like the analyzer. Inventories of `
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -231,9 +231,14 @@ class Inventory:
     _recent: dict[int, tuple[object, object]] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        # By the fields, not ``__dict__``: compiled (mypyc), the class has none.
+        state = {each.name: getattr(self, each.name) for each in fields(self)}
         state["_recent"] = {}  # a cache of this process's objects: never sent to another
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def _remembered(self, thing: _O, make: Callable[[_O], _T]) -> _T:
         """``make(thing)`` for an object the analyzer hands out again and again (a token's report, a parsed

@@ -7,13 +7,12 @@ survives the round trip and nothing on the wire can make decoding fail. Headers 
 
 from __future__ import annotations
 
-import copyreg
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
-from typing import Any, Literal
+from typing import Literal
 
+from inspector.frozen import pickled_by_constructor
 from inspector.jsonable import json_native
 from inspector.rules import RuleId
 
@@ -219,24 +218,6 @@ class ConfigError(Exception):
 
 
 SourceItem = HttpExchange | Notice
-
-
-def field_values(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
-    """A reader of a dataclass's field values, in the constructor's order, in one C call (``dataclasses.replace``
-    and a frozen class's pickling walk ``fields()`` in Python for every object). ``cls`` has two fields or more."""
-    names = [each.name for each in fields(cls)]
-    assert len(names) > 1, "attrgetter of one name returns the value, not a tuple"
-    return attrgetter(*names)
-
-
-def pickled_by_constructor(cls: type[Any]) -> None:
-    """Pickle ``cls`` as a call of its constructor with its fields, not through the ``__getstate__``/
-    ``__setstate__`` dataclasses writes in Python for a frozen class with slots: items cross between processes by
-    the ten thousand (``--jobs``, ``--separately``, Dask), and this makes their pickling and unpickling about a
-    third cheaper. Every frozen class that crosses processes needs it in a compiled build (mypyc), whose own
-    unpickling assigns the fields one by one, which a frozen class refuses."""
-    values = field_values(cls)
-    copyreg.pickle(cls, lambda item: (cls, values(item)))
 
 
 for _cls in (Endpoint, Provenance, HttpRequest, HttpResponse, TlsInfo, HttpExchange, Notice, UnreadInput):

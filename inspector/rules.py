@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from inspector.frozen import pickled_by_constructor
 from inspector.jsonable import json_native
 
 Severity = Literal["error", "warning", "info"]
@@ -517,3 +518,7 @@ def markdown_table() -> str:
     lines = ["| ID | severity | title | what it means and what to do |", "|---|---|---|---|"]
     lines += [f"| `{r.id}` | {r.severity} | {r.title} | {r.help.replace('|', '\\|')} |" for r in CATALOGUE.values()]
     return "\n".join(lines)
+
+
+for _cls in (Rule, Finding):  # cross processes (--jobs, --separately, Dask); see the function
+    pickled_by_constructor(_cls)

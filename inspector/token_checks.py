@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from inspector.audience import expected_audience, principal_name, resource_principal
 from inspector.checks.principals import as_list, caller_principal, principal_findings_of
+from inspector.frozen import pickled_by_constructor
 from inspector.hosts import bare_host
 from inspector.policy import Policy
 from inspector.rules import Finding, finding
@@ -549,3 +550,11 @@ def judge_client_assertion(
         key=result.key,
     )
     return report, found
+
+
+for _cls in (
+    TokenReport,
+    TimedToken,
+    TokenAssessment,
+):  # cross processes (--jobs, --separately, Dask); see the function
+    pickled_by_constructor(_cls)

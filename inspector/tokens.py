@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from inspector.frozen import pickled_by_constructor
+
 MAX_TOKEN_LENGTH = 256 * 1024
 """Longer bearer values are not decoded (real S2S tokens are a few KiB)."""
 MAX_JSON_DEPTH = 32
@@ -330,3 +332,7 @@ def time_of(seconds: int) -> datetime | None:
 def iso(seconds: int) -> str:
     moment = time_of(seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else str(seconds)
+
+
+for _cls in (Jwt, Principal, DecodedBearer):  # cross processes (--jobs, --separately, Dask); see the function
+    pickled_by_constructor(_cls)

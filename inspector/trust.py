@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.utils import CryptographyDeprecationWarning
 
 from inspector.cert_files import admin_forms, describe
+from inspector.frozen import pickled_by_constructor
 from inspector.model import ConfigError
 from inspector.tokens import Principal, b64url_encode
 
@@ -421,3 +422,6 @@ def build_trust(certs: Iterable[Path] = (), metadata: Iterable[Path] = (), thumb
         skipped += failed
     trust = Trust.of(keys, thumbprints)
     return replace(trust, skipped=tuple(skipped)) if skipped else trust
+
+
+pickled_by_constructor(Trust)  # crosses processes (--jobs, --separately, Dask); a key has its own __reduce__

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from inspector.frozen import pickled_by_constructor
 from inspector.lru import LruCache
 from inspector.tokens import Jwt
 from inspector.trust import Trust, TrustedKey
@@ -104,3 +105,7 @@ def rs_verify(key: TrustedKey, alg: str, signing_input: bytes, signature: bytes)
     except InvalidSignature:
         return False
     return True
+
+
+for _cls in (SignatureResult,):  # cross processes (--jobs, --separately, Dask); see the function
+    pickled_by_constructor(_cls)

@@ -57,7 +57,7 @@ def fallback_findings(
     """``basic-fallback`` when this request's Basic/NTLM/Negotiate follows a failed OAuth attempt in the window
     (the attempt is then forgotten: one fallback per failure). ``designed``: Basic is by design on this path."""
     scheme = credentials.scheme
-    if scheme not in ("basic", *LEGACY_SCHEMES) or designed:
+    if (scheme != "basic" and scheme not in LEGACY_SCHEMES) or designed:  # (a starred tuple stops mypyc)
         return []
     key = client_key(exchange, host)
     previous = failed.get(key)

@@ -21,8 +21,9 @@ from mitmproxy import http
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.bodies import wants_body
 from inspector.body_errors import raw_answer_has_error
+from inspector.frozen import field_values
 from inspector.lru import LruCache
-from inspector.model import Endpoint, Headers, HttpExchange, field_values
+from inspector.model import Endpoint, Headers, HttpExchange
 from inspector.report.serialize import EncodedExchange, head_text, utc_iso
 from inspector.sources.mitmflows import endpoint_of, moment_or_none
 from inspector.tally import Totals

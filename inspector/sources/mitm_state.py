@@ -50,6 +50,11 @@ _SMALL_ENTRIES = re.compile(
 a short text. Each alternative is one exact length (``12:`` then 12 bytes), so a match is a run of whole entries."""
 
 
+type Unchecked = object
+"""A value as the file has it, checked where it is read (``mitmflows``). A name of its own: compiled by mypyc, a
+``NamedTuple`` field annotated ``object`` fails to import (KeyError: 'object')."""
+
+
 class RequestParts(NamedTuple):
     """What an exchange reads of a request (mitmproxy's ``RequestData`` fields)."""
 
@@ -60,7 +65,7 @@ class RequestParts(NamedTuple):
     http_version: bytes
     fields: Sequence[tuple[bytes, bytes]]
     content: bytes | None
-    timestamp_start: object
+    timestamp_start: Unchecked
 
 
 class ResponseParts(NamedTuple):
@@ -71,18 +76,18 @@ class ResponseParts(NamedTuple):
     http_version: bytes
     fields: Sequence[tuple[bytes, bytes]]
     content: bytes | None
-    timestamp_start: object
+    timestamp_start: Unchecked
 
 
 class FlowParts(NamedTuple):
     """What an exchange reads of an HTTP flow; the addresses as mitmproxy keeps them (tuples, or ``None``)."""
 
-    id: str
+    id: Unchecked
     request: RequestParts
     response: ResponseParts | None
-    client_peername: object
-    server_peername: object
-    server_address: object
+    client_peername: Unchecked
+    server_peername: Unchecked
+    server_address: Unchecked
 
 
 class _Decline(Exception):

@@ -438,7 +438,7 @@ def exchange_from_parts(
         ),
         response=_response(response, keep_bodies) if response is not None else None,
         time=moment_or_none(data.timestamp_start),
-        provenance=Provenance(kind=kind, source=source, entry=entry, flow_id=parts.id),
+        provenance=Provenance(kind=kind, source=source, entry=entry, flow_id=_flow_id(parts.id)),
         client=endpoint_of(parts.client_peername),
         server=endpoint_of(parts.server_peername or parts.server_address),
         scheme=scheme,
@@ -465,6 +465,14 @@ def _response(data: ResponseParts, keep_bodies: bool) -> HttpResponse:
 def _body(content: bytes | None) -> bytes | None:
     # The raw body as sent (still content-encoded): decoding gzip from a hostile peer is not bounded.
     return None if content is None else content[:MAX_BODY_BYTES]
+
+
+def _flow_id(value: object) -> str | None:
+    """The flow's id as text: mitmproxy writes a string; a crafted file may hold anything, of which a number is
+    shown and the rest is left out."""
+    if type(value) is str:
+        return value
+    return str(value) if type(value) is int or type(value) is float else None
 
 
 def moment_or_none(timestamp: object) -> datetime | None:

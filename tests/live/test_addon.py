@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -389,10 +390,21 @@ def test_an_internal_failure_becomes_an_inspector_error_finding(
 ) -> None:
     assert addon.analyzer is not None
 
-    def broken(_item: object) -> object:
-        raise RuntimeError("engine bug")
+    class Broken:
+        """The analyzer with a failing ``feed`` (a stand-in object: a compiled analyzer's methods cannot be
+        replaced on the instance)."""
 
-    monkeypatch.setattr(addon.analyzer, "feed", broken)
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def feed(self, _item: object) -> object:
+            raise RuntimeError("engine bug")
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    assert addon.config is not None
+    monkeypatch.setattr(addon, "config", replace(addon.config, analyzer=Broken(addon.analyzer)))
     flows = [_healthy_flow(lab_kit) for _ in range(MAX_INTERNAL_ERROR_LOGS + 5)]
     for flow in flows:
         before = _state_without_annotations(flow)

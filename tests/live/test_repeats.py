@@ -375,6 +375,20 @@ def test_an_error_the_filters_leave_out_is_not_remembered(
     assert published == [0, 0, 1]  # the second is judged in full and remembered; the third repeats it
 
 
+class _Observing:
+    """The inventory with ``observe`` recording what it is given (a stand-in object: a compiled inventory's methods
+    cannot be replaced on the instance)."""
+
+    def __init__(self, inner: object, seen: list[ExchangeResult]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def observe(self, result: ExchangeResult) -> None:
+        self.seen.append(result)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
 def test_a_repeat_is_observed_as_the_judged_exchange_moved_to_its_flow(
     lab_kit: TokenKit, trust_files: TrustFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -389,7 +403,7 @@ def test_a_repeat_is_observed_as_the_judged_exchange_moved_to_its_flow(
     seen: list[ExchangeResult] = []
     with addon_context(addon) as context:
         configure(context, addon, **trust_files.options())
-        monkeypatch.setattr(addon.inventory, "observe", seen.append)
+        monkeypatch.setattr(addon, "inventory", _Observing(addon.inventory, seen))
         for flow in flows:
             addon.response(flow)
         assert addon.repeats is not None and addon.repeats.published == 1

@@ -54,6 +54,7 @@ def test_har_bodies_keep_at_most_the_limit_and_long_strings_are_cut(tmp_path: Pa
     assert STRING_KEEP < BIG
 
 
+@pytest.mark.pure_python  # watches the buffer by replacing JsonText.more
 def test_a_har_is_read_in_chunks_never_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(json_stream, "CHUNK", 4096)
     held: list[int] = []

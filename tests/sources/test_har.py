@@ -4,6 +4,7 @@ import base64
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,8 @@ def test_bodies_kept_on_request_and_bounded(tmp_path: Path) -> None:
     assert first.request.body == "<soap/>é".encode()
     assert first.response is not None and first.response.body == b"A" * har.MAX_BODY_BYTES
     assert second.response is not None and second.response.body == b"\x89PNG"
-    unkept = next(iter(read_har(path)))
+    with closing(read_har(path)) as items:  # closed, not left to the collector (a compiled generator is not)
+        unkept = next(items)
     assert isinstance(unkept, HttpExchange)
     assert unkept.request.body is None and unkept.response is not None and unkept.response.body is None
 
@@ -448,6 +450,7 @@ def _nested(depth: int) -> object:
     return value
 
 
+@pytest.mark.pure_python  # counts and turns off the one-call path by replacing har._whole_entry
 @pytest.mark.parametrize("chunk", [64, 4096, 1 << 20])
 def test_entries_read_in_one_call_are_what_the_careful_walk_reads(
     tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch

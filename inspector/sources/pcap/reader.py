@@ -20,7 +20,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inspector.model import InputError, Notice, SourceItem, pickled_by_constructor
+from inspector.frozen import pickled_by_constructor
+from inspector.model import InputError, Notice, SourceItem
 from inspector.sources.pcap.budget import MemoryBudget
 from inspector.sources.pcap.connections import CaptureStats, ConnectionTable, Key
 from inspector.sources.pcap.files import (
