@@ -206,21 +206,28 @@ class Placeholder:
 class HeaderText:
     """Header lists as the JSON text ``dump_json(header_list(headers, ...))`` writes, each header redacted and
     encoded once while it keeps coming: most of a capture's headers repeat (``Host``, ``User-Agent``, a
-    ``WWW-Authenticate`` challenge, whose redaction runs a regex per parameter).
+    ``WWW-Authenticate`` challenge, whose redaction runs a regex per parameter), and often whole lists do (a client
+    repeating a request, a server its answer), which are then found in one lookup.
 
     Encoding a list item by item gives the text of the list (strictness is per string: a lone surrogate is made
-    text in its own string either way). Only short headers are remembered, and the memo is emptied when full, so
-    its memory stays small whatever the input."""
+    text in its own string either way). Only short headers and lists are remembered, and each memo is emptied when
+    full, so their memory stays small whatever the input."""
 
-    def __init__(self, *, show_secrets: bool, size: int = 4096, longest: int = 512) -> None:
+    def __init__(self, *, show_secrets: bool, size: int = 4096, longest: int = 512, lists: int = 256) -> None:
         self.show_secrets = show_secrets
         self._size = size
         self._longest = longest
         self._memo: dict[tuple[str, str], str] = {}
+        self._lists: dict[tuple[tuple[str, str], ...], str] = {}
+        self._lists_size = lists
 
     def text(self, headers: tuple[tuple[str, str], ...]) -> str:
+        whole = self._lists.get(headers)
+        if whole is not None:
+            return whole
         memo = self._memo
         parts = []
+        held = 0
         for pair in headers:
             text = memo.get(pair)
             if text is None:
@@ -229,8 +236,14 @@ class HeaderText:
                     if len(memo) >= self._size:
                         memo.clear()
                     memo[pair] = text
+            held += len(pair[0]) + len(pair[1])
             parts.append(text)
-        return "[" + ",".join(parts) + "]"
+        whole = "[" + ",".join(parts) + "]"
+        if held <= 32 * self._longest:  # the list holds its headers: a few of the longest kept at most
+            if len(self._lists) >= self._lists_size:
+                self._lists.clear()
+            self._lists[headers] = whole
+        return whole
 
 
 def exchange_head(exchange: HttpExchange) -> dict[str, Any]:
@@ -333,10 +346,14 @@ class FindingEncoder:
     """Findings as the JSON text ``dump_json(finding_data(item))`` writes, the text around the exchange id made once
     per distinct finding. A token's findings are copies of its assessment's (``judge_use`` replaces only the
     exchange), so for every exchange that carries the token only the id is encoded: the evidence, most of the text,
-    once. Other findings cost one lookup more than before."""
+    once. Other findings cost one lookup more than before.
 
-    def __init__(self, *, size: int = 512) -> None:
+    With ``in_row``, the finding as its exchange's own row lists it (the HTML report): without the exchange (the
+    row is the exchange) and the title (the catalogue gives it), so its whole text is made once."""
+
+    def __init__(self, *, size: int = 512, in_row: bool = False) -> None:
         self._size = size
+        self._in_row = in_row
         self._cache: OrderedDict[int, tuple[Finding, str, str]] = OrderedDict()
         self._exchange = Placeholder("exchange")
 
@@ -352,18 +369,23 @@ class FindingEncoder:
                 and seen.severity == item.severity
                 and seen.suppressed == item.suppressed
             ):
-                return before + _dump_id(item.exchange) + after
-        # Per string strict (dump_json's careful path is per value), so the parts joined are the text of the whole.
+                return before if self._in_row else before + _dump_id(item.exchange) + after
         data = finding_data(item)
-        data["exchange"] = self._exchange.value
-        parts = self._exchange.split(dump_json(data))
-        if parts is None:
-            return dump_json(finding_data(item))
-        before, after = parts
+        if self._in_row:
+            del data["title"], data["exchange"]
+            before, after = dump_json(data), ""
+        else:
+            # Per string strict (dump_json's careful path is per value), so the parts joined are the text of the
+            # whole.
+            data["exchange"] = self._exchange.value
+            parts = self._exchange.split(dump_json(data))
+            if parts is None:
+                return dump_json(finding_data(item))
+            before, after = parts
         self._cache[key] = (item, before, after)  # the item holds its evidence: its id is not reused meanwhile
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
-        return before + _dump_id(item.exchange) + after
+        return before if self._in_row else before + _dump_id(item.exchange) + after
 
 
 def _dump_id(value: str | None) -> str:
@@ -427,11 +449,11 @@ class ExchangeEncoder:
     ``auth`` object.
     """
 
-    def __init__(self, *, show_secrets: bool, cache_size: int = 512) -> None:
+    def __init__(self, *, show_secrets: bool, cache_size: int = 512, tails: int = 1024) -> None:
         self.show_secrets = show_secrets
         self._cache: OrderedDict[int, _EncodedToken] = OrderedDict()
         self._cache_size = cache_size
-        self._token_place = Placeholder("token")
+        self._tails = TailTexts(self._tail_text, size=tails)
 
     def _encoded(self, report: TokenReport) -> _EncodedToken:
         cached = self._cache.get(id(report))
@@ -477,21 +499,55 @@ class ExchangeEncoder:
     def line(
         self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
     ) -> str:
-        """``encode(...).line`` for writers that need only the text: one encoder call for the whole exchange, the
-        token's cached text put in the place of a marker, and the token's JSON-native copy never made."""
-        head = exchange_head(result.exchange)
+        """``encode(...).line`` for writers that need only the text: the head encoded, the tail's text made once
+        while it repeats (:class:`TailTexts`), and the token's JSON-native copy never made."""
+        text = head_text(exchange_head(result.exchange), line_type=line_type) + self._tails.text(result)
+        # Strict per value (dump_json), so the findings' text closing the tail's is the text of the whole.
+        return text if findings is None else f'{text[:-1]},"findings":{dump_json(findings)}}}'
+
+    def _tail_text(self, result: ExchangeResult) -> str:
+        """:attr:`EncodedExchange.tail_text` without the tail's data: the token's cached text in its place."""
         report = result.auth.token
-        whole = {"type": line_type, **head} if line_type is not None else head
         if report is None:
-            whole.update(exchange_tail(result, show_secrets=self.show_secrets))
-            if findings is not None:
-                whole["findings"] = findings
-            return dump_json(whole)
-        whole.update(exchange_tail(result, show_secrets=self.show_secrets, token_value=self._token_place.value))
-        if findings is not None:
-            whole["findings"] = findings
-        text = self._token_place.put(dump_json(whole), self._encoded(report).text)
-        return text if text is not None else self.encode(result, line_type=line_type, findings=findings).line
+            return dump_json(exchange_tail(result, show_secrets=self.show_secrets))[1:]
+        tail = exchange_tail(result, show_secrets=self.show_secrets, token_value="")
+        return _tail_text(tail, self._encoded(report).text)
+
+
+class TailTexts:
+    """A text made from an exchange's tail (:func:`exchange_tail`: the request, its authentication, the answer's
+    status, challenges and diagnostics), made once per distinct tail: while every exchange's head differs, a
+    capture has few distinct tails. A tail is made of a few values and of objects the analyzer hands out again
+    while they repeat (a token's report, parsed credentials, challenges, diagnostics), keyed here by identity:
+    each entry holds those objects, so no id in a key is reused while the entry lives. Emptied when full."""
+
+    def __init__(self, make: Callable[[ExchangeResult], str], *, size: int = 1024) -> None:
+        self._make = make
+        self._size = size
+        self._memo: dict[tuple[object, ...], tuple[str, tuple[object, ...]]] = {}
+
+    def text(self, result: ExchangeResult) -> str:
+        exchange, auth = result.exchange, result.auth
+        response = exchange.response
+        held = (auth.credentials, auth.token, result.challenges, result.diagnostics, exchange.tls, result.token_request)
+        key = (
+            exchange.scheme,
+            exchange.request.method,
+            exchange.host,
+            exchange.request.target,
+            response.status if response is not None else None,
+            auth.scheme,
+            auth.user,
+            *map(id, held),
+        )
+        cached = self._memo.get(key)
+        if cached is not None:
+            return cached[0]
+        text = self._make(result)
+        if len(self._memo) >= self._size:
+            self._memo.clear()
+        self._memo[key] = (text, held)
+        return text
 
 
 @dataclass(slots=True)
