@@ -38,10 +38,9 @@ from inspector.report.serialize import (
     HeaderText,
     TailTexts,
     dump_json,
-    exchange_head,
+    exchange_head_text,
     exchange_tail,
     finding_data,
-    head_text,
 )
 from inspector.report.writers import TOOL_NAME, Record, Records
 from inspector.rules import CATALOGUE, SEVERITIES, SEVERITY_ORDER, Finding
@@ -140,7 +139,7 @@ class HtmlRecords:
         response = exchange.response
         return "".join(
             (
-                head_text(exchange_head(exchange), line_type=None),
+                exchange_head_text(exchange, line_type=None),
                 self._tails.text(result),
                 ',"request_headers":',
                 self.headers.text(exchange.request.headers),

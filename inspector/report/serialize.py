@@ -34,8 +34,10 @@ _TIME_CLAIMS = ("nbf", "exp", "iat")
 
 
 def utc_iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
+    return None if moment is None else utc_text(moment)
+
+
+def utc_text(moment: datetime) -> str:
     if moment.tzinfo is not UTC:  # exchanges' times already are; others are converted
         moment = moment.astimezone(UTC)
     return moment.isoformat().replace("+00:00", "Z")
@@ -369,7 +371,7 @@ class FindingEncoder:
                 and seen.severity == item.severity
                 and seen.suppressed == item.suppressed
             ):
-                return before if self._in_row else before + _dump_id(item.exchange) + after
+                return before if self._in_row else before + _dump_str(item.exchange) + after
         data = finding_data(item)
         if self._in_row:
             del data["title"], data["exchange"]
@@ -385,12 +387,13 @@ class FindingEncoder:
         self._cache[key] = (item, before, after)  # the item holds its evidence: its id is not reused meanwhile
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
-        return before if self._in_row else before + _dump_id(item.exchange) + after
+        return before if self._in_row else before + _dump_str(item.exchange) + after
 
 
-def _dump_id(value: str | None) -> str:
-    """``dump_json(value)`` for an exchange id, without an encoder made for one string (every finding's text puts
-    one in): the encoder's own string function, and :func:`dump_json` only where it could escape a surrogate."""
+def _dump_str(value: str | None) -> str:
+    """``dump_json(value)`` for a string or None, without an encoder made for one value (an exchange id in every
+    finding's text, the strings of every head): the encoder's own string function, and :func:`dump_json` only
+    where it could escape a surrogate."""
     if value is None:
         return "null"
     text: str = encode_basestring_ascii(value)
@@ -413,6 +416,49 @@ def head_text(head: dict[str, Any], *, line_type: str | None = "exchange") -> st
     "id":…,"server":…,`` (without ``"type"`` when ``line_type`` is None). The full path and the repeats both write
     their heads with it."""
     return dump_json({"type": line_type, **head} if line_type is not None else head)[:-1] + ","
+
+
+def exchange_head_text(exchange: HttpExchange, *, line_type: str | None = "exchange") -> str:
+    """``head_text(exchange_head(exchange), line_type=line_type)``, written straight from the exchange: the head
+    is the part of every exchange's text that is new each time, where a dict and an encoder made for it cost more
+    than the text. Strict as :func:`dump_json`: a text that could hold a surrogate is made the careful way."""
+    provenance = exchange.provenance
+    client, server, moment = exchange.client, exchange.server, exchange.time
+    text = "".join(
+        (
+            '{"id":' if line_type is None else f'{{"type":{encode_basestring_ascii(line_type)},"id":',
+            encode_basestring_ascii(exchange.id),
+            ',"source":',
+            encode_basestring_ascii(provenance.source),
+            ',"provenance":',
+            _provenance_text(provenance),
+            ',"time":',
+            encode_basestring_ascii(utc_text(moment)) if moment is not None else "null",
+            ',"client":',
+            encode_basestring_ascii(str(client)) if client else "null",
+            ',"server":',
+            encode_basestring_ascii(str(server)) if server else "null",
+            ",",
+        )
+    )
+    return text if "\\ud" not in text else head_text(exchange_head(exchange), line_type=line_type)
+
+
+def _provenance_text(provenance: Provenance) -> str:
+    """The text of :func:`provenance_data` for :func:`exchange_head_text` (which checks it for surrogates)."""
+    parts = ['{"kind":', encode_basestring_ascii(provenance.kind)]
+    if provenance.entry is not None:
+        parts += [',"entry":', int.__repr__(provenance.entry)]  # as the encoder writes an int
+    if provenance.flow_id is not None:
+        parts += [',"flow_id":', encode_basestring_ascii(provenance.flow_id)]
+    if provenance.connection is not None:
+        parts += [',"connection":', encode_basestring_ascii(provenance.connection)]
+    if provenance.request_frames:
+        parts += [',"request_frames":[', ",".join(map(int.__repr__, provenance.request_frames)), "]"]
+    if provenance.response_frames:
+        parts += [',"response_frames":[', ",".join(map(int.__repr__, provenance.response_frames)), "]"]
+    parts.append("}")
+    return "".join(parts)
 
 
 def _members(data: dict[str, Any]) -> str:
@@ -501,7 +547,7 @@ class ExchangeEncoder:
     ) -> str:
         """``encode(...).line`` for writers that need only the text: the head encoded, the tail's text made once
         while it repeats (:class:`TailTexts`), and the token's JSON-native copy never made."""
-        text = head_text(exchange_head(result.exchange), line_type=line_type) + self._tails.text(result)
+        text = exchange_head_text(result.exchange, line_type=line_type) + self._tails.text(result)
         # Strict per value (dump_json), so the findings' text closing the tail's is the text of the whole.
         return text if findings is None else f'{text[:-1]},"findings":{dump_json(findings)}}}'
 
@@ -528,17 +574,21 @@ class TailTexts:
 
     def text(self, result: ExchangeResult) -> str:
         exchange, auth = result.exchange, result.auth
-        response = exchange.response
-        held = (auth.credentials, auth.token, result.challenges, result.diagnostics, exchange.tls, result.token_request)
+        request, response = exchange.request, exchange.response
         key = (
             exchange.scheme,
-            exchange.request.method,
+            request.method,
             exchange.host,
-            exchange.request.target,
+            request.target,
             response.status if response is not None else None,
             auth.scheme,
             auth.user,
-            *map(id, held),
+            id(auth.credentials),
+            id(auth.token),
+            id(result.challenges),
+            id(result.diagnostics),
+            id(exchange.tls),
+            id(result.token_request),
         )
         cached = self._memo.get(key)
         if cached is not None:
@@ -546,6 +596,7 @@ class TailTexts:
         text = self._make(result)
         if len(self._memo) >= self._size:
             self._memo.clear()
+        held = (auth.credentials, auth.token, result.challenges, result.diagnostics, exchange.tls, result.token_request)
         self._memo[key] = (text, held)
         return text
 
@@ -583,13 +634,22 @@ _ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"
 """Made once: ``json.dumps`` with options builds a new encoder per call, and this runs several times per exchange."""
 
 
+_C_ENCODER: Any = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(None, str, encode_basestring_ascii, None, ":", ",", False, False, False)
+)
+"""The C encoder that ``_ENCODER.encode`` builds per call, built once: its Python-level setup (``iterencode``'s
+closures and checks) is about 4,000 of the 67,000 instructions of encoding an exchange's JSON object, and making
+the encoder is as much again for the small values most calls encode. It has no circular-reference markers
+(``check_circular=False``), so it keeps no state between calls (a shared markers dict would keep stale marks after
+an exception, and is not safe across threads): every value encoded here is built by this tool from parsed JSON and
+its own dataclasses and cannot hold itself; nesting too deep raises ``RecursionError`` either way."""
+
+
 def _c_encode(value: Any) -> str:
-    """``_ENCODER.encode(value)``, calling the C encoder that ``encode`` builds per call directly: its Python-level
-    setup (``iterencode``'s closures and checks) is about 4,000 of the 67,000 instructions of encoding an
-    exchange's JSON object, and this runs several times per exchange. The circular-reference
-    markers are a new dict per call, as ``encode`` makes them (one shared dict would keep stale marks after an
-    exception, and is not safe across threads)."""
-    return "".join(_C_MAKE_ENCODER({}, str, encode_basestring_ascii, None, ":", ",", False, False, False)(value, 0))
+    """``_ENCODER.encode(value)`` by :data:`_C_ENCODER`."""
+    return "".join(_C_ENCODER(value, 0))
 
 
 _encode: Callable[[Any], str] = _c_encode if _C_MAKE_ENCODER is not None else _ENCODER.encode

@@ -143,6 +143,13 @@ class _Spool:
         self._file.write(text if not self.count else ",\n" + text)
         self.count += 1
 
+    def extend(self, texts: tuple[str, ...]) -> None:
+        """``add`` of each, in one write (an exchange's findings)."""
+        if texts:
+            joined = ",\n".join(texts)
+            self._file.write(joined if not self.count else ",\n" + joined)
+            self.count += len(texts)
+
     def drain(self, out: IO[str]) -> None:
         self._file.seek(0)
         shutil.copyfileobj(self._file, out)
@@ -169,8 +176,7 @@ class JsonWriter(_RecordWriter):
         if isinstance(record, ExchangeText):
             self.out.write(record.text if self._first else ",\n" + record.text)
             self._first = False
-            for text in record.findings:
-                self.findings.add(text)
+            self.findings.extend(record.findings)
         elif isinstance(record, FindingText):
             self.findings.add(record.text)
         else:

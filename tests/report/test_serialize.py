@@ -10,6 +10,7 @@ import pytest
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.lab.scenarios import BASIC_PASSWORD
+from inspector.model import Endpoint, Provenance
 from inspector.policy import Policy
 from inspector.report.serialize import (
     REDACTED,
@@ -21,6 +22,7 @@ from inspector.report.serialize import (
     dump_json,
     exchange_data,
     exchange_head,
+    exchange_head_text,
     exchange_tail,
     finding_data,
     head_text,
@@ -84,6 +86,32 @@ def test_the_writers_text_only_line_is_the_encoders_line(lab_results: list[Excha
         findings = [finding_data(f) for f in result.findings]
         assert text_only.line(result, findings=findings) == with_data.encode(result, findings=findings).line
         assert text_only.line(result, line_type=None) == with_data.encode(result, line_type=None).line
+
+
+def test_a_head_written_straight_from_the_exchange_is_the_heads_encoded_text(
+    lab_results: list[ExchangeResult],
+) -> None:
+    plain = exchange("Basic dTpw")
+    odd = [
+        replace(plain, id='caf\xe9 \u2028 \\ " bad\udc80name.pcap:3', client=None, server=None, time=None),
+        replace(plain, id="\ud83d\ude00:1", provenance=replace(plain.provenance, source="\ud800.pcap", entry=0)),
+        replace(
+            plain,
+            provenance=Provenance(
+                kind="pcap",
+                source="cap.pcapng",
+                flow_id="f-\x1b",
+                connection="[fe80::1]:51123 -> 10.0.0.9:443",
+                request_frames=(3, 4, 1_000_000),
+                response_frames=(7,),
+            ),
+            client=Endpoint("fe80::1", 51123),
+            server=Endpoint("mail.contoso.com"),
+        ),
+    ]
+    for item in [*(r.exchange for r in lab_results), plain, *odd]:
+        for line_type in ("exchange", None, "repeat"):
+            assert exchange_head_text(item, line_type=line_type) == head_text(exchange_head(item), line_type=line_type)
 
 
 def test_a_tail_is_made_once_and_never_given_to_an_exchange_whose_tail_differs(
