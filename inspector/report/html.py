@@ -34,13 +34,14 @@ from inspector.report.html_assets import SCRIPT, STYLE
 from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_svg, verdict_class
 from inspector.report.serialize import (
     ExchangeEncoder,
-    FindingEncoder,
+    FindingTexts,
     HeaderText,
     TailTexts,
     dump_json,
     exchange_head_text,
     exchange_tail,
     finding_data,
+    row_finding_text,
 )
 from inspector.report.writers import TOOL_NAME, Record, Records
 from inspector.rules import CATALOGUE, SEVERITIES, SEVERITY_ORDER, Finding
@@ -110,7 +111,7 @@ class HtmlRecords:
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
         self.headers = HeaderText(show_secrets=show_secrets)
         self._tails = TailTexts(self._tail_members)
-        self._findings = FindingEncoder(in_row=True)
+        self._findings = FindingTexts(row_finding_text)
         self._token_texts: tuple[str, str] = ("", "")
         """The last token's JSON text and its ``script_json``: a token is reused for hours."""
 
@@ -133,7 +134,7 @@ class HtmlRecords:
     def _row_text(self, result: ExchangeResult) -> str:
         """The row's JSON text, as ``dump_json`` writes the exchange's data with its header lists and findings,
         made of parts each made once while it repeats: the tail (:class:`TailTexts`), each header
-        (:class:`HeaderText`), each finding (:class:`FindingEncoder`); only the head is new per row. Strict per
+        (:class:`HeaderText`), each finding (:class:`FindingTexts`); only the head is new per row. Strict per
         value, so the parts joined are the text of the whole."""
         exchange = result.exchange
         response = exchange.response
@@ -146,7 +147,7 @@ class HtmlRecords:
                 ',"response_headers":',
                 self.headers.text(response.headers) if response is not None else "null",
                 ',"findings":[',
-                ",".join(map(self._findings.text, result.findings)),
+                ",".join(map(self._findings.get, result.findings)),
                 "]}",
             )
         )

@@ -344,26 +344,22 @@ def finding_data(item: Finding) -> dict[str, Any]:
     return data
 
 
-class FindingEncoder:
-    """Findings as the JSON text ``dump_json(finding_data(item))`` writes, the text around the exchange id made once
-    per distinct finding. A token's findings are copies of its assessment's (``judge_use`` replaces only the
-    exchange), so for every exchange that carries the token only the id is encoded: the evidence, most of the text,
-    once. Other findings cost one lookup more than before.
+class FindingTexts[T]:
+    """Texts made once per distinct finding. A token's findings are copies of its assessment's (``judge_use``
+    replaces only the exchange), so for every exchange that carries the token only what depends on the exchange
+    is new: ``make`` leaves the exchange out (the caller writes it, or the text has none). Keyed by the evidence's
+    identity and checked field by field; the oldest dropped past ``size``."""
 
-    With ``in_row``, the finding as its exchange's own row lists it (the HTML report): without the exchange (the
-    row is the exchange) and the title (the catalogue gives it), so its whole text is made once."""
-
-    def __init__(self, *, size: int = 512, in_row: bool = False) -> None:
+    def __init__(self, make: Callable[[Finding], T], *, size: int = 512) -> None:
+        self._make = make
         self._size = size
-        self._in_row = in_row
-        self._cache: OrderedDict[int, tuple[Finding, str, str]] = OrderedDict()
-        self._exchange = Placeholder("exchange")
+        self._cache: OrderedDict[int, tuple[Finding, T]] = OrderedDict()
 
-    def text(self, item: Finding) -> str:
+    def get(self, item: Finding) -> T:
         key = id(item.evidence)
         cached = self._cache.get(key)
         if cached is not None:
-            seen, before, after = cached
+            seen, made = cached
             if (
                 seen.evidence is item.evidence
                 and seen.rule == item.rule
@@ -371,23 +367,42 @@ class FindingEncoder:
                 and seen.severity == item.severity
                 and seen.suppressed == item.suppressed
             ):
-                return before if self._in_row else before + _dump_str(item.exchange) + after
-        data = finding_data(item)
-        if self._in_row:
-            del data["title"], data["exchange"]
-            before, after = dump_json(data), ""
-        else:
-            # Per string strict (dump_json's careful path is per value), so the parts joined are the text of the
-            # whole.
-            data["exchange"] = self._exchange.value
-            parts = self._exchange.split(dump_json(data))
-            if parts is None:
-                return dump_json(finding_data(item))
-            before, after = parts
-        self._cache[key] = (item, before, after)  # the item holds its evidence: its id is not reused meanwhile
+                return made
+        made = self._make(item)
+        self._cache[key] = (item, made)  # the item holds its evidence: its id is not reused meanwhile
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
-        return before if self._in_row else before + _dump_str(item.exchange) + after
+        return made
+
+
+class FindingEncoder:
+    """Findings as the JSON text ``dump_json(finding_data(item))`` writes, the text around the exchange id made once
+    per distinct finding (:class:`FindingTexts`): for every exchange that carries a token only the id is encoded,
+    the evidence, most of the text, once. Other findings cost one lookup more than before."""
+
+    def __init__(self, *, size: int = 512) -> None:
+        self._exchange = Placeholder("exchange")
+        self._texts = FindingTexts(self._around_exchange, size=size)
+
+    def _around_exchange(self, item: Finding) -> tuple[str, str] | None:
+        # Per string strict (dump_json's careful path is per value), so the parts joined are the text of the whole.
+        data = finding_data(item)
+        data["exchange"] = self._exchange.value
+        return self._exchange.split(dump_json(data))
+
+    def text(self, item: Finding) -> str:
+        parts = self._texts.get(item)
+        if parts is None:  # cannot happen (the placeholder is random); be exact all the same
+            return dump_json(finding_data(item))
+        return parts[0] + _dump_str(item.exchange) + parts[1]
+
+
+def row_finding_text(item: Finding) -> str:
+    """A finding as its exchange's own row lists it (the HTML report): without the exchange (the row is the
+    exchange) and the title (the catalogue gives it)."""
+    data = finding_data(item)
+    del data["title"], data["exchange"]
+    return dump_json(data)
 
 
 def _dump_str(value: str | None) -> str:

@@ -16,6 +16,7 @@ from inspector.report.serialize import (
     REDACTED,
     ExchangeEncoder,
     FindingEncoder,
+    FindingTexts,
     HeaderText,
     Placeholder,
     TailTexts,
@@ -27,6 +28,7 @@ from inspector.report.serialize import (
     finding_data,
     head_text,
     header_list,
+    row_finding_text,
     summary_data,
     utc_iso,
 )
@@ -270,11 +272,11 @@ def test_a_finding_encoder_writes_what_dump_json_writes_and_encodes_shared_evide
         replace(base, exchange="bad\udc80name.pcap:4"),  # an undecodable file name byte (surrogateescape)
         replace(base, exchange="\ud83d\ude00.pcap:5"),  # a pair, read from a JSON escape
     ]
-    in_row = FindingEncoder(size=2, in_row=True)
+    rows = FindingTexts(row_finding_text, size=2)
     for item in copies * 2:  # the second time from the cache (at most two remembered: some evicted)
         assert encoder.text(item) == dump_json(finding_data(item))
         row = {k: v for k, v in finding_data(item).items() if k not in ("title", "exchange")}
-        assert in_row.text(item) == dump_json(row)
+        assert rows.get(item) == dump_json(row)
     assert copies[0].evidence is copies[1].evidence
 
 
