@@ -436,26 +436,30 @@ def head_text(head: dict[str, Any], *, line_type: str | None = "exchange") -> st
 def exchange_head_text(exchange: HttpExchange, *, line_type: str | None = "exchange") -> str:
     """``head_text(exchange_head(exchange), line_type=line_type)``, written straight from the exchange: the head
     is the part of every exchange's text that is new each time, where a dict and an encoder made for it cost more
-    than the text. Strict as :func:`dump_json`: a text that could hold a surrogate is made the careful way."""
+    than the text. Strict as :func:`dump_json`: a text that could hold a surrogate, or a value not of its declared
+    type (a crafted file's float flow id), is made the careful way."""
     provenance = exchange.provenance
     client, server, moment = exchange.client, exchange.server, exchange.time
-    text = "".join(
-        (
-            '{"id":' if line_type is None else f'{{"type":{encode_basestring_ascii(line_type)},"id":',
-            encode_basestring_ascii(exchange.id),
-            ',"source":',
-            encode_basestring_ascii(provenance.source),
-            ',"provenance":',
-            _provenance_text(provenance),
-            ',"time":',
-            encode_basestring_ascii(utc_text(moment)) if moment is not None else "null",
-            ',"client":',
-            encode_basestring_ascii(str(client)) if client else "null",
-            ',"server":',
-            encode_basestring_ascii(str(server)) if server else "null",
-            ",",
+    try:
+        text = "".join(
+            (
+                '{"id":' if line_type is None else f'{{"type":{encode_basestring_ascii(line_type)},"id":',
+                encode_basestring_ascii(exchange.id),
+                ',"source":',
+                encode_basestring_ascii(provenance.source),
+                ',"provenance":',
+                _provenance_text(provenance),
+                ',"time":',
+                encode_basestring_ascii(utc_text(moment)) if moment is not None else "null",
+                ',"client":',
+                encode_basestring_ascii(str(client)) if client else "null",
+                ',"server":',
+                encode_basestring_ascii(str(server)) if server else "null",
+                ",",
+            )
         )
-    )
+    except TypeError:
+        return head_text(exchange_head(exchange), line_type=line_type)
     return text if "\\ud" not in text else head_text(exchange_head(exchange), line_type=line_type)
 
 
@@ -605,7 +609,10 @@ class TailTexts:
             id(exchange.tls),
             id(result.token_request),
         )
-        cached = self._memo.get(key)
+        try:
+            cached = self._memo.get(key)
+        except TypeError:  # an unhashable value where text belongs, as a crafted file carries: made each time
+            return self._make(result)
         if cached is not None:
             return cached[0]
         text = self._make(result)

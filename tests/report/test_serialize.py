@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import replace
 
 import pytest
@@ -110,6 +111,9 @@ def test_a_head_written_straight_from_the_exchange_is_the_heads_encoded_text(
             client=Endpoint("fe80::1", 51123),
             server=Endpoint("mail.contoso.com"),
         ),
+        # What a crafted file carries where text or a number belongs: made the careful way.
+        replace(plain, provenance=replace(plain.provenance, flow_id=math.nan, entry="1")),  # type: ignore[arg-type]
+        replace(plain, provenance=replace(plain.provenance, request_frames=(1.5, None))),  # type: ignore[arg-type]
     ]
     for item in [*(r.exchange for r in lab_results), plain, *odd]:
         for line_type in ("exchange", None, "repeat"):
@@ -138,6 +142,9 @@ def test_a_tail_is_made_once_and_never_given_to_an_exchange_whose_tail_differs(
         replace(result, auth=replace(result.auth, token=replace(result.auth.token))),  # an equal token, not it
         replace(result, exchange=replace(result.exchange, response=None)),
     ]
+    # An unhashable value where text belongs (a crafted file): made each time, never remembered.
+    odd = replace(result, exchange=replace(result.exchange, request=replace(request, method=["GET"])))  # type: ignore[arg-type]
+    assert TailTexts(make, size=16).text(odd) == dump_json(exchange_tail(odd, show_secrets=False))
     for size in (16, 3):  # room for all; emptied when full
         tails = TailTexts(make, size=size)
         made.clear()
