@@ -34,12 +34,14 @@ from inspector.report.html_assets import SCRIPT, STYLE
 from inspector.report.html_timeline import TimelineBins, rotation_svg, timeline_svg, verdict_class
 from inspector.report.serialize import (
     ExchangeEncoder,
+    FindingTexts,
     HeaderText,
-    Placeholder,
+    TailTexts,
     dump_json,
-    exchange_data,
+    exchange_head_text,
+    exchange_tail,
     finding_data,
-    header_list,
+    row_finding_text,
 )
 from inspector.report.writers import TOOL_NAME, Record, Records
 from inspector.rules import CATALOGUE, SEVERITIES, SEVERITY_ORDER, Finding
@@ -92,7 +94,8 @@ class HtmlExchange(Record):
     row: str
     token: str | None
     """The token's JSON text (stored once per distinct token by the writer)."""
-    findings: tuple[dict[str, Any], ...]
+    findings: tuple[Finding, ...]
+    """Made data only where the page keeps them as examples (a few per rule)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,8 @@ class HtmlRecords:
         self.show_secrets = show_secrets
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
         self.headers = HeaderText(show_secrets=show_secrets)
-        self._request_headers, self._response_headers = Placeholder("request-headers"), Placeholder("response-headers")
+        self._tails = TailTexts(self._tail_members)
+        self._findings = FindingTexts(row_finding_text)
         self._token_texts: tuple[str, str] = ("", "")
         """The last token's JSON text and its ``script_json``: a token is reused for hours."""
 
@@ -117,46 +121,48 @@ class HtmlRecords:
             self._token_texts = (text, script_json(text))
         return self._token_texts[1]
 
-    def _row(self, result: ExchangeResult) -> dict[str, Any]:
-        """The exchange's row data with the header lists (``request_headers``, ``response_headers``) as markers."""
+    def _tail_members(self, result: ExchangeResult) -> str:
+        """The row's members after its head: the exchange's tail with the token's summary in place of the token
+        (stored apart, once per distinct token)."""
         report = result.auth.token
-        data = exchange_data(result, show_secrets=self.show_secrets, token_value="")
-        data["request_headers"] = self._request_headers.value
-        data["response_headers"] = self._response_headers.value if result.exchange.response is not None else None
-        data["auth"].pop("token", None)
-        data["auth"]["token_summary"] = f"{report.kind} {report.signature or ''}".strip() if report else None
-        return data
+        tail = exchange_tail(result, show_secrets=self.show_secrets, token_value="")
+        auth = tail["auth"]
+        auth.pop("token", None)
+        auth["token_summary"] = f"{report.kind} {report.signature or ''}".strip() if report else None
+        return dump_json(tail)[1:-1]
 
-    def _row_text(self, data: dict[str, Any], result: ExchangeResult) -> str:
-        """``dump_json`` of the row with the header lists in it, each header's text made once while it keeps
-        coming (:class:`HeaderText`) and put in the place of its placeholder."""
+    def _row_text(self, result: ExchangeResult) -> str:
+        """The row's JSON text, as ``dump_json`` writes the exchange's data with its header lists and findings,
+        made of parts each made once while it repeats: the tail (:class:`TailTexts`), each header
+        (:class:`HeaderText`), each finding (:class:`FindingTexts`); only the head is new per row. Strict per
+        value, so the parts joined are the text of the whole."""
         exchange = result.exchange
-        text: str | None = self._request_headers.put(dump_json(data), self.headers.text(exchange.request.headers))
-        if text is not None and exchange.response is not None:
-            text = self._response_headers.put(text, self.headers.text(exchange.response.headers))
-        if text is not None:
-            return text
-        # cannot happen (the placeholders are random); be exact all the same
-        data["request_headers"] = header_list(exchange.request.headers, show_secrets=self.show_secrets)
-        if exchange.response is not None:
-            data["response_headers"] = header_list(exchange.response.headers, show_secrets=self.show_secrets)
-        return dump_json(data)
+        response = exchange.response
+        return "".join(
+            (
+                exchange_head_text(exchange, line_type=None),
+                self._tails.text(result),
+                ',"request_headers":',
+                self.headers.text(exchange.request.headers),
+                ',"response_headers":',
+                self.headers.text(response.headers) if response is not None else "null",
+                ',"findings":[',
+                ",".join(map(self._findings.get, result.findings)),
+                "]}",
+            )
+        )
 
     def exchange(self, result: ExchangeResult) -> Record:
         report = result.auth.token
-        data = self._row(result)
-        findings = [finding_data(f) for f in result.findings]
-        # The title comes from the catalogue and the exchange is the row itself: not repeated per row.
-        data["findings"] = [{k: v for k, v in f.items() if k not in ("title", "exchange")} for f in findings]
         response = result.exchange.response
         return HtmlExchange(
             result.exchange.time.timestamp() if result.exchange.time is not None else None,
             verdict_class(result.auth.scheme, report.signature if report else None),
             response is not None and response.status == 401,
             any(f.rule == "basic-fallback" for f in result.findings),
-            script_json(self._row_text(data, result)),
+            script_json(self._row_text(result)),
             self._token_text(report) if report is not None else None,
-            tuple(findings),
+            result.findings,
         )
 
     def finding(self, item: Finding) -> Record:
@@ -227,10 +233,11 @@ class HtmlWriter:
     def finding(self, item: Finding) -> None:
         self.absorb(self._records.finding(item))
 
-    def _example(self, item: dict[str, Any], row: int | None = None) -> None:
-        kept = self.examples.setdefault(item["rule"], [])
+    def _example(self, item: dict[str, Any] | Finding, row: int | None = None) -> None:
+        kept = self.examples.setdefault(item["rule"] if isinstance(item, dict) else item.rule, [])
         if len(kept) < EXAMPLES_PER_RULE:
-            kept.append({**item, "row": row} if row is not None else item)
+            data = item if isinstance(item, dict) else finding_data(item)
+            kept.append({**data, "row": row} if row is not None else data)
 
     def absorb(self, record: Record) -> None:
         if isinstance(record, HtmlFinding):

@@ -34,8 +34,10 @@ _TIME_CLAIMS = ("nbf", "exp", "iat")
 
 
 def utc_iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
+    return None if moment is None else utc_text(moment)
+
+
+def utc_text(moment: datetime) -> str:
     if moment.tzinfo is not UTC:  # exchanges' times already are; others are converted
         moment = moment.astimezone(UTC)
     return moment.isoformat().replace("+00:00", "Z")
@@ -206,21 +208,28 @@ class Placeholder:
 class HeaderText:
     """Header lists as the JSON text ``dump_json(header_list(headers, ...))`` writes, each header redacted and
     encoded once while it keeps coming: most of a capture's headers repeat (``Host``, ``User-Agent``, a
-    ``WWW-Authenticate`` challenge, whose redaction runs a regex per parameter).
+    ``WWW-Authenticate`` challenge, whose redaction runs a regex per parameter), and often whole lists do (a client
+    repeating a request, a server its answer), which are then found in one lookup.
 
     Encoding a list item by item gives the text of the list (strictness is per string: a lone surrogate is made
-    text in its own string either way). Only short headers are remembered, and the memo is emptied when full, so
-    its memory stays small whatever the input."""
+    text in its own string either way). Only short headers and lists are remembered, and each memo is emptied when
+    full, so their memory stays small whatever the input."""
 
-    def __init__(self, *, show_secrets: bool, size: int = 4096, longest: int = 512) -> None:
+    def __init__(self, *, show_secrets: bool, size: int = 4096, longest: int = 512, lists: int = 256) -> None:
         self.show_secrets = show_secrets
         self._size = size
         self._longest = longest
         self._memo: dict[tuple[str, str], str] = {}
+        self._lists: dict[tuple[tuple[str, str], ...], str] = {}
+        self._lists_size = lists
 
     def text(self, headers: tuple[tuple[str, str], ...]) -> str:
+        whole = self._lists.get(headers)
+        if whole is not None:
+            return whole
         memo = self._memo
         parts = []
+        held = 0
         for pair in headers:
             text = memo.get(pair)
             if text is None:
@@ -229,8 +238,14 @@ class HeaderText:
                     if len(memo) >= self._size:
                         memo.clear()
                     memo[pair] = text
+            held += len(pair[0]) + len(pair[1])
             parts.append(text)
-        return "[" + ",".join(parts) + "]"
+        whole = "[" + ",".join(parts) + "]"
+        if held <= 32 * self._longest:  # the list holds its headers: a few of the longest kept at most
+            if len(self._lists) >= self._lists_size:
+                self._lists.clear()
+            self._lists[headers] = whole
+        return whole
 
 
 def exchange_head(exchange: HttpExchange) -> dict[str, Any]:
@@ -329,22 +344,22 @@ def finding_data(item: Finding) -> dict[str, Any]:
     return data
 
 
-class FindingEncoder:
-    """Findings as the JSON text ``dump_json(finding_data(item))`` writes, the text around the exchange id made once
-    per distinct finding. A token's findings are copies of its assessment's (``judge_use`` replaces only the
-    exchange), so for every exchange that carries the token only the id is encoded: the evidence, most of the text,
-    once. Other findings cost one lookup more than before."""
+class FindingTexts[T]:
+    """Texts made once per distinct finding. A token's findings are copies of its assessment's (``judge_use``
+    replaces only the exchange), so for every exchange that carries the token only what depends on the exchange
+    is new: ``make`` leaves the exchange out (the caller writes it, or the text has none). Keyed by the evidence's
+    identity and checked field by field; the oldest dropped past ``size``."""
 
-    def __init__(self, *, size: int = 512) -> None:
+    def __init__(self, make: Callable[[Finding], T], *, size: int = 512) -> None:
+        self._make = make
         self._size = size
-        self._cache: OrderedDict[int, tuple[Finding, str, str]] = OrderedDict()
-        self._exchange = Placeholder("exchange")
+        self._cache: OrderedDict[int, tuple[Finding, T]] = OrderedDict()
 
-    def text(self, item: Finding) -> str:
+    def get(self, item: Finding) -> T:
         key = id(item.evidence)
         cached = self._cache.get(key)
         if cached is not None:
-            seen, before, after = cached
+            seen, made = cached
             if (
                 seen.evidence is item.evidence
                 and seen.rule == item.rule
@@ -352,23 +367,48 @@ class FindingEncoder:
                 and seen.severity == item.severity
                 and seen.suppressed == item.suppressed
             ):
-                return before + _dump_id(item.exchange) + after
+                return made
+        made = self._make(item)
+        self._cache[key] = (item, made)  # the item holds its evidence: its id is not reused meanwhile
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return made
+
+
+class FindingEncoder:
+    """Findings as the JSON text ``dump_json(finding_data(item))`` writes, the text around the exchange id made once
+    per distinct finding (:class:`FindingTexts`): for every exchange that carries a token only the id is encoded,
+    the evidence, most of the text, once. Other findings cost one lookup more than before."""
+
+    def __init__(self, *, size: int = 512) -> None:
+        self._exchange = Placeholder("exchange")
+        self._texts = FindingTexts(self._around_exchange, size=size)
+
+    def _around_exchange(self, item: Finding) -> tuple[str, str] | None:
         # Per string strict (dump_json's careful path is per value), so the parts joined are the text of the whole.
         data = finding_data(item)
         data["exchange"] = self._exchange.value
-        parts = self._exchange.split(dump_json(data))
-        if parts is None:
+        return self._exchange.split(dump_json(data))
+
+    def text(self, item: Finding) -> str:
+        parts = self._texts.get(item)
+        if parts is None:  # cannot happen (the placeholder is random); be exact all the same
             return dump_json(finding_data(item))
-        before, after = parts
-        self._cache[key] = (item, before, after)  # the item holds its evidence: its id is not reused meanwhile
-        if len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        return before + _dump_id(item.exchange) + after
+        return parts[0] + _dump_str(item.exchange) + parts[1]
 
 
-def _dump_id(value: str | None) -> str:
-    """``dump_json(value)`` for an exchange id, without an encoder made for one string (every finding's text puts
-    one in): the encoder's own string function, and :func:`dump_json` only where it could escape a surrogate."""
+def row_finding_text(item: Finding) -> str:
+    """A finding as its exchange's own row lists it (the HTML report): without the exchange (the row is the
+    exchange) and the title (the catalogue gives it)."""
+    data = finding_data(item)
+    del data["title"], data["exchange"]
+    return dump_json(data)
+
+
+def _dump_str(value: str | None) -> str:
+    """``dump_json(value)`` for a string or None, without an encoder made for one value (an exchange id in every
+    finding's text, the strings of every head): the encoder's own string function, and :func:`dump_json` only
+    where it could escape a surrogate."""
     if value is None:
         return "null"
     text: str = encode_basestring_ascii(value)
@@ -391,6 +431,53 @@ def head_text(head: dict[str, Any], *, line_type: str | None = "exchange") -> st
     "id":…,"server":…,`` (without ``"type"`` when ``line_type`` is None). The full path and the repeats both write
     their heads with it."""
     return dump_json({"type": line_type, **head} if line_type is not None else head)[:-1] + ","
+
+
+def exchange_head_text(exchange: HttpExchange, *, line_type: str | None = "exchange") -> str:
+    """``head_text(exchange_head(exchange), line_type=line_type)``, written straight from the exchange: the head
+    is the part of every exchange's text that is new each time, where a dict and an encoder made for it cost more
+    than the text. Strict as :func:`dump_json`: a text that could hold a surrogate, or a value not of its declared
+    type (a crafted file's float flow id), is made the careful way."""
+    provenance = exchange.provenance
+    client, server, moment = exchange.client, exchange.server, exchange.time
+    try:
+        text = "".join(
+            (
+                '{"id":' if line_type is None else f'{{"type":{encode_basestring_ascii(line_type)},"id":',
+                encode_basestring_ascii(exchange.id),
+                ',"source":',
+                encode_basestring_ascii(provenance.source),
+                ',"provenance":',
+                _provenance_text(provenance),
+                ',"time":',
+                encode_basestring_ascii(utc_text(moment)) if moment is not None else "null",
+                ',"client":',
+                encode_basestring_ascii(str(client)) if client else "null",
+                ',"server":',
+                encode_basestring_ascii(str(server)) if server else "null",
+                ",",
+            )
+        )
+    except TypeError:
+        return head_text(exchange_head(exchange), line_type=line_type)
+    return text if "\\ud" not in text else head_text(exchange_head(exchange), line_type=line_type)
+
+
+def _provenance_text(provenance: Provenance) -> str:
+    """The text of :func:`provenance_data` for :func:`exchange_head_text` (which checks it for surrogates)."""
+    parts = ['{"kind":', encode_basestring_ascii(provenance.kind)]
+    if provenance.entry is not None:
+        parts += [',"entry":', int.__repr__(provenance.entry)]  # as the encoder writes an int
+    if provenance.flow_id is not None:
+        parts += [',"flow_id":', encode_basestring_ascii(provenance.flow_id)]
+    if provenance.connection is not None:
+        parts += [',"connection":', encode_basestring_ascii(provenance.connection)]
+    if provenance.request_frames:
+        parts += [',"request_frames":[', ",".join(map(int.__repr__, provenance.request_frames)), "]"]
+    if provenance.response_frames:
+        parts += [',"response_frames":[', ",".join(map(int.__repr__, provenance.response_frames)), "]"]
+    parts.append("}")
+    return "".join(parts)
 
 
 def _members(data: dict[str, Any]) -> str:
@@ -427,11 +514,11 @@ class ExchangeEncoder:
     ``auth`` object.
     """
 
-    def __init__(self, *, show_secrets: bool, cache_size: int = 512) -> None:
+    def __init__(self, *, show_secrets: bool, cache_size: int = 512, tails: int = 1024) -> None:
         self.show_secrets = show_secrets
         self._cache: OrderedDict[int, _EncodedToken] = OrderedDict()
         self._cache_size = cache_size
-        self._token_place = Placeholder("token")
+        self._tails = TailTexts(self._tail_text, size=tails)
 
     def _encoded(self, report: TokenReport) -> _EncodedToken:
         cached = self._cache.get(id(report))
@@ -477,21 +564,63 @@ class ExchangeEncoder:
     def line(
         self, result: ExchangeResult, *, line_type: str | None = "exchange", findings: list[Any] | None = None
     ) -> str:
-        """``encode(...).line`` for writers that need only the text: one encoder call for the whole exchange, the
-        token's cached text put in the place of a marker, and the token's JSON-native copy never made."""
-        head = exchange_head(result.exchange)
+        """``encode(...).line`` for writers that need only the text: the head encoded, the tail's text made once
+        while it repeats (:class:`TailTexts`), and the token's JSON-native copy never made."""
+        text = exchange_head_text(result.exchange, line_type=line_type) + self._tails.text(result)
+        # Strict per value (dump_json), so the findings' text closing the tail's is the text of the whole.
+        return text if findings is None else f'{text[:-1]},"findings":{dump_json(findings)}}}'
+
+    def _tail_text(self, result: ExchangeResult) -> str:
+        """:attr:`EncodedExchange.tail_text` without the tail's data: the token's cached text in its place."""
         report = result.auth.token
-        whole = {"type": line_type, **head} if line_type is not None else head
         if report is None:
-            whole.update(exchange_tail(result, show_secrets=self.show_secrets))
-            if findings is not None:
-                whole["findings"] = findings
-            return dump_json(whole)
-        whole.update(exchange_tail(result, show_secrets=self.show_secrets, token_value=self._token_place.value))
-        if findings is not None:
-            whole["findings"] = findings
-        text = self._token_place.put(dump_json(whole), self._encoded(report).text)
-        return text if text is not None else self.encode(result, line_type=line_type, findings=findings).line
+            return dump_json(exchange_tail(result, show_secrets=self.show_secrets))[1:]
+        tail = exchange_tail(result, show_secrets=self.show_secrets, token_value="")
+        return _tail_text(tail, self._encoded(report).text)
+
+
+class TailTexts:
+    """A text made from an exchange's tail (:func:`exchange_tail`: the request, its authentication, the answer's
+    status, challenges and diagnostics), made once per distinct tail: while every exchange's head differs, a
+    capture has few distinct tails. A tail is made of a few values and of objects the analyzer hands out again
+    while they repeat (a token's report, parsed credentials, challenges, diagnostics), keyed here by identity:
+    each entry holds those objects, so no id in a key is reused while the entry lives. Emptied when full."""
+
+    def __init__(self, make: Callable[[ExchangeResult], str], *, size: int = 1024) -> None:
+        self._make = make
+        self._size = size
+        self._memo: dict[tuple[object, ...], tuple[str, tuple[object, ...]]] = {}
+
+    def text(self, result: ExchangeResult) -> str:
+        exchange, auth = result.exchange, result.auth
+        request, response = exchange.request, exchange.response
+        key = (
+            exchange.scheme,
+            request.method,
+            exchange.host,
+            request.target,
+            response.status if response is not None else None,
+            auth.scheme,
+            auth.user,
+            id(auth.credentials),
+            id(auth.token),
+            id(result.challenges),
+            id(result.diagnostics),
+            id(exchange.tls),
+            id(result.token_request),
+        )
+        try:
+            cached = self._memo.get(key)
+        except TypeError:  # an unhashable value where text belongs, as a crafted file carries: made each time
+            return self._make(result)
+        if cached is not None:
+            return cached[0]
+        text = self._make(result)
+        if len(self._memo) >= self._size:
+            self._memo.clear()
+        held = (auth.credentials, auth.token, result.challenges, result.diagnostics, exchange.tls, result.token_request)
+        self._memo[key] = (text, held)
+        return text
 
 
 @dataclass(slots=True)
@@ -527,13 +656,22 @@ _ENCODER = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":"
 """Made once: ``json.dumps`` with options builds a new encoder per call, and this runs several times per exchange."""
 
 
+_C_ENCODER: Any = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(None, str, encode_basestring_ascii, None, ":", ",", False, False, False)
+)
+"""The C encoder that ``_ENCODER.encode`` builds per call, built once: its Python-level setup (``iterencode``'s
+closures and checks) is about 4,000 of the 67,000 instructions of encoding an exchange's JSON object, and making
+the encoder is as much again for the small values most calls encode. It has no circular-reference markers
+(``check_circular=False``), so it keeps no state between calls (a shared markers dict would keep stale marks after
+an exception, and is not safe across threads): every value encoded here is built by this tool from parsed JSON and
+its own dataclasses and cannot hold itself; nesting too deep raises ``RecursionError`` either way."""
+
+
 def _c_encode(value: Any) -> str:
-    """``_ENCODER.encode(value)``, calling the C encoder that ``encode`` builds per call directly: its Python-level
-    setup (``iterencode``'s closures and checks) is about 4,000 of the 67,000 instructions of encoding an
-    exchange's JSON object, and this runs several times per exchange. The circular-reference
-    markers are a new dict per call, as ``encode`` makes them (one shared dict would keep stale marks after an
-    exception, and is not safe across threads)."""
-    return "".join(_C_MAKE_ENCODER({}, str, encode_basestring_ascii, None, ":", ",", False, False, False)(value, 0))
+    """``_ENCODER.encode(value)`` by :data:`_C_ENCODER`."""
+    return "".join(_C_ENCODER(value, 0))
 
 
 _encode: Callable[[Any], str] = _c_encode if _C_MAKE_ENCODER is not None else _ENCODER.encode

@@ -22,6 +22,7 @@ from inspector.model import UnreadInput
 from inspector.report.serialize import (
     ExchangeEncoder,
     FindingEncoder,
+    FindingTexts,
     dump_json,
     dumps_strict,
     finding_data,
@@ -64,9 +65,9 @@ class Line(Record):
 
 @dataclass(frozen=True, slots=True)
 class SarifResults(Record):
-    """The SARIF results of one exchange or finding."""
+    """The SARIF results of one exchange or finding, as JSON."""
 
-    results: tuple[dict[str, Any], ...]
+    results: tuple[str, ...]
 
 
 _dump = dump_json
@@ -143,6 +144,13 @@ class _Spool:
         self._file.write(text if not self.count else ",\n" + text)
         self.count += 1
 
+    def extend(self, texts: tuple[str, ...]) -> None:
+        """``add`` of each, in one write (an exchange's findings)."""
+        if texts:
+            joined = ",\n".join(texts)
+            self._file.write(joined if not self.count else ",\n" + joined)
+            self.count += len(texts)
+
     def drain(self, out: IO[str]) -> None:
         self._file.seek(0)
         shutil.copyfileobj(self._file, out)
@@ -169,8 +177,7 @@ class JsonWriter(_RecordWriter):
         if isinstance(record, ExchangeText):
             self.out.write(record.text if self._first else ",\n" + record.text)
             self._first = False
-            for text in record.findings:
-                self.findings.add(text)
+            self.findings.extend(record.findings)
         elif isinstance(record, FindingText):
             self.findings.add(record.text)
         else:
@@ -237,7 +244,8 @@ _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 _RULE_INDEX = {rule_id: i for i, rule_id in enumerate(CATALOGUE)}
 
 
-def _sarif_result(item: Finding, source: str | None, where: str | None) -> dict[str, Any]:
+def _sarif_result_head(item: Finding) -> dict[str, Any]:
+    """A finding's SARIF result up to its location: the same for every exchange that carries the finding."""
     result: dict[str, Any] = {
         "ruleId": item.rule,
         "ruleIndex": _RULE_INDEX[item.rule],
@@ -245,30 +253,55 @@ def _sarif_result(item: Finding, source: str | None, where: str | None) -> dict[
         "message": {"text": item.message},
         "properties": {"evidence": item.evidence},
     }
-    location: dict[str, Any] = {}
-    if source:
-        location["physicalLocation"] = {"artifactLocation": {"uri": source}}
     if item.suppressed is not None:
         # SARIF 2.1.0 §3.35: a suppressed result stays in the log with its justification.
         result["suppressions"] = [{"kind": "external", "justification": item.suppressed}]
-    if item.exchange:
-        location["logicalLocations"] = [
-            {"name": item.exchange, "kind": "object", **({"fullyQualifiedName": where} if where else {})}
-        ]
-    if location:
-        result["locations"] = [location]
     return result
 
 
+def _sarif_locations(exchange: str | None, source: str | None, where: str | None) -> list[dict[str, Any]] | None:
+    """A result's ``locations``: the file, and the exchange by its id and where it was read."""
+    location: dict[str, Any] = {}
+    if source:
+        location["physicalLocation"] = {"artifactLocation": {"uri": source}}
+    if exchange:
+        location["logicalLocations"] = [
+            {"name": exchange, "kind": "object", **({"fullyQualifiedName": where} if where else {})}
+        ]
+    return [location] if location else None
+
+
+def _result_head_text(item: Finding) -> str:
+    """The text of :func:`_sarif_result_head` without its closing brace."""
+    return dump_json(_sarif_result_head(item))[:-1]
+
+
 class SarifRecords:
+    """Results as text, each finding's part before its location made once per distinct finding
+    (:class:`FindingTexts`) and the locations once per exchange. Strict per value (dump_json), so the parts joined
+    are the text of the whole."""
+
+    def __init__(self) -> None:
+        self._heads = FindingTexts(_result_head_text)
+
+    def _texts(self, findings: tuple[Finding, ...], source: str | None, where: str | None) -> SarifResults:
+        texts = []
+        located: tuple[str | None, str] | None = None
+        for item in findings:
+            if located is None or located[0] != item.exchange:
+                locations = _sarif_locations(item.exchange, source, where)
+                located = (item.exchange, "}" if locations is None else f',"locations":{dump_json(locations)}}}')
+            texts.append(self._heads.get(item) + located[1])
+        return SarifResults(tuple(texts))
+
     def exchange(self, result: ExchangeResult) -> Record:
         provenance = result.exchange.provenance
         where = provenance.describe() if result.findings else None
-        return SarifResults(tuple(_sarif_result(item, provenance.source, where) for item in result.findings))
+        return self._texts(result.findings, provenance.source, where)
 
     def finding(self, item: Finding) -> Record:
         source = item.evidence.get("source")
-        return SarifResults((_sarif_result(item, source if isinstance(source, str) else None, None),))
+        return self._texts((item,), source if isinstance(source, str) else None, None)
 
 
 def _sarif_notification(item: UnreadInput, level: str) -> dict[str, Any]:
@@ -313,8 +346,7 @@ class SarifWriter(_RecordWriter):
     def absorb(self, record: Record) -> None:
         if not isinstance(record, SarifResults):
             raise TypeError(f"not a SARIF record: {record!r}")
-        for result in record.results:
-            self.results.add(dump_json(result))  # strict: evidence may hold NaN from a token
+        self.results.extend(record.results)
 
     def close(self, totals: Totals, inventory: Inventory | None = None) -> None:
         rules = [

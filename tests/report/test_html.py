@@ -7,15 +7,21 @@ import gzip
 import io
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from inspector.analyze import Analyzer, ExchangeResult
 from inspector.lab.writers import write_har
-from inspector.report.html import BLOCK_TYPE
+from inspector.policy import Policy
+from inspector.report.html import BLOCK_TYPE, HtmlExchange, HtmlRecords, script_json
 from inspector.report.html_timeline import MAX_BINS, TimelineBins
+from inspector.report.serialize import dump_json, exchange_data, finding_data
+from inspector.tokens import b64url_encode
+from inspector.trust import Trust
 from tests.builders import exchange, unsigned_jwt
 from tests.test_cli import SAMPLES, TRUST, invoke
 
@@ -197,3 +203,36 @@ def test_alternating_tokens_are_found_by_identity(monkeypatch: pytest.MonkeyPatc
     rows = blocks(stored.getvalue(), "x")[0]
     places = {token: n for n, token in enumerate(dict.fromkeys(order))}
     assert [row["token_index"] for row in rows] == [places[token] for token in order]
+
+
+def _row_as_data(result: ExchangeResult, show_secrets: bool) -> dict[str, Any]:
+    """A row as the page's script reads it, made the plain way: the exchange's data, its header lists, the
+    token's summary in place of the token, its findings without their title and exchange."""
+    exchange_ = result.exchange
+    data = exchange_data(result, show_secrets=show_secrets, with_headers=True)
+    report_ = result.auth.token
+    data["auth"].pop("token", None)
+    data["auth"]["token_summary"] = f"{report_.kind} {report_.signature or ''}".strip() if report_ else None
+    if exchange_.response is None:
+        data["response_headers"] = None
+    rows = [{k: v for k, v in finding_data(f).items() if k not in ("title", "exchange")} for f in result.findings]
+    return data | {"findings": rows}
+
+
+@pytest.mark.parametrize("show_secrets", [False, True])
+def test_a_row_made_of_remembered_parts_is_the_rows_plain_text(
+    lab_results: list[ExchangeResult], show_secrets: bool
+) -> None:
+    # Its tail, headers and findings are each made once while they repeat: the text must not differ by a byte from
+    # the whole encoded at once, for the lab's every kind of exchange and for claims and wire text strict JSON
+    # cannot hold as they are; twice, the second time from the memos.
+    odd = f"Bearer {b64url_encode(b'{"alg":"none"}')}.{b64url_encode(b'{"iss":"x@y","n":NaN,"s":"\\ud800<"}')}."
+    analyzer = Analyzer(Trust.of([]), Policy())
+    hostile = [analyzer.analyse(exchange(odd, target="/\u00e9?\ud800", exchange_id=f"odd:{n}")) for n in range(2)]
+    hostile.append(replace(hostile[0], exchange=replace(hostile[0].exchange, response=None)))
+    records = HtmlRecords(show_secrets=show_secrets)
+    for result in [*lab_results, *hostile] * 2:
+        record = records.exchange(result)
+        assert isinstance(record, HtmlExchange)
+        assert record.row == script_json(dump_json(_row_as_data(result, show_secrets)))
+        assert record.findings == result.findings

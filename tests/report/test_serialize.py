@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import replace
 
 import pytest
 
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.lab.scenarios import BASIC_PASSWORD
+from inspector.model import Endpoint, Provenance
 from inspector.policy import Policy
 from inspector.report.serialize import (
     REDACTED,
     ExchangeEncoder,
     FindingEncoder,
+    FindingTexts,
+    HeaderText,
     Placeholder,
+    TailTexts,
     dump_json,
     exchange_data,
     exchange_head,
+    exchange_head_text,
     exchange_tail,
     finding_data,
     head_text,
     header_list,
+    row_finding_text,
     summary_data,
     utc_iso,
 )
@@ -82,6 +89,94 @@ def test_the_writers_text_only_line_is_the_encoders_line(lab_results: list[Excha
         findings = [finding_data(f) for f in result.findings]
         assert text_only.line(result, findings=findings) == with_data.encode(result, findings=findings).line
         assert text_only.line(result, line_type=None) == with_data.encode(result, line_type=None).line
+
+
+def test_a_head_written_straight_from_the_exchange_is_the_heads_encoded_text(
+    lab_results: list[ExchangeResult],
+) -> None:
+    plain = exchange("Basic dTpw")
+    odd = [
+        replace(plain, id='caf\xe9 \u2028 \\ " bad\udc80name.pcap:3', client=None, server=None, time=None),
+        replace(plain, id="\ud83d\ude00:1", provenance=replace(plain.provenance, source="\ud800.pcap", entry=0)),
+        replace(
+            plain,
+            provenance=Provenance(
+                kind="pcap",
+                source="cap.pcapng",
+                flow_id="f-\x1b",
+                connection="[fe80::1]:51123 -> 10.0.0.9:443",
+                request_frames=(3, 4, 1_000_000),
+                response_frames=(7,),
+            ),
+            client=Endpoint("fe80::1", 51123),
+            server=Endpoint("mail.contoso.com"),
+        ),
+        # What a crafted file carries where text or a number belongs: made the careful way.
+        replace(plain, provenance=replace(plain.provenance, flow_id=math.nan, entry="1")),  # type: ignore[arg-type]
+        replace(plain, provenance=replace(plain.provenance, request_frames=(1.5, None))),  # type: ignore[arg-type]
+    ]
+    for item in [*(r.exchange for r in lab_results), plain, *odd]:
+        for line_type in ("exchange", None, "repeat"):
+            assert exchange_head_text(item, line_type=line_type) == head_text(exchange_head(item), line_type=line_type)
+
+
+def test_a_tail_is_made_once_and_never_given_to_an_exchange_whose_tail_differs(
+    lab_results: list[ExchangeResult],
+) -> None:
+    made: list[ExchangeResult] = []
+
+    def make(result: ExchangeResult) -> str:
+        made.append(result)
+        return dump_json(exchange_tail(result, show_secrets=False))
+
+    result = _with_token(lab_results)
+    # Each differs from the first in one part of its tail only, or (the first two) in none.
+    request = result.exchange.request
+    others = [
+        replace(result, exchange=replace(result.exchange, id="other:1", time=None)),
+        replace(result, challenges=(*result.challenges,)),  # the same tuple
+        replace(result, exchange=replace(result.exchange, request=replace(request, target="/x"))),
+        replace(result, exchange=replace(result.exchange, request=replace(request, method="GET"))),
+        replace(result, exchange=replace(result.exchange, request=replace(request, headers=(("Host", "b"),)))),
+        replace(result, exchange=replace(result.exchange, scheme="http")),
+        replace(result, auth=replace(result.auth, token=replace(result.auth.token))),  # an equal token, not it
+        replace(result, exchange=replace(result.exchange, response=None)),
+    ]
+    # An unhashable value where text belongs (a crafted file): made each time, never remembered.
+    odd = replace(result, exchange=replace(result.exchange, request=replace(request, method=["GET"])))  # type: ignore[arg-type]
+    assert TailTexts(make, size=16).text(odd) == dump_json(exchange_tail(odd, show_secrets=False))
+    for size in (16, 3):  # room for all; emptied when full
+        tails = TailTexts(make, size=size)
+        made.clear()
+        for item in [result, *others] * 2:
+            assert tails.text(item) == dump_json(exchange_tail(item, show_secrets=False))
+        assert len(made) == 7 * (1 if size == 16 else 2), size  # the first three share one tail
+
+
+def test_a_tail_memo_holds_what_its_keys_name_by_identity(lab_results: list[ExchangeResult]) -> None:
+    # An id in a key stays that object's while the entry lives: a token made, encoded, dropped and another made
+    # in its place cannot be taken for it.
+    encoder = ExchangeEncoder(show_secrets=False)
+    result = _with_token(lab_results)
+    for n in range(50):
+        token = replace(result.auth.token, kind=f"kind-{n}")
+        fresh = replace(result, auth=replace(result.auth, token=token))
+        assert f'"kind":"kind-{n}"' in encoder.line(fresh)
+        del token, fresh
+
+
+def test_header_lists_are_remembered_whole_and_apart() -> None:
+    headers = HeaderText(show_secrets=False, lists=2)
+    lists = [
+        (("Host", "a"), ("Authorization", "Bearer " + "x" * 600)),
+        (("Host", "a"), ("Authorization", "Basic dTpw")),
+        (("Host", "b"), ("Authorization", "Bearer " + "x" * 600)),
+        (("Host", "a"), ("Cookie", "c=" + "y" * 40000)),  # too long to be held
+        (),
+    ]
+    for item in lists * 3:
+        assert headers.text(item) == dump_json(header_list(item, show_secrets=False))
+    assert headers.text(lists[0]) is headers.text(lists[0])
 
 
 def test_redaction_by_default_shows_claims_but_no_signature_or_nested_actor_token(
@@ -184,8 +279,11 @@ def test_a_finding_encoder_writes_what_dump_json_writes_and_encodes_shared_evide
         replace(base, exchange="bad\udc80name.pcap:4"),  # an undecodable file name byte (surrogateescape)
         replace(base, exchange="\ud83d\ude00.pcap:5"),  # a pair, read from a JSON escape
     ]
+    rows = FindingTexts(row_finding_text, size=2)
     for item in copies * 2:  # the second time from the cache (at most two remembered: some evicted)
         assert encoder.text(item) == dump_json(finding_data(item))
+        row = {k: v for k, v in finding_data(item).items() if k not in ("title", "exchange")}
+        assert rows.get(item) == dump_json(row)
     assert copies[0].evidence is copies[1].evidence
 
 

@@ -5,18 +5,24 @@ from __future__ import annotations
 import io
 import json
 import pickle
+from dataclasses import replace
 
 import pytest
 
 from inspector.analyze import ExchangeResult
 from inspector.lab.scenarios import BASIC_PASSWORD
+from inspector.report.serialize import dump_json
 from inspector.report.writers import (
     ExchangeText,
     JsonlWriter,
     JsonWriter,
     Line,
     ReportWriter,
+    SarifRecords,
+    SarifResults,
     SarifWriter,
+    _sarif_locations,
+    _sarif_result_head,
 )
 from inspector.rules import CATALOGUE, finding
 from inspector.tally import Totals
@@ -102,3 +108,24 @@ def test_a_writer_refuses_another_writers_record() -> None:
     with pytest.raises(TypeError, match="not a JSON record"):
         writer.absorb(Line("{}"))
     writer.close(Totals())
+
+
+def test_a_sarif_result_is_made_of_its_findings_part_and_its_own_location(lab_results: list[ExchangeResult]) -> None:
+    # The part before the location is made once per distinct finding: a token's finding copied for another
+    # exchange, or for none, keeps its own location; the text is the whole result encoded at once.
+    records = SarifRecords()
+    base = finding("token-expired", "expired \ud800", "a.har:1", exp="2026\udfff", at=[1.5, None], n=float("nan"))
+    copies = [base, replace(base, exchange="a.har:2"), replace(base, exchange=None), replace(base, suppressed="k")]
+    for source, where in (("a.har", "a.har, entry 1"), (None, None), ("b.har", None)):
+        for item in copies * 2:
+            record = records._texts((item,), source, where)
+            assert isinstance(record, SarifResults)
+            whole = _sarif_result_head(item)
+            locations = _sarif_locations(item.exchange, source, where)
+            assert record.results == (dump_json(whole | ({"locations": locations} if locations else {})),)
+    for result in lab_results:
+        record = records.exchange(result)
+        assert isinstance(record, SarifResults)
+        assert [json.loads(text)["locations"][0]["logicalLocations"][0]["name"] for text in record.results] == [
+            item.exchange for item in result.findings
+        ]
