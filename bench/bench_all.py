@@ -151,7 +151,7 @@ def main() -> int:
     end_load = os.getloadavg()
     cores = os.cpu_count() or 1
     quiet = max(start_load[0], end_load[0]) < cores
-    rows: list[Row] = []
+    rows: list[tuple[str, str, str, bool]] = []
 
     def row(what: str, values: list[float], goal: float, unit: str, fmt: str = ",.0f") -> None:
         rows.append(
