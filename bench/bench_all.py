@@ -183,17 +183,19 @@ def main() -> int:
     compiled_two = [float(r["seconds"]) for r in reader["runs"].get("compiled: --jobs 2 (one file)", [])]
     if compiled_one and compiled_two:
         pairs = zip(compiled_one, compiled_two, strict=True)
-        row("capture, compiled reader: --jobs 2 on one file vs one job", [s / d for s, d in pairs], 1.7, "x", ".2f")
+        row("capture, compiled: --jobs 2 on one file vs one job", [s / d for s, d in pairs], 1.7, "x", ".2f")
     if compiled_one:
         ratios = [s / c for s, c in zip(single, compiled_one, strict=True)]
         rows.append(
-            ("capture: compiled reader vs pure Python, json (no goal)", f"{spread(ratios, '.2f')} x", "-", True)
+            ("capture: compiled vs pure Python, json (no goal)", f"{spread(ratios, '.2f')} x", "-", True)
         )
     shards = [float(r["seconds"]) for r in reader["runs"].get("analyze --jobs 3 (one file)", [])]
     if shards:  # two reading shards beside the analysing process: the other way to spend two cores
         ratios = [s / d for s, d in zip(single, shards, strict=True)]
         rows.append(("capture: --jobs 3 on one file vs one job (no goal)", f"{spread(ratios, '.2f')} x", "-", True))
-    on_capture = {n.removeprefix("analyze --format "): v for n, v in reader["runs"].items() if "--format" in n}
+    on_capture = {
+        n.removeprefix("analyze --format "): v for n, v in reader["runs"].items() if n.startswith("analyze --format")
+    }
     cpu_medians = [statistics.median(float(r["cpu_seconds"]) for r in v) for v in on_capture.values()]
     gap = max(cpu_medians) / min(cpu_medians) - 1
     rows.append(
