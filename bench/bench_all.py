@@ -186,9 +186,7 @@ def main() -> int:
         row("capture, compiled: --jobs 2 on one file vs one job", [s / d for s, d in pairs], 1.7, "x", ".2f")
     if compiled_one:
         ratios = [s / c for s, c in zip(single, compiled_one, strict=True)]
-        rows.append(
-            ("capture: compiled vs pure Python, json (no goal)", f"{spread(ratios, '.2f')} x", "-", True)
-        )
+        rows.append(("capture: compiled vs pure Python, json (no goal)", f"{spread(ratios, '.2f')} x", "-", True))
     shards = [float(r["seconds"]) for r in reader["runs"].get("analyze --jobs 3 (one file)", [])]
     if shards:  # two reading shards beside the analysing process: the other way to spend two cores
         ratios = [s / d for s, d in zip(single, shards, strict=True)]
