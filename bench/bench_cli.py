@@ -2,6 +2,7 @@
 process, timed from outside, median of several interleaved rounds with the spread beside it.
 
     uv run python bench/bench_cli.py [--tokens 3000] [--entries 100000] [--rounds 5] [--formats json,jsonl,...]
+                                     [--compiled DIR]   # every job again from a copy made by bench/compiled.py
 
 Two inputs are generated once into a temporary folder:
 

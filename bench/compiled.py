@@ -1,5 +1,5 @@
-"""A copy of this tree with the capture reader compiled by mypyc (issue 15, lever 4), for the benchmarks and for
-``tests/test_compiled.py`` (by hand, not a test):
+"""A copy of this tree with the readers and the analyzer compiled by mypyc (``hatch_build.COMPILED``), for the
+benchmarks and for ``tests/test_compiled.py`` (by hand, not a test):
 
     uv run python bench/compiled.py DEST        # copy the tree's tracked files to DEST, compile there
     uv run python bench/compiled.py DEST --wheel WHEEL   # the same copy, with a built wheel's compiled modules

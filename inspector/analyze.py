@@ -238,5 +238,6 @@ class Analyzer:
         return ExchangeResult(exchange, auth, tuple(found), challenges, diagnostics, token_request)
 
 
-for _cls in (AuthSummary, ExchangeResult):  # cross processes (--jobs, --separately, Dask); see the function
+# They cross processes (--jobs, --separately, Dask): see the function.
+for _cls in (AuthSummary, ExchangeResult):
     pickled_by_constructor(_cls)

@@ -124,5 +124,4 @@ def resource_principal(host: str) -> str | None:
     return None
 
 
-for _cls in (ExpectedAudience,):  # cross processes (--jobs, --separately, Dask); see the function
-    pickled_by_constructor(_cls)
+pickled_by_constructor(ExpectedAudience)  # crosses processes (--jobs, --separately, Dask): see the function

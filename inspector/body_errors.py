@@ -287,5 +287,6 @@ def raw_answer_has_error(status: int, headers: Headers, raw: bytes | None) -> bo
     return bool(errors_in(status, headers, kept_body(headers, raw)))
 
 
-for _cls in (KnownBodyError, BodyError):  # cross processes (--jobs, --separately, Dask); see the function
+# They cross processes (--jobs, --separately, Dask): see the function.
+for _cls in (KnownBodyError, BodyError):
     pickled_by_constructor(_cls)

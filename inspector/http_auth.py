@@ -441,10 +441,6 @@ def parse_ms_diagnostics(value: str) -> Diagnostics:
     return Diagnostics(value, code, reason, category, lookup(code, reason, category))
 
 
-for _cls in (
-    Credentials,
-    Challenge,
-    BearerChallengeInfo,
-    Diagnostics,
-):  # cross processes (--jobs, --separately, Dask); see the function
+# They cross processes (--jobs, --separately, Dask): see the function.
+for _cls in (Credentials, Challenge, BearerChallengeInfo, Diagnostics):
     pickled_by_constructor(_cls)

@@ -520,5 +520,6 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
-for _cls in (Rule, Finding):  # cross processes (--jobs, --separately, Dask); see the function
+# They cross processes (--jobs, --separately, Dask): see the function.
+for _cls in (Rule, Finding):
     pickled_by_constructor(_cls)

@@ -552,9 +552,6 @@ def judge_client_assertion(
     return report, found
 
 
-for _cls in (
-    TokenReport,
-    TimedToken,
-    TokenAssessment,
-):  # cross processes (--jobs, --separately, Dask); see the function
+# They cross processes (--jobs, --separately, Dask): see the function.
+for _cls in (TokenReport, TimedToken, TokenAssessment):
     pickled_by_constructor(_cls)

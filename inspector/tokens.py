@@ -334,5 +334,6 @@ def iso(seconds: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else str(seconds)
 
 
-for _cls in (Jwt, Principal, DecodedBearer):  # cross processes (--jobs, --separately, Dask); see the function
+# They cross processes (--jobs, --separately, Dask): see the function.
+for _cls in (Jwt, Principal, DecodedBearer):
     pickled_by_constructor(_cls)

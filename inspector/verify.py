@@ -107,5 +107,4 @@ def rs_verify(key: TrustedKey, alg: str, signing_input: bytes, signature: bytes)
     return True
 
 
-for _cls in (SignatureResult,):  # cross processes (--jobs, --separately, Dask); see the function
-    pickled_by_constructor(_cls)
+pickled_by_constructor(SignatureResult)  # crosses processes (--jobs, --separately, Dask): see the function

@@ -437,7 +437,7 @@ def exchange_head_text(exchange: HttpExchange, *, line_type: str | None = "excha
     """``head_text(exchange_head(exchange), line_type=line_type)``, written straight from the exchange: the head
     is the part of every exchange's text that is new each time, where a dict and an encoder made for it cost more
     than the text. Strict as :func:`dump_json`: a text that could hold a surrogate, or a value not of its declared
-    type (a crafted file's float flow id), is made the careful way."""
+    type (a field a crafted input filled with something else), is made the careful way."""
     provenance = exchange.provenance
     client, server, moment = exchange.client, exchange.server, exchange.time
     try:
