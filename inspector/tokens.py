@@ -129,7 +129,9 @@ def b64url_decode(segment: str) -> bytes:
         raw = segment.encode("ascii")
         if b"+" not in raw and b"/" not in raw:
             try:
-                return pybase64.b64decode(raw + b"=" * (-len(raw) % 4), altchars=b"-_", validate=True)
+                return pybase64.b64decode(
+                    raw + b"=" * (-len(raw) % 4), b"-_", True
+                )  # altchars, validate: by position (its keywords cost more than a signature's decoding)
             except binascii.Error:
                 pass
     if not _B64URL.fullmatch(segment):

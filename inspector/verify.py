@@ -44,6 +44,7 @@ class Verifier:
         self._cache: LruCache[tuple[bytes, bytes, int], bool] = LruCache(cache_size)
         self.cache_hits = 0
         self.verifications = 0
+        self._results: dict[tuple[SignatureVerdict, int, str | None], SignatureResult] = {}
 
     def _check(self, token: Jwt, key: TrustedKey) -> bool:
         cache = self._cache
@@ -81,8 +82,18 @@ class Verifier:
             return SignatureResult("unknown-key", wrong_issuer_keys=tuple(wrong_issuer), expected_thumbprint=expected)
         for key in usable:
             if self._check(token, key):
-                return SignatureResult("valid", key=key, expected_thumbprint=expected)
-        return SignatureResult("invalid", key=usable[0], expected_thumbprint=expected)
+                return self._result("valid", key, expected)
+        return self._result("invalid", usable[0], expected)
+
+    def _result(self, verdict: SignatureVerdict, key: TrustedKey, expected: str | None) -> SignatureResult:
+        """One result per verdict, key and expected thumbprint, made once and shared (it is frozen): building a frozen
+        dataclass costs about a microsecond, a few per cent of a cold token. Bounded by the trusted keys and the
+        configured thumbprints; the result holds its key, so the key's id is not reused while the entry lives."""
+        memo_key = (verdict, id(key), expected)
+        result = self._results.get(memo_key)
+        if result is None:
+            result = self._results[memo_key] = SignatureResult(verdict, key=key, expected_thumbprint=expected)
+        return result
 
 
 _RSA_HASHES: dict[str, hashes.HashAlgorithm] = {
