@@ -129,6 +129,42 @@ class Publisher:
 PROGRESS_EVERY = 512
 
 
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where one run's results go, and who hears how it goes: the writer, the totals of what it writes, what the
+    filters keep (``selection``) and the progress display. The same for every way of running a timeline, so the
+    ways differ only in how they read and judge."""
+
+    writer: ReportWriter
+    totals: Totals
+    selection: Selection | None = None
+    progress: Progress | None = None
+
+    def publisher(self, analyzer: Analyzer, outcome: RunOutcome, state: RunState) -> Publisher:
+        """A publisher of ``analyzer``'s results into this destination, refreshing the progress display."""
+        return Publisher(analyzer, self.writer, self.totals, outcome.inventory, self.selection, self._reporter(state))
+
+    def _reporter(self, state: RunState) -> Callable[[], None] | None:
+        """The progress display's refresh while results are published."""
+        progress, totals = self.progress, self.totals
+        if progress is None:
+            return None
+
+        def report() -> None:
+            state.exchanges = totals.exchanges
+            progress(state)
+
+        return report
+
+    def finish(self, state: RunState) -> None:
+        """The progress display's last refresh: every input done, the totals as written."""
+        state.files_done = state.files_total
+        state.exchanges = self.totals.exchanges
+        state.findings = sum(self.totals.severities.values())
+        if self.progress is not None:
+            self.progress(state)
+
+
 def run_sequential(
     inputs: list[Input],
     analyzer: Analyzer,
@@ -143,11 +179,12 @@ def run_sequential(
     """Every input through one analyzer into the report, as ONE timeline (:mod:`inspector.timeline`), or with
     ``separately`` each input on its own (per-client state forgotten between them); ``totals`` counts what is
     written (``selection``: what the filters keep, suppressions marked)."""
+    destination = Destination(writer, totals, selection, progress)
     if not separately:
-        return _run_timeline(inputs, analyzer, writer, totals, progress, keylog, selection)
+        return _run_timeline(inputs, analyzer, destination, keylog)
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs))
-    publisher = Publisher(analyzer, writer, totals, outcome.inventory, selection, _reporter(progress, state, totals))
+    publisher = destination.publisher(analyzer, outcome, state)
     labels = input_labels([path for path, _ in inputs])
     for (path, kind), label in zip(inputs, labels, strict=True):
         before = totals.exchanges
@@ -178,14 +215,9 @@ def run_sequential(
 
 
 def _run_timeline(
-    inputs: list[Input],
-    analyzer: Analyzer,
-    writer: ReportWriter,
-    totals: Totals,
-    progress: Progress | None,
-    keylog: KeyLog | None,
-    selection: Selection | None,
+    inputs: list[Input], analyzer: Analyzer, destination: Destination, keylog: KeyLog | None
 ) -> RunOutcome:
+    totals, progress = destination.totals, destination.progress
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs" if len(inputs) > 1 else "")
     if len(inputs) == 1:
@@ -201,11 +233,11 @@ def _run_timeline(
             progress(state)
 
     timeline = Timeline(on_damage=damaged, keylog=keylog, progress=on_capture if progress else None)
-    publisher = Publisher(analyzer, writer, totals, outcome.inventory, selection, _reporter(progress, state, totals))
+    publisher = destination.publisher(analyzer, outcome, state)
     analyzer.new_input()
     publisher.items(timeline.read_all(timeline_inputs(inputs)))
     publisher.end()
-    _report_end(state, totals, progress)
+    destination.finish(state)
     return outcome
 
 
@@ -235,8 +267,9 @@ def run_timeline_parallel(
     (:func:`inspector.timeline.read_part`), and their items are joined here in the order one process reads them."""
     shards = readers(jobs)
     labelled = timeline_inputs(inputs)
+    destination = Destination(writer, totals, selection, progress)
     if shards == 1:
-        return _run_pipeline(labelled, trust, policy, writer, totals, progress, keylog, selection)
+        return _run_pipeline(labelled, Analyzer(trust, policy), destination, keylog)
     outcome = RunOutcome(totals)
     state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, {shards} readers")
     others_damaged: list[PartDamage] = []
@@ -244,8 +277,7 @@ def run_timeline_parallel(
     def damaged(item: TimelineInput, exc: InputError, exchanges: int) -> None:
         others_damaged.append(PartDamage(item.label, str(exc), exchanges))
 
-    reporter = _reporter(progress, state, totals)
-    publisher = Publisher(Analyzer(trust, policy), writer, totals, outcome.inventory, selection, reporter)
+    publisher = destination.publisher(Analyzer(trust, policy), outcome, state)
     with (
         tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
         ProcessPoolExecutor(max_workers=shards) as pool,
@@ -271,27 +303,19 @@ def run_timeline_parallel(
     publisher.end()
     for damage in join_damages([*parts, PartSummary(None, [], [], [], others_damaged)]):
         outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
-    _report_end(state, totals, progress)
+    destination.finish(state)
     return outcome
 
 
 def _run_pipeline(
-    inputs: list[TimelineInput],
-    trust: Trust,
-    policy: Policy,
-    writer: ReportWriter,
-    totals: Totals,
-    progress: Progress | None,
-    keylog: KeyLog | None,
-    selection: Selection | None,
+    inputs: list[TimelineInput], analyzer: Analyzer, destination: Destination, keylog: KeyLog | None
 ) -> RunOutcome:
     """One reader: the timeline read in a worker exactly as :func:`run_sequential` reads it here
     (:func:`inspector.timeline.read_timeline`), and judged here as its batches arrive, so reading and judging
     overlap and nothing has to be joined."""
-    outcome = RunOutcome(totals)
+    outcome = RunOutcome(destination.totals)
     state = RunState(files_total=len(inputs), current=f"{len(inputs)} inputs, 1 reader")
-    reporter = _reporter(progress, state, totals)
-    publisher = Publisher(Analyzer(trust, policy), writer, totals, outcome.inventory, selection, reporter)
+    publisher = destination.publisher(analyzer, outcome, state)
     with (
         tempfile.TemporaryDirectory(prefix="oauth-inspector-") as spool_dir,
         ProcessPoolExecutor(max_workers=1) as pool,
@@ -306,29 +330,8 @@ def _run_pipeline(
     publisher.end()
     for damage in damages:
         outcome.failed(damage.label, InputError(damage.message), damage.exchanges)
-    _report_end(state, totals, progress)
+    destination.finish(state)
     return outcome
-
-
-def _report_end(state: RunState, totals: Totals, progress: Progress | None) -> None:
-    """The progress display's last refresh: every input done, the totals as written."""
-    state.files_done = state.files_total
-    state.exchanges = totals.exchanges
-    state.findings = sum(totals.severities.values())
-    if progress is not None:
-        progress(state)
-
-
-def _reporter(progress: Progress | None, state: RunState, totals: Totals) -> Callable[[], None] | None:
-    """The progress bar's refresh while results are published."""
-    if progress is None:
-        return None
-
-    def report() -> None:
-        state.exchanges = totals.exchanges
-        progress(state)
-
-    return report
 
 
 class _SpooledBatch:
