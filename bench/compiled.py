@@ -12,7 +12,7 @@ What is compiled, and how, is the wheel's build hook's (``hatch_build.py``): thi
 The modules are mypy-strict already, so mypyc needs no annotations of its own. What a compiled build changes: classes
 are checked at run time (a parameter annotated with a class refuses a look-alike: ``http2.Http2Connection`` is a
 protocol for that), attributes may be deleted only where ``__deletable__`` names them, and a compiled frozen dataclass
-is unpickled through its constructor (``model.pickled_by_constructor``). Needs a C compiler, mypy (mypyc ships with
+is unpickled through its constructor (``frozen.pickled_by_constructor``). Needs a C compiler, mypy (mypyc ships with
 it) and setuptools (the dev group).
 """
 
