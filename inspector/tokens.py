@@ -128,10 +128,9 @@ def b64url_decode(segment: str) -> bytes:
         # checks below, as does anything else it refuses; they accept and reject exactly as before and name the reason.
         raw = segment.encode("ascii")
         if b"+" not in raw and b"/" not in raw:
+            # altchars and validate given by position: pybase64's keyword parsing costs more than a signature's decoding
             try:
-                return pybase64.b64decode(
-                    raw + b"=" * (-len(raw) % 4), b"-_", True
-                )  # altchars, validate: by position (its keywords cost more than a signature's decoding)
+                return pybase64.b64decode(raw + b"=" * (-len(raw) % 4), b"-_", True)
             except binascii.Error:
                 pass
     if not _B64URL.fullmatch(segment):
