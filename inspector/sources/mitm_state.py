@@ -20,19 +20,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from mitmproxy.version import FLOW_FORMAT_VERSION
 
 from inspector.sources.tnetstring import NOT_PLAIN, scalar
 
-_NULL, _BYTES, _TEXT, _LIST, _DICT = 0x7E, 0x2C, 0x3B, 0x5D, 0x7D  # "~" "," ";" "]" "}"
-_LENGTHS = {b"%d" % length: length for length in range(1000)}
-"""The usual length prefixes, read by one lookup (``int`` on bytes costs several times more); others: ``_length``."""
-_CONTAINERS = frozenset((_LIST, _DICT))
-_SCALARS = frozenset(b",;#^!~")
-_NONE = type(None)
-_TIME = (float, int)  # mitmproxy writes a float; its type check takes an int too, and keeps it
+# Final: compiled, a constant is read in place, not looked up in the module's namespace at each use.
+_NULL: Final = 0x7E  # "~"
+_BYTES: Final = 0x2C  # ","
+_TEXT: Final = 0x3B  # ";"
+_LIST: Final = 0x5D  # "]"
+_DICT: Final = 0x7D  # "}"
+_COLON: Final = 0x3A
+_ZERO: Final = 0x30  # "0"
+_CONTAINERS: Final = frozenset((_LIST, _DICT))
+_SCALARS: Final = frozenset(b",;#^!~")
+_NONE: Final = type(None)
+_TIME: Final = (float, int)  # mitmproxy writes a float; its type check takes an int too, and keeps it
 
 
 def _small(tags: bytes, below: int) -> bytes:
@@ -41,7 +46,7 @@ def _small(tags: bytes, below: int) -> bytes:
     return b"|".join(b"%d:.{%d}%s" % (length, length, tags) for length in range(below))
 
 
-_SMALL_ENTRIES = re.compile(
+_SMALL_ENTRIES: Final = re.compile(
     # a key that is not an address (those are read), then a scalar or an empty container: a value with nothing in it
     rb"(?:(?!8:peername;|7:address;)(?:%s)(?:0:[\]}]|%s))*" % (_small(b";", 32), _small(b"[,;#^!~]", 100)),
     re.DOTALL,
@@ -96,7 +101,7 @@ class _Decline(Exception):
 
 # The fields mitmproxy 12 writes (a test holds them to mitmproxy's get_state): each message field with the types
 # mitmproxy writes it as (list: the header list), each connection field.
-_MESSAGE: dict[bytes, tuple[type, ...]] = {
+_MESSAGE: Final[dict[bytes, tuple[type, ...]]] = {
     b"http_version": (bytes,),
     b"headers": (list,),
     b"content": (bytes, _NONE),
@@ -105,7 +110,7 @@ _MESSAGE: dict[bytes, tuple[type, ...]] = {
     b"timestamp_end": (*_TIME, _NONE),
 }
 """The fields a request and a response share."""
-_REQUEST: dict[bytes, tuple[type, ...]] = {
+_REQUEST: Final[dict[bytes, tuple[type, ...]]] = {
     b"host": (str,),
     b"port": (int,),
     b"method": (bytes,),
@@ -114,9 +119,9 @@ _REQUEST: dict[bytes, tuple[type, ...]] = {
     b"path": (bytes,),
     **_MESSAGE,
 }
-_RESPONSE: dict[bytes, tuple[type, ...]] = {b"status_code": (int,), b"reason": (bytes,), **_MESSAGE}
-_ADDRESSES = frozenset((b"peername", b"address"))
-_FLOW = frozenset(
+_RESPONSE: Final[dict[bytes, tuple[type, ...]]] = {b"status_code": (int,), b"reason": (bytes,), **_MESSAGE}
+_ADDRESSES: Final = frozenset((b"peername", b"address"))
+_FLOW: Final = frozenset(
     b"backup client_conn comment error id intercepted is_replay marked metadata request response server_conn "
     b"timestamp_created type version websocket".split()
 )
@@ -129,45 +134,50 @@ def read_parts(frame: bytes, *, max_values: int, max_depth: int, max_prefix_digi
         return None
     try:
         return _flow(frame, max_depth, max_prefix_digits)
-    except (_Decline, ValueError):  # ValueError: a length prefix without its colon
+    except (_Decline, IndexError):  # IndexError: a length prefix that runs to the frame's end
         return None
 
 
 def _head(frame: bytes, pos: int, limit: int, digits_max: int) -> tuple[int, int, int]:
     """Where the payload of the value at ``pos`` starts and ends, and its type tag; it must end before ``limit`` (the
-    tag of its container). At ``pos == limit`` the tag is no digit: declined too."""
-    colon = frame.index(b":", pos)  # no colon: ValueError, a decline
-    length = _LENGTHS.get(frame[pos:colon])
-    if length is None:
-        length = _length(frame, pos, colon, digits_max)
+    tag of its container). At ``pos == limit`` the tag is no digit: declined too.
+
+    The length prefix (1 to ``digits_max`` ASCII digits, then a colon, as mitmproxy allows) is read byte by byte, in
+    line: a prefix is a few digits, and this costs less than finding the colon, slicing the digits and converting
+    them (pure, a little; compiled, some ten times), where a helper function would cost more than it saves."""
+    colon, length, digit = pos, 0, frame[pos] - _ZERO
+    while 0 <= digit <= 9 and colon - pos < digits_max:
+        length = length * 10 + digit
+        colon += 1
+        digit = frame[colon] - _ZERO
+    if digit != _COLON - _ZERO or colon == pos:
+        raise _Decline
     end = colon + 1 + length
     if end >= limit:
         raise _Decline
     return colon + 1, end, frame[end]
 
 
-def _length(frame: bytes, pos: int, colon: int, digits_max: int) -> int:
-    """A length prefix not in ``_LENGTHS``: digits only, at most ``digits_max`` of them."""
-    digits = frame[pos:colon]
-    if colon - pos > digits_max or not digits.isdigit():
-        raise _Decline
-    return int(digits)
-
-
 def _entry(frame: bytes, pos: int, limit: int, digits_max: int) -> tuple[bytes, int, int, int]:
     """The dict entry at ``pos``: its key (text), where its value's payload starts and ends, and the value's tag.
     :func:`_head` twice, written out: this is most of the work of reading a flow."""
-    colon = frame.index(b":", pos)
-    length = _LENGTHS.get(frame[pos:colon])
-    if length is None:
-        length = _length(frame, pos, colon, digits_max)
+    colon, length, digit = pos, 0, frame[pos] - _ZERO
+    while 0 <= digit <= 9 and colon - pos < digits_max:
+        length = length * 10 + digit
+        colon += 1
+        digit = frame[colon] - _ZERO
+    if digit != _COLON - _ZERO or colon == pos:
+        raise _Decline
     key_end = colon + 1 + length
     if key_end >= limit or frame[key_end] != _TEXT:
         raise _Decline
-    value_colon = frame.index(b":", key_end + 1)
-    length = _LENGTHS.get(frame[key_end + 1 : value_colon])
-    if length is None:
-        length = _length(frame, key_end + 1, value_colon, digits_max)
+    value_colon, length, digit = key_end + 1, 0, frame[key_end + 1] - _ZERO
+    while 0 <= digit <= 9 and value_colon - key_end - 1 < digits_max:
+        length = length * 10 + digit
+        value_colon += 1
+        digit = frame[value_colon] - _ZERO
+    if digit != _COLON - _ZERO or value_colon == key_end + 1:
+        raise _Decline
     end = value_colon + 1 + length
     if end >= limit:
         raise _Decline

@@ -11,10 +11,11 @@ mitmproxy's own reader decides.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-_LIST, _DICT = 0x5D, 0x7D  # "]" and "}"
-_NO_KEY: Any = object()
+_LIST: Final = 0x5D  # "]"
+_DICT: Final = 0x7D  # "}"
+_NO_KEY: Final[Any] = object()
 """A dict's next item is a key."""
 
 
@@ -77,7 +78,7 @@ def read_frame(frame: bytes, *, max_values: int, max_depth: int, max_prefix_digi
     return FrameRead(root if building and not open_ else None, None)
 
 
-NOT_PLAIN: Any = object()
+NOT_PLAIN: Final[Any] = object()
 """What :func:`scalar` answers for a payload it does not read exactly as mitmproxy does (or a container's tag)."""
 
 
