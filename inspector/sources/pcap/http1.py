@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Literal, NamedTuple, Protocol
+from typing import Final, Literal, NamedTuple, Protocol
 
 from inspector.model import Headers, HttpRequest, HttpResponse
 from inspector.sources.pcap.budget import MemoryBudget
@@ -47,23 +47,32 @@ __all__ = [
     "MessageHead",
 ]
 
-HEAD_LIMIT = 1 << 20
-FREE_HEAD = 64 << 10
-LINE_LIMIT = 4 << 10
-TRAILER_LIMIT = 64 << 10
-BODY_LIMIT = 1 << 20
-MAX_HEAD_FRAMES = 256
+HEAD_LIMIT: Final = 1 << 20
+FREE_HEAD: Final = 64 << 10
+LINE_LIMIT: Final = 4 << 10
+TRAILER_LIMIT: Final = 64 << 10
+BODY_LIMIT: Final = 1 << 20
+MAX_HEAD_FRAMES: Final = 256
 
 GapEffect = Literal["body", "message", "head", "between", "resync"]
 """What a gap did to the message in progress: only its body lost bytes (framing kept), the rest of the message
 was lost, a partial head was lost, it fell between messages, or it fell while already searching for one."""
 
-_HEAD, _BODY, _LINE, _TO_CLOSE, _RESYNC, _OPAQUE = range(6)
-_CHUNK_SIZE, _CHUNK_END, _TRAILER = range(3)
+# Parser states, and the lines of the chunked coding. ``Final``: a compiled build reads them as constants, not as
+# module attributes looked up on every test of the state.
+_HEAD: Final = 0
+_BODY: Final = 1
+_LINE: Final = 2
+_TO_CLOSE: Final = 3
+_RESYNC: Final = 4
+_OPAQUE: Final = 5
+_CHUNK_SIZE: Final = 0
+_CHUNK_END: Final = 1
+_TRAILER: Final = 2
 
 # Could the first bytes of a stream still become a request or status line?
-_PLAUSIBLE_START = re.compile(rb"HTTP/|[A-Z][A-Z0-9_-]{0,31}(?: |\Z)")
-_CHUNK_SIZE_RE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?")
+_PLAUSIBLE_START: Final = re.compile(rb"HTTP/|[A-Z][A-Z0-9_-]{0,31}(?: |\Z)")
+_CHUNK_SIZE_RE: Final = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?")
 
 
 class MessageHead(NamedTuple):

@@ -4,6 +4,7 @@ tunnels. Everything that is not TCP over IP is dropped here, cheaply."""
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from inspector.sources.pcap import tunnels
 from inspector.sources.pcap.files import NOT_A_PACKET, TLS_SECRETS, Buffer
@@ -32,13 +33,13 @@ from inspector.sources.pcap.links import (
 Segment = tuple[bytes, bytes, int, int, int, int, int, bytes]
 """``(src, dst, sport, dport, seq, ack, flags, payload)``: addresses as packed bytes."""
 
-_TCP = struct.Struct("!HHIIBB")
+_TCP: Final = struct.Struct("!HHIIBB")
 # The common case in one call: Ethernet, IPv4 without options, TCP.
-_ETHER_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBB")
-_PORTS = struct.Struct("!HH")
-_MAX_LAYERS = 10
+_ETHER_IPV4_TCP: Final = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBB")
+_PORTS: Final = struct.Struct("!HH")
+_MAX_LAYERS: Final = 10
 """Tunnels inside tunnels: more than this is not a real capture."""
-MAX_LINKS_NAMED = 8
+MAX_LINKS_NAMED: Final = 8
 """Unsupported link types counted one by one; a hostile pcapng could name thousands."""
 
 

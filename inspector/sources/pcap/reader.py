@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from inspector.frozen import pickled_by_constructor
 from inspector.model import InputError, Notice, SourceItem
@@ -43,14 +44,14 @@ PROGRESS_EVERY = 1 << 16
 """Packets between progress reports and housekeeping (idle connections, dropped pages)."""
 REAP_EVERY = 1 << 12
 """Packets between closing connections that were reset and went quiet, and releasing pages already read."""
-DROP_PAGES_EVERY = 4 << 20
+DROP_PAGES_EVERY: Final = 4 << 20
 """Bytes of the mapping read before their pages are released (at most this plus 4096 frames stay mapped)."""
 MAX_FRAME_READ = 1 << 20
 """Frames are read up to this length, as if captured with this snap length: segmentation offload shows segments
 of up to 64 KiB (BIG TCP some hundreds), while a record may claim 256 MiB. The TCP bytes beyond it are missing to
 reassembly, so the exchanges they would carry are reported as a capture gap; the rest of the record is never
 touched, so it costs no memory."""
-MEMORY_BUDGET = 256 << 20
+MEMORY_BUDGET: Final = 256 << 20
 """Bytes that out-of-order segments and oversized header blocks of all connections may hold together."""
 
 
@@ -407,7 +408,7 @@ class _Views:
         return part.private
 
 
-MAX_OWNERS = 1 << 18
+MAX_OWNERS: Final = 1 << 18
 """Connections remembered with the file that fed them; beyond this, those of files already read are forgotten."""
 
 
@@ -591,10 +592,10 @@ def _open(stack: ExitStack, file: CaptureFile) -> _Open:
 
 Walked = tuple[int, int, Record]
 """``(ts_us, file index, record)``: a record of one file of the timeline (``ts_us`` only orders the merge)."""
-_ZEROS = itertools.repeat(0)
+_ZEROS: Final = itertools.repeat(0)
 
 
-_NO_KEYS = itertools.repeat((0, 0))
+_NO_KEYS: Final = itertools.repeat((0, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -673,7 +674,7 @@ def _unread_links_notice(source: str, count: int, links: dict[int, int], frames:
     )
 
 
-_LINKS_HINT = (
+_LINKS_HINT: Final = (
     "this reader decodes Ethernet, Linux cooked (SLL, SLL2), NULL/loopback, raw IP, NFLOG, PPP, Cisco HDLC and "
     "802.11; capture on such an interface (on Linux, `-i any` gives SLL2)"
 )
