@@ -497,7 +497,10 @@ class ConnectionTable:
             elif seq == stream.next_seq and not stream.stored and stream.fin_seq is None:
                 # In order, nothing waiting: the common case, without a call into reassembly.
                 stream.next_seq = (seq + len(payload)) & MASK
-                consumer.data(payload, frame, ts, ack)
+                if isinstance(consumer, Http1Parser):  # the common consumer, named: a compiled build calls it natively
+                    consumer.data(payload, frame, ts, ack)
+                else:
+                    consumer.data(payload, frame, ts, ack)
             else:
                 stream.segment(seq, payload, frame, ts, ack)
         if flags & (FIN | RST):

@@ -102,7 +102,8 @@ def iter_pcap(buf: Buffer) -> Iterator[Record]:
     while off < size:
         if off + 16 > size:
             raise CaptureFormatError(off, "truncated record header")
-        sec, frac, incl, _orig = unpack(buf, off)
+        header: tuple[int, int, int, int] = unpack(buf, off)  # typed: compiled, tested as ints, not objects
+        sec, frac, incl, _orig = header
         if incl == 0:
             raise CaptureFormatError(off, "zero-length record")
         if incl > MAX_RECORD:

@@ -291,30 +291,32 @@ class CaptureTimeline:
         at = 0  # the file being read
         entered = self._frame  # the frame before its first, this time
         mapped = current.mapped
-        decode = current.decoder.decode
-        segment_in = table.segment
+        # Methods called on their objects, not bound-method locals: a compiled build calls them natively (a bound
+        # method is a Python call that boxes every argument).
+        decoder = current.decoder
         keep = self._keep
         progress = self._progress
         frame = self._frame
         housekeeping = self._housekeeping
         ts = self._last_ts
+        frame_limit = MAX_FRAME_READ  # a local: read once, not looked up per frame
         try:
             for _, index, (linktype, ts, start, end) in records:
                 if index != at:
                     current.frames += frame - entered
                     current.last_frame, entered, at = frame, frame, index
                     current = files[index]
-                    mapped, decode = current.mapped, current.decoder.decode
+                    mapped, decoder = current.mapped, current.decoder
                     self._switch(current)
                 frame += 1
                 out.now = frame
-                segment = decode(
-                    linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ
+                segment = decoder.decode(
+                    linktype, mapped, start, end if end - start <= frame_limit else start + frame_limit
                 )
                 if segment is not None:
                     if keep is None or keep(segment):
                         if views is None:
-                            segment_in(segment, frame, ts)
+                            table.segment(segment, frame, ts)
                         else:
                             views.table_for(current, segment).segment(segment, frame, ts)
                         if out.dirty:
