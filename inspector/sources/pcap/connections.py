@@ -217,7 +217,7 @@ class Connection:
             if pending is not None and not pending.finished:
                 head = pending.request
                 if parser.frame not in head.frames:  # named by its last frame too, as Wireshark shows it
-                    pending.request = MessageHead._make((*head[:3], (*head.frames, parser.frame), *head[4:]))
+                    head.frames = (*head.frames, parser.frame)
                 if body is not None:
                     pending.request_body = self._kept(pending.request, body)
             return

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Final, Literal, NamedTuple, Protocol
+from typing import Final, Literal, Protocol
 
 from inspector.model import Headers, HttpRequest, HttpResponse
 from inspector.sources.pcap.budget import MemoryBudget
@@ -75,30 +75,48 @@ _PLAUSIBLE_START: Final = re.compile(rb"HTTP/|[A-Z][A-Z0-9_-]{0,31}(?: |\Z)")
 _CHUNK_SIZE_RE: Final = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?")
 
 
-class MessageHead(NamedTuple):
-    """A parsed request or response head and where it was on the wire."""
+class MessageHead:
+    """A parsed request or response head and where it was on the wire.
 
-    message: HttpRequest | HttpResponse
-    """The start line and headers (bodies are added when the exchange is output)."""
-    method: str
-    """The request method (empty for a response)."""
-    status: int
-    """The response status (0 for a request)."""
-    frames: tuple[int, ...]
-    """Frames that carried the head, first one first."""
-    ts: int
-    """Capture time of the first frame, microseconds since the epoch."""
-    ack: int
-    """TCP acknowledgement number of the first frame (``-1`` when it had none): how much of the other direction
-    the sender had received, which pairs a response with its request after a gap."""
-    end: int
-    """Stream offset just after the head."""
-    bad_lines: int
-    """Header lines without a colon, skipped."""
-    start: int = 0
-    """Stream offset of the head's first byte (more than 0 for a stream's first message: bytes were skipped)."""
-    spaced_names: tuple[str, ...] = ()
-    """Header names that had whitespace before their colon (kept, without it; servers must reject such lines)."""
+    A plain class rather than a ``NamedTuple``: a compiled build makes one per head natively, where a named
+    tuple's constructor is Python code."""
+
+    __slots__ = ("ack", "bad_lines", "end", "frames", "message", "method", "spaced_names", "start", "status", "ts")
+
+    def __init__(
+        self,
+        message: HttpRequest | HttpResponse,
+        method: str,
+        status: int,
+        frames: tuple[int, ...],
+        ts: int,
+        ack: int,
+        end: int,
+        bad_lines: int,
+        start: int = 0,
+        spaced_names: tuple[str, ...] = (),
+    ) -> None:
+        self.message = message
+        """The start line and headers (bodies are added when the exchange is output)."""
+        self.method = method
+        """The request method (empty for a response)."""
+        self.status = status
+        """The response status (0 for a request)."""
+        self.frames = frames
+        """Frames that carried the head, first one first."""
+        self.ts = ts
+        """Capture time of the first frame, microseconds since the epoch."""
+        self.ack = ack
+        """TCP acknowledgement number of the first frame (``-1`` when it had none): how much of the other direction
+        the sender had received, which pairs a response with its request after a gap."""
+        self.end = end
+        """Stream offset just after the head."""
+        self.bad_lines = bad_lines
+        """Header lines without a colon, skipped."""
+        self.start = start
+        """Stream offset of the head's first byte (more than 0 for a stream's first message: bytes were skipped)."""
+        self.spaced_names = spaced_names
+        """Header names that had whitespace before their colon (kept, without it; servers must reject such lines)."""
 
 
 class HttpSink(Protocol):
