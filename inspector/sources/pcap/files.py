@@ -149,7 +149,8 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
     last_ts = 0
     while off < size:
         if off + 28 <= size:
-            btype, blen, ifid, hi, lo, caplen, _orig = header.unpack_from(buf, off)
+            fields: tuple[int, int, int, int, int, int, int] = header.unpack_from(buf, off)  # typed, as in iter_pcap
+            btype, blen, ifid, hi, lo, caplen, _orig = fields
         elif off + 12 > size:
             raise CaptureFormatError(off, "truncated block header")
         else:  # too short for an enhanced packet block: its fields are not read
@@ -167,7 +168,7 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
         end = off + blen
         if end > size:
             raise CaptureFormatError(off, f"truncated block ({blen} bytes claimed, {size - off} left)")
-        (trailer,) = word.unpack_from(buf, end - 4)
+        trailer: int = word.unpack_from(buf, end - 4)[0]
         if trailer != blen:
             raise CaptureFormatError(off, f"block length {blen} does not match its trailer {trailer}")
         body = off + 8
