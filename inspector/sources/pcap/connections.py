@@ -15,6 +15,7 @@ import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from inspector.bodies import kept_prefix, wants_body
 from inspector.model import Endpoint, Notice, TlsInfo
@@ -30,18 +31,21 @@ from inspector.sources.pcap.tls.session import TlsSession
 from inspector.sources.pcap.tls.start import StreamStart
 from inspector.sources.pcap.tls.tracker import TlsTracker
 
-FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+ACK: Final = 0x10
 
-IDLE_US = 15 * 60 * 1_000_000
+IDLE_US: Final = 15 * 60 * 1_000_000
 MAX_CONNECTIONS = 20_000
-RESET_LINGER_US = 5 * 1_000_000
+RESET_LINGER_US: Final = 5 * 1_000_000
 """A reset connection is closed once quiet this long: data after a RST (which the peer may have ignored, as
 an injected or stale reset is) is still read."""
-CLOSED_LINGER_US = 30 * 1_000_000
+CLOSED_LINGER_US: Final = 30 * 1_000_000
 """Packets of a closed connection seen this long after it closed (retransmissions) are dropped."""
-MAX_CLOSED = 8_192
-MAX_UNANSWERED = 256
-MALFORMED_PER_DIRECTION = 3
+MAX_CLOSED: Final = 8_192
+MAX_UNANSWERED: Final = 256
+MALFORMED_PER_DIRECTION: Final = 3
 
 Key = tuple[bytes, bytes, int, int]
 Half = tuple["Connection", int, TcpStream, TcpStream]
@@ -213,7 +217,7 @@ class Connection:
             if pending is not None and not pending.finished:
                 head = pending.request
                 if parser.frame not in head.frames:  # named by its last frame too, as Wireshark shows it
-                    pending.request = MessageHead._make((*head[:3], (*head.frames, parser.frame), *head[4:]))
+                    head.frames = (*head.frames, parser.frame)
                 if body is not None:
                     pending.request_body = self._kept(pending.request, body)
             return
@@ -493,7 +497,10 @@ class ConnectionTable:
             elif seq == stream.next_seq and not stream.stored and stream.fin_seq is None:
                 # In order, nothing waiting: the common case, without a call into reassembly.
                 stream.next_seq = (seq + len(payload)) & MASK
-                consumer.data(payload, frame, ts, ack)
+                if isinstance(consumer, Http1Parser):  # the common consumer, named: a compiled build calls it natively
+                    consumer.data(payload, frame, ts, ack)
+                else:
+                    consumer.data(payload, frame, ts, ack)
             else:
                 stream.segment(seq, payload, frame, ts, ack)
         if flags & (FIN | RST):

@@ -12,20 +12,21 @@ import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Final
 
 Record = tuple[int, int, int, int]
 """``(linktype, ts_us, start, end)``; linktype ``-1`` when a pcapng frame names an interface that does not
 exist, ``-2`` for a block that Wireshark numbers as a frame although it holds no packet."""
 
-UNKNOWN_LINKTYPE = -1
-NOT_A_PACKET = -2
+UNKNOWN_LINKTYPE: Final = -1
+NOT_A_PACKET: Final = -2
 """The link type given to blocks Wireshark numbers as frames but that carry no packet (custom blocks, journal)."""
-TLS_SECRETS = -3
+TLS_SECRETS: Final = -3
 """The "link type" of a Decryption Secrets Block holding a TLS key log: ``start:end`` is the key log text. It is
 not a frame (Wireshark does not number it)."""
-MAX_INTERFACES = 4096
+MAX_INTERFACES: Final = 4096
 """Interfaces per pcapng section: real captures have a handful; the list must not grow with the file."""
-MAX_RECORD = 256 << 20
+MAX_RECORD: Final = 256 << 20
 """No capture format writes frames this large; a claimed length beyond it is damage, not data."""
 
 PCAP_MAGICS: dict[bytes, tuple[str, bool]] = {
@@ -34,20 +35,20 @@ PCAP_MAGICS: dict[bytes, tuple[str, bool]] = {
     b"\x4d\x3c\xb2\xa1": ("<", True),
     b"\xa1\xb2\x3c\x4d": (">", True),
 }
-PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
-_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+PCAPNG_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
+_BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
 
-_SHB = 0x0A0D0D0A
-_IDB = 1
-_OPB = 2  # obsolete packet block
-_SPB = 3
-_EPB = 6
-_DSB = 0x0000000A
-_DSB_TLS_KEY_LOG = 0x544C534B
+_SHB: Final = 0x0A0D0D0A
+_IDB: Final = 1
+_OPB: Final = 2  # obsolete packet block
+_SPB: Final = 3
+_EPB: Final = 6
+_DSB: Final = 0x0000000A
+_DSB_TLS_KEY_LOG: Final = 0x544C534B
 # Wireshark numbers these blocks as frames too; counting them keeps frame numbers the same as its own.
-_FRAME_LIKE_BLOCKS = frozenset({0x00000BAD, 0x40000BAD, 0x00000009})  # custom blocks, systemd journal export
-_IF_TSRESOL = 9
-_IF_TSOFFSET = 14
+_FRAME_LIKE_BLOCKS: Final = frozenset({0x00000BAD, 0x40000BAD, 0x00000009})  # custom blocks, systemd journal export
+_IF_TSRESOL: Final = 9
+_IF_TSOFFSET: Final = 14
 
 
 Buffer = bytes | mmap.mmap
@@ -101,7 +102,8 @@ def iter_pcap(buf: Buffer) -> Iterator[Record]:
     while off < size:
         if off + 16 > size:
             raise CaptureFormatError(off, "truncated record header")
-        sec, frac, incl, _orig = unpack(buf, off)
+        header: tuple[int, int, int, int] = unpack(buf, off)  # typed: compiled, tested as ints, not objects
+        sec, frac, incl, _orig = header
         if incl == 0:
             raise CaptureFormatError(off, "zero-length record")
         if incl > MAX_RECORD:
@@ -133,7 +135,7 @@ class _Interface:
 
 # Compiled once per byte order: a format string given to ``struct.unpack_from`` is looked up in a cache per call.
 # The first is a block header with, if the block is an enhanced packet block, the fields before its packet data.
-_BLOCK_STRUCTS = {endian: (struct.Struct(endian + "IIIIIII"), struct.Struct(endian + "I")) for endian in "<>"}
+_BLOCK_STRUCTS: Final = {endian: (struct.Struct(endian + "IIIIIII"), struct.Struct(endian + "I")) for endian in "<>"}
 
 
 def iter_pcapng(buf: Buffer) -> Iterator[Record]:
@@ -147,7 +149,8 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
     last_ts = 0
     while off < size:
         if off + 28 <= size:
-            btype, blen, ifid, hi, lo, caplen, _orig = header.unpack_from(buf, off)
+            fields: tuple[int, int, int, int, int, int, int] = header.unpack_from(buf, off)  # typed, as in iter_pcap
+            btype, blen, ifid, hi, lo, caplen, _orig = fields
         elif off + 12 > size:
             raise CaptureFormatError(off, "truncated block header")
         else:  # too short for an enhanced packet block: its fields are not read
@@ -165,7 +168,7 @@ def iter_pcapng(buf: Buffer) -> Iterator[Record]:
         end = off + blen
         if end > size:
             raise CaptureFormatError(off, f"truncated block ({blen} bytes claimed, {size - off} left)")
-        (trailer,) = word.unpack_from(buf, end - 4)
+        trailer: int = word.unpack_from(buf, end - 4)[0]
         if trailer != blen:
             raise CaptureFormatError(off, f"block length {blen} does not match its trailer {trailer}")
         body = off + 8

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Literal, NamedTuple, Protocol
+from typing import Final, Literal, Protocol
 
 from inspector.model import Headers, HttpRequest, HttpResponse
 from inspector.sources.pcap.budget import MemoryBudget
@@ -47,49 +47,76 @@ __all__ = [
     "MessageHead",
 ]
 
-HEAD_LIMIT = 1 << 20
-FREE_HEAD = 64 << 10
-LINE_LIMIT = 4 << 10
-TRAILER_LIMIT = 64 << 10
-BODY_LIMIT = 1 << 20
-MAX_HEAD_FRAMES = 256
+HEAD_LIMIT: Final = 1 << 20
+FREE_HEAD: Final = 64 << 10
+LINE_LIMIT: Final = 4 << 10
+TRAILER_LIMIT: Final = 64 << 10
+BODY_LIMIT: Final = 1 << 20
+MAX_HEAD_FRAMES: Final = 256
 
 GapEffect = Literal["body", "message", "head", "between", "resync"]
 """What a gap did to the message in progress: only its body lost bytes (framing kept), the rest of the message
 was lost, a partial head was lost, it fell between messages, or it fell while already searching for one."""
 
-_HEAD, _BODY, _LINE, _TO_CLOSE, _RESYNC, _OPAQUE = range(6)
-_CHUNK_SIZE, _CHUNK_END, _TRAILER = range(3)
+# Parser states, and the lines of the chunked coding. ``Final``: a compiled build reads them as constants, not as
+# module attributes looked up on every test of the state.
+_HEAD: Final = 0
+_BODY: Final = 1
+_LINE: Final = 2
+_TO_CLOSE: Final = 3
+_RESYNC: Final = 4
+_OPAQUE: Final = 5
+_CHUNK_SIZE: Final = 0
+_CHUNK_END: Final = 1
+_TRAILER: Final = 2
 
 # Could the first bytes of a stream still become a request or status line?
-_PLAUSIBLE_START = re.compile(rb"HTTP/|[A-Z][A-Z0-9_-]{0,31}(?: |\Z)")
-_CHUNK_SIZE_RE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?")
+_PLAUSIBLE_START: Final = re.compile(rb"HTTP/|[A-Z][A-Z0-9_-]{0,31}(?: |\Z)")
+_CHUNK_SIZE_RE: Final = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?")
 
 
-class MessageHead(NamedTuple):
-    """A parsed request or response head and where it was on the wire."""
+class MessageHead:
+    """A parsed request or response head and where it was on the wire.
 
-    message: HttpRequest | HttpResponse
-    """The start line and headers (bodies are added when the exchange is output)."""
-    method: str
-    """The request method (empty for a response)."""
-    status: int
-    """The response status (0 for a request)."""
-    frames: tuple[int, ...]
-    """Frames that carried the head, first one first."""
-    ts: int
-    """Capture time of the first frame, microseconds since the epoch."""
-    ack: int
-    """TCP acknowledgement number of the first frame (``-1`` when it had none): how much of the other direction
-    the sender had received, which pairs a response with its request after a gap."""
-    end: int
-    """Stream offset just after the head."""
-    bad_lines: int
-    """Header lines without a colon, skipped."""
-    start: int = 0
-    """Stream offset of the head's first byte (more than 0 for a stream's first message: bytes were skipped)."""
-    spaced_names: tuple[str, ...] = ()
-    """Header names that had whitespace before their colon (kept, without it; servers must reject such lines)."""
+    A plain class rather than a ``NamedTuple``: a compiled build makes one per head natively, where a named
+    tuple's constructor is Python code."""
+
+    __slots__ = ("ack", "bad_lines", "end", "frames", "message", "method", "spaced_names", "start", "status", "ts")
+
+    def __init__(
+        self,
+        message: HttpRequest | HttpResponse,
+        method: str,
+        status: int,
+        frames: tuple[int, ...],
+        ts: int,
+        ack: int,
+        end: int,
+        bad_lines: int,
+        start: int = 0,
+        spaced_names: tuple[str, ...] = (),
+    ) -> None:
+        self.message = message
+        """The start line and headers (bodies are added when the exchange is output)."""
+        self.method = method
+        """The request method (empty for a response)."""
+        self.status = status
+        """The response status (0 for a request)."""
+        self.frames = frames
+        """Frames that carried the head, first one first."""
+        self.ts = ts
+        """Capture time of the first frame, microseconds since the epoch."""
+        self.ack = ack
+        """TCP acknowledgement number of the first frame (``-1`` when it had none): how much of the other direction
+        the sender had received, which pairs a response with its request after a gap."""
+        self.end = end
+        """Stream offset just after the head."""
+        self.bad_lines = bad_lines
+        """Header lines without a colon, skipped."""
+        self.start = start
+        """Stream offset of the head's first byte (more than 0 for a stream's first message: bytes were skipped)."""
+        self.spaced_names = spaced_names
+        """Header names that had whitespace before their colon (kept, without it; servers must reject such lines)."""
 
 
 class HttpSink(Protocol):

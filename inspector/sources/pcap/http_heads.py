@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from inspector.model import Headers, HttpExchange, Notice
 
-REQUEST = 1
-RESPONSE = 2
+REQUEST: Final = 1
+RESPONSE: Final = 2
 """Message kinds (a direction's role)."""
 
-REQUEST_LINE = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (\S+) (HTTP/1\.[01])\r?\n")
-STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: [^\r\n]*)?\r?\n")
+REQUEST_LINE: Final = re.compile(rb"([A-Z][A-Z0-9_-]{0,31}) (\S+) (HTTP/1\.[01])\r?\n")
+STATUS_LINE: Final = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: [^\r\n]*)?\r?\n")
 
 
 def head_end(buf: bytearray, scan: int) -> int:
@@ -84,8 +84,8 @@ def _crlf_fields_by_line(text: str) -> tuple[str, Headers, Headers] | None:
     return start_line[:-1], tuple(headers), tuple(named)
 
 
-_NOT_A_NAME_START = frozenset(("", " ", "\t"))
-_NAMED_LENGTHS = frozenset((len("content-type"), len("content-length"), len("transfer-encoding")))
+_NOT_A_NAME_START: Final = frozenset(("", " ", "\t"))
+_NAMED_LENGTHS: Final = frozenset((len("content-type"), len("content-length"), len("transfer-encoding")))
 """The lengths of the names the reader looks up (``body_framing``, and the content type that decides whether a body
 is kept): fields with names of other lengths are none of them."""
 
@@ -135,7 +135,7 @@ def _parse_header_lines(lines: list[str]) -> ParsedFields:
     return ParsedFields(tuple(headers), bad, tuple(spaced))
 
 
-_BLANKS = frozenset((" ", "\t"))
+_BLANKS: Final = frozenset((" ", "\t"))
 """The whitespace the grammar allows around a field value (and a lenient server around a name): SP and HTAB."""
 
 

@@ -8,20 +8,21 @@ are found once per line, not per hit), and only a line's last "HTTP/1." can end 
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from inspector.sources.pcap.http_heads import REQUEST, RESPONSE
 
-MAX_LINE = 16 << 10
+MAX_LINE: Final = 16 << 10
 """The longest line a message start is looked for in (the resync window)."""
 
 # A request line found while resyncing may follow the tail of a body on the same line: it ends in this.
-_VERSION_AT_END = re.compile(rb"HTTP/1\.[01]\r?\n")
+_VERSION_AT_END: Final = re.compile(rb"HTTP/1\.[01]\r?\n")
 # The start of a status line; with no CR before the line's end, the rest is a reason phrase (``STATUS_LINE``).
-_STATUS_START = re.compile(rb"HTTP/1\.[01] [0-9]{3}(?: |\r?\n)")
-_METHOD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-_WHITESPACE = re.compile(rb"\s")
+_STATUS_START: Final = re.compile(rb"HTTP/1\.[01] [0-9]{3}(?: |\r?\n)")
+_METHOD_BYTES: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_WHITESPACE: Final = re.compile(rb"\s")
 
-_KNOWN_METHODS = frozenset(
+_KNOWN_METHODS: Final = frozenset(
     b"GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK SEARCH "
     b"REPORT MERGE ACL BIND MKCALENDAR SUBSCRIBE UNSUBSCRIBE NOTIFY POLL BCOPY BDELETE BMOVE BPROPFIND BPROPPATCH "
     b"RPC_IN_DATA RPC_OUT_DATA X-MS-ENUMATTS".split()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from inspector.model import (
     Endpoint,
@@ -22,17 +23,17 @@ from inspector.rules import RuleId
 from inspector.sources.naming import exchange_id as make_exchange_id
 from inspector.sources.pcap.http1 import MessageHead
 
-HELD_BODY_BYTES = 64 << 20
+HELD_BODY_BYTES: Final = 64 << 20
 """Kept bodies waiting for output beyond this are output at once, out of order if need be."""
-NOTICES_PER_RULE = 100
+NOTICES_PER_RULE: Final = 100
 """Notices of one rule listed one by one per capture; the rest are counted in one summary."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_US = int((datetime(1, 1, 2, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000
-_MAX_US = int((datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_US: Final = int((datetime(1, 1, 2, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000
+_MAX_US: Final = int((datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000
 
 
-_FAST_US = (1 << 32) * 1_000_000
+_FAST_US: Final = (1 << 32) * 1_000_000
 
 OrderKey = tuple[int, int]
 """``(frame, serial)``: the frame of the timeline being read when an exchange's request was complete or a notice

@@ -4,6 +4,7 @@ tunnels. Everything that is not TCP over IP is dropped here, cheaply."""
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from inspector.sources.pcap import tunnels
 from inspector.sources.pcap.files import NOT_A_PACKET, TLS_SECRETS, Buffer
@@ -32,13 +33,16 @@ from inspector.sources.pcap.links import (
 Segment = tuple[bytes, bytes, int, int, int, int, int, bytes]
 """``(src, dst, sport, dport, seq, ack, flags, payload)``: addresses as packed bytes."""
 
-_TCP = struct.Struct("!HHIIBB")
+_TCP: Final = struct.Struct("!HHIIBB")
 # The common case in one call: Ethernet, IPv4 without options, TCP.
-_ETHER_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBB")
-_PORTS = struct.Struct("!HH")
-_MAX_LAYERS = 10
+_ETHER_IPV4_TCP: Final = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBB")
+_PORTS: Final = struct.Struct("!HH")
+_EtherIpv4Tcp = tuple[int, int, int, int, int, bytes, bytes, int, int, int, int, int, int]
+"""What ``_ETHER_IPV4_TCP`` unpacks, written out: ``unpack_from`` gives ``Any``, which a compiled build would test
+field by field as generic objects."""
+_MAX_LAYERS: Final = 10
 """Tunnels inside tunnels: more than this is not a real capture."""
-MAX_LINKS_NAMED = 8
+MAX_LINKS_NAMED: Final = 8
 """Unsupported link types counted one by one; a hostile pcapng could name thousands."""
 
 
@@ -52,9 +56,8 @@ class PacketDecoder:
 
     def decode(self, linktype: int, buf: Buffer, off: int, end: int) -> Segment | None:
         if linktype == 1 and end - off >= 54:
-            etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, data_offset, flags = (
-                _ETHER_IPV4_TCP.unpack_from(buf, off)
-            )
+            fields: _EtherIpv4Tcp = _ETHER_IPV4_TCP.unpack_from(buf, off)
+            etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, data_offset, flags = fields
             if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF and total >= 40:
                 ip_end = off + 14 + total
                 payload = off + 34 + (data_offset >> 4) * 4
@@ -136,7 +139,8 @@ class PacketDecoder:
 def _tcp(buf: Buffer, off: int, end: int, src: bytes, dst: bytes) -> Segment | None:
     if off + 20 > end:
         return None
-    sport, dport, seq, ack, data_offset, flags = _TCP.unpack_from(buf, off)
+    fields: tuple[int, int, int, int, int, int] = _TCP.unpack_from(buf, off)
+    sport, dport, seq, ack, data_offset, flags = fields
     header = (data_offset >> 4) * 4
     if header < 20 or off + header > end:
         return None

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from inspector.frozen import pickled_by_constructor
 from inspector.model import InputError, Notice, SourceItem
@@ -43,14 +44,14 @@ PROGRESS_EVERY = 1 << 16
 """Packets between progress reports and housekeeping (idle connections, dropped pages)."""
 REAP_EVERY = 1 << 12
 """Packets between closing connections that were reset and went quiet, and releasing pages already read."""
-DROP_PAGES_EVERY = 4 << 20
+DROP_PAGES_EVERY: Final = 4 << 20
 """Bytes of the mapping read before their pages are released (at most this plus 4096 frames stay mapped)."""
 MAX_FRAME_READ = 1 << 20
 """Frames are read up to this length, as if captured with this snap length: segmentation offload shows segments
 of up to 64 KiB (BIG TCP some hundreds), while a record may claim 256 MiB. The TCP bytes beyond it are missing to
 reassembly, so the exchanges they would carry are reported as a capture gap; the rest of the record is never
 touched, so it costs no memory."""
-MEMORY_BUDGET = 256 << 20
+MEMORY_BUDGET: Final = 256 << 20
 """Bytes that out-of-order segments and oversized header blocks of all connections may hold together."""
 
 
@@ -290,30 +291,32 @@ class CaptureTimeline:
         at = 0  # the file being read
         entered = self._frame  # the frame before its first, this time
         mapped = current.mapped
-        decode = current.decoder.decode
-        segment_in = table.segment
+        # Methods called on their objects, not bound-method locals: a compiled build calls them natively (a bound
+        # method is a Python call that boxes every argument).
+        decoder = current.decoder
         keep = self._keep
         progress = self._progress
         frame = self._frame
         housekeeping = self._housekeeping
         ts = self._last_ts
+        frame_limit = MAX_FRAME_READ  # a local: read once, not looked up per frame
         try:
             for _, index, (linktype, ts, start, end) in records:
                 if index != at:
                     current.frames += frame - entered
                     current.last_frame, entered, at = frame, frame, index
                     current = files[index]
-                    mapped, decode = current.mapped, current.decoder.decode
+                    mapped, decoder = current.mapped, current.decoder
                     self._switch(current)
                 frame += 1
                 out.now = frame
-                segment = decode(
-                    linktype, mapped, start, end if end - start <= MAX_FRAME_READ else start + MAX_FRAME_READ
+                segment = decoder.decode(
+                    linktype, mapped, start, end if end - start <= frame_limit else start + frame_limit
                 )
                 if segment is not None:
                     if keep is None or keep(segment):
                         if views is None:
-                            segment_in(segment, frame, ts)
+                            table.segment(segment, frame, ts)
                         else:
                             views.table_for(current, segment).segment(segment, frame, ts)
                         if out.dirty:
@@ -407,7 +410,7 @@ class _Views:
         return part.private
 
 
-MAX_OWNERS = 1 << 18
+MAX_OWNERS: Final = 1 << 18
 """Connections remembered with the file that fed them; beyond this, those of files already read are forgotten."""
 
 
@@ -591,10 +594,10 @@ def _open(stack: ExitStack, file: CaptureFile) -> _Open:
 
 Walked = tuple[int, int, Record]
 """``(ts_us, file index, record)``: a record of one file of the timeline (``ts_us`` only orders the merge)."""
-_ZEROS = itertools.repeat(0)
+_ZEROS: Final = itertools.repeat(0)
 
 
-_NO_KEYS = itertools.repeat((0, 0))
+_NO_KEYS: Final = itertools.repeat((0, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -673,7 +676,7 @@ def _unread_links_notice(source: str, count: int, links: dict[int, int], frames:
     )
 
 
-_LINKS_HINT = (
+_LINKS_HINT: Final = (
     "this reader decodes Ethernet, Linux cooked (SLL, SLL2), NULL/loopback, raw IP, NFLOG, PPP, Cisco HDLC and "
     "802.11; capture on such an interface (on Linux, `-i any` gives SLL2)"
 )

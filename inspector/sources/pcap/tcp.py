@@ -9,14 +9,14 @@ store is full, or when the stream is flushed.
 from __future__ import annotations
 
 from bisect import insort
-from typing import Protocol
+from typing import Final, Protocol
 
 from inspector.sources.pcap.budget import MemoryBudget
 
-MASK = 0xFFFFFFFF
-HALF = 0x80000000
-MAX_STORED_BYTES = 2 << 20
-MAX_STORED_SEGMENTS = 2048
+MASK: Final = 0xFFFFFFFF
+HALF: Final = 0x80000000
+MAX_STORED_BYTES: Final = 2 << 20
+MAX_STORED_SEGMENTS: Final = 2048
 
 
 class StreamConsumer(Protocol):
