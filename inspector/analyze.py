@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from inspector.body_errors import body_error_findings
 from inspector.checks.credentials import (
@@ -51,24 +52,52 @@ CACHEABLE_HEADER = 16 * 1024
 """Header values up to this size are parsed once and remembered (clients and servers repeat them verbatim)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class AuthSummary:
-    scheme: str | None
+    scheme: Final[str | None]
     """Lower-case scheme of the request's Authorization header; ``None`` when it had none."""
-    user: str | None = None
-    credentials: Credentials | None = None
-    token: TokenReport | None = None
+    user: Final[str | None]
+    credentials: Final[Credentials | None]
+    token: Final[TokenReport | None]
+
+    def __init__(
+        self,
+        scheme: str | None,
+        user: str | None = None,
+        credentials: Credentials | None = None,
+        token: TokenReport | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.user = user
+        self.credentials = credentials
+        self.token = token
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class ExchangeResult:
-    exchange: HttpExchange
-    auth: AuthSummary
-    findings: tuple[Finding, ...] = ()
-    challenges: tuple[Challenge, ...] = ()
-    diagnostics: Diagnostics | None = None
-    token_request: TokenRequestReport | None = None
+    exchange: Final[HttpExchange]
+    auth: Final[AuthSummary]
+    findings: Final[tuple[Finding, ...]]
+    challenges: Final[tuple[Challenge, ...]]
+    diagnostics: Final[Diagnostics | None]
+    token_request: Final[TokenRequestReport | None]
     """Set when the exchange is a token request to Entra/ACS (the outbound leg)."""
+
+    def __init__(
+        self,
+        exchange: HttpExchange,
+        auth: AuthSummary,
+        findings: tuple[Finding, ...] = (),
+        challenges: tuple[Challenge, ...] = (),
+        diagnostics: Diagnostics | None = None,
+        token_request: TokenRequestReport | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.auth = auth
+        self.findings = findings
+        self.challenges = challenges
+        self.diagnostics = diagnostics
+        self.token_request = token_request
 
 
 class Analyzer:

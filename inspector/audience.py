@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from inspector.frozen import pickled_by_constructor
 from inspector.hosts import bare_host
@@ -71,12 +72,16 @@ SERVICE_NAMES: dict[str, str] = {
 """Names accepted for a principal in ``--audience-principal``, beside a GUID."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class ExpectedAudience:
-    principal: str
+    principal: Final[str]
     """The principal (lower-case) a token sent there must name in its ``aud``."""
-    why: str
+    why: Final[str]
     """Where the expectation comes from, for the message: the path prefix or the configured host."""
+
+    def __init__(self, principal: str, why: str) -> None:
+        self.principal = principal
+        self.why = why
 
 
 def principal_name(principal: str) -> str:

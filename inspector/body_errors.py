@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from inspector.bodies import body_text, kept_body, media_type
 from inspector.frozen import pickled_by_constructor
@@ -114,12 +114,17 @@ _MESSAGE = _element("(?:ErrorMessage|Message)")
 _S2S_CODE = re.compile(r"(?<![0-9])([2-5]00[0-9]{4})(?![0-9])")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class BodyError:
-    kind: str
+    kind: Final[str]
     """``ews``, ``soap-fault``, ``autodiscover`` or ``json``."""
-    code: str | None
-    text: str | None
+    code: Final[str | None]
+    text: Final[str | None]
+
+    def __init__(self, kind: str, code: str | None, text: str | None) -> None:
+        self.kind = kind
+        self.code = code
+        self.text = text
 
 
 def _value(raw: str | None) -> str | None:

@@ -13,8 +13,8 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Final, Literal
 from urllib.parse import unquote
 
 from inspector.frozen import pickled_by_constructor
@@ -63,26 +63,64 @@ _MAX_STEPS = 4 * MAX_CHALLENGES  # challenges plus skipped garbage and orphan pa
 # --- Authorization -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, repr=False)  # a value class: see inspector/frozen.py
 class Credentials:
     """One parsed ``Authorization`` (or ``Proxy-Authorization``) header value."""
 
-    scheme: AuthScheme
+    scheme: Final[AuthScheme]
     """Lower-cased scheme; ``"bare"`` when the value is a token without a scheme word (e.g. a bare JWT)."""
-    raw_scheme: str
+    raw_scheme: Final[str]
     """The scheme as sent (``"BEARER"``); empty for ``bare`` and empty values."""
-    credentials: str = field(repr=False)
-    """Everything after the scheme, surrounding whitespace stripped (may be ``""``). A secret."""
-    basic_user: str | None = None
-    basic_password: str | None = field(default=None, repr=False)
-    """A secret: callers redact it."""
-    basic_problem: str | None = None
-    ntlm: NtlmMessage | None = None
+    credentials: Final[str]
+    """Everything after the scheme, surrounding whitespace stripped (may be ``""``). A secret (not in the repr)."""
+    basic_user: Final[str | None]
+    basic_password: Final[str | None]
+    """A secret (not in the repr): callers redact it."""
+    basic_problem: Final[str | None]
+    ntlm: Final[NtlmMessage | None]
     """For NTLM, and Negotiate carrying NTLM."""
-    negotiate_mechanism: Literal["kerberos", "ntlm", "unknown"] | None = None
-    digest_user: str | None = None
-    problem: str | None = None
+    negotiate_mechanism: Final[Literal["kerberos", "ntlm", "unknown"] | None]
+    digest_user: Final[str | None]
+    problem: Final[str | None]
     """Set when the value itself is unusable (empty, undecodable base64, not NTLMSSP, ...)."""
+
+    def __init__(
+        self,
+        scheme: AuthScheme,
+        raw_scheme: str,
+        credentials: str,
+        basic_user: str | None = None,
+        basic_password: str | None = None,
+        basic_problem: str | None = None,
+        ntlm: NtlmMessage | None = None,
+        negotiate_mechanism: Literal["kerberos", "ntlm", "unknown"] | None = None,
+        digest_user: str | None = None,
+        problem: str | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.raw_scheme = raw_scheme
+        self.credentials = credentials
+        self.basic_user = basic_user
+        self.basic_password = basic_password
+        self.basic_problem = basic_problem
+        self.ntlm = ntlm
+        self.negotiate_mechanism = negotiate_mechanism
+        self.digest_user = digest_user
+        self.problem = problem
+
+    def __repr__(self) -> str:
+        # Written, not the dataclass's: a Final field cannot be field(repr=False), and the secrets stay out.
+        shown = (
+            "scheme",
+            "raw_scheme",
+            "basic_user",
+            "basic_problem",
+            "ntlm",
+            "negotiate_mechanism",
+            "digest_user",
+            "problem",
+        )
+        return f"Credentials({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
 
 
 def _b64decode(text: str) -> bytes | None:
@@ -221,15 +259,27 @@ def _digest_user(rest: str) -> str | None:
 # --- WWW-Authenticate --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class Challenge:
     """One RFC 7235 challenge."""
 
-    scheme: AuthScheme
-    raw_scheme: str
-    params: tuple[tuple[str, str], ...] = ()
+    scheme: Final[AuthScheme]
+    raw_scheme: Final[str]
+    params: Final[tuple[tuple[str, str], ...]]
     """Auth-param names lower-cased, values unquoted (quoted-pairs unescaped), in order."""
-    token68: str | None = None
+    token68: Final[str | None]
+
+    def __init__(
+        self,
+        scheme: AuthScheme,
+        raw_scheme: str,
+        params: tuple[tuple[str, str], ...] = (),
+        token68: str | None = None,
+    ) -> None:
+        self.scheme = scheme
+        self.raw_scheme = raw_scheme
+        self.params = params
+        self.token68 = token68
 
     def param(self, name: str) -> str | None:
         """The first value of ``name`` (case-insensitive), or ``None``."""
@@ -324,16 +374,32 @@ def parse_www_authenticate(values: Iterable[str]) -> list[Challenge]:
     return challenges
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class BearerChallengeInfo:
     """The S2S-relevant parameters of a ``Bearer`` challenge (reference §3.1)."""
 
-    client_id: str | None
-    trusted_issuers: tuple[str, ...]
-    token_types: tuple[str, ...]
-    authorization_uri: str | None
-    realm: str | None
-    error: str | None
+    client_id: Final[str | None]
+    trusted_issuers: Final[tuple[str, ...]]
+    token_types: Final[tuple[str, ...]]
+    authorization_uri: Final[str | None]
+    realm: Final[str | None]
+    error: Final[str | None]
+
+    def __init__(
+        self,
+        client_id: str | None,
+        trusted_issuers: tuple[str, ...],
+        token_types: tuple[str, ...],
+        authorization_uri: str | None,
+        realm: str | None,
+        error: str | None,
+    ) -> None:
+        self.client_id = client_id
+        self.trusted_issuers = trusted_issuers
+        self.token_types = token_types
+        self.authorization_uri = authorization_uri
+        self.realm = realm
+        self.error = error
 
 
 _S2S_TOKEN_TYPES = ("app_asserted_user_v1", "service_asserted_app_v1")
@@ -373,14 +439,28 @@ def bearer_challenge_info(ch: Challenge) -> BearerChallengeInfo:
 # --- x-ms-diagnostics --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class Diagnostics:
-    raw: str
-    code: int | None
-    reason: str | None
-    category: str | None
+    raw: Final[str]
+    code: Final[int | None]
+    reason: Final[str | None]
+    category: Final[str | None]
     """From ``error_category=`` (Exchange) or ``category=`` (SharePoint)."""
-    known: KnownDiagnostic | None
+    known: Final[KnownDiagnostic | None]
+
+    def __init__(
+        self,
+        raw: str,
+        code: int | None,
+        reason: str | None,
+        category: str | None,
+        known: KnownDiagnostic | None,
+    ) -> None:
+        self.raw = raw
+        self.code = code
+        self.reason = reason
+        self.category = category
+        self.known = known
 
 
 def _wire_text(text: str) -> str:

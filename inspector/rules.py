@@ -6,8 +6,8 @@ in an Exchange / Skype for Business Online hybrid, and what to do. The README's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Final, Literal
 
 from inspector.frozen import pickled_by_constructor
 from inspector.jsonable import json_native
@@ -78,18 +78,34 @@ class Rule:
     help: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class Finding:
-    rule: RuleId
-    severity: Severity
-    message: str
-    exchange: str | None = None
-    evidence: dict[str, object] = field(default_factory=dict)
+    rule: Final[RuleId]
+    severity: Final[Severity]
+    message: Final[str]
+    exchange: Final[str | None]
+    evidence: Final[dict[str, object]]
     """JSON-native: what the report writes and a flow's metadata holds. :func:`finding` makes it so (and a
     ``Notice``'s evidence is so already); a copy made with ``dataclasses.replace`` keeps it."""
-    suppressed: str | None = None
+    suppressed: Final[str | None]
     """Why it is suppressed (``--ignore`` or the configuration's ``ignore`` list): reported, not counted towards
     ``--fail-on`` (inspector/selection.py)."""
+
+    def __init__(
+        self,
+        rule: RuleId,
+        severity: Severity,
+        message: str,
+        exchange: str | None = None,
+        evidence: dict[str, object] | None = None,
+        suppressed: str | None = None,
+    ) -> None:
+        self.rule = rule
+        self.severity = severity
+        self.message = message
+        self.exchange = exchange
+        self.evidence = {} if evidence is None else evidence
+        self.suppressed = suppressed
 
     def about(self, exchange: str | None) -> Finding:
         """The same finding about another exchange, its evidence shared (a finding made once and reported for every

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from inspector.audience import expected_audience, principal_name, resource_principal
@@ -21,19 +21,37 @@ from inspector.verify import SignatureResult, SignatureVerdict, Verifier
 _DANGEROUS_HEADERS = ("jku", "x5u", "jwk")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class TokenReport:
     """What the tool concluded about one bearer token (shown in every output format)."""
 
-    kind: TokenKind
-    decoded: DecodedBearer
-    issuer: str | None = None
+    kind: Final[TokenKind]
+    decoded: Final[DecodedBearer]
+    issuer: Final[str | None]
     """The calling principal's ``iss`` (outer token, or the app-only token's own)."""
-    realm: str | None = None
-    audience: str | None = None
-    signature: SignatureVerdict | None = None
+    realm: Final[str | None]
+    audience: Final[str | None]
+    signature: Final[SignatureVerdict | None]
     """``None`` where there is nothing to verify (empty, opaque or undecodable)."""
-    key: TrustedKey | None = None
+    key: Final[TrustedKey | None]
+
+    def __init__(
+        self,
+        kind: TokenKind,
+        decoded: DecodedBearer,
+        issuer: str | None = None,
+        realm: str | None = None,
+        audience: str | None = None,
+        signature: SignatureVerdict | None = None,
+        key: TrustedKey | None = None,
+    ) -> None:
+        self.kind = kind
+        self.decoded = decoded
+        self.issuer = issuer
+        self.realm = realm
+        self.audience = audience
+        self.signature = signature
+        self.key = key
 
 
 def audience_host(aud: object) -> str | None:
@@ -191,34 +209,61 @@ def _signature_findings(result: SignatureResult, signed: Jwt, which: str, exchan
     return []
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class TimedToken:
     """A token whose ``nbf``/``exp`` (as Unix seconds, read once) are judged at each use, and its name in messages."""
 
-    which: str
-    nbf: int | None
-    exp: int | None
+    which: Final[str]
+    nbf: Final[int | None]
+    exp: Final[int | None]
+
+    def __init__(self, which: str, nbf: int | None, exp: int | None) -> None:
+        self.which = which
+        self.nbf = nbf
+        self.exp = exp
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class TokenAssessment:
     """Everything about a token that does not depend on when or where it was used: decoded, verified, checked
     against the policy. Cached by the token's text, so a token repeated over thousands of requests is judged once."""
 
-    report: TokenReport
-    findings: tuple[Finding, ...]
+    report: Final[TokenReport]
+    findings: Final[tuple[Finding, ...]]
     """Findings with ``exchange=None``; each use gets copies pointing at its exchange."""
-    timed: tuple[TimedToken, ...] = ()
+    timed: Final[tuple[TimedToken, ...]]
     """The tokens whose ``nbf``/``exp`` are judged at each use."""
-    audience_hosts: frozenset[str] = frozenset()
-    audience_principals: frozenset[str] = frozenset()
+    audience_hosts: Final[frozenset[str]]
+    audience_principals: Final[frozenset[str]]
     """The service principals the ``aud`` names (the service the token was made for)."""
-    signed_as: str = "bearer"
-    key_validity: tuple[datetime, datetime] | None = None
+    signed_as: Final[str]
+    key_validity: Final[tuple[datetime, datetime] | None]
     """The validity of the certificate a valid signature verified with (read from the certificate once)."""
-    valid_from: int | None = None
+    valid_from: Final[int | None]
     """The latest ``nbf`` of the timed tokens: with ``valid_until``, the window in which no use has time findings."""
-    valid_until: int | None = None
+    valid_until: Final[int | None]
+
+    def __init__(
+        self,
+        report: TokenReport,
+        findings: tuple[Finding, ...],
+        timed: tuple[TimedToken, ...] = (),
+        audience_hosts: frozenset[str] = frozenset(),
+        audience_principals: frozenset[str] = frozenset(),
+        signed_as: str = "bearer",
+        key_validity: tuple[datetime, datetime] | None = None,
+        valid_from: int | None = None,
+        valid_until: int | None = None,
+    ) -> None:
+        self.report = report
+        self.findings = findings
+        self.timed = timed
+        self.audience_hosts = audience_hosts
+        self.audience_principals = audience_principals
+        self.signed_as = signed_as
+        self.key_validity = key_validity
+        self.valid_from = valid_from
+        self.valid_until = valid_until
 
     def times_quiet(self, moment: int, skew: int) -> bool:
         """Whether a use at ``moment`` (Unix seconds) is inside every timed token's window, skew allowed."""
@@ -300,17 +345,33 @@ def assess_token(token: DecodedBearer, *, verifier: Verifier, policy: Policy) ->
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class _ClaimsView:
     """What a token's ``iss``, ``aud``, ``nameid`` and ``trustedfordelegation`` (outer and actor) say under a
     policy: the principal findings (``exchange=None``), and the report's issuer, realm and audience."""
 
-    findings: tuple[Finding, ...]
-    issuer: str | None
-    realm: str | None
-    audience: str | None
-    hosts: frozenset[str]
-    principals: frozenset[str]
+    findings: Final[tuple[Finding, ...]]
+    issuer: Final[str | None]
+    realm: Final[str | None]
+    audience: Final[str | None]
+    hosts: Final[frozenset[str]]
+    principals: Final[frozenset[str]]
+
+    def __init__(
+        self,
+        findings: tuple[Finding, ...],
+        issuer: str | None,
+        realm: str | None,
+        audience: str | None,
+        hosts: frozenset[str],
+        principals: frozenset[str],
+    ) -> None:
+        self.findings = findings
+        self.issuer = issuer
+        self.realm = realm
+        self.audience = audience
+        self.hosts = hosts
+        self.principals = principals
 
 
 MAX_CLAIMS_VIEWS = 1024

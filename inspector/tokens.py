@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import pybase64
 
@@ -41,19 +41,35 @@ class TokenProblem(Exception):
     """Why a value is not a decodable JWT (the message is safe to show: it never quotes the token)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class Jwt:
     """One compact JWS as it crossed the wire: its decoded header and claims, and its original segments."""
 
-    header: dict[str, Any]
-    claims: dict[str, Any]
-    signing_input: bytes
+    header: Final[dict[str, Any]]
+    claims: Final[dict[str, Any]]
+    signing_input: Final[bytes]
     """``segment0 + "." + segment1`` exactly as sent: what the signature covers (never re-encoded)."""
-    signature: bytes
-    signature_segment: str
-    payload_problem: str | None = None
+    signature: Final[bytes]
+    signature_segment: Final[str]
+    payload_problem: Final[str | None]
     """Why the payload is not a JSON object (then ``claims`` is empty): still a JWS whose signature can be
     checked (RFC 7520 section 4.1 signs plain text), but not a token with claims."""
+
+    def __init__(
+        self,
+        header: dict[str, Any],
+        claims: dict[str, Any],
+        signing_input: bytes,
+        signature: bytes,
+        signature_segment: str,
+        payload_problem: str | None = None,
+    ) -> None:
+        self.header = header
+        self.claims = claims
+        self.signing_input = signing_input
+        self.signature = signature
+        self.signature_segment = signature_segment
+        self.payload_problem = payload_problem
 
     @property
     def alg(self) -> str:
@@ -69,13 +85,18 @@ class Jwt:
         return value if isinstance(value, str) else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class Principal:
     """``<principal>[/<host>]@<realm>`` as used in ``iss``, ``aud`` and ``nameid``."""
 
-    principal: str
-    host: str | None
-    realm: str
+    principal: Final[str]
+    host: Final[str | None]
+    realm: Final[str]
+
+    def __init__(self, principal: str, host: str | None, realm: str) -> None:
+        self.principal = principal
+        self.host = host
+        self.realm = realm
 
     @classmethod
     def parse(cls, value: object) -> Principal | None:
@@ -96,20 +117,36 @@ def _parse_principal(value: str) -> Principal | None:
 _parse_principal_cached = functools.lru_cache(maxsize=4096)(_parse_principal)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class DecodedBearer:
     """What a bearer value turned out to be. ``outer`` is the token as sent, ``actor`` the signed one inside."""
 
-    kind: TokenKind
-    outer: Jwt | None = None
-    actor: Jwt | None = None
-    problem: str | None = None
+    kind: Final[TokenKind]
+    outer: Final[Jwt | None]
+    actor: Final[Jwt | None]
+    problem: Final[str | None]
     """Set when the value looked like a JWT but could not be decoded (the ``token-malformed`` finding)."""
-    actor_problem: str | None = None
+    actor_problem: Final[str | None]
     """Set when the outer token decoded but its ``actortoken`` did not."""
-    jws: Jwt | None = None
+    jws: Final[Jwt | None]
     """A value that is a JWS but not a JWT (its payload is not a JSON object; ``problem`` says so): not a token
     with claims (``outer`` stays ``None``), but its signature can still be judged."""
+
+    def __init__(
+        self,
+        kind: TokenKind,
+        outer: Jwt | None = None,
+        actor: Jwt | None = None,
+        problem: str | None = None,
+        actor_problem: str | None = None,
+        jws: Jwt | None = None,
+    ) -> None:
+        self.kind = kind
+        self.outer = outer
+        self.actor = actor
+        self.problem = problem
+        self.actor_problem = actor_problem
+        self.jws = jws
 
     @property
     def signed(self) -> Jwt | None:

@@ -9,7 +9,7 @@ signature and key, so a token repeated across thousands of requests is verified 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -25,15 +25,27 @@ ALLOWED_ALGORITHMS = frozenset({"RS256"})
 SignatureVerdict = Literal["valid", "invalid", "unknown-key", "unsigned", "not-allowed"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)  # a value class: see inspector/frozen.py
 class SignatureResult:
-    verdict: SignatureVerdict
-    key: TrustedKey | None = None
+    verdict: Final[SignatureVerdict]
+    key: Final[TrustedKey | None]
     """The key that verified (``valid``), or the one the header named when the signature is wrong (``invalid``)."""
-    wrong_issuer_keys: tuple[TrustedKey, ...] = ()
+    wrong_issuer_keys: Final[tuple[TrustedKey, ...]]
     """Keys the header named that exist but are trusted only for another issuer."""
-    expected_thumbprint: str | None = None
+    expected_thumbprint: Final[str | None]
     """The ``Get-AuthConfig`` thumbprint the header's ``x5t`` names, when one was configured."""
+
+    def __init__(
+        self,
+        verdict: SignatureVerdict,
+        key: TrustedKey | None = None,
+        wrong_issuer_keys: tuple[TrustedKey, ...] = (),
+        expected_thumbprint: str | None = None,
+    ) -> None:
+        self.verdict = verdict
+        self.key = key
+        self.wrong_issuer_keys = wrong_issuer_keys
+        self.expected_thumbprint = expected_thumbprint
 
 
 class Verifier:
