@@ -9,11 +9,11 @@ Only a copy is compiled, never the working tree: an extension module beside its 
 compiled module that an edit has made stale would silently run instead of the edit.
 
 What is compiled, and how, is the wheel's build hook's (``hatch_build.py``): this compiles a copy as a wheel does.
-The modules are mypy-strict already, so mypyc needs no annotations of its own. What a compiled build changes: classes
-are checked at run time (a parameter annotated with a class refuses a look-alike: ``http2.Http2Connection`` is a
-protocol for that), attributes may be deleted only where ``__deletable__`` names them, and a compiled frozen dataclass
-is unpickled through its constructor (``frozen.pickled_by_constructor``). Needs a C compiler, mypy (mypyc ships with
-it) and setuptools (the dev group).
+The modules are mypy-strict already, so mypyc needs no annotations of its own. What a compiled build changes:
+classes are checked at run time (a parameter annotated with a class refuses a look-alike: ``http2.Http2Connection``
+is a protocol for that), attributes may be deleted only where ``__deletable__`` names them, and a compiled class (a
+frozen dataclass, a value class) is unpickled through its constructor (``frozen.pickled_by_constructor``). Needs a C
+compiler, mypy (mypyc ships with it) and setuptools (the dev group).
 """
 
 from __future__ import annotations
