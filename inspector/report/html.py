@@ -2,7 +2,8 @@
 disk or an e-mail attachment, redacted like every other format.
 
 Built for captures of any size without holding them: exchanges are rendered by their records (in ``--jobs``
-workers too) into redacted JSON rows and spooled to disk in blocks, each distinct token once; the timeline is counted
+workers too) into redacted JSON parts and spooled to disk as rows in blocks, each distinct token once, and in each
+block each distinct part (a tail, a header, a finding) once, which its rows name by place; the timeline is counted
 into bounded time bins; findings keep a few examples per rule. The page shows the summary, the timeline, the trust
 inventory and rotation timeline, and the findings at once; the exchange list is paged by its script, which parses
 one block at a time, so a 100,000-exchange report never has 100,000 rows in the DOM.
@@ -82,16 +83,27 @@ def script_json(text: str) -> str:
     return text.replace("<", "\\u003c") if "<" in text else text
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HtmlExchange(Record):
-    """One exchange as the page needs it: where it falls on the timeline and its row (redacted JSON text)."""
+    """One exchange as the page needs it: where it falls on the timeline, and its row as redacted JSON texts, each
+    made once while it repeats: the writer stores each distinct part once per block of rows (see
+    :class:`_RowBlocks`)."""
 
     epoch: float | None
     """``None`` when the exchange's time is unknown: listed, not placed on the timeline."""
     verdict: str
     rejected: bool
     fallback: bool
-    row: str
+    head: str
+    """The row from its opening brace to the comma after its head (:func:`exchange_head_text`): new every row."""
+    tail: str
+    """The exchange's tail as a JSON object (its members come after the head in the row the page makes whole)."""
+    request_headers: str
+    """The request's header list (:class:`HeaderText`)."""
+    response_headers: str | None
+    """The response's header list; ``None`` without a response."""
+    finding_texts: tuple[str, ...]
+    """Each finding as the row lists it (:func:`row_finding_text`)."""
     token: str | None
     """The token's JSON text (stored once per distinct token by the writer)."""
     findings: tuple[Finding, ...]
@@ -110,8 +122,8 @@ class HtmlRecords:
         self.show_secrets = show_secrets
         self.encoder = ExchangeEncoder(show_secrets=show_secrets)
         self.headers = HeaderText(show_secrets=show_secrets)
-        self._tails = TailTexts(self._tail_members)
-        self._findings = FindingTexts(row_finding_text)
+        self._tails = TailTexts(self._tail_object)
+        self._findings = FindingTexts(self._finding_text)
         self._token_texts: tuple[str, str] = ("", "")
         """The last token's JSON text and its ``script_json``: a token is reused for hours."""
 
@@ -121,46 +133,37 @@ class HtmlRecords:
             self._token_texts = (text, script_json(text))
         return self._token_texts[1]
 
-    def _tail_members(self, result: ExchangeResult) -> str:
-        """The row's members after its head: the exchange's tail with the token's summary in place of the token
-        (stored apart, once per distinct token)."""
+    def _tail_object(self, result: ExchangeResult) -> str:
+        """The row's members after its head, as one object: the exchange's tail with the token's summary in place of
+        the token (stored apart, once per distinct token)."""
         report = result.auth.token
         tail = exchange_tail(result, show_secrets=self.show_secrets, token_value="")
         auth = tail["auth"]
         auth.pop("token", None)
         auth["token_summary"] = f"{report.kind} {report.signature or ''}".strip() if report else None
-        return dump_json(tail)[1:-1]
+        return script_json(dump_json(tail))
 
-    def _row_text(self, result: ExchangeResult) -> str:
-        """The row's JSON text, as ``dump_json`` writes the exchange's data with its header lists and findings,
-        made of parts each made once while it repeats: the tail (:class:`TailTexts`), each header
-        (:class:`HeaderText`), each finding (:class:`FindingTexts`); only the head is new per row. Strict per
-        value, so the parts joined are the text of the whole."""
-        exchange = result.exchange
-        response = exchange.response
-        return "".join(
-            (
-                exchange_head_text(exchange, line_type=None),
-                self._tails.text(result),
-                ',"request_headers":',
-                self.headers.text(exchange.request.headers),
-                ',"response_headers":',
-                self.headers.text(response.headers) if response is not None else "null",
-                ',"findings":[',
-                ",".join(map(self._findings.get, result.findings)),
-                "]}",
-            )
-        )
+    @staticmethod
+    def _finding_text(item: Finding) -> str:
+        return script_json(row_finding_text(item))
 
     def exchange(self, result: ExchangeResult) -> Record:
+        """The row's parts, each made once while it repeats: the tail (:class:`TailTexts`), each header
+        (:class:`HeaderTexts`), each finding (:class:`FindingTexts`); only the head is new per row."""
+        exchange = result.exchange
         report = result.auth.token
-        response = result.exchange.response
+        response = exchange.response
+        headers = self.headers
         return HtmlExchange(
-            result.exchange.time.timestamp() if result.exchange.time is not None else None,
+            exchange.time.timestamp() if exchange.time is not None else None,
             verdict_class(result.auth.scheme, report.signature if report else None),
             response is not None and response.status == 401,
-            any(f.rule == "basic-fallback" for f in result.findings),
-            script_json(self._row_text(result)),
+            bool(result.findings) and any(f.rule == "basic-fallback" for f in result.findings),
+            script_json(exchange_head_text(exchange, line_type=None)),
+            self._tails.text(result),
+            script_json(headers.text(exchange.request.headers)),
+            script_json(headers.text(response.headers)) if response is not None else None,
+            tuple(map(self._findings.get, result.findings)),
             self._token_text(report) if report is not None else None,
             result.findings,
         )
@@ -170,10 +173,12 @@ class HtmlRecords:
 
 
 class _Blocks:
-    """JSON rows spooled to disk in blocks, each a gzip-compressed, base64-encoded JSON array in a
-    ``<script type="application/x-gzip-base64" id="{prefix}{n}">`` element (the script inflates one block with the
-    browser's own ``DecompressionStream`` when a page needs it). Compression makes a 100,000-exchange report a
-    tenth of its JSON size; base64 cannot contain markup."""
+    """JSON items spooled to disk in blocks, each a gzip-compressed, base64-encoded JSON array (the exchanges' an
+    object: :class:`_RowBlocks`) in a ``<script type="application/x-gzip-base64" id="{prefix}{n}">`` element (the
+    script inflates one block with the browser's own ``DecompressionStream`` when a page needs it). Compression makes
+    a 100,000-exchange report a tenth of its JSON size; base64 cannot contain markup. Level 3: with each block's
+    repeating parts stored once, the lazy matching of levels 4 and up costs half again as much time for a page about
+    a seventh smaller (level 5 before, on rows written out in full, made a page as large as level 3 makes now)."""
 
     def __init__(self, prefix: str, size: int) -> None:
         self.prefix = prefix
@@ -193,11 +198,15 @@ class _Blocks:
         if not self._pending:
             return
         index = (self.count - 1) // self.size
-        payload = gzip.compress(("[" + ",".join(self._pending) + "]").encode("ascii"), compresslevel=5, mtime=0)
+        payload = gzip.compress(self._text().encode("ascii"), compresslevel=3, mtime=0)
         self._file.write(f'<script type="{BLOCK_TYPE}" id="{self.prefix}{index}">')
         self._file.write(base64.b64encode(payload).decode("ascii"))
         self._file.write("</script>\n")
         self._pending = []
+
+    def _text(self) -> str:
+        """The pending block's JSON text: an array of its items."""
+        return "[" + ",".join(self._pending) + "]"
 
     def drain(self, out: IO[str]) -> None:
         self._flush()
@@ -206,13 +215,42 @@ class _Blocks:
         self._file.close()
 
 
+class _RowBlocks(_Blocks):
+    """The exchanges' blocks, each ``{"parts":[…],"rows":[…]}``: what repeats from row to row (an exchange's tail,
+    the response's header list, each finding) is stored once per block, in its parts, and a row names it by its
+    place there (``"tail":3,"request_headers":[…],"response_headers":5,"findings":[4]``); the page's script makes
+    each row whole again, every member in its place and order (``wholeRows``). The request's header list is
+    written out: a request id makes nearly every one new. A block's parts are the distinct parts of its own rows,
+    forgotten when it is written, so they take no more memory than its rows: nothing to bound apart."""
+
+    def __init__(self, prefix: str, size: int) -> None:
+        super().__init__(prefix, size)
+        self.placed: dict[str, str] = {}
+        """Each part of the pending block: its text, and its place as text."""
+        self._parts: list[str] = []
+
+    def place(self, text: str) -> str:
+        """The place of ``text`` in the pending block's parts, stored there first if new."""
+        place = self.placed.get(text)
+        if place is None:
+            place = self.placed[text] = str(len(self._parts))
+            self._parts.append(text)
+        return place
+
+    def _text(self) -> str:
+        text = '{"parts":[' + ",".join(self._parts) + '],"rows":[' + ",".join(self._pending) + "]}"
+        self.placed = {}
+        self._parts = []
+        return text
+
+
 class HtmlWriter:
     def __init__(self, out: IO[str], sources: list[dict[str, Any]], *, show_secrets: bool) -> None:
         self.out = out
         self.sources = sources
         self.show_secrets = show_secrets
         self._records = HtmlRecords(show_secrets=show_secrets)
-        self.exchanges = _Blocks("x", BLOCK)
+        self.exchanges = _RowBlocks("x", BLOCK)
         self.tokens = _Blocks("t", TOKEN_BLOCK)
         self.flagged = _Blocks("f", FLAGGED_BLOCK)
         """Positions of the exchanges with findings (the list's "only exchanges with findings" view)."""
@@ -247,12 +285,17 @@ class HtmlWriter:
             raise TypeError(f"not an HTML record: {record!r}")
         if record.epoch is not None:
             self.bins.add(record.epoch, record.verdict, rejected=record.rejected, fallback=record.fallback)
-        position = self.exchanges.count
-        for item in record.findings:
-            self._example(item, position)
-        if record.findings:
+        blocks = self.exchanges
+        position = blocks.count
+        findings = record.findings
+        if findings:
+            for item in findings:
+                kept = self.examples.get(item.rule)
+                if kept is None or len(kept) < EXAMPLES_PER_RULE:
+                    self._example(item, position)
             self.flagged.add(str(position))
-        row, token = record.row, record.token
+        token = record.token
+        ending = "}"
         if token is not None:
             recent = self._recent_tokens.get(id(token))
             if recent is not None and recent[0] is token:  # a text object seen lately: its place is known
@@ -265,8 +308,34 @@ class HtmlWriter:
                 if len(self._recent_tokens) >= RECENT_TOKENS:
                     self._recent_tokens.clear()
                 self._recent_tokens[id(token)] = (token, index)  # holds the text: its id is not reused meanwhile
-            row = row[:-1] + (f',"token_index":{index}}}' if index is not None else f',"token_inline":{token}}}')
-        self.exchanges.add(row)
+            ending = f',"token_index":{index}}}' if index is not None else f',"token_inline":{token}}}'
+        # The repeating parts by their place in the block (most found in one lookup: each is one text object while
+        # it repeats, whose hash Python keeps); the request's headers, new every row (a request id), written out.
+        place = blocks.place
+        placed = blocks.placed.get
+        tail, response, texts = record.tail, record.response_headers, record.finding_texts
+        if not texts:
+            listed = "[]"
+        elif len(texts) == 1:
+            listed = f"[{placed(texts[0]) or place(texts[0])}]"
+        else:
+            listed = f"[{','.join([placed(text) or place(text) for text in texts])}]"
+        blocks.add(
+            "".join(
+                (
+                    record.head,
+                    '"tail":',
+                    placed(tail) or place(tail),
+                    ',"request_headers":',
+                    record.request_headers,
+                    ',"response_headers":',
+                    (placed(response) or place(response)) if response is not None else "null",
+                    ',"findings":',
+                    listed,
+                    ending,
+                )
+            )
+        )
 
     # --- the page ----------------------------------------------------------------------------------------------
 

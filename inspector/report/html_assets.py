@@ -39,9 +39,34 @@ SCRIPT = r"""
       var bytes = new Uint8Array(binary.length);
       for (var i = 0; i < binary.length; i++) { bytes[i] = binary.charCodeAt(i); }
       var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-      cache[index] = new Response(stream).text().then(JSON.parse);
+      cache[index] = new Response(stream).text().then(JSON.parse).then(prefix === 'x' ? wholeRows : null);
     }
     return cache[index];
+  }
+  // An exchange block is {"parts": [...], "rows": [...]}: what repeats from row to row (an exchange's tail, the
+  // response's header list, each finding) is stored once in the block's parts, and a row names it by its place
+  // there: "tail": 3, "response_headers": 5, "findings": [4]. Each row is made whole again, every member in its
+  // place and order (the tail's members where the tail is named), as if it had been written out in full.
+  function wholeRows(stored) {
+    var parts = stored.parts;
+    function part(value) { return typeof value === 'number' ? parts[value] : value; }
+    return stored.rows.map(function (row) {
+      var whole = {};
+      Object.keys(row).forEach(function (key) {
+        var value = row[key];
+        if (key === 'tail') {
+          value = part(value);
+          Object.keys(value).forEach(function (name) { whole[name] = value[name]; });
+        } else if (key === 'findings') {
+          whole[key] = value.map(part);
+        } else if (key === 'response_headers' || key === 'request_headers') {
+          whole[key] = part(value);
+        } else {
+          whole[key] = value;
+        }
+      });
+      return whole;
+    });
   }
   function tokenOf(row) {
     if (row.token_inline) { return Promise.resolve(row.token_inline); }

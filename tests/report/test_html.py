@@ -17,9 +17,10 @@ import pytest
 from inspector.analyze import Analyzer, ExchangeResult
 from inspector.lab.writers import write_har
 from inspector.policy import Policy
-from inspector.report.html import BLOCK_TYPE, HtmlExchange, HtmlRecords, script_json
+from inspector.report.html import BLOCK, BLOCK_TYPE, HtmlExchange, HtmlRecords, HtmlWriter, script_json
 from inspector.report.html_timeline import MAX_BINS, TimelineBins
 from inspector.report.serialize import dump_json, exchange_data, finding_data
+from inspector.tally import Totals
 from inspector.tokens import b64url_encode
 from inspector.trust import Trust
 from tests.builders import exchange, unsigned_jwt
@@ -58,10 +59,40 @@ def hostile_capture(tmp_path: Path) -> Path:
     return write_har(items, tmp_path / "hostile.har")
 
 
-def blocks(text: str, prefix: str) -> list[list[dict[str, object]]]:
-    """The report's data blocks of one kind, inflated and parsed as the page's script does."""
+def whole_rows(stored: dict[str, Any]) -> list[dict[str, Any]]:
+    """An exchange block's rows made whole as the page's script does (``wholeRows``): each part a row names by its
+    place put there, the tail's members where the tail is named, every member in its order."""
+    parts = stored["parts"]
+
+    def part(value: Any) -> Any:
+        return parts[value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+    rows = []
+    for row in stored["rows"]:
+        whole: dict[str, Any] = {}
+        for key, value in row.items():
+            if key == "tail":
+                whole.update(part(value))
+            elif key == "findings":
+                whole[key] = [part(item) for item in value]
+            elif key in ("request_headers", "response_headers"):
+                whole[key] = part(value)
+            else:
+                whole[key] = value
+        rows.append(whole)
+    return rows
+
+
+def stored_blocks(text: str, prefix: str) -> list[Any]:
+    """The report's data blocks of one kind, inflated and parsed, as they are stored."""
     found = re.findall(rf'<script type="{BLOCK_TYPE}" id="{prefix}\d+">([A-Za-z0-9+/=]*)</script>', text)
     return [json.loads(gzip.decompress(base64.b64decode(block))) for block in found]
+
+
+def blocks(text: str, prefix: str) -> list[list[Any]]:
+    """The report's data blocks of one kind as the page's script reads them (the exchanges' rows made whole)."""
+    stored = stored_blocks(text, prefix)
+    return [whole_rows(block) for block in stored] if prefix == "x" else stored
 
 
 def report(tmp_path: Path, *inputs: Path, extra: tuple[str, ...] = ()) -> str:
@@ -194,7 +225,7 @@ def test_alternating_tokens_are_found_by_identity(monkeypatch: pytest.MonkeyPatc
     many = [json.dumps({"token": n}) for n in range(3, 3 + html.RECENT_TOKENS + 6)]
     order = few * 4 + many + many
     for token in order:
-        writer.absorb(html.HtmlExchange(None, "none", False, False, '{"row":0}', token, ()))
+        writer.absorb(html.HtmlExchange(None, "none", False, False, '{"row":0,', '{"t":1}', "[]", None, (), token, ()))
     assert len(hashed) == len(few) + 2 * len(many)  # the few once in four rounds; a longer cycle every round
     assert writer.tokens.count == len(few) + len(many)
     stored = io.StringIO()
@@ -219,20 +250,87 @@ def _row_as_data(result: ExchangeResult, show_secrets: bool) -> dict[str, Any]:
     return data | {"findings": rows}
 
 
-@pytest.mark.parametrize("show_secrets", [False, True])
-def test_a_row_made_of_remembered_parts_is_the_rows_plain_text(
-    lab_results: list[ExchangeResult], show_secrets: bool
-) -> None:
-    # Its tail, headers and findings are each made once while they repeat: the text must not differ by a byte from
-    # the whole encoded at once, for the lab's every kind of exchange and for claims and wire text strict JSON
-    # cannot hold as they are; twice, the second time from the memos.
+def _hostile_results() -> list[ExchangeResult]:
+    """Claims and wire text strict JSON cannot hold as they are, and an exchange without an answer."""
     odd = f"Bearer {b64url_encode(b'{"alg":"none"}')}.{b64url_encode(b'{"iss":"x@y","n":NaN,"s":"\\ud800<"}')}."
     analyzer = Analyzer(Trust.of([]), Policy())
     hostile = [analyzer.analyse(exchange(odd, target="/\u00e9?\ud800", exchange_id=f"odd:{n}")) for n in range(2)]
     hostile.append(replace(hostile[0], exchange=replace(hostile[0].exchange, response=None)))
+    return hostile
+
+
+def _written_out(record: HtmlExchange) -> str:
+    """A record's row written out in full: its parts in their places."""
+    return "".join(
+        (
+            record.head,
+            record.tail[1:-1],
+            ',"request_headers":',
+            record.request_headers,
+            ',"response_headers":',
+            record.response_headers if record.response_headers is not None else "null",
+            ',"findings":[',
+            ",".join(record.finding_texts),
+            "]}",
+        )
+    )
+
+
+@pytest.mark.parametrize("show_secrets", [False, True])
+def test_a_row_made_of_remembered_parts_is_the_rows_plain_text(
+    lab_results: list[ExchangeResult], show_secrets: bool
+) -> None:
+    # Its tail, headers and findings are each made once while they repeat: written out in full, the row must not
+    # differ by a byte from the whole encoded at once, for the lab's every kind of exchange and for claims and wire
+    # text strict JSON cannot hold as they are; twice, the second time from the memos.
     records = HtmlRecords(show_secrets=show_secrets)
-    for result in [*lab_results, *hostile] * 2:
+    for result in [*lab_results, *_hostile_results()] * 2:
         record = records.exchange(result)
         assert isinstance(record, HtmlExchange)
-        assert record.row == script_json(dump_json(_row_as_data(result, show_secrets)))
+        assert _written_out(record) == script_json(dump_json(_row_as_data(result, show_secrets)))
         assert record.findings == result.findings
+
+
+@pytest.mark.parametrize("show_secrets", [False, True])
+def test_the_page_reads_every_row_as_if_written_out_in_full(
+    lab_results: list[ExchangeResult], show_secrets: bool
+) -> None:
+    # A block stores its rows' repeating parts once and the rows name them: read back as the page's script reads
+    # them, the rows are the plain data, member for member and in order, across the edge of a block.
+    results = [*lab_results, *_hostile_results()] * (BLOCK // len(lab_results) + 2)
+    out = io.StringIO()
+    writer = HtmlWriter(out, [], show_secrets=show_secrets)
+    for result in results:
+        writer.exchange(result)
+    writer.close(Totals())
+    text = out.getvalue()
+    rows = [row for block in blocks(text, "x") for row in block]
+    assert len(rows) == len(results) > BLOCK
+    for row, result in zip(rows, results, strict=True):
+        plain = json.loads(script_json(dump_json(_row_as_data(result, show_secrets))))
+        token = {k: row.pop(k) for k in ("token_index", "token_inline") if k in row}
+        assert list(row.items()) == list(plain.items())
+        assert bool(token) == (result.auth.token is not None)
+    # each distinct part once per block, far fewer than the rows that name them
+    for block in stored_blocks(text, "x"):
+        assert len(block["parts"]) == len(set(map(json.dumps, block["parts"]))) < len(block["rows"])
+
+
+def test_a_blocks_parts_are_its_own_and_forgotten_when_it_is_written() -> None:
+    # Memory: the writer holds the parts of the pending block only, however many distinct parts the input brings
+    # (here every row's tail, answer and finding are new); a block stores only parts its rows name.
+    out = io.StringIO()
+    writer = HtmlWriter(out, [], show_secrets=False)
+    analyzer = Analyzer(Trust.of([]), Policy())
+    for n in range(BLOCK + 10):
+        item = exchange(f"Basic {b64url_encode(f'user{n}:pw'.encode())}", target=f"/p{n}", after=n,
+                        response_headers=(("X-Request", str(n)),))  # fmt: skip
+        writer.exchange(analyzer.analyse(item))
+        assert len(writer.exchanges.placed) == (0 if n == BLOCK - 1 else 3 * ((n + 1) % BLOCK))
+    writer.close(Totals())
+    stored = stored_blocks(out.getvalue(), "x")
+    assert [len(block["rows"]) for block in stored] == [BLOCK, 10]
+    for block in stored:
+        named = {row["tail"] for row in block["rows"]} | {row["response_headers"] for row in block["rows"]}
+        named |= {place for row in block["rows"] for place in row["findings"]}
+        assert named == set(range(len(block["parts"]))) and len(named) == 3 * len(block["rows"])

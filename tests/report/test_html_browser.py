@@ -3,12 +3,20 @@ runs its script without a console message, and makes no request at all, hostile 
 
 from __future__ import annotations
 
+import io
+import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from inspector.analyze import ExchangeResult
+from inspector.report.html import HtmlWriter
+from inspector.report.serialize import header_list
+from inspector.tally import Totals
 from tests.browser import chromium_missing, visit
-from tests.report.test_html import hostile_capture, report, tags
+from tests.report.test_html import _row_as_data, hostile_capture, report, tags
 from tests.test_cli import SAMPLES
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
@@ -61,8 +69,6 @@ def test_every_exchange_opens_to_its_tokens_and_checks(tmp_path: Path) -> None:
 
 
 def test_the_list_narrows_to_exchanges_with_findings_and_jumps_to_one(tmp_path: Path) -> None:
-    import json
-
     from tests.report.test_html import blocks
 
     page = tmp_path / "report.html"
@@ -91,3 +97,47 @@ def test_the_trap_sees_a_page_that_fetches(tmp_path: Path) -> None:
     page.write_text('<!doctype html><img src="http://canary.oauth-inspector.test/pixel.png">', encoding="utf-8")
     seen = visit(page)
     assert any("canary.oauth-inspector.test/pixel.png" in request for request in seen.requests), seen.requests
+
+
+def test_an_opened_exchange_shows_its_own_headers_and_data(tmp_path: Path, lab_results: list[ExchangeResult]) -> None:
+    """Rows name the parts their block stores once (the tail, the answer's headers, each finding): opened, each
+    exchange still shows its own request and response headers, its own data in order, and its findings; an
+    exchange without an answer shows no response headers."""
+    from html import escape
+
+    unanswered = replace(lab_results[1], exchange=replace(lab_results[1].exchange, id="lab:unanswered", response=None))
+    results = [*lab_results, unanswered]
+    totals = Totals()
+    out = io.StringIO()
+    writer = HtmlWriter(out, [{"path": "lab", "kind": "lab"}], show_secrets=False)
+    for result in results:
+        totals.add(result)
+        writer.exchange(result)
+    writer.close(totals)
+    page = tmp_path / "report.html"
+    page.write_text(out.getvalue(), encoding="utf-8")
+    seen = visit(page, fragment="#expand")
+    assert seen.console == [] and seen.requests == []
+    opened = re.split(r'<details class="ex" data-row="(\d+)" open="">', seen.dom)[1:]
+    shown = {int(n): text.split("</details>", 1)[0] for n, text in zip(opened[::2], opened[1::2], strict=True)}
+    assert sorted(shown) == list(range(len(results)))
+    for n, result in enumerate(results):
+        text = shown[n]
+        exchange = result.exchange
+        asked = header_list(exchange.request.headers, show_secrets=False)
+        lines = "\n".join(f"{name}: {value}" for name, value in asked)
+        assert f"<h4>Request headers</h4><pre>{escape(lines, quote=False)}</pre>" in text, n
+        if exchange.response is None:
+            assert "<h4>Response headers</h4>" not in text
+        else:
+            answer = header_list(exchange.response.headers, show_secrets=False)
+            lines = "\n".join(f"{name}: {value}" for name, value in answer)
+            assert f"<h4>Response headers</h4><pre>{escape(lines, quote=False)}</pre>" in text, n
+        # the exchange's data: its head, then its tail's members in their order, nothing of how the row is stored
+        data = text.split("<h4>Exchange</h4><pre>", 1)[1].split("</pre>", 1)[0]
+        keys = re.findall(r'^  "(\w+)":', data, flags=re.MULTILINE)
+        assert keys == [k for k in _row_as_data(result, False) if k not in ("findings", "request_headers",
+                                                                             "response_headers")], n  # fmt: skip
+        assert f'"id": {json.dumps(exchange.id)}' in data and f'"method": "{exchange.request.method}"' in data
+        for finding in result.findings:
+            assert escape(f"{finding.rule}: {finding.message}", quote=False) in text, n
