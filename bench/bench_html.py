@@ -2,19 +2,27 @@
 capture, and how long headless Chromium takes until the page is usable.
 
     uv run python bench/bench_html.py [--exchanges 100000] [--compare-json] [--out FILE]
+    uv run python bench/bench_html.py --capture CAPTURE [--repeats 5]
 
 The exchanges are the lab's conversation (every kind of healthy and broken token, 401 challenges, a Basic fallback,
 an NTLM handshake) repeated with fresh ids and spread over 24 hours of capture time, fed through the analyzer, the
 inventory and the HTML writer exactly as ``analyze --format html`` does.
+
+``--capture`` measures the writers alone on a real input (a pcap/pcapng capture or a HAR, read and analysed once
+with no trust, as ``analyze CAPTURE`` does): the same analysed results are fed ``--repeats`` times to the JSON and
+the HTML writer in turn, in this process, and each writer's CPU time per exchange (from the first result to the
+closed document) is printed as the minimum and the median [min-max] of the repeats, with the HTML page's size.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import re
 import resource
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,7 +40,10 @@ from inspector.lab.tokens import TokenKit
 from inspector.policy import Policy
 from inspector.report.html import HtmlWriter
 from inspector.report.writers import JsonWriter, ReportWriter
+from inspector.rules import Finding
+from inspector.run import Publisher
 from inspector.tally import Totals
+from inspector.timeline import Timeline, timeline_inputs
 from inspector.trust import Trust, key_from_certificate, parse_metadata
 from tests.browser import chromium_missing, visit
 
@@ -44,7 +55,12 @@ def main() -> None:
     parser.add_argument("--exchanges", type=int, default=100_000)
     parser.add_argument("--compare-json", action="store_true", help="also time the JSON writer on the same input")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "bench-report.html")
+    parser.add_argument("--capture", type=Path, help="time the writers alone on this capture or HAR (see above)")
+    parser.add_argument("--repeats", type=int, default=5, help="with --capture: feeds to each writer")
     args = parser.parse_args()
+    if args.capture is not None:
+        writers_on_capture(args.capture, args.repeats, args.out)
+        return
 
     kit = TokenKit(auth_cert=exchange_auth_cert(now=NOW), acs_cert=acs_signing_cert(now=NOW), now=NOW)
     acs = parse_metadata(json.dumps(acs_metadata([kit.acs_cert], realm=kit.realm)).encode(), "acs.json")
@@ -109,6 +125,63 @@ def main() -> None:
     if ready:
         print(f"first page ready       {int(ready.group(1)) / 1000:.2f} s after navigation start (page clock)")
     print(f"rows in the DOM        {rows} (one page); console {len(seen.console)} lines; requests {len(seen.requests)}")
+
+
+class _Collected:
+    """A publisher's sink that keeps what it is given, in order."""
+
+    def __init__(self) -> None:
+        self.items: list[ExchangeResult | Finding] = []
+
+    def exchange(self, result: ExchangeResult) -> None:
+        self.items.append(result)
+
+    def finding(self, item: Finding) -> None:
+        self.items.append(item)
+
+
+def writers_on_capture(capture: Path, repeats: int, out: Path) -> None:
+    kind = "har" if capture.suffix.lower() == ".har" else "pcap"
+    collected, totals, inventory = _Collected(), Totals(), Inventory()
+    publisher = Publisher(Analyzer(Trust(), Policy()), collected, totals, inventory)
+    publisher.items(Timeline(on_damage=lambda *_: None).read_all(timeline_inputs([(capture, kind)])))
+    publisher.end()
+    items = collected.items
+    exchanges = sum(isinstance(item, ExchangeResult) for item in items)
+    if not exchanges:
+        raise SystemExit(f"no exchange in {capture}")
+    sources = [{"path": str(capture), "kind": kind}]
+    makers: dict[str, Callable[[IO[str]], ReportWriter]] = {
+        "json": lambda out: JsonWriter(out, sources, show_secrets=False),
+        "html": lambda out: HtmlWriter(out, sources, show_secrets=False),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in makers}
+    sizes: dict[str, int] = {}
+    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    apart = len(items) - exchanges
+    print(f"{capture}: {exchanges:,} exchanges, {apart:,} findings of no exchange; {repeats} feeds to each writer")
+    for _ in range(repeats):
+        for name, make in makers.items():
+            path = out.with_suffix(f".{name}")
+            with path.open("w", encoding="utf-8") as handle:
+                writer = make(handle)
+                gc.collect()
+                start = time.process_time()
+                for item in items:
+                    if isinstance(item, ExchangeResult):
+                        writer.exchange(item)
+                    else:
+                        writer.finding(item)
+                writer.close(totals, inventory)
+                seconds[name].append(time.process_time() - start)
+            sizes[name] = path.stat().st_size
+    for name, values in seconds.items():
+        per = [value / exchanges * 1e6 for value in values]
+        print(
+            f"{name:5s} writer  min {min(per):.1f} us/exchange, median {statistics.median(per):.1f} "
+            f"[{min(per):.1f}-{max(per):.1f}], {sizes[name]:,} bytes"
+        )
+    print(f"html/json (min)      {min(seconds['html']) / min(seconds['json']):.2f}")
 
 
 if __name__ == "__main__":
