@@ -291,9 +291,7 @@ class HtmlWriter:
         findings = record.findings
         if findings:
             for item in findings:
-                kept = self.examples.get(item.rule)
-                if kept is None or len(kept) < EXAMPLES_PER_RULE:
-                    self._example(item, position)
+                self._example(item, position)
             self.flagged.add(str(position))
         token = record.token
         ending = "}"
@@ -310,29 +308,23 @@ class HtmlWriter:
                     self._recent_tokens.clear()
                 self._recent_tokens[id(token)] = (token, index)  # holds the text: its id is not reused meanwhile
             ending = f',"token_index":{index}}}' if index is not None else f',"token_inline":{token}}}'
-        # The repeating parts by their place in the block (most found in one lookup: each is one text object while
-        # it repeats, whose hash Python keeps); the request's headers, new every row (a request id), written out.
+        # The repeating parts by their place in the block; the request's headers, new every row (a request id),
+        # written out.
         place = blocks.place
-        placed = blocks.placed.get
-        tail, response, texts = record.tail, record.response_headers, record.finding_texts
-        if not texts:
-            listed = "[]"
-        elif len(texts) == 1:
-            listed = f"[{placed(texts[0]) or place(texts[0])}]"
-        else:
-            listed = f"[{','.join([placed(text) or place(text) for text in texts])}]"
+        response = record.response_headers
         blocks.add(
             "".join(
                 (
                     record.head,
                     '"tail":',
-                    placed(tail) or place(tail),
+                    place(record.tail),
                     ',"request_headers":',
                     record.request_headers,
                     ',"response_headers":',
-                    (placed(response) or place(response)) if response is not None else "null",
-                    ',"findings":',
-                    listed,
+                    place(response) if response is not None else "null",
+                    ',"findings":[',
+                    ",".join(map(place, record.finding_texts)),
+                    "]",
                     ending,
                 )
             )
